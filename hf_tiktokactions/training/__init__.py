@@ -1,0 +1,1 @@
+"""training layer of hf_tiktokactions (see ../shared/DESIGN.md for the layering)."""
