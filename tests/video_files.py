@@ -1,0 +1,111 @@
+"""Small real H.264 MP4 files for tests, written with PyAV.
+
+``write_test_video(path, num_frames, height, width, fps, pattern="index")`` is shared by the data tests;
+keep its signature stable. Patterns:
+
+* ``"index"``: the frame index written in binary as 8 vertical black/white stripes (most significant bit
+  on the left), so a test can read back which frame a decoder returned with ``frame_index_of``, even
+  after H.264 compression and resizing. Holds indices 0..255; needs ``width >= 32``.
+* ``"motion"``: a textured gradient that drifts a few pixels per frame, with a little noise: content that
+  costs about what real footage costs to encode and decode (for benchmarks).
+* ``"solid"``: one flat colour per frame that changes slowly with the index.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+__all__ = ["write_test_video", "frame_index_of", "INDEX_BITS"]
+
+INDEX_BITS = 8
+_BLACK, _WHITE = 16, 235  # video-range luma, so the encoder does not clip
+
+
+def _index_frame(index: int, height: int, width: int) -> np.ndarray:
+    bits = [(index >> (INDEX_BITS - 1 - b)) & 1 for b in range(INDEX_BITS)]
+    stripe = width // INDEX_BITS
+    row = np.full(width, _BLACK, dtype=np.uint8)
+    for b, bit in enumerate(bits):
+        if bit:
+            row[b * stripe : (b + 1) * stripe] = _WHITE
+    return np.repeat(np.broadcast_to(row, (height, width))[..., None], 3, axis=2).copy()
+
+
+def _motion_frame(index: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    y = np.arange(height, dtype=np.float32)[:, None]
+    x = np.arange(width, dtype=np.float32)[None, :]
+    shift = 3.0 * index
+    r = 128 + 100 * np.sin((x + shift) / 37.0) * np.cos(y / 53.0)
+    g = 128 + 100 * np.sin((y - shift) / 29.0)
+    b = 128 + 100 * np.cos((x + y + 2 * shift) / 41.0)
+    r, g, b = np.broadcast_arrays(r, g, b)
+    frame = np.stack([r, g, b], axis=-1) + rng.normal(0, 6, (height, width, 1)).astype(np.float32)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def _solid_frame(index: int, height: int, width: int) -> np.ndarray:
+    colour = np.array([(index * 7) % 256, (index * 13 + 64) % 256, (255 - index * 5) % 256], dtype=np.uint8)
+    return np.broadcast_to(colour, (height, width, 3)).copy()
+
+
+def write_test_video(
+    path: str | Path,
+    num_frames: int,
+    height: int,
+    width: int,
+    fps: int = 30,
+    pattern: str = "index",
+    crf: int = 18,
+    seed: int = 0,
+) -> Path:
+    """Write ``num_frames`` frames of ``pattern`` as an H.264 (yuv420p) MP4 at ``path``; returns the path.
+
+    ``height`` and ``width`` must be even (yuv420p).
+    """
+    if pattern == "index" and (num_frames > 2**INDEX_BITS or width < 4 * INDEX_BITS):
+        raise ValueError(f"the index pattern holds at most {2**INDEX_BITS} frames and needs width >= 32")
+    if height % 2 or width % 2:
+        raise ValueError(f"yuv420p needs even height and width, got {height}x{width}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(crf)}
+        for index in range(num_frames):
+            if pattern == "index":
+                array = _index_frame(index, height, width)
+            elif pattern == "motion":
+                array = _motion_frame(index, height, width, rng)
+            elif pattern == "solid":
+                array = _solid_frame(index, height, width)
+            else:
+                raise ValueError(f"unknown pattern {pattern!r}; use 'index', 'motion' or 'solid'")
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def frame_index_of(frame) -> int:
+    """Read back the index of an ``"index"``-pattern frame: uint8 array or tensor, (H, W, C) or (C, H, W).
+
+    Works on a resized frame as long as the stripes keep their horizontal order (no flip, no crop that
+    cuts a stripe off).
+    """
+    array = np.asarray(frame)
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+        array = array.transpose(1, 2, 0)
+    luma = array.astype(np.float32).mean(axis=(0, 2))  # (W,)
+    stripe = luma.shape[0] / INDEX_BITS
+    index = 0
+    for b in range(INDEX_BITS):
+        centre = luma[int((b + 0.25) * stripe) : max(int((b + 0.75) * stripe), int((b + 0.25) * stripe) + 1)]
+        index = (index << 1) | int(centre.mean() > (_BLACK + _WHITE) / 2)
+    return index
