@@ -15,3 +15,7 @@ class CheckpointError(TikTokActionsError):
 
 class VideoDecodeError(TikTokActionsError):
     """A video file is missing, empty, truncated, corrupt or not a video."""
+
+
+class DatasetLayoutError(TikTokActionsError, FileNotFoundError):
+    """A dataset root, annotation file or listed video file is missing, or an annotation file is malformed."""
