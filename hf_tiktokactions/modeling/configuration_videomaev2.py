@@ -1,0 +1,183 @@
+"""Configuration of VideoMAE V2 models.
+
+Self-contained (imports only transformers), so it can be shipped to the Hub as custom code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PretrainedConfig
+
+# Official VideoMAE V2 sizes (OpenGVLab/VideoMAEv2 `modeling_pretrain.py` / `modeling_finetune.py`).
+# Encoder: hidden, depth, heads, mlp; decoder: hidden, heads (depth 4 for all).
+_PRESETS: dict[str, dict[str, Any]] = {
+    "vit-tiny": dict(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+        decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
+        decoder_intermediate_size=64, image_size=32, patch_size=8, num_frames=4,
+    ),
+    "vit-s": dict(
+        hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
+        decoder_hidden_size=192, decoder_num_attention_heads=3, decoder_intermediate_size=768,
+    ),
+    "vit-b": dict(
+        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+        decoder_hidden_size=384, decoder_num_attention_heads=6, decoder_intermediate_size=1536,
+    ),
+    "vit-l": dict(
+        hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+        decoder_hidden_size=512, decoder_num_attention_heads=8, decoder_intermediate_size=2048,
+    ),
+    "vit-h": dict(
+        hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, intermediate_size=5120,
+        decoder_hidden_size=640, decoder_num_attention_heads=8, decoder_intermediate_size=2560,
+    ),
+    "vit-g": dict(
+        hidden_size=1408, num_hidden_layers=40, num_attention_heads=16, intermediate_size=6144,
+        decoder_hidden_size=512, decoder_num_attention_heads=8, decoder_intermediate_size=2048,
+        patch_size=14,
+    ),
+}
+
+
+class VideoMAEv2Config(PretrainedConfig):
+    r"""Configuration of [`VideoMAEv2Model`], [`VideoMAEv2ForPreTraining`] and [`VideoMAEv2ForVideoClassification`].
+
+    Defaults are the official ViT-B/16, 16 frames, 224x224, tubelet 2, pre-trained with tube masking 0.9
+    and running-cell decoder masking 0.5. Use [`VideoMAEv2Config.from_preset`] for the other sizes.
+
+    Args:
+        image_size, patch_size, num_channels, num_frames, tubelet_size: input geometry. The token grid is
+            (num_frames / tubelet_size, image_size / patch_size, image_size / patch_size).
+        hidden_size, num_hidden_layers, num_attention_heads, intermediate_size: the encoder.
+        hidden_act, layer_norm_eps, qkv_bias: block details; ``qkv_bias`` adds learned q and v biases
+            (the k bias is always zero, as in the official code).
+        hidden_dropout_prob, attention_probs_dropout_prob, drop_path_rate: regularisation; drop path
+            grows linearly from 0 to ``drop_path_rate`` over the encoder blocks.
+        layer_scale_init_value: LayerScale init (0 disables it, the official default).
+        use_mean_pooling: classification by mean pooling + ``fc_norm`` (official); when False the
+            encoder keeps its final ``norm`` and classifies from it.
+        head_dropout: dropout before the classification head (official ``fc_drop_rate``).
+        head_init_scale: the classification head is initialised with std 0.02 times this (official
+            ``init_scale``).
+        decoder_*: the pre-training decoder.
+        mask_ratio: tube mask ratio of the encoder.
+        decoder_mask_ratio: running-cell ratio of the decoder; 0 decodes every encoder-masked token
+            (VideoMAE V1).
+        norm_pix_loss: regress per-patch normalised pixels (official ``normlize_target``).
+        initializer_range: std of truncated normal inits.
+    """
+
+    model_type = "videomaev2"
+
+    def __init__(
+        self,
+        image_size: int = 224,
+        patch_size: int = 16,
+        num_channels: int = 3,
+        num_frames: int = 16,
+        tubelet_size: int = 2,
+        hidden_size: int = 768,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 12,
+        intermediate_size: int = 3072,
+        hidden_act: str = "gelu",
+        hidden_dropout_prob: float = 0.0,
+        attention_probs_dropout_prob: float = 0.0,
+        drop_path_rate: float = 0.0,
+        layer_norm_eps: float = 1e-6,
+        qkv_bias: bool = True,
+        layer_scale_init_value: float = 0.0,
+        use_mean_pooling: bool = True,
+        head_dropout: float = 0.0,
+        head_init_scale: float = 0.001,
+        initializer_range: float = 0.02,
+        decoder_hidden_size: int = 384,
+        decoder_num_hidden_layers: int = 4,
+        decoder_num_attention_heads: int = 6,
+        decoder_intermediate_size: int = 1536,
+        mask_ratio: float = 0.9,
+        decoder_mask_ratio: float = 0.5,
+        norm_pix_loss: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.image_size = image_size
+        self.patch_size = patch_size
+        self.num_channels = num_channels
+        self.num_frames = num_frames
+        self.tubelet_size = tubelet_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout_prob = hidden_dropout_prob
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.drop_path_rate = drop_path_rate
+        self.layer_norm_eps = layer_norm_eps
+        self.qkv_bias = qkv_bias
+        self.layer_scale_init_value = layer_scale_init_value
+        self.use_mean_pooling = use_mean_pooling
+        self.head_dropout = head_dropout
+        self.head_init_scale = head_init_scale
+        self.initializer_range = initializer_range
+        self.decoder_hidden_size = decoder_hidden_size
+        self.decoder_num_hidden_layers = decoder_num_hidden_layers
+        self.decoder_num_attention_heads = decoder_num_attention_heads
+        self.decoder_intermediate_size = decoder_intermediate_size
+        self.mask_ratio = mask_ratio
+        self.decoder_mask_ratio = decoder_mask_ratio
+        self.norm_pix_loss = norm_pix_loss
+        self._check()
+
+    def _check(self) -> None:
+        problems = []
+        if self.image_size % self.patch_size:
+            problems.append(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+        if self.num_frames % self.tubelet_size:
+            problems.append(f"num_frames {self.num_frames} is not a multiple of tubelet_size {self.tubelet_size}")
+        if self.hidden_size % self.num_attention_heads:
+            problems.append(f"hidden_size {self.hidden_size} is not a multiple of num_attention_heads {self.num_attention_heads}")
+        if self.decoder_hidden_size % self.decoder_num_attention_heads:
+            problems.append(
+                f"decoder_hidden_size {self.decoder_hidden_size} is not a multiple of "
+                f"decoder_num_attention_heads {self.decoder_num_attention_heads}"
+            )
+        if not 0.0 <= self.mask_ratio < 1.0:
+            problems.append(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
+        if self.decoder_mask_ratio != 0 and not 0 < int(4 * self.decoder_mask_ratio) < 4:
+            problems.append(f"decoder_mask_ratio must be 0 or one of 0.25, 0.5, 0.75, got {self.decoder_mask_ratio}")
+        if problems:
+            raise ValueError("invalid VideoMAEv2Config: " + "; ".join(problems))
+
+    @property
+    def grid_size(self) -> tuple[int, int, int]:
+        """Token grid (T', H', W') = (num_frames / tubelet, image_size / patch, image_size / patch)."""
+        side = self.image_size // self.patch_size
+        return self.num_frames // self.tubelet_size, side, side
+
+    @property
+    def num_patches(self) -> int:
+        """Tokens per clip, N = T' * H' * W'."""
+        t, h, w = self.grid_size
+        return t * h * w
+
+    @property
+    def patch_dim(self) -> int:
+        """Pixel values per token: tubelet * patch * patch * channels."""
+        return self.tubelet_size * self.patch_size**2 * self.num_channels
+
+    @classmethod
+    def preset_names(cls) -> list[str]:
+        return list(_PRESETS)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "VideoMAEv2Config":
+        """A configuration of an official size (``vit-s``, ``vit-b``, ``vit-l``, ``vit-h``, ``vit-g``) or
+        ``vit-tiny`` (a 2-block model on 4x32x32 clips for CPU tests), with any field overridden."""
+        key = name.lower().replace("_", "-")
+        if key not in _PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(_PRESETS)}")
+        return cls(**{**_PRESETS[key], **overrides})

@@ -1,0 +1,495 @@
+"""VideoMAE V2 (Wang et al., CVPR 2023) in transformers style: encoder, dual-masking pre-training, classification.
+
+The math follows the official OpenGVLab/VideoMAEv2 code: Conv3d tubelet embedding plus a fixed sinusoid
+table, pre-norm ViT blocks with separate q/v biases (k bias zero), tube masking for the encoder,
+running-cell masking for the decoder, and a loss on per-patch normalised pixels averaged over tokens
+that are both encoder-masked and decoder-kept. Parameter names match the official checkpoints, so
+conversion is a renaming of prefixes only.
+
+Self-contained apart from two sibling files (configuration and masking), so the folder can be shipped to
+the Hub as custom code and loaded with ``trust_remote_code=True`` without this package.
+
+Shapes: B batch, T frames, C channels, H x W pixels, p patch, t tubelet, N = (T/t)(H/p)(W/p) tokens,
+D hidden size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutput, ImageClassifierOutput
+from transformers.utils import ModelOutput
+
+from .configuration_videomaev2 import VideoMAEv2Config
+from .masking import decoder_mask as draw_decoder_mask
+from .masking import tube_mask
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def sinusoid_position_table(num_positions: int, dim: int) -> torch.Tensor:
+    """The fixed sin/cos table of VideoMAE: (1, num_positions, dim), float32.
+
+    Entry (n, j) is sin (j even) or cos (j odd) of ``n / 10000 ** (2 * (j // 2) / dim)``.
+    """
+    position = torch.arange(num_positions, dtype=torch.float64)[:, None]
+    exponent = 2 * (torch.arange(dim) // 2).to(torch.float64) / dim
+    angle = position / torch.pow(10000.0, exponent)[None, :]
+    table = torch.where(torch.arange(dim) % 2 == 0, torch.sin(angle), torch.cos(angle))
+    return table.to(torch.float32).unsqueeze(0)
+
+
+def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Select tokens by index with static shapes: (B, N, D) and (B, K) -> (B, K, D)."""
+    return tokens.gather(1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+
+
+def unmasked_index(mask: torch.Tensor) -> torch.Tensor:
+    """Ascending positions of the False entries of a bool (B, N) mask: (B, K), K equal for all rows.
+
+    A stable argsort puts the False (0) positions first, in order; no boolean indexing, so the result has
+    a static shape once K is known.
+    """
+    num_kept = int((~mask[0]).sum())
+    return torch.argsort(mask.to(torch.uint8), dim=1, stable=True)[:, :num_kept]
+
+
+def patchify(pixel_values: torch.Tensor, patch_size: int, tubelet_size: int) -> torch.Tensor:
+    """(B, T, C, H, W) -> (B, N, t*p*p, C), tokens in (t, h, w) order, pixels in (t, p, p) order."""
+    b, t, c, h, w = pixel_values.shape
+    x = pixel_values.reshape(b, t // tubelet_size, tubelet_size, c, h // patch_size, patch_size, w // patch_size, patch_size)
+    x = x.permute(0, 1, 4, 6, 2, 5, 7, 3)
+    return x.reshape(b, -1, tubelet_size * patch_size * patch_size, c)
+
+
+def unpatchify(patches: torch.Tensor, config: VideoMAEv2Config) -> torch.Tensor:
+    """Inverse of ``patchify`` for a full set of tokens: (B, N, t*p*p*C) -> (B, T, C, H, W)."""
+    p, t, c = config.patch_size, config.tubelet_size, config.num_channels
+    gt, gh, gw = config.grid_size
+    x = patches.reshape(patches.shape[0], gt, gh, gw, t, p, p, c)
+    x = x.permute(0, 1, 4, 7, 2, 5, 3, 6)
+    return x.reshape(patches.shape[0], gt * t, c, gh * p, gw * p)
+
+
+def reconstruction_target(pixel_values: torch.Tensor, config: VideoMAEv2Config) -> torch.Tensor:
+    """Regression target of pre-training: (B, T, C, H, W) ImageNet-normalised -> (B, N, t*p*p*C) float32.
+
+    Pixels are un-normalised to [0, 1]; with ``norm_pix_loss`` each token's pixels are then standardised
+    per channel (mean and unbiased std over the t*p*p pixels, +1e-6), as the official ``normlize_target``.
+    """
+    x = pixel_values.float()
+    if config.num_channels == 3:
+        mean = x.new_tensor(IMAGENET_MEAN)[None, None, :, None, None]
+        std = x.new_tensor(IMAGENET_STD)[None, None, :, None, None]
+        x = x * std + mean
+    patches = patchify(x, config.patch_size, config.tubelet_size)  # (B, N, t*p*p, C)
+    if config.norm_pix_loss:
+        patches = (patches - patches.mean(dim=-2, keepdim=True)) / (
+            patches.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
+        )
+    return patches.flatten(2)
+
+
+def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: zero a residual branch per sample with probability ``rate``; (B, ...) -> (B, ...)."""
+    if rate == 0.0 or not training:
+        return x
+    keep = 1.0 - rate
+    mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+    return x * mask / keep
+
+
+class VideoMAEv2PatchEmbed(nn.Module):
+    """Tubelet embedding: (B, T, C, H, W) -> (B, N, D) with a Conv3d of kernel = stride = (t, p, p)."""
+
+    def __init__(self, config: VideoMAEv2Config) -> None:
+        super().__init__()
+        kernel = (config.tubelet_size, config.patch_size, config.patch_size)
+        self.proj = nn.Conv3d(config.num_channels, config.hidden_size, kernel_size=kernel, stride=kernel)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        x = self.proj(pixel_values.transpose(1, 2))  # (B, D, T/t, H/p, W/p)
+        return x.flatten(2).transpose(1, 2)
+
+
+class VideoMAEv2Attention(nn.Module):
+    """Multi-head self-attention with one fused qkv projection, learned q and v biases (k bias zero),
+    computed by ``scaled_dot_product_attention`` (flash / memory-efficient kernels where available)."""
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool, attn_dropout: float, proj_dropout: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=False)
+        if qkv_bias:
+            self.q_bias = nn.Parameter(torch.zeros(dim))
+            self.v_bias = nn.Parameter(torch.zeros(dim))
+        else:
+            self.q_bias = self.v_bias = None
+        self.attn_dropout = attn_dropout
+        self.proj = nn.Linear(dim, dim)
+        self.proj_dropout = nn.Dropout(proj_dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) -> (B, L, D)."""
+        b, length, dim = x.shape
+        bias = None
+        if self.q_bias is not None:
+            bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
+        qkv = F.linear(x, self.qkv.weight, bias)
+        q, k, v = qkv.view(b, length, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4).unbind(0)
+        dropout = self.attn_dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)  # (B, heads, L, D/heads)
+        out = out.transpose(1, 2).reshape(b, length, dim)
+        return self.proj_dropout(self.proj(out))
+
+
+class VideoMAEv2MLP(nn.Module):
+    def __init__(self, dim: int, hidden: int, act: str, dropout: float) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = ACT2FN[act]
+        self.fc2 = nn.Linear(hidden, dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class VideoMAEv2Block(GradientCheckpointingLayer):
+    """Pre-norm transformer block (official ``Block``): x + attn(norm1(x)), then x + mlp(norm2(x)),
+    each branch optionally scaled by LayerScale (``gamma_1``, ``gamma_2``) and dropped per sample."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_hidden: int,
+        config: VideoMAEv2Config,
+        drop_path_rate: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=config.layer_norm_eps)
+        self.attn = VideoMAEv2Attention(
+            dim, num_heads, config.qkv_bias, config.attention_probs_dropout_prob, config.hidden_dropout_prob
+        )
+        self.norm2 = nn.LayerNorm(dim, eps=config.layer_norm_eps)
+        self.mlp = VideoMAEv2MLP(dim, mlp_hidden, config.hidden_act, config.hidden_dropout_prob)
+        self.drop_path_rate = drop_path_rate
+        if config.layer_scale_init_value > 0:
+            self.gamma_1 = nn.Parameter(torch.full((dim,), config.layer_scale_init_value))
+            self.gamma_2 = nn.Parameter(torch.full((dim,), config.layer_scale_init_value))
+        else:
+            self.gamma_1 = self.gamma_2 = None
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) -> (B, L, D)."""
+        attn = self.attn(self.norm1(hidden_states))
+        if self.gamma_1 is not None:
+            attn = self.gamma_1 * attn
+        x = hidden_states + drop_path(attn, self.drop_path_rate, self.training)
+        mlp = self.mlp(self.norm2(x))
+        if self.gamma_2 is not None:
+            mlp = self.gamma_2 * mlp
+        return x + drop_path(mlp, self.drop_path_rate, self.training)
+
+
+class VideoMAEv2PreTrainedModel(PreTrainedModel):
+    config: VideoMAEv2Config
+    config_class = VideoMAEv2Config
+    base_model_prefix = "encoder"
+    main_input_name = "pixel_values"
+    input_modalities = "video"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["VideoMAEv2Block"]
+    _supports_sdpa = True
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Official init: xavier-uniform linears with zero bias, unit LayerNorms, truncated-normal mask
+        token; the patch embedding as a flattened linear (as in MAE)."""
+        if isinstance(module, nn.Linear):
+            init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, VideoMAEv2PatchEmbed):
+            weight = module.proj.weight
+            fan_in, fan_out = weight[0].numel(), weight.shape[0]
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            init.uniform_(weight, -bound, bound)
+            init.zeros_(module.proj.bias)
+        elif isinstance(module, VideoMAEv2Attention) and module.q_bias is not None:
+            init.zeros_(module.q_bias)
+            init.zeros_(module.v_bias)
+        elif isinstance(module, VideoMAEv2Block) and module.gamma_1 is not None:
+            init.constant_(module.gamma_1, self.config.layer_scale_init_value)
+            init.constant_(module.gamma_2, self.config.layer_scale_init_value)
+        if isinstance(module, VideoMAEv2Model):
+            init.copy_(module.position_embeddings, sinusoid_position_table(*module.position_embeddings.shape[1:]))
+        elif isinstance(module, VideoMAEv2ForPreTraining):
+            init.trunc_normal_(module.mask_token, std=self.config.initializer_range)
+            init.copy_(module.decoder_position_embeddings, sinusoid_position_table(*module.decoder_position_embeddings.shape[1:]))
+        elif isinstance(module, VideoMAEv2ForVideoClassification) and isinstance(module.head, nn.Linear):
+            init.trunc_normal_(module.head.weight, std=self.config.initializer_range * self.config.head_init_scale)
+            init.zeros_(module.head.bias)
+
+
+class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
+    """The VideoMAE V2 encoder.
+
+    ``add_final_norm`` decides whether the last LayerNorm (``norm``) is applied; by default it is when
+    ``config.use_mean_pooling`` is False. Pre-training always uses it; official fine-tuning does not.
+    """
+
+    def __init__(self, config: VideoMAEv2Config, add_final_norm: bool | None = None) -> None:
+        super().__init__(config)
+        self.patch_embed = VideoMAEv2PatchEmbed(config)
+        self.register_buffer(
+            "position_embeddings", sinusoid_position_table(config.num_patches, config.hidden_size), persistent=False
+        )
+        self.pos_drop = nn.Dropout(config.hidden_dropout_prob)
+        depth = config.num_hidden_layers
+        rates = [config.drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear 0 -> rate
+        self.blocks = nn.ModuleList(
+            VideoMAEv2Block(config.hidden_size, config.num_attention_heads, config.intermediate_size, config, rate)
+            for rate in rates
+        )
+        if add_final_norm is None:
+            add_final_norm = not config.use_mean_pooling
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if add_final_norm else None
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.patch_embed
+
+    def encode(
+        self, pixel_values: torch.Tensor, visible_index: torch.Tensor | None = None, output_hidden_states: bool = False
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """(B, T, C, H, W) -> (B, K, D) for the K tokens in ``visible_index`` (B, K) (all N when None),
+        plus the hidden states after the embedding and after each block when asked for."""
+        x = self.patch_embed(pixel_values)
+        x = x + self.position_embeddings.to(dtype=x.dtype)
+        if visible_index is not None:
+            x = gather_tokens(x, visible_index)
+        x = self.pos_drop(x)
+        hidden_states = (x,) if output_hidden_states else None
+        for block in self.blocks:
+            x = block(x)
+            if output_hidden_states:
+                hidden_states += (x,)
+        if self.norm is not None:
+            x = self.norm(x)
+        return x, hidden_states
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        bool_masked_pos: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BaseModelOutput | tuple:
+        r"""
+        Args:
+            pixel_values: (B, T, C, H, W), ImageNet-normalised.
+            bool_masked_pos: optional bool (B, N), True = token hidden from the encoder; every sample must
+                hide the same number of tokens.
+
+        Returns:
+            ``BaseModelOutput`` with ``last_hidden_state`` (B, N_visible, D).
+        """
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        visible = unmasked_index(bool_masked_pos) if bool_masked_pos is not None else None
+        x, hidden_states = self.encode(pixel_values, visible, output_hidden_states)
+        if not return_dict:
+            return (x,) + ((hidden_states,) if hidden_states is not None else ())
+        return BaseModelOutput(last_hidden_state=x, hidden_states=hidden_states)
+
+
+class VideoMAEv2Decoder(nn.Module):
+    """Pre-training decoder: blocks, then ``norm`` and ``head`` on the last ``num_predicted`` tokens."""
+
+    def __init__(self, config: VideoMAEv2Config) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            VideoMAEv2Block(
+                config.decoder_hidden_size, config.decoder_num_attention_heads, config.decoder_intermediate_size, config
+            )
+            for _ in range(config.decoder_num_hidden_layers)
+        )
+        self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
+        self.head = nn.Linear(config.decoder_hidden_size, config.patch_dim)
+
+    def forward(self, x: torch.Tensor, num_predicted: int) -> torch.Tensor:
+        """(B, L, D_dec) -> (B, num_predicted, t*p*p*C)."""
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x[:, -num_predicted:]))
+
+
+@dataclass
+class VideoMAEv2ForPreTrainingOutput(ModelOutput):
+    r"""
+    loss: scalar, MSE over tokens that are encoder-masked and decoder-kept.
+    logits: (B, N_dec, t*p*p*C), predictions for the decoder-kept tokens in ascending token order,
+        pixels in (t, p, p, C) order (normalised per patch when ``norm_pix_loss``).
+    bool_masked_pos: bool (B, N), the encoder mask used (True = hidden from the encoder).
+    decoder_masked_pos: bool (B, N), the decoder mask used (True = not reconstructed).
+    hidden_states: encoder hidden states, when asked for.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    bool_masked_pos: torch.Tensor | None = None
+    decoder_masked_pos: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
+    """VideoMAE V2 masked autoencoder with dual masking (tube mask for the encoder, running cell for the decoder)."""
+
+    def __init__(self, config: VideoMAEv2Config) -> None:
+        super().__init__(config)
+        self.encoder = VideoMAEv2Model(config, add_final_norm=True)
+        self.encoder_to_decoder = nn.Linear(config.hidden_size, config.decoder_hidden_size, bias=False)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, config.decoder_hidden_size))
+        self.register_buffer(
+            "decoder_position_embeddings",
+            sinusoid_position_table(config.num_patches, config.decoder_hidden_size),
+            persistent=False,
+        )
+        self.decoder = VideoMAEv2Decoder(config)
+        self.post_init()
+
+    def draw_masks(
+        self, batch_size: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder and decoder masks from the config's ratios: two bool (B, N) on the model's device."""
+        gt, gh, gw = self.config.grid_size
+        encoder = tube_mask(batch_size, gt, gh * gw, self.config.mask_ratio, generator)
+        decoder = draw_decoder_mask(encoder, gt, gh, gw, self.config.decoder_mask_ratio, generator)
+        return encoder.to(self.device), decoder.to(self.device)
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        bool_masked_pos: torch.Tensor | None = None,
+        decoder_masked_pos: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        generator: torch.Generator | None = None,
+    ) -> VideoMAEv2ForPreTrainingOutput | tuple:
+        r"""
+        Args:
+            pixel_values: (B, T, C, H, W), ImageNet-normalised.
+            bool_masked_pos: bool (B, N), True = hidden from the encoder (official ``bool_masked_pos``).
+            decoder_masked_pos: bool (B, N), True = not reconstructed (official ``decode_masked_pos``).
+                Drawn from the config's ratios when not given (both, or only the decoder's for a given
+                encoder mask).
+            generator: the random source for masks that are drawn here.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        batch_size = pixel_values.shape[0]
+        if bool_masked_pos is None:
+            bool_masked_pos, drawn_decoder = self.draw_masks(batch_size, generator)
+            decoder_masked_pos = drawn_decoder if decoder_masked_pos is None else decoder_masked_pos
+        elif decoder_masked_pos is None:
+            gt, gh, gw = self.config.grid_size
+            decoder_masked_pos = draw_decoder_mask(
+                bool_masked_pos, gt, gh, gw, self.config.decoder_mask_ratio, generator
+            )
+        bool_masked_pos = bool_masked_pos.to(device=pixel_values.device, dtype=torch.bool)
+        decoder_masked_pos = decoder_masked_pos.to(device=pixel_values.device, dtype=torch.bool)
+
+        visible = unmasked_index(bool_masked_pos)  # (B, N_vis)
+        decoded = unmasked_index(decoder_masked_pos)  # (B, N_dec)
+        encoded, hidden_states = self.encoder.encode(pixel_values, visible, output_hidden_states)
+        x_vis = self.encoder_to_decoder(encoded)  # (B, N_vis, D_dec)
+        position = self.decoder_position_embeddings.to(dtype=x_vis.dtype).expand(batch_size, -1, -1)
+        # Visible tokens first, then one mask token per decoder-kept position (official order).
+        x = torch.cat(
+            [x_vis + gather_tokens(position, visible), self.mask_token.to(x_vis.dtype) + gather_tokens(position, decoded)],
+            dim=1,
+        )
+        logits = self.decoder(x, decoded.shape[1])  # (B, N_dec, t*p*p*C)
+
+        with torch.no_grad():
+            target = gather_tokens(reconstruction_target(pixel_values, self.config), decoded)
+            weight = bool_masked_pos.gather(1, decoded).to(torch.float32)  # encoder-masked among decoded
+        per_token = (logits.float() - target).pow(2).mean(dim=-1)
+        loss = (per_token * weight).sum() / weight.sum().clamp(min=1.0)
+
+        if not return_dict:
+            return (loss, logits, bool_masked_pos, decoder_masked_pos)
+        return VideoMAEv2ForPreTrainingOutput(
+            loss=loss,
+            logits=logits,
+            bool_masked_pos=bool_masked_pos,
+            decoder_masked_pos=decoder_masked_pos,
+            hidden_states=hidden_states,
+        )
+
+
+class VideoMAEv2ForVideoClassification(VideoMAEv2PreTrainedModel):
+    """Official fine-tuning model: encoder without final norm, mean over tokens, ``fc_norm``, dropout, ``head``.
+
+    With ``use_mean_pooling=False`` the encoder keeps its final ``norm`` and the tokens are still averaged
+    (the official code would take token 0, which without a CLS token is an arbitrary patch).
+    """
+
+    # Loading a pre-training folder: its decoder and final encoder norm are not used here.
+    _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^encoder_to_decoder\.", r"^mask_token$", r"^encoder\.norm\."]
+
+    def __init__(self, config: VideoMAEv2Config) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.encoder = VideoMAEv2Model(config)
+        self.fc_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.use_mean_pooling else None
+        self.head_dropout = nn.Dropout(config.head_dropout)
+        self.head = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
+        self.post_init()
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> ImageClassifierOutput | tuple:
+        r"""
+        Args:
+            pixel_values: (B, T, C, H, W), ImageNet-normalised.
+            labels: (B,) class indices, or (B, num_labels) soft targets (mixup / cutmix / label smoothing).
+
+        Returns:
+            ``ImageClassifierOutput`` with ``logits`` (B, num_labels) and the cross-entropy ``loss``.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        x, hidden_states = self.encoder.encode(pixel_values, None, output_hidden_states)
+        pooled = x.mean(dim=1)
+        if self.fc_norm is not None:
+            pooled = self.fc_norm(pooled)
+        logits = self.head(self.head_dropout(pooled))
+
+        loss = None
+        if labels is not None:
+            if labels.dtype.is_floating_point and labels.shape == logits.shape:
+                loss = torch.sum(-labels * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
+            else:
+                loss = F.cross_entropy(logits.float(), labels.long())
+        if not return_dict:
+            output = (logits,) + ((hidden_states,) if hidden_states is not None else ())
+            return ((loss,) + output) if loss is not None else output
+        return ImageClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)

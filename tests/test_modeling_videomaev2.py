@@ -1,0 +1,230 @@
+"""VideoMAE V2 models: presets, Auto classes, save/load, the official pre-training math, classification."""
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForVideoClassification
+
+from hf_tiktokactions import (
+    VideoMAEv2Config,
+    VideoMAEv2ForPreTraining,
+    VideoMAEv2ForVideoClassification,
+    VideoMAEv2Model,
+)
+from hf_tiktokactions.modeling import reconstruction_target, unpatchify
+from hf_tiktokactions.modeling.modeling_videomaev2 import patchify
+
+
+def tiny(**overrides) -> VideoMAEv2Config:
+    return VideoMAEv2Config.from_preset("vit-tiny", **overrides)
+
+
+def clip(config: VideoMAEv2Config, batch: int = 2, seed: int = 0) -> torch.Tensor:
+    """A random ImageNet-normalised clip (B, T, C, H, W)."""
+    g = torch.Generator().manual_seed(seed)
+    size = config.image_size
+    return torch.randn(batch, config.num_frames, config.num_channels, size, size, generator=g)
+
+
+def encoder_params(name: str) -> int:
+    with torch.device("meta"):
+        model = VideoMAEv2Model(VideoMAEv2Config.from_preset(name))
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_presets_match_official_sizes():
+    assert encoder_params("vit-b") == pytest.approx(86.2e6, rel=2e-3)
+    assert encoder_params("vit-g") == pytest.approx(1.011e9, rel=2e-3)
+    assert VideoMAEv2Config.from_preset("vit-g").patch_size == 14
+    assert VideoMAEv2Config.from_preset("vit-s").hidden_size == 384
+    assert VideoMAEv2Config.from_preset("vit-l", num_frames=8).num_frames == 8
+    assert encoder_params("vit-tiny") < 200_000
+
+
+def test_bad_preset_and_bad_config_are_named():
+    with pytest.raises(ValueError, match="unknown preset 'vit-x'"):
+        VideoMAEv2Config.from_preset("vit-x")
+    with pytest.raises(ValueError, match="image_size 30 is not a multiple of patch_size 8"):
+        tiny(image_size=30)
+    with pytest.raises(ValueError, match="decoder_mask_ratio"):
+        tiny(decoder_mask_ratio=0.1)
+
+
+@pytest.mark.parametrize(
+    "model_class, auto_class",
+    [
+        (VideoMAEv2Model, AutoModel),
+        (VideoMAEv2ForPreTraining, AutoModelForPreTraining),
+        (VideoMAEv2ForVideoClassification, AutoModelForVideoClassification),
+    ],
+)
+def test_save_and_auto_load_round_trip(tmp_path, model_class, auto_class):
+    torch.manual_seed(0)
+    config = tiny(num_labels=5)
+    model = model_class(config).eval()
+    x = clip(config)
+    kwargs = {}
+    if model_class is VideoMAEv2ForPreTraining:
+        kwargs = dict(zip(["bool_masked_pos", "decoder_masked_pos"], model.draw_masks(2, torch.Generator().manual_seed(1))))
+    expected = model(x, **kwargs)
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    assert AutoConfig.from_pretrained(tmp_path).model_type == "videomaev2"
+    loaded = auto_class.from_pretrained(tmp_path).eval()
+    assert type(loaded) is model_class
+    got = loaded(x, **kwargs)
+    key = "last_hidden_state" if model_class is VideoMAEv2Model else "logits"
+    assert torch.equal(got[key], expected[key])
+
+
+def official_pretraining_forward(model: VideoMAEv2ForPreTraining, pixel_values, mask, decode_mask):
+    """The official VideoMAE V2 forward and loss, written with boolean indexing as in OpenGVLab/VideoMAEv2
+    (modeling_pretrain.py + engine_for_pretraining.py), on our modules' weights. Returns (loss, logits)."""
+    config = model.config
+    b = pixel_values.shape[0]
+    x = model.encoder.patch_embed(pixel_values) + model.encoder.position_embeddings
+    x_vis = x[~mask].reshape(b, -1, config.hidden_size)
+    for block in model.encoder.blocks:
+        x_vis = block(x_vis)
+    x_vis = model.encoder_to_decoder(model.encoder.norm(x_vis))
+    pos = model.decoder_position_embeddings.expand(b, -1, -1)
+    decode_vis = ~decode_mask
+    pos_vis = pos[~mask].reshape(b, -1, config.decoder_hidden_size)
+    pos_mask = pos[decode_vis].reshape(b, -1, config.decoder_hidden_size)
+    x_full = torch.cat([x_vis + pos_vis, model.mask_token + pos_mask], dim=1)
+    logits = model.decoder(x_full, pos_mask.shape[1])
+
+    unnorm = pixel_values * torch.tensor([0.229, 0.224, 0.225])[None, None, :, None, None]
+    unnorm = unnorm + torch.tensor([0.485, 0.456, 0.406])[None, None, :, None, None]
+    squeezed = patchify(unnorm, config.patch_size, config.tubelet_size)  # b n (p0 p1 p2) c
+    normed = (squeezed - squeezed.mean(-2, keepdim=True)) / (squeezed.var(-2, unbiased=True, keepdim=True).sqrt() + 1e-6)
+    images_patch = normed.flatten(2)
+    labels = images_patch[~decode_mask].reshape(b, -1, images_patch.shape[-1])
+    loss = ((logits - labels) ** 2).mean(dim=-1)
+    cal_loss_mask = mask[~decode_mask].reshape(b, -1)
+    return (loss * cal_loss_mask).sum() / cal_loss_mask.sum(), logits
+
+
+@pytest.mark.parametrize("decoder_mask_ratio", [0.5, 0.0])
+def test_pretraining_matches_the_official_forward_and_loss(decoder_mask_ratio, generator):
+    torch.manual_seed(0)
+    model = VideoMAEv2ForPreTraining(tiny(image_size=64, decoder_mask_ratio=decoder_mask_ratio)).eval()
+    x = clip(model.config, batch=3)
+    out = model(x, generator=generator)
+    ref_loss, ref_logits = official_pretraining_forward(model, x, out.bool_masked_pos, out.decoder_masked_pos)
+    n_dec = int((~out.decoder_masked_pos[0]).sum())
+    assert out.logits.shape == (3, n_dec, model.config.patch_dim)
+    torch.testing.assert_close(out.logits, ref_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.loss, ref_loss, atol=1e-6, rtol=1e-5)
+    if decoder_mask_ratio == 0:
+        assert torch.equal(out.decoder_masked_pos, ~out.bool_masked_pos)
+
+
+def test_loss_counts_only_encoder_masked_decoded_tokens(generator):
+    """With running-cell masking the decoder also predicts tokens the encoder saw; they must not count."""
+    torch.manual_seed(0)
+    model = VideoMAEv2ForPreTraining(tiny(image_size=64)).eval()
+    x = clip(model.config, batch=2)
+    out = model(x, generator=generator)
+    decoded = ~out.decoder_masked_pos
+    counted = out.bool_masked_pos & decoded
+    assert 0 < counted.sum() < decoded.sum(), "both kinds of decoded token must occur"
+    target = reconstruction_target(x, model.config)[decoded].view(2, -1, model.config.patch_dim)
+    errors = (out.logits - target).pow(2).mean(-1)
+    weight = out.bool_masked_pos[decoded].view(2, -1).float()
+    torch.testing.assert_close(out.loss, (errors * weight).sum() / weight.sum())
+    assert not torch.isclose(out.loss, errors.mean())
+
+
+def test_unpatchify_inverts_patchify():
+    config = tiny()
+    x = clip(config)
+    patches = patchify(x, config.patch_size, config.tubelet_size).flatten(2)
+    assert torch.equal(unpatchify(patches, config), x)
+
+
+def test_masks_are_drawn_from_the_config_and_can_be_given(generator):
+    model = VideoMAEv2ForPreTraining(tiny(mask_ratio=0.75, decoder_mask_ratio=0.5))
+    x = clip(model.config)
+    out = model(x, generator=generator)
+    t, h, w = model.config.grid_size
+    assert (out.bool_masked_pos.sum(1) == t * int(0.75 * h * w)).all()
+    assert ((~out.decoder_masked_pos).sum(1) == t * h * w // 2).all()
+    again = model(x, bool_masked_pos=out.bool_masked_pos, decoder_masked_pos=out.decoder_masked_pos)
+    assert torch.equal(again.logits, out.logits)
+
+
+def test_pretraining_learns_a_clip():
+    torch.manual_seed(0)
+    model = VideoMAEv2ForPreTraining(tiny())
+    config = model.config
+    t = torch.arange(config.num_frames)[:, None, None, None]
+    y = torch.arange(config.image_size)[None, None, :, None]
+    c = torch.arange(3)[None, :, None, None]
+    x = torch.sin((y + 3 * t + 5 * c) / 4.0).expand(-1, -1, -1, config.image_size)  # moving stripes
+    x = x.unsqueeze(0).repeat(4, 1, 1, 1, 1)
+    masks = model.draw_masks(4, torch.Generator().manual_seed(0))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = model(x, *masks).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(generator):
+    torch.manual_seed(0)
+    model = VideoMAEv2ForPreTraining(tiny())
+    x = clip(model.config)
+    masks = model.draw_masks(2, generator)
+    model.train()
+    model(x, *masks).loss.backward()
+    plain = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.activation_checkpointing_enable()
+    assert model.is_activation_checkpointing
+    model(x, *masks).loss.backward()
+    for a, p in zip(plain, model.parameters()):
+        torch.testing.assert_close(p.grad, a, atol=1e-6, rtol=1e-5)
+
+
+def test_drop_path_is_random_in_training_only():
+    torch.manual_seed(0)
+    model = VideoMAEv2ForVideoClassification(tiny(num_labels=3, drop_path_rate=0.5))
+    rates = [block.drop_path_rate for block in model.encoder.blocks]
+    assert rates[0] == 0.0 and rates[-1] == 0.5
+    x = clip(model.config)
+    model.train()
+    assert not torch.equal(model(x).logits, model(x).logits)
+    model.eval()
+    assert torch.equal(model(x).logits, model(x).logits)
+
+
+def test_classification_pools_tokens_and_accepts_soft_labels():
+    torch.manual_seed(0)
+    model = VideoMAEv2ForVideoClassification(tiny(num_labels=4)).eval()
+    assert model.encoder.norm is None and model.fc_norm is not None
+    x = clip(model.config)
+    labels = torch.tensor([1, 3])
+    hard = model(x, labels=labels)
+    soft = model(x, labels=torch.nn.functional.one_hot(labels, 4).float())
+    assert hard.logits.shape == (2, 4)
+    torch.testing.assert_close(hard.loss, soft.loss)
+    tokens = model.encoder(x).last_hidden_state
+    expected = model.head(model.fc_norm(tokens.mean(1)))
+    torch.testing.assert_close(hard.logits, expected)
+    hidden = model(x, output_hidden_states=True).hidden_states
+    assert len(hidden) == model.config.num_hidden_layers + 1
+
+
+def test_classification_from_a_pretraining_folder_keeps_the_encoder(tmp_path):
+    torch.manual_seed(0)
+    pretrained = VideoMAEv2ForPreTraining(tiny())
+    pretrained.save_pretrained(tmp_path)
+    classifier = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path, num_labels=7)
+    assert classifier.head.out_features == 7
+    for name, value in pretrained.encoder.state_dict().items():
+        if not name.startswith("norm."):
+            assert torch.equal(classifier.encoder.state_dict()[name], value), name
