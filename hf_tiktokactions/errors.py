@@ -17,5 +17,38 @@ class VideoDecodeError(TikTokActionsError):
     """A video file is missing, empty, truncated, corrupt or not a video."""
 
 
+class CatalogueError(TikTokActionsError, ValueError):
+    """The hashtag catalogue (or a hashtag list) is malformed: duplicates, unknown values, bad tags."""
+
+
+class CredentialsError(TikTokActionsError):
+    """Research API credentials are missing or were rejected (the message never contains them)."""
+
+
+class ApiError(TikTokActionsError):
+    """The TikTok Research API refused a request in a way retrying cannot fix.
+
+    ``code`` is the API's error code (``invalid_params``, ``scope_not_authorized``, ...) or
+    ``http_<status>``; ``log_id`` is TikTok's id for the request, to quote to their support.
+    """
+
+    def __init__(self, message: str, code: str = "", log_id: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.log_id = log_id
+
+
+class QuotaExhausted(ApiError):
+    """The daily request or record quota is spent; the collection can resume after the reset."""
+
+
+class OutputStateError(TikTokActionsError):
+    """An output directory holds state from a different run, or state that cannot be read."""
+
+
+class DownloadError(TikTokActionsError):
+    """A download step cannot start (missing metadata, missing optional dependency, bad output)."""
+
+
 class DatasetLayoutError(TikTokActionsError, FileNotFoundError):
     """A dataset root, annotation file or listed video file is missing, or an annotation file is malformed."""

@@ -1,0 +1,98 @@
+"""The hashtag catalogue: the shipped file is valid, and every kind of mistake is named clearly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from hf_tiktokactions.curation.hashtags import CATEGORIES, PRINCIPLES, load_catalogue, resolve_hashtags
+from hf_tiktokactions.errors import CatalogueError
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOGUE = REPO / "dataset_scripts" / "hashtags.csv"
+HEADER = "hashtag,category,principle,notes\n"
+
+
+def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
+    path = tmp_path / "tags.csv"
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def test_shipped_catalogue_is_valid_and_covers_the_paper():
+    tags = load_catalogue(CATALOGUE)
+    names = {t.name for t in tags}
+    assert len(tags) >= 300
+    assert {"basketball", "chacha", "salsa", "tango", "waltz", "piano", "shoerepair", "cuttingcakes",
+            "flowerchallenge", "sax", "mopping"} <= names  # fmt: skip
+    assert set(Counter(t.category for t in tags)) == set(CATEGORIES)
+    assert set(Counter(t.principle for t in tags)) == set(PRINCIPLES)
+    assert all(t.notes for t in tags)
+
+
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        ("#salsa,dance,specification,\n", "without '#'"),
+        ("salsa dance,dance,specification,\n", "malformed hashtag 'salsa dance'"),
+        ("Salsa,dance,specification,\n", "malformed hashtag 'Salsa'"),
+        ("salsa,cooking,specification,\n", "unknown category 'cooking'"),
+        ("salsa,dance,guesswork,\n", "unknown selection principle 'guesswork'"),
+    ],
+)
+def test_bad_rows_are_named_with_file_and_line(tmp_path, row, expected):
+    path = write(tmp_path, "tango,dance,specification,ok\n" + row)
+    with pytest.raises(CatalogueError, match=expected) as info:
+        load_catalogue(path)
+    assert f"{path}:3" in str(info.value)
+
+
+def test_duplicates_name_both_lines(tmp_path):
+    path = write(tmp_path, "tango,dance,specification,\nwaltz,dance,specification,\ntango,dance,specification,\n")
+    with pytest.raises(CatalogueError, match=r"duplicate hashtag 'tango' \(first listed on line 2\)"):
+        load_catalogue(path)
+
+
+def test_missing_columns_empty_and_missing_file(tmp_path):
+    with pytest.raises(CatalogueError, match="missing column"):
+        load_catalogue(write(tmp_path, "tango,dance\n", header="hashtag,category\n"))
+    with pytest.raises(CatalogueError, match="lists no hashtags"):
+        load_catalogue(write(tmp_path, ""))
+    with pytest.raises(CatalogueError, match="does not exist"):
+        load_catalogue(tmp_path / "nope.csv")
+
+
+def test_principle_spellings_are_normalised(tmp_path):
+    path = write(tmp_path, "cakecutting,kinetics,Noun-verb order,\nholi,social-cultural,social/cultural,\n")
+    tags = load_catalogue(path)
+    assert [(t.category, t.principle) for t in tags] == [
+        ("kinetics", "noun_verb_order"),
+        ("social_cultural", "social_cultural"),
+    ]
+
+
+def test_hashtags_option_takes_a_file_or_a_comma_list(tmp_path):
+    assert [t.name for t in resolve_hashtags("salsa, tango,waltz")] == ["salsa", "tango", "waltz"]
+    assert [t.name for t in resolve_hashtags(str(write(tmp_path, "tango,dance,specification,\n")))] == ["tango"]
+    with pytest.raises(CatalogueError, match="duplicate hashtag 'salsa'"):
+        resolve_hashtags("salsa,salsa")
+    with pytest.raises(CatalogueError, match="names no hashtag"):
+        resolve_hashtags(" , ")
+    with pytest.raises(CatalogueError, match="does not exist"):
+        resolve_hashtags(str(tmp_path / "missing.csv"))
+
+
+def test_curation_import_stays_light():
+    """The collection and download modules must not pull torch or the model/training layers."""
+    code = (
+        "import sys; import hf_tiktokactions.curation.collect, hf_tiktokactions.curation.download, "
+        "hf_tiktokactions.curation.testing_server; "
+        "heavy = [m for m in ('torch', 'transformers', 'hf_tiktokactions.modeling', 'hf_tiktokactions.training', "
+        "'hf_tiktokactions.hub') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
