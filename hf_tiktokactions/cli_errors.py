@@ -1,0 +1,19 @@
+"""How every command-line tool of the project ends on a user error: one line, no traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from .errors import TikTokActionsError
+
+USER_ERROR_EXIT_CODE = 2
+
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Run ``main(argv)``; a ``TikTokActionsError`` becomes ``error: <message>`` on stderr and exit code 2."""
+    try:
+        return int(main(argv) or 0)
+    except TikTokActionsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USER_ERROR_EXIT_CODE

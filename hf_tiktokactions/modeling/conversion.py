@@ -1,0 +1,309 @@
+"""Convert official VideoMAE V2 checkpoints and transformers VideoMAE folders into our model folders.
+
+Official checkpoints (OpenGVLab/VideoMAEv2) are pickles ``{'model' | 'module': state_dict, 'args': Namespace}``
+whose keys already use our names (``encoder.blocks.{i}.attn.qkv.weight`` for pre-training, ``blocks.*`` for
+fine-tuned or distilled models), sometimes under ``module.`` or ``_orig_mod.``. transformers VideoMAE folders
+use separate query/key/value linears that are fused here. Every key is accounted for: anything missing
+or left over that is not expected for the task is an error, never a silently initialised weight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from ..errors import CheckpointError
+from .configuration_videomaev2 import _PRESETS, VideoMAEv2Config
+from .modeling_videomaev2 import VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
+
+TASKS = ("pretraining", "classification")
+_PREFIXES = ("_orig_mod.", "module.", "model.")
+_DECODER_KEYS = re.compile(r"^(decoder\.|encoder_to_decoder\.|mask_token$)")
+_HEAD_KEYS = re.compile(r"^(fc_norm|head)\.")
+# Fixed sinusoid tables: official fine-tuned checkpoints may carry them; ours are recomputed buffers.
+_POSITION_KEYS = re.compile(r"(^|\.)pos_embed$")
+
+
+@dataclass
+class ConvertedCheckpoint:
+    """A state dict in our naming plus what was learnt about its source."""
+
+    state_dict: dict[str, torch.Tensor]
+    source_format: str  # "official" or "transformers"
+    config_overrides: dict = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+
+
+def load_official_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read an official ``.pth`` (or a plain state-dict ``.safetensors``) with ``weights_only=True``.
+
+    Returns the state dict with ``module.`` / ``_orig_mod.`` prefixes removed and the training args
+    that some checkpoints carry (as a dict; empty when absent).
+    """
+    try:
+        if path.suffix == ".safetensors":
+            raw, args = load_file(str(path)), {}
+        else:
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            raw, args = _unwrap(checkpoint)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+    state = {}
+    for key, value in raw.items():
+        for prefix in _PREFIXES:
+            while key.startswith(prefix):
+                key = key[len(prefix):]
+        state[key] = value
+    return state, args
+
+
+def _unwrap(checkpoint) -> tuple[dict[str, torch.Tensor], dict]:
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"expected a dict checkpoint, got {type(checkpoint).__name__}")
+    args = checkpoint.get("args")
+    args = vars(args) if isinstance(args, argparse.Namespace) else (args if isinstance(args, dict) else {})
+    for key in ("model", "module", "state_dict", "model_state"):
+        if isinstance(checkpoint.get(key), dict):
+            return checkpoint[key], args
+    if all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        return checkpoint, args
+    raise CheckpointError(f"no state dict under 'model', 'module' or 'state_dict' (keys: {sorted(checkpoint)[:8]})")
+
+
+def official_to_ours(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Official names -> ours: fine-tuned encoder keys get the ``encoder.`` prefix; position tables are dropped."""
+    converted, dropped = {}, []
+    for key, value in state.items():
+        if _POSITION_KEYS.search(key):
+            dropped.append(key)
+            continue
+        if not (key.startswith("encoder.") or _DECODER_KEYS.match(key) or _HEAD_KEYS.match(key)):
+            key = "encoder." + key
+        converted[key] = value
+    return converted, dropped
+
+
+_TRANSFORMERS_BLOCK = {
+    "layernorm_before": "norm1",
+    "layernorm_after": "norm2",
+    "attention.output.dense": "attn.proj",
+    "intermediate.dense": "mlp.fc1",
+    "output.dense": "mlp.fc2",
+}
+
+
+def transformers_to_ours(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """transformers ``VideoMAE*`` names -> ours, fusing query/key/value into ``attn.qkv``.
+
+    q/v biases are read from ``query.bias`` / ``value.bias`` (transformers >= 5) or ``q_bias`` / ``v_bias``
+    (older releases); a key bias, if any, must be zero since the architecture has none.
+    """
+    if not any(key.startswith("videomae.") for key in state):  # a bare VideoMAEModel folder
+        state = {"videomae." + key: value for key, value in state.items()}
+    out: dict[str, torch.Tensor] = {}
+    blocks: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        match = re.match(r"^(videomae\.encoder\.layer|decoder\.decoder_layers)\.(\d+)\.(.+)$", key)
+        if match:
+            stack = "encoder.blocks" if match.group(1).startswith("videomae") else "decoder.blocks"
+            blocks.setdefault(f"{stack}.{match.group(2)}", {})[match.group(3)] = value
+            continue
+        renamed = (
+            key.replace("videomae.embeddings.patch_embeddings.projection.", "encoder.patch_embed.proj.")
+            .replace("videomae.layernorm.", "encoder.norm.")
+            .replace("classifier.", "head.")
+        )
+        if renamed.startswith("videomae."):
+            renamed = "encoder." + renamed[len("videomae."):]
+        out[renamed] = value
+    for prefix, params in blocks.items():
+        attention = "attention.attention."
+        q = params.pop(attention + "query.weight")
+        k = params.pop(attention + "key.weight")
+        v = params.pop(attention + "value.weight")
+        out[f"{prefix}.attn.qkv.weight"] = torch.cat([q, k, v])
+        q_bias = params.pop(attention + "query.bias", params.pop(attention + "q_bias", None))
+        v_bias = params.pop(attention + "value.bias", params.pop(attention + "v_bias", None))
+        k_bias = params.pop(attention + "key.bias", None)
+        if k_bias is not None and k_bias.abs().max() > 0:
+            raise CheckpointError(f"{prefix}: non-zero key bias cannot be represented (VideoMAE has none)")
+        if q_bias is not None:
+            out[f"{prefix}.attn.q_bias"] = q_bias
+            out[f"{prefix}.attn.v_bias"] = v_bias
+        for name, value in params.items():
+            for theirs, ours in _TRANSFORMERS_BLOCK.items():
+                if name.startswith(theirs + "."):
+                    name = ours + name[len(theirs):]
+                    break
+            out[f"{prefix}.{name}"] = value
+    return out
+
+
+def load_transformers_folder(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """A transformers VideoMAE folder -> (state dict in its own names, our config overrides from config.json)."""
+    config = json.loads((folder / "config.json").read_text())
+    if config.get("model_type") != "videomae":
+        raise CheckpointError(f"{folder}/config.json has model_type {config.get('model_type')!r}, expected 'videomae'")
+    weights = sorted(folder.glob("*.safetensors"))
+    if weights:
+        state = {k: v for file in weights for k, v in load_file(str(file)).items()}
+    elif (folder / "pytorch_model.bin").exists():
+        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    else:
+        raise CheckpointError(f"no *.safetensors or pytorch_model.bin in {folder}")
+    names = [
+        "image_size", "patch_size", "num_channels", "num_frames", "tubelet_size", "hidden_size",
+        "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act", "layer_norm_eps",
+        "decoder_hidden_size", "decoder_num_hidden_layers", "decoder_num_attention_heads",
+        "decoder_intermediate_size", "use_mean_pooling", "norm_pix_loss", "id2label", "label2id",
+    ]
+    overrides = {name: config[name] for name in names if name in config}
+    overrides["qkv_bias"] = bool(config.get("qv_bias", config.get("qkv_bias", True)))
+    if "id2label" in overrides:
+        overrides["id2label"] = {int(k): v for k, v in overrides["id2label"].items()}
+    return state, overrides
+
+
+def read_checkpoint(source: str | Path) -> ConvertedCheckpoint:
+    """Read any supported source into our naming."""
+    path = Path(source)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise CheckpointError(f"{path} is a folder without config.json; pass a .pth file or a transformers VideoMAE folder")
+        state, overrides = load_transformers_folder(path)
+        return ConvertedCheckpoint(transformers_to_ours(state), "transformers", overrides)
+    state, args = load_official_state_dict(path)
+    converted, dropped = official_to_ours(state)
+    overrides = {}
+    if "num_frames" in args:
+        overrides["num_frames"] = int(args["num_frames"])
+    if "input_size" in args:
+        overrides["image_size"] = int(args["input_size"])
+    if "tubelet_size" in args:
+        overrides["tubelet_size"] = int(args["tubelet_size"])
+    return ConvertedCheckpoint(converted, "official", overrides, dropped)
+
+
+def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **overrides) -> VideoMAEv2Config:
+    """Build the config from the weight shapes (and a preset, when given or recognised)."""
+    try:
+        patch = state["encoder.patch_embed.proj.weight"]  # (D, C, t, p, p)
+    except KeyError:
+        raise CheckpointError("no encoder.patch_embed.proj.weight: this is not a VideoMAE checkpoint") from None
+    hidden, channels, tubelet, patch_size = patch.shape[0], patch.shape[1], patch.shape[2], patch.shape[3]
+    depth = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"^encoder\.blocks\.(\d+)\.", k)))
+    shapes = dict(
+        hidden_size=hidden, num_channels=channels, tubelet_size=tubelet, patch_size=patch_size,
+        num_hidden_layers=depth, intermediate_size=state["encoder.blocks.0.mlp.fc1.weight"].shape[0],
+        qkv_bias="encoder.blocks.0.attn.q_bias" in state,
+    )
+    if "decoder.head.weight" in state:
+        decoder_depth = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"^decoder\.blocks\.(\d+)\.", k)))
+        shapes.update(
+            decoder_hidden_size=state["decoder.head.weight"].shape[1],
+            decoder_num_hidden_layers=decoder_depth,
+            decoder_intermediate_size=state["decoder.blocks.0.mlp.fc1.weight"].shape[0],
+        )
+    if "head.weight" in state:
+        shapes["num_labels"] = state["head.weight"].shape[0]
+    # Only a classifier that kept the final norm and has no fc_norm was trained without mean pooling.
+    shapes["use_mean_pooling"] = not ("head.weight" in state and "fc_norm.weight" not in state)
+    if preset is None:
+        preset = next(
+            (name for name, p in _PRESETS.items()
+             if p["hidden_size"] == hidden and p["num_hidden_layers"] == depth and p.get("patch_size", 16) == patch_size),
+            None,
+        )
+    base = VideoMAEv2Config.from_preset(preset).to_dict() if preset else {}
+    if preset is None and "num_attention_heads" not in overrides:
+        heads = {384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 16}.get(hidden)
+        if heads is None:
+            raise CheckpointError(f"cannot infer the number of heads for hidden size {hidden}; pass --preset")
+        shapes["num_attention_heads"] = heads
+    merged = {**base, **shapes, **overrides}
+    for name in ("model_type", "transformers_version", "architectures"):
+        merged.pop(name, None)
+    return VideoMAEv2Config(**merged)
+
+
+def build_model(
+    checkpoint: ConvertedCheckpoint, config: VideoMAEv2Config, task: str
+) -> VideoMAEv2ForPreTraining | VideoMAEv2ForVideoClassification:
+    """Instantiate the model for ``task`` and load the weights; unexpected or missing keys are errors
+    except the ones the task explains (no decoder in classification, a new head from pre-training)."""
+    if task not in TASKS:
+        raise CheckpointError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    state = dict(checkpoint.state_dict)
+    has_decoder = any(_DECODER_KEYS.match(k) for k in state)
+    allowed_missing: set[str] = set()
+    if task == "pretraining":
+        if not has_decoder:
+            raise CheckpointError("the checkpoint has no decoder (a fine-tuned model); use --task classification")
+        model = VideoMAEv2ForPreTraining(config)
+    else:
+        unused = [k for k in state if _DECODER_KEYS.match(k)]
+        if config.use_mean_pooling:
+            unused += [k for k in ("encoder.norm.weight", "encoder.norm.bias") if k in state]
+        for key in unused:
+            del state[key]
+        checkpoint.dropped += unused
+        model = VideoMAEv2ForVideoClassification(config)
+        if "head.weight" not in state:
+            allowed_missing = {k for k in model.state_dict() if _HEAD_KEYS.match(k)}
+    result = model.load_state_dict(state, strict=False)
+    missing = set(result.missing_keys) - allowed_missing
+    if missing or result.unexpected_keys:
+        raise CheckpointError(
+            "checkpoint does not match the model: "
+            f"missing {sorted(missing)[:10]}{' ...' if len(missing) > 10 else ''}, "
+            f"unexpected {sorted(result.unexpected_keys)[:10]}{' ...' if len(result.unexpected_keys) > 10 else ''}"
+        )
+    return model
+
+
+def convert(
+    source: str | Path,
+    output_dir: str | Path,
+    preset: str | None = None,
+    task: str | None = None,
+    num_labels: int | None = None,
+) -> dict:
+    """Convert ``source`` into a ``from_pretrained`` folder at ``output_dir``; returns (and writes as
+    ``conversion.json``) a report: source format, task, preset, dropped keys."""
+    checkpoint = read_checkpoint(source)
+    has_decoder = any(_DECODER_KEYS.match(k) for k in checkpoint.state_dict)
+    task = task or ("pretraining" if has_decoder else "classification")
+    overrides = dict(checkpoint.config_overrides)
+    if task == "classification" and has_decoder:
+        overrides.pop("use_mean_pooling", None)  # fine-tuning from pre-training: official mean pooling
+    if num_labels is not None:
+        overrides["num_labels"] = num_labels
+        if "head.weight" in checkpoint.state_dict and checkpoint.state_dict["head.weight"].shape[0] != num_labels:
+            checkpoint.dropped += [k for k in ("head.weight", "head.bias") if checkpoint.state_dict.pop(k, None) is not None]
+            overrides.pop("id2label", None)
+            overrides.pop("label2id", None)
+    config = infer_config(checkpoint.state_dict, preset, **overrides)
+    model = build_model(checkpoint, config, task)
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    report = {
+        "source": str(source),
+        "source_format": checkpoint.source_format,
+        "task": task,
+        "preset": preset,
+        "architecture": type(model).__name__,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "dropped_keys": sorted(checkpoint.dropped),
+    }
+    (output_dir / "conversion.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,133 @@
+"""``python -m hf_tiktokactions.convert`` on official-format checkpoints built here from the documented key layout."""
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
+from hf_tiktokactions.errors import CheckpointError
+from hf_tiktokactions.modeling.conversion import convert
+
+
+class NotAllowListed:
+    """A class a weights_only unpickler must refuse."""
+
+
+def tiny_config(**overrides) -> VideoMAEv2Config:
+    return VideoMAEv2Config.from_preset("vit-tiny", **overrides)
+
+
+def random_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return {k: torch.randn(v.shape, generator=generator) * 0.1 for k, v in model.state_dict().items()}
+
+
+def official_pretraining_checkpoint(path, prefix: str = "") -> dict[str, torch.Tensor]:
+    """An official pre-training checkpoint: {'model': {encoder.*, encoder_to_decoder.weight, mask_token,
+    decoder.*}, 'args': Namespace}; returns the state dict in our names."""
+    state = random_state(VideoMAEv2ForPreTraining(tiny_config()))
+    args = argparse.Namespace(model="pretrain_videomae_tiny", num_frames=4, input_size=32, tubelet_size=2)
+    torch.save({"model": {prefix + k: v for k, v in state.items()}, "args": args, "epoch": 3}, path)
+    return state
+
+
+def official_finetuned_checkpoint(path, num_labels: int = 6) -> dict[str, torch.Tensor]:
+    """An official fine-tuned checkpoint: {'module': {patch_embed.*, blocks.*, fc_norm.*, head.*}}, with the
+    fixed position table that such files can carry."""
+    state = random_state(VideoMAEv2ForVideoClassification(tiny_config(num_labels=num_labels)))
+    official = {k.removeprefix("encoder."): v for k, v in state.items()}
+    official["pos_embed"] = torch.zeros(1, 32, 64)
+    torch.save({"module": official, "args": argparse.Namespace(num_frames=4, input_size=32)}, path)
+    return state
+
+
+def load_official(path) -> dict:
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        return torch.load(path, weights_only=True)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hf_tiktokactions.convert", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_converts_an_official_pretraining_checkpoint(tmp_path):
+    state = official_pretraining_checkpoint(tmp_path / "pretrain.pth", prefix="_orig_mod.")
+    result = run_cli(tmp_path / "pretrain.pth", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["task"] == "pretraining" and report["architecture"] == "VideoMAEv2ForPreTraining"
+    model = VideoMAEv2ForPreTraining.from_pretrained(tmp_path / "out")
+    for key, value in state.items():
+        assert torch.equal(model.state_dict()[key], value), key
+    assert json.loads((tmp_path / "out" / "conversion.json").read_text()) == report
+
+
+def test_official_finetuned_checkpoint_gives_the_same_logits(tmp_path):
+    state = official_finetuned_checkpoint(tmp_path / "finetuned.pth")
+    report = convert(tmp_path / "finetuned.pth", tmp_path / "out")
+    assert report["task"] == "classification"
+    assert report["dropped_keys"] == ["pos_embed"]
+    reference = VideoMAEv2ForVideoClassification(tiny_config(num_labels=6)).eval()
+    reference.load_state_dict(state)
+    converted = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "out").eval()
+    x = torch.randn(2, 4, 3, 32, 32)
+    torch.testing.assert_close(converted(x).logits, reference(x).logits, atol=0, rtol=0)
+
+
+def test_pretraining_checkpoint_to_classification_keeps_the_encoder(tmp_path):
+    state = official_pretraining_checkpoint(tmp_path / "pretrain.pth")
+    report = convert(tmp_path / "pretrain.pth", tmp_path / "out", task="classification", num_labels=5)
+    model = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "out")
+    assert model.config.num_labels == 5 and model.config.use_mean_pooling
+    assert torch.equal(model.encoder.blocks[1].attn.q_bias, state["encoder.blocks.1.attn.q_bias"])
+    assert "decoder.head.weight" in report["dropped_keys"] and "encoder.norm.weight" in report["dropped_keys"]
+
+
+def test_missing_q_bias_is_an_error_not_a_zero(tmp_path):
+    state = official_finetuned_checkpoint(tmp_path / "finetuned.pth")
+    checkpoint = load_official(tmp_path / "finetuned.pth")
+    del checkpoint["module"]["blocks.1.attn.q_bias"]
+    torch.save(checkpoint, tmp_path / "broken.pth")
+    result = run_cli(tmp_path / "broken.pth", tmp_path / "out")
+    assert result.returncode == 2
+    assert "missing ['encoder.blocks.1.attn.q_bias']" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert state  # the intact checkpoint was valid; only the deletion broke it
+
+
+def test_unexpected_keys_are_an_error(tmp_path):
+    official_finetuned_checkpoint(tmp_path / "finetuned.pth")
+    checkpoint = load_official(tmp_path / "finetuned.pth")
+    checkpoint["module"]["blocks.0.attn.k_bias"] = torch.ones(64)
+    torch.save(checkpoint, tmp_path / "extra.pth")
+    with pytest.raises(CheckpointError, match=r"unexpected \['encoder.blocks.0.attn.k_bias'\]"):
+        convert(tmp_path / "extra.pth", tmp_path / "out")
+
+
+def test_a_finetuned_checkpoint_cannot_become_a_pretraining_model(tmp_path):
+    official_finetuned_checkpoint(tmp_path / "finetuned.pth")
+    with pytest.raises(CheckpointError, match="no decoder"):
+        convert(tmp_path / "finetuned.pth", tmp_path / "out", task="pretraining")
+
+
+def test_pickles_are_loaded_with_weights_only(tmp_path):
+    state = random_state(VideoMAEv2ForVideoClassification(tiny_config(num_labels=2)))
+    torch.save({"module": state, "args": NotAllowListed()}, tmp_path / "unsafe.pth")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        convert(tmp_path / "unsafe.pth", tmp_path / "out")
+
+
+def test_explicit_preset_and_bad_paths(tmp_path):
+    official_pretraining_checkpoint(tmp_path / "pretrain.pth")
+    assert convert(tmp_path / "pretrain.pth", tmp_path / "out", preset="vit-tiny")["preset"] == "vit-tiny"
+    result = run_cli(tmp_path / "nope.pth", tmp_path / "out2")
+    assert result.returncode == 2 and "nope.pth does not exist" in result.stderr
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pth"):
+        convert(tmp_path / "junk.pth", tmp_path / "out3")

@@ -1,0 +1,61 @@
+"""Equivalence with someone else's code: transformers' VideoMAE, converted into our classes."""
+
+import pytest
+import torch
+from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel
+
+from hf_tiktokactions import VideoMAEv2ForPreTraining, VideoMAEv2Model
+from hf_tiktokactions.modeling import tube_mask
+from hf_tiktokactions.modeling.conversion import convert
+
+SMALL = dict(
+    image_size=32, patch_size=8, num_frames=4, tubelet_size=2, hidden_size=64, num_hidden_layers=2,
+    num_attention_heads=2, intermediate_size=128, decoder_hidden_size=32, decoder_num_hidden_layers=2,
+    decoder_num_attention_heads=2, decoder_intermediate_size=64, layer_norm_eps=1e-6, qv_bias=True,
+)
+
+
+def randomise(model: torch.nn.Module) -> torch.nn.Module:
+    """Give every parameter (q/v biases and LayerNorms included) non-trivial random values, so a
+    dropped or misplaced tensor cannot go unnoticed."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            is_norm_scale = "norm" in name and name.endswith("weight")
+            param.copy_(torch.randn(param.shape, generator=generator) * 0.2 + (1.0 if is_norm_scale else 0.0))
+    return model.eval()
+
+
+def clip(batch: int = 2) -> torch.Tensor:
+    return torch.randn(batch, 4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_encoder_matches_transformers_videomae_model(tmp_path, masked):
+    theirs = randomise(VideoMAEModel(VideoMAEConfig(**SMALL, use_mean_pooling=False)))
+    theirs.save_pretrained(tmp_path / "theirs")
+    report = convert(tmp_path / "theirs", tmp_path / "ours", task="classification", num_labels=3)
+    assert report["source_format"] == "transformers"
+    ours = VideoMAEv2Model.from_pretrained(tmp_path / "ours", use_mean_pooling=False).eval()
+    x = clip()
+    mask = tube_mask(2, 2, 16, 0.75, torch.Generator().manual_seed(2)) if masked else None
+    with torch.no_grad():
+        expected = theirs(x, bool_masked_pos=mask).last_hidden_state
+        got = ours(x, bool_masked_pos=mask).last_hidden_state
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_pretraining_loss_matches_transformers_with_decoder_ratio_zero(tmp_path):
+    theirs = randomise(VideoMAEForPreTraining(VideoMAEConfig(**SMALL, use_mean_pooling=False, norm_pix_loss=True)))
+    theirs.save_pretrained(tmp_path / "theirs")
+    convert(tmp_path / "theirs", tmp_path / "ours")
+    ours = VideoMAEv2ForPreTraining.from_pretrained(tmp_path / "ours", decoder_mask_ratio=0.0).eval()
+    x = clip(3)
+    mask = tube_mask(3, 2, 16, 0.75, torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = theirs(x, bool_masked_pos=mask)
+        got = ours(x, bool_masked_pos=mask)
+    assert torch.equal(got.decoder_masked_pos, ~mask)
+    torch.testing.assert_close(got.logits, expected.logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(got.loss, expected.loss, atol=1e-5, rtol=1e-5)
