@@ -1,0 +1,345 @@
+"""The Research API client and collect_tiktok.py against a real HTTP server on 127.0.0.1.
+
+The server (hf_tiktokactions.curation.testing_server) follows the public spec; its switches play
+what the real service does to a long run: short pages, expiring tokens, 429 / 5xx, quota.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hf_tiktokactions.curation.collect import CollectionRequest, collect, date_windows, parse_fields
+from hf_tiktokactions.curation.testing_server import FakeResearchApi, make_videos
+from hf_tiktokactions.curation.tiktok_api import Credentials, ResearchApiClient, RetryPolicy
+from hf_tiktokactions.errors import ApiError, ConfigError, CredentialsError, OutputStateError
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = REPO / "dataset_scripts" / "collect_tiktok.py"
+KEY, SECRET = "key-5f1c9e-unique", "secret-8b2d7a-do-not-leak"
+FAST = RetryPolicy(max_attempts=5, base_delay_s=0.001, max_delay_s=0.01)
+TAGS = ["salsa", "tango", "waltz"]
+START, END = "20240101", "20240330"  # 90 days: three 30-day windows
+
+
+def videos(per_hashtag: int = 400) -> list[dict]:
+    return make_videos(TAGS, START, END, per_hashtag, seed=1, shared_every=10)
+
+
+def client_for(server: FakeResearchApi, **kwargs) -> ResearchApiClient:
+    kwargs.setdefault("retry", FAST)
+    return ResearchApiClient(Credentials(KEY, SECRET), api_base=server.url, **kwargs)
+
+
+def server_for(vids: list[dict], **kwargs) -> FakeResearchApi:
+    return FakeResearchApi(vids, client_key=KEY, client_secret=SECRET, **kwargs)
+
+
+def expected_ids(server: FakeResearchApi, tags=TAGS, start=START, end=END) -> set:
+    return {v["id"] for tag in tags for v in server.visible_videos(tag, start, end)}
+
+
+def collected(output: Path) -> list[dict]:
+    lines = (output / "videos.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def request(max_per_hashtag: int = 10_000, tags=TAGS, fields=None) -> CollectionRequest:
+    return CollectionRequest(tuple(tags), START, END, max_per_hashtag, parse_fields(fields))
+
+
+# -- windows and paging -------------------------------------------------------------------------
+
+
+def test_date_windows_tile_the_range_within_30_days():
+    windows = date_windows(dt.date(2024, 1, 1), dt.date(2024, 4, 15))
+    days = [(dt.datetime.strptime(a, "%Y%m%d"), dt.datetime.strptime(b, "%Y%m%d")) for a, b in windows]
+    assert windows[0][0] == "20240101" and windows[-1][1] == "20240415"
+    assert all((b - a).days <= 29 for a, b in days)
+    assert all((nxt[0] - prev[1]).days == 1 for prev, nxt in zip(days, days[1:]))  # no gap, no overlap
+    assert date_windows(dt.date(2024, 1, 1), dt.date(2024, 1, 1)) == [("20240101", "20240101")]
+    with pytest.raises(ConfigError, match="before the start date"):
+        date_windows(dt.date(2024, 2, 1), dt.date(2024, 1, 1))
+
+
+def test_collects_every_visible_video_once_over_short_pages_and_windows(tmp_path):
+    with server_for(videos(), withhold_every=7) as server:
+        client = client_for(server)
+        result = collect(client, request(), tmp_path, progress=False)
+        records = collected(tmp_path)
+        ids = [r["id"] for r in records]
+        assert result.status == "complete"
+        assert len(ids) == len(set(ids)) and set(ids) == expected_ids(server)
+        # Pages were short (withheld videos) yet paging went on while has_more.
+        query_bodies = [body for path, body in server.request_log if path.endswith("/query/")]
+        assert any(body.get("cursor") for body in query_bodies)
+        assert all(body["max_count"] == 100 for body in query_bodies)
+        spans = sorted({(b["start_date"], b["end_date"]) for b in query_bodies})
+        parsed = [tuple(dt.datetime.strptime(d, "%Y%m%d") for d in span) for span in spans]
+        assert spans[0][0] == START and spans[-1][1] == END and len(spans) == 3
+        assert all((stop - begin).days <= 29 for begin, stop in parsed)
+        assert all((nxt[0] - prev[1]).days == 1 for prev, nxt in zip(parsed, parsed[1:]))
+        # A continuing request carries the search_id the first page of its window returned.
+        assert all(b.get("search_id") for b in query_bodies if b.get("cursor"))
+    # Each record keeps the requested fields plus the hashtag that found it.
+    assert set(records[0]) == set(parse_fields(None)) | {"hashtag"}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert sum(e["videos"] for e in summary["per_hashtag"].values()) == len(ids)
+
+
+def test_max_per_hashtag_and_dedup_across_hashtags(tmp_path):
+    with server_for(videos()) as server:
+        collect(client_for(server), request(max_per_hashtag=120), tmp_path, progress=False)
+    records = collected(tmp_path)
+    per_tag = {tag: sum(r["hashtag"] == tag for r in records) for tag in TAGS}
+    assert per_tag == {tag: 120 for tag in TAGS}
+    assert len({r["id"] for r in records}) == len(records)
+
+
+def test_server_rejects_a_window_over_30_days_and_the_error_names_the_request():
+    with server_for(videos(10)) as server:
+        with pytest.raises(ApiError, match=r"hashtag #salsa, 20240101-20240301.*invalid_params.*30 days") as info:
+            client_for(server).query_videos("salsa", "20240101", "20240301")
+        assert info.value.code == "invalid_params" and info.value.log_id
+        assert server.query_requests == 1  # not retried
+
+
+def test_invalid_fields_and_scope_errors_stop_without_retry():
+    with server_for(videos(10)) as server:
+        client = client_for(server)
+        with pytest.raises(ApiError, match="Invalid fields: bogus"):
+            client.query_videos("salsa", START, "20240130", fields=("id", "bogus"))
+        server.fail_next(401, "scope_not_authorized")
+        with pytest.raises(ApiError, match="scope_not_authorized.*research.data.basic"):
+            client.query_videos("salsa", START, "20240130")
+        assert server.query_requests == 2
+    with pytest.raises(ConfigError, match="unknown video field.*bogus"):
+        parse_fields("id,bogus")
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+def test_token_rejected_midway_is_refreshed_and_the_request_repeated():
+    with server_for(videos(10)) as server:
+        client = client_for(server)
+        client.query_videos("salsa", START, "20240130")
+        server.expire_tokens()
+        page = client.query_videos("salsa", START, "20240130")
+        assert page.videos and client.tokens_fetched == 2 and server.token_requests == 2
+
+
+def test_token_is_renewed_before_it_expires():
+    now = [1000.0]
+    with server_for(videos(10), token_ttl_s=7200) as server:
+        client = client_for(server, clock=lambda: now[0])
+        client.query_videos("salsa", START, "20240130")
+        now[0] += 7200 - 200  # inside the refresh margin of the first token
+        client.query_videos("salsa", START, "20240130")
+        assert client.tokens_fetched == 2
+        assert server.query_requests == 2  # renewed proactively: no 401 round trip
+
+
+def test_bad_or_missing_credentials_are_clear_and_secret_free():
+    with server_for(videos(10)) as server:
+        client = ResearchApiClient(Credentials(KEY, "wrong-" + SECRET), api_base=server.url, retry=FAST)
+        with pytest.raises(CredentialsError, match="invalid_client") as info:
+            client.query_videos("salsa", START, "20240130")
+        assert SECRET not in str(info.value) and KEY not in str(info.value)
+        assert SECRET not in repr(client.credentials)
+    with pytest.raises(CredentialsError, match="TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET"):
+        Credentials.from_env({})
+    with pytest.raises(CredentialsError, match="missing TIKTOK_CLIENT_SECRET"):
+        Credentials.from_env({"TIKTOK_CLIENT_KEY": "k", "TIKTOK_CLIENT_SECRET": " "})
+
+
+# -- retries ------------------------------------------------------------------------------------
+
+
+def test_429_and_5xx_are_retried_with_growing_jittered_backoff():
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_attempts=6, base_delay_s=0.01, max_delay_s=1.0)
+    with server_for(videos(10)) as server:
+        client = client_for(server, retry=policy, sleep=sleeps.append, rng=random.Random(0))
+        server.fail_next(429, "rate_limit_exceeded", times=2)
+        server.fail_next(500, "internal_error")
+        server.fail_next(503, "")  # a non-JSON body from a proxy
+        page = client.query_videos("salsa", START, "20240130")
+        assert page.videos and server.query_requests == 5
+    assert len(sleeps) == 4
+    for attempt, delay in enumerate(sleeps):
+        ceiling = 0.01 * 2**attempt
+        assert 0.5 * ceiling <= delay <= ceiling
+    assert len(set(sleeps)) == 4  # jittered, not constant
+
+
+def test_retry_after_is_honoured_and_retries_end_in_a_clear_error():
+    sleeps: list[float] = []
+    with server_for(videos(10)) as server:
+        client = client_for(server, sleep=sleeps.append)
+        server.fail_next(429, "rate_limit_exceeded", headers={"Retry-After": "0.005"})
+        client.query_videos("salsa", START, "20240130")
+        assert sleeps == [pytest.approx(0.005)]
+        server.fail_next(500, "internal_error", times=10)
+        with pytest.raises(ApiError, match=r"#salsa.*still failing after 5 attempts.*internal_error"):
+            client.query_videos("salsa", START, "20240130")
+
+
+# -- quota, resume, crash safety ----------------------------------------------------------------
+
+
+def test_quota_stop_saves_the_exact_position_and_resume_gives_every_video_once(tmp_path):
+    with server_for(videos(), withhold_every=5, daily_request_quota=1) as server:
+        first = collect(client_for(server), request(), tmp_path, progress=False)
+        state = json.loads((tmp_path / "state.json").read_text())
+        assert first.status == "quota_exhausted" and state["status"] == "quota_exhausted"
+        # The position is the request that was refused: the second page of salsa's first window.
+        assert state["next"] == {"hashtag": "salsa", "window": ["20240101", "20240130"]}
+        assert state["position"]["cursor"] == 100 and state["position"]["search_id"]
+        days = 0
+        result = first
+        server.daily_request_quota = 4
+        while result.status == "quota_exhausted":
+            server.reset_quota()
+            days += 1
+            result = collect(client_for(server), request(), tmp_path, progress=False)
+        ids = [r["id"] for r in collected(tmp_path)]
+        assert result.status == "complete" and days > 2
+        assert len(ids) == len(set(ids)) and set(ids) == expected_ids(server)
+        assert json.loads((tmp_path / "state.json").read_text())["runs"] == days + 1
+
+
+def test_uncommitted_tail_is_cut_and_refetched(tmp_path):
+    with server_for(videos(), daily_request_quota=5) as server:
+        collect(client_for(server), request(), tmp_path, progress=False)
+        committed = (tmp_path / "videos.jsonl").read_bytes()
+        # As if killed after writing a page and half a line but before state.json moved on.
+        with (tmp_path / "videos.jsonl").open("ab") as handle:
+            handle.write(committed.splitlines(keepends=True)[0] + b'{"id": 12, "hash')
+        server.reset_quota()
+        server.daily_request_quota = None
+        collect(client_for(server), request(), tmp_path, progress=False)
+        ids = [r["id"] for r in collected(tmp_path)]
+        assert len(ids) == len(set(ids)) and set(ids) == expected_ids(server)
+
+
+def test_a_different_request_is_refused_for_an_existing_output(tmp_path):
+    with server_for(videos(10)) as server:
+        collect(client_for(server), request(), tmp_path, progress=False)
+        with pytest.raises(OutputStateError, match="different max_per_hashtag"):
+            collect(client_for(server), request(max_per_hashtag=5), tmp_path, progress=False)
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+
+
+def run_cli(server: FakeResearchApi, output: Path, *extra: str, env: dict | None = None, tags: str = ",".join(TAGS)) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
+    environ.update({"TIKTOK_CLIENT_KEY": KEY, "TIKTOK_CLIENT_SECRET": SECRET} if env is None else env)
+    args = [
+        sys.executable, str(CLI), "--hashtags", tags, "--start-date", START, "--end-date", END,
+        "--max-per-hashtag", "10000", "--output", str(output), "--api-base", server.url,
+        "--backoff-base", "0.001", "--backoff-max", "0.01", *extra,
+    ]  # fmt: skip
+    return subprocess.run(args, env=environ, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_quota_exit_status_resume_and_no_secret_anywhere(tmp_path):
+    out = tmp_path / "out"
+    transcripts = []
+    with server_for(videos(), withhold_every=9, daily_request_quota=6) as server:
+        server.fail_next(429, "rate_limit_exceeded")
+        server.fail_next(502, "internal_error")
+        first = run_cli(server, out)
+        transcripts.append(first)
+        assert first.returncode == 3, first.stderr
+        assert "daily quota is exhausted" in first.stdout and "rerun the same command" in first.stdout
+        server.reset_quota()
+        server.expire_tokens()
+        second = run_cli(server, out)
+        transcripts.append(second)
+        while second.returncode == 3:
+            server.reset_quota()
+            second = run_cli(server, out)
+            transcripts.append(second)
+        assert second.returncode == 0, second.stderr
+        assert second.stdout.startswith("complete:")
+        ids = [r["id"] for r in collected(out)]
+        assert len(ids) == len(set(ids)) and set(ids) == expected_ids(server)
+        # A rejected secret fails clearly, without echoing it.
+        bad = run_cli(server, tmp_path / "bad", env={"TIKTOK_CLIENT_KEY": KEY, "TIKTOK_CLIENT_SECRET": SECRET + "x"})
+        transcripts.append(bad)
+        assert bad.returncode == 1 and "invalid_client" in bad.stderr and "Traceback" not in bad.stderr
+    assert {p.name for p in out.iterdir()} >= {"videos.jsonl", "state.json", "summary.json", "collect.log"}
+    assert "429" in (out / "collect.log").read_text()  # the retries were logged ...
+    for text in [t.stdout + t.stderr for t in transcripts] + [p.read_text() for p in tmp_path.rglob("*") if p.is_file()]:
+        assert SECRET not in text and KEY not in text  # ... and no credential was
+
+
+@pytest.mark.parametrize(
+    "extra, env, message",
+    [
+        ((), {}, "error: missing TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET"),
+        (("--start-date", "2024-01-01"), None, "--start-date '2024-01-01' is not a date in the form YYYYMMDD"),
+        (("--fields", "id,plays"), None, "--fields: unknown video field(s) plays"),
+        (("--max-per-hashtag", "0"), None, "--max-per-hashtag must be at least 1"),
+    ],
+)
+def test_cli_user_errors_are_one_clear_line(tmp_path, extra, env, message):
+    with server_for(videos(10)) as server:
+        done = run_cli(server, tmp_path / "out", *extra, env=env)
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cli_bad_catalogue_and_server_side_invalid_params(tmp_path):
+    bad = tmp_path / "tags.csv"
+    bad.write_text("hashtag,category,principle,notes\nsalsa,dance,specification,\ntango,ballroom,specification,\n")
+    with server_for(videos(10)) as server:
+        done = run_cli(server, tmp_path / "a", tags=str(bad))
+        assert done.returncode == 1 and f"{bad}:3: unknown category 'ballroom'" in done.stderr
+        server.fail_next(400, "invalid_params")
+        done = run_cli(server, tmp_path / "b")
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert "hashtag #salsa, 20240101-20240130, cursor 0" in done.stderr and "invalid_params" in done.stderr
+        assert json.loads((tmp_path / "b" / "state.json").read_text())["status"] == "failed"
+
+
+def test_cli_survives_kill_9_mid_run(tmp_path):
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
+    env.update(TIKTOK_CLIENT_KEY=KEY, TIKTOK_CLIENT_SECRET=SECRET)
+    with server_for(videos(600), withhold_every=11, page_delay_s=0.02) as server:
+        args = [
+            sys.executable, str(CLI), "--hashtags", ",".join(TAGS), "--start-date", START, "--end-date", END,
+            "--max-per-hashtag", "10000", "--output", str(out), "--api-base", server.url, "--quiet",
+        ]  # fmt: skip
+        kills = 0
+        for stop_after in (4, 9, 15):  # kill three times, at different depths
+            proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            seen = server.served_pages
+            deadline = time.monotonic() + 30
+            while server.served_pages < seen + stop_after and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        assert kills == 3
+        state = json.loads((out / "state.json").read_text())
+        assert state["status"] == "running" and state["next"]  # it really was stopped mid-run
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        ids = [r["id"] for r in collected(out)]
+        assert len(ids) == len(set(ids)) and set(ids) == expected_ids(server)
+        assert (out / "videos.jsonl").read_bytes().endswith(b"\n")
