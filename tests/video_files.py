@@ -34,7 +34,7 @@ def _index_frame(index: int, height: int, width: int) -> np.ndarray:
     return np.repeat(np.broadcast_to(row, (height, width))[..., None], 3, axis=2).copy()
 
 
-def _motion_frame(index: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+def _motion_frame(index: int, height: int, width: int, rng: np.random.Generator, noise: float) -> np.ndarray:
     y = np.arange(height, dtype=np.float32)[:, None]
     x = np.arange(width, dtype=np.float32)[None, :]
     shift = 3.0 * index
@@ -42,7 +42,7 @@ def _motion_frame(index: int, height: int, width: int, rng: np.random.Generator)
     g = 128 + 100 * np.sin((y - shift) / 29.0)
     b = 128 + 100 * np.cos((x + y + 2 * shift) / 41.0)
     r, g, b = np.broadcast_arrays(r, g, b)
-    frame = np.stack([r, g, b], axis=-1) + rng.normal(0, 6, (height, width, 1)).astype(np.float32)
+    frame = np.stack([r, g, b], axis=-1) + rng.normal(0, noise, (height, width, 1)).astype(np.float32)
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 
@@ -60,10 +60,13 @@ def write_test_video(
     pattern: str = "index",
     crf: int = 18,
     seed: int = 0,
+    noise: float = 6.0,
 ) -> Path:
     """Write ``num_frames`` frames of ``pattern`` as an H.264 (yuv420p) MP4 at ``path``; returns the path.
 
-    ``height`` and ``width`` must be even (yuv420p).
+    ``height`` and ``width`` must be even (yuv420p). ``crf`` is x264's constant rate factor (lower = more
+    bits); ``noise`` is the standard deviation of the per-pixel noise of the ``"motion"`` pattern, which
+    mostly decides how many bits a frame costs.
     """
     if pattern == "index" and (num_frames > 2**INDEX_BITS or width < 4 * INDEX_BITS):
         raise ValueError(f"the index pattern holds at most {2**INDEX_BITS} frames and needs width >= 32")
@@ -80,7 +83,7 @@ def write_test_video(
             if pattern == "index":
                 array = _index_frame(index, height, width)
             elif pattern == "motion":
-                array = _motion_frame(index, height, width, rng)
+                array = _motion_frame(index, height, width, rng, noise)
             elif pattern == "solid":
                 array = _solid_frame(index, height, width)
             else:
