@@ -1,0 +1,279 @@
+"""Download the videos listed in ``videos.jsonl`` (the Research API gives metadata, not bytes).
+
+A :class:`Downloader` fetches one video into a scratch directory; :func:`download_videos` runs
+it over the metadata with a thread pool, moves each finished file into ``OUTPUT/videos/`` with an
+atomic rename, and appends one line per attempt to ``OUTPUT/manifest.jsonl``:
+
+    {"id", "status": "ok" | "failed" | "skipped", "path", "bytes", "sha256", "reason",
+     "hashtag", "url", "downloader", "attempted_at"}
+
+The last line of an id is its current state. A rerun skips ids whose file is in place and tries
+the failed ones again, so the step is resumable and idempotent. The curation step reads the
+manifest with :func:`load_downloaded_videos`.
+
+Downloaders: :class:`YtDlpDownloader` (optional dependency ``yt-dlp``, in the ``curation`` extra)
+fetches the public page ``https://www.tiktok.com/@{username}/video/{id}``;
+:class:`LocalCopyDownloader` copies from a local path or ``file://`` template (tests, mirrors).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import shutil
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from tqdm.auto import tqdm
+
+from hf_tiktokactions.curation.atomic_files import append_jsonl, drop_partial_last_line, read_jsonl, write_json_atomic
+from hf_tiktokactions.errors import DownloadError
+
+logger = logging.getLogger(__name__)
+
+VIDEO_PAGE_URL = "https://www.tiktok.com/@{username}/video/{id}"
+MANIFEST_FILE = "manifest.jsonl"
+SUMMARY_FILE = "download_summary.json"
+VIDEOS_DIR = "videos"
+PARTIAL_DIR = ".partial"
+
+
+class DownloadFailed(Exception):
+    """One video could not be fetched; ``str(exc)`` is the reason recorded in the manifest."""
+
+
+def video_page_url(record: dict[str, Any]) -> str:
+    """The public URL of a video, built from its ``username`` and ``id``."""
+    if not record.get("username"):
+        raise DownloadFailed("no username in the metadata; collect with --fields including username")
+    return VIDEO_PAGE_URL.format(username=record["username"], id=record["id"])
+
+
+class Downloader(Protocol):
+    """Fetches one video into ``workdir`` and returns the file it wrote there."""
+
+    name: str
+
+    def fetch(self, record: dict[str, Any], workdir: Path) -> Path: ...
+
+
+class YtDlpDownloader:
+    """Downloads the public video page with yt-dlp (``pip install 'hf-tiktokactions[curation]'``)."""
+
+    name = "yt-dlp"
+
+    def __init__(self, format: str = "mp4/best", socket_timeout_s: float = 30.0, retries: int = 3) -> None:  # noqa: A002
+        try:
+            import yt_dlp  # noqa: F401  (optional dependency)
+        except ImportError:
+            raise DownloadError(
+                "the yt-dlp downloader needs the optional package yt-dlp: pip install 'hf-tiktokactions[curation]'"
+            ) from None
+        self.options = {
+            "format": format,
+            "socket_timeout": socket_timeout_s,
+            "retries": retries,
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "noplaylist": True,
+        }
+
+    def fetch(self, record: dict[str, Any], workdir: Path) -> Path:
+        import yt_dlp
+
+        url = video_page_url(record)
+        options = {**self.options, "outtmpl": str(workdir / f"{record['id']}.%(ext)s")}
+        try:
+            with yt_dlp.YoutubeDL(options) as ydl:
+                ydl.download([url])
+        except yt_dlp.utils.DownloadError as exc:
+            raise DownloadFailed(str(exc).replace("ERROR: ", "").splitlines()[0]) from None
+        files = [p for p in workdir.iterdir() if p.is_file() and not p.name.endswith((".part", ".ytdl"))]
+        if not files:
+            raise DownloadFailed("yt-dlp finished without writing a file")
+        return max(files, key=lambda p: p.stat().st_size)
+
+
+class LocalCopyDownloader:
+    """Copies ``source`` (a path or ``file://`` URL with ``{id}`` / ``{username}`` placeholders)."""
+
+    name = "local"
+
+    def __init__(self, source: str) -> None:
+        if "{id}" not in source:
+            raise DownloadError(f"--source {source!r} must contain {{id}}, e.g. file:///mirror/{{id}}.mp4")
+        self.source = source
+
+    def fetch(self, record: dict[str, Any], workdir: Path) -> Path:
+        location = self.source.format(id=record["id"], username=record.get("username", ""))
+        if location.startswith("file://"):
+            location = urllib.request.url2pathname(urllib.parse.urlsplit(location).path)
+        source = Path(location)
+        if not source.is_file():
+            raise DownloadFailed(f"source file {source} not found")
+        target = workdir / f"{record['id']}{source.suffix or '.mp4'}"
+        shutil.copyfile(source, target)
+        return target
+
+
+@dataclass
+class DownloadResult:
+    """Counts of one run; ``failures`` maps reason -> number of videos."""
+
+    output: Path
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    already_done: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+def read_manifest(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The current entry of every id in a manifest (its last line wins)."""
+    return {str(entry["id"]): entry for entry in read_jsonl(Path(path))}
+
+
+def load_downloaded_videos(output: str | Path) -> list[dict[str, Any]]:
+    """Manifest entries of the videos that are on disk, with ``path`` made absolute."""
+    output = Path(output)
+    entries = []
+    for entry in read_manifest(output / MANIFEST_FILE).values():
+        if entry["status"] == "ok" and (output / entry["path"]).is_file():
+            entries.append({**entry, "path": str(output / entry["path"])})
+    return entries
+
+
+def _read_metadata(metadata: Path) -> list[dict[str, Any]]:
+    if not metadata.is_file():
+        raise DownloadError(f"metadata file {metadata} does not exist; run collect_tiktok.py first")
+    try:
+        records = read_jsonl(metadata)
+    except ValueError as exc:
+        raise DownloadError(f"{metadata} is not JSON lines ({exc})") from None
+    unique: dict[str, dict[str, Any]] = {}
+    for line, record in enumerate(records, 1):
+        if not isinstance(record, dict) or "id" not in record:
+            raise DownloadError(f"{metadata}:{line}: a record without 'id'")
+        unique.setdefault(str(record["id"]), record)
+    return list(unique.values())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch_one(downloader: Downloader, record: dict[str, Any], output: Path) -> dict[str, Any]:
+    """Fetch one video and move it into place; any failure becomes a manifest entry."""
+    vid = str(record["id"])
+    entry: dict[str, Any] = {
+        "id": record["id"],
+        "hashtag": record.get("hashtag"),
+        "downloader": downloader.name,
+        "attempted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        entry["url"] = video_page_url(record)
+    except DownloadFailed:
+        entry["url"] = None
+    if record.get("download_allowed") is False:
+        return {**entry, "status": "skipped", "reason": "the owner does not allow downloads"}
+    workdir = output / PARTIAL_DIR / vid
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    try:
+        produced = downloader.fetch(record, workdir)
+        size = produced.stat().st_size
+        if size == 0:
+            raise DownloadFailed("the downloaded file is empty")
+        final = output / VIDEOS_DIR / f"{vid}{produced.suffix or '.mp4'}"
+        checksum = _sha256(produced)
+        os.replace(produced, final)
+        return {**entry, "status": "ok", "path": str(final.relative_to(output)), "bytes": size, "sha256": checksum, "reason": None}
+    except DownloadFailed as exc:
+        return {**entry, "status": "failed", "reason": str(exc)}
+    except Exception as exc:  # a downloader bug or an OS error must not end the whole run
+        return {**entry, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def download_videos(
+    metadata: str | Path,
+    output: str | Path,
+    downloader: Downloader,
+    workers: int = 4,
+    limit: int | None = None,
+    progress: bool = True,
+) -> DownloadResult:
+    """Download every video of ``metadata`` not yet in ``output``; see the module docstring."""
+    if workers < 1:
+        raise DownloadError(f"--workers must be at least 1, got {workers}")
+    metadata, output = Path(metadata), Path(output)
+    records = _read_metadata(metadata)
+    (output / VIDEOS_DIR).mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(output / PARTIAL_DIR, ignore_errors=True)
+    manifest = output / MANIFEST_FILE
+    drop_partial_last_line(manifest)
+    previous = read_manifest(manifest)
+    result = DownloadResult(output=output)
+    todo = []
+    for record in records:
+        entry = previous.get(str(record["id"]))
+        if entry and entry["status"] == "ok" and (output / entry["path"]).is_file():
+            result.already_done += 1
+        else:
+            todo.append(record)
+    if limit is not None:
+        todo = todo[:limit]
+    logger.info("%d videos to fetch, %d already downloaded", len(todo), result.already_done)
+    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), unit="video", disable=not progress or None) as bar:
+        futures = [pool.submit(_fetch_one, downloader, record, output) for record in todo]
+        for future in as_completed(futures):
+            entry = future.result()
+            append_jsonl(manifest, [entry])  # only this thread writes the manifest
+            if entry["status"] == "ok":
+                result.ok += 1
+            elif entry["status"] == "skipped":
+                result.skipped += 1
+            else:
+                result.failed += 1
+                result.failures[entry["reason"]] = result.failures.get(entry["reason"], 0) + 1
+                logger.info("video %s failed: %s", entry["id"], entry["reason"])
+            bar.update()
+    shutil.rmtree(output / PARTIAL_DIR, ignore_errors=True)
+    write_json_atomic(
+        output / SUMMARY_FILE,
+        {
+            "metadata": str(metadata),
+            "downloader": downloader.name,
+            "ok": result.ok,
+            "failed": result.failed,
+            "skipped": result.skipped,
+            "already_done": result.already_done,
+            "failures_by_reason": dict(sorted(result.failures.items(), key=lambda kv: -kv[1])),
+            "manifest": str(manifest),
+        },
+    )
+    return result
+
+
+def format_download_summary(result: DownloadResult, limit: int = 5) -> str:
+    """A short human summary (the full one is ``download_summary.json``)."""
+    lines = [
+        f"{result.ok} downloaded, {result.failed} failed, {result.skipped} skipped, "
+        f"{result.already_done} already there; manifest {result.output / MANIFEST_FILE}"
+    ]
+    for reason, count in sorted(result.failures.items(), key=lambda kv: -kv[1])[:limit]:
+        lines.append(f"  {count:>5} x {reason}")
+    return "\n".join(lines)

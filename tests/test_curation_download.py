@@ -1,0 +1,134 @@
+"""download_videos.py and the download library: resumable, per-video failures, a readable manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hf_tiktokactions.curation.download import (
+    DownloadFailed,
+    LocalCopyDownloader,
+    YtDlpDownloader,
+    download_videos,
+    load_downloaded_videos,
+    read_manifest,
+    video_page_url,
+)
+from hf_tiktokactions.errors import DownloadError
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = REPO / "dataset_scripts" / "download_videos.py"
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> tuple[Path, Path]:
+    """Metadata for six videos and a mirror holding four good files, one empty file, one gap."""
+    source = tmp_path / "mirror"
+    source.mkdir()
+    records = []
+    for i in range(6):
+        vid = 7_300_000_000_000_000_000 + i
+        records.append({"id": vid, "username": f"dancer{i}", "hashtag": "salsa", "create_time": 1_700_000_000 + i})
+        if i < 4:
+            (source / f"{vid}.mp4").write_bytes(bytes([i]) * (1000 + i))
+        elif i == 4:
+            (source / f"{vid}.mp4").write_bytes(b"")
+    records.append(dict(records[0]))  # a duplicate line must not be fetched twice
+    metadata = tmp_path / "videos.jsonl"
+    metadata.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return metadata, source
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CLI), "--quiet", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_cli_downloads_records_failures_and_resumes(mirror, tmp_path):
+    metadata, source = mirror
+    out = tmp_path / "out"
+    template = source.as_uri() + "/{id}.mp4"
+    done = run_cli("--metadata", str(metadata), "--output", str(out), "--downloader", "local", "--source", template, "--workers", "3")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("4 downloaded, 2 failed, 0 skipped, 0 already there")
+    manifest = read_manifest(out / "manifest.jsonl")
+    assert len(manifest) == 6
+    ok = [e for e in manifest.values() if e["status"] == "ok"]
+    assert len(ok) == 4
+    for entry in ok:
+        data = (out / entry["path"]).read_bytes()
+        assert data == (source / f"{entry['id']}.mp4").read_bytes()
+        assert entry["bytes"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["url"] == f"https://www.tiktok.com/@{'dancer' + str(entry['id'] % 10)}/video/{entry['id']}"
+    reasons = {e["id"] % 10: e["reason"] for e in manifest.values() if e["status"] == "failed"}
+    assert reasons[4] == "the downloaded file is empty"
+    assert reasons[5].startswith("source file ") and reasons[5].endswith("5.mp4 not found")
+    assert not (out / ".partial").exists()
+    assert json.loads((out / "download_summary.json").read_text())["failed"] == 2
+
+    # The gap is filled upstream; a rerun fetches only the two failures and keeps the rest.
+    for entry in manifest.values():
+        if entry["status"] == "failed":
+            (source / f"{entry['id']}.mp4").write_bytes(b"late")
+    lines_before = len((out / "manifest.jsonl").read_text().splitlines())
+    again = run_cli("--metadata", str(metadata), "--output", str(out), "--downloader", "local", "--source", template)
+    assert again.returncode == 0 and again.stdout.startswith("2 downloaded, 0 failed, 0 skipped, 4 already there")
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == lines_before + 2
+    assert len(load_downloaded_videos(out)) == 6
+    assert all(Path(e["path"]).is_absolute() and Path(e["path"]).is_file() for e in load_downloaded_videos(out))
+
+
+def test_interrupted_manifest_and_scratch_files_are_repaired(mirror, tmp_path):
+    metadata, source = mirror
+    out = tmp_path / "out"
+    downloader = LocalCopyDownloader(str(source) + "/{id}.mp4")
+    download_videos(metadata, out, downloader, workers=2, limit=2, progress=False)
+    # As if killed mid-append and mid-copy.
+    with (out / "manifest.jsonl").open("a") as handle:
+        handle.write('{"id": 7300000000000000002, "sta')
+    (out / ".partial" / "junk").mkdir(parents=True)
+    result = download_videos(metadata, out, downloader, workers=2, progress=False)
+    assert (result.already_done, result.ok, result.failed) == (2, 2, 2)
+    assert all(line.endswith("}") for line in (out / "manifest.jsonl").read_text().splitlines())
+    assert not (out / ".partial").exists()
+
+
+def test_owner_opt_out_is_skipped_and_unexpected_errors_become_failures(tmp_path):
+    metadata = tmp_path / "videos.jsonl"
+    metadata.write_text(json.dumps({"id": 1, "username": "a", "download_allowed": False}) + "\n" + json.dumps({"id": 2, "username": "b"}) + "\n")
+
+    class Broken:
+        name = "broken"
+
+        def fetch(self, record, workdir):
+            raise RuntimeError("disk on fire")
+
+    result = download_videos(metadata, tmp_path / "out", Broken(), progress=False)
+    manifest = read_manifest(tmp_path / "out" / "manifest.jsonl")
+    assert manifest["1"]["status"] == "skipped" and "does not allow downloads" in manifest["1"]["reason"]
+    assert manifest["2"] == {**manifest["2"], "status": "failed", "reason": "RuntimeError: disk on fire"}
+    assert (result.skipped, result.failed) == (1, 1)
+
+
+def test_video_url_and_user_errors(tmp_path):
+    assert video_page_url({"id": 5, "username": "x"}) == "https://www.tiktok.com/@x/video/5"
+    with pytest.raises(DownloadFailed, match="no username"):
+        video_page_url({"id": 5})
+    with pytest.raises(DownloadError, match="must contain"):
+        LocalCopyDownloader("/mirror/video.mp4")
+    done = run_cli("--metadata", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o"), "--downloader", "local", "--source", "/m/{id}.mp4")
+    assert done.returncode == 1 and "none.jsonl does not exist; run collect_tiktok.py first" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run_cli("--metadata", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o"), "--downloader", "local")
+    assert done.returncode == 1 and "needs --source" in done.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("yt_dlp") is not None, reason="yt-dlp is installed here")
+def test_missing_yt_dlp_is_a_clear_error():
+    with pytest.raises(DownloadError, match=r"pip install 'hf-tiktokactions\[curation\]'"):
+        YtDlpDownloader()
