@@ -82,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     except TikTokActionsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:  # an unwritable --output, a full disk
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; everything up to the last finished step is saved, rerun the same command to resume", file=sys.stderr)
+        return 130
     print(format_summary(result))
     return EXIT_QUOTA_EXHAUSTED if result.status == "quota_exhausted" else EXIT_OK
 

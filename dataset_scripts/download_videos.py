@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     except TikTokActionsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # an unwritable --output, a full disk
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; everything up to the last finished step is saved, rerun the same command to resume", file=sys.stderr)
+        return 130
     print(format_download_summary(result))
     return 0
 
