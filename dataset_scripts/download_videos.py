@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from hf_tiktokactions.curation.download import (
+    VIDEO_PAGE_URL,
     LocalCopyDownloader,
     YtDlpDownloader,
     download_videos,
@@ -31,6 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=4, help="parallel downloads")
     p.add_argument("--downloader", choices=("yt-dlp", "local"), default="yt-dlp", help="how to fetch a video")
     p.add_argument("--source", default=None, help="for --downloader local: path or file:// template with {id}, e.g. file:///mirror/{id}.mp4")
+    p.add_argument("--url-template", default=VIDEO_PAGE_URL, help="for --downloader yt-dlp: the page to fetch, with {username} and {id}")
     p.add_argument("--limit", type=int, default=None, help="fetch at most this many videos in this run")
     p.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     return p.parse_args(argv)
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise TikTokActionsError("--downloader local needs --source, e.g. --source 'file:///mirror/{id}.mp4'")
             downloader = LocalCopyDownloader(args.source)
         else:
-            downloader = YtDlpDownloader()
+            downloader = YtDlpDownloader(url_template=args.url_template)
         result = download_videos(args.metadata, args.output, downloader, workers=args.workers, limit=args.limit, progress=not args.quiet)
     except TikTokActionsError as exc:
         print(f"error: {exc}", file=sys.stderr)

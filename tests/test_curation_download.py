@@ -128,7 +128,38 @@ def test_video_url_and_user_errors(tmp_path):
     assert done.returncode == 1 and "needs --source" in done.stderr
 
 
-@pytest.mark.skipif(importlib.util.find_spec("yt_dlp") is not None, reason="yt-dlp is installed here")
-def test_missing_yt_dlp_is_a_clear_error():
+def test_missing_yt_dlp_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "yt_dlp", None)  # makes `import yt_dlp` fail, installed or not
     with pytest.raises(DownloadError, match=r"pip install 'hf-tiktokactions\[curation\]'"):
         YtDlpDownloader()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("yt_dlp") is None, reason="yt-dlp (curation extra) is not installed")
+def test_yt_dlp_downloader_fetches_over_http_and_reports_404(tmp_path):
+    """The real yt-dlp path, pointed at a local HTTP server instead of tiktok.com."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "1.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000)
+    metadata = tmp_path / "videos.jsonl"
+    metadata.write_text('{"id": 1, "username": "a"}\n{"id": 2, "username": "b"}\n')
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        template = f"http://127.0.0.1:{server.server_address[1]}/{{id}}.mp4"
+        result = download_videos(metadata, tmp_path / "out", YtDlpDownloader(url_template=template, retries=0), workers=2, progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    manifest = read_manifest(tmp_path / "out" / "manifest.jsonl")
+    assert (result.ok, result.failed) == (1, 1)
+    assert (tmp_path / "out" / manifest["1"]["path"]).read_bytes() == (served / "1.mp4").read_bytes()
+    assert "404" in manifest["2"]["reason"]

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 from tqdm.auto import tqdm
 
+from hf_tiktokactions import __version__
 from hf_tiktokactions.curation.atomic_files import append_jsonl, read_json, read_jsonl, truncate_to, write_json_atomic
 from hf_tiktokactions.curation.hashtags import Hashtag
 from hf_tiktokactions.curation.tiktok_api import DEFAULT_FIELDS, VIDEO_FIELDS, ResearchApiClient
@@ -327,6 +328,7 @@ def _per_hashtag(request: CollectionRequest, state: _Collection, catalogue: list
 
 def _write_summary(result: CollectionResult, state: _Collection) -> None:
     summary = {
+        "hf_tiktokactions_version": __version__,
         "status": result.status,
         "message": result.message,
         "total_videos": result.total_videos,

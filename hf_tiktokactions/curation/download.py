@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
+from hf_tiktokactions import __version__
 from hf_tiktokactions.curation.atomic_files import append_jsonl, drop_partial_last_line, read_jsonl, write_json_atomic
 from hf_tiktokactions.errors import DownloadError
 
@@ -48,11 +49,11 @@ class DownloadFailed(Exception):
     """One video could not be fetched; ``str(exc)`` is the reason recorded in the manifest."""
 
 
-def video_page_url(record: dict[str, Any]) -> str:
+def video_page_url(record: dict[str, Any], template: str = VIDEO_PAGE_URL) -> str:
     """The public URL of a video, built from its ``username`` and ``id``."""
-    if not record.get("username"):
+    if "{username}" in template and not record.get("username"):
         raise DownloadFailed("no username in the metadata; collect with --fields including username")
-    return VIDEO_PAGE_URL.format(username=record["username"], id=record["id"])
+    return template.format(username=record.get("username", ""), id=record["id"])
 
 
 class Downloader(Protocol):
@@ -64,19 +65,29 @@ class Downloader(Protocol):
 
 
 class YtDlpDownloader:
-    """Downloads the public video page with yt-dlp (``pip install 'hf-tiktokactions[curation]'``)."""
+    """Downloads the public video page with yt-dlp (``pip install 'hf-tiktokactions[curation]'``).
+
+    ``url_template`` (``{username}``, ``{id}``) points yt-dlp elsewhere, e.g. at a mirror.
+    """
 
     name = "yt-dlp"
 
-    def __init__(self, format: str = "mp4/best", socket_timeout_s: float = 30.0, retries: int = 3) -> None:  # noqa: A002
+    def __init__(
+        self,
+        url_template: str = VIDEO_PAGE_URL,
+        format_spec: str = "mp4/best",
+        socket_timeout_s: float = 30.0,
+        retries: int = 3,
+    ) -> None:
         try:
             import yt_dlp  # noqa: F401  (optional dependency)
         except ImportError:
             raise DownloadError(
                 "the yt-dlp downloader needs the optional package yt-dlp: pip install 'hf-tiktokactions[curation]'"
             ) from None
+        self.url_template = url_template
         self.options = {
-            "format": format,
+            "format": format_spec,
             "socket_timeout": socket_timeout_s,
             "retries": retries,
             "quiet": True,
@@ -88,7 +99,7 @@ class YtDlpDownloader:
     def fetch(self, record: dict[str, Any], workdir: Path) -> Path:
         import yt_dlp
 
-        url = video_page_url(record)
+        url = video_page_url(record, self.url_template)
         options = {**self.options, "outtmpl": str(workdir / f"{record['id']}.%(ext)s")}
         try:
             with yt_dlp.YoutubeDL(options) as ydl:
@@ -255,6 +266,7 @@ def download_videos(
     write_json_atomic(
         output / SUMMARY_FILE,
         {
+            "hf_tiktokactions_version": __version__,
             "metadata": str(metadata),
             "downloader": downloader.name,
             "ok": result.ok,
