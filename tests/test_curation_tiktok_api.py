@@ -315,6 +315,17 @@ def test_cli_bad_catalogue_and_server_side_invalid_params(tmp_path):
         assert json.loads((tmp_path / "b" / "state.json").read_text())["status"] == "failed"
 
 
+def test_cli_unreachable_or_malformed_api_base(tmp_path):
+    with server_for(videos(10)) as server:
+        url = server.url
+    # The server is gone: connection errors are retried, then one line names the URL.
+    done = run_cli(server, tmp_path / "a", "--max-retries", "3")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"POST {url}/v2/oauth/token/: still failing after 3 attempts" in done.stderr
+    done = run_cli(server, tmp_path / "b", "--api-base", "127.0.0.1:9")
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "check --api-base '127.0.0.1:9'" in done.stderr
+
+
 def test_cli_survives_kill_9_mid_run(tmp_path):
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}

@@ -41,6 +41,11 @@ VIDEOS_FILE = "videos.jsonl"
 STATE_FILE = "state.json"
 SUMMARY_FILE = "summary.json"
 
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_QUOTA_EXHAUSTED = 3
+"""Exit status of ``collect_tiktok.py`` when it stopped on the quota and can be resumed."""
+
 
 def parse_date(value: str, option: str) -> dt.date:
     """``YYYYMMDD`` -> date, or a clear error naming the option."""
@@ -359,6 +364,9 @@ def format_summary(result: CollectionResult, limit: int = 20) -> str:
 
 
 __all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_QUOTA_EXHAUSTED",
     "CollectionRequest",
     "CollectionResult",
     "collect",
@@ -367,8 +375,3 @@ __all__ = [
     "parse_date",
     "parse_fields",
 ]
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_QUOTA_EXHAUSTED = 3
-"""Exit status of ``collect_tiktok.py`` when it stopped on the quota and can be resumed."""

@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping
 
 import requests
 
-from hf_tiktokactions.errors import ApiError, CredentialsError, QuotaExhausted
+from hf_tiktokactions.errors import ApiError, ConfigError, CredentialsError, QuotaExhausted
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ class ResearchApiClient:
                 f"{ENV_CLIENT_SECRET} against your research project"
             )
 
-        payload = self._with_backoff(f"POST {TOKEN_PATH}", send)
+        payload = self._with_backoff(f"POST {url}", send)
         lifetime = float(payload.get("expires_in") or 7200)
         # Refresh early: the margin, but never more than a tenth of the lifetime (short test tokens).
         margin = min(self.refresh_margin_s, lifetime * 0.1)
@@ -243,6 +243,8 @@ class ResearchApiClient:
                 reason, retry_after = transient.reason, transient.retry_after
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason, retry_after = f"{type(exc).__name__} (no response)", None
+            except requests.RequestException as exc:  # a malformed URL: retrying cannot help
+                raise ConfigError(f"{describe}: cannot send the request ({exc}); check --api-base {self.api_base!r}") from None
             attempt += 1
             if attempt >= self.retry.max_attempts:
                 raise ApiError(
@@ -284,12 +286,12 @@ class ResearchApiClient:
             body["cursor"] = cursor
         if search_id:
             body["search_id"] = search_id
+        url = self.api_base + QUERY_PATH
         describe = (
-            f"POST {QUERY_PATH} (hashtag #{hashtag}, {start_date}-{end_date}, cursor {cursor or 0}"
+            f"POST {url} (hashtag #{hashtag}, {start_date}-{end_date}, cursor {cursor or 0}"
             + (f", search_id {search_id}" if search_id else "")
             + ")"
         )
-        url = self.api_base + QUERY_PATH
         refreshed = False
 
         def send() -> dict[str, Any]:
