@@ -19,7 +19,9 @@ from hf_tiktokactions.data.synthetic import (
     METADATA_FILE,
     SUMMARY_FILE,
     clip_seed,
+    main,
     make_synthetic_actions,
+    render_clip,
     sample_clip,
 )
 from hf_tiktokactions.data.synthetic_poses import JOINTS, action_poses
@@ -68,18 +70,34 @@ def test_load_videofolder_reads_the_set(small_set: Path) -> None:
 
 
 def test_same_seed_same_clips_and_resume_makes_only_what_is_missing(small_set: Path, tmp_path: Path) -> None:
-    again = make_synthetic_actions(tmp_path / "again", seed=7, progress=False, **SMALL)
+    again = make_synthetic_actions(tmp_path / "again", seed=7, workers=1, progress=False, **SMALL)
+    assert (again / METADATA_FILE).read_text() == (small_set / METADATA_FILE).read_text()
+    rows = [json.loads(line) for line in (again / METADATA_FILE).read_text().splitlines()]
+    for row in rows[::4]:
+        assert np.array_equal(
+            render_clip(row["label"], row["seed"], SMALL["size"], SMALL["num_frames"]),
+            render_clip(row["label"], row["seed"], SMALL["size"], SMALL["num_frames"]),
+        )
+    # The rendered frames are deterministic; libx264 nearly always encodes them to the same bytes,
+    # but rarely not (see write_mp4), so allow a stray file that differs within compression error.
+    identical = 0
+    for row in rows:
+        first, second = small_set / row["path"], again / row["path"]
+        identical += first.read_bytes() == second.read_bytes()
+        assert np.abs(decode(first)[0].astype(float) - decode(second)[0]).mean() < 6
+    assert identical >= len(rows) - 2
+
     clip = "train/wave/wave_0000.mp4"
-    assert np.array_equal(decode(again / clip)[0], decode(small_set / clip)[0])
 
     other = make_synthetic_actions(tmp_path / "other", seed=8, progress=False, **{**SMALL, "actions": ["wave"]})
-    assert not np.array_equal(decode(other / clip)[0], decode(small_set / clip)[0])
+    assert np.abs(decode(other / clip)[0].astype(float) - decode(small_set / clip)[0]).mean() > 20
 
     (again / "test/kick/kick_0002.mp4").unlink()
     (again / METADATA_FILE).unlink()
     make_synthetic_actions(again, seed=7, progress=False, **SMALL)
     assert json.loads((again / SUMMARY_FILE).read_text())["made"] == 1
-    assert np.array_equal(decode(again / "test/kick/kick_0002.mp4")[0], decode(small_set / "test/kick/kick_0002.mp4")[0])
+    remade, original = decode(again / "test/kick/kick_0002.mp4")[0], decode(small_set / "test/kick/kick_0002.mp4")[0]
+    assert np.abs(remade.astype(float) - original).mean() < 6
 
     with pytest.raises(ConfigError, match="other options"):
         make_synthetic_actions(again, seed=9, progress=False, **SMALL)
@@ -132,14 +150,15 @@ def test_no_class_depends_on_left_or_right() -> None:
             assert np.abs(poses[a] - candidate).mean() > 0.02, (a, b)
 
 
-def test_cli_writes_a_set_and_reports_bad_options(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "hf_tiktokactions.data.synthetic", str(tmp_path / "cli")]
+def test_cli_writes_a_set_and_reports_bad_options(tmp_path: Path, capsys) -> None:
+    out_dir = str(tmp_path / "cli")
     options = ["--clips-per-class", "1", "--size", "32", "--num-frames", "4", "--actions", "jump", "spin"]
-    result = subprocess.run(command + options, capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-m", "hf_tiktokactions.data.synthetic", out_dir, *options]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.relative_to(tmp_path / "cli").as_posix() for p in (tmp_path / "cli").rglob("*.mp4")) == [
+    assert sorted(p.relative_to(out_dir).as_posix() for p in Path(out_dir).rglob("*.mp4")) == [
         "train/jump/jump_0000.mp4",
         "train/spin/spin_0000.mp4",
     ]
-    result = subprocess.run(command + options + ["--seed", "5"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "other options" in result.stderr and "Traceback" not in result.stderr
+    assert main([out_dir, *options, "--seed", "5"]) == 2  # in-process: the same entry point, no second import
+    assert "other options" in capsys.readouterr().err
