@@ -1,0 +1,384 @@
+"""Read chosen frames of a video file as one uint8 tensor.
+
+``open_video(source, backend)`` returns a ``VideoReader``: ``.info`` (frame count, fps, duration, size,
+read from the container index, no decoding) and ``.read(indices)`` -> uint8 (T, C, H, W). ``read_frames``
+does both in one call. Backends:
+
+* ``"decord"`` (default): its wheel bundles FFmpeg, so a pip-only install works.
+* ``"torchcodec"``: needs the system FFmpeg libraries (Debian ``ffmpeg``).
+* ``"pyav"``: decodes from the keyframe before the first wanted frame and tells FFmpeg to skip the
+  non-reference frames nobody asked for (``skip_frame=NONREF``), which returns the same pixels and, on
+  B-frame-heavy H.264, decodes fewer frames. Also the fallback: a file the chosen backend cannot open or
+  read is tried once with PyAV before it counts as broken.
+
+The returned tensor is a (T, C, H, W) view of a (T, H, W, C) buffer (channels-last memory), which is the
+layout torch's uint8 resize kernels are fastest on; call ``.contiguous()`` for a planar copy.
+
+A missing, empty, truncated, corrupt or non-video file raises ``VideoDecodeError`` naming the file.
+``source`` is a local path or an fsspec URL (``s3://...``, ``hf://...``), which is read into memory first.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Sequence, Union
+
+import numpy as np
+import torch
+
+from hf_tiktokactions.errors import VideoDecodeError
+
+__all__ = ["VideoInfo", "VideoReader", "BACKENDS", "open_video", "read_frames", "probe_video"]
+
+VideoSource = Union[str, os.PathLike, bytes, BinaryIO]
+BACKENDS = ("decord", "torchcodec", "pyav")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a container says about its first video stream."""
+
+    num_frames: int
+    fps: float
+    height: int
+    width: int
+
+    @property
+    def duration(self) -> float:
+        """Seconds, as ``num_frames / fps``."""
+        return self.num_frames / self.fps if self.fps > 0 else 0.0
+
+
+def _name(source: VideoSource) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return getattr(source, "name", f"<{type(source).__name__} video>")
+
+
+def _is_url(source: VideoSource) -> bool:
+    return isinstance(source, str) and "://" in source and not source.startswith("file://")
+
+
+def _load_source(source: VideoSource) -> str | io.BytesIO:
+    """A local path (checked to exist and be non-empty) or the bytes of a remote/in-memory file."""
+    name = _name(source)
+    if isinstance(source, bytes):
+        data = source
+    elif hasattr(source, "read"):
+        data = source.read()
+    elif _is_url(source):
+        import fsspec
+
+        try:
+            with fsspec.open(source, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            raise VideoDecodeError(f"{name}: no such file; check the URL") from None
+        except Exception as error:  # noqa: BLE001 - any transport error is the same failure to the user
+            raise VideoDecodeError(f"{name}: cannot read ({error})") from error
+    else:
+        path = os.fspath(source)
+        if path.startswith("file://"):
+            path = path[len("file://") :]
+        if not os.path.isfile(path):
+            raise VideoDecodeError(f"{path}: no such file; check the path")
+        if os.path.getsize(path) == 0:
+            raise VideoDecodeError(f"{path}: the file is empty (0 bytes); re-download or drop it")
+        return path
+    if not data:
+        raise VideoDecodeError(f"{name}: the file is empty (0 bytes); re-download or drop it")
+    buffer = io.BytesIO(data)
+    buffer.name = name
+    return buffer
+
+
+def _broken(name: str, error: BaseException | str) -> VideoDecodeError:
+    return VideoDecodeError(
+        f"{name}: cannot decode this file: it is truncated, corrupt or not a video ({error}); "
+        "re-download it or drop it from the list"
+    )
+
+
+def _check_indices(indices: Sequence[int], num_frames: int, name: str) -> np.ndarray:
+    array = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if array.size == 0:
+        raise ValueError("read() needs at least one frame index")
+    if array.min() < 0 or array.max() >= num_frames:
+        raise IndexError(f"{name}: frame indices must be in [0, {num_frames}), got {array.min()}..{array.max()}")
+    return array
+
+
+class VideoReader:
+    """An open video: ``info`` and ``read(indices)``. Subclasses implement ``_read_sorted``."""
+
+    backend = ""
+
+    def __init__(self, name: str, num_frames: int, fps: float, size: tuple[int, int] | None = None):
+        self.name = name
+        self.num_frames = num_frames
+        self.fps = fps
+        self._size = size
+
+    @property
+    def info(self) -> VideoInfo:
+        """Frame count, fps and (H, W); a backend that only learns the size by decoding does so on first use."""
+        if self._size is None:
+            self._size = self._frame_size()
+        return VideoInfo(self.num_frames, self.fps, *self._size)
+
+    def _frame_size(self) -> tuple[int, int]:
+        return tuple(self._read_sorted(np.zeros(1, dtype=np.int64)).shape[1:3])
+
+    def read(self, indices: Sequence[int]) -> torch.Tensor:
+        """Frames ``indices`` (any order, repeats allowed) as uint8 (T, C, H, W), channels-last memory.
+
+        Each distinct frame is decoded once, in file order.
+        """
+        wanted = _check_indices(indices, self.num_frames, self.name)
+        unique, inverse = np.unique(wanted, return_inverse=True)
+        try:
+            frames = self._read_sorted(unique)  # (U, H, W, C) uint8
+        except VideoDecodeError:
+            raise
+        except Exception as error:  # noqa: BLE001 - decoders raise assorted types for broken input
+            raise _broken(self.name, error) from error
+        if frames.shape[0] != unique.size:
+            raise _broken(self.name, f"got {frames.shape[0]} of {unique.size} frames")
+        if unique.size != wanted.size or not np.array_equal(unique, wanted):
+            frames = frames[torch.from_numpy(inverse.reshape(-1))]
+        return frames.permute(0, 3, 1, 2)
+
+    def _read_sorted(self, indices: np.ndarray) -> torch.Tensor:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the decoder."""
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _DecordReader(VideoReader):
+    backend = "decord"
+
+    def __init__(self, source: str | io.BytesIO, name: str, num_threads: int):
+        import decord
+
+        self._reader = decord.VideoReader(source, num_threads=num_threads, ctx=decord.cpu(0))
+        # decord learns the frame size only by decoding a frame, so the size is left to `info` on demand
+        super().__init__(name, len(self._reader), float(self._reader.get_avg_fps()))
+
+    def _read_sorted(self, indices: np.ndarray) -> torch.Tensor:
+        batch = self._reader.get_batch(indices.tolist())
+        return torch.utils.dlpack.from_dlpack(batch.to_dlpack())  # no copy
+
+    def close(self) -> None:
+        self._reader = None
+
+
+class _TorchCodecReader(VideoReader):
+    backend = "torchcodec"
+
+    def __init__(self, source: str | io.BytesIO, name: str, num_threads: int):
+        from torchcodec.decoders import VideoDecoder
+
+        self._decoder = VideoDecoder(
+            source, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=num_threads
+        )
+        meta = self._decoder.metadata
+        fps = meta.average_fps or 0.0
+        super().__init__(name, int(meta.num_frames or 0), float(fps), (int(meta.height), int(meta.width)))
+
+    def _read_sorted(self, indices: np.ndarray) -> torch.Tensor:
+        return self._decoder.get_frames_at(indices.tolist()).data
+
+    def close(self) -> None:
+        self._decoder = None
+
+
+class _PyAVReader(VideoReader):
+    """Decodes from the keyframe before the first wanted frame; skips unwanted non-reference frames."""
+
+    backend = "pyav"
+
+    def __init__(self, source: str | io.BytesIO, name: str, num_threads: int):
+        import av
+
+        self._container = av.open(source)
+        if not self._container.streams.video:
+            self._container.close()
+            raise _broken(name, "no video stream")
+        self._stream = self._container.streams.video[0]
+        context = self._stream.codec_context
+        context.thread_count = num_threads
+        if num_threads == 1:
+            context.thread_type = "NONE"
+        # Presentation timestamps of all frames, in display order: frame index i has pts self._pts[i].
+        pts = [packet.pts for packet in self._container.demux(self._stream) if packet.pts is not None]
+        self._pts = np.sort(np.asarray(pts, dtype=np.int64))
+        rate = self._stream.average_rate or self._stream.guessed_rate or 0
+        super().__init__(name, len(self._pts), float(rate), (context.height, context.width))
+
+    def _read_sorted(self, indices: np.ndarray) -> torch.Tensor:
+        context = self._stream.codec_context
+        wanted = {int(p): slot for slot, p in enumerate(self._pts[indices])}
+        height, width = self._size
+        frames = torch.empty((len(wanted), height, width, 3), dtype=torch.uint8)
+        done = np.zeros(len(wanted), dtype=bool)
+        found = 0
+        self._container.seek(int(self._pts[indices[0]]), backward=True, any_frame=False, stream=self._stream)
+        context.flush_buffers()
+
+        def take(decoded) -> int:
+            got = 0
+            for frame in decoded:
+                slot = wanted.get(frame.pts)
+                if slot is not None and not done[slot]:
+                    frames[slot] = torch.from_numpy(frame.to_ndarray(format="rgb24"))
+                    done[slot] = True
+                    got += 1
+            return got
+
+        for packet in self._container.demux(self._stream):
+            if packet.size == 0:  # the demuxer's end-of-stream marker
+                break
+            context.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
+            found += take(context.decode(packet))
+            if found == len(wanted):
+                break
+        if found < len(wanted):
+            context.skip_frame = "DEFAULT"
+            found += take(context.decode(None))
+        if found < len(wanted):
+            missing = indices[~done].tolist()
+            raise _broken(self.name, f"frames {missing[:5]} could not be decoded")
+        return frames
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+_READERS = {"decord": _DecordReader, "torchcodec": _TorchCodecReader, "pyav": _PyAVReader}
+_QUIETED: set[str] = set()
+
+
+def _quiet_ffmpeg_logs(backend: str) -> None:
+    """Broken files are reported as VideoDecodeError; FFmpeg's own lines about them would only be noise."""
+    if backend in _QUIETED:
+        return
+    _QUIETED.add(backend)
+    if backend == "decord":
+        import decord
+
+        decord.logging.set_level(decord.logging.QUIET)
+    elif backend == "pyav":
+        import av.logging
+
+        av.logging.set_level(None)
+
+
+def _rewind(source: str | io.BytesIO) -> str | io.BytesIO:
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    return source
+
+
+def _open_with(backend: str, source: str | io.BytesIO, name: str, num_threads: int) -> VideoReader:
+    _quiet_ffmpeg_logs(backend)
+    reader = _READERS[backend](_rewind(source), name, num_threads)
+    if reader.num_frames <= 0:
+        reader.close()
+        raise _broken(name, "no frames")
+    return reader
+
+
+class _FallbackReader(VideoReader):
+    """The chosen backend, with PyAV as a second try when a read fails (a truncated tail, say)."""
+
+    def __init__(self, primary: VideoReader, source: str | io.BytesIO, num_threads: int):
+        super().__init__(primary.name, primary.num_frames, primary.fps, primary._size)
+        self.backend = primary.backend
+        self._primary, self._source, self._num_threads = primary, source, num_threads
+
+    def read(self, indices: Sequence[int]) -> torch.Tensor:
+        try:
+            return self._primary.read(indices)
+        except VideoDecodeError as error:
+            try:
+                with _open_with("pyav", self._source, self.name, self._num_threads) as fallback:
+                    return fallback.read(indices)
+            except Exception:  # noqa: BLE001 - PyAV failing too confirms the first diagnosis
+                raise error from None
+
+    def _frame_size(self) -> tuple[int, int]:
+        return self._primary.info.height, self._primary.info.width
+
+    def close(self) -> None:
+        self._primary.close()
+
+
+def open_video(source: VideoSource, backend: str = "decord", num_threads: int = 1) -> VideoReader:
+    """Open ``source`` with ``backend`` (falling back to PyAV); reads the index only, decodes nothing.
+
+    ``num_threads`` is the decoder's thread count: 1 in DataLoader workers, which are the parallelism.
+    Raises ``VideoDecodeError`` for a missing, empty, corrupt or non-video file.
+    """
+    if backend not in _READERS:
+        raise ValueError(f"unknown video backend {backend!r}; use one of {BACKENDS}")
+    name = _name(source)
+    loaded = _load_source(source)
+    try:
+        primary = _open_with(backend, loaded, name, num_threads)
+    except ImportError as error:
+        raise VideoDecodeError(f"the {backend!r} backend is not installed ({error}); install it or pick another") from error
+    except Exception as error:  # noqa: BLE001
+        if backend == "pyav":
+            raise error if isinstance(error, VideoDecodeError) else _broken(name, error) from error
+        try:
+            return _open_with("pyav", loaded, name, num_threads)
+        except VideoDecodeError:
+            raise
+        except Exception:  # noqa: BLE001
+            raise _broken(name, error) from error
+    if backend == "pyav":
+        return primary
+    return _FallbackReader(primary, loaded, num_threads)
+
+
+def read_frames(
+    source: VideoSource, indices: Sequence[int], backend: str = "decord", num_threads: int = 1
+) -> torch.Tensor:
+    """Frames ``indices`` of ``source`` as uint8 (T, C, H, W) (channels-last memory)."""
+    with open_video(source, backend, num_threads) as reader:
+        return reader.read(indices)
+
+
+def probe_video(source: VideoSource) -> VideoInfo:
+    """Frame count, fps and size from the container, without decoding a frame (PyAV, demux only)."""
+    import av
+
+    name = _name(source)
+    loaded = _load_source(source)
+    try:
+        with av.open(loaded) as container:
+            if not container.streams.video:
+                raise _broken(name, "no video stream")
+            stream = container.streams.video[0]
+            num_frames = stream.frames or sum(1 for p in container.demux(stream) if p.pts is not None)
+            rate = stream.average_rate or stream.guessed_rate or 0
+            info = VideoInfo(int(num_frames), float(rate), stream.codec_context.height, stream.codec_context.width)
+    except VideoDecodeError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        raise _broken(name, error) from error
+    if info.num_frames <= 0:
+        raise _broken(name, "no frames")
+    return info

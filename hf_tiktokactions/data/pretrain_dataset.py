@@ -1,0 +1,150 @@
+"""The pre-training dataset: decode one dense clip per video once, return ``num_sample`` augmented crops.
+
+Repeated augmentation as in VideoMAE V2: the frames are decoded once and cropped ``num_sample`` times
+(official default 4), so decoding, the dominant cost, is shared. Videos come from a list of paths, a
+folder (searched recursively), or a ``datasets.Dataset`` with a path column.
+
+A video that cannot be decoded is skipped: it is counted (``num_skipped`` on the dataset in this process,
+and ``item["skipped"]`` so the collator can report it from DataLoader workers), warned about once, and
+replaced by another randomly drawn video. Only ``max_consecutive_failures`` failures in a row end the
+epoch, with a ``VideoDecodeError`` that says the data is broken.
+
+Randomness: each process (the main one, or each DataLoader worker) owns a ``numpy.random.Generator``
+seeded from ``seed``, the worker id and the worker's seed for this epoch, so workers draw different
+clips and an epoch is reproducible once torch's global seed is set.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, get_worker_info
+
+from hf_tiktokactions.data.decoding import open_video
+from hf_tiktokactions.data.sampling import dense_clip_indices
+from hf_tiktokactions.data.transforms import PRETRAIN_SCALES, MultiScaleCrop
+from hf_tiktokactions.errors import VideoDecodeError
+
+__all__ = ["PretrainVideoDataset", "find_videos", "VIDEO_EXTENSIONS"]
+
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
+
+
+def find_videos(folder: str | os.PathLike, extensions: Iterable[str] = VIDEO_EXTENSIONS) -> list[str]:
+    """Video files under ``folder`` (recursively), sorted, matched by extension (case-insensitive)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise VideoDecodeError(f"{root}: no such folder; pass a folder of videos, a list of paths or a dataset")
+    suffixes = {e.lower() for e in extensions}
+    return sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+
+
+def _paths_from(videos: Any, video_column: str) -> list[Any]:
+    if isinstance(videos, (str, os.PathLike)):
+        return find_videos(videos)
+    column_names = getattr(videos, "column_names", None)
+    if column_names is not None:  # a datasets.Dataset
+        if video_column not in column_names:
+            raise ValueError(f"the dataset has no column {video_column!r}; its columns are {column_names}")
+        feature = videos.features[video_column]
+        if type(feature).__name__ == "Video" and getattr(feature, "decode", False):
+            videos = videos.cast_column(video_column, type(feature)(decode=False))
+        values = videos[video_column]
+        return [v.get("path") or v.get("bytes") if isinstance(v, dict) else v for v in values]
+    return list(videos)
+
+
+class PretrainVideoDataset(Dataset):
+    """Items: ``{"pixel_values": uint8 (num_sample, T, C, S, S), "skipped": [names of replaced videos]}``.
+
+    Args:
+        videos: list of paths / fsspec URLs, a folder, or a ``datasets.Dataset`` (see ``video_column``).
+        num_frames, sampling_rate: the dense clip: T frames, ``sampling_rate`` apart, random start.
+        input_size: S, the side of the square crops.
+        num_sample: crops per decoded clip (repeated augmentation).
+        backend: decoding backend (``"decord"``, ``"torchcodec"``, ``"pyav"``).
+        scales: multi-scale crop scales of the short side.
+        short_video: ``"clamp"`` (upstream) or ``"loop"`` for videos shorter than the clip span.
+        seed: base seed of the per-process generators.
+    """
+
+    def __init__(
+        self,
+        videos: Sequence[str | os.PathLike] | str | os.PathLike | Any,
+        *,
+        video_column: str = "video",
+        num_frames: int = 16,
+        sampling_rate: int = 4,
+        input_size: int = 224,
+        num_sample: int = 4,
+        backend: str = "decord",
+        scales: Sequence[float] = PRETRAIN_SCALES,
+        short_video: str = "clamp",
+        seed: int = 0,
+        max_consecutive_failures: int = 20,
+    ):
+        self.videos = _paths_from(videos, video_column)
+        if not self.videos:
+            raise VideoDecodeError(f"no videos found in {videos!r}; check the folder, list or column")
+        self.num_frames = num_frames
+        self.sampling_rate = sampling_rate
+        self.input_size = input_size
+        self.num_sample = num_sample
+        self.backend = backend
+        self.crop = MultiScaleCrop(input_size, scales)
+        self.short_video = short_video
+        self.seed = seed
+        self.max_consecutive_failures = max_consecutive_failures
+        self.num_skipped = 0
+        self._warned: set[str] = set()
+        self._rng: np.random.Generator | None = None
+        self._rng_key: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """This process's generator; re-seeded when the worker (or its per-epoch seed) changes."""
+        info = get_worker_info()
+        key = (info.id, info.seed) if info is not None else (-1, 0)
+        if self._rng is None or key != self._rng_key:
+            entropy = [self.seed, key[0] + 1, key[1] % 2**63]
+            self._rng, self._rng_key = np.random.default_rng(entropy), key
+        return self._rng
+
+    def clips(self, video: Any) -> torch.Tensor:
+        """Decode one dense clip of ``video`` and crop it ``num_sample`` times.
+
+        Returns:
+            uint8 (num_sample, T, C, S, S).
+        """
+        rng = self.rng
+        with open_video(video, self.backend) as reader:
+            indices = dense_clip_indices(reader.num_frames, self.num_frames, self.sampling_rate, rng, self.short_video)
+            frames = reader.read(indices)  # (T, C, H, W), channels-last memory
+        return torch.stack([self.crop(frames, rng) for _ in range(self.num_sample)])
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        skipped: list[str] = []
+        for _ in range(self.max_consecutive_failures):
+            video = self.videos[index]
+            try:
+                return {"pixel_values": self.clips(video), "skipped": skipped}
+            except VideoDecodeError as error:
+                name = str(video) if not isinstance(video, bytes) else f"<{len(video)} bytes>"
+                skipped.append(name)
+                self.num_skipped += 1
+                if name not in self._warned:
+                    self._warned.add(name)
+                    warnings.warn(f"skipping a video that cannot be decoded: {error}", stacklevel=2)
+                index = int(self.rng.integers(len(self.videos)))
+        raise VideoDecodeError(
+            f"{self.max_consecutive_failures} videos in a row could not be decoded (last: {skipped[-1]}); "
+            "check the data (the first failures were warned about above)"
+        )

@@ -1,0 +1,269 @@
+"""Video transforms on uint8 (T, C, H, W) clips: one random draw per clip, no PIL in the pre-training path.
+
+* ``MultiScaleCrop``: VideoMAE pre-training crop (official ``GroupMultiScaleCrop``: crop side from
+  ``[1, .875, .75, .66]`` x the short side, one of 13 fixed positions, resize to ``input_size``).
+* ``FinetuneTrainTransform``: random-resized crop (scale 0.08-1, ratio 3/4-4/3) + horizontal flip (off for
+  SSv2), timm RandAugment (``rand-m7-n4-mstd0.5-inc1``) with the same draw for every frame, normalise,
+  timm random erasing (per frame, as upstream does).
+* ``EvalTransform``: short-side resize, then the centre crop or one of ``num_crops`` crops along the long
+  side (multi-view testing), normalise.
+* ``normalize_video``: uint8 -> float, ImageNet mean/std; works on any device, so a training loop can
+  also ship uint8 to the GPU and normalise there.
+* ``VideoMixup``: timm Mixup/CutMix on (B, T, C, H, W) batches (one box for all frames of a clip).
+
+Resizing is bilinear with antialiasing (what PIL's bilinear resize does), on channels-last memory, where
+torch's uint8 kernels are fastest. ``rng`` arguments are ``numpy.random.Generator``s; timm and torchvision
+parts draw from the global ``random``/``numpy``/``torch`` generators, which DataLoader seeds per worker.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "normalize_video",
+    "resize_clip",
+    "multi_scale_crop_box",
+    "MultiScaleCrop",
+    "short_side_resize",
+    "spatial_crop",
+    "ClipRandAugment",
+    "FinetuneTrainTransform",
+    "EvalTransform",
+    "VideoMixup",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PRETRAIN_SCALES = (1.0, 0.875, 0.75, 0.66)
+
+
+def _channel_affine(device: torch.device, num_channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = 1.0 / (255.0 * torch.tensor(IMAGENET_STD, device=device))
+    bias = -torch.tensor(IMAGENET_MEAN, device=device) / torch.tensor(IMAGENET_STD, device=device)
+    return scale.view(num_channels, 1, 1), bias.view(num_channels, 1, 1)
+
+
+def normalize_video(video: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 (..., C, H, W) -> float32 ``(x / 255 - mean) / std`` with ImageNet statistics.
+
+    Written into ``out`` when given, so a collator can fill a preallocated (shared-memory) batch in place.
+    Convert-copy, then in-place multiply and add: three cheap passes are about 4x faster on CPU than one
+    mixed-dtype ``torch.mul(uint8, float)`` or an ``addcmul``.
+    """
+    channels, height, width = video.shape[-3:]
+    scale, bias = _channel_affine(video.device, channels)
+    if out is None:
+        out = torch.empty(video.shape, dtype=torch.float32, device=video.device)
+    out.copy_(video)
+    rows = _pixel_rows(out)
+    if rows is not None:
+        # channels-last memory: broadcasting a (C, 1, 1) vector over an innermost C is not vectorised,
+        # one (W * C,) row pattern is (measured 1.6 ms -> 0.1 ms for a 16x224x224 clip)
+        rows.mul_(scale.flatten().repeat(width)).add_(bias.flatten().repeat(width))
+        return out
+    return out.mul_(scale).add_(bias)
+
+
+def _pixel_rows(video: torch.Tensor) -> torch.Tensor | None:
+    """A (rows, W * C) view of a (..., C, H, W) tensor stored channels-last, else None."""
+    memory = video.movedim(-3, -1)  # (..., H, W, C)
+    if not memory.is_contiguous():
+        return None
+    return memory.view(-1, video.shape[-1] * video.shape[-3])
+
+
+def resize_clip(video: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear, antialiased resize of a (T, C, H, W) clip to ``size`` = (height, width); keeps the dtype."""
+    if tuple(video.shape[-2:]) == tuple(size):
+        return video
+    return F.interpolate(video, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+def multi_scale_crop_box(
+    height: int,
+    width: int,
+    input_size: int = 224,
+    scales: Sequence[float] = PRETRAIN_SCALES,
+    max_distort: int = 1,
+    rng: np.random.Generator | None = None,
+) -> tuple[int, int, int, int]:
+    """The official multi-scale crop draw: returns (top, left, crop_height, crop_width).
+
+    Crop sides are ``int(short_side * scale)`` (snapped to ``input_size`` within 2 pixels); height and
+    width scales differ by at most ``max_distort`` steps; the position is one of 13 fixed points (corners,
+    centre, edge centres, quarter points).
+    """
+    rng = rng if rng is not None else np.random.default_rng()
+    sizes = [int(min(height, width) * s) for s in scales]
+    sizes = [input_size if abs(s - input_size) < 3 else s for s in sizes]
+    pairs = [(sizes[i], sizes[j]) for i in range(len(sizes)) for j in range(len(sizes)) if abs(i - j) <= max_distort]
+    crop_h, crop_w = pairs[int(rng.integers(len(pairs)))]
+    h_step, w_step = (height - crop_h) // 4, (width - crop_w) // 4
+    positions = ((0, 0), (0, 4), (4, 0), (4, 4), (2, 2), (2, 0), (2, 4), (4, 2), (0, 2), (1, 1), (1, 3), (3, 1), (3, 3))
+    row, col = positions[int(rng.integers(len(positions)))]
+    return row * h_step, col * w_step, crop_h, crop_w
+
+
+class MultiScaleCrop:
+    """Pre-training crop: uint8 (T, C, H, W) -> uint8 (T, C, input_size, input_size), one draw per clip."""
+
+    def __init__(self, input_size: int = 224, scales: Sequence[float] = PRETRAIN_SCALES, max_distort: int = 1):
+        self.input_size = input_size
+        self.scales = tuple(scales)
+        self.max_distort = max_distort
+
+    def __call__(self, video: torch.Tensor, rng: np.random.Generator | None = None) -> torch.Tensor:
+        top, left, h, w = multi_scale_crop_box(
+            video.shape[-2], video.shape[-1], self.input_size, self.scales, self.max_distort, rng
+        )
+        return resize_clip(video[..., top : top + h, left : left + w], (self.input_size, self.input_size))
+
+    def __repr__(self) -> str:
+        return f"MultiScaleCrop(input_size={self.input_size}, scales={self.scales}, max_distort={self.max_distort})"
+
+
+def short_side_resize(video: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize (T, C, H, W) so that its shorter side is ``size``, keeping the aspect ratio."""
+    height, width = video.shape[-2:]
+    if height <= width:
+        new = (size, max(1, round(width * size / height)))
+    else:
+        new = (max(1, round(height * size / width)), size)
+    return resize_clip(video, new)
+
+
+def spatial_crop(video: torch.Tensor, size: int, index: int = 1, num_crops: int = 3) -> torch.Tensor:
+    """Square ``size`` crop number ``index`` of ``num_crops`` evenly spaced along the long side.
+
+    Upstream's test crops: start ``int(index * (long - size) / (num_crops - 1))``; one crop is the centre.
+    The short side must already be ``size`` for a crop to cover it (see ``short_side_resize``); any other
+    size is centred on the short side.
+    """
+    height, width = video.shape[-2:]
+    along_height = height >= width
+    long_side, short_side = (height, width) if along_height else (width, height)
+    if num_crops > 1:
+        start = int(index * (long_side - size) / (num_crops - 1))
+    else:
+        start = (long_side - size) // 2
+    across = (short_side - size) // 2
+    if along_height:
+        return video[..., start : start + size, across : across + size]
+    return video[..., across : across + size, start : start + size]
+
+
+class ClipRandAugment:
+    """timm RandAugment (e.g. ``"rand-m7-n4-mstd0.5-inc1"``) with ONE draw for all frames of a clip.
+
+    timm's operations work on PIL images and draw from the global ``random``/``numpy`` generators, so the
+    same draw is replayed for every frame by restoring those generators' state before each frame.
+    uint8 (T, C, H, W) in and out.
+    """
+
+    def __init__(self, config: str = "rand-m7-n4-mstd0.5-inc1", input_size: int = 224):
+        from timm.data.auto_augment import rand_augment_transform
+
+        hparams = {"translate_const": int(input_size * 0.45), "img_mean": tuple(round(255 * m) for m in IMAGENET_MEAN)}
+        self.config = config
+        self.transform = rand_augment_transform(config, hparams)
+
+    def __call__(self, video: torch.Tensor) -> torch.Tensor:
+        from PIL import Image
+
+        frames = video.permute(0, 2, 3, 1).contiguous().numpy()  # (T, H, W, C)
+        python_state, numpy_state = random.getstate(), np.random.get_state()
+        out = []
+        for frame in frames:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+            out.append(np.asarray(self.transform(Image.fromarray(frame))))
+        return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
+
+    def __repr__(self) -> str:
+        return f"ClipRandAugment({self.config!r})"
+
+
+class FinetuneTrainTransform:
+    """Fine-tuning augmentation: uint8 (T, C, H, W) -> float (T, C, S, S), normalised.
+
+    Order: random-resized crop + flip (torchvision v2: one draw per clip), RandAugment (timm, one draw per
+    clip), normalise, random erasing (timm, per frame as upstream). Upstream runs RandAugment before the
+    crop, on full-size frames; here it runs on the ``input_size`` crop, which is cheaper.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 224,
+        flip: bool = True,
+        rand_augment: str | None = "rand-m7-n4-mstd0.5-inc1",
+        erase_prob: float = 0.25,
+        scale: tuple[float, float] = (0.08, 1.0),
+        ratio: tuple[float, float] = (0.75, 1.3333),
+    ):
+        from torchvision.transforms import v2
+
+        steps = [v2.RandomResizedCrop(input_size, scale=scale, ratio=ratio, antialias=True)]
+        if flip:
+            steps.append(v2.RandomHorizontalFlip())
+        self.crop_flip = v2.Compose(steps)
+        self.rand_augment = ClipRandAugment(rand_augment, input_size) if rand_augment else None
+        self.erase = None
+        if erase_prob > 0:
+            from timm.data.random_erasing import RandomErasing
+
+            self.erase = RandomErasing(erase_prob, mode="pixel", max_count=1, num_splits=1, device="cpu")
+
+    def __call__(self, video: torch.Tensor) -> torch.Tensor:
+        video = self.crop_flip(video)
+        if self.rand_augment is not None:
+            video = self.rand_augment(video)
+        video = normalize_video(video)
+        if self.erase is not None:
+            video = self.erase(video)  # (T, C, H, W) is a batch to timm: each frame gets its own box
+        return video
+
+
+class EvalTransform:
+    """Evaluation: short-side resize to ``short_side_size``, crop ``crop_index`` of ``num_crops``, normalise.
+
+    uint8 (T, C, H, W) -> float (T, C, input_size, input_size). ``num_crops=1`` is the centre crop.
+    """
+
+    def __init__(self, input_size: int = 224, short_side_size: int = 224, num_crops: int = 1):
+        self.input_size = input_size
+        self.short_side_size = short_side_size
+        self.num_crops = num_crops
+
+    def __call__(self, video: torch.Tensor, crop_index: int | None = None) -> torch.Tensor:
+        index = crop_index if crop_index is not None else self.num_crops // 2
+        video = short_side_resize(video, self.short_side_size)
+        video = spatial_crop(video, self.short_side_size, index, self.num_crops)
+        video = resize_clip(video, (self.input_size, self.input_size))
+        return normalize_video(video)
+
+
+class VideoMixup:
+    """timm ``Mixup`` (mixup + cutmix, label smoothing) for (B, T, C, H, W) batches.
+
+    timm cuts boxes from the last two dims of a (B, C, H, W) batch; folding T into C makes one box for
+    all frames of a clip. Returns (mixed pixel_values, soft targets (B, num_classes)). B must be even.
+    """
+
+    def __init__(self, num_classes: int, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0, **kwargs):
+        from timm.data.mixup import Mixup
+
+        self.mixup = Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, num_classes=num_classes, **kwargs)
+
+    def __call__(self, pixel_values: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, frames, channels, height, width = pixel_values.shape
+        folded = pixel_values.reshape(batch, frames * channels, height, width)
+        mixed, targets = self.mixup(folded, labels)
+        return mixed.reshape(batch, frames, channels, height, width), targets

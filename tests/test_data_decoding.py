@@ -1,0 +1,109 @@
+"""Decoding: exact frames from real H.264 files, metadata without decoding, one clear error for bad files."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from hf_tiktokactions.data.decoding import BACKENDS, open_video, probe_video, read_frames
+from hf_tiktokactions.errors import TikTokActionsError, VideoDecodeError
+from video_files import frame_index_of, write_test_video
+
+
+def _available(backend: str) -> bool:
+    if backend != "torchcodec":
+        return True
+    if importlib.util.find_spec("torchcodec") is None:
+        return False
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401 - fails without the FFmpeg libraries
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+backends = pytest.mark.parametrize(
+    "backend", [pytest.param(b, marks=pytest.mark.skipif(not _available(b), reason=f"{b} unavailable")) for b in BACKENDS]
+)
+
+
+@pytest.fixture(scope="module")
+def indexed_video(tmp_path_factory):
+    """60 frames, 64x48, 30 fps; frame i shows i in binary stripes."""
+    return write_test_video(tmp_path_factory.mktemp("videos") / "indexed.mp4", 60, 48, 64, fps=30)
+
+
+@pytest.fixture(scope="module")
+def broken_files(tmp_path_factory, indexed_video):
+    folder = tmp_path_factory.mktemp("broken")
+    data = indexed_video.read_bytes()
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (folder / "text.mp4").write_text("this is not a video\n" * 40)
+    corrupt = bytearray(data)
+    corrupt[64:1500] = bytes((i * 97 + 13) % 256 for i in range(1500 - 64))
+    (folder / "corrupt.mp4").write_bytes(bytes(corrupt))
+    return folder
+
+
+@backends
+def test_reads_exactly_the_requested_frames(indexed_video, backend):
+    wanted = [5, 0, 59, 5, 17, 18, 40]
+    with open_video(indexed_video, backend) as reader:
+        frames = reader.read(wanted)
+        info = reader.info
+    assert frames.dtype == torch.uint8 and frames.shape == (len(wanted), 3, 48, 64)
+    assert [frame_index_of(f) for f in frames] == wanted
+    assert (info.num_frames, info.fps, info.height, info.width) == (60, 30.0, 48, 64)
+    assert info.duration == pytest.approx(2.0)
+
+
+@backends
+def test_backends_agree_pixel_for_pixel_on_b_frame_content(tmp_path, backend):
+    # a smooth moving pattern makes x264 use many B-frames, which the PyAV reader partly skips
+    path = write_test_video(tmp_path / "motion.mp4", 90, 48, 64, fps=30, pattern="motion", noise=0.0)
+    wanted = list(range(3, 90, 4))
+    reference = read_frames(path, wanted, backend="decord")
+    assert torch.equal(read_frames(path, wanted, backend=backend), reference)
+
+
+def test_probe_reads_the_index_only(indexed_video):
+    info = probe_video(indexed_video)
+    assert (info.num_frames, info.fps, info.height, info.width) == (60, 30.0, 48, 64)
+
+
+def test_reads_bytes_and_fsspec_urls(indexed_video):
+    import fsspec
+
+    with fsspec.open("memory://videos/clip.mp4", "wb") as handle:
+        handle.write(indexed_video.read_bytes())
+    frames = read_frames("memory://videos/clip.mp4", [1, 30])
+    assert [frame_index_of(f) for f in frames] == [1, 30]
+    assert [frame_index_of(f) for f in read_frames(indexed_video.read_bytes(), [2])] == [2]
+
+
+def test_out_of_range_index_is_a_caller_error(indexed_video):
+    with pytest.raises(IndexError, match="0, 60"):
+        read_frames(indexed_video, [60])
+
+
+@backends
+@pytest.mark.parametrize("name", ["empty", "truncated", "text", "corrupt", "missing"])
+def test_bad_files_raise_one_error_naming_the_file(broken_files, name, backend):
+    path = broken_files / f"{name}.mp4"
+    with pytest.raises(VideoDecodeError) as caught:
+        read_frames(path, list(range(0, 60, 4)), backend=backend)
+    assert str(path) in str(caught.value)
+    assert isinstance(caught.value, TikTokActionsError)
+
+
+def test_probe_of_a_bad_file_names_it(broken_files):
+    with pytest.raises(VideoDecodeError, match="text.mp4"):
+        probe_video(broken_files / "text.mp4")
+
+
+def test_unknown_backend_is_rejected(indexed_video):
+    with pytest.raises(ValueError, match="decord"):
+        open_video(indexed_video, "opencv")

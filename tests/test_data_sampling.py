@@ -1,0 +1,77 @@
+"""Frame samplers: dense clips, TSN segments, multi-view test views, short videos as upstream handles them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices, multiview_indices, multiview_clips
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+
+def test_dense_clip_is_strided_and_inside_the_video():
+    rng = np.random.default_rng(0)
+    starts = set()
+    for _ in range(200):
+        indices = dense_clip_indices(300, 16, 4, rng)
+        assert np.all(np.diff(indices) == 4) and indices[0] >= 0 and indices[-1] < 300
+        starts.add(int(indices[0]))
+    assert min(starts) <= 10 and max(starts) >= 225  # the start is uniform over [0, 300 - 64]
+    assert list(dense_clip_indices(300, 16, 4)) == list(range(118, 182, 4))  # no rng: centred
+
+
+def test_dense_clip_on_a_video_exactly_one_span_long():
+    assert list(dense_clip_indices(64, 16, 4, np.random.default_rng(1))) == list(range(0, 64, 4))
+
+
+@pytest.mark.parametrize("length", [1, 2, 5, 10, 33, 63])
+def test_short_video_clamps_like_the_official_pretraining_loader(length):
+    from official_videomae_v2_loader import OfficialPretrainDataset
+
+    official = OfficialPretrainDataset([], num_frames=16, sampling_rate=4)._frame_ids(length)
+    assert list(dense_clip_indices(length, 16, 4, np.random.default_rng(0))) == official
+
+
+def test_short_video_can_loop_instead():
+    assert list(dense_clip_indices(10, 6, 4, short_video="loop")) == [0, 4, 8, 2, 6, 0]
+    with pytest.raises(ValueError, match="clamp"):
+        dense_clip_indices(10, 6, 4, short_video="bounce")
+
+
+def test_segments_take_one_frame_per_segment():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        indices = segment_indices(100, 16, rng)
+        assert np.all(indices // 6 == np.arange(16))  # segment length 100 // 16 = 6
+    assert list(segment_indices(100, 16)) == [3 + 6 * i for i in range(16)]  # evaluation: the middle
+
+
+def test_segments_of_a_short_video_pad_with_the_first_frame():
+    assert list(segment_indices(5, 8)) == [0, 0, 0, 0, 1, 2, 3, 4]
+    assert list(segment_indices(1, 4, np.random.default_rng(0))) == [0, 0, 0, 0]
+
+
+def test_multiview_clips_cover_the_video_evenly():
+    first, last = multiview_indices(300, 0, 5), multiview_indices(300, 4, 5)
+    assert first[0] == 0 and last[-1] == 296 and np.all(np.diff(first) == 4)
+    views = multiview_clips(300, num_views=5, num_crops=3)
+    assert len(views) == 15 and {(v.temporal, v.spatial) for v in views} == {(t, s) for t in range(5) for s in range(3)}
+    assert multiview_indices(300, 0, 1)[0] == (75 - 16) // 2 * 4  # one view: the centred window
+
+
+def test_test_view_of_a_short_video_pads_with_the_last_frame():
+    assert list(multiview_indices(30, 2, 5)) == [0, 4, 8, 12, 16, 20, 24, 28] + [28] * 8
+
+
+def test_segment_based_multiview_clips_shift_within_segments():
+    views = [multiview_indices(160, v, 2, num_frames=16, segment_based=True) for v in range(2)]
+    assert list(views[0]) == list(range(0, 160, 10)) and list(views[1]) == list(range(5, 160, 10))
+
+
+def test_a_video_without_frames_is_rejected():
+    with pytest.raises(ValueError, match="at least one frame"):
+        dense_clip_indices(0)

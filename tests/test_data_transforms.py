@@ -1,0 +1,166 @@
+"""uint8 video transforms: one random draw per clip, official crop geometry, normalisation, timm parts."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hf_tiktokactions.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ClipRandAugment,
+    EvalTransform,
+    FinetuneTrainTransform,
+    MultiScaleCrop,
+    VideoMixup,
+    multi_scale_crop_box,
+    normalize_video,
+    short_side_resize,
+    spatial_crop,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+
+def _textured(height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """uint8 (3, H, W): smooth gradients plus detail, so crops and resizes are distinguishable."""
+    y = torch.linspace(0, 1, height)[:, None]
+    x = torch.linspace(0, 1, width)[None, :]
+    g = torch.Generator().manual_seed(seed)
+    image = torch.stack([255 * x * y.new_ones(height, 1), 255 * y * x.new_ones(1, width), 128 + 60 * torch.sin(20 * x * y)])
+    return (image + 10 * torch.rand(image.shape, generator=g)).clamp(0, 255).to(torch.uint8)
+
+
+def _repeated_clip(frames: int = 8, height: int = 120, width: int = 160) -> torch.Tensor:
+    """uint8 (T, C, H, W) of identical frames, in channels-last memory as decoders return them."""
+    frame = _textured(height, width)
+    return frame.expand(frames, -1, -1, -1).contiguous(memory_format=torch.channels_last)
+
+
+def _all_frames_equal(clip: torch.Tensor) -> bool:
+    return all(torch.equal(clip[0], frame) for frame in clip[1:])
+
+
+def test_multi_scale_crop_boxes_follow_the_official_grid():
+    from official_videomae_v2_loader import _fixed_offsets
+
+    rng = np.random.default_rng(0)
+    height, width = 320, 568
+    allowed_sides = {224 if abs(int(320 * s) - 224) < 3 else int(320 * s) for s in (1, 0.875, 0.75, 0.66)}
+    seen_sides = set()
+    for _ in range(400):
+        top, left, h, w = multi_scale_crop_box(height, width, 224, rng=rng)
+        assert h in allowed_sides and w in allowed_sides
+        sides = sorted(allowed_sides, reverse=True)
+        assert abs(sides.index(h) - sides.index(w)) <= 1  # max_distort 1
+        assert (left, top) in _fixed_offsets(width, height, w, h)
+        seen_sides.add((h, w))
+    assert len(seen_sides) == 10  # 4 squares + 2 x 3 neighbours
+
+
+def test_multi_scale_crop_is_one_draw_for_the_whole_clip():
+    out = MultiScaleCrop(64)(_repeated_clip(), np.random.default_rng(3))
+    assert out.shape == (8, 3, 64, 64) and out.dtype == torch.uint8
+    assert _all_frames_equal(out)
+
+
+def test_uint8_resize_matches_pil_bilinear():
+    from official_videomae_v2_loader import OfficialMultiScaleCrop
+
+    frame = _textured(120, 160)
+    box = (10, 20, 10 + 96, 20 + 96)  # left, top, right, bottom
+    pil = np.asarray(Image.fromarray(frame.permute(1, 2, 0).numpy()).crop(box).resize((64, 64), Image.BILINEAR))
+    clip = frame[None].contiguous(memory_format=torch.channels_last)
+    crop = MultiScaleCrop(64)
+    ours = torch.nn.functional.interpolate(
+        clip[..., 20:116, 10:106], size=(64, 64), mode="bilinear", antialias=True, align_corners=False
+    )[0].permute(1, 2, 0).numpy()
+    assert np.abs(ours.astype(int) - pil.astype(int)).mean() < 1.0
+    assert OfficialMultiScaleCrop(64).input_size == crop.input_size
+
+
+def test_normalize_matches_the_formula_in_both_layouts():
+    clip = torch.randint(0, 256, (2, 4, 3, 8, 10), dtype=torch.uint8)
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    expected = (clip.float() / 255 - mean) / std
+    channels_last = clip.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    for layout in (clip, channels_last):
+        out = normalize_video(layout)
+        assert out.dtype == torch.float32
+        torch.testing.assert_close(out, expected)
+
+
+def test_short_side_resize_and_three_crops_along_the_long_side():
+    clip = torch.zeros(2, 3, 100, 200, dtype=torch.uint8)
+    resized = short_side_resize(clip, 50)
+    assert resized.shape[-2:] == (50, 100)
+    marked = torch.arange(100, dtype=torch.uint8).expand(2, 3, 50, 100)
+    lefts = [int(spatial_crop(marked, 50, i, 3)[0, 0, 0, 0]) for i in range(3)]
+    assert lefts == [0, 25, 50]
+    assert int(spatial_crop(marked, 50, 0, 1)[0, 0, 0, 0]) == 25  # one crop: the centre
+    tall = torch.arange(100, dtype=torch.uint8)[:, None].expand(2, 3, 100, 50)
+    assert [int(spatial_crop(tall, 50, i, 3)[0, 0, 0, 0]) for i in range(3)] == [0, 25, 50]
+
+
+def test_eval_transform_outputs_normalised_square_clips():
+    out = EvalTransform(input_size=32, short_side_size=32, num_crops=3)(_repeated_clip(4, 60, 80), crop_index=2)
+    assert out.shape == (4, 3, 32, 32) and out.dtype == torch.float32
+    assert _all_frames_equal(out)
+
+
+def test_finetune_transform_draws_once_per_clip():
+    torch.manual_seed(0)
+    random.seed(0)
+    np.random.seed(0)
+    transform = FinetuneTrainTransform(input_size=48, erase_prob=0.0)
+    for _ in range(5):
+        out = transform(_repeated_clip(4))
+        assert out.shape == (4, 3, 48, 48) and out.dtype == torch.float32
+        assert _all_frames_equal(out)
+
+
+def test_finetune_without_flip_keeps_left_and_right():
+    left_bright = torch.zeros(4, 3, 64, 64, dtype=torch.uint8)
+    left_bright[..., :32] = 255
+    transform = FinetuneTrainTransform(input_size=32, flip=False, rand_augment=None, erase_prob=0.0, scale=(0.9, 1.0))
+    for _ in range(10):
+        out = transform(left_bright)
+        assert out[..., :4].mean() > out[..., -4:].mean()
+
+
+def test_rand_augment_applies_the_same_ops_to_every_frame():
+    random.seed(1)
+    np.random.seed(1)
+    augment = ClipRandAugment("rand-m9-n3-mstd0.5-inc1", input_size=64)
+    changed = 0
+    for _ in range(4):
+        clip = _repeated_clip(4, 64, 64)
+        out = augment(clip)
+        assert out.shape == clip.shape and out.dtype == torch.uint8 and _all_frames_equal(out)
+        changed += not torch.equal(out, clip)
+    assert changed  # it does augment
+
+
+def test_mixup_uses_one_box_for_all_frames():
+    torch.manual_seed(0)
+    np.random.seed(0)
+    mixup = VideoMixup(num_classes=5, mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0)
+    pixel_values = torch.stack([torch.zeros(4, 3, 16, 16), torch.ones(4, 3, 16, 16)])  # (B=2, T, C, H, W)
+    mixed, targets = mixup(pixel_values.clone(), torch.tensor([0, 3]))
+    assert mixed.shape == pixel_values.shape and targets.shape == (2, 5)
+    assert all(torch.equal(mixed[0, 0], mixed[0, t]) for t in range(4))
+    torch.testing.assert_close(targets.sum(dim=1), torch.ones(2))
+
+
+def test_random_erasing_comes_from_timm_and_erases_per_frame():
+    torch.manual_seed(0)
+    transform = FinetuneTrainTransform(input_size=32, rand_augment=None, erase_prob=1.0)
+    out = transform(_repeated_clip(4, 64, 64))
+    assert not _all_frames_equal(out)  # upstream erases each frame on its own
