@@ -1,0 +1,262 @@
+"""Model and dataset cards, rendered from the Jinja templates in ``model_cards/``.
+
+``model_card(model_dir, results, ...)`` builds a ``huggingface_hub.ModelCard`` whose YAML holds
+``library_name``, ``pipeline_tag: video-classification``, license, tags, datasets, base_model and a
+``model-index`` made from results files (see ``results.py`` for their format: one entry per metric,
+with task, dataset, split and the number of test views). ``dataset_card(stats, ...)`` builds the card of
+the private pre-training index from a statistics dict. Both validate their YAML when built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
+
+from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.hub.processor_config import IMAGENET_MEAN, IMAGENET_STD, PreprocessingSpec, read_preprocessing
+from hf_tiktokactions.hub.results import EvalResults
+
+__all__ = ["TEMPLATES_DIR", "model_card", "dataset_card", "results_table", "size_name"]
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "model_cards"
+MODEL_TEMPLATE, DATASET_TEMPLATE = "model_card_template.md", "dataset_card_template.md"
+PAPER = "Advancing Human Action Recognition with Foundation Models trained on Unlabeled Public Videos"
+DEFAULT_TAGS = ["video-classification", "action-recognition", "videomae", "videomaev2", "tiktokactions", "custom_code"]
+_SIZES = {384: "ViT-S", 768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H", 1408: "ViT-g"}
+
+
+def _template(name: str, template_dir: str | os.PathLike | None) -> Path:
+    path = Path(template_dir or TEMPLATES_DIR) / name
+    if not path.is_file():
+        raise ConfigError(
+            f"card template {path} not found; run from a checkout of hf-tiktokactions (templates live in "
+            "model_cards/) or pass --template-dir"
+        )
+    return path
+
+
+def _model_config(model_dir: str | os.PathLike) -> dict[str, Any]:
+    path = Path(model_dir) / "config.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no config.json; --model must be a saved model folder (save_pretrained)") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the model config ({error})") from None
+
+
+def size_name(hidden_size: int) -> str:
+    """``ViT-B`` etc. from the encoder width; custom widths as ``ViT (width N)``."""
+    return _SIZES.get(hidden_size, f"ViT (width {hidden_size})")
+
+
+def _eval_results(results: Iterable[EvalResults]) -> list[EvalResult]:
+    entries = []
+    for result in results:
+        for metric in result.metrics:
+            entries.append(
+                EvalResult(
+                    task_type=result.task,
+                    task_name="Video Classification",
+                    dataset_type=result.dataset.type,
+                    dataset_name=result.dataset.name,
+                    dataset_config=result.dataset.config,
+                    dataset_split=result.dataset.split,
+                    metric_type=metric.type,
+                    metric_name=f"{metric.name} ({metric.views} views)",
+                    metric_value=metric.value,
+                    metric_args={"views": metric.views},
+                )
+            )
+    return entries
+
+
+def results_table(results: Iterable[EvalResults]) -> str:
+    """A markdown table: dataset, split, metric, views, value."""
+    rows = [
+        f"| {r.dataset.name} | {r.dataset.split}{f' ({r.dataset.config})' if r.dataset.config else ''} | {m.type} {m.name} | {m.views} | {m.value:.2f} |"
+        for r in results
+        for m in r.metrics
+    ]
+    if not rows:
+        return "No evaluation results were given for this card."
+    return "| dataset | split | metric | views | value (%) |\n|---|---|---|---|---|\n" + "\n".join(rows)
+
+
+def _recipe_lines(recipe: Mapping[str, Any]) -> str:
+    return "\n".join(f"  - `{key}`: {json.dumps(value) if not isinstance(value, str) else value}" for key, value in recipe.items())
+
+
+def _procedure(results: list[EvalResults], pretraining: str) -> str:
+    lines = [pretraining, ""]
+    for result in results:
+        lines.append(f"- Fine-tuning for {result.dataset.name} on {result.hardware}" + (f", seed {result.seed}" if result.seed is not None else "") + ":")
+        lines.append(_recipe_lines(result.recipe) or "  - (no options recorded)")
+    return "\n".join(lines).strip()
+
+
+def _protocol(results: list[EvalResults], spec: PreprocessingSpec) -> str:
+    views = sorted({m.views for r in results for m in r.metrics})
+    return (
+        f"Each test video is read as {spec.num_views} temporal clips x {spec.num_crops} spatial crops "
+        f"({spec.num_frames} frames {spec.sampling_rate} apart{', TSN segments' if spec.segment_based else ''}; "
+        f"short side {spec.short_side}, {spec.crop_size}x{spec.crop_size} crops along the long side); the "
+        "softmax scores of the views are averaged and the top-1 / top-5 accuracy of the averaged scores is "
+        "reported. The views used for each number are listed with it"
+        + (f" ({', '.join(views)})." if views else ".")
+    )
+
+
+def model_card(
+    model_dir: str | os.PathLike,
+    results: Iterable[EvalResults] = (),
+    *,
+    repo_id: str | None = None,
+    model_name: str | None = None,
+    license: str = "apache-2.0",
+    base_model: str | None = None,
+    pretraining_dataset: str | None = None,
+    extra_tags: Iterable[str] = (),
+    summary: str = "",
+    training_data: str = "",
+    template_dir: str | os.PathLike | None = None,
+) -> ModelCard:
+    """The model card of the saved classifier in ``model_dir``, with ``results`` as its model-index.
+
+    ``pretraining_dataset`` is the (private) index's dataset id, listed under ``datasets`` with the
+    fine-tuning datasets. Raises ``ConfigError`` for an unreadable model folder or missing template.
+    """
+    results = list(results)
+    config = _model_config(model_dir)
+    spec = read_preprocessing(model_dir)
+    name = model_name or repo_id or Path(model_dir).resolve().name
+    datasets = list(dict.fromkeys(([pretraining_dataset] if pretraining_dataset else []) + [r.dataset.type for r in results]))
+    card_data = ModelCardData(
+        model_name=name,
+        library_name="transformers",
+        pipeline_tag="video-classification",
+        license=license,
+        tags=list(dict.fromkeys([*DEFAULT_TAGS, *extra_tags])),
+        datasets=datasets or None,
+        base_model=base_model,
+        metrics=sorted({m.type for r in results for m in r.metrics}) or None,
+        eval_results=_eval_results(results) or None,
+    )
+    size = size_name(int(config.get("hidden_size", 768)))
+    pretraining = (
+        f"Pre-training: VideoMAE V2 dual masking (tube mask ratio {config.get('mask_ratio', 0.9)}, running-cell "
+        f"decoder mask ratio {config.get('decoder_mask_ratio', 0.5)})"
+        + (f" on `{pretraining_dataset}`" if pretraining_dataset else "")
+        + (f", starting from `{base_model}`" if base_model else "")
+        + "."
+    )
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(_template(MODEL_TEMPLATE, template_dir)),
+        model_name=name,
+        repo_id=repo_id or "ORG/NAME",
+        summary=summary or f"A {size} video classifier for human action recognition from the hf-tiktokactions project.",
+        size_name=size,
+        num_frames=spec.num_frames,
+        image_size=config.get("image_size", spec.crop_size),
+        tubelet_size=config.get("tubelet_size", 2),
+        patch_size=config.get("patch_size", 16),
+        num_labels=len(config.get("id2label", {})) or config.get("num_labels", "?"),
+        sampling_rate=spec.sampling_rate,
+        short_side=spec.short_side,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        training_data=training_data
+        or (
+            "Pre-training used public short social videos collected with the TikTok Research API, cut into "
+            "3.5-10 s single-scene clips that show people"
+            + (f" (the private index `{pretraining_dataset}`, see its dataset card)" if pretraining_dataset else "")
+            + ". Fine-tuning used: "
+            + (", ".join(f"{r.dataset.name} ({r.dataset.split})" for r in results) or "see the results below")
+            + "."
+        ),
+        procedure=_procedure(results, pretraining),
+        evaluation_protocol=_protocol(results, spec),
+        results_table=results_table(results),
+    )
+    # parse the YAML header again: raises on malformed metadata (card.validate() would post to the Hub)
+    ModelCard(str(card))
+    return card
+
+
+def _human(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+_STAT_NAMES = {
+    "num_videos": "videos",
+    "num_clips": "clips",
+    "total_hours": "hours of clips",
+    "num_hashtags": "hashtags searched",
+    "mean_clip_seconds": "mean clip length (s)",
+    "date_range": "video creation dates",
+    "resolutions": "frame sizes",
+}
+
+
+def _size_category(num_clips: int | None) -> str | None:
+    if not num_clips:
+        return None
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if num_clips < limit:
+            return name
+    return "10M<n<100M"
+
+
+def dataset_card(
+    stats: Mapping[str, Any],
+    *,
+    pretty_name: str = "TikTokActions pre-training index (private)",
+    license: str = "other",
+    summary: str = "",
+    template_dir: str | os.PathLike | None = None,
+) -> DatasetCard:
+    """The card of the private pre-training index, from a statistics dict.
+
+    Known keys (all optional, shown in this order): ``num_videos``, ``num_clips``, ``total_hours``,
+    ``num_hashtags``, ``mean_clip_seconds``, ``date_range``, ``resolutions``; any other scalar key is
+    shown too. ``per_category`` (a dict category -> number of videos) becomes its own table.
+    """
+    if not isinstance(stats, Mapping):
+        raise ConfigError(f"dataset statistics must be a JSON object, got {type(stats).__name__}")
+    per_category = stats.get("per_category") or {}
+    if not isinstance(per_category, Mapping):
+        raise ConfigError("statistics field per_category must map category names to video counts")
+    keys = [key for key in _STAT_NAMES if key in stats] + [k for k in stats if k not in _STAT_NAMES and k != "per_category"]
+    rows = [f"| {_STAT_NAMES.get(key, key.replace('_', ' '))} | {_human(stats[key])} |" for key in keys]
+    statistics_table = ("| statistic | value |\n|---|---|\n" + "\n".join(rows)) if rows else "No statistics were given."
+    category_table = (
+        "| category | videos |\n|---|---|\n" + "\n".join(f"| {name} | {_human(count)} |" for name, count in per_category.items())
+        if per_category
+        else ""
+    )
+    card_data = DatasetCardData(
+        pretty_name=pretty_name,
+        license=license,
+        task_categories=["video-classification"],
+        size_categories=_size_category(stats.get("num_clips")),
+        tags=["video", "action-recognition", "self-supervised", "tiktokactions", "private"],
+    )
+    card = DatasetCard.from_template(
+        card_data,
+        template_path=str(_template(DATASET_TEMPLATE, template_dir)),
+        pretty_name=pretty_name,
+        summary=summary or "Unlabeled clips of people in public short social videos, for self-supervised pre-training.",
+        statistics_table=statistics_table,
+        category_table=category_table,
+    )
+    DatasetCard(str(card))
+    return card

@@ -1,0 +1,114 @@
+"""Model and dataset cards: YAML metadata, model-index from results files, offline validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from huggingface_hub import DatasetCard, ModelCard
+
+from hf_tiktokactions.cli_errors import run_cli
+from hf_tiktokactions.hub.__main__ import main as hub_main
+from hf_tiktokactions.hub.cards import dataset_card
+from test_hub_export import tiny_classifier
+
+K400 = {
+    "task": "video-classification",
+    "dataset": {"name": "Kinetics-400", "type": "kinetics400", "split": "validation"},
+    "metrics": [
+        {"type": "accuracy", "name": "top-1", "value": 81.1, "views": "5x3"},
+        {"type": "accuracy", "name": "top-5", "value": 94.9, "views": "5x3"},
+    ],
+    "recipe": {"epochs": 90, "lr": 0.001, "layer_decay": 0.75, "mixup": 0.8},
+    "hardware": "8x H200, bf16",
+    "seed": 0,
+}
+UCF = {
+    "task": "video-classification",
+    "dataset": {"name": "UCF101", "type": "ucf101", "split": "test", "config": "split1"},
+    "metrics": [{"type": "accuracy", "name": "top-1", "value": 97.5, "views": "2x3"}],
+    "recipe": {"epochs": 50},
+    "hardware": "1x H200, bf16",
+}
+
+
+@pytest.fixture
+def model_and_results(tmp_path: Path) -> tuple[Path, list[Path]]:
+    tiny_classifier(tmp_path / "model")
+    paths = []
+    for name, data in (("k400.json", K400), ("ucf.json", UCF)):
+        (tmp_path / name).write_text(json.dumps(data))
+        paths.append(tmp_path / name)
+    return tmp_path / "model", paths
+
+
+def test_model_card_from_results_files_validates_offline(tmp_path: Path, model_and_results) -> None:
+    model, (k400, ucf) = model_and_results
+    argv = ["card", "--model", str(model), "--results", str(k400), "--results", str(ucf), "--output", str(tmp_path / "card"),
+            "--repo-id", "tiktokactions/videomaev2-b-k400", "--base-model", "tiktokactions/videomaev2-b-pt",
+            "--pretraining-dataset", "tiktokactions/index-private", "--license", "cc-by-nc-4.0"]
+    assert hub_main(argv) == 0
+
+    card = ModelCard.load(tmp_path / "card" / "README.md")  # parses and validates the YAML, no network
+    data = card.data
+    assert data.library_name == "transformers" and data.pipeline_tag == "video-classification"
+    assert data.license == "cc-by-nc-4.0" and data.base_model == "tiktokactions/videomaev2-b-pt"
+    assert data.datasets == ["tiktokactions/index-private", "kinetics400", "ucf101"]
+    assert {"video-classification", "videomaev2", "custom_code"} <= set(data.tags)
+    assert data.model_name == "tiktokactions/videomaev2-b-k400"
+
+    found = {(r.dataset_type, r.dataset_split, r.dataset_config, r.metric_name, r.metric_value, r.metric_args["views"]) for r in data.eval_results}
+    assert found == {
+        ("kinetics400", "validation", None, "top-1 (5x3 views)", 81.1, "5x3"),
+        ("kinetics400", "validation", None, "top-5 (5x3 views)", 94.9, "5x3"),
+        ("ucf101", "test", "split1", "top-1 (2x3 views)", 97.5, "2x3"),
+    }
+    assert all(r.task_type == "video-classification" for r in data.eval_results)
+
+    text = card.text
+    for section in ("## How to use", "## Training data", "## Training procedure", "## Evaluation", "## Intended use",
+                    "## Limitations and bias", "## Ethics: training on public social video"):
+        assert section in text
+    assert 'from_pretrained("tiktokactions/videomaev2-b-k400", trust_remote_code=True)' in text
+    assert "`layer_decay`: 0.75" in text and "8x H200, bf16" in text  # recipe and hardware
+    assert "| Kinetics-400 | validation | accuracy top-1 | 5x3 | 81.10 |" in text
+    assert "not redistributed" in text and "Retention" in text
+
+
+def test_card_without_results_has_no_model_index(tmp_path: Path, model_and_results) -> None:
+    model, _ = model_and_results
+    assert hub_main(["card", "--model", str(model), "--output", str(tmp_path / "card")]) == 0
+    card = ModelCard.load(tmp_path / "card" / "README.md")
+    assert card.data.eval_results is None and card.data.pipeline_tag == "video-classification"
+    assert "No evaluation results were given" in card.text
+
+
+def test_a_bad_results_file_stops_the_card_with_one_line(tmp_path: Path, model_and_results, capsys) -> None:
+    model, (k400, _) = model_and_results
+    k400.write_text(json.dumps({**K400, "metrics": [{"type": "accuracy", "name": "top-1", "value": 0.811}]}))
+    assert run_cli(hub_main, ["card", "--model", str(model), "--results", str(k400), "--output", str(tmp_path / "c")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "missing 'views'" in error and "Traceback" not in error
+    assert not (tmp_path / "c" / "README.md").exists()
+
+
+def test_dataset_card_from_statistics(tmp_path: Path) -> None:
+    stats = {
+        "num_videos": 283582,
+        "num_clips": 1034512,
+        "total_hours": 1962.4,
+        "num_hashtags": 386,
+        "date_range": "2020-01-01..2023-06-30",
+        "per_category": {"sports": 120000, "dance": 90000},
+    }
+    (tmp_path / "stats.json").write_text(json.dumps(stats))
+    assert hub_main(["dataset-card", "--stats", str(tmp_path / "stats.json"), "--output", str(tmp_path / "ds")]) == 0
+    card = DatasetCard.load(tmp_path / "ds" / "README.md")
+    assert card.data.task_categories == ["video-classification"]
+    assert card.data.size_categories == ["1M<n<10M"] or card.data.size_categories == "1M<n<10M"
+    assert "| clips | 1,034,512 |" in card.text and "| hours of clips | 1,962.40 |" in card.text
+    assert "| dance | 90,000 |" in card.text and "not redistributed" in card.text
+
+    empty = dataset_card({})
+    assert "No statistics were given." in empty.text

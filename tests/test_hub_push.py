@@ -1,0 +1,80 @@
+"""push uploads exactly the exported folder.
+
+Only the Hub calls are mocked (huggingface_hub's ``create_repo`` and ``upload_folder`` as imported by
+``hf_tiktokactions.hub.push``): the export, the card and the files are real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from hf_tiktokactions.cli_errors import run_cli
+from hf_tiktokactions.hub import push as push_module
+from hf_tiktokactions.hub.__main__ import main as hub_main
+from test_hub_export import tiny_classifier
+
+FAKE_TOKEN = "hf_fake_token_for_tests_0123456789"
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def hub_calls(monkeypatch) -> list[tuple]:
+    """Record create_repo / upload_folder calls (and the uploaded folder's contents) instead of sending them."""
+    calls: list[tuple] = []
+
+    def create_repo(repo_id, **kwargs):
+        calls.append(("create_repo", repo_id, kwargs))
+
+    def upload_folder(*, repo_id, folder_path, **kwargs):
+        calls.append(("upload_folder", repo_id, kwargs, digests(Path(folder_path))))
+        return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
+
+    monkeypatch.setattr(push_module, "create_repo", create_repo)
+    monkeypatch.setattr(push_module, "upload_folder", upload_folder)
+    return calls
+
+
+def test_push_uploads_exactly_what_export_writes(tmp_path: Path, hub_calls, monkeypatch, capsys) -> None:
+    tiny_classifier(tmp_path / "model")
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    assert hub_main(["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny", "--private"]) == 0
+    assert hub_main(["export", "--model", str(tmp_path / "model"), "--output", str(tmp_path / "out"), "--repo-id", "me/tiny"]) == 0
+
+    (create, repo_id, create_kwargs), upload = hub_calls
+    assert (create, repo_id, create_kwargs["private"], create_kwargs["repo_type"]) == ("create_repo", "me/tiny", True, "model")
+    assert upload[0] == "upload_folder" and upload[1] == "me/tiny"
+    assert upload[3] == digests(tmp_path / "out")  # same names, same bytes
+    assert create_kwargs["token"] == FAKE_TOKEN == upload[2]["token"]
+    assert FAKE_TOKEN not in capsys.readouterr().out
+    assert all(FAKE_TOKEN.encode() not in p.read_bytes() for p in (tmp_path / "out").iterdir())
+
+
+def test_push_needs_a_token_and_a_full_repo_id(tmp_path: Path, hub_calls, monkeypatch, capsys) -> None:
+    tiny_classifier(tmp_path / "model")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    assert run_cli(hub_main, ["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny"]) == 2
+    assert "set HF_TOKEN" in capsys.readouterr().err
+
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    assert run_cli(hub_main, ["push", "--model", str(tmp_path / "model"), "--repo-id", "tiny"]) == 2
+    assert "use ORG/NAME" in capsys.readouterr().err
+    assert hub_calls == []
+
+
+def test_offline_push_fails_with_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """No mock here: with HF_HUB_OFFLINE=1 (tests/conftest.py) huggingface_hub refuses before any request."""
+    from huggingface_hub import constants
+
+    assert constants.HF_HUB_OFFLINE, "this test must not reach the network"
+    tiny_classifier(tmp_path / "model")
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    assert run_cli(hub_main, ["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny"]) == 2
+    error = capsys.readouterr().err
+    assert "HF_HUB_OFFLINE is set" in error and FAKE_TOKEN not in error
+
