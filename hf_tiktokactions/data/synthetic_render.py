@@ -103,22 +103,39 @@ def figure_coverage(joints: np.ndarray, scene: Scene, x: np.ndarray, y: np.ndarr
     """Anti-aliased coverage of limbs and head, each (T, H, W) in [0, 1].
 
     joints: (T, J, 2) in body units (see ``synthetic_poses``), placed so that y = 0 lies on the
-    ground line and the standing figure is ``scene.figure_height`` pixels tall.
+    ground line and the standing figure is ``scene.figure_height`` pixels tall. Distances are only
+    computed inside the window the figure can reach over the clip; outside it coverage is exactly 0.
     """
     scale = scene.figure_height / 0.95
     px = (scene.figure_x + scale * joints[..., 0]).astype(np.float32)  # (T, J)
     py = (scene.ground_y - scale * joints[..., 1]).astype(np.float32)
+    head_radius = HEAD_RADIUS * scale
+    reach = max(scene.thickness / 2, head_radius) + 1.0  # beyond this, coverage is 0
+    cols = _window(x[:, 0, :], px.min() - reach, px.max() + reach)
+    rows = _window(y[:, :, 0], py.min() - reach, py.max() + reach)
+    x, y = x[:, :, cols], y[:, rows, :]
+
     ax, ay = px[:, SEGMENTS[:, 0], None, None], py[:, SEGMENTS[:, 0], None, None]  # (T, S, 1, 1)
     bx, by = px[:, SEGMENTS[:, 1], None, None], py[:, SEGMENTS[:, 1], None, None]
     abx, aby = bx - ax, by - ay
-    xs, ys = x[:, None], y[:, None]  # (T, 1, 1, W), (T, 1, H, 1)
+    xs, ys = x[:, None], y[:, None]  # (T, 1, 1, w), (T, 1, h, 1)
     along = ((xs - ax) * abx + (ys - ay) * aby) / np.maximum(abx * abx + aby * aby, 1e-6)
     along = np.clip(along, 0, 1)
-    distance2 = (xs - ax - along * abx) ** 2 + (ys - ay - along * aby) ** 2  # (T, S, H, W)
-    limbs = np.clip(scene.thickness / 2 + 0.5 - np.sqrt(distance2.min(axis=1)), 0, 1)
+    distance2 = (xs - ax - along * abx) ** 2 + (ys - ay - along * aby) ** 2  # (T, S, h, w)
     hx, hy = px[:, J["head"], None, None], py[:, J["head"], None, None]
-    head = np.clip(HEAD_RADIUS * scale + 0.5 - np.sqrt((x - hx) ** 2 + (y - hy) ** 2), 0, 1)
+
+    limbs = np.zeros((len(joints), scene.size, scene.size), np.float32)
+    head = np.zeros_like(limbs)
+    limbs[:, rows, cols] = np.clip(scene.thickness / 2 + 0.5 - np.sqrt(distance2.min(axis=1)), 0, 1)
+    head[:, rows, cols] = np.clip(head_radius + 0.5 - np.sqrt((x - hx) ** 2 + (y - hy) ** 2), 0, 1)
     return limbs, head
+
+
+def _window(coordinates: np.ndarray, low: float, high: float) -> slice:
+    """The index range (a slice) along the last axis of ``coordinates`` (T, N) whose values fall in
+    [low, high] in any frame."""
+    inside = np.flatnonzero(((coordinates >= low) & (coordinates <= high)).any(axis=0))
+    return slice(int(inside[0]), int(inside[-1]) + 1) if inside.size else slice(0, 0)
 
 
 def render_frames(joints: np.ndarray, scene: Scene) -> np.ndarray:
@@ -127,7 +144,7 @@ def render_frames(joints: np.ndarray, scene: Scene) -> np.ndarray:
     limbs, head = figure_coverage(joints, scene, x, y)
     layers = background_layers(scene, x, y) + [(limbs, scene.body_color), (head, scene.head_color)]
     image = composite(layers, limbs.shape)
-    if scene.noise_std > 0:
-        noise = np.random.default_rng(scene.noise_seed).standard_normal(image.shape, dtype=np.float32)
+    if scene.noise_std > 0:  # grey sensor noise: one draw a pixel, the same on R, G and B
+        noise = np.random.default_rng(scene.noise_seed).standard_normal(image.shape[:-1] + (1,), dtype=np.float32)
         image += scene.noise_std * noise
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
