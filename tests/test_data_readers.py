@@ -120,6 +120,9 @@ def hmdb51_root(tmp_path: Path) -> Path:
         "brush_hair": [("April_09_brush_hair_u_nm_np1_ba_goo_0.avi", 1), ("Brushing_Hair_h_nm_np2_le_goo_1.avi", 2),
                        ("unused_brush_hair_0.avi", 0)],
         "clap": [("clap_a_f_nm_np1_fr_med_0.avi", 1), ("clap_b_f_nm_np1_fr_med_1.avi", 1), ("clap_c_u_nm_np1_fr_med_2.avi", 2)],
+        # "kick_ball_test_split1.txt" sorts before "kick_test_split1.txt", the class names the other way
+        "kick": [("kick_x_f_cm_np1_ri_med_0.avi", 1)],
+        "kick_ball": [("kick_ball_y_f_cm_np1_ba_med_0.avi", 1)],
     }
     for name, entries in lines.items():
         for split in (1, 2, 3):
@@ -133,22 +136,24 @@ def hmdb51_root(tmp_path: Path) -> Path:
 
 def test_hmdb51_flags_choose_the_split(hmdb51_root: Path) -> None:
     data = load_hmdb51(hmdb51_root / "hmdb51_org", split=1)
-    assert class_names(data) == ["brush_hair", "clap"]
-    assert data["train"].num_rows == 3 and data["test"].num_rows == 2  # flag 0 is left out
-    assert labels_as_names(data["train"]) == ["brush_hair", "clap", "clap"]
+    assert class_names(data) == ["brush_hair", "clap", "kick", "kick_ball"]
+    assert data["train"].num_rows == 5 and data["test"].num_rows == 2  # flag 0 is left out
+    assert labels_as_names(data["train"]) == ["brush_hair", "clap", "clap", "kick", "kick_ball"]
+    for row in data["train"]:
+        assert Path(row["video"]).parent.name == data["train"].features["label"].int2str(row["label"])
     assert data["test"][0]["video"] == str(hmdb51_root / "hmdb51_org/brush_hair/Brushing_Hair_h_nm_np2_le_goo_1.avi")
     assert all("unused" not in video for split in data.values() for video in split["video"])
 
     data2 = load_hmdb51(hmdb51_root / "hmdb51_org", split=2)
-    assert data2["train"].num_rows == 2 and data2["test"].num_rows == 3
+    assert data2["train"].num_rows == 2 and data2["test"].num_rows == 5
 
 
 def test_hmdb51_missing_and_errors(hmdb51_root: Path, tmp_path: Path) -> None:
     (hmdb51_root / "hmdb51_org/clap/clap_b_f_nm_np1_fr_med_1.avi").unlink()
-    assert load_hmdb51(hmdb51_root / "hmdb51_org", split=1, missing="drop")["train"].num_rows == 2
+    assert load_hmdb51(hmdb51_root / "hmdb51_org", split=1, missing="drop")["train"].num_rows == 4
     with pytest.raises(DatasetLayoutError, match="clap_b_f_nm_np1_fr_med_1.avi"):
         load_hmdb51(hmdb51_root / "hmdb51_org", split=1, missing="error")
-    with pytest.raises(DatasetLayoutError, match=r"none of the 5 listed video files exist under .*elsewhere"):
+    with pytest.raises(DatasetLayoutError, match=r"none of the 7 listed video files exist under .*elsewhere"):
         (hmdb51_root / "elsewhere").mkdir()
         load_hmdb51(hmdb51_root / "elsewhere", split=1, splits_dir=hmdb51_root / "testTrainMulti_7030_splits")
     with pytest.raises(DatasetLayoutError, match=r"_test_split1\.txt"):
@@ -203,8 +208,8 @@ def test_kinetics_errors(tmp_path: Path) -> None:
         load_kinetics(tmp_path / "csv", tmp_path / "videos")
     with pytest.raises(DatasetLayoutError, match="Kinetics video root"):
         load_kinetics(tmp_path / "csv", tmp_path / "nope")
-    (tmp_path / "csv" / "train.csv").write_text("name,start\nx,1\n")
-    with pytest.raises(DatasetLayoutError, match="expected label,youtube_id"):
+    (tmp_path / "csv" / "classes.csv").write_text("id,name\n0,abseiling\n")
+    with pytest.raises(DatasetLayoutError, match=r"none of the CSVs .*classes\.csv"):
         load_kinetics(tmp_path / "csv", tmp_path / "videos")
 
 

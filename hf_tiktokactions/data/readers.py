@@ -165,10 +165,12 @@ def load_hmdb51(
         f"*{suffix}",
         "HMDB51",
     )
-    split_files = sorted(splits_path.glob(f"*{suffix}"))
-    names = sorted(path.name[: -len(suffix)] for path in split_files)
+    # Sorted by class name, not file name: "kick_ball_test_split1.txt" sorts before "kick_test_split1.txt".
+    split_files = {path.name[: -len(suffix)]: path for path in splits_path.glob(f"*{suffix}")}
+    names = sorted(split_files)
     splits = {"train": _Split(), "test": _Split()}
-    for label, (name, split_file) in enumerate(zip(names, split_files, strict=True)):
+    for label, name in enumerate(names):
+        split_file = split_files[name]
         # "April_09_brush_hair_u_nm_np1_ba_goo_0.avi 1 " (note the trailing space)
         for line_number, fields in _read_fields(split_file):
             if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
@@ -211,14 +213,16 @@ def load_kinetics(
         raise DatasetLayoutError(f"Kinetics: no .csv annotation file in {csv_dir}. Pass the folder of the release's train/validate/test CSVs.")
 
     records: list[tuple[str, str | None, str, int, int]] = []  # (split, label, youtube_id, start, end)
+    used = 0
     for csv_path in csv_files:
         with csv_path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             columns = set(reader.fieldnames or [])
             if not {"youtube_id", "time_start", "time_end"} <= columns:
-                raise DatasetLayoutError(
-                    f"Kinetics: {csv_path} has columns {sorted(columns)}; expected label,youtube_id,time_start,time_end,split."
-                )
+                # e.g. a class-index CSV next to the split CSVs
+                logger.warning("Kinetics: skipping %s, whose columns %s are not a split list's.", csv_path, sorted(columns))
+                continue
+            used += 1
             for line_number, row in enumerate(reader, start=2):
                 split_value = (row.get("split") or _split_from_file_name(csv_path)).strip().lower()
                 if split_value not in _KINETICS_SPLITS:
@@ -230,6 +234,11 @@ def load_kinetics(
                 label = row.get("label") or None
                 records.append((_KINETICS_SPLITS[split_value], label, row["youtube_id"], start, end))
 
+    if not used:
+        raise DatasetLayoutError(
+            f"Kinetics: none of the CSVs in {csv_dir} ({', '.join(path.name for path in csv_files)}) has the columns "
+            "label,youtube_id,time_start,time_end,split."
+        )
     names = sorted({label for _, label, *_ in records if label is not None})
     index_of = {name: i for i, name in enumerate(names)}
     files = _index_videos(video_root)
