@@ -1,0 +1,304 @@
+"""Gradio Space: classify the action in a short video with a fine-tuned VideoMAE V2 model.
+
+Upload a clip (or pick an example) -> top-5 labels with probabilities, the frames the model saw, and how
+long each step took. Two modes:
+
+* fast: one clip (``num_frames`` frames ``sampling_rate`` apart, centred in the video), centre crop;
+* accurate: ``ACCURATE_VIEWS`` (temporal x spatial, default 2x3) views; their softmax scores are averaged.
+
+The API endpoint is ``/classify`` (``api_name="classify"``): inputs (video, mode), outputs (label, frames,
+details). Environment:
+
+    MODEL_ID           a model folder or Hub id (default: runs/quickstart/, what the quickstart writes)
+    ACCURATE_VIEWS     views of the accurate mode, "TxS" (default 2x3)
+    MAX_VIDEO_SECONDS  longest accepted video (default 180)
+    MAX_UPLOAD_MB      largest accepted upload (default 100)
+    INFERENCE_DTYPE    float32 | bfloat16 | auto (default auto: bfloat16 where the CPU has native bf16)
+    TORCH_THREADS      torch intra-op threads (default: all cores)
+    EXAMPLES_DIR       where the synthetic example clips are made (default: a cache folder)
+
+Run locally: ``MODEL_ID=path/to/model python spaces/app.py`` (GRADIO_SERVER_PORT picks the port).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Nothing of this app phones home: no analytics, no version check.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import logging  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from hf_tiktokactions.data.decoding import open_video  # noqa: E402
+from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices, test_views  # noqa: E402
+from hf_tiktokactions.data.transforms import normalize_video, resize_clip, short_side_resize, spatial_crop  # noqa: E402
+from hf_tiktokactions.errors import TikTokActionsError, VideoDecodeError  # noqa: E402
+from hf_tiktokactions.hub.processor_config import PreprocessingSpec, read_preprocessing  # noqa: E402
+
+log = logging.getLogger("space")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = REPO_ROOT / "runs" / "quickstart"
+FAST, ACCURATE = "fast (1 view)", "accurate (multi-view)"
+TOP_K = 5
+GALLERY_SIDE = 160  # pixels: the gallery shows small copies of the model's crops
+
+
+class UserInputError(Exception):
+    """A problem with the upload, reported to the user as it is."""
+
+
+@dataclass
+class Prediction:
+    """What one request produced."""
+
+    scores: dict[str, float]  # label -> probability, top-5
+    frames: list[np.ndarray]  # uint8 (H, W, C) frames of the first view, as the model saw them
+    details: str  # markdown: views, timings
+    seconds: dict[str, float]  # decode, preprocess, model, total
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise SystemExit(f"{name}={value!r} is not an integer") from None
+
+
+def _parse_views(text: str) -> tuple[int, int]:
+    try:
+        temporal, spatial = (int(part) for part in text.lower().split("x"))
+        if temporal < 1 or spatial < 1:
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f"ACCURATE_VIEWS={text!r}: use TEMPORALxSPATIAL, e.g. 2x3") from None
+    return temporal, spatial
+
+
+def _pick_dtype(name: str) -> torch.dtype:
+    if name == "auto":
+        native_bf16 = getattr(torch.backends.mkldnn, "is_available", lambda: False)() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        return torch.bfloat16 if native_bf16 else torch.float32
+    if name not in ("float32", "bfloat16"):
+        raise SystemExit(f"INFERENCE_DTYPE={name!r}: use float32, bfloat16 or auto")
+    return getattr(torch, name)
+
+
+def resolve_model_location(model_id: str | None) -> str:
+    """``MODEL_ID`` if set, else ``runs/quickstart/``; a clear error when neither names a model."""
+    if model_id:
+        local = Path(model_id).expanduser()
+        if local.exists() and not (local / "config.json").is_file():
+            raise UserInputError(f"MODEL_ID={model_id}: the folder has no config.json; point it at a saved or exported model")
+        return str(local) if local.exists() else model_id
+    if (DEFAULT_MODEL_DIR / "config.json").is_file():
+        return str(DEFAULT_MODEL_DIR)
+    raise UserInputError(
+        f"No model: MODEL_ID is not set and {DEFAULT_MODEL_DIR} holds no model. Set MODEL_ID to a model folder "
+        "or Hub id (a fine-tuned VideoMAE V2 classifier), or run the quickstart, which writes runs/quickstart/."
+    )
+
+
+class ActionClassifier:
+    """Loads the model once; ``predict(path, mode)`` decodes only the frames it needs and classifies them."""
+
+    def __init__(self, location: str, accurate_views: tuple[int, int] = (2, 3), dtype: torch.dtype = torch.float32):
+        from hf_tiktokactions.modeling import VideoMAEv2ForVideoClassification
+
+        self.location = location
+        self.model = VideoMAEv2ForVideoClassification.from_pretrained(location, dtype=dtype).eval()
+        self.dtype = dtype
+        config = self.model.config
+        self.spec: PreprocessingSpec = (
+            read_preprocessing(location, config) if Path(location).is_dir() else self._hub_spec(location, config)
+        )
+        self.accurate_views = accurate_views
+        self.labels = [config.id2label[i] for i in range(len(config.id2label))]
+
+    @staticmethod
+    def _hub_spec(model_id: str, config) -> PreprocessingSpec:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(model_id, allow_patterns=["*preprocessor_config.json"])
+        return read_preprocessing(folder, config)
+
+    def warm_up(self) -> None:
+        """One forward pass, so the first user does not pay for lazy initialisation."""
+        spec = self.spec
+        with torch.inference_mode():
+            self.model(torch.zeros(1, spec.num_frames, 3, spec.crop_size, spec.crop_size, dtype=self.dtype))
+
+    def _views(self, num_video_frames: int, mode: str) -> list[tuple[np.ndarray, int, int]]:
+        """(frame indices, crop index, number of crops) per view; the fast mode takes the centre crop."""
+        spec = self.spec
+        if mode == FAST:
+            if spec.segment_based:
+                indices = segment_indices(num_video_frames, spec.num_frames)
+            else:
+                indices = dense_clip_indices(num_video_frames, spec.num_frames, spec.sampling_rate)
+            return [(indices, 0, 1)]
+        temporal, spatial = self.accurate_views
+        views = test_views(num_video_frames, temporal, spatial, spec.num_frames, spec.sampling_rate, spec.segment_based)
+        return [(view.indices, view.spatial, spatial) for view in views]
+
+    def predict(self, path: str, mode: str = FAST, max_seconds: float = 180.0) -> Prediction:
+        """Top-5 labels for the video at ``path``. Raises ``UserInputError`` for unusable uploads."""
+        spec = self.spec
+        started = time.perf_counter()
+        try:
+            with open_video(path, backend="decord", num_threads=max(1, torch.get_num_threads())) as reader:
+                num_video_frames, fps = reader.num_frames, reader.fps
+                if fps > 0 and num_video_frames / fps > max_seconds:
+                    raise UserInputError(
+                        f"The video is {num_video_frames / fps:.0f} s long; this demo takes videos up to "
+                        f"{max_seconds:.0f} s. Trim it and try again."
+                    )
+                views = self._views(num_video_frames, mode)
+                wanted = np.unique(np.concatenate([indices for indices, _, _ in views]))
+                frames = reader.read(wanted)  # uint8 (U, C, H, W), each frame decoded once
+        except VideoDecodeError:
+            raise UserInputError(
+                "This file could not be read as a video (it is corrupt, truncated or not a video). "
+                "Upload an MP4, WebM or MOV clip."
+            ) from None
+        decoded = time.perf_counter()
+
+        slot = {int(index): position for position, index in enumerate(wanted)}
+        resized = short_side_resize(frames, spec.short_side)  # resize each frame once, crop per view
+        crops = [
+            resize_clip(spatial_crop(resized[[slot[int(i)] for i in indices]], spec.short_side, crop, num_crops), (spec.crop_size,) * 2)
+            for indices, crop, num_crops in views
+        ]  # uint8 (T, C, S, S) each
+        pixel_values = normalize_video(torch.stack(crops)).to(self.dtype)  # (V, T, C, S, S)
+        prepared = time.perf_counter()
+
+        with torch.inference_mode():
+            logits = torch.cat([self.model(chunk).logits for chunk in pixel_values.split(4)])  # (V, num_labels)
+        probabilities = logits.float().softmax(dim=-1).mean(dim=0)  # averaged over views
+        inferred = time.perf_counter()
+
+        top = probabilities.topk(min(TOP_K, probabilities.numel()))
+        scores = {self.labels[i]: float(p) for p, i in zip(top.values.tolist(), top.indices.tolist())}
+        details = (
+            f"**{len(views)} view{'s' if len(views) > 1 else ''}** of {spec.num_frames} frames "
+            f"({'TSN segments' if spec.segment_based else f'{spec.sampling_rate} frames apart'}) "
+            f"from {num_video_frames} frames at {fps:.1f} fps. "
+            f"Decode {decoded - started:.2f} s, preprocess {prepared - decoded:.2f} s, model {inferred - prepared:.2f} s "
+            f"({str(self.dtype).replace('torch.', '')}, torch threads: {torch.get_num_threads()})."
+        )
+        seconds = {
+            "decode": decoded - started,
+            "preprocess": prepared - decoded,
+            "model": inferred - prepared,
+        }
+        frames_shown = gallery_frames(crops[0])
+        seconds["total"] = time.perf_counter() - started
+        return Prediction(scores, frames_shown, details, seconds)
+
+
+def gallery_frames(clip: torch.Tensor, side: int = GALLERY_SIDE) -> list[np.ndarray]:
+    """uint8 (T, C, H, W) -> T small uint8 (side, side, C) images for the gallery."""
+    small = resize_clip(clip, (side, side))
+    return list(small.permute(0, 2, 3, 1).contiguous().numpy())
+
+
+def example_clips(folder: str | os.PathLike) -> list[str]:
+    """One synthetic clip per action (made once, then reused), as example uploads."""
+    from hf_tiktokactions.data.synthetic import make_synthetic_actions
+
+    root = make_synthetic_actions(folder, clips_per_class=1, num_frames=64, val_fraction=0.0, test_fraction=0.0, progress=False)
+    return sorted(str(path) for path in Path(root).glob("train/*/*.mp4"))
+
+
+def build_demo(classifier: ActionClassifier | None, problem: str = "", examples: list[str] = (), max_seconds: float = 180.0) -> gr.Blocks:
+    """The page. With ``classifier=None`` it explains ``problem`` and every request gets that message."""
+
+    def classify(video: str | None, mode: str = FAST):
+        if classifier is None:
+            raise gr.Error(problem)
+        if not video:
+            raise gr.Error("Upload a video first (or pick one of the examples).")
+        if mode not in (FAST, ACCURATE):
+            raise gr.Error(f"mode must be {FAST!r} or {ACCURATE!r}")
+        limit_mb = _env_int("MAX_UPLOAD_MB", 100)
+        size_mb = os.path.getsize(video) / 2**20 if os.path.isfile(video) else 0
+        if size_mb > limit_mb:
+            raise gr.Error(f"The file is {size_mb:.0f} MB; this demo takes uploads up to {limit_mb} MB.")
+        try:
+            prediction = classifier.predict(video, mode, max_seconds)
+        except (UserInputError, TikTokActionsError) as error:
+            raise gr.Error(str(error)) from None
+        except Exception:  # noqa: BLE001 - the user gets a message, the log gets the traceback
+            log.exception("classify failed for %s", video)
+            raise gr.Error("Something went wrong while classifying this video; try another file.") from None
+        return prediction.scores, prediction.frames, prediction.details
+
+    with gr.Blocks(title="TikTokActions: action recognition") as demo:
+        gr.Markdown(
+            "# Human action recognition with VideoMAE V2\n"
+            "Upload a short video of a person (or pick an example): the model names the action. "
+            "*Fast* looks at one clip; *accurate* averages several clips and crops."
+        )
+        if classifier is None:
+            gr.Markdown(f"**This Space has no model yet.** {problem}", elem_id="no-model")
+        with gr.Row():
+            with gr.Column():
+                video = gr.Video(label="Video", sources=["upload"], format=None, include_audio=True, elem_id="video-input")
+                mode = gr.Radio([FAST, ACCURATE], value=FAST, label="Mode", elem_id="mode")
+                button = gr.Button("Classify", variant="primary", elem_id="classify-button")
+                if examples:
+                    gr.Examples(examples=[[path] for path in examples], inputs=[video], label="Examples (synthetic clips)")
+            with gr.Column():
+                label = gr.Label(num_top_classes=TOP_K, label="Top-5 actions", elem_id="labels")
+                frames = gr.Gallery(label="Frames the model saw (first view)", columns=8, height="auto", format="jpeg", elem_id="frames")
+                details = gr.Markdown(label="Details", elem_id="details")
+        button.click(classify, inputs=[video, mode], outputs=[label, frames, details], api_name="classify")
+    return demo
+
+
+def create_app() -> tuple[gr.Blocks, ActionClassifier | None]:
+    """Read the environment, load the model (or the reason there is none) and build the page."""
+    threads = _env_int("TORCH_THREADS", os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    max_seconds = float(_env_int("MAX_VIDEO_SECONDS", 180))
+    classifier, problem = None, ""
+    try:
+        location = resolve_model_location(os.environ.get("MODEL_ID", "").strip() or None)
+        classifier = ActionClassifier(
+            location,
+            accurate_views=_parse_views(os.environ.get("ACCURATE_VIEWS", "2x3")),
+            dtype=_pick_dtype(os.environ.get("INFERENCE_DTYPE", "auto").strip().lower()),
+        )
+        classifier.warm_up()
+    except UserInputError as error:
+        problem = str(error)
+    except (OSError, ValueError, TikTokActionsError) as error:
+        problem = f"MODEL_ID={os.environ.get('MODEL_ID') or DEFAULT_MODEL_DIR}: cannot load the model ({str(error).splitlines()[0]})."
+    if problem:
+        print(f"space: {problem}", file=sys.stderr)
+    examples_dir = os.environ.get("EXAMPLES_DIR") or str(Path.home() / ".cache" / "hf-tiktokactions" / "space-examples")
+    examples = example_clips(examples_dir)
+    return build_demo(classifier, problem, examples, max_seconds), classifier
+
+
+THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])  # no web fonts
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    demo, _ = create_app()
+    demo.queue(default_concurrency_limit=1).launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        max_file_size=f"{_env_int('MAX_UPLOAD_MB', 100)}mb",
+        ssr_mode=False,
+        theme=THEME,
+        footer_links=["api"],
+    )
