@@ -52,3 +52,15 @@ class DownloadError(TikTokActionsError):
 
 class DatasetLayoutError(TikTokActionsError, FileNotFoundError):
     """A dataset root, annotation file or listed video file is missing, or an annotation file is malformed."""
+
+
+class VideoRejected(TikTokActionsError):
+    """Curation drops one video (too short, no video stream, too large, ...); ``reason`` is what the index records."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DetectorError(TikTokActionsError):
+    """A person detector cannot be built: weights not found, optional package missing, unknown class name."""
