@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -19,13 +19,12 @@ from hf_tiktokactions.data.synthetic import (
     METADATA_FILE,
     SUMMARY_FILE,
     clip_seed,
-    main,
     make_synthetic_actions,
     render_clip,
     sample_clip,
 )
-from hf_tiktokactions.data.synthetic_poses import JOINTS, action_poses
-from hf_tiktokactions.data.synthetic_render import render_frames
+from hf_tiktokactions.data.synthetic.poses import JOINTS, action_poses
+from hf_tiktokactions.data.synthetic.render import render_frames
 from hf_tiktokactions.errors import ConfigError
 
 SMALL = dict(clips_per_class=3, size=48, num_frames=12, fps=15, val_fraction=1 / 3, test_fraction=1 / 3)
@@ -150,15 +149,22 @@ def test_no_class_depends_on_left_or_right() -> None:
             assert np.abs(poses[a] - candidate).mean() > 0.02, (a, b)
 
 
-def test_cli_writes_a_set_and_reports_bad_options(tmp_path: Path, capsys) -> None:
+def run_cli(arguments: list[str], monkeypatch) -> int:
+    """``python -m hf_tiktokactions.data.synthetic ARGUMENTS``, in this process (a subprocess would
+    spend most of the test importing the data package's torch-based modules again); its exit code."""
+    monkeypatch.setattr(sys, "argv", ["synthetic", *arguments])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("hf_tiktokactions.data.synthetic", run_name="__main__", alter_sys=True)
+    return exit_info.value.code
+
+
+def test_cli_writes_a_set_and_reports_bad_options(tmp_path: Path, monkeypatch, capsys) -> None:
     out_dir = str(tmp_path / "cli")
     options = ["--clips-per-class", "1", "--size", "32", "--num-frames", "4", "--actions", "jump", "spin"]
-    command = [sys.executable, "-m", "hf_tiktokactions.data.synthetic", out_dir, *options]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    assert run_cli([out_dir, *options], monkeypatch) == 0
     assert sorted(p.relative_to(out_dir).as_posix() for p in Path(out_dir).rglob("*.mp4")) == [
         "train/jump/jump_0000.mp4",
         "train/spin/spin_0000.mp4",
     ]
-    assert main([out_dir, *options, "--seed", "5"]) == 2  # in-process: the same entry point, no second import
+    assert run_cli([out_dir, *options, "--seed", "5"], monkeypatch) == 2
     assert "other options" in capsys.readouterr().err

@@ -1,30 +1,10 @@
-"""The embedded synthetic action set: small real H.264 clips of stick figures doing seven actions.
+"""Making the synthetic action set on disk: per-clip sampling, H.264 encoding, layout, metadata.
 
-``make_synthetic_actions(out_dir)`` (or ``python -m hf_tiktokactions.data.synthetic OUT_DIR``)
-writes::
-
-    OUT_DIR/{train,val,test}/{action}/{action}_{index:04d}.mp4   H.264, yuv420p, size x size, fps
-    OUT_DIR/metadata.jsonl      one row a clip: path, label, split, seed, frames, fps, size, side, ...
-    OUT_DIR/synthetic_config.json   the options the set was made with (checked when resuming)
-    OUT_DIR/summary.json        counts and timing of the last run
-
-``load_videofolder(OUT_DIR)`` reads it as train / validation / test.
-
-Actions: clap, jump, kick, sit_down, spin, stand_up, wave. ``stand_up`` is ``sit_down`` played
-backwards, so telling them apart needs temporal order; half of the clips of every action are
-mirrored (``side`` -1), so no class depends on left/right and horizontal-flip augmentation is safe.
-Colours, sizes, positions, backgrounds, speeds, camera shake and noise are drawn per clip from a
-seed derived from (seed, action, clip index) alone: the rendered frames are deterministic for a
-seed (the H.264 bytes nearly always are too; see ``write_mp4``), and a clip's content does not
-depend on how many clips or which other actions are made.
-
-A clip file is written under a temporary name and renamed when complete, so an interrupted run
-can be resumed: complete clips are skipped.
+See the package docstring (``hf_tiktokactions.data.synthetic``) for what the set is.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -37,8 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from hf_tiktokactions.data.synthetic_poses import ACTIONS, Motion, action_poses
-from hf_tiktokactions.data.synthetic_render import Scene, render_frames
+from hf_tiktokactions.data.synthetic.poses import ACTIONS, Motion, action_poses
+from hf_tiktokactions.data.synthetic.render import Scene, render_frames
 from hf_tiktokactions.errors import ConfigError
 
 DEFAULT_ACTIONS = tuple(ACTIONS)  # clap, jump, kick, sit_down, spin, stand_up, wave
@@ -269,6 +249,7 @@ def make_synthetic_actions(
         "clips_per_s": round(made / seconds, 2) if made else None,
         "workers": workers,
         **asdict(config),
+        "versions": {"hf_tiktokactions": _package_version(), "numpy": np.__version__, "av": av.__version__},
     }
     _write_atomically(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     if progress:
@@ -307,42 +288,15 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def _package_version() -> str:
+    from hf_tiktokactions import __version__
+
+    return __version__
+
+
 def _progress(rows, total: int, enabled: bool):
     if not enabled:
         return rows
     from tqdm.auto import tqdm
 
     return tqdm(rows, total=total, desc="synthetic clips", unit="clip")
-
-
-# ---------------------------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str] | None = None) -> int:
-    defaults = SyntheticActionsConfig()
-    parser = argparse.ArgumentParser(
-        prog="python -m hf_tiktokactions.data.synthetic",
-        description="Render the synthetic action set (H.264 MP4 videofolder + metadata.jsonl).",
-    )
-    parser.add_argument("out_dir", help="output folder (created; an incomplete set there is completed)")
-    parser.add_argument("--clips-per-class", type=int, default=defaults.clips_per_class)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--size", type=int, default=defaults.size, help="frame height and width (even)")
-    parser.add_argument("--num-frames", type=int, default=defaults.num_frames)
-    parser.add_argument("--fps", type=int, default=defaults.fps)
-    parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
-    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
-    parser.add_argument("--actions", nargs="+", default=defaults.actions, choices=list(ACTIONS))
-    parser.add_argument("--crf", type=int, default=defaults.crf, help="x264 quality (lower is better)")
-    parser.add_argument("--workers", type=int, default=None, help="parallel threads (default: CPU cores)")
-    args = vars(parser.parse_args(argv))
-    try:
-        make_synthetic_actions(**args)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

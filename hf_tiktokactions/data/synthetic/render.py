@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hf_tiktokactions.data.synthetic_poses import HEAD_RADIUS, J, SEGMENTS
+from hf_tiktokactions.data.synthetic.poses import HEAD_RADIUS, J, SEGMENTS
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def composite(layers: list[Layer], shape: tuple[int, int, int]) -> np.ndarray:
 def figure_coverage(joints: np.ndarray, scene: Scene, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Anti-aliased coverage of limbs and head, each (T, H, W) in [0, 1].
 
-    joints: (T, J, 2) in body units (see ``synthetic_poses``), placed so that y = 0 lies on the
+    joints: (T, J, 2) in body units (see ``poses``), placed so that y = 0 lies on the
     ground line and the standing figure is ``scene.figure_height`` pixels tall. Distances are only
     computed inside the window the figure can reach over the clip; outside it coverage is exactly 0.
     """
