@@ -107,3 +107,26 @@ def test_probe_of_a_bad_file_names_it(broken_files):
 def test_unknown_backend_is_rejected(indexed_video):
     with pytest.raises(ValueError, match="decord"):
         open_video(indexed_video, "opencv")
+
+
+def test_a_failed_read_is_retried_with_pyav(indexed_video, monkeypatch):
+    from hf_tiktokactions.data import decoding
+
+    def refuse(self, indices):
+        raise RuntimeError("decord could not decode this stream")
+
+    monkeypatch.setattr(decoding._DecordReader, "_read_sorted", refuse)
+    with open_video(indexed_video, "decord") as reader:
+        assert [frame_index_of(f) for f in reader.read([3, 33])] == [3, 33]
+
+
+def test_a_file_decord_cannot_open_is_opened_with_pyav(indexed_video, monkeypatch):
+    from hf_tiktokactions.data import decoding
+
+    def refuse(self, source, name, num_threads):
+        raise RuntimeError("unsupported container")
+
+    monkeypatch.setattr(decoding._DecordReader, "__init__", refuse)
+    with open_video(indexed_video, "decord") as reader:
+        assert reader.backend == "pyav"
+        assert [frame_index_of(f) for f in reader.read([7])] == [7]

@@ -117,3 +117,12 @@ def test_dataloader_workers_seed_differently_and_reproducibly(video_folder, brok
     with_bad = PretrainVideoDataset([str(broken_video)] + one_video.videos[:3], **SMALL)
     batches = _batches(with_bad, seed=1)  # the worker warns in its own process
     assert sum(b["num_skipped"] for b in batches) == 1 and len(batches) == 4
+
+
+def test_a_datasets_video_feature_column_is_read_by_path(video_folder):
+    from datasets import Dataset, Video
+
+    paths = PretrainVideoDataset(video_folder, **SMALL).videos
+    index = Dataset.from_dict({"video": paths}).cast_column("video", Video())
+    dataset = PretrainVideoDataset(index, **SMALL)
+    assert dataset.videos == paths and dataset[0]["pixel_values"].shape == (3, 4, 3, 32, 32)
