@@ -1,0 +1,332 @@
+"""Where the stages of :mod:`pipeline` run: one machine (a process pool) or a Ray cluster.
+
+:func:`curate` is the entry point: it locks ``DIR``, clears what a killed run left half-written,
+skips videos whose ``DIR/metadata/<video_id>.json`` exists (the commit point), runs the rest on an
+engine, then rebuilds ``DIR/index`` from the metadata files and writes ``curation_summary.json`` and
+``review_list.txt``. Rerunning the same command after a kill (even SIGKILL) therefore finishes the
+job with every input in the index exactly once.
+
+* ``local``: ``workers`` processes (``spawn``), each running all stages for one video at a time
+  with one decoder/encoder thread; the detector is loaded once per process. ``workers=1`` runs in
+  this process.
+* ``ray``: the video stage is a Ray task (``num_cpus=1``); the detector runs in Ray actors that ask
+  for one GPU each when the cluster has GPUs (else one CPU); the decision and the metadata file
+  are written by the driver. ``DIR`` must be on storage every node sees.
+Both keep a bounded number of videos in flight, so a 300k-video list does not flood memory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from tqdm.auto import tqdm
+
+from hf_tiktokactions import __version__
+from hf_tiktokactions.curation.atomic_files import read_json, write_json_atomic
+from hf_tiktokactions.curation.inputs import VideoInput
+from hf_tiktokactions.curation.pipeline import (
+    CLIPS_DIR,
+    METADATA_DIR,
+    REVIEW,
+    CurationOptions,
+    curate_video,
+    decision_stage,
+    detector_stage,
+    metadata_path,
+    video_stage,
+    write_metadata,
+)
+from hf_tiktokactions.errors import ConfigError, OutputStateError
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")
+CONFIG_FILE = "curation_config.json"
+SUMMARY_FILE = "curation_summary.json"
+REVIEW_LIST_FILE = "review_list.txt"
+LOCK_FILE = ".curation.lock"
+_RUN_INDEPENDENT = ("threads",)  # options that do not change a video's outputs
+
+
+@dataclass
+class CurationResult:
+    """Counts of one run. ``by_status`` covers every video in ``DIR`` (this run and earlier ones)."""
+
+    output: Path
+    inputs: int = 0
+    already_done: int = 0
+    processed: int = 0
+    seconds: float = 0.0
+    by_status: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def build_detector(options: CurationOptions):
+    """The detector ``options`` ask for (``None`` for ``--detector none``)."""
+    from hf_tiktokactions.curation.person_detection import load_detector
+
+    return load_detector(options.detector, options.person_classes, options.person_confidence, options.detector_image_size)
+
+
+# --- local engine -------------------------------------------------------------------------------
+
+_WORKER_DETECTOR: Any = None
+
+
+def _init_local_worker(options: CurationOptions) -> None:
+    global _WORKER_DETECTOR
+    import cv2
+
+    cv2.setNumThreads(1)  # the pool is the parallelism
+    _WORKER_DETECTOR = build_detector(options)
+    if _WORKER_DETECTOR is not None:
+        import torch
+
+        torch.set_num_threads(options.threads)
+
+
+def _local_worker(video: VideoInput, output: Path, options: CurationOptions) -> dict[str, Any]:
+    return curate_video(video, output, options, _WORKER_DETECTOR)
+
+
+def run_local(videos: Sequence[VideoInput], output: Path, options: CurationOptions, workers: int) -> Iterator[dict[str, Any]]:
+    """Yield each video's record as it is committed (order of completion)."""
+    if workers <= 1:
+        _init_local_worker(options)
+        for video in videos:
+            yield _local_worker(video, output, options)
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")  # no forked torch / OpenMP state in the workers
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_local_worker, initargs=(options,)) as pool:
+        pending_videos = iter(videos)
+        in_flight: set = set()
+        while True:
+            for video in pending_videos:
+                in_flight.add(pool.submit(_local_worker, video, output, options))
+                if len(in_flight) >= 2 * workers:
+                    break
+            if not in_flight:
+                return
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+
+
+# --- Ray engine ---------------------------------------------------------------------------------
+
+
+def _ray_video_stage(video: VideoInput, output: Path, options: CurationOptions):
+    import cv2
+
+    cv2.setNumThreads(1)
+    return video_stage(video, output, options)
+
+
+class _RayDetector:
+    """Holds one loaded detector in a Ray actor."""
+
+    def __init__(self, options: CurationOptions) -> None:
+        self.detector = build_detector(options)
+
+    def detect(self, stage):
+        return stage, detector_stage(stage, self.detector)
+
+
+def run_ray(
+    videos: Sequence[VideoInput], output: Path, options: CurationOptions, workers: int | None, address: str | None
+) -> Iterator[dict[str, Any]]:
+    """Yield each video's record as it is committed; starts (and later stops) a local Ray unless one is running."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--engine ray needs the optional package ray: pip install 'hf-tiktokactions[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        init: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+        if address:
+            init["address"] = address
+        elif workers:
+            init["num_cpus"] = workers
+        ray.init(**init)
+    try:
+        resources = ray.cluster_resources()
+        gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
+        video_task = ray.remote(num_cpus=1)(_ray_video_stage)
+        actors = []
+        if options.uses_detector:
+            actor_class = ray.remote(_RayDetector)
+            wanted = {"num_gpus": 1, "num_cpus": 0} if gpus else {"num_cpus": 1}
+            actors = [actor_class.options(**wanted).remote(options) for _ in range(max(1, gpus))]
+        max_in_flight = 2 * (workers or cpus)
+        pending_videos = iter(videos)
+        stage_refs: list = []
+        detect_refs: list = []
+        turn = 0
+        while True:
+            for video in pending_videos:
+                stage_refs.append(video_task.remote(video, output, options))
+                if len(stage_refs) + len(detect_refs) >= max_in_flight:
+                    break
+            if not stage_refs and not detect_refs:
+                return
+            ready, _ = ray.wait(stage_refs + detect_refs, num_returns=1)
+            ref = ready[0]
+            if ref in stage_refs:
+                stage_refs.remove(ref)
+                stage = ray.get(ref)
+                if actors and stage.record["status"] is None:
+                    detect_refs.append(actors[turn % len(actors)].detect.remote(stage))
+                    turn += 1
+                    continue
+                detections = None
+            else:
+                detect_refs.remove(ref)
+                stage, detections = ray.get(ref)
+            record = decision_stage(stage.record, detections, options)
+            write_metadata(output, record)
+            yield record
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def _lock_output(output: Path):
+    handle = open(output / LOCK_FILE, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OutputStateError(f"{output} is in use by another curate run (lock {output / LOCK_FILE}); wait for it or pick another --output") from None
+    return handle
+
+
+def _check_config(output: Path, options: CurationOptions) -> None:
+    """Refuse to mix outputs of different settings in one ``DIR``."""
+    path = output / CONFIG_FILE
+    current = {k: v for k, v in options.to_json().items() if k not in _RUN_INDEPENDENT}
+    if path.is_file():
+        previous = {k: v for k, v in read_json(path).items() if k not in _RUN_INDEPENDENT}
+        changed = sorted(k for k in set(current) | set(previous) if current.get(k) != previous.get(k))
+        if changed:
+            raise OutputStateError(
+                f"{output} was curated with other settings ({', '.join(f'{k}: {previous.get(k)!r} -> {current.get(k)!r}' for k in changed)}); "
+                "rerun with the same options or use a new --output"
+            )
+    else:
+        write_json_atomic(path, current)
+
+
+def clean_partial_files(output: Path) -> int:
+    """Remove what a killed run left half-written (temporary clips, metadata and index folders)."""
+    removed = 0
+    for pattern, folder in (("*.tmp.mp4", CLIPS_DIR), ("*.tmp", METADATA_DIR)):
+        for path in (output / folder).glob(f".{pattern}"):
+            path.unlink(missing_ok=True)
+            removed += 1
+    for path in output.glob(".index.*"):
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _write_reports(output: Path, result: CurationResult, engine: str, workers: int | None, options: CurationOptions) -> None:
+    from hf_tiktokactions.curation.index import read_records
+
+    records = read_records(output)
+    result.by_status = dict(Counter(r["status"] for r in records))
+    result.reasons = dict(Counter(r["reason"] for r in records if r["status"] != "pass").most_common(20))
+    review = [f"{r['video_id']}\t{output / r['clip_path']}\t{r['reason']}" for r in records if r["status"] == REVIEW]
+    tmp = output / f".{REVIEW_LIST_FILE}.tmp"
+    tmp.write_text("".join(line + "\n" for line in review), encoding="utf-8")
+    os.replace(tmp, output / REVIEW_LIST_FILE)
+    write_json_atomic(
+        output / SUMMARY_FILE,
+        {
+            "hf_tiktokactions_version": __version__,
+            "engine": engine,
+            "workers": workers,
+            "inputs": result.inputs,
+            "already_done": result.already_done,
+            "processed": result.processed,
+            "seconds": round(result.seconds, 3),
+            "videos_per_second": round(result.processed / result.seconds, 4) if result.seconds > 0 else None,
+            "by_status": result.by_status,
+            "top_reasons": result.reasons,
+            "options": options.to_json(),
+            "index": str(output / "index"),
+            "review_list": str(output / REVIEW_LIST_FILE),
+        },
+    )
+
+
+def curate(
+    videos: Sequence[VideoInput],
+    output: str | Path,
+    options: CurationOptions,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: bool = True,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> CurationResult:
+    """Curate ``videos`` into ``output`` (resumable); see the module docstring."""
+    from hf_tiktokactions.curation.index import save_index
+
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    output = Path(output)
+    for folder in (output, output / CLIPS_DIR, output / METADATA_DIR):
+        folder.mkdir(parents=True, exist_ok=True)
+    lock = _lock_output(output)
+    try:
+        _check_config(output, options)
+        clean_partial_files(output)
+        if options.uses_detector:
+            build_detector(options)  # fail on missing weights or unknown classes before any work
+        todo = [v for v in videos if not metadata_path(output, v.video_id).is_file()]
+        result = CurationResult(output=output, inputs=len(videos), already_done=len(videos) - len(todo))
+        logger.info("%d videos to curate, %d already done", len(todo), result.already_done)
+        started = time.perf_counter()
+        if engine == "local":
+            records = run_local(todo, output, options, workers or os.cpu_count() or 1)
+        else:
+            records = run_ray(todo, output, options, workers, ray_address)
+        with tqdm(total=len(todo), unit="video", disable=not progress or None) as bar:
+            for record in records:
+                result.processed += 1
+                bar.update()
+                if on_record is not None:
+                    on_record(record)
+        result.seconds = time.perf_counter() - started
+        save_index(output)
+        _write_reports(output, result, engine, workers, options)
+        return result
+    finally:
+        lock.close()
+
+
+def format_summary(result: CurationResult) -> str:
+    """A few lines for the terminal (the full summary is ``curation_summary.json``)."""
+    counts = ", ".join(f"{result.by_status.get(s, 0)} {s}" for s in ("pass", "review", "rejected"))
+    lines = [
+        f"{result.processed} curated in {result.seconds:.1f} s, {result.already_done} already done; index: {counts}",
+        f"index {result.output / 'index'}, review list {result.output / REVIEW_LIST_FILE}",
+    ]
+    lines += [f"  {count:>5} x {reason}" for reason, count in list(result.reasons.items())[:5]]
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""The video index: a ``datasets.Dataset`` with one row per curated video, built from ``DIR/metadata/*.json``.
+
+Because it is rebuilt from the per-video metadata files (each written atomically, one per video id),
+the index always agrees with them, however often a run was killed and resumed. It is saved with
+``save_to_disk`` into a temporary folder that then replaces ``DIR/index``.
+
+Columns (:data:`INDEX_FEATURES`): ``video_id``, ``source_path``, ``clip_path`` (absolute, ``None``
+when rejected: pass it to the pre-training loader as ``video_column="clip_path"`` after filtering
+on ``status``), ``status`` (``pass`` / ``review`` / ``rejected``), ``reason``, ``person_frames``,
+``clip_start`` / ``clip_end`` (seconds in the source), ``clip_num_frames``, ``sampled_frames``
+(clip frame indices), ``duration``, ``fps``, ``width``, ``height``, ``num_frames`` (source, from
+the container), ``description``, ``hashtag``, ``metadata_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hf_tiktokactions.curation.pipeline import METADATA_DIR
+from hf_tiktokactions.errors import OutputStateError
+
+INDEX_DIR = "index"
+
+
+def _features():
+    from datasets import Features, Sequence, Value
+
+    return Features(
+        {
+            "video_id": Value("string"),
+            "source_path": Value("string"),
+            "clip_path": Value("string"),
+            "status": Value("string"),
+            "reason": Value("string"),
+            "person_frames": Value("int32"),
+            "clip_start": Value("float64"),
+            "clip_end": Value("float64"),
+            "clip_num_frames": Value("int32"),
+            "sampled_frames": Sequence(Value("int32")),
+            "duration": Value("float64"),
+            "fps": Value("float64"),
+            "width": Value("int32"),
+            "height": Value("int32"),
+            "num_frames": Value("int32"),
+            "description": Value("string"),
+            "hashtag": Value("string"),
+            "metadata_path": Value("string"),
+        }
+    )
+
+
+INDEX_COLUMNS = (
+    "video_id", "source_path", "clip_path", "status", "reason", "person_frames", "clip_start", "clip_end",
+    "clip_num_frames", "sampled_frames", "duration", "fps", "width", "height", "num_frames", "description",
+    "hashtag", "metadata_path",
+)
+
+
+def read_records(output: str | Path) -> list[dict[str, Any]]:
+    """Every committed per-video record under ``DIR/metadata``, sorted by ``video_id``."""
+    records = []
+    for path in sorted((Path(output) / METADATA_DIR).glob("*.json")):
+        if path.name.startswith("."):
+            continue
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as error:
+            raise OutputStateError(f"{path} is not valid JSON ({error}); delete it and rerun to redo that video") from None
+    return sorted(records, key=lambda r: r["video_id"])
+
+
+def index_row(record: dict[str, Any], output: Path) -> dict[str, Any]:
+    """One index row from one metadata record; clip paths become absolute."""
+    row = {column: record.get(column) for column in INDEX_COLUMNS}
+    row["clip_path"] = str((output / record["clip_path"]).resolve()) if record.get("clip_path") else None
+    row["sampled_frames"] = list(record.get("sampled_frames") or [])
+    row["metadata_path"] = str((output / METADATA_DIR / f"{record['video_id']}.json").resolve())
+    return row
+
+
+def build_index(output: str | Path):
+    """The index as a ``datasets.Dataset`` (not saved)."""
+    from datasets import Dataset
+
+    output = Path(output)
+    rows = [index_row(record, output) for record in read_records(output)]
+    columns = {name: [row[name] for row in rows] for name in INDEX_COLUMNS}
+    return Dataset.from_dict(columns, features=_features())
+
+
+def save_index(output: str | Path):
+    """Build the index and put it at ``DIR/index`` (replacing the old one only once the new one is complete)."""
+    from datasets.utils.tqdm import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    output = Path(output)
+    dataset = build_index(output)
+    bars_were_off = are_progress_bars_disabled()
+    disable_progress_bars()  # a bar for writing one small table is noise after the run's own bar
+    staging = Path(tempfile.mkdtemp(prefix=".index.", dir=output))
+    try:
+        dataset.save_to_disk(str(staging))
+        os.chmod(staging, 0o755)  # mkdtemp creates 0700
+        target, old = output / INDEX_DIR, output / ".index.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not bars_were_off:
+            enable_progress_bars()
+    return dataset
+
+
+def load_index(path: str | Path):
+    """Read an index written by :func:`save_index` (``DIR`` or ``DIR/index``)."""
+    from datasets import load_from_disk
+
+    path = Path(path)
+    if (path / INDEX_DIR).is_dir():
+        path = path / INDEX_DIR
+    if not (path / "state.json").is_file():
+        raise OutputStateError(f"{path}: no index here; run dataset_scripts/curate.py first")
+    return load_from_disk(str(path))

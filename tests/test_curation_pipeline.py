@@ -1,0 +1,150 @@
+"""The whole local pipeline on real files: outputs, metadata, index rows, and every broken-input case."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import pytest
+
+from curation_files import corrupt_copy, truncated_copy, write_audio_only, write_frames, write_scene_video, write_vfr_video
+from hf_tiktokactions.curation.engines import curate
+from hf_tiktokactions.curation.index import INDEX_COLUMNS, load_index
+from hf_tiktokactions.curation.inputs import load_video_inputs
+from hf_tiktokactions.curation.pipeline import CurationOptions
+from hf_tiktokactions.curation.probe import count_frames
+
+OPTIONS = CurationOptions(detector="none", max_pixels=640 * 480)
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory):
+    """A folder with one good multi-scene video and one of every kind of bad input, curated once."""
+    videos = tmp_path_factory.mktemp("videos")
+    good = write_scene_video(videos / "good.mp4", [45, 150, 60])  # longest scene: frames 45..195, 5 s
+    long = write_scene_video(videos / "long.mp4", [390], height=96, width=128)  # 13 s: the centre 10 s
+    (videos / "zero.mp4").write_bytes(b"")
+    truncated_copy(good, videos / "truncated.mp4")
+    truncated_copy(write_scene_video(videos / ".faststart.mp4", [150], faststart=True), videos / "truncated_faststart.mp4")
+    corrupt_copy(good, videos / "corrupt.mp4")
+    (videos / "notes.mp4").write_text("this is a text file with a video name\n")
+    write_audio_only(videos / "audio.mp4")
+    write_scene_video(videos / "short.mp4", [90])
+    write_scene_video(videos / "cut_short.mp4", [100, 60])  # 5.3 s, but its longest scene is 3.3 s
+    write_vfr_video(videos / "vfr.mp4")
+    write_scene_video(videos / "huge.mp4", [120], height=720, width=960)  # over --max-pixels 640x480
+    output = tmp_path_factory.mktemp("curated")
+    result = curate(load_video_inputs(videos), output, OPTIONS, workers=1, progress=False)
+    return videos, output, result
+
+
+def _record(output, video_id):
+    return json.loads((output / "metadata" / f"{video_id}.json").read_text())
+
+
+def test_every_input_is_one_index_row(curated):
+    videos, output, result = curated
+    index = load_index(output)
+    assert set(INDEX_COLUMNS) <= set(index.column_names)
+    assert sorted(index["video_id"]) == sorted(p.stem for p in videos.glob("*.mp4") if not p.name.startswith("."))
+    assert result.processed == len(index) == 12
+    assert result.by_status == {"pass": 3, "rejected": 9}
+
+
+@pytest.mark.parametrize(
+    "video_id, reason",
+    [
+        ("zero", "empty file (0 bytes)"),
+        ("truncated", "not a readable media file (corrupt, truncated or not a video)"),
+        ("truncated_faststart", "decode error after"),
+        ("corrupt", "not a readable media file (corrupt, truncated or not a video)"),
+        ("notes", "not a readable media file (corrupt, truncated or not a video)"),
+        ("audio", "no video stream (audio only)"),
+        ("short", "too short: 3.00 s < 3.5 s"),
+        ("cut_short", "too short: the longest scene lasts 3.33 s < 3.5 s"),
+        ("huge", "resolution 960x720 exceeds --max-pixels 307200"),
+    ],
+)
+def test_bad_inputs_are_rejected_with_their_reason(curated, video_id, reason):
+    _, output, _ = curated
+    row = load_index(output).filter(lambda v: v == video_id, input_columns="video_id")[0]
+    assert row["status"] == "rejected" and row["reason"].startswith(reason) and row["clip_path"] is None
+    assert _record(output, video_id)["reasons"][0] == row["reason"]
+    assert not (output / "clips" / f"{video_id}.mp4").exists()
+
+
+def test_clip_is_the_longest_scene_reencoded_and_described(curated):
+    videos, output, _ = curated
+    record = _record(output, "good")
+    assert record["status"] == "pass" and record["source_path"] == str(videos / "good.mp4")
+    assert [(s["start_frame"], s["end_frame"]) for s in record["scenes"]] == [(0, 45), (45, 195), (195, 255)]
+    assert (record["clip_start"], record["clip_end"], record["clip_num_frames"]) == (1.5, 6.5, 150)
+    assert record["sampled_frames"] == [0, 17, 33, 50, 66, 83, 99, 116, 132, 149]
+    assert (record["width"], record["height"], record["fps"], record["num_frames"], record["duration"]) == (160, 120, 30.0, 255, 8.5)
+    clip = output / record["clip_path"]
+    assert count_frames(clip) == 150
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 160, 120)
+        middle = next(f for i, f in enumerate(container.decode(stream)) if i == 75).to_ndarray(format="rgb24")
+    assert abs(int(middle[60, 5, 2]) - 160) < 20  # the blue second scene, not its neighbours
+    row = load_index(output).filter(lambda v: v == "good", input_columns="video_id")[0]
+    assert row["clip_path"] == str(clip.resolve()) and (row["clip_start"], row["clip_end"]) == (1.5, 6.5)
+
+
+def test_long_scene_gives_its_centre_ten_seconds_and_vfr_keeps_its_timing(curated):
+    _, output, _ = curated
+    long = _record(output, "long")
+    assert (long["clip_start"], long["clip_end"], long["clip_num_frames"]) == (1.5, 11.5, 300)
+    vfr = _record(output, "vfr")
+    assert vfr["status"] == "pass" and vfr["clip_start"] == 0.0 and vfr["clip_end"] == pytest.approx(5.0, abs=0.11)
+    with av.open(str(output / vfr["clip_path"])) as container:
+        steps = {round(b - a, 3) for a, b in zip(*(lambda t: (t, t[1:]))([f.time for f in container.decode(video=0)]))}
+    assert {0.033, 0.1} <= steps
+
+
+def test_originals_are_untouched_and_no_temporary_files_remain(curated):
+    videos, output, _ = curated
+    assert (videos / "zero.mp4").stat().st_size == 0
+    assert not [p for p in output.rglob("*") if ".tmp" in p.name or p.name.startswith(".index")]
+
+
+def test_rerun_does_nothing_and_other_settings_are_refused(curated):
+    videos, output, _ = curated
+    again = curate(load_video_inputs(videos), output, OPTIONS, workers=1, progress=False)
+    assert (again.processed, again.already_done) == (0, 12)
+    from hf_tiktokactions.errors import OutputStateError
+
+    with pytest.raises(OutputStateError, match="short_side: 320 -> 256"):
+        curate(load_video_inputs(videos), output, CurationOptions(detector="none", max_pixels=640 * 480, short_side=256), progress=False)
+
+
+def test_inputs_from_a_list_file_and_a_download_manifest(tmp_path):
+    video = write_scene_video(tmp_path / "dl" / "videos" / "7001.mp4", [120])
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "videos.jsonl").write_text(
+        json.dumps({"id": 7001, "video_description": "a dance #fyp", "hashtag": "dance"}) + "\n"
+    )
+    (tmp_path / "dl" / "download_summary.json").write_text(json.dumps({"metadata": str(tmp_path / "meta" / "videos.jsonl")}))
+    manifest = [
+        {"id": 7001, "status": "ok", "path": "videos/7001.mp4", "hashtag": "dance"},
+        {"id": 7002, "status": "failed", "reason": "HTTP 404"},
+    ]
+    (tmp_path / "dl" / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
+    for spec in (tmp_path / "dl", tmp_path / "dl" / "manifest.jsonl"):
+        inputs = load_video_inputs(spec)
+        assert [(v.video_id, v.description, v.hashtag) for v in inputs] == [("7001", "a dance #fyp", "dance")]
+        assert inputs[0].source_path == str(video.resolve())
+    (tmp_path / "list.txt").write_text(f"# my videos\n{video}\n\nmissing/clip.mp4\n")
+    inputs = load_video_inputs(tmp_path / "list.txt")
+    assert [v.video_id for v in inputs] == ["7001", "clip"]
+    result = curate(inputs, tmp_path / "out", OPTIONS, workers=1, progress=False)
+    assert result.by_status == {"pass": 1, "rejected": 1}
+    assert _record(tmp_path / "out", "clip")["reason"] == "file not found"
+
+
+def test_folder_ids_are_unique_and_skip_hidden_and_non_video_files(tmp_path):
+    for name in ("a/x.mp4", "b/x.mp4", "y.mp4", "y.mov", ".hidden/z.mp4", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    assert sorted(v.video_id for v in load_video_inputs(tmp_path)) == ["a__x", "b__x", "y.mov", "y.mp4"]
