@@ -16,8 +16,9 @@ layout torch's uint8 resize kernels are fastest on; call ``.contiguous()`` for a
 
 A missing, empty, truncated, corrupt or non-video file raises ``VideoDecodeError`` naming the file.
 One case opens without error: an MP4 written with its index first (``movflags=faststart``) and cut off
-inside the frame data; FFmpeg trims the index to the frames present, so ``num_frames`` is smaller and
-the frames it reports read correctly (any cut-off last frame raises when read).
+inside the frame data; FFmpeg trims the index to the packets present, so ``num_frames`` is smaller, the
+frames before the cut read correctly, and reading the last few (whose data or references were cut off)
+raises ``VideoDecodeError``.
 ``source`` is a local path or an fsspec URL (``s3://...``, ``hf://...``), which is read into memory first.
 """
 
