@@ -119,7 +119,9 @@ def hmdb51_root(tmp_path: Path) -> Path:
     lines = {
         "brush_hair": [("April_09_brush_hair_u_nm_np1_ba_goo_0.avi", 1), ("Brushing_Hair_h_nm_np2_le_goo_1.avi", 2),
                        ("unused_brush_hair_0.avi", 0)],
-        "clap": [("clap_a_f_nm_np1_fr_med_0.avi", 1), ("clap_b_f_nm_np1_fr_med_1.avi", 1), ("clap_c_u_nm_np1_fr_med_2.avi", 2)],
+        "clap": [
+            ("clap_a_f_nm_np1_fr_med_0.avi", 1), ("clap_b_f_nm_np1_fr_med_1.avi", 1), ("clap_c_u_nm_np1_fr_med_2.avi", 2)
+        ],  # fmt: skip
         # "kick_ball_test_split1.txt" sorts before "kick_test_split1.txt", the class names the other way
         "kick": [("kick_x_f_cm_np1_ri_med_0.avi", 1)],
         "kick_ball": [("kick_ball_y_f_cm_np1_ba_med_0.avi", 1)],

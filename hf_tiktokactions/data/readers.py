@@ -183,7 +183,9 @@ def load_hmdb51(
 # ----------------------------------------------------------------------------------------------
 # Kinetics-400 (and 600/700, which share the format)
 
-_KINETICS_SPLITS = {"train": "train", "val": "validation", "validate": "validation", "validation": "validation", "test": "test"}
+_KINETICS_SPLITS = {
+    "train": "train", "val": "validation", "validate": "validation", "validation": "validation", "test": "test"
+}  # fmt: skip
 
 
 def load_kinetics(
@@ -210,7 +212,9 @@ def load_kinetics(
     video_root = _existing_dir(video_root, "Kinetics video root")
     csv_files = sorted(csv_dir.glob("*.csv"))
     if not csv_files:
-        raise DatasetLayoutError(f"Kinetics: no .csv annotation file in {csv_dir}. Pass the folder of the release's train/validate/test CSVs.")
+        raise DatasetLayoutError(
+            f"Kinetics: no .csv annotation file in {csv_dir}. Pass the folder of the release's train/validate/test CSVs."
+        )
 
     records: list[tuple[str, str | None, str, int, int]] = []  # (split, label, youtube_id, start, end)
     used = 0
@@ -220,7 +224,9 @@ def load_kinetics(
             columns = set(reader.fieldnames or [])
             if not {"youtube_id", "time_start", "time_end"} <= columns:
                 # e.g. a class-index CSV next to the split CSVs
-                logger.warning("Kinetics: skipping %s, whose columns %s are not a split list's.", csv_path, sorted(columns))
+                logger.warning(
+                    "Kinetics: skipping %s, whose columns %s are not a split list's.", csv_path, sorted(columns)
+                )
                 continue
             used += 1
             for line_number, row in enumerate(reader, start=2):
@@ -257,7 +263,9 @@ def _split_from_file_name(csv_path: Path) -> str:
     for word in re.split(r"[^a-z]+", csv_path.stem.lower()):
         if word in _KINETICS_SPLITS:
             return word
-    raise DatasetLayoutError(f"Kinetics: {csv_path} has no 'split' column and its name names no split (train/val/test).")
+    raise DatasetLayoutError(
+        f"Kinetics: {csv_path} has no 'split' column and its name names no split (train/val/test)."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -271,7 +279,8 @@ _SSV2_FILES = {
 
 
 def ssv2_class_name(template: str) -> str:
-    """The class name of an SSv2 ``template``: "Putting [something] on [something]" -> "Putting something on something"."""
+    """The class name of an SSv2 ``template``, its brackets removed:
+    "Putting [something] on [something]" -> "Putting something on something"."""
     return template.replace("[", "").replace("]", "")
 
 
@@ -383,7 +392,12 @@ def _build(
     if missing not in ("warn", "error", "drop"):
         raise ValueError(f"missing must be 'warn', 'error' or 'drop', not {missing!r}")
     features = Features(
-        {"video": Value("string"), "label": ClassLabel(names=list(names)), "video_id": Value("string"), **(extra_features or {})}
+        {
+            "video": Value("string"),
+            "label": ClassLabel(names=list(names)),
+            "video_id": Value("string"),
+            **(extra_features or {}),
+        }
     )
     absent = {
         split_name: [i for i, video in enumerate(rows.videos) if not os.path.isfile(video)]
@@ -482,7 +496,9 @@ def _existing_file(path: Path, what: str) -> Path:
     return path
 
 
-def _find_annotation_dir(given: str | os.PathLike | None, candidates: list[Path], pattern: str, dataset_name: str) -> Path:
+def _find_annotation_dir(
+    given: str | os.PathLike | None, candidates: list[Path], pattern: str, dataset_name: str
+) -> Path:
     """The explicitly given annotation folder, or the first candidate that holds ``pattern``."""
     if given is not None:
         candidates = [_existing_dir(given, f"{dataset_name} annotation folder")]

@@ -268,7 +268,9 @@ def _claim_output_dir(out_dir: Path, config: SyntheticActionsConfig) -> None:
     if config_path.is_file():
         existing = json.loads(config_path.read_text())
         if existing != wanted:
-            differences = {key: (existing.get(key), value) for key, value in wanted.items() if existing.get(key) != value}
+            differences = {
+                key: (existing.get(key), value) for key, value in wanted.items() if existing.get(key) != value
+            }
             raise ConfigError(
                 f"{out_dir} holds a synthetic set made with other options {differences} (existing, requested); "
                 "choose another output folder or delete this one."

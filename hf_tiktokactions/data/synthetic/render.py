@@ -72,9 +72,10 @@ def background_layers(scene: Scene, x: np.ndarray, y: np.ndarray) -> list[Layer]
     """Background as layers, bottom first: colour gradient, soft blobs, floor band below the ground."""
     ramp = (np.cos(scene.gradient_angle) * x + np.sin(scene.gradient_angle) * y) / scene.size + 0.5
     layers = [(np.ones((1, 1, 1), np.float32), scene.background[0]), (np.clip(ramp, 0, 1), scene.background[1])]
-    for (cx, cy), radius, color, strength in zip(
-        scene.blob_centers.tolist(), scene.blob_radii.tolist(), scene.blob_colors, scene.blob_strength.tolist(), strict=True
-    ):  # Python floats keep the arithmetic in float32
+    # Python floats (not numpy float64 scalars) keep the arithmetic below in float32.
+    centers, radii, strengths = scene.blob_centers.tolist(), scene.blob_radii.tolist(), scene.blob_strength.tolist()
+    blobs = zip(centers, radii, scene.blob_colors, strengths, strict=True)
+    for (cx, cy), radius, color, strength in blobs:
         # a Gaussian is separable: (T, 1, W) x (T, H, 1) instead of an exp over (T, H, W)
         falloff_x = np.exp(-((x - cx) ** 2) / (2 * radius**2))
         falloff_y = strength * np.exp(-((y - cy) ** 2) / (2 * radius**2))
