@@ -1,0 +1,199 @@
+"""Pre-training under ``accelerate launch`` on the embedded synthetic set: two ranks, exact resume, divergence stop,
+loss going down, data selection, reconstructions."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+from hf_tiktokactions import VideoMAEv2ForPreTraining
+from hf_tiktokactions.data.synthetic import make_synthetic_actions
+from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
+from hf_tiktokactions.training.checkpointing import completed_checkpoints, resolve_resume
+from hf_tiktokactions.training.pretrain_data import resolve_videos
+from hf_tiktokactions.training.pretraining import build_model
+from hf_tiktokactions.training.reconstructions import reconstruction_grid
+from hf_tiktokactions.training.schedules import cosine_with_warmup
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "training" / "pretrain.py"
+RECIPE = ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
+TWO_CPU_PROCESSES = ROOT / "training" / "accelerate_configs" / "cpu_two_processes.yaml"
+QUICK = ["--report_to", "none", "--disable_tqdm", "true", "--dataloader_num_workers", "0"]
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    """28 real H.264 clips (7 actions x 4), 64x64, 16 frames."""
+    return make_synthetic_actions(tmp_path_factory.mktemp("synthetic"), clips_per_class=4, size=64, num_frames=16, progress=False)
+
+
+def run_pretrain(*args, launcher=(), timeout=600) -> subprocess.CompletedProcess:
+    command = [*launcher, str(SCRIPT)] if launcher else [sys.executable, str(SCRIPT)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+def read_metrics(output: Path) -> dict[int, float]:
+    return {r["step"]: r["loss"] for r in map(json.loads, (output / "metrics.jsonl").read_text().splitlines())}
+
+
+def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
+    accelerate = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(TWO_CPU_PROCESSES)]
+    result = run_pretrain(
+        "--config", RECIPE, "--data", synthetic, "--output_dir", tmp_path, "--max_steps", 4, "--per_device_train_batch_size", 2,
+        "--save_steps", 2, "--reconstruction_steps", 2, "--logging_steps", 1, *QUICK, launcher=accelerate,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["num_processes"] == 2
+    digests = summary["rank_parameter_digests"]
+    assert len(digests) == 2 and digests[0] == digests[1], "both ranks must hold the same model"
+    assert summary["steps"] == 4
+    assert [p.name for p in completed_checkpoints(tmp_path)] == ["step-2", "step-4"]
+    assert (tmp_path / "reconstructions" / "step-4.png").exists()
+    model = VideoMAEv2ForPreTraining.from_pretrained(tmp_path / "final")
+    assert model.config.num_frames == 4 and model.config.image_size == 32
+
+
+def test_resume_after_kill_continues_exactly(synthetic, tmp_path):
+    common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 12, "--logging_steps", 1,
+              "--reconstruction_steps", 0, "--per_device_train_batch_size", 4, *QUICK]
+    straight = tmp_path / "straight"
+    assert run_pretrain(*common, "--output_dir", straight, "--save_steps", 100).returncode == 0
+    expected = read_metrics(straight)
+    assert sorted(expected) == list(range(1, 13))
+
+    interrupted = tmp_path / "interrupted"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, str(SCRIPT), *map(str, common), "--output_dir", str(interrupted), "--save_steps", "4"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (interrupted / "checkpoints" / "step-4").exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (interrupted / "summary.json").exists(), "the run finished before it could be killed"
+    result = run_pretrain(*common, "--output_dir", interrupted, "--save_steps", 4, "--resume", "latest")
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed = read_metrics(interrupted)
+    assert sorted(resumed) == list(range(1, 13))
+    for step in range(1, 13):
+        assert resumed[step] == pytest.approx(expected[step], rel=1e-5, abs=1e-6), step
+    assert json.loads((interrupted / "run_config.json").read_text())["resumed_from"] is not None
+
+
+def test_tiny_recipe_loss_goes_down(synthetic, tmp_path):
+    result = run_pretrain("--config", RECIPE, "--data", synthetic, "--output_dir", tmp_path, "--max_steps", 300,
+                          "--save_steps", 300, "--reconstruction_steps", 300, *QUICK, "--report_to", "tensorboard")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    start, end = summary["preview_loss_start"], summary["preview_loss_end"]
+    # The same 8 clips and masks before and after: an untrained or broken model stays near 1.1 (the
+    # per-patch normalised targets of noisy backgrounds keep even a good tiny model above ~0.7).
+    assert start > 1.0 and end < 0.8 * start and end < 0.9, (start, end)
+    assert (tmp_path / "reconstructions" / "step-300.png").exists()
+    assert any((tmp_path / "logs").rglob("events.out.tfevents*"))
+
+
+def test_non_finite_loss_stops_with_a_checkpoint_of_the_last_good_step(synthetic, tmp_path):
+    result = run_pretrain("--config", RECIPE, "--data", synthetic, "--output_dir", tmp_path, "--max_steps", 50,
+                          "--warmup_steps", 0, "--base_learning_rate", 1e12, "--save_steps", 1000, *QUICK)
+    assert result.returncode == 2
+    assert "non-finite loss or gradient" in result.stderr and "Traceback" not in result.stderr
+    saved = completed_checkpoints(tmp_path)
+    assert len(saved) == 1 and saved[0].name.startswith("step-")
+
+
+def test_help_lists_the_options_and_bad_options_are_named(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        parse_with_config(PretrainArguments, ["--help"], prog="training/pretrain.py")
+    help_text = capsys.readouterr().out
+    for option in ("--config", "--data", "--output_dir", "--max_steps", "--save_steps", "--resume", "--seed",
+                   "--per_device_train_batch_size", "--init_from", "--max_videos", "--subset_seed"):
+        assert option in help_text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_preset: vit-tiny\nlearning_rat: 1\n")
+    with pytest.raises(ConfigError, match="unknown option\\(s\\) learning_rat"):
+        parse_with_config(PretrainArguments, ["--config", str(bad)], prog="x")
+    with pytest.raises(ConfigError, match="no --data given"):
+        resolve_videos(parse_with_config(PretrainArguments, ["--config", str(RECIPE)], prog="x").data)
+    with pytest.raises(ConfigError, match="does not exist"):
+        parse_with_config(PretrainArguments, ["--config", str(tmp_path / "missing.yaml")], prog="x")
+
+
+def test_yaml_then_cli_overrides():
+    args = parse_with_config(PretrainArguments, ["--config", str(RECIPE), "--max_steps", "7"], prog="x")
+    assert args.model_preset == "vit-tiny" and args.max_steps == 7 and args.input_size == 32
+
+
+def test_index_filters_and_reproducible_subsets(tmp_path):
+    rows = {
+        "video_id": [f"v{i}" for i in range(10)],
+        "clip_path": [f"/clips/v{i}.mp4" if i != 3 else None for i in range(10)],
+        "status": ["pass"] * 3 + ["rejected"] + ["pass"] * 4 + ["review"] * 2,
+        "hashtag": ["salsa", "tango"] * 5,
+    }
+    datasets.Dataset.from_dict(rows).save_to_disk(tmp_path / "index")
+    index = str(tmp_path / "index")
+    assert resolve_videos(index) == [f"/clips/v{i}.mp4" for i in (0, 1, 2, 4, 5, 6, 7)]
+    assert len(resolve_videos(index, only_passed=False)) == 9
+    assert resolve_videos(index, hashtags="#Tango") == ["/clips/v1.mp4", "/clips/v5.mp4", "/clips/v7.mp4"]
+    subset = resolve_videos(index, max_videos=4, subset_seed=1)
+    assert len(subset) == 4 and subset == resolve_videos(index, max_videos=4, subset_seed=1)
+    assert subset != resolve_videos(index, max_videos=4, subset_seed=2)
+    listing = tmp_path / "videos.txt"
+    listing.write_text("# my clips\na.mp4\n/abs/b.mp4\n")
+    assert resolve_videos(str(listing)) == [str(tmp_path / "a.mp4"), "/abs/b.mp4"]
+    with pytest.raises(ConfigError, match="--hashtags filters a curation index"):
+        resolve_videos(str(listing), hashtags="salsa")
+    with pytest.raises(ConfigError, match="could not be loaded from the Hub"):
+        resolve_videos("some-org/not-here")
+
+
+def test_init_from_continues_from_an_earlier_model(tmp_path):
+    args = PretrainArguments(model_preset="vit-tiny", num_frames=4, input_size=32, data="unused")
+    first = build_model(args)
+    first.save_pretrained(tmp_path / "final")
+    again = build_model(PretrainArguments(model_preset="vit-b", num_frames=4, input_size=32, init_from=str(tmp_path / "final")))
+    assert again.config.hidden_size == 64
+    for name, value in first.state_dict().items():
+        assert torch.equal(again.state_dict()[name], value), name
+
+
+def test_cosine_schedule_shape():
+    values = [cosine_with_warmup(s, 100, 1.0, 0.1, warmup_steps=10, warmup_start=0.0) for s in range(100)]
+    assert values[0] == 0.0 and values[9] == pytest.approx(1.0) and values[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(values[10:], values[11:]))
+    assert values[-1] == pytest.approx(0.1, abs=1e-3)
+
+
+def test_partial_checkpoints_are_never_resumed(tmp_path):
+    (tmp_path / "checkpoints" / "step-4").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "step-8.partial").mkdir()
+    assert resolve_resume("latest", tmp_path).name == "step-4"
+    with pytest.raises(Exception, match="not a finished checkpoint"):
+        resolve_resume(str(tmp_path / "checkpoints" / "step-8.partial"), tmp_path)
+    shutil.rmtree(tmp_path / "checkpoints")
+    assert resolve_resume("latest", tmp_path) is None
+
+
+def test_reconstruction_grid_shows_visible_patches_unchanged():
+    model = build_model(PretrainArguments(model_preset="vit-tiny", num_frames=4, input_size=32))
+    encoder, decoder = model.draw_masks(1, torch.Generator().manual_seed(0))
+    pixel_values = torch.randn(1, 4, 3, 32, 32)
+    grid = reconstruction_grid(model, pixel_values, encoder, decoder)
+    assert grid.shape == (3 * 32, 4 * 32, 3) and grid.dtype == np.uint8
+    original, masked = grid[:32].astype(int), grid[32:64].astype(int)
+    visible_pixels = masked != 128  # grey where hidden
+    assert visible_pixels.any() and (np.abs(original - masked)[visible_pixels] <= 1).all()
