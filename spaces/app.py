@@ -86,7 +86,10 @@ def _parse_views(text: str) -> tuple[int, int]:
 
 def _pick_dtype(name: str) -> torch.dtype:
     if name == "auto":
-        native_bf16 = getattr(torch.backends.mkldnn, "is_available", lambda: False)() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        try:  # oneDNN runs bf16 natively only on CPUs with avx512_bf16 / AMX; elsewhere it is slower than fp32
+            native_bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        except (AttributeError, RuntimeError):
+            native_bf16 = False
         return torch.bfloat16 if native_bf16 else torch.float32
     if name not in ("float32", "bfloat16"):
         raise SystemExit(f"INFERENCE_DTYPE={name!r}: use float32, bfloat16 or auto")

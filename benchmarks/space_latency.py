@@ -1,0 +1,121 @@
+"""Latency of the Space's answer: decode + preprocess + ViT-B forward + gallery, per mode and dtype.
+
+Builds a random-weight ViT-B/16 classifier (16x224, 400 classes; weights do not change the cost),
+writes a test video (default: 10 s of 720x1280 portrait H.264 at 30 fps, like a phone clip), and times
+``ActionClassifier.predict`` from ``spaces/app.py`` (the function behind ``/classify``) after one
+warm-up call. Prints one JSON line per (dtype, mode): median and min wall time of the repeats, and the
+process CPU seconds divided by the thread count (what an otherwise idle machine would take at best).
+
+    python benchmarks/space_latency.py --threads 2 [--repeats 5] [--modes fast accurate]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_app():
+    spec = importlib.util.spec_from_file_location("space_app", REPO_ROOT / "spaces" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_video(path: Path, seconds: float, height: int, width: int, fps: int) -> None:
+    """A drifting textured pattern with noise (costs about what camera footage costs to decode)."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = np.arange(height, dtype=np.float32)[:, None]
+    x = np.arange(width, dtype=np.float32)[None, :]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.height, stream.width, stream.pix_fmt = height, width, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        for index in range(int(seconds * fps)):
+            shift = 3.0 * index
+            r = 128 + 100 * np.sin((x + shift) / 37.0) * np.cos(y / 53.0)
+            g = np.broadcast_to(128 + 100 * np.sin((y - shift) / 29.0), (height, width))
+            b = 128 + 100 * np.cos((x + y + 2 * shift) / 41.0)
+            frame = np.stack([r, g, b], axis=-1) + rng.normal(0, 6, (height, width, 1)).astype(np.float32)
+            image = av.VideoFrame.from_ndarray(np.clip(frame, 0, 255).astype(np.uint8), format="rgb24")
+            container.mux(stream.encode(image))
+        container.mux(stream.encode(None))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--preset", default="vit-b")
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--modes", nargs="+", default=["fast"], choices=["fast", "accurate"])
+    parser.add_argument("--accurate-views", default="2x3")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--height", type=int, default=1280)
+    parser.add_argument("--width", type=int, default=720)
+    parser.add_argument("--fps", type=int, default=30)
+    args = parser.parse_args()
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    app = load_app()
+    from hf_tiktokactions.hub.processor_config import PreprocessingSpec, write_processor_configs
+    from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir, video = Path(tmp) / "model", Path(tmp) / "clip.mp4"
+        config = VideoMAEv2Config.from_preset(args.preset, num_labels=400)
+        VideoMAEv2ForVideoClassification(config).save_pretrained(model_dir)
+        write_processor_configs(model_dir, PreprocessingSpec.for_model_config(config))
+        write_video(video, args.seconds, args.height, args.width, args.fps)
+        views = app._parse_views(args.accurate_views)
+        for dtype_name in args.dtypes:
+            classifier = app.ActionClassifier(str(model_dir), accurate_views=views, dtype=getattr(torch, dtype_name))
+            for mode_name in args.modes:
+                mode = app.FAST if mode_name == "fast" else app.ACCURATE
+                classifier.predict(str(video), mode)  # warm-up
+                runs = []
+                for _ in range(args.repeats):
+                    cpu_started = time.process_time()  # all threads of this process
+                    seconds = classifier.predict(str(video), mode).seconds
+                    runs.append({**seconds, "cpu": time.process_time() - cpu_started})
+                result = {
+                    "benchmark": "space_latency",
+                    "preset": args.preset,
+                    "mode": mode_name,
+                    "views": 1 if mode_name == "fast" else views[0] * views[1],
+                    "dtype": dtype_name,
+                    "threads": torch.get_num_threads(),
+                    "video": f"{args.seconds:g} s {args.width}x{args.height} {args.fps} fps H.264",
+                    **{f"{key}_s_median": round(statistics.median(r[key] for r in runs), 3) for key in ("decode", "preprocess", "model", "total")},
+                    "total_s_min": round(min(r["total"] for r in runs), 3),
+                    # on a busy machine wall time overstates; CPU seconds / threads is what an idle one would take
+                    "cpu_s_per_thread_median": round(statistics.median(r["cpu"] for r in runs) / torch.get_num_threads(), 3),
+                    "repeats": args.repeats,
+                    "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                    "load_average_1min": round(os.getloadavg()[0], 2),
+                    "torch": torch.__version__,
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+                print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
