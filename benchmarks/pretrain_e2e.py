@@ -1,0 +1,126 @@
+"""End-to-end pre-training throughput: DataLoader workers decoding real MP4 files + model + AdamW, one device.
+
+    python benchmarks/make_videos.py /tmp/b320 --height 568 --width 320 --count 64
+    python benchmarks/pretrain_e2e.py --videos '/tmp/b320/*.mp4' --preset vit-b --batch 16 --num-sample 4 --workers 16
+
+``--batch`` counts videos per step; each gives ``--num-sample`` clips (64 clips a step above). Prints one
+JSON line: end-to-end clips/s, the model-only rate on a batch held on the device (what the GPU could
+take), the share of each step spent waiting for data, and which side is the bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import os
+import platform
+import time
+
+import torch
+from torch.utils.data import DataLoader
+
+from hf_tiktokactions.data.collate import PretrainCollator
+from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
+from hf_tiktokactions.training.optim import weight_decay_groups
+from hf_tiktokactions.training.pretraining import EpochShuffleSampler, KeyedPretrainDataset, SeededPretrainCollator
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", required=True, help="glob of MP4 files")
+    parser.add_argument("--preset", default="vit-b")
+    parser.add_argument("--batch", type=int, default=16, help="videos per step")
+    parser.add_argument("--num-sample", type=int, default=4)
+    parser.add_argument("--num-frames", type=int, default=16)
+    parser.add_argument("--sampling-rate", type=int, default=4)
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--backend", default="decord")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--uint8", action="store_true", help="ship uint8 clips and normalise on the device")
+    parser.add_argument("--compile", action="store_true")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    files = sorted(glob.glob(args.videos))
+    if not files:
+        raise SystemExit(f"no files match {args.videos}")
+    device = torch.device(args.device)
+    config = VideoMAEv2Config.from_preset(args.preset, num_frames=args.num_frames, image_size=args.input_size)
+    model = VideoMAEv2ForPreTraining(config).to(device).train()
+    step_model = torch.compile(model) if args.compile else model
+    optimizer = torch.optim.AdamW(weight_decay_groups(model, 0.05), lr=1e-4, betas=(0.9, 0.95), fused=device.type == "cuda")
+    needed = args.batch * (args.steps + args.warmup)
+    videos = (files * (needed // len(files) + 1))[:needed]
+    dataset = KeyedPretrainDataset(videos, num_frames=args.num_frames, sampling_rate=args.sampling_rate,
+                                   input_size=args.input_size, num_sample=args.num_sample, backend=args.backend)
+    collator = SeededPretrainCollator(num_frames=args.num_frames, input_size=args.input_size,
+                                      patch_size=config.patch_size, normalize=not args.uint8)
+    loader = DataLoader(dataset, batch_size=args.batch, sampler=EpochShuffleSampler(len(dataset), 0), collate_fn=collator,
+                        num_workers=args.workers, pin_memory=device.type == "cuda", drop_last=True,
+                        persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else None)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 1, 3, 1, 1) * 255
+    std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 1, 3, 1, 1) * 255
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def to_device(batch: dict) -> dict:
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        if args.uint8:
+            batch["pixel_values"] = (batch["pixel_values"].float() - mean) / std
+        return batch
+
+    def train_step(batch: dict) -> None:
+        with autocast:
+            loss = step_model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    iterator = iter(loader)
+    wait = compute = 0.0
+    last = None
+    for step in range(args.warmup + args.steps):
+        if step == args.warmup:
+            sync()
+            wait = compute = 0.0
+            started = time.perf_counter()
+        t0 = time.perf_counter()
+        batch = to_device(next(iterator))
+        t1 = time.perf_counter()
+        train_step(batch)
+        sync()
+        t2 = time.perf_counter()
+        wait, compute, last = wait + (t1 - t0), compute + (t2 - t1), batch
+    elapsed = time.perf_counter() - started
+    clips = args.batch * args.num_sample * args.steps
+
+    sync()
+    model_started = time.perf_counter()
+    for _ in range(args.steps):
+        train_step(last)
+    sync()
+    model_only = clips / (time.perf_counter() - model_started)
+    waiting = wait / elapsed
+    print(json.dumps({
+        "benchmark": "pretrain_e2e", "preset": args.preset, "videos_per_step": args.batch, "num_sample": args.num_sample,
+        "clips_per_step": args.batch * args.num_sample, "workers": args.workers, "backend": args.backend,
+        "uint8_transfer": args.uint8, "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+        "cpu_cores": os.cpu_count(), "files": len(files), "clips_per_s": round(clips / elapsed, 2),
+        "model_only_clips_per_s": round(model_only, 2), "end_to_end_vs_model_only": round(clips / elapsed / model_only, 3),
+        "data_wait_share": round(waiting, 3),
+        "bottleneck": "data loading" if waiting > 0.1 else "model", "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()
