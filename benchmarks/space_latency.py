@@ -6,7 +6,7 @@ writes a test video (default: 10 s of 720x1280 portrait H.264 at 30 fps, like a 
 warm-up call. Prints one JSON line per (dtype, mode): median and min wall time of the repeats, and the
 process CPU seconds divided by the thread count (what an otherwise idle machine would take at best).
 
-    python benchmarks/space_latency.py --threads 2 [--repeats 5] [--modes fast accurate]
+    python benchmarks/space_latency.py --threads 2 [--repeats 5] [--modes fast accurate] [--server]
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1280)
     parser.add_argument("--width", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--server", action="store_true", help="also time /classify through a launched app and gradio_client")
+    parser.add_argument("--server-dtype", default="auto", help="INFERENCE_DTYPE of the launched app")
     args = parser.parse_args()
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -115,6 +117,55 @@ def main() -> None:
                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 }
                 print(json.dumps(result), flush=True)
+            del classifier
+        if args.server:
+            print(json.dumps(server_latency(model_dir, video, args)), flush=True)
+
+
+def server_latency(model_dir: Path, video: Path, args: argparse.Namespace) -> dict:
+    """Launch ``spaces/app.py`` and time ``/classify`` (fast mode) through gradio_client: upload included."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    from gradio_client import Client, handle_file
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ, "MODEL_ID": str(model_dir), "TORCH_THREADS": str(args.threads), "INFERENCE_DTYPE": args.server_dtype,
+        "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
+        "EXAMPLES_DIR": str(model_dir.parent / "examples"),
+    }
+    server = subprocess.Popen([sys.executable, str(REPO_ROOT / "spaces" / "app.py")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise SystemExit("the Space exited during start-up; run spaces/app.py by hand to see why")
+                time.sleep(0.5)
+        client = Client(url, verbose=False, download_files=False)
+        client.predict(handle_file(str(video)), "fast (1 view)", api_name="/classify")  # warm-up
+        walls = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            client.predict(handle_file(str(video)), "fast (1 view)", api_name="/classify")
+            walls.append(time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "benchmark": "space_latency", "via": "gradio_client -> spaces/app.py on 127.0.0.1 (upload included)",
+        "preset": args.preset, "mode": "fast", "dtype": args.server_dtype, "threads": args.threads,
+        "total_s_median": round(statistics.median(walls), 3), "total_s_min": round(min(walls), 3),
+        "repeats": args.repeats, "load_average_1min": round(os.getloadavg()[0], 2),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 if __name__ == "__main__":

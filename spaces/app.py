@@ -115,10 +115,10 @@ class ActionClassifier:
     """Loads the model once; ``predict(path, mode)`` decodes only the frames it needs and classifies them."""
 
     def __init__(self, location: str, accurate_views: tuple[int, int] = (2, 3), dtype: torch.dtype = torch.float32):
-        from hf_tiktokactions.modeling import VideoMAEv2ForVideoClassification
+        from hf_tiktokactions.hub.export import load_classifier  # refuses folders without a trained head
 
         self.location = location
-        self.model = VideoMAEv2ForVideoClassification.from_pretrained(location, dtype=dtype).eval()
+        self.model = load_classifier(location).to(dtype)
         self.dtype = dtype
         config = self.model.config
         self.spec: PreprocessingSpec = (
