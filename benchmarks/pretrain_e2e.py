@@ -22,9 +22,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from hf_tiktokactions.data.collate import PretrainCollator
+from hf_tiktokactions.data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
 from hf_tiktokactions.training.optim import weight_decay_groups
-from hf_tiktokactions.training.pretraining import EpochShuffleSampler, KeyedPretrainDataset, SeededPretrainCollator
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,11 +58,11 @@ def main() -> None:
     optimizer = torch.optim.AdamW(weight_decay_groups(model, 0.05), lr=1e-4, betas=(0.9, 0.95), fused=device.type == "cuda")
     needed = args.batch * (args.steps + args.warmup)
     videos = (files * (needed // len(files) + 1))[:needed]
-    dataset = KeyedPretrainDataset(videos, num_frames=args.num_frames, sampling_rate=args.sampling_rate,
+    dataset = PretrainVideoDataset(videos, num_frames=args.num_frames, sampling_rate=args.sampling_rate,
                                    input_size=args.input_size, num_sample=args.num_sample, backend=args.backend)
-    collator = SeededPretrainCollator(num_frames=args.num_frames, input_size=args.input_size,
+    collator = PretrainCollator(num_frames=args.num_frames, input_size=args.input_size,
                                       patch_size=config.patch_size, normalize=not args.uint8)
-    loader = DataLoader(dataset, batch_size=args.batch, sampler=EpochShuffleSampler(len(dataset), 0), collate_fn=collator,
+    loader = DataLoader(dataset, batch_size=args.batch, sampler=EpochKeySampler(len(dataset), 0), collate_fn=collator,
                         num_workers=args.workers, pin_memory=device.type == "cuda", drop_last=True,
                         persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else None)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()

@@ -63,6 +63,13 @@ class PretrainCollator:
                 f"input_size ({self.input_size}) by patch_size ({self.patch_size})"
             )
 
+    def _batch_generator(self, items: Sequence[dict[str, Any]]) -> torch.Generator | None:
+        """The given generator; else, for keyed items (``dataset[(epoch, i)]``), one seeded by the first
+        item, so a batch's masks do not depend on workers or resumes; else the global generator."""
+        if self.generator is not None or "seed" not in items[0]:
+            return self.generator
+        return torch.Generator().manual_seed(items[0]["seed"])
+
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         clips = [clip for item in items for clip in item["pixel_values"]]  # each uint8 (T, C, H, W)
         shape = (len(clips), *clips[0].shape)
@@ -90,7 +97,7 @@ class PretrainCollator:
             grid,
             mask_ratio=self.mask_ratio,
             decoder_mask_ratio=self.decoder_mask_ratio,
-            generator=self.generator,
+            generator=self._batch_generator(items),
         )
         return {
             "pixel_values": pixel_values,

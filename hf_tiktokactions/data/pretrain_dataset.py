@@ -23,14 +23,14 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset, Sampler, get_worker_info
 
 from hf_tiktokactions.data.decoding import open_video
 from hf_tiktokactions.data.sampling import dense_clip_indices
 from hf_tiktokactions.data.transforms import PRETRAIN_SCALES, MultiScaleCrop
 from hf_tiktokactions.errors import VideoDecodeError
 
-__all__ = ["PretrainVideoDataset", "find_videos", "VIDEO_EXTENSIONS"]
+__all__ = ["EpochKeySampler", "PretrainVideoDataset", "find_videos", "video_paths", "VIDEO_EXTENSIONS"]
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
 
@@ -44,7 +44,8 @@ def find_videos(folder: str | os.PathLike, extensions: Iterable[str] = VIDEO_EXT
     return sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
 
 
-def _paths_from(videos: Any, video_column: str) -> list[Any]:
+def video_paths(videos: Any, video_column: str = "video") -> list[Any]:
+    """Paths (or URLs, or bytes) from a folder, a list, or a ``datasets.Dataset`` column (``Video`` features undecoded)."""
     if isinstance(videos, (str, os.PathLike)):
         return find_videos(videos)
     column_names = getattr(videos, "column_names", None)
@@ -88,7 +89,7 @@ class PretrainVideoDataset(Dataset):
         seed: int = 0,
         max_consecutive_failures: int = 20,
     ):
-        self.videos = _paths_from(videos, video_column)
+        self.videos = video_paths(videos, video_column)
         if not self.videos:
             raise VideoDecodeError(f"no videos found in {videos!r}; check the folder, list or column")
         self.num_frames = num_frames
@@ -103,6 +104,7 @@ class PretrainVideoDataset(Dataset):
         self.num_skipped = 0
         self._warned: set[str] = set()
         self._rng: np.random.Generator | None = None
+        self._item_rng: np.random.Generator | None = None  # set while a keyed item is being built
         self._rng_key: tuple[int, int] | None = None
 
     def __len__(self) -> int:
@@ -110,6 +112,8 @@ class PretrainVideoDataset(Dataset):
 
     @property
     def rng(self) -> np.random.Generator:
+        if self._item_rng is not None:
+            return self._item_rng
         """This process's generator; re-seeded when the worker (or its per-epoch seed) changes."""
         info = get_worker_info()
         key = (info.id, info.seed) if info is not None else (-1, 0)
@@ -130,7 +134,22 @@ class PretrainVideoDataset(Dataset):
             frames = reader.read(indices)  # (T, C, H, W), channels-last memory
         return torch.stack([self.crop(frames, rng) for _ in range(self.num_sample)])
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """``dataset[i]`` draws crops from this process's generator. ``dataset[(epoch, i)]`` (the keys of
+        ``EpochKeySampler``) draws them from a generator seeded by (seed, epoch, i), so the item does not
+        depend on which worker builds it or where a run resumed, and adds ``seed`` (int) for the masks."""
+        if not isinstance(key, tuple):
+            return self._item(key)
+        epoch, index = key
+        self._item_rng = np.random.default_rng([self.seed, epoch, index])
+        try:
+            item = self._item(index)
+            item["seed"] = int(self._item_rng.integers(2**62))
+        finally:
+            self._item_rng = None
+        return item
+
+    def _item(self, index: int) -> dict[str, Any]:
         skipped: list[str] = []
         for _ in range(self.max_consecutive_failures):
             video = self.videos[index]
@@ -148,3 +167,24 @@ class PretrainVideoDataset(Dataset):
             f"{self.max_consecutive_failures} videos in a row could not be decoded (last: {skipped[-1]}); "
             "check the data (the first failures were warned about above)"
         )
+
+
+class EpochKeySampler(Sampler):
+    """Yields ``(epoch, index)`` keys in an order shuffled by (seed, epoch), the same on every rank, so a
+    distributed loader can shard the batches and ``PretrainVideoDataset`` can seed each item.
+
+    Call ``set_epoch`` (or the prepared DataLoader's ``set_epoch``) before each epoch.
+    """
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+        return iter([(self.epoch, int(i)) for i in order])

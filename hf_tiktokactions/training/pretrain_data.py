@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.pretrain_dataset import _paths_from, find_videos
+from ..data.pretrain_dataset import find_videos, video_paths
 from ..errors import ConfigError
 
 INDEX_PATH_COLUMN = "clip_path"
@@ -49,7 +49,7 @@ def _rows_from_dataset(dataset, column: str | None, only_passed: bool, hashtags:
             raise ConfigError("--hashtags needs an index with a 'hashtag' column")
         wanted = {h.lower().lstrip("#") for h in hashtags}
         dataset = dataset.filter(lambda tag: (tag or "").lower() in wanted, input_columns="hashtag")
-    return [v for v in _paths_from(dataset, column) if v]  # rejected index rows have no clip
+    return [v for v in video_paths(dataset, column) if v]  # rejected index rows have no clip
 
 
 def resolve_videos(

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, set_seed
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..data.collate import PretrainCollator
-from ..data.pretrain_dataset import PretrainVideoDataset
+from ..data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
 from ..data.transforms import normalize_video
 from ..errors import ConfigError, TikTokActionsError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
@@ -43,48 +43,6 @@ from .schedules import cosine_with_warmup
 
 class TrainingDiverged(TikTokActionsError):
     """The loss or the gradient became NaN or infinite."""
-
-
-class KeyedPretrainDataset(PretrainVideoDataset):
-    """``dataset[(epoch, index)]``: the item's crops come from a generator seeded by (seed, epoch, index), and
-    the item carries ``seed`` for the batch's masks, so batches do not depend on workers or resumes."""
-
-    def __getitem__(self, key):
-        epoch, index = key
-        self._item_rng = np.random.default_rng([self.seed, epoch, index])
-        item = super().__getitem__(index)
-        item["seed"] = int(self._item_rng.integers(2**62))
-        return item
-
-    @property
-    def rng(self) -> np.random.Generator:
-        return self._item_rng
-
-
-class SeededPretrainCollator(PretrainCollator):
-    """Draws each batch's masks from a generator seeded by the batch's first item."""
-
-    def __call__(self, items):
-        self.generator = torch.Generator().manual_seed(items[0]["seed"])
-        return super().__call__(items)
-
-
-class EpochShuffleSampler(Sampler):
-    """Yields ``(epoch, index)`` keys in an order seeded by (seed, epoch), identical on every rank, so the
-    dataset can seed each item and Accelerate can shard the batches."""
-
-    def __init__(self, size: int, seed: int) -> None:
-        self.size, self.seed, self.epoch = size, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self):
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
-        return iter([(self.epoch, int(i)) for i in order])
 
 
 def build_model(args: PretrainArguments) -> VideoMAEv2ForPreTraining:
@@ -164,15 +122,15 @@ def pretrain(args: PretrainArguments) -> dict:
     )
     model = build_model(args)
     config = model.config
-    dataset = KeyedPretrainDataset(
+    dataset = PretrainVideoDataset(
         videos, num_frames=args.num_frames, sampling_rate=args.sampling_rate, input_size=args.input_size,
         num_sample=args.num_sample, backend=args.decode_backend, seed=args.seed,
     )
-    collator = SeededPretrainCollator(
+    collator = PretrainCollator(
         num_frames=args.num_frames, tubelet_size=args.tubelet_size, input_size=args.input_size,
         patch_size=config.patch_size, mask_ratio=args.mask_ratio, decoder_mask_ratio=args.decoder_mask_ratio,
     )
-    sampler = EpochShuffleSampler(len(dataset), args.seed)
+    sampler = EpochKeySampler(len(dataset), args.seed)
     loader = DataLoader(
         dataset, batch_size=args.per_device_train_batch_size, sampler=sampler, collate_fn=collator, drop_last=True,
         num_workers=args.dataloader_num_workers, pin_memory=torch.cuda.is_available(),
