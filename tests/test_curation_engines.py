@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from curation_files import write_scene_video
@@ -11,6 +18,7 @@ from hf_tiktokactions.curation.inputs import load_video_inputs
 from hf_tiktokactions.curation.pipeline import CurationOptions
 
 ray = pytest.importorskip("ray")
+ROOT = Path(__file__).resolve().parent.parent
 
 # The untrained YOLOv8n from ultralytics' bundled config: the detector stage really runs (in pool
 # workers, and in a Ray actor), and is seeded, so both engines see the same model.
@@ -46,3 +54,40 @@ def test_local_and_ray_engines_give_the_same_index(videos, tmp_path):
     assert _rows(tmp_path / "local") == _rows(tmp_path / "ray")
     ran_detector = [r for r in _rows(tmp_path / "ray")[0] if r["status"] != "rejected"]
     assert ran_detector and all(r["person_frames"] is not None for r in ran_detector)
+
+
+def _pool_workers(parent_pid: int) -> list[int]:
+    """PIDs of the multiprocessing spawn workers started by ``parent_pid`` (not its resource tracker)."""
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if int(fields[1]) == parent_pid and b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            workers.append(int(stat.parent.name))
+    return workers
+
+
+def test_a_dying_local_worker_costs_no_video(tmp_path):
+    """SIGKILL one pool worker (as the OOM killer would): its videos are redone in fresh processes."""
+    videos = tmp_path / "videos"
+    for i in range(8):
+        write_scene_video(videos / f"v{i}.mp4", [180], height=240, width=320)
+    output = tmp_path / "out"
+    command = [sys.executable, str(ROOT / "dataset_scripts" / "curate.py"), "--videos", str(videos), "--output", str(output),
+               "--detector", "none", "--workers", "2", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list((output / "metadata").glob("*.json")):
+        time.sleep(0.01)
+    workers = _pool_workers(process.pid)
+    assert workers and process.poll() is None
+    os.kill(workers[0], signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    index = load_index(output)
+    assert sorted(index["video_id"]) == [f"v{i}" for i in range(8)] and set(index["status"]) == {"pass"}
+    assert "a worker process died" in stderr
+    assert not [p for p in output.rglob("*") if ".tmp" in p.name]

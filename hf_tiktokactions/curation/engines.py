@@ -41,6 +41,7 @@ from hf_tiktokactions.curation.pipeline import (
     decision_stage,
     detector_stage,
     metadata_path,
+    rejected_record,
     video_stage,
     write_metadata,
 )
@@ -97,30 +98,67 @@ def _local_worker(video: VideoInput, output: Path, options: CurationOptions) -> 
     return curate_video(video, output, options, _WORKER_DETECTOR)
 
 
+def _pool(workers: int, options: CurationOptions):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # no forked torch / OpenMP state in the workers
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_local_worker, initargs=(options,))
+
+
+def _run_isolated(video: VideoInput, output: Path, options: CurationOptions) -> dict[str, Any]:
+    """One video in a fresh one-process pool, so a crash is pinned on it and recorded, not repeated forever."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with _pool(1, options) as pool:
+            return pool.submit(_local_worker, video, output, options).result()
+    except BrokenProcessPool:
+        record = rejected_record(video, options, "the worker process died on this video (a decoder crash or out of memory)")
+        write_metadata(output, record)
+        return record
+
+
 def run_local(videos: Sequence[VideoInput], output: Path, options: CurationOptions, workers: int) -> Iterator[dict[str, Any]]:
-    """Yield each video's record as it is committed (order of completion)."""
+    """Yield each video's record as it is committed (order of completion).
+
+    A worker that dies (segfault in a decoder, the OOM killer) breaks the pool: the videos that were in
+    flight are then rerun one by one in fresh processes, and the one that kills its process again is
+    recorded as rejected; the rest of the list goes on in a new pool.
+    """
     if workers <= 1:
         _init_local_worker(options)
         for video in videos:
             yield _local_worker(video, output, options)
         return
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
 
-    context = multiprocessing.get_context("spawn")  # no forked torch / OpenMP state in the workers
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_local_worker, initargs=(options,)) as pool:
-        pending_videos = iter(videos)
-        in_flight: set = set()
-        while True:
+    pending_videos = iter(videos)
+    suspects: list[VideoInput] = []
+    with _pool(workers, options) as pool:
+        in_flight: dict = {}
+        while not suspects:
             for video in pending_videos:
-                in_flight.add(pool.submit(_local_worker, video, output, options))
+                in_flight[pool.submit(_local_worker, video, output, options)] = video
                 if len(in_flight) >= 2 * workers:
                     break
             if not in_flight:
                 return
-            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                video = in_flight.pop(future)
+                try:
+                    record = future.result()
+                except BrokenProcessPool:
+                    suspects.append(video)
+                    continue
+                yield record
+        suspects += in_flight.values()
+    logger.warning("a worker process died; rerunning the %d videos it may have been on one by one", len(suspects))
+    for video in suspects:
+        yield _run_isolated(video, output, options)
+    yield from run_local(list(pending_videos), output, options, workers)
 
 
 # --- Ray engine ---------------------------------------------------------------------------------
@@ -165,34 +203,39 @@ def run_ray(
         video_task = ray.remote(num_cpus=1)(_ray_video_stage)
         actors = []
         if options.uses_detector:
-            actor_class = ray.remote(_RayDetector)
+            actor_class = ray.remote(max_restarts=3, max_task_retries=1)(_RayDetector)
             wanted = {"num_gpus": 1, "num_cpus": 0} if gpus else {"num_cpus": 1}
             actors = [actor_class.options(**wanted).remote(options) for _ in range(max(1, gpus))]
         max_in_flight = 2 * (workers or cpus)
         pending_videos = iter(videos)
-        stage_refs: list = []
-        detect_refs: list = []
+        stage_refs: dict = {}  # ref -> video
+        detect_refs: dict = {}  # ref -> video
         turn = 0
         while True:
             for video in pending_videos:
-                stage_refs.append(video_task.remote(video, output, options))
+                stage_refs[video_task.remote(video, output, options)] = video
                 if len(stage_refs) + len(detect_refs) >= max_in_flight:
                     break
             if not stage_refs and not detect_refs:
                 return
-            ready, _ = ray.wait(stage_refs + detect_refs, num_returns=1)
+            ready, _ = ray.wait([*stage_refs, *detect_refs], num_returns=1)
             ref = ready[0]
-            if ref in stage_refs:
-                stage_refs.remove(ref)
-                stage = ray.get(ref)
-                if actors and stage.record["status"] is None:
-                    detect_refs.append(actors[turn % len(actors)].detect.remote(stage))
-                    turn += 1
-                    continue
-                detections = None
-            else:
-                detect_refs.remove(ref)
-                stage, detections = ray.get(ref)
+            is_stage = ref in stage_refs
+            video = stage_refs.pop(ref) if is_stage else detect_refs.pop(ref)
+            try:
+                if is_stage:
+                    stage, detections = ray.get(ref), None
+                    if actors and stage.record["status"] is None:
+                        detect_refs[actors[turn % len(actors)].detect.remote(stage)] = video
+                        turn += 1
+                        continue
+                else:
+                    stage, detections = ray.get(ref)
+            except ray.exceptions.RayError as error:  # a dead worker or actor (crash, OOM), after Ray's retries
+                record = rejected_record(video, options, f"the Ray {'task' if is_stage else 'detector'} failed: {type(error).__name__}")
+                write_metadata(output, record)
+                yield record
+                continue
             record = decision_stage(stage.record, detections, options)
             write_metadata(output, record)
             yield record
@@ -314,6 +357,7 @@ def curate(
                 if on_record is not None:
                     on_record(record)
         result.seconds = time.perf_counter() - started
+        clean_partial_files(output)  # a worker that died mid-write left its temporary clip
         save_index(output)
         _write_reports(output, result, engine, workers, options)
         return result

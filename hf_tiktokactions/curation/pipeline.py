@@ -135,6 +135,11 @@ def _reject(record: dict[str, Any], reason: str) -> StageOutput:
     return StageOutput(record)
 
 
+def rejected_record(video: VideoInput, options: CurationOptions, reason: str) -> dict[str, Any]:
+    """The record of a video that failed outside the stages (its worker process died, say)."""
+    return _reject(_base_record(video, options), reason).record
+
+
 def video_stage(video: VideoInput, output: Path, options: CurationOptions) -> StageOutput:
     """Probe, decode once, cut scenes, choose, write and check the clip, sample frames. Never raises."""
     record = _base_record(video, options)
