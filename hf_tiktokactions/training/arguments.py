@@ -85,25 +85,111 @@ class PretrainArguments:
             raise ConfigError("--per_device_train_batch_size and --num_sample must be at least 1")
 
 
-def parse_with_config(dataclass_type: type[T], argv: list[str] | None, prog: str) -> T:
+DATASET_CHOICES = ("ucf101", "hmdb51", "kinetics400", "ssv2", "videofolder")
+
+
+@dataclass
+class FinetuneArguments:
+    """Fine-tuning and multi-view testing options that ``transformers.TrainingArguments`` does not have.
+
+    Parsed together with ``TrainingArguments`` (``output_dir``, ``seed``, ``max_steps``, ``num_train_epochs``,
+    ``per_device_train_batch_size``, ``weight_decay``, ``label_smoothing_factor``, ``eval_strategy`` ...).
+    Defaults follow the official VideoMAE V2 ``run_class_finetuning.py``.
+    """
+
+    # Data
+    dataset: str = field(default="videofolder", metadata={"help": "ucf101, hmdb51, kinetics400, ssv2, videofolder, or a datasets folder (save_to_disk) / Hub dataset id with video and label columns"})
+    data_root: str | None = field(default=None, metadata={"help": "the videos: the class folders (ucf101, hmdb51, videofolder) or the folder searched for the videos (kinetics400, ssv2)"})
+    annotation_dir: str | None = field(default=None, metadata={"help": "official annotation files: Kinetics CSVs, SSv2 JSONs (required), UCF101 / HMDB51 split lists (optional)"})
+    split: int = field(default=1, metadata={"help": "1, 2 or 3: the official train/test split of UCF101 and HMDB51"})
+    train_split: str = "train"
+    eval_split: str = field(default="auto", metadata={"help": "split for single-view validation during training (auto: validation, else test)"})
+    test_split: str = field(default="auto", metadata={"help": "split for the final multi-view test (auto: test when it has labels, else validation)"})
+    max_train_videos: int | None = field(default=None, metadata={"help": "a random subset of the training videos (quick runs)"})
+    max_eval_videos: int | None = field(default=None, metadata={"help": "a random subset of the validation and test videos (quick runs)"})
+    decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
+    num_frames: int = 16
+    sampling_rate: int = field(default=4, metadata={"help": "stride between the frames of a dense clip"})
+    sampling: str = field(default="dense", metadata={"help": "dense (Kinetics, UCF101, HMDB51) or segment (TSN segments, SSv2)"})
+    input_size: int = 224
+    short_side_size: int = field(default=224, metadata={"help": "test clips: resize the short side to this, then crop"})
+    num_sample: int = field(default=2, metadata={"help": "repeated augmentation: augmented clips per decoded video"})
+
+    # Model
+    init_from: str | None = field(default=None, metadata={"help": "a pre-training or classification folder of ours, a converted or official .pth checkpoint, a transformers VideoMAE folder, or none (from scratch)"})
+    model_preset: str = field(default="vit-b", metadata={"help": "architecture when training from scratch"})
+    drop_path_rate: float = 0.1
+    head_dropout: float = field(default=0.0, metadata={"help": "dropout before the head (official fc_drop_rate)"})
+    head_init_scale: float = field(default=0.001, metadata={"help": "the new head's init std is 0.02 x this (official init_scale)"})
+    gradient_checkpointing_blocks: bool = field(default=False, metadata={"help": "recompute the encoder blocks in the backward pass (ViT-g)"})
+
+    # Optimisation (lr schedule: linear warm-up from warmup_learning_rate, cosine to min_learning_rate, per step)
+    base_learning_rate: float | None = field(default=None, metadata={"help": "when set, learning_rate = this x total batch (videos) / 256, as upstream"})
+    layer_decay: float = field(default=0.75, metadata={"help": "lr of block i is scaled by layer_decay^(depth - i); 1 = no decay"})
+    min_learning_rate: float = 1e-6
+    warmup_learning_rate: float = 1e-8
+    warmup_epochs: float | None = field(default=5.0, metadata={"help": "warm-up length in epochs (overrides warmup_steps when set)"})
+    mixed_precision: str = field(default="auto", metadata={"help": "bf16, no, or auto (bf16 on GPU, no on CPU)"})
+
+    # Augmentation
+    mixup: float = field(default=0.8, metadata={"help": "mixup alpha (0 = off)"})
+    cutmix: float = field(default=1.0, metadata={"help": "cutmix alpha (0 = off)"})
+    mixup_prob: float = 1.0
+    mixup_switch_prob: float = field(default=0.5, metadata={"help": "probability of cutmix instead of mixup when both are on"})
+    rand_augment: str = field(default="rand-m7-n4-mstd0.5-inc1", metadata={"help": "timm RandAugment config, or none"})
+    reprob: float = field(default=0.25, metadata={"help": "random erasing probability"})
+    flip: bool = field(default=True, metadata={"help": "random horizontal flip (off for SSv2, where left/right matters)"})
+
+    # Testing
+    test_num_segment: int = field(default=5, metadata={"help": "temporal views per video in the final test"})
+    test_num_crop: int = field(default=3, metadata={"help": "spatial crops per temporal view in the final test"})
+    test_videos_per_batch: int = field(default=4, metadata={"help": "videos per test batch (all their views go together)"})
+    eval_only: bool = field(default=False, metadata={"help": "skip training: test the --init_from classifier"})
+    hardware: str | None = field(default=None, metadata={"help": "free text for results.json (default: detected)"})
+
+    def __post_init__(self) -> None:
+        if self.sampling not in ("dense", "segment"):
+            raise ConfigError(f"--sampling must be dense or segment, got {self.sampling!r}")
+        if self.mixed_precision not in ("auto", "bf16", "no"):
+            raise ConfigError(f"--mixed_precision must be auto, bf16 or no, got {self.mixed_precision!r}")
+        if self.split not in (1, 2, 3):
+            raise ConfigError(f"--split must be 1, 2 or 3, got {self.split}")
+        if min(self.num_sample, self.test_num_segment, self.test_num_crop, self.test_videos_per_batch) < 1:
+            raise ConfigError("--num_sample, --test_num_segment, --test_num_crop and --test_videos_per_batch must be at least 1")
+        if not 0 < self.layer_decay <= 1:
+            raise ConfigError(f"--layer_decay must be in (0, 1], got {self.layer_decay}")
+        if self.rand_augment.lower() in ("", "none"):
+            self.rand_augment = "none"
+
+
+def parse_with_config(dataclass_type: type[T] | tuple[type, ...], argv: list[str] | None, prog: str) -> Any:
     """Parse ``--config YAML`` (optional) and ``--key value`` overrides into ``dataclass_type``.
 
+    ``dataclass_type`` may be a tuple of dataclasses (e.g. ``(FinetuneArguments, TrainingArguments)``); the YAML
+    then holds the options of all of them and a tuple of instances is returned.
     A YAML key that is not an option, a missing YAML file or a bad value ends in a ``ConfigError`` naming it.
     """
+    types = dataclass_type if isinstance(dataclass_type, tuple) else (dataclass_type,)
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, rest = pre.parse_known_args(argv)
-    parser = HfArgumentParser(dataclass_type, prog=prog)
+    parser = HfArgumentParser(types, prog=prog)
     parser.add_argument("--config", help="YAML recipe whose values are the defaults of this run")
     if known.config:
         defaults = _read_yaml(Path(known.config))
-        names = {f.name for f in dataclasses.fields(dataclass_type)}
+        names = {f.name for t in types for f in dataclasses.fields(t)}
         unknown = sorted(set(defaults) - names)
         if unknown:
             raise ConfigError(f"{known.config}: unknown option(s) {', '.join(unknown)}; see --help for the names")
         parser.set_defaults(**defaults)
-    # The parser also returns a namespace holding --config itself: only the dataclass is wanted.
-    return parser.parse_args_into_dataclasses(args=rest)[0]
+    # The parser also returns a namespace holding --config itself: only the dataclasses are wanted.
+    try:
+        parsed = parser.parse_args_into_dataclasses(args=rest)[: len(types)]
+    except ValueError as error:  # a dataclass __post_init__ (e.g. TrainingArguments) rejected a value
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(str(error)) from error
+    return parsed[0] if not isinstance(dataclass_type, tuple) else tuple(parsed)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

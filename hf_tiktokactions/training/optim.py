@@ -22,3 +22,37 @@ def weight_decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         {"params": decay, "weight_decay": weight_decay, "name": "decay"},
         {"params": no_decay, "weight_decay": 0.0, "name": "no_decay"},
     ]
+
+
+def layer_id(name: str, num_layers: int) -> int:
+    """Depth of a classifier parameter for layer-wise lr decay (official ``get_num_layer_for_vit``).
+
+    The embeddings (``encoder.patch_embed``, position table, mask/cls tokens) are layer 0, ``encoder.blocks.{i}``
+    is layer ``i + 1``, everything after the blocks (``fc_norm``, ``head``, a final ``norm``) is ``num_layers + 1``.
+    """
+    core = name[len("encoder."):] if name.startswith("encoder.") else name
+    if core.startswith(("patch_embed", "position_embeddings", "cls_token", "mask_token", "pos_embed")):
+        return 0
+    if core.startswith("blocks."):
+        return int(core.split(".")[1]) + 1
+    return num_layers + 1
+
+
+def layer_decay_groups(model: nn.Module, weight_decay: float, layer_decay: float, num_layers: int) -> list[dict]:
+    """AdamW groups keyed by (depth, decay or not); each carries ``lr_scale = layer_decay ** (num_layers + 1 - depth)``.
+
+    The head trains at the full lr and the embeddings at ``layer_decay ** (num_layers + 1)`` of it; weight decay
+    follows ``decays`` (never on norms, biases or tokens). Multiply each group's lr by its ``lr_scale``.
+    """
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        depth, decay = layer_id(name, num_layers), decays(name, param)
+        group = groups.setdefault(
+            (depth, decay),
+            {"params": [], "weight_decay": weight_decay if decay else 0.0, "lr_scale": layer_decay ** (num_layers + 1 - depth),
+             "name": f"layer_{depth}_{'decay' if decay else 'no_decay'}"},
+        )
+        group["params"].append(param)
+    return [groups[key] for key in sorted(groups)]

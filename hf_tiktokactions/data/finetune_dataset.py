@@ -1,0 +1,172 @@
+"""Fine-tuning and evaluation datasets over labelled videos (the benchmark readers' rows), and their collator.
+
+* ``FinetuneVideoDataset`` (training): one clip per video (a random dense window, or TSN segments for SSv2),
+  augmented ``num_sample`` times (repeated augmentation, official ``num_sample``): the frames are decoded once.
+* ``MultiViewVideoDataset`` (evaluation): every test view of a video, ``num_segments`` temporal clips x
+  ``num_crops`` spatial crops (official ``test_num_segment`` x ``test_num_crop``); 1 x 1 is the centred clip of
+  single-view validation. The frames of all views are decoded in one read.
+
+Items are ``{"pixel_values": float (V, T, C, S, S), "labels": int64 (V,), "index": int}`` with V = num_sample or
+the number of views; ``collate_clips`` concatenates them into a flat batch of clips, so a multi-view batch of B
+videos is (B * V, T, C, S, S), views of a video adjacent, ready to be reshaped to (B, V, ...) after the model.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from hf_tiktokactions.data.decoding import open_video
+from hf_tiktokactions.data.sampling import dense_clip_indices, multiview_clips, segment_indices
+from hf_tiktokactions.data.transforms import EvalTransform, FinetuneTrainTransform
+from hf_tiktokactions.errors import VideoDecodeError
+
+__all__ = ["FinetuneVideoDataset", "MultiViewVideoDataset", "collate_clips", "video_paths"]
+
+SAMPLING_MODES = ("dense", "segment")
+
+
+def video_paths(rows: Any, video_column: str = "video") -> list[str]:
+    """Paths of a ``datasets.Dataset``'s video column (a string column, or a ``Video`` feature read as paths)."""
+    feature = rows.features[video_column]
+    if type(feature).__name__ == "Video":
+        rows = rows.cast_column(video_column, type(feature)(decode=False))
+        return [value["path"] for value in rows[video_column]]
+    return [os.fspath(value) for value in rows[video_column]]
+
+
+def _check_sampling(sampling: str) -> None:
+    if sampling not in SAMPLING_MODES:
+        raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
+
+
+class FinetuneVideoDataset(Dataset):
+    """Training items: ``num_sample`` augmented copies of one clip per video.
+
+    Args:
+        videos, labels: paths and class ids (same length).
+        num_frames, sampling_rate: T frames ``sampling_rate`` apart (``dense``) or T segments (``segment``).
+        transform: uint8 (T, C, H, W) -> float (T, C, S, S), e.g. ``FinetuneTrainTransform``.
+        num_sample: augmented copies per decoded clip.
+        max_consecutive_failures: undecodable videos are skipped (warned once each) and replaced by a random one;
+            this many failures in a row end training with a ``VideoDecodeError``.
+
+    Random draws come from torch's global generator (which Trainer seeds, and DataLoader seeds per worker).
+    """
+
+    def __init__(
+        self,
+        videos: Sequence[str],
+        labels: Sequence[int],
+        transform: FinetuneTrainTransform,
+        *,
+        num_frames: int = 16,
+        sampling_rate: int = 4,
+        sampling: str = "dense",
+        num_sample: int = 2,
+        backend: str = "decord",
+        max_consecutive_failures: int = 20,
+    ):
+        _check_sampling(sampling)
+        if len(videos) != len(labels) or not videos:
+            raise ValueError(f"need as many labels as videos, and at least one video (got {len(videos)} and {len(labels)})")
+        self.videos, self.labels = list(videos), [int(label) for label in labels]
+        self.transform = transform
+        self.num_frames, self.sampling_rate, self.sampling = num_frames, sampling_rate, sampling
+        self.num_sample, self.backend = num_sample, backend
+        self.max_consecutive_failures = max_consecutive_failures
+        self._warned: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def _indices(self, num_video_frames: int, rng: np.random.Generator) -> np.ndarray:
+        if self.sampling == "segment":
+            return segment_indices(num_video_frames, self.num_frames, rng)
+        return dense_clip_indices(num_video_frames, self.num_frames, self.sampling_rate, rng)
+
+    def _item(self, index: int) -> dict[str, Any]:
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+        with open_video(self.videos[index], self.backend) as reader:
+            frames = reader.read(self._indices(reader.num_frames, rng))  # uint8 (T, C, H, W)
+        clips = torch.stack([self.transform(frames) for _ in range(self.num_sample)])
+        return {"pixel_values": clips, "labels": torch.full((self.num_sample,), self.labels[index]), "index": index}
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        for _ in range(self.max_consecutive_failures):
+            try:
+                return self._item(index)
+            except VideoDecodeError as error:
+                if self.videos[index] not in self._warned:
+                    self._warned.add(self.videos[index])
+                    warnings.warn(f"skipping a training video that cannot be decoded: {error}", stacklevel=2)
+                index = int(torch.randint(0, len(self.videos), ()).item())
+        raise VideoDecodeError(
+            f"{self.max_consecutive_failures} training videos in a row could not be decoded (last: {self.videos[index]}); check the data"
+        )
+
+
+class MultiViewVideoDataset(Dataset):
+    """Evaluation items: all ``num_segments x num_crops`` views of a video, temporal-major.
+
+    Dense sampling slides a T-frame window (every ``sampling_rate``-th frame) to ``num_segments`` evenly spaced
+    starts; segment sampling (SSv2) shifts the TSN frame inside each segment. Each clip is resized (short side
+    ``short_side_size``) and cropped at ``num_crops`` places along the long side, then to ``input_size``.
+    A video that cannot be decoded raises ``VideoDecodeError``: a test set is never silently shrunk.
+    """
+
+    def __init__(
+        self,
+        videos: Sequence[str],
+        labels: Sequence[int],
+        *,
+        num_frames: int = 16,
+        sampling_rate: int = 4,
+        sampling: str = "dense",
+        num_segments: int = 5,
+        num_crops: int = 3,
+        input_size: int = 224,
+        short_side_size: int = 224,
+        backend: str = "decord",
+    ):
+        _check_sampling(sampling)
+        self.videos, self.labels = list(videos), [int(label) for label in labels]
+        self.num_frames, self.sampling_rate, self.sampling = num_frames, sampling_rate, sampling
+        self.num_segments, self.num_crops = num_segments, num_crops
+        self.transform = EvalTransform(input_size, short_side_size, num_crops)
+        self.backend = backend
+
+    @property
+    def num_views(self) -> int:
+        return self.num_segments * self.num_crops
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        with open_video(self.videos[index], self.backend) as reader:
+            views = multiview_clips(
+                reader.num_frames, self.num_segments, self.num_crops, self.num_frames, self.sampling_rate, self.sampling == "segment"
+            )
+            wanted = np.unique(np.concatenate([view.indices for view in views]))
+            frames = reader.read(wanted)  # uint8 (F, C, H, W), one decode for every view
+        position = {int(frame): i for i, frame in enumerate(wanted)}
+        clips = [
+            self.transform(frames[[position[int(i)] for i in view.indices]], crop_index=view.spatial) for view in views
+        ]
+        return {"pixel_values": torch.stack(clips), "labels": torch.full((len(clips),), self.labels[index]), "index": index}
+
+
+def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """Items -> ``pixel_values`` float (sum V, T, C, S, S), ``labels`` int64 (sum V,), ``index`` int64 (B,)."""
+    return {
+        "pixel_values": torch.cat([item["pixel_values"] for item in items]),
+        "labels": torch.cat([item["labels"] for item in items]),
+        "index": torch.tensor([item["index"] for item in items]),
+    }

@@ -1,0 +1,127 @@
+"""Which labelled videos a fine-tuning run trains, validates and tests on (``--dataset`` and friends)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset, DatasetDict
+
+from ..data import load_hmdb51, load_kinetics, load_ssv2, load_ucf101, load_videofolder
+from ..data.finetune_dataset import video_paths
+from ..errors import ConfigError
+from .arguments import FinetuneArguments
+
+# Display names (results tables and cards) of the readers' datasets.
+DISPLAY_NAMES = {"ucf101": "UCF101", "hmdb51": "HMDB51", "kinetics400": "Kinetics-400", "ssv2": "Something-Something V2", "videofolder": "videofolder"}
+
+
+@dataclass
+class LabelledVideos:
+    """One split: paths, class ids and ids of the videos."""
+
+    name: str
+    videos: list[str]
+    labels: list[int]
+    video_ids: list[str]
+
+
+@dataclass
+class FinetuneData:
+    """The splits of a run and the class names (index = class id)."""
+
+    dataset: str  # display name
+    class_names: list[str]
+    train: LabelledVideos | None
+    eval: LabelledVideos | None
+    test: LabelledVideos
+
+
+def _need(value: str | None, option: str, dataset: str) -> str:
+    if not value:
+        raise ConfigError(f"--dataset {dataset} needs {option}")
+    return value
+
+
+def load_splits(args: FinetuneArguments) -> DatasetDict:
+    """The ``DatasetDict`` of ``--dataset`` (a benchmark reader, a saved ``datasets`` folder or a Hub id)."""
+    name = args.dataset
+    if name == "ucf101":
+        return load_ucf101(_need(args.data_root, "--data_root", name), args.split, args.annotation_dir)
+    if name == "hmdb51":
+        return load_hmdb51(_need(args.data_root, "--data_root", name), args.split, args.annotation_dir)
+    if name == "kinetics400":
+        return load_kinetics(_need(args.annotation_dir, "--annotation_dir (the CSVs)", name), _need(args.data_root, "--data_root", name))
+    if name == "ssv2":
+        return load_ssv2(_need(args.annotation_dir, "--annotation_dir (the JSONs)", name), _need(args.data_root, "--data_root", name))
+    if name == "videofolder":
+        return load_videofolder(_need(args.data_root, "--data_root", name))
+    import datasets
+
+    if Path(name).exists():
+        try:
+            loaded = datasets.load_from_disk(name)
+        except (FileNotFoundError, ValueError) as error:
+            raise ConfigError(f"--dataset {name}: not a datasets folder written by save_to_disk ({error})") from error
+    else:
+        try:
+            loaded = datasets.load_dataset(name)
+        except Exception as error:  # noqa: BLE001 - offline, unknown id, private without a token: one message
+            raise ConfigError(
+                f"--dataset {name}: not one of {', '.join(DISPLAY_NAMES)}, not a local folder, and loading it from the "
+                f"Hub failed ({type(error).__name__}: {error}); check the name, your token, or the network"
+            ) from error
+    if isinstance(loaded, Dataset):
+        loaded = DatasetDict({"train": loaded})
+    return loaded
+
+
+def _labelled(rows: Dataset, name: str, limit: int | None, seed: int) -> LabelledVideos:
+    for column in ("video", "label"):
+        if column not in rows.column_names:
+            raise ConfigError(f"split {name!r} has no {column!r} column (columns: {rows.column_names})")
+    if limit is not None and limit < len(rows):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(rows))[:limit])
+        rows = rows.select(keep.tolist())
+    ids = rows["video_id"] if "video_id" in rows.column_names else [Path(p).stem for p in video_paths(rows)]
+    return LabelledVideos(name, video_paths(rows), [int(label) for label in rows["label"]], list(ids))
+
+
+def _has_labels(rows: Dataset) -> bool:
+    return len(rows) > 0 and min(rows["label"]) >= 0
+
+
+def _pick(splits: DatasetDict, wanted: str, preference: tuple[str, ...], what: str) -> str:
+    if wanted != "auto":
+        if wanted not in splits:
+            raise ConfigError(f"--{what} {wanted!r} is not a split of this dataset (splits: {', '.join(splits)})")
+        return wanted
+    for name in preference:
+        if name in splits and _has_labels(splits[name]):
+            return name
+    raise ConfigError(f"no labelled split for --{what} among {', '.join(splits)}; name one with --{what}")
+
+
+def resolve_data(args: FinetuneArguments, seed: int) -> FinetuneData:
+    """Read ``--dataset`` and choose its train, validation and test splits (see the ``--*_split`` options)."""
+    splits = load_splits(args)
+    label_feature = next(iter(splits.values())).features.get("label")
+    class_names = list(getattr(label_feature, "names", None) or [])
+    if not class_names:
+        largest = max(max(rows["label"]) for rows in splits.values() if len(rows))
+        class_names = [str(i) for i in range(largest + 1)]
+    test_name = _pick(splits, args.test_split, ("test", "validation"), "test_split")
+    eval_name = _pick(splits, args.eval_split, ("validation", "test"), "eval_split")
+    train = None
+    if not args.eval_only:
+        if args.train_split not in splits:
+            raise ConfigError(f"--train_split {args.train_split!r} is not a split of this dataset (splits: {', '.join(splits)})")
+        train = _labelled(splits[args.train_split], args.train_split, args.max_train_videos, seed)
+    return FinetuneData(
+        dataset=DISPLAY_NAMES.get(args.dataset, args.dataset),
+        class_names=class_names,
+        train=train,
+        eval=_labelled(splits[eval_name], eval_name, args.max_eval_videos, seed),
+        test=_labelled(splits[test_name], test_name, args.max_eval_videos, seed),
+    )

@@ -1,0 +1,235 @@
+"""Fine-tuning with a ``transformers.Trainer`` subclass, as the official VideoMAE V2 ``run_class_finetuning.py``.
+
+``VideoClassificationTrainer`` adds to ``Trainer``: AdamW over layer-wise lr-decay groups (no weight decay on
+norms and biases), the official per-step schedule (linear warm-up, cosine to a floor), timm mixup/cutmix with
+label smoothing on the batch (or label smoothing alone), and soft-target cross-entropy. Drop path, RandAugment,
+random erasing and repeated augmentation live in the model config and the dataset.
+
+``finetune(args, training_args)`` is the whole run: data, model, training with single-view validation, the final
+multi-view test, and the results files. Outputs in ``output_dir``: Trainer checkpoints, ``final/`` (the model),
+``run_config.json``, ``results.json`` / ``results.md`` / ``predictions.jsonl`` / ``confusion_matrix.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import EvalPrediction, Trainer, TrainingArguments
+from transformers.trainer_utils import set_seed
+
+from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset, collate_clips
+from ..data.transforms import FinetuneTrainTransform, VideoMixup
+from ..errors import ConfigError
+from .arguments import FinetuneArguments, to_json_dict
+from .evaluation import classification_metrics, multiview_metrics, predict_multiview
+from .finetune_inputs import FinetuneData, LabelledVideos, resolve_data
+from .model_init import build_classifier
+from .optim import layer_decay_groups
+from .pretraining import versions
+from .results import write_test_results
+from .schedules import cosine_with_warmup
+
+
+def smooth_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
+    """(B,) class ids -> (B, K) targets: 1 - smoothing + smoothing / K on the label, smoothing / K elsewhere."""
+    off = smoothing / num_classes
+    return torch.full((labels.shape[0], num_classes), off, device=labels.device).scatter_(1, labels[:, None], 1.0 - smoothing + off)
+
+
+class VideoClassificationTrainer(Trainer):
+    """``Trainer`` with the VideoMAE V2 fine-tuning recipe.
+
+    Args (besides Trainer's):
+        layer_decay: lr of depth d (embeddings 0, block i -> i + 1, head L + 1) is scaled by decay^(L + 1 - d).
+        min_lr_ratio, warmup_start_ratio: end of the cosine and start of the warm-up, as fractions of the peak lr.
+        mixup: a ``VideoMixup`` (which also smooths the labels), or None for label smoothing alone
+            (``args.label_smoothing_factor``).
+    """
+
+    def __init__(self, *args, layer_decay: float = 0.75, min_lr_ratio: float = 0.0, warmup_start_ratio: float = 0.0,
+                 mixup: VideoMixup | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.layer_decay, self.min_lr_ratio, self.warmup_start_ratio, self.mixup = layer_decay, min_lr_ratio, warmup_start_ratio, mixup
+        self.label_smoother = None  # smoothing is applied to the targets in compute_loss
+
+    def create_optimizer(self, model=None) -> torch.optim.Optimizer:
+        if self.optimizer is None:
+            opt_model = self.model if model is None else model
+            groups = layer_decay_groups(opt_model, self.args.weight_decay, self.layer_decay, opt_model.config.num_hidden_layers)
+            for group in groups:
+                group["lr"] = self.args.learning_rate * group["lr_scale"]
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            optimizer_kwargs.pop("lr", None)
+            self.optimizer = optimizer_cls(groups, lr=self.args.learning_rate, **optimizer_kwargs)
+        return self.optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        """Per step: linear warm-up from ``warmup_start_ratio`` x lr, then cosine to ``min_lr_ratio`` x lr, each group
+        scaled by its layer factor (``LambdaLR`` multiplies every group's own initial lr)."""
+        if self.lr_scheduler is None:
+            warmup = self.args.get_warmup_steps(num_training_steps)
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer or self.optimizer,
+                lambda step: cosine_with_warmup(step, num_training_steps, 1.0, self.min_lr_ratio, warmup, self.warmup_start_ratio),
+            )
+            self._created_lr_scheduler = True
+        return self.lr_scheduler
+
+    def compute_loss(self, model, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch=None):
+        """Training: mixup/cutmix (or smoothing) turn (B,) labels into (B, K) soft targets; evaluation: hard labels."""
+        inputs = dict(inputs)
+        inputs.pop("index", None)
+        labels = inputs.pop("labels")
+        pixel_values = inputs.pop("pixel_values")
+        if model.training:
+            num_classes = self.accelerator.unwrap_model(model).config.num_labels
+            if self.mixup is not None and pixel_values.shape[0] % 2 == 0:
+                pixel_values, labels = self.mixup(pixel_values, labels)
+            elif self.args.label_smoothing_factor > 0:
+                labels = smooth_targets(labels, num_classes, self.args.label_smoothing_factor)
+        outputs = model(pixel_values=pixel_values, labels=labels)
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+
+def single_view_metrics(prediction: EvalPrediction) -> dict[str, float]:
+    """Trainer's ``compute_metrics``: top-1 / top-5 of single-view logits (package metric modules, offline)."""
+    logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+    logits_t = torch.as_tensor(logits).float()
+    scores = F.softmax(logits_t, dim=-1).numpy()
+    metrics = classification_metrics(scores, prediction.label_ids, scores.shape[1])
+    return {"top1": metrics["top1"], "top5": metrics["top5"]}
+
+
+def resolve_device_and_precision(args: FinetuneArguments, training_args: TrainingArguments) -> TrainingArguments:
+    """``--mixed_precision auto``: bf16 on a GPU, full precision on CPU (TrainingArguments refuses bf16 there).
+
+    Without a GPU, ``use_cpu`` is set: only then does Trainer start gloo ranks under torchrun / accelerate launch
+    (otherwise every process trains alone on the whole data).
+    """
+    if not torch.cuda.is_available() and not training_args.use_cpu:
+        training_args = dataclasses.replace(training_args, use_cpu=True)
+    want_bf16 = args.mixed_precision == "bf16" or (args.mixed_precision == "auto" and torch.cuda.is_available())
+    if want_bf16 and not torch.cuda.is_available():
+        raise ConfigError("--mixed_precision bf16 needs a GPU; use auto or no on this machine")
+    if want_bf16 != training_args.bf16:
+        training_args = dataclasses.replace(training_args, bf16=want_bf16)
+    return training_args
+
+
+def hardware_description(training_args: TrainingArguments) -> str:
+    world = training_args.world_size
+    if torch.cuda.is_available():
+        device = f"{world}x {torch.cuda.get_device_name(0)}"
+    else:
+        device = f"{world}x CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"{device}, {'bf16' if training_args.bf16 else 'fp32'}"
+
+
+def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVideoDataset:
+    transform = FinetuneTrainTransform(
+        args.input_size, flip=args.flip, rand_augment=None if args.rand_augment == "none" else args.rand_augment, erase_prob=args.reprob
+    )
+    return FinetuneVideoDataset(
+        split.videos, split.labels, transform, num_frames=args.num_frames, sampling_rate=args.sampling_rate,
+        sampling=args.sampling, num_sample=args.num_sample, backend=args.decode_backend,
+    )
+
+
+def _test_dataset(args: FinetuneArguments, split: LabelledVideos, segments: int, crops: int) -> MultiViewVideoDataset:
+    return MultiViewVideoDataset(
+        split.videos, split.labels, num_frames=args.num_frames, sampling_rate=args.sampling_rate, sampling=args.sampling,
+        num_segments=segments, num_crops=crops, input_size=args.input_size, short_side_size=args.short_side_size,
+        backend=args.decode_backend,
+    )
+
+
+def _schedule_args(args: FinetuneArguments, training_args: TrainingArguments, num_train_videos: int) -> TrainingArguments:
+    """Upstream conventions: lr scaled by the total batch, warm-up given in epochs."""
+    total_batch = training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps
+    changes: dict[str, Any] = {"remove_unused_columns": False, "ddp_find_unused_parameters": False, "label_names": ["labels"], "dataloader_pin_memory": torch.cuda.is_available()}
+    if args.base_learning_rate is not None:
+        changes["learning_rate"] = args.base_learning_rate * total_batch / 256
+    if args.warmup_epochs is not None:
+        steps_per_epoch = max(num_train_videos // total_batch, 1)
+        changes["warmup_steps"] = int(round(args.warmup_epochs * steps_per_epoch))
+    return dataclasses.replace(training_args, **changes)
+
+
+def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[str, Any]:
+    """Fine-tune (unless ``eval_only``) and test with multi-view testing; returns the results dict."""
+    training_args = resolve_device_and_precision(args, training_args)
+    set_seed(training_args.seed)
+    output_dir = Path(training_args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    data: FinetuneData = resolve_data(args, training_args.seed)
+    model, origin = build_classifier(args, data.class_names, output_dir)
+    if args.gradient_checkpointing_blocks:
+        model.activation_checkpointing_enable()
+    if data.train is not None:
+        training_args = _schedule_args(args, training_args, len(data.train.videos))
+    peak_lr = training_args.learning_rate
+    mixup = None
+    if data.train is not None and (args.mixup > 0 or args.cutmix > 0):
+        mixup = VideoMixup(
+            len(data.class_names), mixup_alpha=args.mixup, cutmix_alpha=args.cutmix, prob=args.mixup_prob,
+            switch_prob=args.mixup_switch_prob, label_smoothing=training_args.label_smoothing_factor,
+        )
+    trainer = VideoClassificationTrainer(
+        model=model, args=training_args, data_collator=collate_clips,
+        train_dataset=_train_dataset(args, data.train) if data.train is not None else None,
+        eval_dataset=_test_dataset(args, data.eval, 1, 1) if data.eval is not None else None,
+        compute_metrics=single_view_metrics, layer_decay=args.layer_decay,
+        min_lr_ratio=args.min_learning_rate / peak_lr, warmup_start_ratio=args.warmup_learning_rate / peak_lr, mixup=mixup,
+    )
+    record = {
+        "args": to_json_dict(args), "training_args": json.loads(training_args.to_json_string()), "versions": versions(),
+        "num_processes": trainer.accelerator.num_processes, "init_from": origin, "num_classes": len(data.class_names),
+        "videos": {split.name: len(split.videos) for split in (data.train, data.eval, data.test) if split is not None},
+    }
+    if trainer.is_world_process_zero():
+        (output_dir / "run_config.json").write_text(json.dumps(record, indent=2) + "\n")
+
+    checkpoint = str(args.init_from or "scratch")
+    if data.train is not None:
+        train_output = trainer.train()
+        checkpoint = str(output_dir / "final")
+        trainer.save_model(checkpoint)
+        record["train"] = train_output.metrics
+
+    test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop)
+    autocast = torch.bfloat16 if training_args.bf16 else None
+    predictions = predict_multiview(
+        trainer.model, test, videos_per_batch=args.test_videos_per_batch, num_workers=training_args.dataloader_num_workers,
+        accelerator=trainer.accelerator, autocast_dtype=autocast, progress=not training_args.disable_tqdm,
+    )
+    metrics = multiview_metrics(predictions, len(data.class_names))
+    results = {
+        "dataset": data.dataset, "split": data.test.name if args.dataset not in ("ucf101", "hmdb51") else f"{data.test.name} (split {args.split})",
+        "views": f"{args.test_num_segment}x{args.test_num_crop}", "top1": metrics["top1"], "top5": metrics["top5"],
+        "mean_class_accuracy": metrics["mean_class_accuracy"], "checkpoint": checkpoint, "seed": training_args.seed,
+    }
+    if trainer.is_world_process_zero():
+        results = write_test_results(
+            output_dir, predictions, metrics, class_names=data.class_names, videos=data.test.videos, video_ids=data.test.video_ids,
+            dataset=results["dataset"], split=results["split"], views=results["views"], checkpoint=checkpoint, seed=training_args.seed,
+            extra={"init_from": origin, "num_processes": trainer.accelerator.num_processes,
+                   "hardware": args.hardware or hardware_description(training_args),
+                   "recipe": {**record["args"], "learning_rate": peak_lr, "weight_decay": training_args.weight_decay,
+                              "per_device_train_batch_size": training_args.per_device_train_batch_size,
+                              "num_train_epochs": training_args.num_train_epochs, "max_steps": training_args.max_steps,
+                              "label_smoothing_factor": training_args.label_smoothing_factor},
+                   "versions": versions()},
+        )
+        summary = (f"{results['dataset']} {results['split']}, {results['views']} views, {results['num_videos']} videos: "
+                   f"top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%, mean class {results['mean_class_accuracy']:.2f}% "
+                   f"({results['clips_per_second']:.1f} clips/s) -> {output_dir / 'results.json'}")
+        print(summary, flush=True)
+    trainer.accelerator.wait_for_everyone()
+    return results
+

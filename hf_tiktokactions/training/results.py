@@ -1,0 +1,108 @@
+"""The files a fine-tuning run reports its test results in, next to its outputs.
+
+* ``results.json``: ``dataset``, ``split``, ``views`` (``"5x3"``), ``top1``, ``top5``, ``mean_class_accuracy``
+  (percentages), ``checkpoint``, ``seed``, plus ``task``, ``num_videos``, ``seconds``, ``clips_per_second``,
+  ``hardware``, ``recipe`` (the run's options) and ``versions``;
+* ``results.md``: the same as a one-row markdown table;
+* ``predictions.jsonl``: one line per video: id, path, label, prediction, top-5 classes and probabilities;
+* ``confusion_matrix.png`` (and the counts inside ``confusion_matrix.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .evaluation import MultiViewPredictions
+
+RESULT_KEYS = ("dataset", "split", "views", "top1", "top5", "mean_class_accuracy", "checkpoint", "seed")
+TABLE_COLUMNS = (
+    ("dataset", "dataset"), ("split", "split"), ("views", "views"), ("top-1", "top1"), ("top-5", "top5"),
+    ("mean class acc.", "mean_class_accuracy"), ("checkpoint", "checkpoint"), ("seed", "seed"),
+)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """Results dicts -> a markdown table (dataset, split, views, top-1, top-5, mean class accuracy, checkpoint, seed)."""
+    lines = ["| " + " | ".join(title for title, _ in TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+    for row in rows:
+        cells = [f"{row[key]:.2f}" if isinstance(row[key], float) else str(row[key]) for _, key in TABLE_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_confusion_matrix(counts: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
+    """Row-normalised confusion matrix as a PNG (rows = true class); names on the axes when there are few."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = counts.sum(axis=1, keepdims=True)
+    normalised = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=float), where=rows > 0)
+    side = min(4 + 0.35 * len(class_names), 30)
+    figure, axes = plt.subplots(figsize=(side, side))
+    image = axes.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=axes, fraction=0.046)
+    if len(class_names) <= 60:
+        ticks = np.arange(len(class_names))
+        axes.set_xticks(ticks, class_names, rotation=90, fontsize=7)
+        axes.set_yticks(ticks, class_names, fontsize=7)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def write_test_results(
+    output_dir: str | os.PathLike,
+    predictions: MultiViewPredictions,
+    metrics: dict[str, Any],
+    *,
+    class_names: list[str],
+    videos: list[str],
+    video_ids: list[str],
+    dataset: str,
+    split: str,
+    views: str,
+    checkpoint: str,
+    seed: int,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write results.json, results.md, predictions.jsonl, confusion_matrix.{json,png}; returns the results dict."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results = {
+        "task": "video-classification", "dataset": dataset, "split": split, "views": views,
+        "top1": round(metrics["top1"], 4), "top5": round(metrics["top5"], 4),
+        "mean_class_accuracy": round(metrics["mean_class_accuracy"], 4), "checkpoint": checkpoint, "seed": seed,
+        "num_videos": int(len(predictions.labels)), "seconds": round(predictions.seconds, 3),
+        "clips_per_second": round(predictions.clips_per_second, 3), **(extra or {}),
+    }
+    _atomic_write(output_dir / "results.json", json.dumps(results, indent=2) + "\n")
+    _atomic_write(output_dir / "results.md", markdown_table([results]))
+    lines = []
+    for probabilities, label, index in zip(predictions.probabilities, predictions.labels, predictions.indices):
+        top = np.argsort(-probabilities, kind="stable")[:5]
+        lines.append(json.dumps({
+            "video_id": video_ids[index], "video": videos[index], "label": int(label), "label_name": class_names[label],
+            "prediction": int(top[0]), "prediction_name": class_names[top[0]], "correct": bool(top[0] == label),
+            "top5": [int(c) for c in top], "top5_probabilities": [round(float(probabilities[c]), 6) for c in top],
+        }))
+    _atomic_write(output_dir / "predictions.jsonl", "\n".join(lines) + "\n")
+    counts = np.asarray(metrics["confusion_matrix"], dtype=np.int64)
+    _atomic_write(output_dir / "confusion_matrix.json", json.dumps({"class_names": class_names, "counts": counts.tolist()}) + "\n")
+    plot_confusion_matrix(counts, class_names, output_dir / "confusion_matrix.png", f"{dataset} {split}, {views} views: top-1 {results['top1']:.2f}%")
+    return results

@@ -1,0 +1,183 @@
+"""Fine-tuning with the real Trainer on the tiny model and a tiny synthetic set: the optimizer groups, every
+initialisation, the results files, the CLI, and two CPU ranks under torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import TrainingArguments
+
+from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
+from hf_tiktokactions.data.synthetic import make_synthetic_actions
+from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.training.arguments import FinetuneArguments, parse_with_config
+from hf_tiktokactions.training.finetuning import VideoClassificationTrainer, finetune, smooth_targets
+from hf_tiktokactions.training.model_init import build_classifier
+from hf_tiktokactions.training.optim import layer_decay_groups, layer_id
+from hf_tiktokactions.training.results import RESULT_KEYS
+
+from test_modeling_conversion import official_finetuned_checkpoint, official_pretraining_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "training" / "finetune.py"
+RECIPE = ROOT / "training" / "configs" / "finetune_tiny_synthetic.yaml"
+CLASSES = ["clap", "jump", "kick", "sit_down", "spin", "stand_up", "wave"]
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    return make_synthetic_actions(tmp_path_factory.mktemp("synthetic"), clips_per_class=4, size=64, num_frames=16, progress=False)
+
+
+def parse(data_root, output_dir, *overrides) -> tuple[FinetuneArguments, TrainingArguments]:
+    argv = ["--config", str(RECIPE), "--data_root", str(data_root), "--output_dir", str(output_dir), "--disable_tqdm", "true", *map(str, overrides)]
+    return parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="test")
+
+
+def tiny_classifier(num_labels: int = 7) -> VideoMAEv2ForVideoClassification:
+    return VideoMAEv2ForVideoClassification(VideoMAEv2Config.from_preset("vit-tiny", num_labels=num_labels, num_frames=4, image_size=32))
+
+
+def test_layer_decay_scales_and_no_decay_on_norms_and_biases():
+    model = tiny_classifier()
+    depth = model.config.num_hidden_layers
+    assert layer_id("encoder.patch_embed.proj.weight", depth) == 0
+    assert layer_id("encoder.blocks.0.attn.qkv.weight", depth) == 1
+    assert layer_id(f"encoder.blocks.{depth - 1}.mlp.fc2.bias", depth) == depth
+    assert layer_id("head.weight", depth) == layer_id("fc_norm.weight", depth) == depth + 1
+    groups = layer_decay_groups(model, weight_decay=0.05, layer_decay=0.5, num_layers=depth)
+    by_param = {id(p): g for g in groups for p in g["params"]}
+    for name, param in model.named_parameters():
+        group = by_param[id(param)]
+        expected = 0.5 ** (depth + 1 - layer_id(name, depth))
+        assert group["lr_scale"] == pytest.approx(expected), name
+        no_decay = name.endswith(".bias") or "norm" in name or "q_bias" in name or "v_bias" in name
+        assert group["weight_decay"] == (0.0 if no_decay else 0.05), name
+    assert by_param[id(model.encoder.patch_embed.proj.weight)]["lr_scale"] == pytest.approx(0.5 ** (depth + 1))
+    assert by_param[id(model.encoder.blocks[0].attn.qkv.weight)]["lr_scale"] == pytest.approx(0.5 ** depth)
+    assert by_param[id(model.head.weight)]["lr_scale"] == 1.0
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
+def test_trainer_optimizer_and_schedule_follow_the_recipe(tmp_path):
+    model = tiny_classifier()
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, weight_decay=0.05, warmup_steps=2, use_cpu=True, report_to=[])
+    trainer = VideoClassificationTrainer(model=model, args=args, layer_decay=0.75, min_lr_ratio=0.01, warmup_start_ratio=0.0)
+    trainer.create_optimizer_and_scheduler(num_training_steps=10)
+    depth = model.config.num_hidden_layers
+    head_group = next(g for g in trainer.optimizer.param_groups if any(p is model.head.weight for p in g["params"]))
+    embed_group = next(g for g in trainer.optimizer.param_groups if any(p is model.encoder.patch_embed.proj.weight for p in g["params"]))
+    assert head_group["lr"] == pytest.approx(0.0)  # warm-up starts at warmup_start_ratio x peak
+    rates = []
+    for _ in range(10):
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
+        rates.append((head_group["lr"], embed_group["lr"]))
+    assert rates[0][0] == pytest.approx(1e-3)  # warm-up done after 2 steps (0, then peak)
+    assert rates[0][1] == pytest.approx(1e-3 * 0.75 ** (depth + 1))
+    assert rates[-1][0] == pytest.approx(1e-5)  # the cosine ends at min_lr_ratio x peak
+    assert head_group["weight_decay"] == 0.05
+
+
+def test_smoothed_targets():
+    targets = smooth_targets(torch.tensor([2, 0]), 4, 0.1)
+    assert torch.allclose(targets.sum(1), torch.ones(2))
+    assert targets[0, 2] == pytest.approx(0.925) and targets[0, 0] == pytest.approx(0.025)
+
+
+def test_finetune_from_scratch_writes_the_results(synthetic, tmp_path):
+    args, training_args = parse(synthetic, tmp_path / "run", "--max_steps", 3, "--eval_strategy", "steps", "--eval_steps", 3)
+    results = finetune(args, training_args)
+    out = tmp_path / "run"
+    written = json.loads((out / "results.json").read_text())
+    assert set(RESULT_KEYS) <= written.keys()
+    assert written["views"] == "2x3" and written["dataset"] == "videofolder" and written["split"] == "test" and written["seed"] == 0
+    assert written["checkpoint"] == str(out / "final") and written["num_videos"] == 7
+    for key in ("top1", "top5", "mean_class_accuracy"):
+        assert 0 <= written[key] <= 100
+    assert written == results
+    table = (out / "results.md").read_text().splitlines()
+    assert table[0].startswith("| dataset | split | views | top-1 | top-5 | mean class acc. | checkpoint | seed |") and len(table) == 3
+    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == 7 and {p["label_name"] for p in predictions} == set(CLASSES)
+    assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert np.asarray(json.loads((out / "confusion_matrix.json").read_text())["counts"]).sum() == 7
+    record = json.loads((out / "run_config.json").read_text())
+    assert record["init_from"] == "scratch (vit-tiny)" and record["num_processes"] == 1
+    reloaded = VideoMAEv2ForVideoClassification.from_pretrained(out / "final")
+    assert reloaded.config.id2label[3] == "sit_down"
+
+
+def _encoder_equal(model, state, prefix="encoder.") -> bool:
+    return all(torch.equal(v, state[prefix + k]) for k, v in model.encoder.state_dict().items() if prefix + k in state)
+
+
+def test_init_from_a_pretraining_folder_keeps_the_encoder_and_makes_a_head(tmp_path):
+    pretrained = VideoMAEv2ForPreTraining(VideoMAEv2Config.from_preset("vit-tiny", num_frames=4, image_size=32))
+    pretrained.save_pretrained(tmp_path / "pt")
+    args = FinetuneArguments(init_from=str(tmp_path / "pt"), num_frames=8, input_size=32)  # other clip length: fine
+    model, origin = build_classifier(args, CLASSES, tmp_path)
+    assert origin == str(tmp_path / "pt") and model.head.out_features == 7 and model.config.num_frames == 8
+    assert all(torch.equal(v, pretrained.encoder.state_dict()[k]) for k, v in model.encoder.state_dict().items() if k in pretrained.encoder.state_dict())
+    assert model.config.drop_path_rate == 0.1
+
+
+def test_init_from_official_checkpoints(tmp_path):
+    state = official_pretraining_checkpoint(tmp_path / "pt.pth")
+    model, origin = build_classifier(FinetuneArguments(init_from=str(tmp_path / "pt.pth"), num_frames=4, input_size=32), CLASSES, tmp_path / "a")
+    assert origin.startswith("converted") and model.head.out_features == 7
+    assert torch.equal(model.encoder.blocks[1].attn.qkv.weight, state["encoder.blocks.1.attn.qkv.weight"])
+    # an official fine-tuned classifier with 6 classes: encoder and fc_norm kept, head replaced for 7
+    state = official_finetuned_checkpoint(tmp_path / "ft.pth", num_labels=6)
+    model, _ = build_classifier(FinetuneArguments(init_from=str(tmp_path / "ft.pth"), num_frames=4, input_size=32), CLASSES, tmp_path / "b")
+    assert torch.equal(model.fc_norm.weight, state["fc_norm.weight"]) and model.head.out_features == 7
+    assert torch.equal(model.encoder.blocks[0].mlp.fc1.weight, state["encoder.blocks.0.mlp.fc1.weight"])
+
+
+def test_init_from_a_classifier_with_other_classes(tmp_path):
+    source = tiny_classifier(num_labels=5)
+    source.save_pretrained(tmp_path / "k400")
+    model, _ = build_classifier(FinetuneArguments(init_from=str(tmp_path / "k400"), num_frames=4, input_size=32), CLASSES, tmp_path)
+    assert model.head.weight.shape == (7, model.config.hidden_size)
+    assert torch.equal(model.encoder.blocks[0].attn.proj.weight, source.encoder.blocks[0].attn.proj.weight)
+    assert torch.equal(model.fc_norm.weight, source.fc_norm.weight)
+    same, _ = build_classifier(FinetuneArguments(init_from=str(tmp_path / "k400"), num_frames=4, input_size=32), CLASSES[:5], tmp_path)
+    assert torch.equal(same.head.weight, source.head.weight)  # same number of classes: the head is kept
+
+
+def test_eval_only_tests_a_classifier(synthetic, tmp_path):
+    tiny_classifier().save_pretrained(tmp_path / "cls")
+    args, training_args = parse(synthetic, tmp_path / "eval", "--init_from", tmp_path / "cls", "--eval_only", "true",
+                                "--test_num_segment", 1, "--test_num_crop", 1)
+    results = finetune(args, training_args)
+    assert results["views"] == "1x1" and results["checkpoint"] == str(tmp_path / "cls")
+    assert not (tmp_path / "eval" / "final").exists()
+
+
+def test_bad_options_end_in_one_line(synthetic, tmp_path):
+    with pytest.raises(ConfigError, match="--sampling"):
+        parse(synthetic, tmp_path, "--sampling", "random")
+    with pytest.raises(ConfigError, match="unknown option"):
+        (tmp_path / "bad.yaml").write_text("learning_rat: 1\n")
+        parse_with_config((FinetuneArguments, TrainingArguments), ["--config", str(tmp_path / "bad.yaml")], prog="t")
+    run = subprocess.run([sys.executable, str(SCRIPT), "--config", str(RECIPE), "--data_root", str(synthetic),
+                          "--output_dir", str(tmp_path / "x"), "--init_from", str(tmp_path / "nowhere")],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 2 and run.stderr.strip().startswith("error: --init_from") and "Traceback" not in run.stderr
+
+
+def test_two_cpu_ranks_under_torchrun(synthetic, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(SCRIPT), "--config", str(RECIPE),
+               "--data_root", str(synthetic), "--output_dir", str(tmp_path / "ddp"), "--max_steps", "2", "--eval_strategy", "no",
+               "--disable_tqdm", "true"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads((tmp_path / "ddp" / "run_config.json").read_text())["num_processes"] == 2
+    results = json.loads((tmp_path / "ddp" / "results.json").read_text())
+    assert results["num_processes"] == 2 and results["num_videos"] == 7  # gathered without padding duplicates
