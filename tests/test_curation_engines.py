@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from curation_files import write_scene_video
-from hf_tiktokactions.curation.engines import curate
+from hf_tiktokactions.curation.engines import curate, detector_actor_plan
 from hf_tiktokactions.curation.index import load_index
 from hf_tiktokactions.curation.inputs import load_video_inputs
 from hf_tiktokactions.curation.pipeline import CurationOptions
@@ -91,3 +91,8 @@ def test_a_dying_local_worker_costs_no_video(tmp_path):
     assert sorted(index["video_id"]) == [f"v{i}" for i in range(8)] and set(index["status"]) == {"pass"}
     assert "a worker process died" in stderr
     assert not [p for p in output.rglob("*") if ".tmp" in p.name]
+
+
+def test_ray_detector_actors_ask_for_a_gpu_each_when_the_cluster_has_gpus():
+    assert detector_actor_plan({"CPU": 64.0, "GPU": 4.0}) == (4, {"num_gpus": 1, "num_cpus": 0})
+    assert detector_actor_plan({"CPU": 2.0}) == (1, {"num_cpus": 1})

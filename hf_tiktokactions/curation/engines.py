@@ -178,7 +178,17 @@ class _RayDetector:
         self.detector = build_detector(options)
 
     def detect(self, stage):
-        return stage, detector_stage(stage, self.detector)
+        detections = detector_stage(stage, self.detector)
+        stage.frames = []  # the driver needs the record and the boxes, not the pixels back
+        return stage, detections
+
+
+def detector_actor_plan(cluster_resources: dict[str, float]) -> tuple[int, dict[str, float]]:
+    """How many detector actors to start and what each asks Ray for: one GPU each when there are GPUs, else one CPU."""
+    gpus = int(cluster_resources.get("GPU", 0))
+    if gpus:
+        return gpus, {"num_gpus": 1, "num_cpus": 0}
+    return 1, {"num_cpus": 1}
 
 
 def run_ray(
@@ -199,13 +209,13 @@ def run_ray(
         ray.init(**init)
     try:
         resources = ray.cluster_resources()
-        gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
+        cpus = max(1, int(resources.get("CPU", 1)))
         video_task = ray.remote(num_cpus=1)(_ray_video_stage)
         actors = []
         if options.uses_detector:
             actor_class = ray.remote(max_restarts=3, max_task_retries=1)(_RayDetector)
-            wanted = {"num_gpus": 1, "num_cpus": 0} if gpus else {"num_cpus": 1}
-            actors = [actor_class.options(**wanted).remote(options) for _ in range(max(1, gpus))]
+            count, wanted = detector_actor_plan(resources)
+            actors = [actor_class.options(**wanted).remote(options) for _ in range(count)]
         max_in_flight = 2 * (workers or cpus)
         pending_videos = iter(videos)
         stage_refs: dict = {}  # ref -> video
