@@ -148,3 +148,17 @@ def test_folder_ids_are_unique_and_skip_hidden_and_non_video_files(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
     assert sorted(v.video_id for v in load_video_inputs(tmp_path)) == ["a__x", "b__x", "y.mov", "y.mp4"]
+
+
+def test_a_scene_longer_than_the_buffer_cap_decodes_its_window_again(curated, tmp_path):
+    videos, output, _ = curated
+    from hf_tiktokactions.curation.inputs import VideoInput
+    from hf_tiktokactions.curation.pipeline import curate_video
+
+    record = curate_video(VideoInput("long", str(videos / "long.mp4")), tmp_path, CurationOptions(detector="none", max_buffer_seconds=0.1), None)
+    assert any("decoded a second time" in note for note in record["reasons"])
+    one_pass = _record(output, "long")
+    assert (record["clip_start"], record["clip_end"], record["clip_num_frames"]) == (one_pass["clip_start"], one_pass["clip_end"], 300)
+    with av.open(str(tmp_path / record["clip_path"])) as a, av.open(str(output / one_pass["clip_path"])) as b:
+        first_a, first_b = (next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int) for c in (a, b))
+    assert abs(first_a - first_b).mean() < 2  # the same frame (the moving bar's position tells frames apart)
