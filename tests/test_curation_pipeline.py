@@ -162,3 +162,17 @@ def test_a_scene_longer_than_the_buffer_cap_decodes_its_window_again(curated, tm
     with av.open(str(tmp_path / record["clip_path"])) as a, av.open(str(output / one_pass["clip_path"])) as b:
         first_a, first_b = (next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int) for c in (a, b))
     assert abs(first_a - first_b).mean() < 2  # the same frame (the moving bar's position tells frames apart)
+
+
+def test_importing_curation_stays_light():
+    """No torch, datasets, cv2, ultralytics or Ray at import, and nothing from the layers above curation."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hf_tiktokactions.curation.engines, hf_tiktokactions.curation.index, hf_tiktokactions.curation.publish\n"
+        "heavy = [m for m in ('torch', 'datasets', 'cv2', 'ultralytics', 'ray', 'scenedetect') if m in sys.modules]\n"
+        "upper = [m for m in sys.modules if m.split('.')[:2] in (['hf_tiktokactions', 'training'], ['hf_tiktokactions', 'hub'], ['hf_tiktokactions', 'modeling'])]\n"
+        "print(heavy, upper)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[] []"
