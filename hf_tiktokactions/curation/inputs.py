@@ -60,7 +60,8 @@ def _from_folder(folder: Path) -> list[VideoInput]:
     return inputs
 
 
-def _metadata_file(download_dir: Path) -> Path | None:
+def collection_metadata_file(download_dir: Path) -> Path | None:
+    """The `videos.jsonl` a download folder was made from (named in its summary, or lying beside it), if found."""
     summary = download_dir / SUMMARY_FILE
     if summary.is_file():
         try:
@@ -75,7 +76,7 @@ def _metadata_file(download_dir: Path) -> Path | None:
 
 def _from_download(download_dir: Path) -> list[VideoInput]:
     records: dict[str, dict[str, Any]] = {}
-    metadata = _metadata_file(download_dir)
+    metadata = collection_metadata_file(download_dir)
     if metadata is not None:
         for record in read_jsonl(metadata):
             records.setdefault(str(record.get("id")), record)

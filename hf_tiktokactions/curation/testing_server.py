@@ -98,6 +98,8 @@ class FakeResearchApi(ThreadingHTTPServer):
       ``daily_quota_limit_exceeded`` (``None``: unlimited); :meth:`reset_quota` starts a new day;
     * ``withhold_every`` -- every n-th video is "deleted": it still takes a cursor slot but is not
       returned, so pages hold fewer than ``max_count`` videos;
+    * ``unavailable_ids`` -- ids (strings) of videos deleted or made private since they were
+      collected: withheld the same way, whatever the query;
     * ``page_delay_s`` -- time to wait before answering a query;
     * :meth:`fail_next` -- queue failures for the next query requests;
     * :meth:`expire_tokens` -- make every issued token invalid now.
@@ -130,6 +132,7 @@ class FakeResearchApi(ThreadingHTTPServer):
         self.daily_record_quota = daily_record_quota
         self.withhold_every = withhold_every
         self.page_delay_s = page_delay_s
+        self.unavailable_ids: set[str] = set()
         self.lock = threading.Lock()
         self.tokens: dict[str, float] = {}
         self.searches: dict[str, _Search] = {}
@@ -183,6 +186,8 @@ class FakeResearchApi(ThreadingHTTPServer):
     # -- behaviour -------------------------------------------------------------------------
 
     def _withheld(self, video: dict[str, Any]) -> bool:
+        if str(video["id"]) in self.unavailable_ids:
+            return True
         n = self.withhold_every
         return bool(n) and self._rank[video["id"]] % n == n - 1
 

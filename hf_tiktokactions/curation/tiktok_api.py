@@ -274,21 +274,48 @@ class ResearchApiClient:
 
         Pass the ``cursor`` and ``search_id`` of the previous page to get the next one.
         """
+        query = {"and": [{"operation": "EQ", "field_name": "hashtag_name", "field_values": [hashtag]}]}
+        return self.query_where(query, f"hashtag #{hashtag}", start_date, end_date, fields, cursor, search_id, max_count)
+
+    def query_video_ids(
+        self,
+        video_ids: list[str],
+        start_date: str,
+        end_date: str,
+        fields: tuple[str, ...] = ("id",),
+        cursor: int | None = None,
+        search_id: str | None = None,
+        max_count: int = MAX_COUNT,
+    ) -> VideoPage:
+        """One page of those ``video_ids`` (created between the two dates) that are still available.
+
+        Deleted and private videos are simply not returned, which is how a refresh finds them.
+        """
+        query = {"and": [{"operation": "IN", "field_name": "video_id", "field_values": [str(i) for i in video_ids]}]}
+        return self.query_where(query, f"{len(video_ids)} video ids", start_date, end_date, fields, cursor, search_id, max_count)
+
+    def query_where(
+        self,
+        query: dict[str, Any],
+        what: str,
+        start_date: str,
+        end_date: str,
+        fields: tuple[str, ...] = DEFAULT_FIELDS,
+        cursor: int | None = None,
+        search_id: str | None = None,
+        max_count: int = MAX_COUNT,
+    ) -> VideoPage:
+        """One page of the videos matching ``query`` (the API's and/or/not conditions); ``what`` names it in errors."""
         if not 1 <= max_count <= MAX_COUNT:
             raise ValueError(f"max_count must be in 1..{MAX_COUNT}, got {max_count}")
-        body: dict[str, Any] = {
-            "query": {"and": [{"operation": "EQ", "field_name": "hashtag_name", "field_values": [hashtag]}]},
-            "start_date": start_date,
-            "end_date": end_date,
-            "max_count": max_count,
-        }
+        body: dict[str, Any] = {"query": query, "start_date": start_date, "end_date": end_date, "max_count": max_count}
         if cursor is not None:
             body["cursor"] = cursor
         if search_id:
             body["search_id"] = search_id
         url = self.api_base + QUERY_PATH
         describe = (
-            f"POST {url} (hashtag #{hashtag}, {start_date}-{end_date}, cursor {cursor or 0}"
+            f"POST {url} ({what}, {start_date}-{end_date}, cursor {cursor or 0}"
             + (f", search_id {search_id}" if search_id else "")
             + ")"
         )

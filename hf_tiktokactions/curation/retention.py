@@ -1,0 +1,206 @@
+"""Delete what the terms say must not be kept, and keep a record of what was deleted.
+
+* :func:`purge` (after training): the raw videos (each metadata record's ``source_path``), the clips
+  (``DIR/clips``) and, unless ``keep_metadata``, the metadata files, the index and the review list.
+* :func:`remove_videos` (after a refresh): everything of the given videos -- raw file, clip, metadata
+  file -- then the index is rebuilt from the metadata that is left (:func:`index.save_index`).
+
+Each run that deletes something writes ``DIR/purge_logs/<UTC time>-<mode>.json``: mode, times,
+counts, bytes freed, the deleted paths, paths that were listed but already gone, and for a refresh
+the look-up's outcome. :func:`latest_purge_log` reads the newest (the dataset card shows it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from hf_tiktokactions import __version__
+from hf_tiktokactions.curation.atomic_files import read_json, write_json_atomic
+from hf_tiktokactions.curation.engines import REVIEW_LIST_FILE
+from hf_tiktokactions.curation.index import INDEX_DIR, read_records, save_index
+from hf_tiktokactions.curation.pipeline import CLIPS_DIR, METADATA_DIR, metadata_path
+from hf_tiktokactions.errors import ConfigError, OutputStateError
+
+PURGE_LOG_DIR = "purge_logs"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Deletion:
+    """Files deleted (or, in a dry run, to delete), by kind, with the bytes they held."""
+
+    dry_run: bool = False
+    deleted: dict[str, list[str]] = field(default_factory=lambda: {"raw_videos": [], "clips": [], "metadata": [], "other": []})
+    already_gone: list[str] = field(default_factory=list)
+    bytes_freed: int = 0
+
+    def delete_file(self, path: Path, kind: str) -> None:
+        if not path.is_file():
+            self.already_gone.append(str(path))
+            return
+        self.bytes_freed += path.stat().st_size
+        self.deleted[kind].append(str(path))
+        if not self.dry_run:
+            path.unlink()
+
+    def delete_tree(self, path: Path, kind: str) -> None:
+        if not path.exists():
+            return
+        files = [p for p in path.rglob("*") if p.is_file()]
+        self.bytes_freed += sum(p.stat().st_size for p in files)
+        self.deleted[kind].append(str(path))
+        if not self.dry_run:
+            shutil.rmtree(path)
+
+    def counts(self) -> dict[str, int]:
+        return {**{kind: len(paths) for kind, paths in self.deleted.items()}, "already_gone": len(self.already_gone), "bytes_freed": self.bytes_freed}
+
+
+def _check_output(output: Path) -> None:
+    if not output.is_dir():
+        raise OutputStateError(f"--output {output}: no such folder; pass curate.py's --output folder")
+    if not (output / METADATA_DIR).is_dir() and not (output / CLIPS_DIR).is_dir():
+        raise OutputStateError(f"--output {output}: neither metadata/ nor clips/ here; is it curate.py's --output folder?")
+
+
+def _source(record: dict[str, Any]) -> Path | None:
+    return Path(record["source_path"]) if record.get("source_path") else None
+
+
+def write_purge_log(output: Path, log: dict[str, Any]) -> Path:
+    """``DIR/purge_logs/<UTC time to the microsecond>-<mode>.json``: names sort in time order."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = output / PURGE_LOG_DIR / f"{stamp}-{log['mode']}.json"
+    write_json_atomic(path, log)
+    return path
+
+
+def latest_purge_log(output: str | Path) -> dict[str, Any] | None:
+    """The newest purge log of ``output`` (``DIR`` or ``DIR/index``), or ``None``."""
+    output = Path(output)
+    if output.name == INDEX_DIR:
+        output = output.parent
+    logs = sorted((output / PURGE_LOG_DIR).glob("*.json"))
+    return read_json(logs[-1]) if logs else None
+
+
+def _log(mode: str, started: str, deletion: Deletion, videos_removed: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "started_at": started,
+        "finished_at": _now(),
+        "dry_run": deletion.dry_run,
+        "hf_tiktokactions_version": __version__,
+        "counts": {**deletion.counts(), "videos_removed": videos_removed},
+        "paths": deletion.deleted,
+        "already_gone": deletion.already_gone,
+        **extra,
+    }
+
+
+def purge(output: str | Path, keep_metadata: bool = False, dry_run: bool = False) -> dict[str, Any]:
+    """Delete raw videos and clips (and the metadata, index and review list unless ``keep_metadata``).
+
+    Returns the purge log (also written to ``DIR/purge_logs/`` unless ``dry_run``).
+    """
+    output = Path(output)
+    _check_output(output)
+    started = _now()
+    deletion = Deletion(dry_run)
+    records = read_records(output) if (output / METADATA_DIR).is_dir() else []
+    for record in records:
+        source = _source(record)
+        if source is not None:
+            deletion.delete_file(source, "raw_videos")
+    clips = output / CLIPS_DIR
+    if clips.is_dir():
+        for path in sorted(p for p in clips.iterdir() if p.is_file()):
+            deletion.delete_file(path, "clips")
+    if not keep_metadata:
+        for path in sorted((output / METADATA_DIR).glob("*.json")) if (output / METADATA_DIR).is_dir() else []:
+            deletion.delete_file(path, "metadata")
+        deletion.delete_tree(output / INDEX_DIR, "other")
+        if (output / REVIEW_LIST_FILE).is_file():
+            deletion.delete_file(output / REVIEW_LIST_FILE, "other")
+    log = _log("purge", started, deletion, len(records), keep_metadata=keep_metadata)
+    if not dry_run:
+        log["log_path"] = str(write_purge_log(output, log))
+    return log
+
+
+def remove_videos(output: str | Path, video_ids: Iterable[str], dry_run: bool = False) -> tuple[Deletion, int]:
+    """Delete the raw file, clip and metadata file of each of ``video_ids``; rebuild the index if any went.
+
+    Returns the deletion and how many of the ids had a metadata record.
+    """
+    output = Path(output)
+    deletion = Deletion(dry_run)
+    removed = 0
+    for video_id in sorted(set(video_ids)):
+        meta = metadata_path(output, video_id)
+        record = read_json(meta) if meta.is_file() else {}
+        removed += bool(record)
+        source = _source(record)
+        if source is not None:
+            deletion.delete_file(source, "raw_videos")
+        clip = output / (record.get("clip_path") or f"{CLIPS_DIR}/{video_id}.mp4")
+        if clip.is_file():
+            deletion.delete_file(clip, "clips")
+        if meta.is_file():
+            deletion.delete_file(meta, "metadata")
+    if removed and not dry_run and (output / INDEX_DIR).exists():
+        save_index(output)
+    return deletion, removed
+
+
+def find_collection_metadata(output: str | Path) -> Path | None:
+    """The collection's ``videos.jsonl``, found from the download folder the raw videos lie in."""
+    from hf_tiktokactions.curation.download import MANIFEST_FILE, VIDEOS_DIR
+    from hf_tiktokactions.curation.inputs import collection_metadata_file
+
+    for record in read_records(output):
+        source = _source(record)
+        if source is not None and source.parent.name == VIDEOS_DIR and (source.parent.parent / MANIFEST_FILE).is_file():
+            return collection_metadata_file(source.parent.parent)
+    return None
+
+
+def refresh(
+    output: str | Path,
+    client: Any,
+    created: dict[str, int],
+    max_unavailable_share: float = 0.5,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Look the held videos up through ``client`` and remove those no longer available; returns the log.
+
+    ``created`` maps video id -> ``create_time`` (:func:`refresh.creation_times`). When more than
+    ``max_unavailable_share`` of the checked videos look unavailable, nothing is deleted: that smells of
+    a wrong metadata file or API project rather than of creators deleting half their videos.
+    """
+    from hf_tiktokactions.curation.refresh import check_availability
+
+    output = Path(output)
+    _check_output(output)
+    started = _now()
+    ids = [record["video_id"] for record in read_records(output)]
+    availability = check_availability(client, ids, created)
+    checked = len(availability.available) + len(availability.unavailable)
+    if checked and len(availability.unavailable) / checked > max_unavailable_share:
+        raise ConfigError(
+            f"{len(availability.unavailable)} of {checked} checked videos look unavailable (more than "
+            f"--max-unavailable-share {max_unavailable_share:g}); nothing was deleted. Check --metadata and the "
+            "research project, or raise --max-unavailable-share if this is right"
+        )
+    deletion, removed = remove_videos(output, availability.unavailable, dry_run)
+    log = _log("refresh", started, deletion, removed, refresh=availability.as_json())
+    if not dry_run:
+        log["log_path"] = str(write_purge_log(output, log))
+    return log

@@ -1,0 +1,173 @@
+"""Retention: purge.py deletes what it should and logs it; --refresh asks the (local) Research API which
+videos are still there and removes the rest from disk and from the index.
+
+Everything is real: the collection runs the real client against the spec server on 127.0.0.1, the
+download step copies real H.264 files from a local mirror, curation runs the real pipeline, and purge.py
+runs as its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from curation_files import write_scene_video
+from hf_tiktokactions.curation.collect import CollectionRequest, collect
+from hf_tiktokactions.curation.download import LocalCopyDownloader, download_videos
+from hf_tiktokactions.curation.engines import curate
+from hf_tiktokactions.curation.index import load_index
+from hf_tiktokactions.curation.inputs import load_video_inputs
+from hf_tiktokactions.curation.pipeline import CurationOptions
+from hf_tiktokactions.curation.refresh import creation_times, id_batches
+from hf_tiktokactions.curation.testing_server import FakeResearchApi, make_videos
+from hf_tiktokactions.curation.tiktok_api import Credentials, ResearchApiClient, RetryPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY, SECRET = "purge-key-3c1d", "purge-secret-9f2e-never-print"
+TAGS, START, END = ["salsa", "tango"], "20240101", "20240330"  # 90 days: several 30-day id batches
+
+
+@pytest.fixture()
+def pipeline(tmp_path):
+    """Collected metadata, downloaded videos and a curated output for 6 videos; the server keeps running."""
+    videos = make_videos(TAGS, START, END, per_hashtag=3, seed=3)
+    server = FakeResearchApi(videos, client_key=KEY, client_secret=SECRET).__enter__()
+    client = ResearchApiClient(Credentials(KEY, SECRET), api_base=server.url, retry=RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.01))
+    collect(client, CollectionRequest(tuple(TAGS), START, END, 100, ("id", "create_time", "username", "video_description", "hashtag_names")), tmp_path / "collection", progress=False)
+    for video in videos:
+        write_scene_video(tmp_path / "mirror" / f"{video['id']}.mp4", [120], height=64, width=96)
+    download_videos(tmp_path / "collection" / "videos.jsonl", tmp_path / "downloads", LocalCopyDownloader(f"file://{tmp_path}/mirror/{{id}}.mp4"), workers=2, progress=False)
+    curate(load_video_inputs(tmp_path / "downloads"), tmp_path / "curated", CurationOptions(detector="none"), workers=1, progress=False)
+    try:
+        yield server, tmp_path, [str(v["id"]) for v in videos]
+    finally:
+        server.__exit__(None, None, None)
+
+
+def _purge(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "dataset_scripts" / "purge.py"), *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def _credentials_env() -> dict:
+    return {**os.environ, "TIKTOK_CLIENT_KEY": KEY, "TIKTOK_CLIENT_SECRET": SECRET}
+
+
+def test_refresh_removes_the_videos_the_api_no_longer_returns(pipeline):
+    server, root, ids = pipeline
+    curated = root / "curated"
+    assert sorted(load_index(curated)["video_id"]) == sorted(ids) and set(load_index(curated)["status"]) == {"pass"}
+    gone = {ids[1], ids[4]}
+    server.unavailable_ids.update(gone)
+    result = _purge("--output", str(curated), "--refresh", "--api-base", server.url, env=_credentials_env())
+    assert result.returncode == 0, result.stderr
+    assert KEY not in result.stdout + result.stderr and SECRET not in result.stdout + result.stderr
+    assert "6 checked, 2 no longer available, 0 unchecked" in result.stdout
+
+    for video_id in gone:
+        assert not (root / "downloads" / "videos" / f"{video_id}.mp4").exists()
+        assert not (curated / "clips" / f"{video_id}.mp4").exists()
+        assert not (curated / "metadata" / f"{video_id}.json").exists()
+    kept = sorted(set(ids) - gone)
+    assert sorted(load_index(curated)["video_id"]) == kept  # the index was rebuilt
+    assert all((curated / "clips" / f"{i}.mp4").is_file() and (root / "downloads" / "videos" / f"{i}.mp4").is_file() for i in kept)
+
+    (log_path,) = (curated / "purge_logs").glob("*-refresh.json")
+    log = json.loads(log_path.read_text())
+    assert log["mode"] == "refresh" and log["counts"]["videos_removed"] == 2
+    assert (log["counts"]["raw_videos"], log["counts"]["clips"], log["counts"]["metadata"]) == (2, 2, 2)
+    assert log["refresh"]["unavailable_ids"] == sorted(gone) and log["counts"]["bytes_freed"] > 0
+    assert sorted(Path(p).stem for p in log["paths"]["clips"]) == sorted(gone)
+
+    # the look-up used the API's id condition in windows of at most 30 days
+    queries = [body for path, body in server.request_log if path.endswith("/query/") and body["query"]["and"][0]["field_name"] == "video_id"]
+    assert queries and all(q["query"]["and"][0]["operation"] == "IN" for q in queries)
+    assert sorted(i for q in queries for i in q["query"]["and"][0]["field_values"]) == sorted(ids)
+
+
+def test_refresh_refuses_to_delete_most_of_the_data(pipeline):
+    server, root, ids = pipeline
+    server.unavailable_ids.update(ids[:4])
+    result = _purge("--output", str(root / "curated"), "--refresh", "--api-base", server.url, env=_credentials_env())
+    assert result.returncode == 2 and "nothing was deleted" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert len(load_index(root / "curated")) == 6 and not (root / "curated" / "purge_logs").exists()
+
+
+def test_refresh_needs_credentials_and_names_them(pipeline):
+    _, root, _ = pipeline
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
+    result = _purge("--output", str(root / "curated"), "--refresh", env=env)
+    assert result.returncode == 2 and "TIKTOK_CLIENT_KEY" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_purge_keep_metadata_then_everything(pipeline):
+    _, root, ids = pipeline
+    curated = root / "curated"
+    dry = _purge("--output", str(curated), "--keep-metadata", "--dry-run")
+    assert dry.returncode == 0 and "would delete 6 raw videos, 6 clips, 0 metadata files" in dry.stdout
+    assert len(list((curated / "clips").glob("*.mp4"))) == 6 and not (curated / "purge_logs").exists()
+
+    kept = _purge("--output", str(curated), "--keep-metadata")
+    assert kept.returncode == 0, kept.stderr
+    assert not list((curated / "clips").iterdir()) and not list((root / "downloads" / "videos").glob("*.mp4"))
+    assert len(list((curated / "metadata").glob("*.json"))) == 6 and len(load_index(curated)) == 6
+
+    everything = _purge("--output", str(curated))
+    assert everything.returncode == 0, everything.stderr
+    assert "deleted 0 raw videos, 0 clips, 6 metadata files" in everything.stdout and "6 listed files were already gone" in everything.stdout
+    assert not list((curated / "metadata").glob("*.json")) and not (curated / "index").exists()
+    logs = sorted((curated / "purge_logs").glob("*-purge.json"))
+    assert len(logs) == 2
+    first, second = (json.loads(p.read_text()) for p in logs)
+    assert {first["counts"]["raw_videos"], second["counts"]["raw_videos"]} == {6, 0}
+    full = first if not first["keep_metadata"] else second
+    assert full["counts"]["metadata"] == 6 and str(curated / "index") in full["paths"]["other"] and full["finished_at"]
+
+
+def test_purge_of_a_folder_that_is_not_an_output_fails_in_one_line(tmp_path):
+    result = _purge("--output", str(tmp_path))
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and "curate.py's --output" in result.stderr
+
+
+def test_id_batches_respect_the_api_limits():
+    day = 86400
+    created = {str(i): 1704067200 + (i // 10) * day for i in range(1000)}  # 10 videos a day for 100 days
+    batches = id_batches(created)
+    assert sorted(i for b in batches for i in b.ids) == sorted(created)
+    for batch in batches:
+        assert len(batch.ids) <= 100
+        assert int(batch.end_date) >= int(batch.start_date)
+    import datetime as dt
+
+    spans = [(dt.datetime.strptime(b.end_date, "%Y%m%d") - dt.datetime.strptime(b.start_date, "%Y%m%d")).days for b in batches]
+    assert max(spans) <= 29 and len(batches) == 10
+    sparse = id_batches({"a": 1704067200, "b": 1704067200 + 45 * day})  # 45 days apart: two queries
+    assert [b.ids for b in sparse] == [("a",), ("b",)]
+
+
+def test_creation_times_come_from_the_collection(pipeline):
+    _, root, ids = pipeline
+    created = creation_times(root / "collection" / "videos.jsonl")
+    assert sorted(created) == sorted(ids) and all(isinstance(t, int) for t in created.values())
+
+
+def test_refresh_stopped_by_the_quota_keeps_what_it_confirmed(pipeline):
+    server, root, ids = pipeline
+    batches = id_batches(creation_times(root / "collection" / "videos.jsonl"))
+    assert len(batches) >= 2
+    first, last = batches[0].ids[0], batches[-1].ids[0]
+    server.unavailable_ids.update({first, last})
+    server.reset_quota()
+    server.daily_request_quota = 1  # one id query today: the first batch
+    result = _purge("--output", str(root / "curated"), "--refresh", "--api-base", server.url, "--max-unavailable-share", "1", env=_credentials_env())
+    assert result.returncode == 3, result.stderr
+    assert "quota" in result.stderr and "after the quota reset" in result.stderr
+    remaining = set(load_index(root / "curated")["video_id"])
+    assert first not in remaining and last in remaining  # the unchecked one is never declared gone
+    (log_path,) = (root / "curated" / "purge_logs").glob("*-refresh.json")
+    refresh = json.loads(log_path.read_text())["refresh"]
+    assert refresh["unavailable_ids"] == [first] and refresh["unchecked"] == len(ids) - len(batches[0].ids)
