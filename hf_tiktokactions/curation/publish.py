@@ -33,9 +33,39 @@ def prepare_for_hub(index: Any, embed_clips: bool = False, statuses: tuple[str, 
     return dataset
 
 
-def push_index(index_path: str | Path, repo_id: str, embed_clips: bool = False, statuses: tuple[str, ...] | None = None, token: str | None = None):
-    """Load ``index_path`` and push it to ``repo_id`` as a **private** dataset; returns the commit info."""
+def check_repo_id(repo_id: str) -> None:
+    """Refuse a repository id without its namespace before any work is done."""
     if "/" not in repo_id:
         raise ConfigError(f"--repo-id {repo_id!r} must be ORG/NAME or USER/NAME")
+
+
+def upload_card(repo_id: str, card: str, token: str | None = None) -> None:
+    """Create the private dataset repository if needed and put ``card`` (README.md text) in it.
+
+    Done before ``push_to_hub``, which then keeps the card's text and adds its ``dataset_info`` and
+    ``configs`` to the card's YAML.
+    """
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=True, exist_ok=True)
+    api.upload_file(path_or_fileobj=card.encode("utf-8"), path_in_repo="README.md", repo_id=repo_id, repo_type="dataset", commit_message="Dataset card")
+
+
+def push_index(
+    index_path: str | Path,
+    repo_id: str,
+    embed_clips: bool = False,
+    statuses: tuple[str, ...] | None = None,
+    token: str | None = None,
+    card: str | None = None,
+):
+    """Load ``index_path`` and push it to ``repo_id`` as a **private** dataset; returns the commit info.
+
+    ``card`` (the text of a dataset card README.md) is uploaded first when given.
+    """
+    check_repo_id(repo_id)
     dataset = prepare_for_hub(load_index(index_path), embed_clips, statuses)
+    if card is not None:
+        upload_card(repo_id, card, token)
     return dataset.push_to_hub(repo_id, private=True, token=token, embed_external_files=embed_clips)

@@ -1,0 +1,245 @@
+"""The dataset card of a curated index, from its statistics (``stats.json``) and the runs that made it.
+
+Built on :func:`hub.cards.dataset_card` (template ``model_cards/dataset_card_template.md``): that
+card gets the headline numbers and the per-category table; this module adds the license note to
+the YAML and, before *Intended use*, the sections the paper's appendix and ethics section need:
+how the videos were collected, the hashtag selection principles, the processing, the detailed
+statistics (status and reasons, scene lengths, hashtag ranges), and after the ethics section the
+retention policy with the last purge / refresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from huggingface_hub import DatasetCard
+
+from hf_tiktokactions.curation.stats import (
+    duration_table,
+    group_table,
+    hashtag_range_table,
+    reasons_table,
+    status_table,
+)
+from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.hub.cards import dataset_card
+
+LICENSE_NAME = "tiktok-research-api-terms"
+LICENSE_LINK = "https://www.tiktok.com/legal/page/global/terms-of-service-research-api/en"
+LICENSE_NOTE = (
+    "Private research index. The videos belong to their creators and are not redistributed; holding and "
+    "using them is bound by the TikTok Research API terms and the collecting lab's ethics approval."
+)
+PRINCIPLES = {
+    "generalization": "a broader tag over a specific class (playing piano -> `piano`)",
+    "specification": "narrower tags under a broad one (`dance` -> `salsa`, `tango`, `waltz`, `chacha`)",
+    "noun_substitution": "the colloquial noun people tag with (saxophone -> `sax`)",
+    "noun_verb_order": "the word order people use for an action (`cuttingcakes`, `shoerepair`)",
+    "consolidation": "one tag over several related classes",
+    "social_cultural": "challenges, festivals and rituals with recognisable motion (`flowerchallenge`)",
+}
+REFRESH_DAYS = 15
+
+
+def _headline(stats: Mapping[str, Any], collection: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The scalar statistics and per-category counts that :func:`cards.dataset_card` renders."""
+    totals = stats["totals"]
+    headline: dict[str, Any] = {
+        "num_videos": totals["videos"],
+        "num_clips": totals["clips"],
+        "total_hours": round(totals["clip_hours"], 2),
+    }
+    request = (collection or {}).get("request") or {}
+    if request.get("hashtags"):
+        headline["num_hashtags"] = len(request["hashtags"])
+    headline["hashtags_with_videos"] = len(stats["hashtags"])
+    if totals.get("mean_clip_seconds") is not None:
+        headline["mean_clip_seconds"] = round(totals["mean_clip_seconds"], 2)
+    if request.get("start_date") and request.get("end_date"):
+        headline["date_range"] = f"{request['start_date']}..{request['end_date']}"
+    headline.update(videos_passed=totals["pass"], videos_in_review=totals["review"], videos_rejected=totals["rejected"])
+    headline["per_category"] = {name: group["videos"] for name, group in stats["categories"].items()}
+    return headline
+
+
+def collection_section(stats: Mapping[str, Any], collection: Mapping[str, Any] | None) -> str:
+    request = (collection or {}).get("request") or {}
+    lines = [
+        "## Collection",
+        "",
+        "Video metadata was queried through the official TikTok Research API (`POST /v2/research/video/query/`), "
+        "one hashtag at a time, in creation-date windows of at most 30 days, paging with `cursor` and `search_id`. "
+        "The API returns metadata only; the videos were then fetched from their public pages, only where the "
+        "owner allowed downloads. A video found by two hashtags is kept once, under the first.",
+        "",
+        f"- hashtags with curated videos: {len(stats['hashtags']):,}",
+    ]
+    if request:
+        lines += [
+            f"- hashtags queried: {len(request.get('hashtags', [])):,}",
+            f"- creation dates: {request.get('start_date', '?')} to {request.get('end_date', '?')} (UTC)",
+            f"- at most {request.get('max_per_hashtag', '?')} videos a hashtag",
+            f"- metadata fields: {', '.join(f'`{f}`' for f in request.get('fields', []))}",
+        ]
+    if collection and collection.get("total_videos") is not None:
+        lines.append(f"- video records collected: {collection['total_videos']:,}")
+    return "\n".join(lines)
+
+
+def principles_section(stats: Mapping[str, Any]) -> str:
+    rows = [
+        f"| {name} | {PRINCIPLES.get(name, '')} | {group['hashtags']:,} | {group['videos']:,} |"
+        for name, group in stats["principles"].items()
+    ]
+    return "\n".join(
+        [
+            "## Hashtag selection principles",
+            "",
+            "Each hashtag of the catalogue (`dataset_scripts/hashtags.csv`) records the principle that introduced it, "
+            "following the paper: tags are chosen for the actions people perform in the videos, in the words people "
+            "actually tag them with.",
+            "",
+            "| principle | how the tag was derived | hashtags | videos |",
+            "|---|---|---|---|",
+            *rows,
+        ]
+    )
+
+
+def processing_section(curation: Mapping[str, Any] | None) -> str:
+    options = (curation or {}).get("options") or {}
+    low, high = options.get("min_seconds", 3.5), options.get("max_seconds", 10.0)
+    detector = options.get("detector")
+    lines = [
+        "## Processing",
+        "",
+        f"1. Each video is probed and decoded once; PySceneDetect's content detector cuts it into scenes"
+        + (f" (threshold {options['scene_threshold']}, minimum scene {options['min_scene_len']} frames)" if "scene_threshold" in options else "")
+        + ".",
+        f"2. The longest scene is kept: under {low:g} s the video is rejected; over {high:g} s its central {high:g} s are kept.",
+        f"3. The clip is re-encoded as H.264"
+        + (f" with short side {options['short_side']} px, CRF {options['crf']}, keyframe every {options['gop']} frames" if "short_side" in options else "")
+        + ".",
+        (
+            f"4. A person detector (`{detector}`) looks at {options.get('num_frames', '?')} evenly spaced frames; "
+            f"a clip with a person in at least {options.get('min_person_frames', '?')} of them passes, the others are "
+            "kept for review by a person."
+            if detector and str(detector).lower() != "none"
+            else "4. The person filter: a detector looks at evenly spaced frames; clips with a person in enough of them "
+            "pass, the others are kept for review by a person."
+        ),
+        "5. One metadata file per video and an index (a `datasets` dataset) with the clip, its times and the decision.",
+    ]
+    return "\n".join(lines)
+
+
+def statistics_section(stats: Mapping[str, Any]) -> str:
+    ranges = stats["hashtag_ranges"]
+    parts = [
+        "## Detailed statistics",
+        "### Pass / review / reject",
+        status_table(stats),
+        reasons_table(stats, limit=8),
+        "### Scene length before clipping",
+        duration_table(stats),
+        f"### Hashtags by number of videos ({' + '.join(stats['count_statuses'])})",
+        hashtag_range_table(stats),
+    ]
+    if ranges["catalogue_without_videos"]:
+        parts.append(f"{len(ranges['catalogue_without_videos'])} catalogue hashtags have no video.")
+    parts += ["### Categories", group_table(stats["categories"], "category")]
+    parts.append(
+        "The full per-hashtag table and the figures (videos per hashtag, the range pie, scene lengths, "
+        "categories) are in `stats.md` beside `stats.json`, written by `dataset_scripts/stats.py`."
+    )
+    return "\n\n".join(parts)
+
+
+def retention_section(retention: Mapping[str, Any] | None) -> str:
+    lines = [
+        "## Retention",
+        "",
+        f"- Every {REFRESH_DAYS} days at the latest, the held video ids are queried again through the Research API and "
+        "videos that were deleted or made private are removed with their clips, metadata and index rows: "
+        "`python dataset_scripts/purge.py --output DIR --refresh`.",
+        "- After training, the downloaded videos and clips are deleted: `python dataset_scripts/purge.py --output DIR` "
+        "(`--keep-metadata` keeps the per-video metadata for the statistics). Each run writes a purge log.",
+        "- Faces in clips shown in figures or demos are blurred first: `python dataset_scripts/blur_faces.py IN OUT`.",
+    ]
+    if retention:
+        when = retention.get("finished_at") or retention.get("started_at")
+        lines.append(
+            f"- Last purge / refresh: {when} ({retention.get('mode', '?')}): "
+            f"{retention.get('counts', {}).get('videos_removed', 0):,} videos removed"
+            + (f", {retention['refresh']['unavailable']:,} no longer available" if retention.get("refresh") else "")
+            + "."
+        )
+    return "\n".join(lines)
+
+
+def _insert_before(text: str, heading: str, block: str) -> str:
+    at = text.find(heading)
+    return text.rstrip() + "\n\n" + block + "\n" if at < 0 else text[:at] + block + "\n\n" + text[at:]
+
+
+def index_dataset_card(
+    stats: Mapping[str, Any],
+    *,
+    curation: Mapping[str, Any] | None = None,
+    collection: Mapping[str, Any] | None = None,
+    retention: Mapping[str, Any] | None = None,
+    pretty_name: str = "TikTokActions pre-training index (private)",
+    template_dir: str | os.PathLike | None = None,
+) -> DatasetCard:
+    """The card of a curated index.
+
+    ``stats`` is :func:`curation.stats.statistics_of_index`'s dict; ``curation`` is the index folder's
+    ``curation_summary.json``, ``collection`` the collection's ``summary.json``, ``retention`` the last
+    purge log (all optional). The result validates offline (``DatasetCard(str(card))`` parses it).
+    """
+    card = dataset_card(_headline(stats, collection), pretty_name=pretty_name, license="other", template_dir=template_dir)
+    card.data.license_name = LICENSE_NAME
+    card.data.license_link = LICENSE_LINK
+    card.data.license_details = LICENSE_NOTE
+    card.data.viewer = False  # the rows are paths on the lab's storage; nothing to preview
+    body = "\n\n".join([collection_section(stats, collection), principles_section(stats), processing_section(curation), statistics_section(stats)])
+    text = _insert_before(card.text, "## Intended use", body)
+    text = text.rstrip() + "\n\n" + retention_section(retention) + "\n"
+    card.text = text
+    return DatasetCard(str(card))
+
+
+def _optional_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ConfigError(f"{path} is not valid JSON ({error})") from None
+
+
+def card_for_curated_folder(
+    folder: str | os.PathLike, stats: Mapping[str, Any], collection_dir: str | os.PathLike | None = None, **kwargs: Any
+) -> DatasetCard:
+    """:func:`index_dataset_card` with what ``folder`` (curate.py's output) holds: its curation summary and last purge log.
+
+    ``collection_dir`` is collect_tiktok.py's output folder (its ``summary.json`` gives dates and fields).
+    """
+    from hf_tiktokactions.curation.collect import SUMMARY_FILE as COLLECTION_SUMMARY
+    from hf_tiktokactions.curation.engines import SUMMARY_FILE as CURATION_SUMMARY
+    from hf_tiktokactions.curation.index import INDEX_DIR
+    from hf_tiktokactions.curation.retention import latest_purge_log
+
+    folder = Path(folder)
+    if folder.name == INDEX_DIR:
+        folder = folder.parent
+    return index_dataset_card(
+        stats,
+        curation=_optional_json(folder / CURATION_SUMMARY),
+        collection=_optional_json(Path(collection_dir) / COLLECTION_SUMMARY) if collection_dir else None,
+        retention=latest_purge_log(folder),
+        **kwargs,
+    )

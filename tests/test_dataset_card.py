@@ -1,0 +1,119 @@
+"""The dataset card of a curated index: built from the index and its statistics, valid offline, pushed with it.
+
+The Hub is never contacted: the upload calls (``HfApi.create_repo`` / ``upload_file`` and
+``Dataset.push_to_hub``) are replaced by recorders; the offline case runs the real CLI with HF_HUB_OFFLINE=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import DatasetCard
+
+from hf_tiktokactions.curation.hashtags import load_catalogue
+from hf_tiktokactions.curation.stats import statistics_of_index
+from hf_tiktokactions.hub.dataset_card import card_for_curated_folder, index_dataset_card
+from index_files import CATALOGUE_CSV, build_output
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = [
+    ("salsa", "pass", 12, "12s"),
+    ("salsa", "review", 2, "7s"),
+    ("piano", "pass", 5, "4s"),
+    ("sax", "rejected", 3, "short_scene"),
+]
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory):
+    output = tmp_path_factory.mktemp("curated")
+    build_output(output, SPEC)
+    (output / "curation_summary.json").write_text(json.dumps({"options": {
+        "detector": "yolov8n.pt", "num_frames": 10, "min_person_frames": 5, "min_seconds": 3.5, "max_seconds": 10.0,
+        "scene_threshold": 27.0, "min_scene_len": 15, "short_side": 320, "crf": 23, "gop": 16,
+    }}))  # fmt: skip
+    collection = tmp_path_factory.mktemp("collection")
+    (collection / "summary.json").write_text(json.dumps({
+        "total_videos": 40, "request": {"hashtags": ["salsa", "piano", "sax", "tango"], "start_date": "20230101",
+        "end_date": "20230630", "max_per_hashtag": 900, "fields": ["id", "create_time", "username"]},
+    }))  # fmt: skip
+    catalogue = output.parent / "card_catalogue.csv"
+    catalogue.write_text(CATALOGUE_CSV)
+    return output, collection, load_catalogue(catalogue)
+
+
+def test_card_validates_offline_and_holds_every_section(curated, tmp_path):
+    output, collection, catalogue = curated
+    stats = statistics_of_index(output, catalogue)
+    card_for_curated_folder(output, stats, collection).save(tmp_path / "README.md")
+    card = DatasetCard.load(tmp_path / "README.md")  # a local path: parsed and checked offline
+    data = card.data.to_dict()
+    assert data["task_categories"] == ["video-classification"] and "private" in data["tags"]
+    assert data["size_categories"] in ("n<1K", ["n<1K"]) and data["license"] == "other"
+    assert data["license_name"] == "tiktok-research-api-terms" and "not redistributed" in data["license_details"]
+    assert data["viewer"] is False
+    text = card.text
+    for heading in ("## Collection", "## Hashtag selection principles", "## Processing", "## Detailed statistics", "## Intended use", "## Ethics, privacy and retention", "## Retention"):
+        assert heading in text
+    assert text.index("## Detailed statistics") < text.index("## Intended use") < text.index("## Retention")
+    # numbers from the index and the runs
+    assert "| videos | 22 |" in text and "| clips | 17 |" in text and "| hashtags searched | 4 |" in text
+    assert "| video creation dates | 20230101..20230630 |" in text and "- video records collected: 40" in text
+    assert "| specification | narrower tags under a broad one" in text and "| 1 | 14 |" in text
+    assert "| 10+ s | 12 | 12 | 0 | 0 |" in text and "| < 3.5 s | 3 | 0 | 0 | 3 |" in text
+    assert "too short: the longest scene lasts N s < N s | 3 |" in text
+    assert "A person detector (`yolov8n.pt`) looks at 10 evenly spaced frames" in text
+    assert "Every 15 days" in text and "purge.py --output DIR --refresh" in text and "Last purge" not in text
+
+
+def test_card_reports_the_last_purge(curated, tmp_path):
+    output, _, catalogue = curated
+    stats = statistics_of_index(output, catalogue)
+    log = {"mode": "refresh", "started_at": "2026-01-02T03:04:05+00:00", "finished_at": "2026-01-02T03:05:00+00:00",
+           "counts": {"videos_removed": 2}, "refresh": {"unavailable": 2}}  # fmt: skip
+    card = index_dataset_card(stats, retention=log)
+    assert "- Last purge / refresh: 2026-01-02T03:05:00+00:00 (refresh): 2 videos removed, 2 no longer available." in card.text
+    DatasetCard(str(card))  # round-trips
+
+
+def test_push_index_uploads_the_card_before_the_rows(curated, monkeypatch):
+    import datasets
+    import huggingface_hub
+
+    output, _, _ = curated
+    sys.path.insert(0, str(ROOT / "dataset_scripts"))
+    try:
+        import push_index as push_cli
+    finally:
+        sys.path.pop(0)
+    calls = []
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create_repo", repo_id, kw)))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_file", lambda self, **kw: calls.append(("upload_file", kw["path_in_repo"], kw)))
+    monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: calls.append(("push_to_hub", repo_id, kw)))
+    assert push_cli.main(["--index", str(output), "--repo-id", "my-lab/index"]) == 0
+    assert [c[0] for c in calls] == ["create_repo", "upload_file", "push_to_hub"]
+    assert calls[0][2]["private"] is True and calls[0][2]["repo_type"] == "dataset"
+    card = DatasetCard(calls[1][2]["path_or_fileobj"].decode())
+    assert card.data.task_categories == ["video-classification"] and "## Retention" in card.text
+    assert calls[2][2]["private"] is True
+
+    calls.clear()
+    assert push_cli.main(["--index", str(output), "--repo-id", "my-lab/index", "--no-card"]) == 0
+    assert [c[0] for c in calls] == ["push_to_hub"]
+
+
+def test_push_offline_fails_in_one_line(curated):
+    output, _, _ = curated
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": "hf_dummy"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "dataset_scripts" / "push_index.py"), "--index", str(output), "--repo-id", "my-lab/index"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: pushing to my-lab/index failed")
