@@ -181,3 +181,13 @@ def test_two_cpu_ranks_under_torchrun(synthetic, tmp_path):
     assert json.loads((tmp_path / "ddp" / "run_config.json").read_text())["num_processes"] == 2
     results = json.loads((tmp_path / "ddp" / "results.json").read_text())
     assert results["num_processes"] == 2 and results["num_videos"] == 7  # gathered without padding duplicates
+
+
+def test_every_recipe_parses():
+    for recipe in sorted((ROOT / "training" / "configs").glob("finetune_*.yaml")):
+        args, training_args = parse_with_config(
+            (FinetuneArguments, TrainingArguments), ["--config", str(recipe), "--output_dir", "unused", "--mixed_precision", "no"], prog="t"
+        )
+        assert args.test_num_segment * args.test_num_crop in (6, 15), recipe.name
+        assert training_args.label_smoothing_factor == 0.1 and args.mixup == 0.8 and args.cutmix == 1.0, recipe.name
+        assert (args.sampling == "segment") == (args.dataset == "ssv2") and args.flip == (args.dataset != "ssv2"), recipe.name
