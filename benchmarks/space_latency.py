@@ -88,38 +88,46 @@ def main() -> None:
         write_processor_configs(model_dir, PreprocessingSpec.for_model_config(config))
         write_video(video, args.seconds, args.height, args.width, args.fps)
         views = app._parse_views(args.accurate_views)
-        for dtype_name in args.dtypes:
-            classifier = app.ActionClassifier(str(model_dir), accurate_views=views, dtype=getattr(torch, dtype_name))
-            for mode_name in args.modes:
-                mode = app.FAST if mode_name == "fast" else app.ACCURATE
+        classifiers = {name: app.ActionClassifier(str(model_dir), accurate_views=views, dtype=getattr(torch, name)) for name in args.dtypes}
+        for mode_name in args.modes:
+            mode = app.FAST if mode_name == "fast" else app.ACCURATE
+            runs: dict[str, list[dict]] = {name: [] for name in args.dtypes}
+            for classifier in classifiers.values():
                 classifier.predict(str(video), mode)  # warm-up
-                runs = []
-                for _ in range(args.repeats):
+            # rounds alternate the dtypes, so load from other processes hits each alike
+            for _ in range(args.repeats):
+                for name, classifier in classifiers.items():
                     cpu_started = time.process_time()  # all threads of this process
                     seconds = classifier.predict(str(video), mode).seconds
-                    runs.append({**seconds, "cpu": time.process_time() - cpu_started})
-                result = {
-                    "benchmark": "space_latency",
-                    "preset": args.preset,
-                    "mode": mode_name,
-                    "views": 1 if mode_name == "fast" else views[0] * views[1],
-                    "dtype": dtype_name,
-                    "threads": torch.get_num_threads(),
-                    "video": f"{args.seconds:g} s {args.width}x{args.height} {args.fps} fps H.264",
-                    **{f"{key}_s_median": round(statistics.median(r[key] for r in runs), 3) for key in ("decode", "preprocess", "model", "total")},
-                    "total_s_min": round(min(r["total"] for r in runs), 3),
-                    # on a busy machine wall time overstates; CPU seconds / threads is what an idle one would take
-                    "cpu_s_per_thread_median": round(statistics.median(r["cpu"] for r in runs) / torch.get_num_threads(), 3),
-                    "repeats": args.repeats,
-                    "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                    "load_average_1min": round(os.getloadavg()[0], 2),
-                    "torch": torch.__version__,
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                }
-                print(json.dumps(result), flush=True)
-            del classifier
+                    runs[name].append({**seconds, "cpu": time.process_time() - cpu_started})
+            for name in args.dtypes:
+                print(json.dumps(summarise(runs[name], args, mode_name, name, views)), flush=True)
+        del classifiers
         if args.server:
             print(json.dumps(server_latency(model_dir, video, args)), flush=True)
+
+
+def summarise(runs: list[dict], args: argparse.Namespace, mode_name: str, dtype_name: str, views: tuple[int, int]) -> dict:
+    import torch
+
+    return {
+        "benchmark": "space_latency",
+        "preset": args.preset,
+        "mode": mode_name,
+        "views": 1 if mode_name == "fast" else views[0] * views[1],
+        "dtype": dtype_name,
+        "threads": torch.get_num_threads(),
+        "video": f"{args.seconds:g} s {args.width}x{args.height} {args.fps} fps H.264",
+        **{f"{key}_s_median": round(statistics.median(r[key] for r in runs), 3) for key in ("decode", "preprocess", "model", "total")},
+        "total_s_min": round(min(r["total"] for r in runs), 3),
+        # on a busy machine wall time overstates; CPU seconds / threads is what an idle one would take
+        "cpu_s_per_thread_median": round(statistics.median(r["cpu"] for r in runs) / torch.get_num_threads(), 3),
+        "repeats": len(runs),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "torch": torch.__version__,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def server_latency(model_dir: Path, video: Path, args: argparse.Namespace) -> dict:
