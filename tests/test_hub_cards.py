@@ -82,6 +82,7 @@ def test_card_without_results_has_no_model_index(tmp_path: Path, model_and_resul
     card = ModelCard.load(tmp_path / "card" / "README.md")
     assert card.data.eval_results is None and card.data.pipeline_tag == "video-classification"
     assert "No evaluation results were given" in card.text
+    assert "(B, T, C, H, W) = (B, 4, 3, 32, 32)" in card.text  # the input layout, from the model's own geometry
 
 
 def test_a_bad_results_file_stops_the_card_with_one_line(tmp_path: Path, model_and_results, capsys) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterable, Mapping
 
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
@@ -132,7 +133,8 @@ def model_card(
     """
     results = list(results)
     config = _model_config(model_dir)
-    spec = read_preprocessing(model_dir)
+    geometry = SimpleNamespace(num_frames=config.get("num_frames", 16), image_size=config.get("image_size", 224))
+    spec = read_preprocessing(model_dir, geometry)  # the stored processor config, else the model's geometry
     name = model_name or repo_id or Path(model_dir).resolve().name
     datasets = list(dict.fromkeys(([pretraining_dataset] if pretraining_dataset else []) + [r.dataset.type for r in results]))
     card_data = ModelCardData(
