@@ -24,6 +24,7 @@ from hf_tiktokactions.curation.index import load_index
 from hf_tiktokactions.curation.inputs import load_video_inputs
 from hf_tiktokactions.curation.pipeline import CurationOptions
 from hf_tiktokactions.curation.refresh import creation_times, id_batches
+from hf_tiktokactions.curation.retention import latest_purge_log
 from hf_tiktokactions.curation.testing_server import FakeResearchApi, make_videos
 from hf_tiktokactions.curation.tiktok_api import Credentials, ResearchApiClient, RetryPolicy
 
@@ -82,6 +83,7 @@ def test_refresh_removes_the_videos_the_api_no_longer_returns(pipeline):
     assert (log["counts"]["raw_videos"], log["counts"]["clips"], log["counts"]["metadata"]) == (2, 2, 2)
     assert log["refresh"]["unavailable_ids"] == sorted(gone) and log["counts"]["bytes_freed"] > 0
     assert sorted(Path(p).stem for p in log["paths"]["clips"]) == sorted(gone)
+    assert latest_purge_log(curated / "index") == log  # what the dataset card reports
 
     # the look-up used the API's id condition in windows of at most 30 days
     queries = [body for path, body in server.request_log if path.endswith("/query/") and body["query"]["and"][0]["field_name"] == "video_id"]

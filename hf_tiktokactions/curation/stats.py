@@ -180,9 +180,12 @@ def compute_statistics(
     by_name = {h.name: h for h in catalogue}
     totals = _status_counts(facts)
     clips = [f.clip_seconds for f in facts if f.status == PASS and f.clip_seconds is not None]
+    by_hashtag: dict[str, list[VideoFacts]] = defaultdict(list)
+    for f in facts:
+        if f.hashtag:
+            by_hashtag[f.hashtag].append(f)
     per_hashtag: dict[str, dict[str, Any]] = {}
-    for tag in sorted({f.hashtag for f in facts if f.hashtag}):
-        of_tag = [f for f in facts if f.hashtag == tag]
+    for tag, of_tag in by_hashtag.items():
         entry = by_name.get(tag)
         per_hashtag[tag] = {
             "videos": len(of_tag),
