@@ -55,6 +55,8 @@ def _print(log: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.refresh and args.keep_metadata:
+        raise ConfigError("--keep-metadata applies to a full purge; --refresh always removes all of an unavailable video")
     if not args.refresh:
         _print(purge(args.output, keep_metadata=args.keep_metadata, dry_run=args.dry_run))
         return 0
