@@ -13,8 +13,10 @@ import importlib.util
 import os
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -55,9 +57,36 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout: 
     pytest.fail(f"the Space did not answer within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
 
 
+class OutsideRequests(socketserver.ThreadingTCPServer):
+    """A stand-in proxy for everything outside 127.0.0.1: records the first line of each request, answers nothing."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        super().__init__(("127.0.0.1", 0), self.Handler)
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.server.seen.append(self.rfile.readline(500).decode(errors="replace").strip())
+
+
 @pytest.fixture(scope="module")
-def space(tmp_path_factory):
-    """A running Space: yields (url, folder of files to upload)."""
+def outside_requests():
+    sentinel = OutsideRequests()
+    thread = threading.Thread(target=sentinel.serve_forever, daemon=True)
+    thread.start()
+    yield sentinel
+    sentinel.shutdown()
+    sentinel.server_close()
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory, outside_requests):
+    """A running Space: yields (url, folder of files to upload).
+
+    Its HTTP(S) proxy is ``outside_requests``, so any request the server makes beyond 127.0.0.1 is recorded.
+    """
     root = tmp_path_factory.mktemp("space")
     tiny_classifier(root / "trained")
     model_dir = export_model(root / "trained", root / "model")
@@ -79,6 +108,9 @@ def space(tmp_path_factory):
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(root / "gradio_tmp"),
         "HF_HUB_OFFLINE": "1",
+        **{name: f"http://127.0.0.1:{outside_requests.server_address[1]}" for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")},
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
     }
     log = root / "server.log"
     with open(log, "w") as log_file:
@@ -188,6 +220,11 @@ def test_in_headless_chromium_upload_classify_and_screenshot(space, tmp_path: Pa
             browser.close()
     assert (tmp_path / "space.png").stat().st_size > 10_000
     assert leaving == [], f"the page tried to reach the network: {leaving}"
+
+
+def test_the_server_made_no_outside_requests(space, outside_requests) -> None:
+    """Runs after the client and browser tests above (file order): start-up and requests are all covered."""
+    assert outside_requests.seen == []
 
 
 def load_app_module():
