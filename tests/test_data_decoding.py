@@ -25,7 +25,8 @@ def _available(backend: str) -> bool:
 
 
 backends = pytest.mark.parametrize(
-    "backend", [pytest.param(b, marks=pytest.mark.skipif(not _available(b), reason=f"{b} unavailable")) for b in BACKENDS]
+    "backend",
+    [pytest.param(b, marks=pytest.mark.skipif(not _available(b), reason=f"{b} unavailable")) for b in BACKENDS],
 )
 
 

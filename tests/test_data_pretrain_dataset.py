@@ -17,7 +17,8 @@ SMALL = dict(num_frames=4, sampling_rate=2, input_size=32, num_sample=3)
 def video_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretrain")
     for i in range(4):
-        write_test_video(folder / "nested" / f"clip{i}.mp4", 24 + 6 * i, 48, 64, fps=30, pattern="motion", noise=2.0, seed=i)
+        path = folder / "nested" / f"clip{i}.mp4"
+        write_test_video(path, 24 + 6 * i, 48, 64, fps=30, pattern="motion", noise=2.0, seed=i)
     (folder / "notes.txt").write_text("not a video")
     return folder
 
@@ -106,7 +107,8 @@ def _batches(dataset, seed: int) -> list[dict]:
 
 
 def test_dataloader_workers_seed_differently_and_reproducibly(video_folder, broken_video):
-    one_video = PretrainVideoDataset([str(v) for v in PretrainVideoDataset(video_folder, **SMALL).videos[:1]] * 4, **SMALL)
+    first_video = PretrainVideoDataset(video_folder, **SMALL).videos[0]
+    one_video = PretrainVideoDataset([first_video] * 4, **SMALL)
     first = _batches(one_video, seed=0)
     assert len(first) == 4
     # items 0 and 1 are the first draws of worker 0 and worker 1: same video, different crops

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
@@ -33,7 +32,8 @@ def _textured(height: int, width: int, seed: int = 0) -> torch.Tensor:
     y = torch.linspace(0, 1, height)[:, None]
     x = torch.linspace(0, 1, width)[None, :]
     g = torch.Generator().manual_seed(seed)
-    image = torch.stack([255 * x * y.new_ones(height, 1), 255 * y * x.new_ones(1, width), 128 + 60 * torch.sin(20 * x * y)])
+    ones = torch.ones(height, width)
+    image = torch.stack([255 * x * ones, 255 * y * ones, 128 + 60 * torch.sin(20 * x * y)])
     return (image + 10 * torch.rand(image.shape, generator=g)).clamp(0, 255).to(torch.uint8)
 
 

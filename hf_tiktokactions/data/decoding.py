@@ -27,7 +27,6 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO, Sequence, Union
 
 import numpy as np
@@ -342,7 +341,9 @@ def open_video(source: VideoSource, backend: str = "decord", num_threads: int = 
     try:
         primary = _open_with(backend, loaded, name, num_threads)
     except ImportError as error:
-        raise VideoDecodeError(f"the {backend!r} backend is not installed ({error}); install it or pick another") from error
+        raise VideoDecodeError(
+            f"the {backend!r} backend is not installed ({error}); install it or pick another"
+        ) from error
     except Exception as error:  # noqa: BLE001
         if backend == "pyav":
             raise error if isinstance(error, VideoDecodeError) else _broken(name, error) from error

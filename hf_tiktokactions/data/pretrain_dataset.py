@@ -45,7 +45,8 @@ def find_videos(folder: str | os.PathLike, extensions: Iterable[str] = VIDEO_EXT
 
 
 def video_paths(videos: Any, video_column: str = "video") -> list[Any]:
-    """Paths (or URLs, or bytes) from a folder, a list, or a ``datasets.Dataset`` column (``Video`` features undecoded)."""
+    """Paths (or URLs, or bytes) from a folder, a list, or a ``datasets.Dataset`` column (``Video``
+    features are read undecoded)."""
     if isinstance(videos, (str, os.PathLike)):
         return find_videos(videos)
     column_names = getattr(videos, "column_names", None)
@@ -112,9 +113,10 @@ class PretrainVideoDataset(Dataset):
 
     @property
     def rng(self) -> np.random.Generator:
+        """The keyed item's generator while one is built; else this process's generator, re-seeded when
+        the worker (or its per-epoch seed) changes."""
         if self._item_rng is not None:
             return self._item_rng
-        """This process's generator; re-seeded when the worker (or its per-epoch seed) changes."""
         info = get_worker_info()
         key = (info.id, info.seed) if info is not None else (-1, 0)
         if self._rng is None or key != self._rng_key:

@@ -80,7 +80,9 @@ def segment_indices(
         offsets = rng.integers(0, length, size=num_segments) if rng is not None else np.full(num_segments, length // 2)
         return starts + offsets
     if num_video_frames > num_segments:  # only reachable with length == 0, kept for parity with upstream
-        return np.sort(rng.integers(0, num_video_frames, size=num_segments)) if rng is not None else np.arange(num_segments)
+        if rng is None:
+            return np.arange(num_segments)
+        return np.sort(rng.integers(0, num_video_frames, size=num_segments))
     return np.concatenate([np.zeros(num_segments - num_video_frames, dtype=np.int64), np.arange(num_video_frames)])
 
 
