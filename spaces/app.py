@@ -160,6 +160,8 @@ class ActionClassifier:
         try:
             with open_video(path, backend="decord", num_threads=max(1, torch.get_num_threads())) as reader:
                 num_video_frames, fps = reader.num_frames, reader.fps
+                if num_video_frames < 2:  # FFmpeg opens still images as one-frame videos
+                    raise UserInputError("This file holds a single image, not a video. Upload a video clip.")
                 if fps > 0 and num_video_frames / fps > max_seconds:
                     raise UserInputError(
                         f"The video is {num_video_frames / fps:.0f} s long; this demo takes videos up to "

@@ -94,6 +94,10 @@ def space(tmp_path_factory, outside_requests):
     write_test_video(files / "long.mp4", num_frames=6 * 30, height=64, width=64, fps=30, pattern="solid")  # 6 s
     (files / "notes.mp4").write_text("these are notes, not a video\n")
     (files / "large.mp4").write_bytes(os.urandom(int(1.5 * 2**20)))
+    write_test_video(files / "frame.mp4", num_frames=1, height=64, width=64, pattern="solid")
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(files / "still.png")
 
     port = free_port()
     env = {
@@ -162,6 +166,8 @@ def test_client_gets_top5_labels_and_the_sampled_frames(space, client) -> None:
     "name, message",
     [
         ("notes.mp4", "could not be read as a video"),
+        ("still.png", "single image, not a video"),
+        ("frame.mp4", "single image, not a video"),
         ("long.mp4", f"The video is 6 s long; this demo takes videos up to {MAX_VIDEO_SECONDS} s"),
         ("large.mp4", "exceeds the maximum file size of 1048576 bytes"),  # gradio's own check (max_file_size)
         (None, "Upload a video first"),
