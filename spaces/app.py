@@ -179,10 +179,10 @@ class ActionClassifier:
 
         slot = {int(index): position for position, index in enumerate(wanted)}
         resized = short_side_resize(frames, spec.short_side)  # resize each frame once, crop per view
-        crops = [
-            resize_clip(spatial_crop(resized[[slot[int(i)] for i in indices]], spec.short_side, crop, num_crops), (spec.crop_size,) * 2)
-            for indices, crop, num_crops in views
-        ]  # uint8 (T, C, S, S) each
+        crops = []  # uint8 (T, C, S, S) per view
+        for indices, crop, num_crops in views:
+            clip = spatial_crop(resized[[slot[int(i)] for i in indices]], spec.short_side, crop, num_crops)
+            crops.append(resize_clip(clip, (spec.crop_size, spec.crop_size)))
         pixel_values = normalize_video(torch.stack(crops)).to(self.dtype)  # (V, T, C, S, S)
         prepared = time.perf_counter()
 

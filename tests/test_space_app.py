@@ -112,7 +112,10 @@ def space(tmp_path_factory, outside_requests):
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(root / "gradio_tmp"),
         "HF_HUB_OFFLINE": "1",
-        **{name: f"http://127.0.0.1:{outside_requests.server_address[1]}" for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")},
+        **{
+            name: f"http://127.0.0.1:{outside_requests.server_address[1]}"
+            for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+        },
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
