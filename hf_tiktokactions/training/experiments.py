@@ -1,0 +1,234 @@
+"""The paper's experiments as drivers over the pre-training loop and fine-tuning, the same code at every scale.
+
+* ``scaling_study``: pre-train on N videos of the index for each N and seed, fine-tune each model with the same
+  budget, report top-1 / top-5 mean +- std per N (the paper's figure 3);
+* ``compare_init``: fine-tune from a model pre-trained on our index, one pre-trained on the target set's own
+  training videos, and from scratch, at equal fine-tuning budget (the paper's figure 4).
+
+Each (arm, seed) run lives in its own folder under ``output_dir`` and is skipped when its ``results.json`` exists,
+so an interrupted study continues. ``embedded=True`` generates the embedded synthetic action set (the target)
+and a second synthetic set with another seed (standing in for the unlabeled index) and runs everything on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainingArguments
+
+from ..errors import ConfigError
+from .arguments import FinetuneArguments, PretrainArguments, parse_with_config
+
+TINY_PRETRAIN = "training/configs/pretrain_tiny_synthetic.yaml"
+TINY_FINETUNE = "training/configs/finetune_tiny_synthetic.yaml"
+
+
+@dataclass
+class ExperimentArguments:
+    """Options shared by the drivers; pre-training and fine-tuning options come from their own recipes."""
+
+    output_dir: str = "runs/experiment"
+    pretrain_config: str = field(default=TINY_PRETRAIN, metadata={"help": "pre-training recipe (YAML)"})
+    finetune_config: str = field(default=TINY_FINETUNE, metadata={"help": "fine-tuning recipe (YAML)"})
+    pretrain_args: str = field(default="", metadata={"help": "extra pre-training options, e.g. '--max_steps 300'"})
+    finetune_args: str = field(default="", metadata={"help": "extra fine-tuning options, e.g. '--dataset ucf101 --data_root UCF101'"})
+    pretrain_data: str | None = field(default=None, metadata={"help": "our unlabeled index (curation index folder, video folder or list)"})
+    seeds: str = field(default="0,1,2", metadata={"help": "comma list of seeds (pre-training, subset and fine-tuning)"})
+    embedded: bool = field(default=False, metadata={"help": "generate the embedded synthetic sets under output_dir/data and use them"})
+    embedded_clips_per_class: int = field(default=12, metadata={"help": "size of each generated synthetic set"})
+
+
+@dataclass
+class ScalingArguments(ExperimentArguments):
+    sizes: str = field(default="1000,2000,3000,4000,5000,6000", metadata={"help": "comma list of pre-training set sizes N"})
+
+
+@dataclass
+class CompareArguments(ExperimentArguments):
+    arms: str = field(default="index,target,scratch", metadata={"help": "which initialisations: index, target, scratch"})
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--{option} must be a comma list of integers, got {text!r}") from None
+
+
+def _prepare_embedded(args: ExperimentArguments) -> None:
+    """Generate the synthetic target and index sets and point the options at them."""
+    from ..data.synthetic import make_synthetic_actions
+
+    data = Path(args.output_dir) / "data"
+    target = make_synthetic_actions(data / "target", clips_per_class=args.embedded_clips_per_class, size=64, num_frames=32, seed=0, progress=False)
+    index = make_synthetic_actions(data / "index", clips_per_class=args.embedded_clips_per_class, size=64, num_frames=32, seed=1, progress=False)
+    args.pretrain_data = str(index)
+    args.finetune_args = f"--dataset videofolder --data_root {shlex.quote(str(target))} {args.finetune_args}"
+
+
+def _pretrain_options(args: ExperimentArguments, **values: Any) -> PretrainArguments:
+    options = parse_with_config(PretrainArguments, ["--config", args.pretrain_config, *shlex.split(args.pretrain_args)], prog="pretrain")
+    return dataclasses.replace(options, **values)
+
+
+def _finetune_options(args: ExperimentArguments, output_dir: Path, seed: int, init_from: str | None) -> tuple[FinetuneArguments, TrainingArguments]:
+    argv = ["--config", args.finetune_config, *shlex.split(args.finetune_args), "--output_dir", str(output_dir), "--seed", str(seed)]
+    options, training = parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="finetune")
+    return dataclasses.replace(options, init_from=init_from), training
+
+
+def _reset_accelerate() -> None:
+    """Pre-training builds its own Accelerator; Trainer resets the shared state when it builds its one."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def pretrain_once(options: PretrainArguments) -> str:
+    """Pre-train (unless ``output_dir/final`` exists) and return the final model folder."""
+    from .pretraining import pretrain
+
+    final = Path(options.output_dir) / "final"
+    if not (final / "config.json").exists():
+        _reset_accelerate()
+        pretrain(options)
+    return str(final)
+
+
+def finetune_once(args: ExperimentArguments, output_dir: Path, seed: int, init_from: str | None) -> dict:
+    """Fine-tune and test (unless ``output_dir/results.json`` exists); returns the results dict."""
+    from .finetuning import finetune
+
+    done = output_dir / "results.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    _reset_accelerate()
+    return finetune(*_finetune_options(args, output_dir, seed, init_from))
+
+
+def summarise(values: list[float]) -> dict[str, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def _target_train_list(args: ExperimentArguments, path: Path) -> str:
+    """The fine-tuning set's training videos as a list file: the data of the 'pre-trained on the target' arm."""
+    from .finetune_inputs import resolve_data
+
+    options, training = _finetune_options(args, path.parent, 0, None)
+    data = resolve_data(options, training.seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(video + "\n" for video in data.train.videos))
+    return str(path)
+
+
+def _write_report(output_dir: Path, name: str, report: dict, table: str) -> None:
+    (output_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (output_dir / f"{name}.md").write_text(table)
+
+
+def compare_init(args: CompareArguments) -> dict:
+    """Figure 4: index vs target pre-training vs scratch, same fine-tuning budget, mean +- std over seeds."""
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if args.embedded:
+        _prepare_embedded(args)
+    arms = [arm.strip() for arm in args.arms.split(",") if arm.strip()]
+    unknown = set(arms) - {"index", "target", "scratch"}
+    if unknown:
+        raise ConfigError(f"--arms: unknown {sorted(unknown)}; use index, target, scratch")
+    if "index" in arms and not args.pretrain_data:
+        raise ConfigError("the 'index' arm needs --pretrain_data (our index), or --embedded true")
+    runs: dict[str, list[dict]] = {arm: [] for arm in arms}
+    for seed in _ints(args.seeds, "seeds"):
+        for arm in arms:
+            init = None
+            if arm != "scratch":
+                data = args.pretrain_data if arm == "index" else _target_train_list(args, output_dir / "target_videos.txt")
+                init = pretrain_once(_pretrain_options(args, data=data, seed=seed, output_dir=str(output_dir / f"{arm}-seed{seed}" / "pretrain"), report_to="none"))
+            results = finetune_once(args, output_dir / f"{arm}-seed{seed}" / "finetune", seed, init)
+            runs[arm].append({"seed": seed, "top1": results["top1"], "top5": results["top5"], "mean_class_accuracy": results["mean_class_accuracy"]})
+    report = {"arms": {arm: {"runs": r, "top1": summarise([x["top1"] for x in r]), "top5": summarise([x["top5"] for x in r])} for arm, r in runs.items()},
+              "pretrain_config": args.pretrain_config, "finetune_config": args.finetune_config, "pretrain_args": args.pretrain_args,
+              "finetune_args": args.finetune_args, "pretrain_data": args.pretrain_data}
+    rows = ["| initialisation | seeds | top-1 (mean +- std) | top-5 (mean +- std) |", "|---|---|---|---|"]
+    for arm, summary in report["arms"].items():
+        rows.append(f"| {arm} | {len(summary['runs'])} | {summary['top1']['mean']:.2f} +- {summary['top1']['std']:.2f} | {summary['top5']['mean']:.2f} +- {summary['top5']['std']:.2f} |")
+    _write_report(output_dir, "compare_init", report, "\n".join(rows) + "\n")
+    _plot_bars(report["arms"], output_dir / "compare_init.png")
+    print("\n".join(rows), flush=True)
+    return report
+
+
+def scaling_study(args: ScalingArguments) -> dict:
+    """Figure 3: pre-train on N videos (a seeded subset of the index) for each N and seed, fine-tune, test."""
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if args.embedded:
+        _prepare_embedded(args)
+    if not args.pretrain_data:
+        raise ConfigError("--pretrain_data (our index) is needed, or --embedded true")
+    sizes = _ints(args.sizes, "sizes")
+    points: dict[int, list[dict]] = {n: [] for n in sizes}
+    for size in sizes:
+        for seed in _ints(args.seeds, "seeds"):
+            run = output_dir / f"n{size}-seed{seed}"
+            init = pretrain_once(_pretrain_options(args, data=args.pretrain_data, max_videos=size, subset_seed=seed, seed=seed,
+                                                   output_dir=str(run / "pretrain"), report_to="none"))
+            results = finetune_once(args, run / "finetune", seed, init)
+            points[size].append({"seed": seed, "top1": results["top1"], "top5": results["top5"]})
+    report = {"sizes": {str(n): {"runs": r, "top1": summarise([x["top1"] for x in r]), "top5": summarise([x["top5"] for x in r])} for n, r in points.items()},
+              "pretrain_config": args.pretrain_config, "finetune_config": args.finetune_config, "pretrain_args": args.pretrain_args,
+              "finetune_args": args.finetune_args, "pretrain_data": args.pretrain_data}
+    rows = ["| pre-training videos | seeds | top-1 (mean +- std) | top-5 (mean +- std) |", "|---|---|---|---|"]
+    for n, summary in report["sizes"].items():
+        rows.append(f"| {n} | {len(summary['runs'])} | {summary['top1']['mean']:.2f} +- {summary['top1']['std']:.2f} | {summary['top5']['mean']:.2f} +- {summary['top5']['std']:.2f} |")
+    _write_report(output_dir, "scaling_study", report, "\n".join(rows) + "\n")
+    _plot_scaling(report["sizes"], output_dir / "scaling_study.png")
+    print("\n".join(rows), flush=True)
+    return report
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_scaling(sizes: dict[str, dict], path: Path) -> None:
+    """Top-1 and top-5 (mean +- std over seeds) against the number of pre-training videos."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 4))
+    xs = [int(n) for n in sizes]
+    for metric, marker in (("top1", "o"), ("top5", "s")):
+        axes.errorbar(xs, [sizes[str(n)][metric]["mean"] for n in xs], yerr=[sizes[str(n)][metric]["std"] for n in xs],
+                      marker=marker, capsize=4, label=metric.replace("top", "top-"))
+    axes.set_xlabel("pre-training videos")
+    axes.set_ylabel("accuracy (%)")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _plot_bars(arms: dict[str, dict], path: Path) -> None:
+    """Top-1 per initialisation, mean +- std over seeds."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(5, 4))
+    names = list(arms)
+    axes.bar(names, [arms[a]["top1"]["mean"] for a in names], yerr=[arms[a]["top1"]["std"] for a in names], capsize=6, color="#4c72b0")
+    axes.set_ylabel("top-1 (%)")
+    axes.set_title("fine-tuning from each initialisation")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
