@@ -76,7 +76,7 @@ def test_export_leaves_the_classes_unregistered(exported) -> None:
 
 
 def test_processor_config_reproduces_our_eval_preprocessing(exported) -> None:
-    from transformers import AutoVideoProcessor
+    from transformers import AutoImageProcessor, AutoVideoProcessor
 
     _, out = exported
     processor = AutoVideoProcessor.from_pretrained(out)
@@ -86,6 +86,9 @@ def test_processor_config_reproduces_our_eval_preprocessing(exported) -> None:
     theirs = processor(frames, return_tensors="pt")["pixel_values"]  # (1, T, C, 32, 32)
     ours = EvalTransform(input_size=32, short_side_size=32, num_crops=1)(frames).unsqueeze(0)
     assert theirs.shape == ours.shape == (1, 4, 3, 32, 32)
+    image_processor = AutoImageProcessor.from_pretrained(out)
+    assert type(image_processor).__name__.startswith("VideoMAEImageProcessor")
+    assert list(image_processor.image_mean) == [0.485, 0.456, 0.406] and image_processor.crop_size["height"] == 32
     # same resize, crop and normalisation (a 2:1 frame, so both round the resized width alike);
     # the resize kernels still round differently (uint8 vs float paths)
     assert (theirs - ours).abs().mean() < 0.02
