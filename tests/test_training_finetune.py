@@ -191,3 +191,4 @@ def test_every_recipe_parses():
         assert args.test_num_segment * args.test_num_crop in (6, 15), recipe.name
         assert training_args.label_smoothing_factor == 0.1 and args.mixup == 0.8 and args.cutmix == 1.0, recipe.name
         assert (args.sampling == "segment") == (args.dataset == "ssv2") and args.flip == (args.dataset != "ssv2"), recipe.name
+        assert training_args.max_grad_norm == (5.0 if "vit_g" in recipe.name else 0.0), recipe.name  # never Trainer's 1.0
