@@ -98,6 +98,7 @@ def test_finetune_from_scratch_writes_the_results(synthetic, tmp_path):
     assert set(RESULT_KEYS) <= written.keys()
     assert written["views"] == "2x3" and written["dataset"] == "videofolder" and written["split"] == "test" and written["seed"] == 0
     assert written["checkpoint"] == str(out / "final") and written["num_videos"] == 7
+    assert written["dataset_id"] == "videofolder" and written["dataset_config"] is None
     for key in ("top1", "top5", "mean_class_accuracy"):
         assert 0 <= written[key] <= 100
     assert written == results

@@ -218,7 +218,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         results = write_test_results(
             output_dir, predictions, metrics, class_names=data.class_names, videos=data.test.videos, video_ids=data.test.video_ids,
             dataset=results["dataset"], split=results["split"], views=results["views"], checkpoint=checkpoint, seed=training_args.seed,
-            extra={"init_from": origin, "num_processes": trainer.accelerator.num_processes,
+            extra={"dataset_id": args.dataset, "dataset_config": str(args.split) if args.dataset in ("ucf101", "hmdb51") else None,
+                   "init_from": origin, "num_processes": trainer.accelerator.num_processes,
                    "hardware": args.hardware or hardware_description(training_args),
                    "recipe": {**record["args"], "learning_rate": peak_lr, "weight_decay": training_args.weight_decay,
                               "per_device_train_batch_size": training_args.per_device_train_batch_size,

@@ -2,7 +2,8 @@
 
 * ``results.json``: ``dataset``, ``split``, ``views`` (``"5x3"``), ``top1``, ``top5``, ``mean_class_accuracy``
   (percentages), ``checkpoint``, ``seed``, plus ``task``, ``num_videos``, ``seconds``, ``clips_per_second``,
-  ``hardware``, ``recipe`` (the run's options) and ``versions``;
+  ``dataset_id`` (the ``--dataset`` value), ``dataset_config`` (the UCF101/HMDB51 split number, else null),
+  ``init_from``, ``num_processes``, ``hardware``, ``recipe`` (the run's options) and ``versions``;
 * ``results.md``: the same as a one-row markdown table;
 * ``predictions.jsonl``: one line per video: id, path, label, prediction, top-5 classes and probabilities;
 * ``confusion_matrix.png`` (and the counts inside ``confusion_matrix.json``).
