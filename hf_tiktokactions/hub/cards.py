@@ -103,12 +103,12 @@ def _procedure(results: list[EvalResults], pretraining: str) -> str:
 def _protocol(results: list[EvalResults], spec: PreprocessingSpec) -> str:
     views = sorted({m.views for r in results for m in r.metrics})
     return (
-        f"Each test video is read as {spec.num_views} temporal clips x {spec.num_crops} spatial crops "
-        f"({spec.num_frames} frames {spec.sampling_rate} apart{', TSN segments' if spec.segment_based else ''}; "
-        f"short side {spec.short_side}, {spec.crop_size}x{spec.crop_size} crops along the long side); the "
-        "softmax scores of the views are averaged and the top-1 / top-5 accuracy of the averaged scores is "
-        "reported. The views used for each number are listed with it"
-        + (f" ({', '.join(views)})." if views else ".")
+        "Multi-view testing: each test video is read as several temporal clips x spatial crops (the *views* "
+        f"column, temporal x spatial{': ' + ', '.join(views) if views else ''}), each clip {spec.num_frames} frames "
+        f"{spec.sampling_rate} apart{' (TSN segments)' if spec.segment_based else ''}, short side {spec.short_side}, "
+        f"{spec.crop_size}x{spec.crop_size} crops spread along the long side. The softmax scores of the views are "
+        "averaged and the top-1 / top-5 accuracy of the averaged scores is reported. The processor config's "
+        f"default protocol is {spec.num_views}x{spec.num_crops}."
     )
 
 
