@@ -76,6 +76,16 @@ def test_model_card_from_results_files_validates_offline(tmp_path: Path, model_a
     assert "not redistributed" in text and "Retention" in text
 
 
+def test_card_and_export_take_results_file_paths(tmp_path: Path, model_and_results) -> None:
+    from hf_tiktokactions.hub.cards import model_card
+    from hf_tiktokactions.hub.export import export_model
+
+    model, (k400, ucf) = model_and_results
+    assert len(model_card(model, [k400, str(ucf)]).data.eval_results) == 3
+    export_model(model, tmp_path / "out", results=[ucf])
+    assert ModelCard.load(tmp_path / "out" / "README.md").data.eval_results[0].dataset_type == "ucf101"
+
+
 def test_card_without_results_has_no_model_index(tmp_path: Path, model_and_results) -> None:
     model, _ = model_and_results
     assert hub_main(["card", "--model", str(model), "--output", str(tmp_path / "card")]) == 0

@@ -76,3 +76,31 @@ def test_unreadable_files_give_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "list.json").write_text("[]")
     with pytest.raises(ConfigError, match="expected a JSON object"):
         load_results(tmp_path / "list.json")
+
+
+# What hf_tiktokactions/training/results.py writes (abridged from a real run of the tiny recipe).
+RUNNER = {
+    "task": "video-classification", "dataset": "UCF101", "split": "test (split 1)", "views": "2x3",
+    "top1": 21.4286, "top5": 64.2857, "mean_class_accuracy": 20.5, "checkpoint": "/runs/ft/final", "seed": 0,
+    "num_videos": 14, "seconds": 1.04, "clips_per_second": 80.8, "dataset_id": "ucf101", "dataset_config": "1",
+    "init_from": "/runs/pt/final", "num_processes": 1, "hardware": "1x CPU (x86_64, 2 threads), fp32",
+    "recipe": {"layer_decay": 0.75, "num_frames": 4}, "versions": {"torch": "2.14.1"},
+}
+
+
+def test_the_fine_tuning_runners_results_file_is_read_too(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(RUNNER))
+    results = load_results(path)
+    assert results.dataset == DatasetRef("UCF101", "ucf101", "test", "1")
+    assert results.metrics == [
+        Metric("accuracy", "top-1", 21.4286, "2x3"),
+        Metric("accuracy", "top-5", 64.2857, "2x3"),
+        Metric("accuracy", "mean class accuracy", 20.5, "2x3"),
+    ]
+    assert (results.hardware, results.seed, results.num_eval_videos) == ("1x CPU (x86_64, 2 threads), fp32", 0, 14)
+    assert results.recipe == {"layer_decay": 0.75, "num_frames": 4}
+
+    path.write_text(json.dumps({**RUNNER, "top1": 140.0, "hardware": None}))
+    with pytest.raises(ConfigError, match=r"value must be a percentage.*hardware must be a non-empty string"):
+        load_results(path)

@@ -19,7 +19,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard,
 
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.hub.processor_config import IMAGENET_MEAN, IMAGENET_STD, PreprocessingSpec, read_preprocessing
-from hf_tiktokactions.hub.results import EvalResults
+from hf_tiktokactions.hub.results import EvalResults, as_results
 
 __all__ = ["TEMPLATES_DIR", "model_card", "dataset_card", "results_table", "size_name"]
 
@@ -114,7 +114,7 @@ def _protocol(results: list[EvalResults], spec: PreprocessingSpec) -> str:
 
 def model_card(
     model_dir: str | os.PathLike,
-    results: Iterable[EvalResults] = (),
+    results: Iterable[EvalResults | str | os.PathLike] = (),
     *,
     repo_id: str | None = None,
     model_name: str | None = None,
@@ -131,7 +131,7 @@ def model_card(
     ``pretraining_dataset`` is the (private) index's dataset id, listed under ``datasets`` with the
     fine-tuning datasets. Raises ``ConfigError`` for an unreadable model folder or missing template.
     """
-    results = list(results)
+    results = as_results(results)
     config = _model_config(model_dir)
     geometry = SimpleNamespace(num_frames=config.get("num_frames", 16), image_size=config.get("image_size", 224))
     spec = read_preprocessing(model_dir, geometry)  # the stored processor config, else the model's geometry

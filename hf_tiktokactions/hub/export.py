@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator
 from hf_tiktokactions.errors import CheckpointError, ConfigError
 from hf_tiktokactions.hub.cards import model_card
 from hf_tiktokactions.hub.processor_config import PreprocessingSpec, read_preprocessing, write_processor_configs
-from hf_tiktokactions.hub.results import EvalResults
+from hf_tiktokactions.hub.results import EvalResults, as_results
 
 __all__ = ["export_model", "load_classifier", "shipped_code_problems", "AUTO_CLASSES"]
 
@@ -122,7 +122,7 @@ def _prepare_output(output: Path, overwrite: bool) -> None:
 def export_model(
     model_dir: str | os.PathLike,
     output: str | os.PathLike,
-    results: Iterable[EvalResults] = (),
+    results: Iterable[EvalResults | str | os.PathLike] = (),
     *,
     preprocessing: dict[str, Any] | None = None,
     overwrite: bool = False,
@@ -135,6 +135,7 @@ def export_model(
     ``base_model``, ``pretraining_dataset``, ...).
     """
     output = Path(output)
+    results = as_results(results)  # read (and check) results files before anything is written
     model = load_classifier(model_dir)
     stored = read_preprocessing(model_dir, model.config) if Path(model_dir).is_dir() else PreprocessingSpec.for_model_config(model.config)
     spec = PreprocessingSpec(**{**stored.__dict__, **{k: v for k, v in (preprocessing or {}).items() if v is not None}})

@@ -36,7 +36,7 @@ def _token() -> str:
 def push_model(
     model_dir: str | os.PathLike,
     repo_id: str,
-    results: Iterable[EvalResults] = (),
+    results: Iterable[EvalResults | str | os.PathLike] = (),
     *,
     private: bool = False,
     commit_message: str = "Upload VideoMAE V2 classifier (hf-tiktokactions export)",

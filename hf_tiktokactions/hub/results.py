@@ -30,6 +30,12 @@ Fields:
 * ``hardware``: free text, e.g. ``"1x H200, bf16"``.
 * optional: ``seed`` (int), ``num_eval_videos`` (int), ``versions`` (dict of package -> version),
   ``notes`` (str). Any other key is an error, so a typo does not silently drop a field from the card.
+
+``load_results`` also reads the flat ``results.json`` that the fine-tuning runner writes today
+(``hf_tiktokactions/training/results.py``: ``dataset``, ``split``, ``views``, ``top1``, ``top5``,
+``mean_class_accuracy``, ``dataset_id``, ``dataset_config``, ``hardware``, ``recipe``, ``seed``,
+``num_videos``, ``versions``, ...) and converts it to this format: top-1, top-5 and mean class accuracy
+become three metrics with the file's ``views``.
 """
 
 from __future__ import annotations
@@ -40,11 +46,14 @@ import os
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from hf_tiktokactions.errors import ConfigError
 
-__all__ = ["DatasetRef", "Metric", "EvalResults", "load_results", "write_results", "TASK", "VIEWS_PATTERN"]
+__all__ = [
+    "DatasetRef", "Metric", "EvalResults", "load_results", "write_results", "as_results", "from_runner_results",
+    "TASK", "VIEWS_PATTERN",
+]
 
 TASK = "video-classification"
 VIEWS_PATTERN = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
@@ -167,8 +176,46 @@ def _metric_problems(metric: Any) -> list[str]:
     return problems
 
 
+_RUNNER_METRICS = (("top1", "top-1"), ("top5", "top-5"), ("mean_class_accuracy", "mean class accuracy"))
+
+
+def _is_runner_file(data: Any) -> bool:
+    return isinstance(data, dict) and "top1" in data and "metrics" not in data
+
+
+def from_runner_results(data: dict[str, Any]) -> dict[str, Any]:
+    """The fine-tuning runner's flat results dict -> this module's format (validated by the caller)."""
+    split = data.get("split")
+    config = data.get("dataset_config")
+    if isinstance(split, str) and config is not None:
+        split = re.sub(r"\s*\(split [^)]*\)$", "", split)  # the runner appends "(split N)" to the split name
+    converted: dict[str, Any] = {
+        "task": data.get("task", TASK),
+        "dataset": {
+            "name": data.get("dataset"),
+            "type": data.get("dataset_id") or data.get("dataset"),
+            "split": split,
+            "config": None if config is None else str(config),
+        },
+        "metrics": [
+            {"type": "accuracy", "name": name, "value": data[key], "views": data.get("views")}
+            for key, name in _RUNNER_METRICS
+            if key in data
+        ],
+        "recipe": data.get("recipe", {}),
+        "hardware": data.get("hardware"),
+    }
+    if data.get("seed") is not None:
+        converted["seed"] = data["seed"]
+    if data.get("num_videos") is not None:
+        converted["num_eval_videos"] = data["num_videos"]
+    if isinstance(data.get("versions"), dict):
+        converted["versions"] = {str(k): str(v) for k, v in data["versions"].items()}
+    return converted
+
+
 def load_results(path: str | os.PathLike) -> EvalResults:
-    """Read and validate one results file; ``ConfigError`` names the file and every problem in it."""
+    """Read and validate one results file (this format or the runner's); ``ConfigError`` names every problem."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -178,7 +225,14 @@ def load_results(path: str | os.PathLike) -> EvalResults:
         raise ConfigError(f"{path}: cannot read the results file ({error})") from None
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}: not valid JSON ({error})") from None
+    if _is_runner_file(data):
+        data = from_runner_results(data)
     return EvalResults.from_dict(data, source=str(path))
+
+
+def as_results(items: Iterable[EvalResults | str | os.PathLike]) -> list[EvalResults]:
+    """``EvalResults`` as they are; paths are read with ``load_results``."""
+    return [item if isinstance(item, EvalResults) else load_results(item) for item in items]
 
 
 def write_results(results: EvalResults, path: str | os.PathLike) -> Path:
