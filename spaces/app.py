@@ -9,7 +9,7 @@ long each step took. Two modes:
 The API endpoint is ``/classify`` (``api_name="classify"``): inputs (video, mode), outputs (label, frames,
 details). Environment:
 
-    MODEL_ID           a model folder or Hub id (default: runs/quickstart/, what the quickstart writes)
+    MODEL_ID           a model folder or Hub id (default: runs/quickstart/model/, what the quickstart writes)
     ACCURATE_VIEWS     views of the accurate mode, "TxS" (default 2x3)
     MAX_VIDEO_SECONDS  longest accepted video (default 180)
     MAX_UPLOAD_MB      largest accepted upload (default 100)
@@ -46,7 +46,7 @@ from hf_tiktokactions.hub.processor_config import PreprocessingSpec, read_prepro
 
 log = logging.getLogger("space")
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL_DIR = REPO_ROOT / "runs" / "quickstart"
+DEFAULT_MODEL_DIR = REPO_ROOT / "runs" / "quickstart"  # the quickstart's output; its Space-ready folder is model/
 FAST, ACCURATE = "fast (1 view)", "accurate (multi-view)"
 TOP_K = 5
 GALLERY_SIDE = 160  # pixels: the gallery shows small copies of the model's crops
@@ -97,17 +97,19 @@ def _pick_dtype(name: str) -> torch.dtype:
 
 
 def resolve_model_location(model_id: str | None) -> str:
-    """``MODEL_ID`` if set, else ``runs/quickstart/``; a clear error when neither names a model."""
+    """``MODEL_ID`` if set, else ``runs/quickstart/model/`` (or ``runs/quickstart/``); else a clear error."""
     if model_id:
         local = Path(model_id).expanduser()
         if local.exists() and not (local / "config.json").is_file():
             raise UserInputError(f"MODEL_ID={model_id}: the folder has no config.json; point it at a saved or exported model")
         return str(local) if local.exists() else model_id
-    if (DEFAULT_MODEL_DIR / "config.json").is_file():
-        return str(DEFAULT_MODEL_DIR)
+    for folder in (DEFAULT_MODEL_DIR / "model", DEFAULT_MODEL_DIR):
+        if (folder / "config.json").is_file():
+            return str(folder)
     raise UserInputError(
-        f"No model: MODEL_ID is not set and {DEFAULT_MODEL_DIR} holds no model. Set MODEL_ID to a model folder "
-        "or Hub id (a fine-tuned VideoMAE V2 classifier), or run the quickstart, which writes runs/quickstart/."
+        f"No model: MODEL_ID is not set and {DEFAULT_MODEL_DIR}/model holds no model. Set MODEL_ID to a model "
+        "folder or Hub id (a fine-tuned VideoMAE V2 classifier), or run the quickstart, which writes "
+        "runs/quickstart/model/."
     )
 
 

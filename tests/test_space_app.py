@@ -247,7 +247,7 @@ def load_app_module():
 def test_without_a_model_the_message_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
     app = load_app_module()
     monkeypatch.setattr(app, "DEFAULT_MODEL_DIR", tmp_path / "runs" / "quickstart")
-    with pytest.raises(app.UserInputError, match=r"MODEL_ID is not set and .*runs/quickstart holds no model"):
+    with pytest.raises(app.UserInputError, match=r"MODEL_ID is not set and .*runs/quickstart/model holds no model"):
         app.resolve_model_location(None)
     (tmp_path / "empty").mkdir()
     with pytest.raises(app.UserInputError, match="has no config.json"):
@@ -257,3 +257,6 @@ def test_without_a_model_the_message_says_what_to_do(tmp_path: Path, monkeypatch
     (tmp_path / "runs" / "quickstart").mkdir(parents=True)
     (tmp_path / "runs" / "quickstart" / "config.json").write_text("{}")
     assert app.resolve_model_location(None) == str(tmp_path / "runs" / "quickstart")
+    (tmp_path / "runs" / "quickstart" / "model").mkdir()
+    (tmp_path / "runs" / "quickstart" / "model" / "config.json").write_text("{}")
+    assert app.resolve_model_location(None) == str(tmp_path / "runs" / "quickstart" / "model")  # quickstart's export
