@@ -82,8 +82,11 @@ def test_card_and_export_take_results_file_paths(tmp_path: Path, model_and_resul
 
     model, (k400, ucf) = model_and_results
     assert len(model_card(model, [k400, str(ucf)]).data.eval_results) == 3
+    ucf.write_text(json.dumps({**UCF, "recipe": {"sampling_rate": 2, "test_num_segment": 2, "test_num_crop": 3, "sampling": "dense"}}))
     export_model(model, tmp_path / "out", results=[ucf])
     assert ModelCard.load(tmp_path / "out" / "README.md").data.eval_results[0].dataset_type == "ucf101"
+    processor = json.loads((tmp_path / "out" / "video_preprocessor_config.json").read_text())
+    assert (processor["sampling_rate"], processor["num_views"], processor["num_crops"]) == (2, 2, 3)  # from the recipe
 
 
 def test_card_without_results_has_no_model_index(tmp_path: Path, model_and_results) -> None:

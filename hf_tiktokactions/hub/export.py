@@ -26,7 +26,13 @@ from typing import Any, Iterable, Iterator
 
 from hf_tiktokactions.errors import CheckpointError, ConfigError
 from hf_tiktokactions.hub.cards import model_card
-from hf_tiktokactions.hub.processor_config import PreprocessingSpec, read_preprocessing, write_processor_configs
+from hf_tiktokactions.hub.processor_config import (
+    IMAGE_PROCESSOR_FILE,
+    VIDEO_PROCESSOR_FILE,
+    PreprocessingSpec,
+    read_preprocessing,
+    write_processor_configs,
+)
 from hf_tiktokactions.hub.results import EvalResults, as_results
 
 __all__ = ["export_model", "load_classifier", "shipped_code_problems", "AUTO_CLASSES"]
@@ -119,6 +125,24 @@ def _prepare_output(output: Path, overwrite: bool) -> None:
     output.mkdir(parents=True, exist_ok=True)
 
 
+# fine-tuning recipe option (training/arguments.py) -> PreprocessingSpec field
+_RECIPE_KEYS = {"sampling_rate": "sampling_rate", "short_side_size": "short_side", "test_num_segment": "num_views", "test_num_crop": "num_crops"}
+
+
+def _preprocessing_spec(model_dir, model_config, results: list[EvalResults], overrides: dict[str, Any]) -> PreprocessingSpec:
+    """Defaults for the model < the first results file's fine-tuning recipe < a stored processor config < ``overrides``."""
+    values = PreprocessingSpec.for_model_config(model_config).__dict__.copy()
+    recipe = results[0].recipe if results else {}
+    values.update({field: recipe[key] for key, field in _RECIPE_KEYS.items() if isinstance(recipe.get(key), int)})
+    if recipe.get("sampling") in ("dense", "segment"):
+        values["segment_based"] = recipe["sampling"] == "segment"
+    folder = Path(model_dir)
+    if folder.is_dir() and any((folder / name).is_file() for name in (VIDEO_PROCESSOR_FILE, IMAGE_PROCESSOR_FILE)):
+        values.update(read_preprocessing(folder, model_config).__dict__)
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return PreprocessingSpec(**values)
+
+
 def export_model(
     model_dir: str | os.PathLike,
     output: str | os.PathLike,
@@ -130,15 +154,15 @@ def export_model(
 ) -> Path:
     """Write the Hub folder of the classifier in ``model_dir`` to ``output``; returns ``output``.
 
-    ``preprocessing`` overrides fields of the stored (or default) ``PreprocessingSpec``, e.g.
-    ``{"sampling_rate": 2}``. ``card_options`` go to ``cards.model_card`` (``repo_id``, ``license``,
+    The processor config comes from the model's geometry, then the first results file's fine-tuning
+    recipe (sampling rate, short side, test views, dense/segment sampling), then a processor config
+    already in ``model_dir``; ``preprocessing`` overrides any field, e.g. ``{"sampling_rate": 2}``. ``card_options`` go to ``cards.model_card`` (``repo_id``, ``license``,
     ``base_model``, ``pretraining_dataset``, ...).
     """
     output = Path(output)
     results = as_results(results)  # read (and check) results files before anything is written
     model = load_classifier(model_dir)
-    stored = read_preprocessing(model_dir, model.config) if Path(model_dir).is_dir() else PreprocessingSpec.for_model_config(model.config)
-    spec = PreprocessingSpec(**{**stored.__dict__, **{k: v for k, v in (preprocessing or {}).items() if v is not None}})
+    spec = _preprocessing_spec(model_dir, model.config, results, preprocessing or {})
     if (spec.num_frames, spec.crop_size) != (model.config.num_frames, model.config.image_size):
         raise ConfigError(
             f"preprocessing gives {spec.num_frames} frames of {spec.crop_size} pixels but the model takes "
