@@ -109,7 +109,7 @@ def test_finetune_from_scratch_writes_the_results(synthetic, tmp_path):
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert np.asarray(json.loads((out / "confusion_matrix.json").read_text())["counts"]).sum() == 7
     record = json.loads((out / "run_config.json").read_text())
-    assert record["init_from"] == "scratch (vit-tiny)" and record["num_processes"] == 1
+    assert record["init_from"] == "scratch (vit-tiny)" and record["num_processes"] == 1 and "train_runtime" in record["train"]
     reloaded = VideoMAEv2ForVideoClassification.from_pretrained(out / "final")
     assert reloaded.config.id2label[3] == "sit_down"
 

@@ -192,7 +192,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         "num_processes": trainer.accelerator.num_processes, "init_from": origin, "num_classes": len(data.class_names),
         "videos": {split.name: len(split.videos) for split in (data.train, data.eval, data.test) if split is not None},
     }
-    if trainer.is_world_process_zero():
+    write_record = trainer.is_world_process_zero()
+    if write_record:
         (output_dir / "run_config.json").write_text(json.dumps(record, indent=2) + "\n")
 
     checkpoint = str(args.init_from or "scratch")
@@ -200,7 +201,9 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         train_output = trainer.train()
         checkpoint = str(output_dir / "final")
         trainer.save_model(checkpoint)
-        record["train"] = train_output.metrics
+        if write_record:  # the record gains the training summary (runtime, final loss)
+            record["train"] = train_output.metrics
+            (output_dir / "run_config.json").write_text(json.dumps(record, indent=2) + "\n")
 
     test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop)
     autocast = torch.bfloat16 if training_args.bf16 else None
