@@ -139,6 +139,7 @@ class FinetuneArguments:
     rand_augment: str = field(default="rand-m7-n4-mstd0.5-inc1", metadata={"help": "timm RandAugment config, or none"})
     reprob: float = field(default=0.25, metadata={"help": "random erasing probability"})
     flip: bool = field(default=True, metadata={"help": "random horizontal flip (off for SSv2, where left/right matters)"})
+    crop_scale_min: float = field(default=0.08, metadata={"help": "smallest area fraction of the random-resized crop (upstream 0.08)"})
 
     # Testing
     test_num_segment: int = field(default=5, metadata={"help": "temporal views per video in the final test"})

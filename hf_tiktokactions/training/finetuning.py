@@ -133,7 +133,8 @@ def hardware_description(training_args: TrainingArguments) -> str:
 
 def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVideoDataset:
     transform = FinetuneTrainTransform(
-        args.input_size, flip=args.flip, rand_augment=None if args.rand_augment == "none" else args.rand_augment, erase_prob=args.reprob
+        args.input_size, flip=args.flip, rand_augment=None if args.rand_augment == "none" else args.rand_augment, erase_prob=args.reprob,
+        scale=(args.crop_scale_min, 1.0),
     )
     return FinetuneVideoDataset(
         split.videos, split.labels, transform, num_frames=args.num_frames, sampling_rate=args.sampling_rate,
