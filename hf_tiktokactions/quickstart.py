@@ -1,0 +1,251 @@
+"""``hf-tiktokactions quickstart``: the whole system on the embedded synthetic set, in minutes on a CPU.
+
+Stages (each resumable: a finished stage leaves ``stages/<name>.json`` and is reused by a rerun):
+
+1. ``data``: an unlabeled pool of 4-second synthetic videos (standing in for collected videos) and a labeled
+   action set (standing in for a benchmark), both real H.264 files;
+2. ``curate``: the real curation pipeline on the pool (scenes, 3.5-10 s clips, probe; ``--detector none``)
+   and its ``datasets`` index;
+3. ``pretrain``: the tiny VideoMAE V2 recipe under the real Accelerate loop on the index;
+4. ``finetune_pretrained``: the tiny fine-tuning recipe with the real ``Trainer``, from the pre-trained model,
+   then multi-view testing;
+5. ``finetune_scratch``: the same fine-tuning from random weights, for comparison;
+6. ``publish``: the model card (from the real results) and the Space-ready exported folder ``model/``.
+
+Everything lands in ``--output`` (default ``runs/quickstart``); ``summary.json`` holds the measurements.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PRETRAIN_RECIPE = REPO_ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
+FINETUNE_RECIPE = REPO_ROOT / "training" / "configs" / "finetune_tiny_synthetic.yaml"
+
+
+@dataclass
+class QuickstartOptions:
+    output: Path = Path("runs/quickstart")
+    device: str = "cpu"
+    seed: int = 0
+    labeled_clips_per_class: int = 16
+    pool_clips_per_class: int = 8
+    pretrain_steps: int = 300
+    finetune_epochs: int | None = None  # None: the recipe's
+    progress: bool = True
+
+
+@dataclass
+class StageRecord:
+    """What one stage did: its key numbers, where its outputs are, how long it took, whether it was reused."""
+
+    name: str
+    seconds: float
+    numbers: dict[str, Any]
+    outputs: str
+    reused: bool = False
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable[[QuickstartOptions], tuple[dict[str, Any], Path]]
+    description: str = ""
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    os.replace(partial, path)
+
+
+def run_stage(stage: Stage, options: QuickstartOptions) -> StageRecord:
+    """Run ``stage`` unless its record exists; write the record only when the stage finished."""
+    marker = options.output / "stages" / f"{stage.name}.json"
+    if marker.is_file():
+        return StageRecord(**{**json.loads(marker.read_text()), "reused": True})
+    started = time.perf_counter()
+    numbers, outputs = stage.run(options)
+    record = StageRecord(stage.name, round(time.perf_counter() - started, 1), numbers, str(outputs))
+    _write_json(marker, asdict(record))
+    return record
+
+
+# ----------------------------------------------------------------------------------------------- stages
+
+
+def make_data(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
+    from .data.synthetic import make_synthetic_actions
+
+    data = options.output / "data"
+    pool = make_synthetic_actions(
+        data / "pool", clips_per_class=options.pool_clips_per_class, size=96, num_frames=64, fps=15,
+        seed=options.seed + 1, progress=options.progress,
+    )
+    labeled = make_synthetic_actions(
+        data / "actions", clips_per_class=options.labeled_clips_per_class, size=64, num_frames=32, fps=15,
+        seed=options.seed, progress=options.progress,
+    )
+    count = lambda folder: len(list(folder.rglob("*.mp4")))  # noqa: E731
+    return {"pool_videos": count(pool), "labeled_videos": count(labeled)}, data
+
+
+def curate_pool(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
+    from .curation.engines import curate
+    from .curation.inputs import load_video_inputs
+    from .curation.pipeline import CurationOptions
+
+    output = options.output / "curated"
+    result = curate(
+        load_video_inputs(options.output / "data" / "pool"), output, CurationOptions(detector="none"),
+        workers=min(2, os.cpu_count() or 1), progress=options.progress,
+    )
+    return {"videos": result.inputs, **{f"status_{k}": v for k, v in result.by_status.items()}}, output / "index"
+
+
+def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
+    from .training.arguments import PretrainArguments, parse_with_config
+    from .training.pretraining import pretrain
+
+    output = options.output / "pretrain"
+    args = parse_with_config(PretrainArguments, [
+        "--config", str(PRETRAIN_RECIPE), "--data", str(options.output / "curated" / "index"),
+        "--output_dir", str(output), "--max_steps", str(options.pretrain_steps), "--seed", str(options.seed),
+        "--resume", "latest", "--disable_tqdm", str(not options.progress),
+    ], prog="quickstart")
+    summary = pretrain(args)
+    numbers = {"steps": summary["steps"], "videos": summary["videos"], "loss_start": _round(summary["preview_loss_start"]),
+               "loss_end": _round(summary["preview_loss_end"])}
+    return numbers, output / "final"
+
+
+def _finetune(options: QuickstartOptions, name: str, init_from: Path | None) -> tuple[dict[str, Any], Path]:
+    from transformers import TrainingArguments
+
+    from .training.arguments import FinetuneArguments, parse_with_config
+    from .training.finetuning import finetune
+
+    output = options.output / name
+    argv = ["--config", str(FINETUNE_RECIPE), "--data_root", str(options.output / "data" / "actions"),
+            "--output_dir", str(output), "--seed", str(options.seed), "--disable_tqdm", str(not options.progress)]
+    if init_from is not None:
+        argv += ["--init_from", str(init_from)]
+    if options.finetune_epochs is not None:
+        argv += ["--num_train_epochs", str(options.finetune_epochs)]
+    args, training_args = parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="quickstart")
+    results = finetune(args, training_args)
+    numbers = {"top1": results["top1"], "top5": results["top5"], "views": results["views"],
+               "test_videos": results.get("num_videos", results.get("num_eval_videos"))}
+    return numbers, output
+
+
+def finetune_pretrained(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
+    return _finetune(options, "finetune_pretrained", options.output / "pretrain" / "final")
+
+
+def finetune_scratch(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
+    return _finetune(options, "finetune_scratch", None)
+
+
+def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
+    from .hub.export import export_model
+
+    finetuned = options.output / "finetune_pretrained"
+    folder = options.output / "model"
+    export_model(_trained_model_dir(finetuned), folder, results=[finetuned / "results.json"], overwrite=True)
+    return {"files": sorted(p.name for p in folder.iterdir())}, folder
+
+
+def _trained_model_dir(run: Path) -> Path:
+    for candidate in (run / "final", run / "model", run):
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise ConfigError(f"{run} holds no saved model (config.json)")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+STAGES = [
+    Stage("data", make_data, "generate the unlabeled pool and the labeled action set"),
+    Stage("curate", curate_pool, "curate the pool into clips and a datasets index"),
+    Stage("pretrain", pretrain_on_index, "pre-train VideoMAE V2 (tiny) with Accelerate"),
+    Stage("finetune_pretrained", finetune_pretrained, "fine-tune from the pre-trained model, multi-view test"),
+    Stage("finetune_scratch", finetune_scratch, "the same fine-tuning from random weights"),
+    Stage("publish", publish, "model card and the Space-ready folder"),
+]
+
+
+# ---------------------------------------------------------------------------------------------- summary
+
+
+def summary_table(records: list[StageRecord]) -> str:
+    """A fixed-width table: stage, time, key numbers, outputs."""
+    rows = [("stage", "time", "key numbers", "outputs")]
+    for r in records:
+        numbers = ", ".join(f"{k} {v}" for k, v in r.numbers.items() if not isinstance(v, (list, dict)))
+        rows.append((r.name, f"{r.seconds:.0f} s" + (" (reused)" if r.reused else ""), numbers, r.outputs))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def quickstart(options: QuickstartOptions) -> dict[str, Any]:
+    """Run (or finish) every stage and write ``summary.json``; returns the summary."""
+    _select_device(options.device)
+    options.output.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    records = []
+    for number, stage in enumerate(STAGES, 1):
+        print(f"[{number}/{len(STAGES)}] {stage.name}: {stage.description}", flush=True)
+        records.append(run_stage(stage, options))
+    by_name = {r.name: r for r in records}
+    space_command = f"MODEL_ID={shlex.quote(str(options.output / 'model'))} python spaces/app.py"
+    summary = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "device": options.device,
+        "seed": options.seed,
+        "pretrained": {k: by_name["finetune_pretrained"].numbers[k] for k in ("top1", "top5", "views")},
+        "scratch": {k: by_name["finetune_scratch"].numbers[k] for k in ("top1", "top5", "views")},
+        "stages": [asdict(r) for r in records],
+        "model": str(options.output / "model"),
+        "space_command": space_command,
+    }
+    _write_json(options.output / "summary.json", summary)
+    print()
+    print(summary_table(records))
+    print()
+    print(f"fine-tuned from pre-training: top-1 {summary['pretrained']['top1']:.1f} %, top-5 {summary['pretrained']['top5']:.1f} %"
+          f"  |  from scratch: top-1 {summary['scratch']['top1']:.1f} %, top-5 {summary['scratch']['top5']:.1f} %"
+          f"  ({summary['pretrained']['views']} views)")
+    print(f"summary: {options.output / 'summary.json'}")
+    print(f"try it:  {space_command}")
+    return summary
+
+
+def _select_device(device: str) -> None:
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before CUDA is first touched: every stage then runs on the CPU
+        return
+    import torch
+
+    if device != "cuda":
+        raise ConfigError(f"--device must be cpu or cuda, got {device!r}")
+    if not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is visible; use --device cpu")
+
+
+__all__ = ["QuickstartOptions", "STAGES", "quickstart", "summary_table"]
