@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic_files import write_json_atomic
 from .errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -63,13 +64,6 @@ class Stage:
     description: str = ""
 
 
-def _write_json(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(partial, path)
-
-
 def run_stage(stage: Stage, options: QuickstartOptions) -> StageRecord:
     """Run ``stage`` unless its record exists; write the record only when the stage finished."""
     marker = options.output / "stages" / f"{stage.name}.json"
@@ -78,7 +72,7 @@ def run_stage(stage: Stage, options: QuickstartOptions) -> StageRecord:
     started = time.perf_counter()
     numbers, outputs = stage.run(options)
     record = StageRecord(stage.name, round(time.perf_counter() - started, 1), numbers, str(outputs))
-    _write_json(marker, asdict(record))
+    write_json_atomic(marker, asdict(record))
     return record
 
 
@@ -224,7 +218,7 @@ def quickstart(options: QuickstartOptions) -> dict[str, Any]:
         "model": str(options.output / "model"),
         "space_command": space_command,
     }
-    _write_json(options.output / "summary.json", summary)
+    write_json_atomic(options.output / "summary.json", summary)
     print()
     print(summary_table(records))
     print()

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 from tqdm.auto import tqdm
 
 from hf_tiktokactions import __version__
-from hf_tiktokactions.curation.atomic_files import append_jsonl, read_json, read_jsonl, truncate_to, write_json_atomic
+from hf_tiktokactions.atomic_files import append_jsonl, read_json, read_jsonl, truncate_to, write_json_atomic
 from hf_tiktokactions.curation.hashtags import Hashtag
 from hf_tiktokactions.curation.tiktok_api import DEFAULT_FIELDS, VIDEO_FIELDS, ResearchApiClient
 from hf_tiktokactions.errors import ConfigError, OutputStateError, QuotaExhausted, TikTokActionsError

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from tqdm.auto import tqdm
 
 from hf_tiktokactions import __version__
-from hf_tiktokactions.curation.atomic_files import append_jsonl, drop_partial_last_line, read_jsonl, write_json_atomic
+from hf_tiktokactions.atomic_files import append_jsonl, drop_partial_last_line, read_jsonl, write_json_atomic
 from hf_tiktokactions.errors import DownloadError
 
 logger = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, Sequence
 from tqdm.auto import tqdm
 
 from hf_tiktokactions import __version__
-from hf_tiktokactions.curation.atomic_files import read_json, write_json_atomic
+from hf_tiktokactions.atomic_files import read_json, write_json_atomic
 from hf_tiktokactions.curation.inputs import VideoInput
 from hf_tiktokactions.curation.pipeline import (
     CLIPS_DIR,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hf_tiktokactions.curation.atomic_files import read_jsonl
+from hf_tiktokactions.atomic_files import read_jsonl
 from hf_tiktokactions.curation.download import MANIFEST_FILE, SUMMARY_FILE, load_downloaded_videos
 from hf_tiktokactions.errors import ConfigError
 

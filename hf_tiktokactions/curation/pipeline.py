@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions import __version__
-from hf_tiktokactions.curation.atomic_files import write_json_atomic
+from hf_tiktokactions.atomic_files import write_json_atomic
 from hf_tiktokactions.curation.clip_selection import CandidateFrames, ClipRule, choose_clip
 from hf_tiktokactions.curation.clip_writer import ClipEncoding, clip_size, write_clip
 from hf_tiktokactions.curation.inputs import VideoInput

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from hf_tiktokactions.curation.atomic_files import read_jsonl
+from hf_tiktokactions.atomic_files import read_jsonl
 from hf_tiktokactions.curation.collect import MAX_WINDOW_DAYS
 from hf_tiktokactions.curation.tiktok_api import MAX_COUNT, ResearchApiClient
 from hf_tiktokactions.errors import ConfigError, QuotaExhausted

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from hf_tiktokactions import __version__
-from hf_tiktokactions.curation.atomic_files import read_json, write_json_atomic
+from hf_tiktokactions.atomic_files import read_json, write_json_atomic
 from hf_tiktokactions.curation.engines import REVIEW_LIST_FILE
 from hf_tiktokactions.curation.index import INDEX_DIR, read_records, save_index
 from hf_tiktokactions.curation.pipeline import CLIPS_DIR, METADATA_DIR, metadata_path

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from hf_tiktokactions import __version__
-from hf_tiktokactions.curation.atomic_files import write_json_atomic
+from hf_tiktokactions.atomic_files import write_json_atomic
 from hf_tiktokactions.curation.hashtags import Hashtag
 from hf_tiktokactions.curation.index import load_index
 from hf_tiktokactions.curation.pipeline import PASS, REJECTED, REVIEW

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic_files import write_text_atomic
 from .evaluation import MultiViewPredictions
 
 RESULT_KEYS = ("dataset", "split", "views", "top1", "top5", "mean_class_accuracy", "checkpoint", "seed")
@@ -61,12 +62,6 @@ def plot_confusion_matrix(counts: np.ndarray, class_names: list[str], path: Path
     plt.close(figure)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-
-
 def write_test_results(
     output_dir: str | os.PathLike,
     predictions: MultiViewPredictions,
@@ -92,8 +87,8 @@ def write_test_results(
         "num_videos": int(len(predictions.labels)), "seconds": round(predictions.seconds, 3),
         "clips_per_second": round(predictions.clips_per_second, 3), **(extra or {}),
     }
-    _atomic_write(output_dir / "results.json", json.dumps(results, indent=2) + "\n")
-    _atomic_write(output_dir / "results.md", markdown_table([results]))
+    write_text_atomic(output_dir / "results.json", json.dumps(results, indent=2) + "\n")
+    write_text_atomic(output_dir / "results.md", markdown_table([results]))
     lines = []
     for probabilities, label, index in zip(predictions.probabilities, predictions.labels, predictions.indices):
         top = np.argsort(-probabilities, kind="stable")[:5]
@@ -102,8 +97,8 @@ def write_test_results(
             "prediction": int(top[0]), "prediction_name": class_names[top[0]], "correct": bool(top[0] == label),
             "top5": [int(c) for c in top], "top5_probabilities": [round(float(probabilities[c]), 6) for c in top],
         }))
-    _atomic_write(output_dir / "predictions.jsonl", "\n".join(lines) + "\n")
+    write_text_atomic(output_dir / "predictions.jsonl", "\n".join(lines) + "\n")
     counts = np.asarray(metrics["confusion_matrix"], dtype=np.int64)
-    _atomic_write(output_dir / "confusion_matrix.json", json.dumps({"class_names": class_names, "counts": counts.tolist()}) + "\n")
+    write_text_atomic(output_dir / "confusion_matrix.json", json.dumps({"class_names": class_names, "counts": counts.tolist()}) + "\n")
     plot_confusion_matrix(counts, class_names, output_dir / "confusion_matrix.png", f"{dataset} {split}, {views} views: top-1 {results['top1']:.2f}%")
     return results

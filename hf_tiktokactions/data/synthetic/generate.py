@@ -19,6 +19,7 @@ import numpy as np
 
 from hf_tiktokactions.data.synthetic.poses import ACTIONS, Motion, action_poses
 from hf_tiktokactions.data.synthetic.render import Scene, render_frames
+from hf_tiktokactions.atomic_files import write_text_atomic
 from hf_tiktokactions.errors import ConfigError
 
 DEFAULT_ACTIONS = tuple(ACTIONS)  # clap, jump, kick, sit_down, spin, stand_up, wave
@@ -238,7 +239,7 @@ def make_synthetic_actions(
     seconds = time.perf_counter() - started
 
     made = sum(row.pop("made") for row in rows)
-    _write_atomically(out_dir / METADATA_FILE, "".join(json.dumps(row) + "\n" for row in rows))
+    write_text_atomic(out_dir / METADATA_FILE, "".join(json.dumps(row) + "\n" for row in rows))
     summary = {
         "out_dir": str(out_dir),
         "clips": len(rows),
@@ -251,7 +252,7 @@ def make_synthetic_actions(
         **asdict(config),
         "versions": {"hf_tiktokactions": _package_version(), "numpy": np.__version__, "av": av.__version__},
     }
-    _write_atomically(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     if progress:
         print(
             f"synthetic actions: {made} clips made, {len(rows) - made} already there, "
@@ -277,17 +278,11 @@ def _claim_output_dir(out_dir: Path, config: SyntheticActionsConfig) -> None:
             )
         return
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(config_path, json.dumps(wanted, indent=2) + "\n")
+    write_text_atomic(config_path, json.dumps(wanted, indent=2) + "\n")
 
 
 def _is_complete(out_dir: Path, specs: list[ClipSpec]) -> bool:
     return (out_dir / METADATA_FILE).is_file() and all((out_dir / spec.relative_path).is_file() for spec in specs)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def _package_version() -> str:

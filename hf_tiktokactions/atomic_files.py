@@ -1,5 +1,7 @@
 """Crash-safe file writes: a kill -9 at any instant leaves either the old or the new content.
 
+A leaf module (standard library only) that every layer may use, like ``errors.py``.
+
 JSON files are replaced with write-to-temp + fsync + ``os.replace``. JSON-lines files are only
 ever appended in whole lines and fsynced; the caller records the committed length in its own
 (atomically replaced) state, so a partial tail left by a kill can be cut off on the next start.
@@ -26,14 +28,14 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Replace ``path`` with ``obj`` as indented JSON, atomically."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (temporary file, fsync, ``os.replace``)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(obj, handle, indent=2, sort_keys=True)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -41,6 +43,11 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Replace ``path`` with ``obj`` as indented JSON (sorted keys), atomically."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_json(path: Path) -> Any:
