@@ -27,6 +27,7 @@ from accelerate.utils import ProjectConfiguration, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ..atomic_files import write_json_atomic, write_text_atomic
 from ..data.collate import PretrainCollator
 from ..data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
 from ..data.transforms import normalize_video
@@ -101,7 +102,7 @@ class MetricsFile:
         self.path, self.enabled = path, enabled
         if enabled and path.exists():
             kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= resumed_step]
-            path.write_text("".join(line + "\n" for line in kept))
+            write_text_atomic(path, "".join(line + "\n" for line in kept))
 
     def write(self, record: dict) -> None:
         if self.enabled:
@@ -164,7 +165,7 @@ def pretrain(args: PretrainArguments) -> dict:
     run_record = {"args": to_json_dict(args), "versions": versions(), "num_processes": world, "total_steps": total_steps,
                   "steps_per_epoch": steps_per_epoch, "learning_rate": lr_peak, "videos": len(videos), "resumed_from": str(resume_from) if resume_from else None}
     if accelerator.is_main_process:
-        (output_dir / "run_config.json").write_text(json.dumps(run_record, indent=2) + "\n")
+        write_json_atomic(output_dir / "run_config.json", run_record)
     accelerator.init_trackers("pretrain", config={k: v for k, v in to_json_dict(args).items() if isinstance(v, (int, float, str, bool))})
 
     preview = _preview_batch(dataset, collator, args) if accelerator.is_main_process else None
@@ -245,7 +246,7 @@ def pretrain(args: PretrainArguments) -> dict:
     }
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).save_pretrained(output_dir / "final", state_dict=state_dict)
-        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_json_atomic(output_dir / "summary.json", summary)
         accelerator.print(
             f"pre-training done: {progress.step} steps, loss {first_loss} -> {last_loss}, {summary['seconds']} s, "
             f"{world} process(es); model in {output_dir / 'final'}, summary in {output_dir / 'summary.json'}"
