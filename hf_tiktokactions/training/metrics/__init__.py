@@ -1,6 +1,6 @@
 """The project's own ``evaluate`` metric modules, loaded by local path so nothing is fetched from the Hub.
 
-``evaluate.load("accuracy")`` downloads the metric script from the Hub and fails offline; these modules are
+Loading the Hub's ``accuracy`` metric through ``evaluate.load`` downloads the metric script from the Hub and fails offline; these modules are
 the same kind of ``evaluate.Metric`` scripts, shipped inside the package:
 
 * ``top_k_accuracy``: scores (N, K) + labels (N,) -> ``{"top_k_accuracy": fraction}`` (``k`` at compute);
