@@ -91,8 +91,11 @@ def make_data(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
         data / "actions", clips_per_class=options.labeled_clips_per_class, size=64, num_frames=32, fps=15,
         seed=options.seed, progress=options.progress,
     )
-    count = lambda folder: len(list(folder.rglob("*.mp4")))  # noqa: E731
-    return {"pool_videos": count(pool), "labeled_videos": count(labeled)}, data
+    return {"pool_videos": _count_videos(pool), "labeled_videos": _count_videos(labeled)}, data
+
+
+def _count_videos(folder: Path) -> int:
+    return sum(1 for _ in folder.rglob("*.mp4"))
 
 
 def curate_pool(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
@@ -157,15 +160,11 @@ def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
 
     finetuned = options.output / "finetune_pretrained"
     folder = options.output / "model"
-    export_model(_trained_model_dir(finetuned), folder, results=[finetuned / "results.json"], overwrite=True)
+    model_dir = finetuned / "final"
+    if not (model_dir / "config.json").is_file():
+        raise ConfigError(f"{model_dir} holds no fine-tuned model; delete {options.output / 'stages' / 'finetune_pretrained.json'} to redo that stage")
+    export_model(model_dir, folder, results=[finetuned / "results.json"], overwrite=True)
     return {"files": sorted(p.name for p in folder.iterdir())}, folder
-
-
-def _trained_model_dir(run: Path) -> Path:
-    for candidate in (run / "final", run / "model", run):
-        if (candidate / "config.json").is_file():
-            return candidate
-    raise ConfigError(f"{run} holds no saved model (config.json)")
 
 
 def _round(value: float | None) -> float | None:
