@@ -154,15 +154,11 @@ def compare_init(args: CompareArguments) -> dict:
                 init = pretrain_once(_pretrain_options(args, data=data, seed=seed, output_dir=str(output_dir / f"{arm}-seed{seed}" / "pretrain"), report_to="none"))
             results = finetune_once(args, output_dir / f"{arm}-seed{seed}" / "finetune", seed, init)
             runs[arm].append({"seed": seed, "top1": results["top1"], "top5": results["top5"], "mean_class_accuracy": results["mean_class_accuracy"]})
-    report = {"arms": {arm: {"runs": r, "top1": summarise([x["top1"] for x in r]), "top5": summarise([x["top5"] for x in r])} for arm, r in runs.items()},
-              "pretrain_config": args.pretrain_config, "finetune_config": args.finetune_config, "pretrain_args": args.pretrain_args,
-              "finetune_args": args.finetune_args, "pretrain_data": args.pretrain_data}
-    rows = ["| initialisation | seeds | top-1 (mean +- std) | top-5 (mean +- std) |", "|---|---|---|---|"]
-    for arm, summary in report["arms"].items():
-        rows.append(f"| {arm} | {len(summary['runs'])} | {summary['top1']['mean']:.2f} +- {summary['top1']['std']:.2f} | {summary['top5']['mean']:.2f} +- {summary['top5']['std']:.2f} |")
-    _write_report(output_dir, "compare_init", report, "\n".join(rows) + "\n")
+    report = {"arms": {arm: _group_summary(r) for arm, r in runs.items()}, **_options_record(args)}
+    table = _summary_table("initialisation", report["arms"])
+    _write_report(output_dir, "compare_init", report, table)
     _plot_bars(report["arms"], output_dir / "compare_init.png")
-    print("\n".join(rows), flush=True)
+    print(table, end="", flush=True)
     return report
 
 
@@ -183,16 +179,31 @@ def scaling_study(args: ScalingArguments) -> dict:
                                                    output_dir=str(run / "pretrain"), report_to="none"))
             results = finetune_once(args, run / "finetune", seed, init)
             points[size].append({"seed": seed, "top1": results["top1"], "top5": results["top5"]})
-    report = {"sizes": {str(n): {"runs": r, "top1": summarise([x["top1"] for x in r]), "top5": summarise([x["top5"] for x in r])} for n, r in points.items()},
-              "pretrain_config": args.pretrain_config, "finetune_config": args.finetune_config, "pretrain_args": args.pretrain_args,
-              "finetune_args": args.finetune_args, "pretrain_data": args.pretrain_data}
-    rows = ["| pre-training videos | seeds | top-1 (mean +- std) | top-5 (mean +- std) |", "|---|---|---|---|"]
-    for n, summary in report["sizes"].items():
-        rows.append(f"| {n} | {len(summary['runs'])} | {summary['top1']['mean']:.2f} +- {summary['top1']['std']:.2f} | {summary['top5']['mean']:.2f} +- {summary['top5']['std']:.2f} |")
-    _write_report(output_dir, "scaling_study", report, "\n".join(rows) + "\n")
+    report = {"sizes": {str(n): _group_summary(r) for n, r in points.items()}, **_options_record(args)}
+    table = _summary_table("pre-training videos", report["sizes"])
+    _write_report(output_dir, "scaling_study", report, table)
     _plot_scaling(report["sizes"], output_dir / "scaling_study.png")
-    print("\n".join(rows), flush=True)
+    print(table, end="", flush=True)
     return report
+
+
+def _group_summary(runs: list[dict]) -> dict:
+    """The runs of one arm or size, with mean +- std of their top-1 and top-5."""
+    return {"runs": runs, "top1": summarise([r["top1"] for r in runs]), "top5": summarise([r["top5"] for r in runs])}
+
+
+def _options_record(args: ExperimentArguments) -> dict:
+    return {"pretrain_config": args.pretrain_config, "finetune_config": args.finetune_config, "pretrain_args": args.pretrain_args,
+            "finetune_args": args.finetune_args, "pretrain_data": args.pretrain_data}
+
+
+def _summary_table(first_column: str, groups: dict[str, dict]) -> str:
+    """A markdown table: one row per group with its seed count and top-1 / top-5 mean +- std."""
+    rows = [f"| {first_column} | seeds | top-1 (mean +- std) | top-5 (mean +- std) |", "|---|---|---|---|"]
+    for name, summary in groups.items():
+        top1, top5 = summary["top1"], summary["top5"]
+        rows.append(f"| {name} | {len(summary['runs'])} | {top1['mean']:.2f} +- {top1['std']:.2f} | {top5['mean']:.2f} +- {top5['std']:.2f} |")
+    return "\n".join(rows) + "\n"
 
 
 def _pyplot():
