@@ -30,10 +30,8 @@ from tqdm.auto import tqdm
 from ..atomic_files import write_json_atomic, write_text_atomic
 from ..data.collate import PretrainCollator
 from ..data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
-from ..data.transforms import normalize_video
 from ..errors import ConfigError, TikTokActionsError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
-from ..modeling.masking import draw_masks
 from .arguments import PretrainArguments, to_json_dict
 from .checkpointing import TrainingProgress, resolve_resume, save_checkpoint
 from .optim import weight_decay_groups
@@ -168,7 +166,7 @@ def pretrain(args: PretrainArguments) -> dict:
         write_json_atomic(output_dir / "run_config.json", run_record)
     accelerator.init_trackers("pretrain", config={k: v for k, v in to_json_dict(args).items() if isinstance(v, (int, float, str, bool))})
 
-    preview = _preview_batch(dataset, collator, args) if accelerator.is_main_process else None
+    preview = _preview_batch(dataset, collator) if accelerator.is_main_process else None
     preview_loss_start = _preview_loss(accelerator, model, preview) if preview is not None else None
     bar = tqdm(total=total_steps, initial=progress.step, desc="pre-training", unit="step",
                disable=args.disable_tqdm or not accelerator.is_local_main_process)
@@ -256,16 +254,13 @@ def pretrain(args: PretrainArguments) -> dict:
     return summary
 
 
-def _preview_batch(dataset: PretrainVideoDataset, collator: PretrainCollator, args: PretrainArguments, size: int = 8) -> dict:
-    """A fixed batch for watching the run: the first crop of up to ``size`` videos (epoch 0 seeds) with
-    fixed masks. Its loss is logged at the start, at every reconstruction step and at the end."""
-    keys = [(0, i) for i in range(min(size, len(dataset)))]
-    clips = torch.stack([dataset[k]["pixel_values"][0] for k in keys])  # uint8 (K, T, C, S, S)
-    pixel_values = torch.stack([normalize_video(clip) for clip in clips])
-    grid = args.input_size // collator.patch_size
-    encoder, decoder = draw_masks(len(keys), args.num_frames // args.tubelet_size, grid, grid, args.mask_ratio,
-                                  args.decoder_mask_ratio, torch.Generator().manual_seed(args.seed))
-    return {"pixel_values": pixel_values, "bool_masked_pos": encoder, "decoder_masked_pos": decoder}
+def _preview_batch(dataset: PretrainVideoDataset, collator: PretrainCollator, size: int = 8) -> dict:
+    """A fixed batch for watching the run: the first crop of up to ``size`` videos (epoch-0 keys, so the
+    crops and the masks are the same every time). Its loss is logged at the start, at every reconstruction
+    step and at the end."""
+    items = [dataset[(0, i)] for i in range(min(size, len(dataset)))]
+    batch = collator([{**item, "pixel_values": item["pixel_values"][:1]} for item in items])
+    return {k: batch[k] for k in ("pixel_values", "bool_masked_pos", "decoder_masked_pos")}
 
 
 @torch.no_grad()
