@@ -50,7 +50,7 @@ def test_pretraining_loss_matches_transformers_with_decoder_ratio_zero(tmp_path)
     theirs = randomise(VideoMAEForPreTraining(VideoMAEConfig(**SMALL, use_mean_pooling=False, norm_pix_loss=True)))
     theirs.save_pretrained(tmp_path / "theirs")
     convert(tmp_path / "theirs", tmp_path / "ours")
-    ours = VideoMAEv2ForPreTraining.from_pretrained(tmp_path / "ours", decoder_mask_ratio=0.0).eval()
+    ours = VideoMAEv2ForPreTraining.from_pretrained(tmp_path / "ours", mask_ratio=0.75, decoder_mask_ratio=0.0).eval()
     x = clip(3)
     mask = tube_mask(3, 2, 16, 0.75, torch.Generator().manual_seed(3))
     with torch.no_grad():

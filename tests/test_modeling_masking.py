@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hf_tiktokactions.modeling.masking import decoder_mask, draw_masks, running_cell_mask, tube_mask
+from hf_tiktokactions.modeling.masking import decoder_mask, draw_masks, kept_token_counts, running_cell_mask, tube_mask
 
 
 def official_running_cell_maps(frames: int, height: int, width: int, ratio: float) -> np.ndarray:
@@ -62,3 +62,12 @@ def test_draw_masks_shapes(generator):
     encoder, decoder = draw_masks(4, 8, 14, 14, 0.9, 0.5, generator)
     assert encoder.shape == decoder.shape == (4, 8 * 196)
     assert ((~decoder).sum(1) == 8 * 98).all()
+
+
+@pytest.mark.parametrize(
+    "grid, ratio, decoder_ratio",
+    [((8, 14, 14), 0.9, 0.5), ((8, 14, 14), 0.9, 0.0), ((2, 4, 4), 0.75, 0.25), ((20, 16, 16), 0.9, 0.75), ((1, 2, 2), 0.0, 0.5)],
+)
+def test_kept_token_counts_equal_the_drawn_masks(generator, grid, ratio, decoder_ratio):
+    encoder, decoder = draw_masks(3, *grid, ratio, decoder_ratio, generator)
+    assert kept_token_counts(*grid, ratio, decoder_ratio) == ((~encoder).sum(1)[0], (~decoder).sum(1)[0])

@@ -10,7 +10,7 @@ from hf_tiktokactions import (
     VideoMAEv2ForVideoClassification,
     VideoMAEv2Model,
 )
-from hf_tiktokactions.modeling import reconstruction_target, unpatchify
+from hf_tiktokactions.modeling import reconstruction_target, tube_mask, unpatchify
 from hf_tiktokactions.modeling.modeling_videomaev2 import patchify
 
 
@@ -151,6 +151,31 @@ def test_masks_are_drawn_from_the_config_and_can_be_given(generator):
     assert ((~out.decoder_masked_pos).sum(1) == t * h * w // 2).all()
     again = model(x, bool_masked_pos=out.bool_masked_pos, decoder_masked_pos=out.decoder_masked_pos)
     assert torch.equal(again.logits, out.logits)
+
+
+def test_given_masks_must_keep_the_configs_token_counts(generator):
+    model = VideoMAEv2ForPreTraining(tiny(mask_ratio=0.9, decoder_mask_ratio=0.5))
+    x = clip(model.config)
+    encoder, decoder = model.draw_masks(2, generator)
+    looser = tube_mask(2, model.config.grid_size[0], 16, 0.75, generator)
+    with pytest.raises(ValueError, match="bool_masked_pos keeps \\[8\\] tokens per sample.*give 4"):
+        model(x, bool_masked_pos=looser, decoder_masked_pos=decoder)
+    with pytest.raises(ValueError, match="decoder_masked_pos"):
+        model(x, bool_masked_pos=encoder, decoder_masked_pos=~encoder)
+
+
+def test_pretraining_step_compiles_as_one_graph(generator):
+    """No host read-back of mask counts: the whole forward + backward is one graph (static shapes)."""
+    torch.manual_seed(0)
+    model = VideoMAEv2ForPreTraining(tiny())
+    x = clip(model.config)
+    masks = model.draw_masks(2, generator)
+    eager = model(x, *masks).loss
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    loss = compiled(x, *masks).loss
+    loss.backward()
+    torch.testing.assert_close(loss, eager)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
 def test_pretraining_learns_a_clip():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["tube_mask", "running_cell_mask", "decoder_mask", "draw_masks", "num_visible_tokens"]
+__all__ = ["tube_mask", "running_cell_mask", "decoder_mask", "draw_masks", "num_visible_tokens", "kept_token_counts"]
 
 
 def _rand(shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
@@ -124,3 +124,20 @@ def num_visible_tokens(mask: torch.Tensor) -> int:
             f"every sample must mask the same number of tokens, got visible counts {counts.tolist()}"
         )
     return int(counts[0]) if counts.numel() else 0
+
+
+
+def kept_token_counts(
+    num_temporal: int, grid_h: int, grid_w: int, mask_ratio: float, decoder_mask_ratio: float
+) -> tuple[int, int]:
+    """(encoder-visible, decoder-kept) tokens per sample of masks drawn with these ratios.
+
+    Plain arithmetic on the grid and the ratios (the rules of ``tube_mask``, ``running_cell_mask`` and
+    ``decoder_mask``), so the model can size its gathers without reading a mask back from the device and
+    without tracing anything under ``torch.compile``.
+    """
+    num_spatial = grid_h * grid_w
+    visible = num_temporal * (num_spatial - int(mask_ratio * num_spatial))
+    if decoder_mask_ratio == 0:
+        return visible, num_temporal * num_spatial - visible
+    return visible, num_temporal * num_spatial * (4 - int(4 * decoder_mask_ratio)) // 4

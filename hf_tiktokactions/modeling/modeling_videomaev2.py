@@ -30,7 +30,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_videomaev2 import VideoMAEv2Config
 from .masking import decoder_mask as draw_decoder_mask
-from .masking import tube_mask
+from .masking import kept_token_counts, num_visible_tokens, tube_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,14 +53,33 @@ def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return tokens.gather(1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
 
 
-def unmasked_index(mask: torch.Tensor) -> torch.Tensor:
+def unmasked_index(mask: torch.Tensor, num_kept: int | None = None) -> torch.Tensor:
     """Ascending positions of the False entries of a bool (B, N) mask: (B, K), K equal for all rows.
 
-    A stable argsort puts the False (0) positions first, in order; no boolean indexing, so the result has
-    a static shape once K is known.
+    A stable argsort puts the False (0) positions first, in order; no boolean indexing. With ``num_kept``
+    given the shape is static and nothing is read back from the device (what ``torch.compile`` and CUDA
+    graphs need); without it K is counted on the host, which also checks that all rows agree.
     """
-    num_kept = int((~mask[0]).sum())
+    if num_kept is None:
+        num_kept = num_visible_tokens(mask)
     return torch.argsort(mask.to(torch.uint8), dim=1, stable=True)[:, :num_kept]
+
+
+def check_kept_count(mask: torch.Tensor, num_kept: int, name: str) -> None:
+    """Raise unless every row of the bool (B, N) ``mask`` keeps (is False at) exactly ``num_kept`` tokens.
+
+    On the host for a CPU mask in eager mode; otherwise as a device-side assertion, which does not wait
+    for the device (the error surfaces at the next synchronisation) and does not break a compiled graph.
+    """
+    if mask.device.type == "cpu" and not torch.compiler.is_compiling():
+        counts = (~mask).sum(dim=1)
+        if not bool((counts == num_kept).all()):
+            raise ValueError(
+                f"{name} keeps {sorted(set(counts.tolist()))} tokens per sample, but the config's mask ratios "
+                f"give {num_kept}; draw masks with the config's ratios (or change the config)"
+            )
+    else:
+        torch._assert_async(((~mask).sum(dim=1) == num_kept).all(), f"{name} does not match the config's mask ratios")
 
 
 def patchify(pixel_values: torch.Tensor, patch_size: int, tubelet_size: int) -> torch.Tensor:
@@ -388,6 +407,13 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
         self.decoder = VideoMAEv2Decoder(config)
         self.post_init()
 
+    @property
+    def kept_token_counts(self) -> tuple[int, int]:
+        """(encoder-visible, decoder-kept) tokens per sample under the config's mask ratios; masks given to
+        ``forward`` must keep these many, which keeps every shape static."""
+        gt, gh, gw = self.config.grid_size
+        return kept_token_counts(gt, gh, gw, self.config.mask_ratio, self.config.decoder_mask_ratio)
+
     def draw_masks(
         self, batch_size: int, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -412,7 +438,8 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
             bool_masked_pos: bool (B, N), True = hidden from the encoder (official ``bool_masked_pos``).
             decoder_masked_pos: bool (B, N), True = not reconstructed (official ``decode_masked_pos``).
                 Drawn from the config's ratios when not given (both, or only the decoder's for a given
-                encoder mask).
+                encoder mask). Given masks must keep as many tokens per sample as the config's ratios do
+                (``kept_token_counts``): that fixes every shape, so nothing is read back from the device.
             generator: the random source for masks that are drawn here.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
@@ -429,8 +456,11 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
         bool_masked_pos = bool_masked_pos.to(device=pixel_values.device, dtype=torch.bool)
         decoder_masked_pos = decoder_masked_pos.to(device=pixel_values.device, dtype=torch.bool)
 
-        visible = unmasked_index(bool_masked_pos)  # (B, N_vis)
-        decoded = unmasked_index(decoder_masked_pos)  # (B, N_dec)
+        num_visible, num_decoded = self.kept_token_counts
+        check_kept_count(bool_masked_pos, num_visible, "bool_masked_pos")
+        check_kept_count(decoder_masked_pos, num_decoded, "decoder_masked_pos")
+        visible = unmasked_index(bool_masked_pos, num_visible)  # (B, N_vis)
+        decoded = unmasked_index(decoder_masked_pos, num_decoded)  # (B, N_dec)
         encoded, hidden_states = self.encoder.encode(pixel_values, visible, output_hidden_states)
         x_vis = self.encoder_to_decoder(encoded)  # (B, N_vis, D_dec)
         position = self.decoder_position_embeddings.to(dtype=x_vis.dtype).expand(batch_size, -1, -1)
