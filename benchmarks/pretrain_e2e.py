@@ -54,7 +54,7 @@ def main() -> None:
     device = torch.device(args.device)
     config = VideoMAEv2Config.from_preset(args.preset, num_frames=args.num_frames, image_size=args.input_size)
     model = VideoMAEv2ForPreTraining(config).to(device).train()
-    step_model = torch.compile(model) if args.compile else model
+    step_model = torch.compile(model, fullgraph=True) if args.compile else model
     optimizer = torch.optim.AdamW(weight_decay_groups(model, 0.05), lr=1e-4, betas=(0.9, 0.95), fused=device.type == "cuda")
     needed = args.batch * (args.steps + args.warmup)
     videos = (files * (needed // len(files) + 1))[:needed]

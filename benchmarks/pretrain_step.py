@@ -89,7 +89,7 @@ def measure(name: str, model, make_masks, args, dtype) -> dict:
     model.to(device).train()
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()
-    step_model = torch.compile(model) if (args.compile and name == "ours") else model
+    step_model = torch.compile(model, fullgraph=True) if (args.compile and name == "ours") else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05, fused=device.type == "cuda")
     generator = torch.Generator().manual_seed(0)
     config_size = model.config.image_size
