@@ -126,7 +126,6 @@ def num_visible_tokens(mask: torch.Tensor) -> int:
     return int(counts[0]) if counts.numel() else 0
 
 
-
 def kept_token_counts(
     num_temporal: int, grid_h: int, grid_w: int, mask_ratio: float, decoder_mask_ratio: float
 ) -> tuple[int, int]:

@@ -30,7 +30,8 @@ from transformers.utils import ModelOutput
 
 from .configuration_videomaev2 import VideoMAEv2Config
 from .masking import decoder_mask as draw_decoder_mask
-from .masking import kept_token_counts, num_visible_tokens, tube_mask
+from .masking import kept_token_counts as count_kept_tokens
+from .masking import num_visible_tokens, tube_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -412,7 +413,7 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
         """(encoder-visible, decoder-kept) tokens per sample under the config's mask ratios; masks given to
         ``forward`` must keep these many, which keeps every shape static."""
         gt, gh, gw = self.config.grid_size
-        return kept_token_counts(gt, gh, gw, self.config.mask_ratio, self.config.decoder_mask_ratio)
+        return count_kept_tokens(gt, gh, gw, self.config.mask_ratio, self.config.decoder_mask_ratio)
 
     def draw_masks(
         self, batch_size: int, generator: torch.Generator | None = None
