@@ -143,7 +143,7 @@ def _finetune(options: QuickstartOptions, name: str, init_from: Path | None) -> 
     args, training_args = parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="quickstart")
     results = finetune(args, training_args)
     numbers = {"top1": results["top1"], "top5": results["top5"], "views": results["views"],
-               "test_videos": results.get("num_videos", results.get("num_eval_videos"))}
+               "test_videos": results["num_videos"]}
     return numbers, output
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from transformers import EvalPrediction, Trainer, TrainingArguments
 from transformers.trainer_utils import set_seed
 
+from ..atomic_files import write_text_atomic
 from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset, collate_clips
 from ..data.transforms import FinetuneTrainTransform, VideoMixup
 from ..errors import ConfigError
@@ -131,6 +132,11 @@ def hardware_description(training_args: TrainingArguments) -> str:
     return f"{device}, {'bf16' if training_args.bf16 else 'fp32'}"
 
 
+def _write_run_config(output_dir: Path, record: dict[str, Any]) -> None:
+    """``run_config.json``, replaced atomically so a kill while it is rewritten leaves the previous one."""
+    write_text_atomic(output_dir / "run_config.json", json.dumps(record, indent=2) + "\n")
+
+
 def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVideoDataset:
     transform = FinetuneTrainTransform(
         args.input_size, flip=args.flip, rand_augment=None if args.rand_augment == "none" else args.rand_augment, erase_prob=args.reprob,
@@ -195,7 +201,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     }
     write_record = trainer.is_world_process_zero()
     if write_record:
-        (output_dir / "run_config.json").write_text(json.dumps(record, indent=2) + "\n")
+        _write_run_config(output_dir, record)
 
     checkpoint = str(args.init_from or "scratch")
     if data.train is not None:
@@ -204,7 +210,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         trainer.save_model(checkpoint)
         if write_record:  # the record gains the training summary (runtime, final loss)
             record["train"] = train_output.metrics
-            (output_dir / "run_config.json").write_text(json.dumps(record, indent=2) + "\n")
+            _write_run_config(output_dir, record)
 
     test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop)
     autocast = torch.bfloat16 if training_args.bf16 else None
