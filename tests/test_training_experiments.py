@@ -1,9 +1,13 @@
 """The paper's experiment drivers end to end on the embedded synthetic set (tiny step counts)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,3 +54,35 @@ def test_embedded_diagnostics_names_an_unknown_arm():
     run = subprocess.run([sys.executable, str(ROOT / "training" / "embedded_diagnostics.py"), "--arms", "scratch,magic"],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert run.returncode != 0 and "unknown ['magic']" in run.stderr
+
+
+def _load_diagnostics():
+    spec = importlib.util.spec_from_file_location("embedded_diagnostics", ROOT / "training" / "embedded_diagnostics.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_embedded_diagnostics_batched_crop_matches_a_per_clip_crop_and_resize():
+    diagnostics = _load_diagnostics()
+    args = diagnostics.parse_args(["--size", "48", "--num-frames", "4", "--device", "cpu"])
+    views = diagnostics.draw_views(args, 8, torch.Generator().manual_seed(3))
+    assert views[:, 4].any() and not views[:, 4].all(), "the seed should give flipped and unflipped clips"
+    frames = torch.rand(8, 4, 3, 48, 48)
+    batched = diagnostics.crop_resize_flip(frames, views)
+    for clip, (_, side, top, left, flip) in enumerate(views.tolist()):
+        crop = frames[clip, :, :, top:top + side, left:left + side]
+        expected = F.interpolate(crop.flip(-1) if flip else crop, size=(48, 48), mode="bilinear", align_corners=False)
+        # the two differ only where a sampling point falls outside the crop's outermost pixel centres
+        margin = 48 // side + 1
+        inner = (slice(None), slice(None), slice(margin, -margin), slice(margin, -margin))
+        torch.testing.assert_close(batched[clip][inner], expected[inner], atol=1e-5, rtol=0)
+
+
+def test_embedded_diagnostics_evaluation_input_is_the_centred_window_unchanged():
+    diagnostics = _load_diagnostics()
+    args = diagnostics.parse_args(["--size", "16", "--num-frames", "4", "--sampling-rate", "2", "--device", "cpu"])
+    clips = torch.randint(0, 256, (3, diagnostics.CLIP_FRAMES, 16, 16, 3), dtype=torch.uint8)
+    start = (diagnostics.CLIP_FRAMES - 8) // 2
+    expected = diagnostics.normalize_video(clips[:, start:start + 8:2].permute(0, 1, 4, 2, 3))
+    torch.testing.assert_close(diagnostics.model_input(args, clips, None), expected)

@@ -61,7 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--finetune-steps", type=int, default=400)
     parser.add_argument("--finetune-lr", type=float, default=1e-3)
     parser.add_argument("--layer-decay", type=float, default=0.75)
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=32, help="fine-tuning (and default pre-training) batch")
+    parser.add_argument("--pretrain-batch", type=int, help="pre-training batch (default: --batch)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--output", type=Path, help="write the results as JSON here too")
@@ -83,32 +84,70 @@ def render(args, action: str, seed: int) -> np.ndarray:
 
 
 def clip_set(args, seed: int, per_action: int, first_index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clips (K, 32, H, W, 3) uint8 and labels (K,) for ``per_action`` clips of every action."""
+    """Clips (K, 32, H, W, 3) uint8 on ``args.device`` and labels (K,) on the CPU, ``per_action`` clips of
+    every action."""
     clips, labels = [], []
     for label, action in enumerate(ACTIONS):
         for index in range(first_index, first_index + per_action):
             clips.append(render(args, action, clip_seed(seed, action, index)))
             labels.append(label)
-    return torch.from_numpy(np.stack(clips)), torch.tensor(labels)
+    return torch.from_numpy(np.stack(clips)).to(args.device), torch.tensor(labels)
+
+
+def draw_views(args, count: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Per clip (start, side, top, left, flip) as a (count, 5) int64 tensor.
+
+    Training (``generator`` given): random start, a random square crop of 70-100% of the side and a random
+    horizontal flip, drawn clip by clip in that order. Evaluation: the centred window of the full frame.
+    """
+    span = args.num_frames * args.sampling_rate
+    if generator is None:
+        return torch.tensor([[(CLIP_FRAMES - span) // 2, args.size, 0, 0, 0]] * count)
+    views = []
+    for _ in range(count):
+        start = int(torch.randint(0, CLIP_FRAMES - span + 1, (1,), generator=generator))
+        side = int(torch.randint(int(0.7 * args.size), args.size + 1, (1,), generator=generator))
+        top, left = (int(torch.randint(0, args.size - side + 1, (1,), generator=generator)) for _ in range(2))
+        views.append([start, side, top, left, int(torch.rand(1, generator=generator) < 0.5)])
+    return torch.tensor(views)
+
+
+def crop_resize_flip(frames: torch.Tensor, views: torch.Tensor) -> torch.Tensor:
+    """(B, T, 3, S, S) float, views (B, 5) -> (B, T, 3, S, S): each clip's square crop resized back to S x S
+    (bilinear, ``align_corners=False``: the sampling points of ``F.interpolate`` of the crop) and flipped.
+    Where a point falls in the outer half pixel of the crop, it blends in the real neighbouring pixel rather
+    than repeating the crop's edge, as ``torchvision.ops.roi_align`` does.
+
+    One ``grid_sample`` for the whole batch instead of a crop + interpolate per clip, so it runs on the GPU
+    in a few kernels.
+    """
+    batch, frames_per_clip, channels, size, _ = frames.shape
+    side, top, left, flip = (views[:, i].to(frames.device, torch.float32) for i in range(1, 5))
+    # output x in [-1, 1] samples input pixel left + (j + 0.5) * side / S - 0.5, i.e. normalised
+    # input coordinate (2 * left + side) / S - 1 + (side / S) * x
+    theta = torch.zeros(batch, 2, 3, device=frames.device)
+    theta[:, 0, 0] = side / size * (1 - 2 * flip)
+    theta[:, 0, 2] = (2 * left + side) / size - 1
+    theta[:, 1, 1] = side / size
+    theta[:, 1, 2] = (2 * top + side) / size - 1
+    grid = F.affine_grid(theta, [batch, channels, size, size], align_corners=False)
+    grid = grid.repeat_interleave(frames_per_clip, dim=0)
+    flat = frames.reshape(batch * frames_per_clip, channels, size, size)
+    out = F.grid_sample(flat, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.view(batch, frames_per_clip, channels, size, size)
 
 
 def model_input(args, clips: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """(B, 32, H, W, 3) uint8 -> (B, T, 3, H, W) normalised; random start, crop and flip when ``generator``
-    is given (training), else the centred window of the full frame."""
-    span = args.num_frames * args.sampling_rate
-    batch = []
-    for video in clips:
-        start = int(torch.randint(0, CLIP_FRAMES - span + 1, (1,), generator=generator)) if generator else (CLIP_FRAMES - span) // 2
-        frames = video[start:start + span:args.sampling_rate].permute(0, 3, 1, 2).float()
-        if generator is not None:
-            side = int(torch.randint(int(0.7 * args.size), args.size + 1, (1,), generator=generator))
-            top, left = (int(torch.randint(0, args.size - side + 1, (1,), generator=generator)) for _ in range(2))
-            frames = frames[:, :, top:top + side, left:left + side]
-            if torch.rand(1, generator=generator) < 0.5:
-                frames = frames.flip(-1)
-        frames = F.interpolate(frames, size=(args.size, args.size), mode="bilinear", align_corners=False)
-        batch.append(normalize_video(frames))
-    return torch.stack(batch).to(args.device)
+    """(B, 32, H, W, 3) uint8 on ``args.device`` -> (B, T, 3, H, W) normalised; random start, crop and flip
+    when ``generator`` is given (training), else the centred window of the full frame."""
+    views = draw_views(args, len(clips), generator)
+    steps = torch.arange(args.num_frames) * args.sampling_rate
+    index = (views[:, :1] + steps).to(clips.device)  # (B, T) frame indices
+    frames = clips[torch.arange(len(clips), device=clips.device)[:, None], index].permute(0, 1, 4, 2, 3)
+    frames = normalize_video(frames)
+    if generator is not None:
+        frames = crop_resize_flip(frames, views)
+    return frames
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -176,7 +215,7 @@ def pretrain(args, unlabeled: torch.Tensor) -> dict:
     start = time.time()
     for step in range(args.pretrain_steps):
         set_lr(optimizer, step, args.pretrain_steps, args.pretrain_lr)
-        batch = unlabeled[torch.randint(0, len(unlabeled), (args.batch,), generator=generator)]
+        batch = unlabeled[torch.randint(0, len(unlabeled), (args.pretrain_batch or args.batch,), generator=generator)]
         loss = model(model_input(args, batch, generator), generator=generator).loss
         optimizer.zero_grad()
         loss.backward()

@@ -249,6 +249,11 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
     _no_split_modules = ["VideoMAEv2Block"]
     _supports_sdpa = True
 
+    if not hasattr(PreTrainedModel, "activation_checkpointing_enable"):
+        # transformers before the rename (5.17 has only the older name): one spelling for every supported version
+        def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None) -> None:
+            self.gradient_checkpointing_enable(gradient_checkpointing_kwargs=activation_checkpointing_kwargs)
+
     def _init_weights(self, module: nn.Module) -> None:
         """Official init: xavier-uniform linears with zero bias, unit LayerNorms, truncated-normal mask
         token; the patch embedding as a flattened linear (as in MAE)."""

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The GPU measurements of docs/BENCHMARKS.md in one go, for a short lease on a GPU machine.
+#
+#   bash benchmarks/gpu_suite.sh OUT_DIR VIDEO_DIR [STAGE ...]
+#
+# VIDEO_DIR holds 320x568 benchmark clips named bench_320x568_<i>.mp4
+# (`python benchmarks/make_videos.py VIDEO_DIR --height 568 --width 320 --count 48`, made beforehand so the
+# lease is not spent encoding). Stages run in the order given (default: all, most important first); each has
+# its own time limit, so one that fails or overruns leaves the others' results. Every JSON line a benchmark
+# prints goes to OUT_DIR/results.jsonl with a "stage" key; the full output goes to OUT_DIR/log.txt.
+#
+# SMOKE=1 runs every stage with tiny sizes on the CPU: a check of the plumbing, not a measurement.
+set -u -o pipefail
+
+out=$1 videos=$2
+shift 2
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_uint8 eval step_b_compile diagnostics)
+python=${PYTHON:-python3}
+mkdir -p "$out"
+
+if [ "${SMOKE:-0}" = 1 ]; then
+    b=(--preset vit-tiny --num-frames 4 --image-size 32 --batch 2 --steps 2 --warmup 1 --device cpu)
+    g=("${b[@]}")
+    e2e=(--preset vit-tiny --num-frames 4 --input-size 32 --batch 2 --num-sample 2 --workers 2 --steps 2 --warmup 1 --device cpu)
+    evl=(--preset vit-tiny --num-frames 4 --image-size 32 --views 2x3 --videos-per-batch 2 --batches 2 --videos 2 --workers 2 --device cpu)
+    diag=(--labelled 2 --test 1 --unlabeled 2 --size 32 --num-frames 4 --batch 4 --pretrain-steps 3 --finetune-steps 2 --device cpu)
+else
+    b=(--preset vit-b --batch 64)
+    g=(--preset vit-g --batch 32 --steps 10 --warmup 3)
+    e2e=(--preset vit-b --batch 16 --num-sample 4 --workers 16)
+    evl=(--preset vit-b --views 5x3 --videos-per-batch 4 --videos 16 --workers 16)
+    # 20k steps of 128 clips on 700 unlabeled clips: ~3600 epochs, the regime of VideoMAE's small-data results
+    diag=(--pretrain-steps 20000 --pretrain-batch 128)
+fi
+
+run() {
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name: $*" | tee -a "$out/log.txt"
+    local started=$SECONDS
+    timeout "$limit" env PYTHONUNBUFFERED=1 "$python" "$@" 2>&1 | tee -a "$out/log.txt" \
+        | { grep '^{' || true; } | sed "s/^{/{\"stage\": \"$name\", /" >>"$out/results.jsonl"
+    echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - started)) s" | tee -a "$out/log.txt"
+}
+
+for stage in "${stages[@]}"; do
+    case $stage in
+        env)
+            { nvidia-smi -L 2>&1 || true; nproc; } | tee -a "$out/log.txt"
+            run env 60 -c "import json, torch, transformers, av, decord; print(json.dumps({'torch': torch.__version__, \
+'transformers': transformers.__version__, 'cuda': torch.cuda.is_available(), 'gpu': torch.cuda.get_device_name() \
+if torch.cuda.is_available() else None}))" ;;
+        step_b) run step_b 150 benchmarks/pretrain_step.py "${b[@]}" ;;
+        step_g) run step_g 180 benchmarks/pretrain_step.py "${g[@]}" --gradient-checkpointing --models ours ;;
+        e2e) run e2e 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" ;;
+        e2e_uint8) run e2e_uint8 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" --uint8 ;;
+        eval) run eval 120 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" ;;
+        step_b_compile) run step_b_compile 200 benchmarks/pretrain_step.py "${b[@]}" --compile --models ours ;;
+        diagnostics)
+            run diagnostics "${DIAGNOSTICS_LIMIT:-400}" training/embedded_diagnostics.py --arms scratch,pretrained,probe \
+                "${diag[@]}" --output "$out/diagnostics.json" ;;
+        *) echo "unknown stage $stage" >&2; exit 2 ;;
+    esac
+done
