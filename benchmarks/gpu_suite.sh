@@ -15,7 +15,7 @@ set -u -o pipefail
 out=$1 videos=$2
 shift 2
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_uint8 eval step_b_compile diagnostics)
+[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_workers eval step_b_compile step_g_full step_g_compile diagnostics)
 python=${PYTHON:-python3}
 mkdir -p "$out"
 
@@ -29,7 +29,7 @@ else
     b=(--preset vit-b --batch 64)
     g=(--preset vit-g --batch 32 --steps 10 --warmup 3)
     e2e=(--preset vit-b --batch 16 --num-sample 4 --workers 16)
-    evl=(--preset vit-b --views 5x3 --videos-per-batch 4 --videos 16 --workers 16)
+    evl=(--preset vit-b --views 5x3 --videos-per-batch 4 --videos 48 --workers 16)
     # 20k steps of 128 clips on 700 unlabeled clips: ~3600 epochs, the regime of VideoMAE's small-data results
     diag=(--pretrain-steps 20000 --pretrain-batch 128)
 fi
@@ -54,9 +54,12 @@ if torch.cuda.is_available() else None}))" ;;
         step_b) run step_b 150 benchmarks/pretrain_step.py "${b[@]}" ;;
         step_g) run step_g 180 benchmarks/pretrain_step.py "${g[@]}" --gradient-checkpointing --models ours ;;
         e2e) run e2e 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" ;;
-        e2e_uint8) run e2e_uint8 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" --uint8 ;;
+        e2e_workers) run e2e_workers 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" --normalize-in-workers ;;
         eval) run eval 120 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" ;;
         step_b_compile) run step_b_compile 200 benchmarks/pretrain_step.py "${b[@]}" --compile --models ours ;;
+        # ViT-g without activation checkpointing (no recomputed forward), eager and compiled
+        step_g_full) run step_g_full 150 benchmarks/pretrain_step.py "${g[@]}" --models ours ;;
+        step_g_compile) run step_g_compile 240 benchmarks/pretrain_step.py "${g[@]}" --compile --models ours ;;
         diagnostics)
             run diagnostics "${DIAGNOSTICS_LIMIT:-400}" training/embedded_diagnostics.py --arms scratch,pretrained,probe \
                 "${diag[@]}" --output "$out/diagnostics.json" ;;

@@ -93,6 +93,24 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path):
     assert json.loads((interrupted / "run_config.json").read_text())["resumed_from"] is not None
 
 
+def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_workers(synthetic, tmp_path):
+    common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 4, "--logging_steps", 1, "--save_steps", 100,
+              "--reconstruction_steps", 0, "--per_device_train_batch_size", 4, *QUICK]
+    losses = {}
+    for on_device in ("false", "true"):
+        output = tmp_path / on_device
+        result = run_pretrain(*common, "--output_dir", output, "--normalize_on_device", on_device)
+        assert result.returncode == 0, result.stderr[-3000:]
+        summary = json.loads((output / "summary.json").read_text())
+        losses[on_device] = (read_metrics(output), summary["preview_loss_start"])
+        assert json.loads((output / "run_config.json").read_text())["args"]["normalize_on_device"] is (on_device == "true")
+    (in_workers, preview_workers), (on_device, preview_device) = losses["false"], losses["true"]
+    assert sorted(in_workers) == sorted(on_device) == [1, 2, 3, 4]
+    for step in in_workers:
+        assert on_device[step] == pytest.approx(in_workers[step], rel=1e-5), step
+    assert preview_device == pytest.approx(preview_workers, rel=1e-5)
+
+
 def test_tiny_recipe_loss_goes_down(synthetic, tmp_path):
     result = run_pretrain("--config", RECIPE, "--data", synthetic, "--output_dir", tmp_path, "--max_steps", 300,
                           "--save_steps", 300, "--reconstruction_steps", 300, *QUICK, "--report_to", "tensorboard")

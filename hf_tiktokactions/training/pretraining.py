@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from ..atomic_files import write_json_atomic, write_text_atomic
 from ..data.collate import PretrainCollator
+from ..data.transforms import normalize_video
 from ..data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
 from ..errors import ConfigError, TikTokActionsError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
@@ -125,9 +126,11 @@ def pretrain(args: PretrainArguments) -> dict:
         videos, num_frames=args.num_frames, sampling_rate=args.sampling_rate, input_size=args.input_size,
         num_sample=args.num_sample, backend=args.decode_backend, seed=args.seed,
     )
+    normalize_on_device = torch.cuda.is_available() if args.normalize_on_device is None else args.normalize_on_device
     collator = PretrainCollator(
         num_frames=args.num_frames, tubelet_size=args.tubelet_size, input_size=args.input_size,
         patch_size=config.patch_size, mask_ratio=args.mask_ratio, decoder_mask_ratio=args.decoder_mask_ratio,
+        normalize=not normalize_on_device,
     )
     sampler = EpochKeySampler(len(dataset), args.seed)
     loader = DataLoader(
@@ -184,6 +187,8 @@ def pretrain(args: PretrainArguments) -> dict:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             skipped_videos += batch.pop("num_skipped", 0)
+            if normalize_on_device:
+                batch["pixel_values"] = normalize_video(batch["pixel_values"])
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
                 accelerator.backward(loss)
@@ -260,6 +265,8 @@ def _preview_batch(dataset: PretrainVideoDataset, collator: PretrainCollator, si
     step and at the end."""
     items = [dataset[(0, i)] for i in range(min(size, len(dataset)))]
     batch = collator([{**item, "pixel_values": item["pixel_values"][:1]} for item in items])
+    if batch["pixel_values"].dtype == torch.uint8:  # a collator for normalisation on the device
+        batch["pixel_values"] = normalize_video(batch["pixel_values"])
     return {k: batch[k] for k in ("pixel_values", "bool_masked_pos", "decoder_masked_pos")}
 
 
