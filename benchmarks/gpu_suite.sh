@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/gpu_suite.sh OUT_DIR VIDEO_DIR [STAGE ...]
 #
-# VIDEO_DIR holds 320x568 benchmark clips named bench_320x568_<i>.mp4
+# VIDEO_DIR holds 48 320x568 benchmark clips named bench_320x568_<i>.mp4
 # (`python benchmarks/make_videos.py VIDEO_DIR --height 568 --width 320 --count 48`, made beforehand so the
 # lease is not spent encoding). Stages run in the order given (default: all, most important first); each has
 # its own time limit, so one that fails or overruns leaves the others' results. Every JSON line a benchmark
@@ -15,7 +15,7 @@ set -u -o pipefail
 out=$1 videos=$2
 shift 2
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_workers eval step_b_compile step_g_full step_g_compile diagnostics)
+[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_workers eval eval_workers step_b_compile step_g_full step_g_compile diagnostics)
 python=${PYTHON:-python3}
 mkdir -p "$out"
 
@@ -23,13 +23,13 @@ if [ "${SMOKE:-0}" = 1 ]; then
     b=(--preset vit-tiny --num-frames 4 --image-size 32 --batch 2 --steps 2 --warmup 1 --device cpu)
     g=("${b[@]}")
     e2e=(--preset vit-tiny --num-frames 4 --input-size 32 --batch 2 --num-sample 2 --workers 2 --steps 2 --warmup 1 --device cpu)
-    evl=(--preset vit-tiny --num-frames 4 --image-size 32 --views 2x3 --videos-per-batch 2 --batches 2 --videos 2 --workers 2 --device cpu)
+    evl=(--preset vit-tiny --num-frames 4 --image-size 32 --views 2x3 --videos-per-batch 2 --batches 2 --videos 4 --files 2 --workers 2 --device cpu)
     diag=(--labelled 2 --test 1 --unlabeled 2 --size 32 --num-frames 4 --batch 4 --pretrain-steps 3 --finetune-steps 2 --device cpu)
 else
     b=(--preset vit-b --batch 64)
     g=(--preset vit-g --batch 32 --steps 10 --warmup 3)
     e2e=(--preset vit-b --batch 16 --num-sample 4 --workers 16)
-    evl=(--preset vit-b --views 5x3 --videos-per-batch 4 --videos 48 --workers 16)
+    evl=(--preset vit-b --views 5x3 --videos-per-batch 4 --videos 256 --files 48 --workers 16)
     # 20k steps of 128 clips on 700 unlabeled clips: ~3600 epochs, the regime of VideoMAE's small-data results
     diag=(--pretrain-steps 20000 --pretrain-batch 128)
 fi
@@ -55,7 +55,8 @@ if torch.cuda.is_available() else None}))" ;;
         step_g) run step_g 180 benchmarks/pretrain_step.py "${g[@]}" --gradient-checkpointing --models ours ;;
         e2e) run e2e 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" ;;
         e2e_workers) run e2e_workers 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" --normalize-in-workers ;;
-        eval) run eval 120 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" ;;
+        eval) run eval 150 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" ;;
+        eval_workers) run eval_workers 150 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" --normalize-in-workers ;;
         step_b_compile) run step_b_compile 200 benchmarks/pretrain_step.py "${b[@]}" --compile --models ours ;;
         # ViT-g without activation checkpointing (no recomputed forward), eager and compiled
         step_g_full) run step_g_full 150 benchmarks/pretrain_step.py "${g[@]}" --models ours ;;

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from hf_tiktokactions.data.decoding import open_video
 from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset
+from hf_tiktokactions.data.sampling import multiview_clips
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
 from hf_tiktokactions.data.readers import load_videofolder
+from hf_tiktokactions.data.transforms import EvalTransform, normalize_video
 from hf_tiktokactions.training import metrics as metrics_package
 from hf_tiktokactions.training.evaluation import (
     MultiViewPredictions, average_view_probabilities, classification_metrics, multiview_metrics, predict_multiview,
@@ -92,3 +95,28 @@ def test_metrics_run_with_the_network_blocked(monkeypatch):
     assert result["confusion_matrix"] == [[1, 1, 0], [1, 0, 0], [0, 0, 1]]
     assert predictions.clips_per_second == 60.0
     assert classification_metrics(scores, labels, 3)["top1"] == pytest.approx(50.0)
+
+
+def test_views_share_one_resize_and_uint8_items_normalise_to_the_float_ones(synthetic_test):
+    video = synthetic_test["video"][0]
+    options = dict(num_frames=4, sampling_rate=4, num_segments=2, num_crops=3, input_size=24, short_side_size=32)
+    floats = MultiViewVideoDataset([video], [0], **options)[0]["pixel_values"]
+    uint8 = MultiViewVideoDataset([video], [0], normalize=False, **options)[0]["pixel_values"]
+    assert floats.dtype == torch.float32 and uint8.dtype == torch.uint8 and uint8.shape == floats.shape == (6, 4, 3, 24, 24)
+    torch.testing.assert_close(normalize_video(uint8), floats)
+    # the definition: every view decoded and transformed on its own
+    transform = EvalTransform(input_size=24, short_side_size=32, num_crops=3)
+    with open_video(video, "decord") as reader:
+        views = multiview_clips(reader.num_frames, 2, 3, 4, 4, False)
+        expected = torch.stack([transform(reader.read(view.indices), crop_index=view.spatial) for view in views])
+    torch.testing.assert_close(floats, expected)
+
+
+def test_predict_multiview_normalises_uint8_clips_on_the_device(synthetic_test):
+    videos, labels = synthetic_test["video"][:3], synthetic_test["label"][:3]
+    options = dict(num_frames=4, sampling_rate=4, num_segments=2, num_crops=3, input_size=32, short_side_size=32)
+    model = MeanColourModel()
+    floats = predict_multiview(model, MultiViewVideoDataset(videos, labels, **options), videos_per_batch=2, progress=False)
+    uint8 = predict_multiview(model, MultiViewVideoDataset(videos, labels, normalize=False, **options), videos_per_batch=2,
+                              progress=False)
+    np.testing.assert_allclose(uint8.probabilities, floats.probabilities, rtol=1e-6, atol=1e-7)

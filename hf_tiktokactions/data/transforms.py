@@ -243,11 +243,18 @@ class EvalTransform:
         self.num_crops = num_crops
 
     def __call__(self, video: torch.Tensor, crop_index: int | None = None) -> torch.Tensor:
+        return normalize_video(self.crop(self.resize(video), crop_index))
+
+    def resize(self, video: torch.Tensor) -> torch.Tensor:
+        """The short-side resize alone: (T, C, H, W) -> (T, C, H', W'), dtype kept. Frame by frame, so frames
+        shared by several views can be resized once."""
+        return short_side_resize(video, self.short_side_size)
+
+    def crop(self, resized: torch.Tensor, crop_index: int | None = None) -> torch.Tensor:
+        """Crop ``crop_index`` of an already resized clip, at ``input_size``; dtype kept (not normalised)."""
         index = crop_index if crop_index is not None else self.num_crops // 2
-        video = short_side_resize(video, self.short_side_size)
-        video = spatial_crop(video, self.short_side_size, index, self.num_crops)
-        video = resize_clip(video, (self.input_size, self.input_size))
-        return normalize_video(video)
+        video = spatial_crop(resized, self.short_side_size, index, self.num_crops)
+        return resize_clip(video, (self.input_size, self.input_size))
 
 
 class VideoMixup:

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..data.finetune_dataset import MultiViewVideoDataset, collate_clips
+from ..data.transforms import normalize_video
 from .metrics import load_metric
 
 
@@ -56,8 +57,10 @@ def predict_multiview(
 
     A batch holds ``videos_per_batch * dataset.num_views`` clips (the views of a video are never split).
     ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the forward under autocast on the model's device.
+    uint8 clips (``MultiViewVideoDataset(normalize=False)``) are normalised on that device.
     """
-    loader = DataLoader(dataset, batch_size=videos_per_batch, collate_fn=collate_clips, num_workers=num_workers, shuffle=False)
+    loader = DataLoader(dataset, batch_size=videos_per_batch, collate_fn=collate_clips, num_workers=num_workers, shuffle=False,
+                        pin_memory=torch.cuda.is_available())
     device = next(model.parameters()).device
     if accelerator is not None:
         loader = accelerator.prepare_data_loader(loader, device_placement=True)
@@ -68,6 +71,8 @@ def predict_multiview(
     show = progress and (accelerator is None or accelerator.is_local_main_process)
     for batch in tqdm(loader, desc=f"testing {views} views", unit="batch", disable=not show):
         pixel_values = batch["pixel_values"].to(device, non_blocking=True)
+        if pixel_values.dtype == torch.uint8:  # a dataset with normalize=False: normalise here, on the device
+            pixel_values = normalize_video(pixel_values)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             logits = model(pixel_values=pixel_values).logits
         video_probabilities = average_view_probabilities(logits, views)  # (B, K)

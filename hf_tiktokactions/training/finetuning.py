@@ -148,11 +148,15 @@ def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVi
     )
 
 
-def _test_dataset(args: FinetuneArguments, split: LabelledVideos, segments: int, crops: int) -> MultiViewVideoDataset:
+def _test_dataset(
+    args: FinetuneArguments, split: LabelledVideos, segments: int, crops: int, normalize: bool
+) -> MultiViewVideoDataset:
+    """``normalize=False`` (uint8 clips) only for ``predict_multiview``, which normalises on the device; the
+    Trainer's single-view validation feeds the model the clips as they come."""
     return MultiViewVideoDataset(
         split.videos, split.labels, num_frames=args.num_frames, sampling_rate=args.sampling_rate, sampling=args.sampling,
         num_segments=segments, num_crops=crops, input_size=args.input_size, short_side_size=args.short_side_size,
-        backend=args.decode_backend,
+        backend=args.decode_backend, normalize=normalize,
     )
 
 
@@ -190,7 +194,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     trainer = VideoClassificationTrainer(
         model=model, args=training_args, data_collator=collate_clips,
         train_dataset=_train_dataset(args, data.train) if data.train is not None else None,
-        eval_dataset=_test_dataset(args, data.eval, 1, 1) if data.eval is not None else None,
+        eval_dataset=_test_dataset(args, data.eval, 1, 1, normalize=True) if data.eval is not None else None,
         compute_metrics=single_view_metrics, layer_decay=args.layer_decay,
         min_lr_ratio=args.min_learning_rate / peak_lr, warmup_start_ratio=args.warmup_learning_rate / peak_lr, mixup=mixup,
     )
@@ -212,7 +216,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
             record["train"] = train_output.metrics
             _write_run_config(output_dir, record)
 
-    test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop)
+    test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop, normalize=False)
     autocast = torch.bfloat16 if training_args.bf16 else None
     predictions = predict_multiview(
         trainer.model, test, videos_per_batch=args.test_videos_per_batch, num_workers=training_args.dataloader_num_workers,
