@@ -1,6 +1,6 @@
 """Multi-view testing throughput: clips/s and videos/s with all views of a video in one batch.
 
-Two measurements, one JSON line each:
+Measurements, one JSON line each (the model ones for ours and, in the same run, transformers' VideoMAE):
 
 * ``model``: the classifier alone on pre-built batches of ``--videos-per-batch`` x views clips (what the GPU or
   CPU can do; views batched together, softmax averaged per video);
@@ -10,6 +10,7 @@ Two measurements, one JSON line each:
 
     python benchmarks/eval_throughput.py --preset vit-b --views 5x3 --videos-per-batch 4         # GPU, bf16
     python benchmarks/eval_throughput.py --preset vit-s --views 5x3 --videos-per-batch 1 --batches 2 --videos 2 --device cpu
+    python benchmarks/eval_throughput.py --views 5x3 --videos 32 --data-only                   # the data side, one core
 
 ``--files`` distinct videos are generated into ``--video-dir`` (default /tmp/eval_throughput_videos) with
 benchmarks/make_videos.py's writer (10 s of 320x568 at 30 fps unless given; existing ones are reused) and cycled
@@ -49,6 +50,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--videos", type=int, default=64, help="test items of the end-to-end measurement (0 = skip it)")
     parser.add_argument("--files", type=int, default=16, help="distinct video files the items cycle through")
     parser.add_argument("--normalize-in-workers", action="store_true", help="float32 clips from the workers (the old path)")
+    parser.add_argument("--data-only", action="store_true", help="only the items (decode, resize, crop) on one CPU thread")
+    parser.add_argument("--profile", action="store_true", help="also print the operators that take the model's time")
+    parser.add_argument("--models", default="ours,transformers", help="comma list of: ours, transformers (model-only baseline)")
     parser.add_argument("--video-dir", type=Path, default=Path("/tmp/eval_throughput_videos"))
     parser.add_argument("--height", type=int, default=568)
     parser.add_argument("--width", type=int, default=320)
@@ -67,6 +71,19 @@ def machine(device: str) -> str:
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+def transformers_classifier(config: VideoMAEv2Config):
+    """transformers' VideoMAEForVideoClassification of the same size (mean pooling, SDPA): the baseline."""
+    import transformers
+
+    theirs = transformers.VideoMAEConfig(
+        image_size=config.image_size, patch_size=config.patch_size, num_frames=config.num_frames,
+        tubelet_size=config.tubelet_size, hidden_size=config.hidden_size, num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
+        use_mean_pooling=True, num_labels=config.num_labels, attn_implementation="sdpa",
+    )
+    return transformers.VideoMAEForVideoClassification(theirs)
 
 
 def benchmark_model(model, args, views: int, dtype) -> dict:
@@ -89,7 +106,30 @@ def benchmark_model(model, args, views: int, dtype) -> dict:
     return record
 
 
-def benchmark_end_to_end(model, args, segments: int, crops: int, dtype) -> dict:
+def profile_model(model, args, views: int, dtype, top: int = 12) -> list[dict]:
+    """torch.profiler over 3 model batches: the ``top`` operators by self device time (CPU time on the CPU)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    pixel_values = torch.randn(args.videos_per_batch * views, args.num_frames, 3, args.image_size, args.image_size,
+                               device=args.device)
+    device_type = torch.device(args.device).type
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device_type == "cuda" else [])
+    with torch.no_grad(), torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
+        model(pixel_values=pixel_values)
+        sync(args.device)
+        with profile(activities=activities) as profiler:
+            for _ in range(3):
+                model(pixel_values=pixel_values)
+            sync(args.device)
+    key = "self_device_time_total" if device_type == "cuda" else "self_cpu_time_total"
+    events = sorted(profiler.key_averages(), key=lambda event: getattr(event, key), reverse=True)[:top]
+    total = sum(getattr(event, key) for event in profiler.key_averages()) or 1.0
+    return [{"measurement": "profile", "op": event.key, "ms_per_batch": round(getattr(event, key) / 3e3, 3),
+             "share": round(getattr(event, key) / total, 3), "calls_per_batch": event.count // 3} for event in events]
+
+
+def test_set(args, segments: int, crops: int) -> tuple[MultiViewVideoDataset, int]:
+    """``--videos`` items cycling through ``--files`` distinct files (written when missing); the file count."""
     from video_files import write_test_video
 
     args.video_dir.mkdir(parents=True, exist_ok=True)
@@ -103,28 +143,67 @@ def benchmark_end_to_end(model, args, segments: int, crops: int, dtype) -> dict:
     dataset = MultiViewVideoDataset(videos, [0] * len(videos), num_frames=args.num_frames, num_segments=segments,
                                     num_crops=crops, input_size=args.image_size, short_side_size=args.image_size,
                                     normalize=args.normalize_in_workers)
+    return dataset, len(files)
+
+
+def benchmark_end_to_end(model, args, segments: int, crops: int, dtype) -> dict:
+    dataset, files = test_set(args, segments, crops)
     predictions = predict_multiview(model, dataset, videos_per_batch=args.videos_per_batch, num_workers=args.workers,
                                     autocast_dtype=dtype, progress=False)
     return {"measurement": "end_to_end", "clips_per_s": round(predictions.clips_per_second, 2),
-            "videos_per_s": round(len(videos) / predictions.seconds, 3), "videos": len(videos), "files": len(files),
+            "videos_per_s": round(len(dataset) / predictions.seconds, 3), "videos": len(dataset), "files": files,
             "normalize_on_device": not args.normalize_in_workers, "workers": args.workers,
             "video_size": f"{args.width}x{args.height}"}
+
+
+def benchmark_data_one_core(args, segments: int, crops: int) -> dict:
+    """The workers' side alone, on one thread: every item of the test set built in this process (CPU time)."""
+    dataset, files = test_set(args, segments, crops)
+    torch.set_num_threads(1)
+    dataset[0]  # warm-up: imports, decoder libraries
+    started = time.process_time()
+    for index in range(len(dataset)):
+        dataset[index]
+    seconds = time.process_time() - started
+    return {"measurement": "data_one_core", "clips_per_cpu_s": round(len(dataset) * dataset.num_views / seconds, 2),
+            "videos_per_cpu_s": round(len(dataset) / seconds, 3), "videos": len(dataset), "files": files,
+            "normalize_on_device": not args.normalize_in_workers, "video_size": f"{args.width}x{args.height}"}
 
 
 def main() -> None:
     args = parse_args()
     segments, crops = (int(part) for part in args.views.split("x"))
     views = segments * crops
+    common = {"benchmark": "eval_throughput", "preset": args.preset, "views": args.views, "frames": args.num_frames,
+              "image_size": args.image_size, "videos_per_batch": args.videos_per_batch, "torch": torch.__version__}
+    if args.data_only:
+        print(json.dumps({**common, "device": "CPU, one thread", **benchmark_data_one_core(args, segments, crops)}), flush=True)
+        return
     config = VideoMAEv2Config.from_preset(args.preset, num_frames=args.num_frames, image_size=args.image_size,
                                           num_labels=args.num_labels)
-    model = VideoMAEv2ForVideoClassification(config).to(args.device).eval()
     dtype = DTYPES[args.dtype] if args.dtype else (torch.bfloat16 if args.device.startswith("cuda") else None)
-    common = {"benchmark": "eval_throughput", "preset": args.preset, "views": args.views, "frames": args.num_frames,
-              "image_size": args.image_size, "videos_per_batch": args.videos_per_batch, "device": machine(args.device),
-              "dtype": args.dtype or ("bf16" if dtype is torch.bfloat16 else "fp32"), "attention": "sdpa", "torch": torch.__version__}
-    print(json.dumps({**common, **benchmark_model(model, args, views, dtype)}), flush=True)
-    if args.videos > 0:
-        print(json.dumps({**common, **benchmark_end_to_end(model, args, segments, crops, dtype)}), flush=True)
+    common.update({"device": machine(args.device), "dtype": args.dtype or ("bf16" if dtype is torch.bfloat16 else "fp32"),
+                   "attention": "sdpa"})
+    rates = {}
+    for name in args.models.split(","):
+        if name not in ("ours", "transformers"):
+            raise SystemExit(f"--models: unknown {name!r}; use ours, transformers")
+        model = (VideoMAEv2ForVideoClassification(config) if name == "ours" else transformers_classifier(config))
+        model = model.to(args.device).eval()
+        record = {**common, "model": name, **benchmark_model(model, args, views, dtype)}
+        rates[name] = record["clips_per_s"]
+        print(json.dumps(record), flush=True)
+        if args.profile:
+            for row in profile_model(model, args, views, dtype):
+                print(json.dumps({**common, "model": name, **row}), flush=True)
+        if name == "ours" and args.videos > 0:
+            print(json.dumps({**common, "model": name, **benchmark_end_to_end(model, args, segments, crops, dtype)}), flush=True)
+        del model
+        if args.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    if len(rates) == 2:
+        print(json.dumps({"benchmark": "eval_throughput", "comparison": "ours / transformers, model only",
+                          "speedup": round(rates["ours"] / rates["transformers"], 3)}))
 
 
 if __name__ == "__main__":

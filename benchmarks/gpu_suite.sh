@@ -30,8 +30,9 @@ else
     g=(--preset vit-g --batch 32 --steps 10 --warmup 3)
     e2e=(--preset vit-b --batch 16 --num-sample 4 --workers 16)
     evl=(--preset vit-b --views 5x3 --videos-per-batch 4 --videos 256 --files 48 --workers 16)
-    # 20k steps of 128 clips on 700 unlabeled clips: ~3600 epochs, the regime of VideoMAE's small-data results
-    diag=(--pretrain-steps 20000 --pretrain-batch 128)
+    # 8k steps of 128 clips on 700 unlabeled clips: ~1460 epochs (5x the longest CPU run). On an H200 a step took
+    # 20 ms (2026-11-26), so this is ~3 min; 20k steps (~3600 epochs) need ~7 min, a lease of their own.
+    diag=(--pretrain-steps 8000 --pretrain-batch 128)
 fi
 
 run() {
@@ -55,14 +56,14 @@ if torch.cuda.is_available() else None}))" ;;
         step_g) run step_g 180 benchmarks/pretrain_step.py "${g[@]}" --gradient-checkpointing --models ours ;;
         e2e) run e2e 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" ;;
         e2e_workers) run e2e_workers 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" --normalize-in-workers ;;
-        eval) run eval 150 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" ;;
-        eval_workers) run eval_workers 150 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" --normalize-in-workers ;;
+        eval) run eval 180 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" --profile ;;
+        eval_workers) run eval_workers 150 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" --normalize-in-workers --models ours ;;
         step_b_compile) run step_b_compile 200 benchmarks/pretrain_step.py "${b[@]}" --compile --models ours ;;
         # ViT-g without activation checkpointing (no recomputed forward), eager and compiled
         step_g_full) run step_g_full 150 benchmarks/pretrain_step.py "${g[@]}" --models ours ;;
         step_g_compile) run step_g_compile 240 benchmarks/pretrain_step.py "${g[@]}" --compile --models ours ;;
         diagnostics)
-            run diagnostics "${DIAGNOSTICS_LIMIT:-400}" training/embedded_diagnostics.py --arms scratch,pretrained,probe \
+            run diagnostics "${DIAGNOSTICS_LIMIT:-300}" training/embedded_diagnostics.py --arms scratch,pretrained,probe \
                 "${diag[@]}" --output "$out/diagnostics.json" ;;
         *) echo "unknown stage $stage" >&2; exit 2 ;;
     esac
