@@ -1,0 +1,34 @@
+"""The GPU benchmark suite's plumbing, on the CPU with tiny sizes (SMOKE=1): every stage runs and reports.
+
+The figures themselves are measurements for docs/BENCHMARKS.md, never asserted here; this only keeps the
+scripts that a short GPU lease depends on from breaking unnoticed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ["env", "step_b", "step_g", "e2e", "e2e_workers", "eval", "eval_workers", "step_g_full", "diagnostics"]
+
+
+def test_gpu_suite_runs_every_stage_on_the_cpu(tmp_path):
+    videos = tmp_path / "videos"
+    made = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_videos.py"), str(videos), "--height", "568",
+                           "--width", "320", "--count", "2", "--seconds", "3"], capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr[-2000:]
+    out = tmp_path / "out"
+    env = {**os.environ, "SMOKE": "1", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), str(out), str(videos), *STAGES],
+                         capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    log = (out / "log.txt").read_text()
+    for stage in STAGES:
+        assert f"== {stage}: exit 0 after" in log, f"stage {stage} failed:\n{log[-3000:]}"
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {row["stage"] for row in rows} == set(STAGES)
+    rates = [row["clips_per_s"] for row in rows if "clips_per_s" in row]
+    assert len(rates) >= 9 and all(rate > 0 for rate in rates)
+    assert json.loads((out / "diagnostics.json").read_text())["test_top1"].keys() == {"scratch", "pretrained"}
