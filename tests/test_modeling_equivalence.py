@@ -21,6 +21,11 @@ def randomise(model: torch.nn.Module) -> torch.nn.Module:
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, param in model.named_parameters():
+            if name.endswith("attention.key.bias"):
+                # VideoMAE has no key bias; transformers releases that store one as a parameter (5.17) keep it
+                # at zero, and the converter refuses a non-zero one
+                param.zero_()
+                continue
             is_norm_scale = "norm" in name and name.endswith("weight")
             param.copy_(torch.randn(param.shape, generator=generator) * 0.2 + (1.0 if is_norm_scale else 0.0))
     return model.eval()
