@@ -2,9 +2,12 @@
 
     python dataset_scripts/purge.py --output data/curated                    # raw videos, clips, metadata, index
     python dataset_scripts/purge.py --output data/curated --keep-metadata    # keep metadata/ and index/ for the statistics
+    python dataset_scripts/purge.py --output data/curated --delete-own-videos  # your own source videos too
     TIKTOK_CLIENT_KEY=... TIKTOK_CLIENT_SECRET=... \
     python dataset_scripts/purge.py --output data/curated --refresh          # every 15 days at the latest
 
+Raw videos are deleted when download_videos.py fetched them (they lie under a folder holding its manifest);
+videos curated from your own folders or lists are kept unless --delete-own-videos.
 --refresh looks every held video id up through the Research API (ids batched by creation date from the
 collection's videos.jsonl: --metadata, else found from the download folder) and removes the videos it no
 longer returns -- raw file, clip, metadata -- and rebuilds the index. Every run writes
@@ -35,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--api-base", default=DEFAULT_API_BASE, help="--refresh: Research API base URL")
     p.add_argument("--max-unavailable-share", type=float, default=0.5, help="--refresh: delete nothing when more than this share of the checked videos looks unavailable")
     p.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing, write no log")
+    p.add_argument("--delete-own-videos", action="store_true",
+                   help="also delete source videos that download_videos.py did not fetch (your own folders and lists; kept by default)")
     return p.parse_args(argv)
 
 
@@ -45,6 +50,9 @@ def _print(log: dict) -> None:
         f"{log['mode']}: {verb} {counts['raw_videos']} raw videos, {counts['clips']} clips, {counts['metadata']} metadata files"
         f" ({counts['bytes_freed'] / 1e6:.1f} MB); {counts['already_gone']} listed files were already gone"
     )
+    if counts.get("kept_own_videos"):
+        print(f"kept {counts['kept_own_videos']} source videos that were not downloaded by download_videos.py "
+              "(your own files; --delete-own-videos deletes them too)")
     if "refresh" in log:
         r = log["refresh"]
         print(f"refresh: {r['checked']} checked, {r['unavailable']} no longer available, {r['unchecked']} unchecked, {r['requests']} requests")
@@ -58,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.refresh and args.keep_metadata:
         raise ConfigError("--keep-metadata applies to a full purge; --refresh always removes all of an unavailable video")
     if not args.refresh:
-        _print(purge(args.output, keep_metadata=args.keep_metadata, dry_run=args.dry_run))
+        _print(purge(args.output, keep_metadata=args.keep_metadata, dry_run=args.dry_run, delete_own_videos=args.delete_own_videos))
         return 0
     from hf_tiktokactions.curation.refresh import creation_times
 

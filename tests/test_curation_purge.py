@@ -173,3 +173,23 @@ def test_refresh_stopped_by_the_quota_keeps_what_it_confirmed(pipeline):
     (log_path,) = (root / "curated" / "purge_logs").glob("*-refresh.json")
     refresh = json.loads(log_path.read_text())["refresh"]
     assert refresh["unavailable_ids"] == [first] and refresh["unchecked"] == len(ids) - len(batches[0].ids)
+
+
+def test_purge_keeps_the_users_own_source_videos_unless_asked(tmp_path):
+    own = tmp_path / "my_videos"
+    for name in ("a", "b"):
+        write_scene_video(own / f"{name}.mp4", [120], height=64, width=96)
+    curated = tmp_path / "curated"
+    curate(load_video_inputs(own), curated, CurationOptions(detector="none"), workers=1, progress=False)
+    assert len(list((curated / "clips").glob("*.mp4"))) == 2
+
+    kept = _purge("--output", str(curated), "--keep-metadata")
+    assert kept.returncode == 0, kept.stderr
+    assert "deleted 0 raw videos, 2 clips" in kept.stdout and "kept 2 source videos" in kept.stdout
+    assert sorted(p.name for p in own.iterdir()) == ["a.mp4", "b.mp4"]
+    log = latest_purge_log(curated)
+    assert log["counts"]["kept_own_videos"] == 2 and sorted(log["kept_own_videos"]) == [str((own / n).resolve()) for n in ("a.mp4", "b.mp4")]
+
+    asked = _purge("--output", str(curated), "--delete-own-videos")
+    assert asked.returncode == 0, asked.stderr
+    assert "deleted 2 raw videos" in asked.stdout and not list(own.iterdir())

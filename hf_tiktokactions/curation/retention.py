@@ -2,6 +2,9 @@
 
 * :func:`purge` (after training): the raw videos (each metadata record's ``source_path``), the clips
   (``DIR/clips``) and, unless ``keep_metadata``, the metadata files, the index and the review list.
+  Only raw videos that ``download_videos.py`` fetched (files under a folder holding its manifest) are
+  deleted; videos curated from the user's own folders or lists are kept and counted, unless
+  ``delete_own_videos``.
 * :func:`remove_videos` (after a refresh): everything of the given videos -- raw file, clip, metadata
   file -- then the index is rebuilt from the metadata that is left (:func:`index.save_index`).
 
@@ -20,6 +23,7 @@ from typing import Any, Iterable
 
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import read_json, write_json_atomic
+from hf_tiktokactions.curation.download import MANIFEST_FILE
 from hf_tiktokactions.curation.engines import REVIEW_LIST_FILE
 from hf_tiktokactions.curation.index import INDEX_DIR, read_records, save_index
 from hf_tiktokactions.curation.pipeline import CLIPS_DIR, METADATA_DIR, metadata_path
@@ -39,6 +43,7 @@ class Deletion:
     dry_run: bool = False
     deleted: dict[str, list[str]] = field(default_factory=lambda: {"raw_videos": [], "clips": [], "metadata": [], "other": []})
     already_gone: list[str] = field(default_factory=list)
+    kept_own_videos: list[str] = field(default_factory=list)
     bytes_freed: int = 0
 
     def delete_file(self, path: Path, kind: str) -> None:
@@ -60,7 +65,8 @@ class Deletion:
             shutil.rmtree(path)
 
     def counts(self) -> dict[str, int]:
-        return {**{kind: len(paths) for kind, paths in self.deleted.items()}, "already_gone": len(self.already_gone), "bytes_freed": self.bytes_freed}
+        return {**{kind: len(paths) for kind, paths in self.deleted.items()}, "already_gone": len(self.already_gone),
+                "kept_own_videos": len(self.kept_own_videos), "bytes_freed": self.bytes_freed}
 
 
 def _check_output(output: Path) -> None:
@@ -72,6 +78,19 @@ def _check_output(output: Path) -> None:
 
 def _source(record: dict[str, Any]) -> Path | None:
     return Path(record["source_path"]) if record.get("source_path") else None
+
+
+def was_downloaded(source: Path) -> bool:
+    """True when ``source`` lies under a download folder of ``download_videos.py`` (one holding its manifest):
+    a copy the terms say must go. Anything else is a video the user brought, and theirs to keep."""
+    return any((parent / MANIFEST_FILE).is_file() for parent in source.parents)
+
+
+def _delete_source(deletion: Deletion, source: Path, delete_own_videos: bool) -> None:
+    if delete_own_videos or was_downloaded(source):
+        deletion.delete_file(source, "raw_videos")
+    else:
+        deletion.kept_own_videos.append(str(source))
 
 
 def write_purge_log(output: Path, log: dict[str, Any]) -> Path:
@@ -105,8 +124,9 @@ def _log(mode: str, started: str, deletion: Deletion, videos_removed: int, **ext
     }
 
 
-def purge(output: str | Path, keep_metadata: bool = False, dry_run: bool = False) -> dict[str, Any]:
-    """Delete raw videos and clips (and the metadata, index and review list unless ``keep_metadata``).
+def purge(output: str | Path, keep_metadata: bool = False, dry_run: bool = False, delete_own_videos: bool = False) -> dict[str, Any]:
+    """Delete downloaded raw videos and clips (and the metadata, index and review list unless ``keep_metadata``);
+    the user's own source videos too when ``delete_own_videos``.
 
     Returns the purge log (also written to ``DIR/purge_logs/`` unless ``dry_run``).
     """
@@ -118,7 +138,7 @@ def purge(output: str | Path, keep_metadata: bool = False, dry_run: bool = False
     for record in records:
         source = _source(record)
         if source is not None:
-            deletion.delete_file(source, "raw_videos")
+            _delete_source(deletion, source, delete_own_videos)
     clips = output / CLIPS_DIR
     if clips.is_dir():
         for path in sorted(p for p in clips.iterdir() if p.is_file()):
@@ -129,7 +149,7 @@ def purge(output: str | Path, keep_metadata: bool = False, dry_run: bool = False
         deletion.delete_tree(output / INDEX_DIR, "other")
         if (output / REVIEW_LIST_FILE).is_file():
             deletion.delete_file(output / REVIEW_LIST_FILE, "other")
-    log = _log("purge", started, deletion, len(records), keep_metadata=keep_metadata)
+    log = _log("purge", started, deletion, len(records), keep_metadata=keep_metadata, kept_own_videos=deletion.kept_own_videos)
     if not dry_run:
         log["log_path"] = str(write_purge_log(output, log))
     return log
