@@ -6,9 +6,10 @@
   ``num_crops`` spatial crops (official ``test_num_segment`` x ``test_num_crop``); 1 x 1 is the centred clip of
   single-view validation. The frames of all views are decoded in one read.
 
-Items are ``{"pixel_values": float (V, T, C, S, S) (uint8 from ``MultiViewVideoDataset(normalize=False)``), "labels": int64 (V,), "index": int}`` with V = num_sample or
-the number of views; ``collate_clips`` concatenates them into a flat batch of clips, so a multi-view batch of B
-videos is (B * V, T, C, S, S), views of a video adjacent, ready to be reshaped to (B, V, ...) after the model.
+Items are ``{"pixel_values": float (V, T, C, S, S), "labels": int64 (V,), "index": int}`` (``pixel_values`` uint8
+from ``MultiViewVideoDataset(normalize=False)``) with V = num_sample or the number of views; ``collate_clips``
+concatenates them into a flat batch of clips, so a multi-view batch of B videos is (B * V, T, C, S, S), views of
+a video adjacent, ready to be reshaped to (B, V, ...) after the model.
 """
 
 from __future__ import annotations
