@@ -22,6 +22,7 @@ from hf_tiktokactions.curation.download import (
     download_videos,
     format_download_summary,
 )
+from hf_tiktokactions.cli_errors import run_cli
 from hf_tiktokactions.errors import TikTokActionsError
 
 
@@ -49,12 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             downloader = YtDlpDownloader(url_template=args.url_template)
         result = download_videos(args.metadata, args.output, downloader, workers=args.workers, limit=args.limit, progress=not args.quiet)
-    except TikTokActionsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # an unwritable --output, a full disk
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except OSError as exc:  # an unwritable --output, a full disk: one line like every other user error
+        raise TikTokActionsError(str(exc)) from None
     except KeyboardInterrupt:
         print("interrupted; everything up to the last finished step is saved, rerun the same command to resume", file=sys.stderr)
         return 130
@@ -63,4 +60,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

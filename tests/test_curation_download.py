@@ -122,10 +122,10 @@ def test_video_url_and_user_errors(tmp_path):
     with pytest.raises(DownloadError, match="must contain"):
         LocalCopyDownloader("/mirror/video.mp4")
     done = run_cli("--metadata", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o"), "--downloader", "local", "--source", "/m/{id}.mp4")
-    assert done.returncode == 1 and "none.jsonl does not exist; run collect_tiktok.py first" in done.stderr
+    assert done.returncode == 2 and "none.jsonl does not exist; run collect_tiktok.py first" in done.stderr
     assert "Traceback" not in done.stderr
     done = run_cli("--metadata", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o"), "--downloader", "local")
-    assert done.returncode == 1 and "needs --source" in done.stderr
+    assert done.returncode == 2 and "needs --source" in done.stderr
 
 
 def test_missing_yt_dlp_is_a_clear_error(monkeypatch):
