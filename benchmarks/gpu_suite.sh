@@ -9,6 +9,10 @@
 # its own time limit, so one that fails or overruns leaves the others' results. Every JSON line a benchmark
 # prints goes to OUT_DIR/results.jsonl with a "stage" key; the full output goes to OUT_DIR/log.txt.
 #
+# All stages take about 11 minutes on an H200 (2026-11-26), more than one 10-minute device call: run them as
+#   ... env step_b step_g e2e e2e_workers eval eval_workers step_g_full    (about 5 minutes)
+#   ... step_b_compile step_g_compile diagnostics                          (about 6 minutes)
+#
 # SMOKE=1 runs every stage with tiny sizes on the CPU: a check of the plumbing, not a measurement.
 set -u -o pipefail
 
