@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset  # noqa: E402
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification  # noqa: E402
 from hf_tiktokactions.training.evaluation import average_view_probabilities, predict_multiview  # noqa: E402
+from transformers_baseline import videomae_config  # noqa: E402
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
@@ -77,18 +78,18 @@ def transformers_classifier(config: VideoMAEv2Config):
     """transformers' VideoMAEForVideoClassification of the same size (mean pooling, SDPA): the baseline."""
     import transformers
 
-    theirs = transformers.VideoMAEConfig(
-        image_size=config.image_size, patch_size=config.patch_size, num_frames=config.num_frames,
-        tubelet_size=config.tubelet_size, hidden_size=config.hidden_size, num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
-        use_mean_pooling=True, num_labels=config.num_labels, attn_implementation="sdpa",
-    )
+    theirs = videomae_config(config, use_mean_pooling=True, num_labels=config.num_labels, attn_implementation="sdpa")
     return transformers.VideoMAEForVideoClassification(theirs)
+
+
+def random_batch(args, views: int) -> torch.Tensor:
+    """(videos_per_batch * views, T, 3, S, S) random clips on the device: one batch of the model measurements."""
+    return torch.randn(args.videos_per_batch * views, args.num_frames, 3, args.image_size, args.image_size, device=args.device)
 
 
 def benchmark_model(model, args, views: int, dtype) -> dict:
     clips = args.videos_per_batch * views
-    pixel_values = torch.randn(clips, args.num_frames, 3, args.image_size, args.image_size, device=args.device)
+    pixel_values = random_batch(args, views)
     device_type = torch.device(args.device).type
     with torch.no_grad(), torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
         for _ in range(args.warmup):
@@ -110,8 +111,7 @@ def profile_model(model, args, views: int, dtype, top: int = 12) -> list[dict]:
     """torch.profiler over 3 model batches: the ``top`` operators by self device time (CPU time on the CPU)."""
     from torch.profiler import ProfilerActivity, profile
 
-    pixel_values = torch.randn(args.videos_per_batch * views, args.num_frames, 3, args.image_size, args.image_size,
-                               device=args.device)
+    pixel_values = random_batch(args, views)
     device_type = torch.device(args.device).type
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device_type == "cuda" else [])
     with torch.no_grad(), torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):

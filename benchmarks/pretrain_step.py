@@ -22,6 +22,7 @@ import transformers
 from torch.utils.flop_counter import FlopCounterMode
 
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining, tube_mask
+from transformers_baseline import videomae_config
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -56,15 +57,7 @@ def our_model(config: VideoMAEv2Config):
 
 def transformers_model(config: VideoMAEv2Config, attn: str):
     """transformers' VideoMAEForPreTraining of the same size, tube masking at the same ratio (V1 decoder)."""
-    theirs = transformers.VideoMAEConfig(
-        image_size=config.image_size, patch_size=config.patch_size, num_frames=config.num_frames,
-        tubelet_size=config.tubelet_size, hidden_size=config.hidden_size, num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
-        decoder_hidden_size=config.decoder_hidden_size, decoder_num_hidden_layers=config.decoder_num_hidden_layers,
-        decoder_num_attention_heads=config.decoder_num_attention_heads,
-        decoder_intermediate_size=config.decoder_intermediate_size, use_mean_pooling=False, norm_pix_loss=True,
-        layer_norm_eps=config.layer_norm_eps, attn_implementation=attn,
-    )
+    theirs = videomae_config(config, use_mean_pooling=False, norm_pix_loss=True, attn_implementation=attn)
     model = transformers.VideoMAEForPreTraining(theirs)
     t, h, w = config.grid_size
 
