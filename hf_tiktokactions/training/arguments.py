@@ -39,7 +39,7 @@ class PretrainArguments:
     num_sample: int = field(default=4, metadata={"help": "augmented clips per decoded video (repeated augmentation)"})
     decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
     dataloader_num_workers: int = field(default=8, metadata={"help": "DataLoader worker processes per device"})
-    normalize_on_device: bool | None = field(default=None, metadata={"help": "ship uint8 clips and normalise them on the device: 4x less to pin and copy (on an H200 with 16 workers, ViT-B: 1236 instead of 357 clips/s); default: on when CUDA is available"})
+    normalize_on_device: bool | None = field(default=None, metadata={"help": "ship uint8 clips and normalise them on the device: 4x less to pin and copy (on an H200 with 16 workers, ViT-B: 1236 instead of 357 clips/s); default: on when training on a CUDA device"})
 
     # Model
     model_preset: str = field(default="vit-b", metadata={"help": "vit-tiny, vit-s, vit-b, vit-l, vit-h or vit-g"})

@@ -126,7 +126,7 @@ def pretrain(args: PretrainArguments) -> dict:
         videos, num_frames=args.num_frames, sampling_rate=args.sampling_rate, input_size=args.input_size,
         num_sample=args.num_sample, backend=args.decode_backend, seed=args.seed,
     )
-    normalize_on_device = torch.cuda.is_available() if args.normalize_on_device is None else args.normalize_on_device
+    normalize_on_device = accelerator.device.type == "cuda" if args.normalize_on_device is None else args.normalize_on_device
     collator = PretrainCollator(
         num_frames=args.num_frames, tubelet_size=args.tubelet_size, input_size=args.input_size,
         patch_size=config.patch_size, mask_ratio=args.mask_ratio, decoder_mask_ratio=args.decoder_mask_ratio,
