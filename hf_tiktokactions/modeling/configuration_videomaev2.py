@@ -17,6 +17,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
         decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
         decoder_intermediate_size=64, image_size=32, patch_size=8, num_frames=4,
     ),
+    # The embedded synthetic set's model: 4 blocks of 128 on 8x64x64 clips, small enough for a CPU, large
+    # enough that pre-training beats scratch there (training/README.md, rows 11-12).
+    "vit-mini": dict(
+        hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512,
+        decoder_hidden_size=64, decoder_num_hidden_layers=2, decoder_num_attention_heads=2,
+        decoder_intermediate_size=128, image_size=64, patch_size=8, num_frames=8,
+    ),
     "vit-s": dict(
         hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
         decoder_hidden_size=192, decoder_num_attention_heads=3, decoder_intermediate_size=768,
@@ -176,7 +183,8 @@ class VideoMAEv2Config(PretrainedConfig):
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "VideoMAEv2Config":
         """A configuration of an official size (``vit-s``, ``vit-b``, ``vit-l``, ``vit-h``, ``vit-g``) or
-        ``vit-tiny`` (a 2-block model on 4x32x32 clips for CPU tests), with any field overridden."""
+        ``vit-tiny`` (a 2-block model on 4x32x32 clips for CPU tests) or ``vit-mini`` (4 blocks on 8x64x64 clips,
+        the embedded synthetic set's model), with any field overridden."""
         key = name.lower().replace("_", "-")
         if key not in _PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(_PRESETS)}")

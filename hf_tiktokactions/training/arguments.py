@@ -42,12 +42,13 @@ class PretrainArguments:
     normalize_on_device: bool | None = field(default=None, metadata={"help": "ship uint8 clips and normalise them on the device: 4x less to pin and copy (on an H200 with 16 workers, ViT-B: 1236 instead of 357 clips/s); default: on when training on a CUDA device"})
 
     # Model
-    model_preset: str = field(default="vit-b", metadata={"help": "vit-tiny, vit-s, vit-b, vit-l, vit-h or vit-g"})
+    model_preset: str = field(default="vit-b", metadata={"help": "vit-tiny, vit-mini, vit-s, vit-b, vit-l, vit-h or vit-g"})
     init_from: str | None = field(default=None, metadata={"help": "continue from a pre-trained model folder (e.g. OUTPUT_DIR/final of an earlier run)"})
     tubelet_size: int = 2
     mask_ratio: float = field(default=0.9, metadata={"help": "tube mask ratio of the encoder"})
     decoder_mask_ratio: float = field(default=0.5, metadata={"help": "running-cell mask ratio of the decoder (0 = VideoMAE V1)"})
     decoder_depth: int = 4
+    norm_pix_loss: bool = field(default=True, metadata={"help": "regress per-patch normalised pixels (official normlize_target); false = raw pixels"})
     drop_path_rate: float = 0.0
     gradient_checkpointing: bool = False
 

@@ -6,8 +6,9 @@
   training videos, and from scratch, at equal fine-tuning budget (the paper's figure 4).
 
 Each (arm, seed) run lives in its own folder under ``output_dir`` and is skipped when its ``results.json`` exists,
-so an interrupted study continues. ``embedded=True`` generates the embedded synthetic action set (the target)
-and a second synthetic set with another seed (standing in for the unlabeled index) and runs everything on CPU.
+and an interrupted pre-training resumes from its newest checkpoint, so an interrupted study continues.
+``embedded=True`` generates the embedded synthetic action set (the target) and a second synthetic set with another
+seed (standing in for the unlabeled index) and runs everything on CPU.
 """
 
 from __future__ import annotations
@@ -91,13 +92,14 @@ def _reset_accelerate() -> None:
 
 
 def pretrain_once(options: PretrainArguments) -> str:
-    """Pre-train (unless ``output_dir/final`` exists) and return the final model folder."""
+    """Pre-train (unless ``output_dir/final`` exists) and return the final model folder; an interrupted
+    pre-training continues from its newest checkpoint unless ``--resume`` names another."""
     from .pretraining import pretrain
 
     final = Path(options.output_dir) / "final"
     if not (final / "config.json").exists():
         _reset_accelerate()
-        pretrain(options)
+        pretrain(options if options.resume else dataclasses.replace(options, resume="latest"))
     return str(final)
 
 

@@ -49,7 +49,7 @@ def build_model(args: PretrainArguments) -> VideoMAEv2ForPreTraining:
     overrides = dict(
         num_frames=args.num_frames, image_size=args.input_size, tubelet_size=args.tubelet_size,
         mask_ratio=args.mask_ratio, decoder_mask_ratio=args.decoder_mask_ratio,
-        decoder_num_hidden_layers=args.decoder_depth, drop_path_rate=args.drop_path_rate,
+        decoder_num_hidden_layers=args.decoder_depth, drop_path_rate=args.drop_path_rate, norm_pix_loss=args.norm_pix_loss,
     )
     if args.init_from:
         if not (Path(args.init_from) / "config.json").exists():
