@@ -1,11 +1,14 @@
 """The paper's experiment drivers end to end on the embedded synthetic set (tiny step counts)."""
 
+import dataclasses
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -86,3 +89,51 @@ def test_embedded_diagnostics_evaluation_input_is_the_centred_window_unchanged()
     start = (diagnostics.CLIP_FRAMES - 8) // 2
     expected = diagnostics.normalize_video(clips[:, start:start + 8:2].permute(0, 1, 4, 2, 3))
     torch.testing.assert_close(diagnostics.model_input(args, clips, None), expected)
+
+
+def test_embedded_recipes_build_the_model_the_diagnostics_train():
+    """The recipe pair of the embedded comparison is the diagnostics' setting (training/README.md, rows 11-12)."""
+    from transformers import TrainingArguments
+
+    from hf_tiktokactions.training.arguments import FinetuneArguments, PretrainArguments, parse_with_config
+    from hf_tiktokactions.training.model_init import build_classifier
+    from hf_tiktokactions.training.pretraining import build_model
+
+    diagnostics = _load_diagnostics()
+    expected = diagnostics.vit_config(diagnostics.parse_args(["--device", "cpu"]))
+    pretrain_args = parse_with_config(PretrainArguments, ["--config", str(ROOT / "training/configs/pretrain_embedded_synthetic.yaml")], prog="x")
+    pretrained = build_model(pretrain_args).config
+    finetune_args, _ = parse_with_config((FinetuneArguments, TrainingArguments), [
+        "--config", str(ROOT / "training/configs/finetune_embedded_synthetic.yaml"), "--output_dir", "unused"], prog="y")
+    scratch = build_classifier(finetune_args, [str(i) for i in range(7)], Path("unused"))[0].config
+    fields = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "image_size", "patch_size",
+              "num_frames", "tubelet_size", "drop_path_rate")
+    for config in (pretrained, scratch):
+        assert {f: getattr(config, f) for f in fields} == {f: getattr(expected, f) for f in fields}
+    decoder = ("decoder_hidden_size", "decoder_num_hidden_layers", "decoder_num_attention_heads", "decoder_intermediate_size",
+               "mask_ratio", "norm_pix_loss")
+    assert {f: getattr(pretrained, f) for f in decoder} == {f: getattr(expected, f) for f in decoder}
+    # 16 videos x 2 crops = the diagnostics' 32 clips a step, at its peak lr
+    assert pretrain_args.per_device_train_batch_size * pretrain_args.num_sample == 32
+    assert pretrain_args.base_learning_rate * pretrain_args.per_device_train_batch_size / 256 == pytest.approx(1.5e-3)
+
+
+def test_an_interrupted_pretraining_of_a_study_resumes_from_its_checkpoint(tmp_path):
+    from hf_tiktokactions.data.synthetic import make_synthetic_actions
+    from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
+    from hf_tiktokactions.training.experiments import pretrain_once
+
+    videos = make_synthetic_actions(tmp_path / "videos", clips_per_class=1, size=32, num_frames=16, progress=False)
+    output = tmp_path / "pretrain"
+    options = parse_with_config(PretrainArguments, [
+        "--config", str(ROOT / "training/configs/pretrain_tiny_synthetic.yaml"), "--data", str(videos), "--output_dir", str(output),
+        "--max_steps", "4", "--save_steps", "2", "--per_device_train_batch_size", "2", "--report_to", "none",
+        "--reconstruction_steps", "0", "--logging_steps", "1", "--disable_tqdm", "true"], prog="x")
+    pretrain_once(options)
+    shutil.rmtree(output / "final")  # as if stopped after its last checkpoint
+    steps_before = len((output / "metrics.jsonl").read_text().splitlines())
+    final = pretrain_once(dataclasses.replace(options, max_steps=6))
+    assert json.loads((output / "run_config.json").read_text())["resumed_from"].endswith("step-4")
+    steps = [json.loads(line)["step"] for line in (output / "metrics.jsonl").read_text().splitlines()]
+    assert len(steps) == steps_before + 2 and steps[-2:] == [5, 6]
+    assert (Path(final) / "config.json").exists()

@@ -154,8 +154,9 @@ def model_input(args, clips: torch.Tensor, generator: torch.Generator | None) ->
 
 
 def vit_config(args) -> VideoMAEv2Config:
+    """The defaults give the ``vit-mini`` preset of training/configs/pretrain_embedded_synthetic.yaml."""
     return VideoMAEv2Config.from_preset(
-        "vit-tiny", hidden_size=args.hidden_size, num_hidden_layers=args.layers,
+        "vit-mini", hidden_size=args.hidden_size, num_hidden_layers=args.layers,
         num_attention_heads=max(2, args.hidden_size // 32), intermediate_size=4 * args.hidden_size,
         decoder_hidden_size=args.hidden_size // 2, decoder_num_hidden_layers=2, decoder_num_attention_heads=2,
         decoder_intermediate_size=args.hidden_size, image_size=args.size, patch_size=args.patch_size,
