@@ -12,6 +12,10 @@
 # All stages take about 11 minutes on an H200 (2026-11-26), more than one 10-minute device call: run them as
 #   ... env step_b step_g e2e e2e_workers eval eval_workers step_g_full    (about 5 minutes)
 #   ... step_b_compile step_g_compile diagnostics                          (about 6 minutes)
+# and, a call of its own, compare_embedded: training/compare_init.py on the embedded set with the recipe pair that
+# beats scratch on the CPU (20k pre-training steps, 400 fine-tuning steps; not timed on a GPU yet, under 10 min
+# if 12 loader workers keep the GPU fed). Its run folders go to WORK_DIR (default /tmp/gpu_suite_work), its report
+# (compare_init.json, .md, .png) to OUT_DIR/compare_embedded.
 #
 # SMOKE=1 runs every stage with tiny sizes on the CPU: a check of the plumbing, not a measurement.
 set -u -o pipefail
@@ -19,7 +23,7 @@ set -u -o pipefail
 out=$1 videos=$2
 shift 2
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_workers eval eval_workers step_b_compile step_g_full step_g_compile diagnostics)
+[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_workers eval eval_workers step_b_compile step_g_full step_g_compile diagnostics compare_embedded)
 python=${PYTHON:-python3}
 mkdir -p "$out"
 
@@ -29,6 +33,8 @@ if [ "${SMOKE:-0}" = 1 ]; then
     e2e=(--preset vit-tiny --num-frames 4 --input-size 32 --batch 2 --num-sample 2 --workers 2 --steps 2 --warmup 1 --device cpu)
     evl=(--preset vit-tiny --num-frames 4 --image-size 32 --views 2x3 --videos-per-batch 2 --batches 2 --videos 4 --files 2 --workers 2 --device cpu)
     diag=(--labelled 2 --test 1 --unlabeled 2 --size 32 --num-frames 4 --batch 4 --pretrain-steps 3 --finetune-steps 2 --device cpu)
+    compare=(--embedded_clips_per_class 4 --pretrain_args "--max_steps 3 --per_device_train_batch_size 4 --dataloader_num_workers 0"
+             --finetune_args "--max_steps 2 --max_train_videos 8 --per_device_train_batch_size 4 --eval_strategy no --dataloader_num_workers 0")
 else
     b=(--preset vit-b --batch 64)
     g=(--preset vit-g --batch 32 --steps 10 --warmup 3)
@@ -37,7 +43,9 @@ else
     # 8k steps of 128 clips on 700 unlabeled clips: ~1460 epochs (5x the longest CPU run). On an H200 a step took
     # 20 ms (2026-11-26), so this is ~3 min; 20k steps (~3600 epochs) need ~7 min, a lease of their own.
     diag=(--pretrain-steps 8000 --pretrain-batch 128)
+    compare=(--embedded_clips_per_class 100 --pretrain_args "--dataloader_num_workers 12" --finetune_args "--dataloader_num_workers 8")
 fi
+work=${WORK_DIR:-/tmp/gpu_suite_work}
 
 run() {
     local name=$1 limit=$2
@@ -45,7 +53,7 @@ run() {
     echo "== $name: $*" | tee -a "$out/log.txt"
     local started=$SECONDS
     timeout "$limit" env PYTHONUNBUFFERED=1 "$python" "$@" 2>&1 | tee -a "$out/log.txt" \
-        | { grep '^{' || true; } | sed "s/^{/{\"stage\": \"$name\", /" >>"$out/results.jsonl"
+        | { grep '^{"' || true; } | sed "s/^{/{\"stage\": \"$name\", /" >>"$out/results.jsonl"
     echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - started)) s" | tee -a "$out/log.txt"
 }
 
@@ -69,6 +77,15 @@ if torch.cuda.is_available() else None}))" ;;
         diagnostics)
             run diagnostics "${DIAGNOSTICS_LIMIT:-300}" training/embedded_diagnostics.py --arms scratch,pretrained,probe \
                 "${diag[@]}" --output "$out/diagnostics.json" ;;
+        compare_embedded)
+            run compare_embedded "${COMPARE_LIMIT:-570}" training/compare_init.py --embedded true --seeds 0 --arms index,scratch \
+                --pretrain_config training/configs/pretrain_embedded_synthetic.yaml \
+                --finetune_config training/configs/finetune_embedded_synthetic.yaml "${compare[@]}" --output_dir "$work/compare_embedded"
+            mkdir -p "$out/compare_embedded"
+            cp "$work"/compare_embedded/compare_init.* "$work"/compare_embedded/*/pretrain/metrics.jsonl "$out/compare_embedded/" 2>/dev/null
+            "$python" -c 'import json, sys; arms = json.load(open(sys.argv[1]))["arms"]
+print(json.dumps({"stage": "compare_embedded", "top1": {arm: summary["top1"]["mean"] for arm, summary in arms.items()}}))' \
+                "$out/compare_embedded/compare_init.json" >>"$out/results.jsonl" || true ;;
         *) echo "unknown stage $stage" >&2; exit 2 ;;
     esac
 done

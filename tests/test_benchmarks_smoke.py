@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["env", "step_b", "step_g", "e2e", "e2e_workers", "eval", "eval_workers", "step_g_full", "diagnostics"]
+STAGES = ["env", "step_b", "step_g", "e2e", "e2e_workers", "eval", "eval_workers", "step_g_full", "diagnostics", "compare_embedded"]
 
 
 def test_gpu_suite_runs_every_stage_on_the_cpu(tmp_path):
@@ -20,7 +20,7 @@ def test_gpu_suite_runs_every_stage_on_the_cpu(tmp_path):
                            "--width", "320", "--count", "2", "--seconds", "3"], capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr[-2000:]
     out = tmp_path / "out"
-    env = {**os.environ, "SMOKE": "1", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "SMOKE": "1", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "WORK_DIR": str(tmp_path / "work")}
     run = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), str(out), str(videos), *STAGES],
                          capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -32,3 +32,5 @@ def test_gpu_suite_runs_every_stage_on_the_cpu(tmp_path):
     rates = [row["clips_per_s"] for row in rows if "clips_per_s" in row]
     assert len(rates) >= 9 and all(rate > 0 for rate in rates)
     assert json.loads((out / "diagnostics.json").read_text())["test_top1"].keys() == {"scratch", "pretrained"}
+    assert next(row for row in rows if row["stage"] == "compare_embedded")["top1"].keys() == {"index", "scratch"}
+    assert (out / "compare_embedded" / "metrics.jsonl").exists()
