@@ -28,10 +28,10 @@ from typing import Any
 
 from .atomic_files import write_json_atomic
 from .errors import ConfigError
+from .resources import recipe
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PRETRAIN_RECIPE = REPO_ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
-FINETUNE_RECIPE = REPO_ROOT / "training" / "configs" / "finetune_tiny_synthetic.yaml"
+PRETRAIN_RECIPE = recipe("pretrain_tiny_synthetic.yaml")
+FINETUNE_RECIPE = recipe("finetune_tiny_synthetic.yaml")
 
 
 @dataclass

@@ -20,10 +20,11 @@ from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard,
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.hub.processor_config import IMAGENET_MEAN, IMAGENET_STD, PreprocessingSpec, read_preprocessing
 from hf_tiktokactions.hub.results import EvalResults, as_results
+from hf_tiktokactions.resources import shipped_dir
 
 __all__ = ["TEMPLATES_DIR", "model_card", "dataset_card", "results_table", "size_name"]
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "model_cards"
+TEMPLATES_DIR = shipped_dir("card_templates")
 MODEL_TEMPLATE, DATASET_TEMPLATE = "model_card_template.md", "dataset_card_template.md"
 PAPER = "Advancing Human Action Recognition with Foundation Models trained on Unlabeled Public Videos"
 DEFAULT_TAGS = ["video-classification", "action-recognition", "videomae", "videomaev2", "tiktokactions", "custom_code"]
@@ -34,8 +35,8 @@ def _template(name: str, template_dir: str | os.PathLike | None) -> Path:
     path = Path(template_dir or TEMPLATES_DIR) / name
     if not path.is_file():
         raise ConfigError(
-            f"card template {path} not found; run from a checkout of hf-tiktokactions (templates live in "
-            "model_cards/) or pass --template-dir"
+            f"card template {path} not found; pass --template-dir (a folder holding {name}), or reinstall "
+            "hf-tiktokactions (the templates ship with it; in a checkout they live in model_cards/)"
         )
     return path
 

@@ -177,7 +177,7 @@ def parse_with_config(dataclass_type: type[T] | tuple[type, ...], argv: list[str
     pre.add_argument("--config")
     known, rest = pre.parse_known_args(argv)
     parser = HfArgumentParser(types, prog=prog)
-    parser.add_argument("--config", help="YAML recipe whose values are the defaults of this run")
+    parser.add_argument("--config", help="YAML recipe whose values are the defaults of this run (a path, or the file name of a shipped recipe)")
     if known.config:
         defaults = _read_yaml(Path(known.config))
         names = {f.name for t in types for f in dataclasses.fields(t)}
@@ -196,6 +196,12 @@ def parse_with_config(dataclass_type: type[T] | tuple[type, ...], argv: list[str
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The recipe at ``path``; a bare file name that is not a file here names a shipped recipe."""
+    if not path.is_file() and path.parent == Path(".") and path.suffix == ".yaml":
+        from ..resources import shipped_dir
+
+        if (shipped_dir("recipes") / path.name).is_file():
+            path = shipped_dir("recipes") / path.name
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:

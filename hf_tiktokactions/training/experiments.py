@@ -24,10 +24,11 @@ from typing import Any
 from transformers import TrainingArguments
 
 from ..errors import ConfigError
+from ..resources import recipe
 from .arguments import FinetuneArguments, PretrainArguments, parse_with_config
 
-TINY_PRETRAIN = "training/configs/pretrain_tiny_synthetic.yaml"
-TINY_FINETUNE = "training/configs/finetune_tiny_synthetic.yaml"
+TINY_PRETRAIN = str(recipe("pretrain_tiny_synthetic.yaml"))
+TINY_FINETUNE = str(recipe("finetune_tiny_synthetic.yaml"))
 
 
 @dataclass
