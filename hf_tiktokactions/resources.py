@@ -2,7 +2,7 @@
 
 In a checkout they live at the top of the repository (``training/configs/``, ``model_cards/``); a wheel carries
 them inside the package (``hf_tiktokactions/recipes/``, ``hf_tiktokactions/card_templates/``, mapped in
-``setup.py``), so ``pip install hf-tiktokactions`` alone runs the quickstart and renders cards.
+``setup.py``), so a ``pip install`` without the repository still finds the recipes and the card templates.
 """
 
 from __future__ import annotations
