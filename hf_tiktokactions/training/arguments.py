@@ -17,6 +17,7 @@ import yaml
 from transformers import HfArgumentParser
 
 from ..errors import ConfigError
+from ..resources import shipped_dir
 
 T = TypeVar("T")
 
@@ -198,10 +199,9 @@ def parse_with_config(dataclass_type: type[T] | tuple[type, ...], argv: list[str
 def _read_yaml(path: Path) -> dict[str, Any]:
     """The recipe at ``path``; a bare file name that is not a file here names a shipped recipe."""
     if not path.is_file() and path.parent == Path(".") and path.suffix == ".yaml":
-        from ..resources import shipped_dir
-
-        if (shipped_dir("recipes") / path.name).is_file():
-            path = shipped_dir("recipes") / path.name
+        shipped = shipped_dir("recipes") / path.name
+        if shipped.is_file():
+            path = shipped
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
