@@ -75,8 +75,11 @@ def bench_pipeline(paths: list[Path], preset: str) -> dict:
         seconds = time.perf_counter() - started
         clip_bytes = sum(p.stat().st_size for p in (Path(scratch) / "out" / "clips").iterdir())
     assert result.by_status.get("pass") == len(paths), result.by_status
-    return {"seconds_per_video": round(seconds / len(paths), 3), "videos_per_second_per_core": round(len(paths) / seconds, 3),
-            "clip_kbytes_mean": round(clip_bytes / len(paths) / 1024, 1)}
+    return {
+        "seconds_per_video": round(seconds / len(paths), 3),
+        "videos_per_second_per_core": round(len(paths) / seconds, 3),
+        "clip_kbytes_mean": round(clip_bytes / len(paths) / 1024, 1),
+    }
 
 
 def bench_detector(threads: int, batches: int) -> dict:
@@ -111,20 +114,49 @@ def main() -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    common = {"machine": platform.node(), "cpus": os.cpu_count(), "pinned_core": args.core, "input": "720x1280 30fps 10s h264",
-              "input_kbytes_mean": round(sum(p.stat().st_size for p in paths) / len(paths) / 1024, 1), "videos": len(paths)}
+    common = {
+        "machine": platform.node(),
+        "cpus": os.cpu_count(),
+        "pinned_core": args.core,
+        "input": "720x1280 30fps 10s h264",
+        "input_kbytes_mean": round(sum(p.stat().st_size for p in paths) / len(paths) / 1024, 1),
+        "videos": len(paths),
+    }
     decode = ffmpeg_seconds(paths, ["-f", "null", "-"])
-    ultrafast = ffmpeg_seconds(paths, ["-vf", "scale=320:-2", "-c:v", "libx264", "-preset", "ultrafast", "-threads", "1", "-f", "null", "-"])
-    veryfast = ffmpeg_seconds(paths, ["-vf", "scale=320:-2", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1", "-f", "null", "-"])
-    emit(measure="ffmpeg_one_thread_seconds_per_video", decode=decode and round(decode, 3),
-         decode_scale320_x264_ultrafast=ultrafast and round(ultrafast, 3), decode_scale320_x264_veryfast=veryfast and round(veryfast, 3), **common)
+    ultrafast = ffmpeg_seconds(
+        paths, ["-vf", "scale=320:-2", "-c:v", "libx264", "-preset", "ultrafast", "-threads", "1", "-f", "null", "-"]
+    )
+    veryfast = ffmpeg_seconds(
+        paths, ["-vf", "scale=320:-2", "-c:v", "libx264", "-preset", "veryfast", "-threads", "1", "-f", "null", "-"]
+    )
+    emit(
+        measure="ffmpeg_one_thread_seconds_per_video",
+        decode=decode and round(decode, 3),
+        decode_scale320_x264_ultrafast=ultrafast and round(ultrafast, 3),
+        decode_scale320_x264_veryfast=veryfast and round(veryfast, 3),
+        **common,
+    )
     pipeline = bench_pipeline(paths, args.preset)
-    emit(measure="curation_local_engine_detector_off", preset=args.preset, **pipeline,
-         relative_to_ffmpeg_decode=decode and round(pipeline["seconds_per_video"] / decode, 2), **common)
-    emit(measure="person_detector_cpu_yolov8n_untrained", pinned=True, **bench_detector(1, args.detector_batches), **common)
+    emit(
+        measure="curation_local_engine_detector_off",
+        preset=args.preset,
+        **pipeline,
+        relative_to_ffmpeg_decode=decode and round(pipeline["seconds_per_video"] / decode, 2),
+        **common,
+    )
+    emit(
+        measure="person_detector_cpu_yolov8n_untrained",
+        pinned=True,
+        **bench_detector(1, args.detector_batches),
+        **common,
+    )
     os.sched_setaffinity(0, all_cores)
-    emit(measure="person_detector_cpu_yolov8n_untrained", pinned=False, **bench_detector(len(all_cores), args.detector_batches),
-         **{**common, "pinned_core": None})
+    emit(
+        measure="person_detector_cpu_yolov8n_untrained",
+        pinned=False,
+        **bench_detector(len(all_cores), args.detector_batches),
+        **{**common, "pinned_core": None},
+    )
 
 
 if __name__ == "__main__":

@@ -30,10 +30,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset  # noqa: E402
-from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification  # noqa: E402
-from hf_tiktokactions.training.evaluation import average_view_probabilities, predict_multiview  # noqa: E402
-from transformers_baseline import videomae_config  # noqa: E402
+from transformers_baseline import videomae_config
+
+from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset
+from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification
+from hf_tiktokactions.training.evaluation import average_view_probabilities, predict_multiview
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
@@ -50,10 +51,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--videos", type=int, default=64, help="test items of the end-to-end measurement (0 = skip it)")
     parser.add_argument("--files", type=int, default=16, help="distinct video files the items cycle through")
-    parser.add_argument("--normalize-in-workers", action="store_true", help="float32 clips from the workers (the old path)")
-    parser.add_argument("--data-only", action="store_true", help="only the items (decode, resize, crop) on one CPU thread")
+    parser.add_argument(
+        "--normalize-in-workers", action="store_true", help="float32 clips from the workers (the old path)"
+    )
+    parser.add_argument(
+        "--data-only", action="store_true", help="only the items (decode, resize, crop) on one CPU thread"
+    )
     parser.add_argument("--profile", action="store_true", help="also print the operators that take the model's time")
-    parser.add_argument("--models", default="ours,transformers", help="comma list of: ours, transformers (model-only baseline)")
+    parser.add_argument(
+        "--models", default="ours,transformers", help="comma list of: ours, transformers (model-only baseline)"
+    )
     parser.add_argument("--video-dir", type=Path, default=Path("/tmp/eval_throughput_videos"))
     parser.add_argument("--height", type=int, default=568)
     parser.add_argument("--width", type=int, default=320)
@@ -84,7 +91,9 @@ def transformers_classifier(config: VideoMAEv2Config):
 
 def random_batch(args, views: int) -> torch.Tensor:
     """(videos_per_batch * views, T, 3, S, S) random clips on the device: one batch of the model measurements."""
-    return torch.randn(args.videos_per_batch * views, args.num_frames, 3, args.image_size, args.image_size, device=args.device)
+    return torch.randn(
+        args.videos_per_batch * views, args.num_frames, 3, args.image_size, args.image_size, device=args.device
+    )
 
 
 def benchmark_model(model, args, views: int, dtype) -> dict:
@@ -100,8 +109,12 @@ def benchmark_model(model, args, views: int, dtype) -> dict:
             average_view_probabilities(model(pixel_values=pixel_values).logits, views)
         sync(args.device)
     seconds = time.perf_counter() - started
-    record = {"measurement": "model", "clips_per_s": round(clips * args.batches / seconds, 2),
-              "videos_per_s": round(args.videos_per_batch * args.batches / seconds, 3), "clips_per_batch": clips}
+    record = {
+        "measurement": "model",
+        "clips_per_s": round(clips * args.batches / seconds, 2),
+        "videos_per_s": round(args.videos_per_batch * args.batches / seconds, 3),
+        "clips_per_batch": clips,
+    }
     if args.device.startswith("cuda"):
         record["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     return record
@@ -124,8 +137,16 @@ def profile_model(model, args, views: int, dtype, top: int = 12) -> list[dict]:
     key = "self_device_time_total" if device_type == "cuda" else "self_cpu_time_total"
     events = sorted(profiler.key_averages(), key=lambda event: getattr(event, key), reverse=True)[:top]
     total = sum(getattr(event, key) for event in profiler.key_averages()) or 1.0
-    return [{"measurement": "profile", "op": event.key, "ms_per_batch": round(getattr(event, key) / 3e3, 3),
-             "share": round(getattr(event, key) / total, 3), "calls_per_batch": event.count // 3} for event in events]
+    return [
+        {
+            "measurement": "profile",
+            "op": event.key,
+            "ms_per_batch": round(getattr(event, key) / 3e3, 3),
+            "share": round(getattr(event, key) / total, 3),
+            "calls_per_batch": event.count // 3,
+        }
+        for event in events
+    ]
 
 
 def test_set(args, segments: int, crops: int) -> tuple[MultiViewVideoDataset, int]:
@@ -140,20 +161,39 @@ def test_set(args, segments: int, crops: int) -> tuple[MultiViewVideoDataset, in
             write_test_video(path, num_frames=300, height=args.height, width=args.width, fps=30, pattern="motion")
         files.append(str(path))
     videos = [files[i % len(files)] for i in range(args.videos)]
-    dataset = MultiViewVideoDataset(videos, [0] * len(videos), num_frames=args.num_frames, num_segments=segments,
-                                    num_crops=crops, input_size=args.image_size, short_side_size=args.image_size,
-                                    normalize=args.normalize_in_workers)
+    dataset = MultiViewVideoDataset(
+        videos,
+        [0] * len(videos),
+        num_frames=args.num_frames,
+        num_segments=segments,
+        num_crops=crops,
+        input_size=args.image_size,
+        short_side_size=args.image_size,
+        normalize=args.normalize_in_workers,
+    )
     return dataset, len(files)
 
 
 def benchmark_end_to_end(model, args, segments: int, crops: int, dtype) -> dict:
     dataset, files = test_set(args, segments, crops)
-    predictions = predict_multiview(model, dataset, videos_per_batch=args.videos_per_batch, num_workers=args.workers,
-                                    autocast_dtype=dtype, progress=False)
-    return {"measurement": "end_to_end", "clips_per_s": round(predictions.clips_per_second, 2),
-            "videos_per_s": round(len(dataset) / predictions.seconds, 3), "videos": len(dataset), "files": files,
-            "normalize_on_device": not args.normalize_in_workers, "workers": args.workers,
-            "video_size": f"{args.width}x{args.height}"}
+    predictions = predict_multiview(
+        model,
+        dataset,
+        videos_per_batch=args.videos_per_batch,
+        num_workers=args.workers,
+        autocast_dtype=dtype,
+        progress=False,
+    )
+    return {
+        "measurement": "end_to_end",
+        "clips_per_s": round(predictions.clips_per_second, 2),
+        "videos_per_s": round(len(dataset) / predictions.seconds, 3),
+        "videos": len(dataset),
+        "files": files,
+        "normalize_on_device": not args.normalize_in_workers,
+        "workers": args.workers,
+        "video_size": f"{args.width}x{args.height}",
+    }
 
 
 def benchmark_data_one_core(args, segments: int, crops: int) -> dict:
@@ -165,30 +205,52 @@ def benchmark_data_one_core(args, segments: int, crops: int) -> dict:
     for index in range(len(dataset)):
         dataset[index]
     seconds = time.process_time() - started
-    return {"measurement": "data_one_core", "clips_per_cpu_s": round(len(dataset) * dataset.num_views / seconds, 2),
-            "videos_per_cpu_s": round(len(dataset) / seconds, 3), "videos": len(dataset), "files": files,
-            "normalize_on_device": not args.normalize_in_workers, "video_size": f"{args.width}x{args.height}"}
+    return {
+        "measurement": "data_one_core",
+        "clips_per_cpu_s": round(len(dataset) * dataset.num_views / seconds, 2),
+        "videos_per_cpu_s": round(len(dataset) / seconds, 3),
+        "videos": len(dataset),
+        "files": files,
+        "normalize_on_device": not args.normalize_in_workers,
+        "video_size": f"{args.width}x{args.height}",
+    }
 
 
 def main() -> None:
     args = parse_args()
     segments, crops = (int(part) for part in args.views.split("x"))
     views = segments * crops
-    common = {"benchmark": "eval_throughput", "preset": args.preset, "views": args.views, "frames": args.num_frames,
-              "image_size": args.image_size, "videos_per_batch": args.videos_per_batch, "torch": torch.__version__}
+    common = {
+        "benchmark": "eval_throughput",
+        "preset": args.preset,
+        "views": args.views,
+        "frames": args.num_frames,
+        "image_size": args.image_size,
+        "videos_per_batch": args.videos_per_batch,
+        "torch": torch.__version__,
+    }
     if args.data_only:
-        print(json.dumps({**common, "device": "CPU, one thread", **benchmark_data_one_core(args, segments, crops)}), flush=True)
+        print(
+            json.dumps({**common, "device": "CPU, one thread", **benchmark_data_one_core(args, segments, crops)}),
+            flush=True,
+        )
         return
-    config = VideoMAEv2Config.from_preset(args.preset, num_frames=args.num_frames, image_size=args.image_size,
-                                          num_labels=args.num_labels)
+    config = VideoMAEv2Config.from_preset(
+        args.preset, num_frames=args.num_frames, image_size=args.image_size, num_labels=args.num_labels
+    )
     dtype = DTYPES[args.dtype] if args.dtype else (torch.bfloat16 if args.device.startswith("cuda") else None)
-    common.update({"device": machine(args.device), "dtype": args.dtype or ("bf16" if dtype is torch.bfloat16 else "fp32"),
-                   "attention": "sdpa"})
+    common.update(
+        {
+            "device": machine(args.device),
+            "dtype": args.dtype or ("bf16" if dtype is torch.bfloat16 else "fp32"),
+            "attention": "sdpa",
+        }
+    )
     rates = {}
     for name in args.models.split(","):
         if name not in ("ours", "transformers"):
             raise SystemExit(f"--models: unknown {name!r}; use ours, transformers")
-        model = (VideoMAEv2ForVideoClassification(config) if name == "ours" else transformers_classifier(config))
+        model = VideoMAEv2ForVideoClassification(config) if name == "ours" else transformers_classifier(config)
         model = model.to(args.device).eval()
         record = {**common, "model": name, **benchmark_model(model, args, views, dtype)}
         rates[name] = record["clips_per_s"]
@@ -197,13 +259,23 @@ def main() -> None:
             for row in profile_model(model, args, views, dtype):
                 print(json.dumps({**common, "model": name, **row}), flush=True)
         if name == "ours" and args.videos > 0:
-            print(json.dumps({**common, "model": name, **benchmark_end_to_end(model, args, segments, crops, dtype)}), flush=True)
+            print(
+                json.dumps({**common, "model": name, **benchmark_end_to_end(model, args, segments, crops, dtype)}),
+                flush=True,
+            )
         del model
         if args.device.startswith("cuda"):
             torch.cuda.empty_cache()
     if len(rates) == 2:
-        print(json.dumps({"benchmark": "eval_throughput", "comparison": "ours / transformers, model only",
-                          "speedup": round(rates["ours"] / rates["transformers"], 3)}))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "eval_throughput",
+                    "comparison": "ours / transformers, model only",
+                    "speedup": round(rates["ours"] / rates["transformers"], 3),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

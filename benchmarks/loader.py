@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_tiktokactions.data import PretrainCollator, PretrainVideoDataset, probe_video  # noqa: E402
+from hf_tiktokactions.data import PretrainCollator, PretrainVideoDataset, probe_video
 
 
 def _ours(files, args) -> DataLoader:
@@ -111,28 +111,32 @@ def main() -> None:
             totals[name] = [total + value for total, value in zip(totals[name], measured)]
     for name in names:
         clips, wall, cpu_clips, cpu = totals[name]
-        print(json.dumps({
-            "benchmark": "pretrain_loader",
-            "loader": "hf_tiktokactions" if name == "ours" else "official_videomae_v2_reimpl",
-            "backend": args.backend if name == "ours" else "decord",
-            "pixel_values": ("uint8" if args.uint8 else "float32") if name == "ours" else "float32",
-            "video": f"{info.width}x{info.height} {info.fps:g} fps {info.duration:g} s",
-            "files": len(files),
-            "workers": args.workers,
-            "num_sample": args.num_sample,
-            "num_frames": args.num_frames,
-            "sampling_rate": args.sampling_rate,
-            "input_size": args.input_size,
-            "batch_videos": args.batch_size,
-            "clips": clips,
-            "seconds": round(wall, 3),
-            "clips_per_s": round(clips / wall, 2),
-            "clips_per_cpu_s": round(cpu_clips / cpu, 2),
-            "machine": f"{platform.machine()} {os.cpu_count()} cores",
-            "load_avg_1min": round(os.getloadavg()[0], 2),  # other processes on the box skew wall clock
-            "torch": torch.__version__,
-            "date": datetime.date.today().isoformat(),
-        }))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "pretrain_loader",
+                    "loader": "hf_tiktokactions" if name == "ours" else "official_videomae_v2_reimpl",
+                    "backend": args.backend if name == "ours" else "decord",
+                    "pixel_values": ("uint8" if args.uint8 else "float32") if name == "ours" else "float32",
+                    "video": f"{info.width}x{info.height} {info.fps:g} fps {info.duration:g} s",
+                    "files": len(files),
+                    "workers": args.workers,
+                    "num_sample": args.num_sample,
+                    "num_frames": args.num_frames,
+                    "sampling_rate": args.sampling_rate,
+                    "input_size": args.input_size,
+                    "batch_videos": args.batch_size,
+                    "clips": clips,
+                    "seconds": round(wall, 3),
+                    "clips_per_s": round(clips / wall, 2),
+                    "clips_per_cpu_s": round(cpu_clips / cpu, 2),
+                    "machine": f"{platform.machine()} {os.cpu_count()} cores",
+                    "load_avg_1min": round(os.getloadavg()[0], 2),  # other processes on the box skew wall clock
+                    "torch": torch.__version__,
+                    "date": datetime.date.today().isoformat(),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from video_files import write_test_video  # noqa: E402
+from video_files import write_test_video
 
 
 def main() -> None:
@@ -31,8 +31,15 @@ def main() -> None:
     for i in range(args.count):
         path = args.out_dir / f"bench_{args.width}x{args.height}_{i}.mp4"
         write_test_video(
-            path, int(args.seconds * args.fps), args.height, args.width, args.fps,
-            pattern="motion", crf=args.crf, seed=i, noise=args.noise,
+            path,
+            int(args.seconds * args.fps),
+            args.height,
+            args.width,
+            args.fps,
+            pattern="motion",
+            crf=args.crf,
+            seed=i,
+            noise=args.noise,
         )
         print(path, path.stat().st_size, "bytes")
 

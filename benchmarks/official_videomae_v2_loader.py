@@ -53,12 +53,7 @@ class OfficialMultiScaleCrop:
         base = min(image_w, image_h)
         sizes = [int(base * s) for s in self.scales]
         snapped = [self.input_size if abs(s - self.input_size) < 3 else s for s in sizes]
-        pairs = [
-            (w, h)
-            for i, h in enumerate(snapped)
-            for j, w in enumerate(snapped)
-            if abs(i - j) <= self.max_distort
-        ]
+        pairs = [(w, h) for i, h in enumerate(snapped) for j, w in enumerate(snapped) if abs(i - j) <= self.max_distort]
         crop_w, crop_h = random.choice(pairs)
         off_w, off_h = random.choice(_fixed_offsets(image_w, image_h, crop_w, crop_h))
         return off_w, off_h, off_w + crop_w, off_h + crop_h

@@ -43,9 +43,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--normalize-in-workers", action="store_true",
-                        help="normalise to float32 in the workers and ship that (4x the bytes); by default uint8 clips are "
-                             "shipped and normalised on the device, as training does on a GPU")
+    parser.add_argument(
+        "--normalize-in-workers",
+        action="store_true",
+        help="normalise to float32 in the workers and ship that (4x the bytes); by default uint8 clips are "
+        "shipped and normalised on the device, as training does on a GPU",
+    )
     parser.add_argument("--compile", action="store_true")
     return parser.parse_args()
 
@@ -59,16 +62,36 @@ def main() -> None:
     config = VideoMAEv2Config.from_preset(args.preset, num_frames=args.num_frames, image_size=args.input_size)
     model = VideoMAEv2ForPreTraining(config).to(device).train()
     step_model = torch.compile(model, fullgraph=True) if args.compile else model
-    optimizer = torch.optim.AdamW(weight_decay_groups(model, 0.05), lr=1e-4, betas=(0.9, 0.95), fused=device.type == "cuda")
+    optimizer = torch.optim.AdamW(
+        weight_decay_groups(model, 0.05), lr=1e-4, betas=(0.9, 0.95), fused=device.type == "cuda"
+    )
     needed = args.batch * (args.steps + args.warmup)
     videos = (files * (needed // len(files) + 1))[:needed]
-    dataset = PretrainVideoDataset(videos, num_frames=args.num_frames, sampling_rate=args.sampling_rate,
-                                   input_size=args.input_size, num_sample=args.num_sample, backend=args.backend)
-    collator = PretrainCollator(num_frames=args.num_frames, input_size=args.input_size,
-                                      patch_size=config.patch_size, normalize=args.normalize_in_workers)
-    loader = DataLoader(dataset, batch_size=args.batch, sampler=EpochKeySampler(len(dataset), 0), collate_fn=collator,
-                        num_workers=args.workers, pin_memory=device.type == "cuda", drop_last=True,
-                        persistent_workers=args.workers > 0, prefetch_factor=4 if args.workers else None)
+    dataset = PretrainVideoDataset(
+        videos,
+        num_frames=args.num_frames,
+        sampling_rate=args.sampling_rate,
+        input_size=args.input_size,
+        num_sample=args.num_sample,
+        backend=args.backend,
+    )
+    collator = PretrainCollator(
+        num_frames=args.num_frames,
+        input_size=args.input_size,
+        patch_size=config.patch_size,
+        normalize=args.normalize_in_workers,
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=args.batch,
+        sampler=EpochKeySampler(len(dataset), 0),
+        collate_fn=collator,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+        persistent_workers=args.workers > 0,
+        prefetch_factor=4 if args.workers else None,
+    )
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
     def sync() -> None:
@@ -114,15 +137,29 @@ def main() -> None:
     sync()
     model_only = clips / (time.perf_counter() - model_started)
     waiting = wait / elapsed
-    print(json.dumps({
-        "benchmark": "pretrain_e2e", "preset": args.preset, "videos_per_step": args.batch, "num_sample": args.num_sample,
-        "clips_per_step": args.batch * args.num_sample, "workers": args.workers, "backend": args.backend,
-        "normalize_on_device": not args.normalize_in_workers, "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
-        "cpu_cores": os.cpu_count(), "files": len(files), "clips_per_s": round(clips / elapsed, 2),
-        "model_only_clips_per_s": round(model_only, 2), "end_to_end_vs_model_only": round(clips / elapsed / model_only, 3),
-        "data_wait_share": round(waiting, 3),
-        "bottleneck": "data loading" if clips / elapsed < 0.9 * model_only else "model", "torch": torch.__version__,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "pretrain_e2e",
+                "preset": args.preset,
+                "videos_per_step": args.batch,
+                "num_sample": args.num_sample,
+                "clips_per_step": args.batch * args.num_sample,
+                "workers": args.workers,
+                "backend": args.backend,
+                "normalize_on_device": not args.normalize_in_workers,
+                "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+                "cpu_cores": os.cpu_count(),
+                "files": len(files),
+                "clips_per_s": round(clips / elapsed, 2),
+                "model_only_clips_per_s": round(model_only, 2),
+                "end_to_end_vs_model_only": round(clips / elapsed / model_only, 3),
+                "data_wait_share": round(waiting, 3),
+                "bottleneck": "data loading" if clips / elapsed < 0.9 * model_only else "model",
+                "torch": torch.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ import time
 import torch
 import transformers
 from torch.utils.flop_counter import FlopCounterMode
+from transformers_baseline import videomae_config
 
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining, tube_mask
-from transformers_baseline import videomae_config
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -83,7 +83,9 @@ def measure(name: str, model, make_masks, args, dtype) -> dict:
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()
     step_model = torch.compile(model, fullgraph=True) if (args.compile and name == "ours") else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05, fused=device.type == "cuda")
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05, fused=device.type == "cuda"
+    )
     generator = torch.Generator().manual_seed(0)
     config_size = model.config.image_size
     pixel_values = torch.randn(args.batch, args.num_frames, 3, config_size, config_size, device=device)
@@ -164,7 +166,11 @@ def main() -> None:
             torch.cuda.empty_cache()
     if {"ours", "transformers"} <= results.keys():
         speedup = results["ours"]["clips_per_s"] / results["transformers"]["clips_per_s"]
-        print(json.dumps({"benchmark": "pretrain_step", "comparison": "ours / transformers", "speedup": round(speedup, 3)}))
+        print(
+            json.dumps(
+                {"benchmark": "pretrain_step", "comparison": "ours / transformers", "speedup": round(speedup, 3)}
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -69,7 +69,9 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1280)
     parser.add_argument("--width", type=int, default=720)
     parser.add_argument("--fps", type=int, default=30)
-    parser.add_argument("--server", action="store_true", help="also time /classify through a launched app and gradio_client")
+    parser.add_argument(
+        "--server", action="store_true", help="also time /classify through a launched app and gradio_client"
+    )
     parser.add_argument("--server-dtype", default="auto", help="INFERENCE_DTYPE of the launched app")
     args = parser.parse_args()
 
@@ -88,7 +90,10 @@ def main() -> None:
         write_processor_configs(model_dir, PreprocessingSpec.for_model_config(config))
         write_video(video, args.seconds, args.height, args.width, args.fps)
         views = app._parse_views(args.accurate_views)
-        classifiers = {name: app.ActionClassifier(str(model_dir), accurate_views=views, dtype=getattr(torch, name)) for name in args.dtypes}
+        classifiers = {
+            name: app.ActionClassifier(str(model_dir), accurate_views=views, dtype=getattr(torch, name))
+            for name in args.dtypes
+        }
         for mode_name in args.modes:
             mode = app.FAST if mode_name == "fast" else app.ACCURATE
             runs: dict[str, list[dict]] = {name: [] for name in args.dtypes}
@@ -107,7 +112,9 @@ def main() -> None:
             print(json.dumps(server_latency(model_dir, video, args)), flush=True)
 
 
-def summarise(runs: list[dict], args: argparse.Namespace, mode_name: str, dtype_name: str, views: tuple[int, int]) -> dict:
+def summarise(
+    runs: list[dict], args: argparse.Namespace, mode_name: str, dtype_name: str, views: tuple[int, int]
+) -> dict:
     import torch
 
     return {
@@ -118,7 +125,10 @@ def summarise(runs: list[dict], args: argparse.Namespace, mode_name: str, dtype_
         "dtype": dtype_name,
         "threads": torch.get_num_threads(),
         "video": f"{args.seconds:g} s {args.width}x{args.height} {args.fps} fps H.264",
-        **{f"{key}_s_median": round(statistics.median(r[key] for r in runs), 3) for key in ("decode", "preprocess", "model", "total")},
+        **{
+            f"{key}_s_median": round(statistics.median(r[key] for r in runs), 3)
+            for key in ("decode", "preprocess", "model", "total")
+        },
         "total_s_min": round(min(r["total"] for r in runs), 3),
         # on a busy machine wall time overstates; CPU seconds / threads is what an idle one would take
         "cpu_s_per_thread_median": round(statistics.median(r["cpu"] for r in runs) / torch.get_num_threads(), 3),
@@ -142,11 +152,21 @@ def server_latency(model_dir: Path, video: Path, args: argparse.Namespace) -> di
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {
-        **os.environ, "MODEL_ID": str(model_dir), "TORCH_THREADS": str(args.threads), "INFERENCE_DTYPE": args.server_dtype,
-        "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False",
+        **os.environ,
+        "MODEL_ID": str(model_dir),
+        "TORCH_THREADS": str(args.threads),
+        "INFERENCE_DTYPE": args.server_dtype,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
         "EXAMPLES_DIR": str(model_dir.parent / "examples"),
     }
-    server = subprocess.Popen([sys.executable, str(REPO_ROOT / "spaces" / "app.py")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "spaces" / "app.py")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(600):
@@ -168,10 +188,16 @@ def server_latency(model_dir: Path, video: Path, args: argparse.Namespace) -> di
         server.terminate()
         server.wait(timeout=30)
     return {
-        "benchmark": "space_latency", "via": "gradio_client -> spaces/app.py on 127.0.0.1 (upload included)",
-        "preset": args.preset, "mode": "fast", "dtype": args.server_dtype, "threads": args.threads,
-        "total_s_median": round(statistics.median(walls), 3), "total_s_min": round(min(walls), 3),
-        "repeats": args.repeats, "load_average_1min": round(os.getloadavg()[0], 2),
+        "benchmark": "space_latency",
+        "via": "gradio_client -> spaces/app.py on 127.0.0.1 (upload included)",
+        "preset": args.preset,
+        "mode": "fast",
+        "dtype": args.server_dtype,
+        "threads": args.threads,
+        "total_s_median": round(statistics.median(walls), 3),
+        "total_s_min": round(min(walls), 3),
+        "repeats": args.repeats,
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -30,17 +30,35 @@ from hf_tiktokactions.errors import TikTokActionsError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--hashtags", required=True, help="catalogue CSV (hashtag,category,principle,notes) or a comma list: salsa,tango")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--hashtags",
+        required=True,
+        help="catalogue CSV (hashtag,category,principle,notes) or a comma list: salsa,tango",
+    )
     p.add_argument("--start-date", required=True, help="first creation date, YYYYMMDD (UTC)")
     p.add_argument("--end-date", required=True, help="last creation date, YYYYMMDD (UTC), inclusive")
     p.add_argument("--max-per-hashtag", type=int, required=True, help="stop a hashtag after this many new videos")
-    p.add_argument("--output", required=True, type=Path, help="directory for videos.jsonl, state.json, summary.json, collect.log")
+    p.add_argument(
+        "--output", required=True, type=Path, help="directory for videos.jsonl, state.json, summary.json, collect.log"
+    )
     p.add_argument("--api-base", default=DEFAULT_API_BASE, help="Research API base URL")
     p.add_argument("--fields", default=None, help="comma list of video fields (default: id,create_time,username,...)")
-    p.add_argument("--max-requests", type=int, default=None, help="stop (resumably, exit 3) after this many query requests in this run")
+    p.add_argument(
+        "--max-requests",
+        type=int,
+        default=None,
+        help="stop (resumably, exit 3) after this many query requests in this run",
+    )
     p.add_argument("--max-retries", type=int, default=8, help="attempts per request on 429 / 5xx / connection errors")
-    p.add_argument("--backoff-base", type=float, default=2.0, help="first backoff delay in seconds (doubles each retry, with jitter)")
+    p.add_argument(
+        "--backoff-base",
+        type=float,
+        default=2.0,
+        help="first backoff delay in seconds (doubles each retry, with jitter)",
+    )
     p.add_argument("--backoff-max", type=float, default=300.0, help="longest backoff delay in seconds")
     p.add_argument("--quiet", action="store_true", help="log warnings only (the log file still gets everything)")
     return p.parse_args(argv)
@@ -76,9 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         client = ResearchApiClient(
             credentials,
             api_base=args.api_base,
-            retry=RetryPolicy(max_attempts=args.max_retries, base_delay_s=args.backoff_base, max_delay_s=args.backoff_max),
+            retry=RetryPolicy(
+                max_attempts=args.max_retries, base_delay_s=args.backoff_base, max_delay_s=args.backoff_max
+            ),
         )
-        result = collect(client, request, args.output, catalogue=tags, max_requests=args.max_requests, progress=not args.quiet)
+        result = collect(
+            client, request, args.output, catalogue=tags, max_requests=args.max_requests, progress=not args.quiet
+        )
     except TikTokActionsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -86,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("interrupted; everything up to the last finished step is saved, rerun the same command to resume", file=sys.stderr)
+        print(
+            "interrupted; everything up to the last finished step is saved, rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130
     print(format_summary(result))
     return EXIT_QUOTA_EXHAUSTED if result.status == "quota_exhausted" else EXIT_OK

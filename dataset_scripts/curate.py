@@ -27,28 +27,93 @@ DEFAULTS = CurationOptions()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--videos", required=True, type=Path, help="folder of videos, list file (one path a line), or download folder / manifest.jsonl")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--videos",
+        required=True,
+        type=Path,
+        help="folder of videos, list file (one path a line), or download folder / manifest.jsonl",
+    )
     p.add_argument("--output", required=True, type=Path, help="output folder (clips/, metadata/, index/)")
-    p.add_argument("--detector", default=DEFAULTS.detector, help="person detector weights (path, or a file name in . or ultralytics' weights_dir), a model .yaml (untrained), or 'none'")
-    p.add_argument("--person-classes", nargs="+", default=list(DEFAULTS.person_classes), help="detector class names that count as a person")
-    p.add_argument("--min-person-frames", type=int, default=DEFAULTS.min_person_frames, help="sampled frames with a person needed to pass (else: review)")
-    p.add_argument("--num-frames", type=int, default=DEFAULTS.num_frames, help="frames sampled evenly from each clip for the person filter")
-    p.add_argument("--person-confidence", type=float, default=DEFAULTS.person_confidence, help="minimum detector confidence of a person box")
+    p.add_argument(
+        "--detector",
+        default=DEFAULTS.detector,
+        help="person detector weights (path, or a file name in . or ultralytics' weights_dir), a model .yaml (untrained), or 'none'",
+    )
+    p.add_argument(
+        "--person-classes",
+        nargs="+",
+        default=list(DEFAULTS.person_classes),
+        help="detector class names that count as a person",
+    )
+    p.add_argument(
+        "--min-person-frames",
+        type=int,
+        default=DEFAULTS.min_person_frames,
+        help="sampled frames with a person needed to pass (else: review)",
+    )
+    p.add_argument(
+        "--num-frames",
+        type=int,
+        default=DEFAULTS.num_frames,
+        help="frames sampled evenly from each clip for the person filter",
+    )
+    p.add_argument(
+        "--person-confidence",
+        type=float,
+        default=DEFAULTS.person_confidence,
+        help="minimum detector confidence of a person box",
+    )
     p.add_argument("--detector-image-size", type=int, default=DEFAULTS.detector_image_size, help="detector input size")
-    p.add_argument("--min-seconds", type=float, default=DEFAULTS.min_seconds, help="shortest clip; a shorter longest scene rejects the video")
-    p.add_argument("--max-seconds", type=float, default=DEFAULTS.max_seconds, help="longest clip (the centre of a longer scene is kept)")
-    p.add_argument("--short-side", type=int, default=DEFAULTS.short_side, help="clip short side in pixels (never upscaled)")
+    p.add_argument(
+        "--min-seconds",
+        type=float,
+        default=DEFAULTS.min_seconds,
+        help="shortest clip; a shorter longest scene rejects the video",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=DEFAULTS.max_seconds,
+        help="longest clip (the centre of a longer scene is kept)",
+    )
+    p.add_argument(
+        "--short-side", type=int, default=DEFAULTS.short_side, help="clip short side in pixels (never upscaled)"
+    )
     p.add_argument("--preset", default=DEFAULTS.preset, help="x264 preset of the clips")
     p.add_argument("--crf", type=int, default=DEFAULTS.crf, help="x264 constant rate factor of the clips")
     p.add_argument("--gop", type=int, default=DEFAULTS.gop, help="keyframe interval of the clips, in frames")
-    p.add_argument("--scene-threshold", type=float, default=DEFAULTS.scene_threshold, help="PySceneDetect ContentDetector threshold")
-    p.add_argument("--min-scene-len", type=int, default=DEFAULTS.min_scene_len, help="PySceneDetect minimum scene length, in frames")
+    p.add_argument(
+        "--scene-threshold",
+        type=float,
+        default=DEFAULTS.scene_threshold,
+        help="PySceneDetect ContentDetector threshold",
+    )
+    p.add_argument(
+        "--min-scene-len",
+        type=int,
+        default=DEFAULTS.min_scene_len,
+        help="PySceneDetect minimum scene length, in frames",
+    )
     p.add_argument("--max-pixels", type=int, default=DEFAULTS.max_pixels, help="reject videos with more pixels a frame")
-    p.add_argument("--max-aspect-ratio", type=float, default=DEFAULTS.max_aspect_ratio, help="reject videos more elongated than this")
-    p.add_argument("--max-buffer-seconds", type=float, default=DEFAULTS.max_buffer_seconds, help="memory cap of the one-pass clip buffer; longer scenes decode their window twice")
+    p.add_argument(
+        "--max-aspect-ratio",
+        type=float,
+        default=DEFAULTS.max_aspect_ratio,
+        help="reject videos more elongated than this",
+    )
+    p.add_argument(
+        "--max-buffer-seconds",
+        type=float,
+        default=DEFAULTS.max_buffer_seconds,
+        help="memory cap of the one-pass clip buffer; longer scenes decode their window twice",
+    )
     p.add_argument("--engine", choices=ENGINES, default="local", help="local process pool or Ray")
-    p.add_argument("--workers", type=int, default=None, help="processes (local; default: all cores) or CPUs of a local Ray")
+    p.add_argument(
+        "--workers", type=int, default=None, help="processes (local; default: all cores) or CPUs of a local Ray"
+    )
     p.add_argument("--ray-address", default=None, help="address of a running Ray cluster (--engine ray)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     return p.parse_args(argv)
@@ -78,12 +143,16 @@ def options_from(args: argparse.Namespace) -> CurationOptions:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     options = options_from(args)
     options.validate()
     videos = load_video_inputs(args.videos)
     try:
-        result = curate(videos, args.output, options, args.engine, args.workers, args.ray_address, progress=not args.quiet)
+        result = curate(
+            videos, args.output, options, args.engine, args.workers, args.ray_address, progress=not args.quiet
+        )
     except KeyboardInterrupt:
         print("interrupted; finished videos are saved, rerun the same command to resume", file=sys.stderr)
         return 130

@@ -20,13 +20,30 @@ from hf_tiktokactions.errors import TikTokActionsError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--index", required=True, type=Path, help="curate.py's --output folder, or its index/ folder")
     p.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repository (created private)")
-    p.add_argument("--embed-clips", action="store_true", help="upload the clip files too (a `clip` video column); never the originals")
-    p.add_argument("--status", nargs="+", choices=("pass", "review", "rejected"), default=None, help="push only rows with these statuses")
+    p.add_argument(
+        "--embed-clips",
+        action="store_true",
+        help="upload the clip files too (a `clip` video column); never the originals",
+    )
+    p.add_argument(
+        "--status",
+        nargs="+",
+        choices=("pass", "review", "rejected"),
+        default=None,
+        help="push only rows with these statuses",
+    )
     p.add_argument("--token", default=None, help="Hub token (default: the logged-in one / HF_TOKEN)")
-    p.add_argument("--card", type=Path, default=None, help="dataset card README.md to push (default: generated from the index, as stats.py does)")
+    p.add_argument(
+        "--card",
+        type=Path,
+        default=None,
+        help="dataset card README.md to push (default: generated from the index, as stats.py does)",
+    )
     p.add_argument("--no-card", action="store_true", help="push no dataset card")
     return p.parse_args(argv)
 
@@ -52,7 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_repo_id(args.repo_id)
     try:
-        info = push_index(args.index, args.repo_id, args.embed_clips, tuple(args.status) if args.status else None, args.token, card_text(args))
+        info = push_index(
+            args.index,
+            args.repo_id,
+            args.embed_clips,
+            tuple(args.status) if args.status else None,
+            args.token,
+            card_text(args),
+        )
     except OSError as error:  # offline, refused, unwritable cache
         raise TikTokActionsError(f"pushing to {args.repo_id} failed: {error}") from None
     commit = getattr(info, "commit_url", None) or ""

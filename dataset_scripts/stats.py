@@ -23,13 +23,32 @@ CATALOGUE = Path(__file__).resolve().parent / "hashtags.csv"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--index", required=True, type=Path, help="curate.py's --output folder (or its index/ folder)")
-    p.add_argument("--output", required=True, type=Path, help="folder for the figures, stats.md, stats.json and README.md")
-    p.add_argument("--hashtags", type=Path, default=CATALOGUE, help="hashtag catalogue CSV (category and principle per hashtag)")
-    p.add_argument("--count-status", nargs="+", choices=("pass", "review", "rejected"), default=["pass"], help="statuses counted for the hashtag ranges")
-    p.add_argument("--top-n", type=int, default=0, help="show only the N hashtags with most videos in the bar chart (0: all)")
-    p.add_argument("--collection", type=Path, default=None, help="collect_tiktok.py's --output folder, for the card's collection section")
+    p.add_argument(
+        "--output", required=True, type=Path, help="folder for the figures, stats.md, stats.json and README.md"
+    )
+    p.add_argument(
+        "--hashtags", type=Path, default=CATALOGUE, help="hashtag catalogue CSV (category and principle per hashtag)"
+    )
+    p.add_argument(
+        "--count-status",
+        nargs="+",
+        choices=("pass", "review", "rejected"),
+        default=["pass"],
+        help="statuses counted for the hashtag ranges",
+    )
+    p.add_argument(
+        "--top-n", type=int, default=0, help="show only the N hashtags with most videos in the bar chart (0: all)"
+    )
+    p.add_argument(
+        "--collection",
+        type=Path,
+        default=None,
+        help="collect_tiktok.py's --output folder, for the card's collection section",
+    )
     p.add_argument("--no-card", action="store_true", help="do not write the dataset card README.md")
     return p.parse_args(argv)
 

@@ -21,7 +21,9 @@ def add_quickstart_parser(sub) -> None:
 
     defaults = QuickstartOptions()
     quick = sub.add_parser("quickstart", help="run the whole loop on the embedded synthetic set (minutes on a CPU)")
-    quick.add_argument("--output", type=Path, default=defaults.output, help="where everything goes (a rerun reuses finished stages)")
+    quick.add_argument(
+        "--output", type=Path, default=defaults.output, help="where everything goes (a rerun reuses finished stages)"
+    )
     quick.add_argument("--device", choices=["cpu", "cuda"], default=defaults.device)
     quick.add_argument("--seed", type=int, default=defaults.seed)
     quick.add_argument("--pretrain-steps", type=int, default=defaults.pretrain_steps)
@@ -32,10 +34,14 @@ def add_quickstart_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hf-tiktokactions", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="hf-tiktokactions", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     add_quickstart_parser(sub)
-    sub.add_parser("convert", help="convert an official or transformers checkpoint (see --help of the subcommand)", add_help=False)
+    sub.add_parser(
+        "convert", help="convert an official or transformers checkpoint (see --help of the subcommand)", add_help=False
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "convert":
         from .convert import main as convert_main
@@ -45,11 +51,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     from .quickstart import QuickstartOptions, quickstart
 
-    quickstart(QuickstartOptions(
-        output=args.output, device=args.device, seed=args.seed, pretrain_steps=args.pretrain_steps,
-        finetune_epochs=args.finetune_epochs, labeled_clips_per_class=args.labeled_clips_per_class,
-        pool_clips_per_class=args.pool_clips_per_class, progress=not args.no_progress,
-    ))
+    quickstart(
+        QuickstartOptions(
+            output=args.output,
+            device=args.device,
+            seed=args.seed,
+            pretrain_steps=args.pretrain_steps,
+            finetune_epochs=args.finetune_epochs,
+            labeled_clips_per_class=args.labeled_clips_per_class,
+            pool_clips_per_class=args.pool_clips_per_class,
+            progress=not args.no_progress,
+        )
+    )
     return 0
 
 

@@ -22,9 +22,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("source", help="official .pth / .safetensors file, or a transformers VideoMAE folder")
     parser.add_argument("output_dir", help="folder to write (config.json, model.safetensors, conversion.json)")
-    parser.add_argument("--preset", choices=list(_PRESETS), help="model size; inferred from the weight shapes when omitted")
+    parser.add_argument(
+        "--preset", choices=list(_PRESETS), help="model size; inferred from the weight shapes when omitted"
+    )
     parser.add_argument("--task", choices=TASKS, help="default: pretraining when the checkpoint has a decoder")
-    parser.add_argument("--num-labels", type=int, help="classes of a new classification head (replaces a head of another size)")
+    parser.add_argument(
+        "--num-labels", type=int, help="classes of a new classification head (replaces a head of another size)"
+    )
     return parser.parse_args(argv)
 
 

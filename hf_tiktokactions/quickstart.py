@@ -84,12 +84,22 @@ def make_data(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
 
     data = options.output / "data"
     pool = make_synthetic_actions(
-        data / "pool", clips_per_class=options.pool_clips_per_class, size=96, num_frames=64, fps=15,
-        seed=options.seed + 1, progress=options.progress,
+        data / "pool",
+        clips_per_class=options.pool_clips_per_class,
+        size=96,
+        num_frames=64,
+        fps=15,
+        seed=options.seed + 1,
+        progress=options.progress,
     )
     labeled = make_synthetic_actions(
-        data / "actions", clips_per_class=options.labeled_clips_per_class, size=64, num_frames=32, fps=15,
-        seed=options.seed, progress=options.progress,
+        data / "actions",
+        clips_per_class=options.labeled_clips_per_class,
+        size=64,
+        num_frames=32,
+        fps=15,
+        seed=options.seed,
+        progress=options.progress,
     )
     return {"pool_videos": _count_videos(pool), "labeled_videos": _count_videos(labeled)}, data
 
@@ -105,8 +115,11 @@ def curate_pool(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
 
     output = options.output / "curated"
     result = curate(
-        load_video_inputs(options.output / "data" / "pool"), output, CurationOptions(detector="none"),
-        workers=min(2, os.cpu_count() or 1), progress=options.progress,
+        load_video_inputs(options.output / "data" / "pool"),
+        output,
+        CurationOptions(detector="none"),
+        workers=min(2, os.cpu_count() or 1),
+        progress=options.progress,
     )
     return {"videos": result.inputs, **{f"status_{k}": v for k, v in result.by_status.items()}}, output / "index"
 
@@ -116,14 +129,33 @@ def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
     from .training.pretraining import pretrain
 
     output = options.output / "pretrain"
-    args = parse_with_config(PretrainArguments, [
-        "--config", str(PRETRAIN_RECIPE), "--data", str(options.output / "curated" / "index"),
-        "--output_dir", str(output), "--max_steps", str(options.pretrain_steps), "--seed", str(options.seed),
-        "--resume", "latest", "--disable_tqdm", str(not options.progress),
-    ], prog="quickstart")
+    args = parse_with_config(
+        PretrainArguments,
+        [
+            "--config",
+            str(PRETRAIN_RECIPE),
+            "--data",
+            str(options.output / "curated" / "index"),
+            "--output_dir",
+            str(output),
+            "--max_steps",
+            str(options.pretrain_steps),
+            "--seed",
+            str(options.seed),
+            "--resume",
+            "latest",
+            "--disable_tqdm",
+            str(not options.progress),
+        ],
+        prog="quickstart",
+    )
     summary = pretrain(args)
-    numbers = {"steps": summary["steps"], "videos": summary["videos"], "loss_start": _round(summary["preview_loss_start"]),
-               "loss_end": _round(summary["preview_loss_end"])}
+    numbers = {
+        "steps": summary["steps"],
+        "videos": summary["videos"],
+        "loss_start": _round(summary["preview_loss_start"]),
+        "loss_end": _round(summary["preview_loss_end"]),
+    }
     return numbers, output / "final"
 
 
@@ -134,16 +166,30 @@ def _finetune(options: QuickstartOptions, name: str, init_from: Path | None) -> 
     from .training.finetuning import finetune
 
     output = options.output / name
-    argv = ["--config", str(FINETUNE_RECIPE), "--data_root", str(options.output / "data" / "actions"),
-            "--output_dir", str(output), "--seed", str(options.seed), "--disable_tqdm", str(not options.progress)]
+    argv = [
+        "--config",
+        str(FINETUNE_RECIPE),
+        "--data_root",
+        str(options.output / "data" / "actions"),
+        "--output_dir",
+        str(output),
+        "--seed",
+        str(options.seed),
+        "--disable_tqdm",
+        str(not options.progress),
+    ]
     if init_from is not None:
         argv += ["--init_from", str(init_from)]
     if options.finetune_epochs is not None:
         argv += ["--num_train_epochs", str(options.finetune_epochs)]
     args, training_args = parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="quickstart")
     results = finetune(args, training_args)
-    numbers = {"top1": results["top1"], "top5": results["top5"], "views": results["views"],
-               "test_videos": results["num_videos"]}
+    numbers = {
+        "top1": results["top1"],
+        "top5": results["top5"],
+        "views": results["views"],
+        "test_videos": results["num_videos"],
+    }
     return numbers, output
 
 
@@ -162,7 +208,9 @@ def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     folder = options.output / "model"
     model_dir = finetuned / "final"
     if not (model_dir / "config.json").is_file():
-        raise ConfigError(f"{model_dir} holds no fine-tuned model; delete {options.output / 'stages' / 'finetune_pretrained.json'} to redo that stage")
+        raise ConfigError(
+            f"{model_dir} holds no fine-tuned model; delete {options.output / 'stages' / 'finetune_pretrained.json'} to redo that stage"
+        )
     export_model(model_dir, folder, results=[finetuned / "results.json"], overwrite=True)
     return {"files": sorted(p.name for p in folder.iterdir())}, folder
 
@@ -221,9 +269,11 @@ def quickstart(options: QuickstartOptions) -> dict[str, Any]:
     print()
     print(summary_table(records))
     print()
-    print(f"fine-tuned from pre-training: top-1 {summary['pretrained']['top1']:.1f} %, top-5 {summary['pretrained']['top5']:.1f} %"
-          f"  |  from scratch: top-1 {summary['scratch']['top1']:.1f} %, top-5 {summary['scratch']['top5']:.1f} %"
-          f"  ({summary['pretrained']['views']} views)")
+    print(
+        f"fine-tuned from pre-training: top-1 {summary['pretrained']['top1']:.1f} %, top-5 {summary['pretrained']['top5']:.1f} %"
+        f"  |  from scratch: top-1 {summary['scratch']['top1']:.1f} %, top-5 {summary['scratch']['top5']:.1f} %"
+        f"  ({summary['pretrained']['views']} views)"
+    )
     print(f"summary: {options.output / 'summary.json'}")
     print(f"try it:  {space_command}")
     return summary

@@ -28,21 +28,21 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import logging  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
-import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import gradio as gr
+import numpy as np
+import torch
 
-from hf_tiktokactions.data.decoding import open_video  # noqa: E402
-from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices, test_views  # noqa: E402
-from hf_tiktokactions.data.transforms import normalize_video, resize_clip, short_side_resize, spatial_crop  # noqa: E402
-from hf_tiktokactions.errors import TikTokActionsError, VideoDecodeError  # noqa: E402
-from hf_tiktokactions.hub.processor_config import PreprocessingSpec, read_preprocessing  # noqa: E402
+from hf_tiktokactions.data.decoding import open_video
+from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices, test_views
+from hf_tiktokactions.data.transforms import normalize_video, resize_clip, short_side_resize, spatial_crop
+from hf_tiktokactions.errors import TikTokActionsError, VideoDecodeError
+from hf_tiktokactions.hub.processor_config import PreprocessingSpec, read_preprocessing
 
 log = logging.getLogger("space")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,9 @@ def resolve_model_location(model_id: str | None) -> str:
     if model_id:
         local = Path(model_id).expanduser()
         if local.exists() and not (local / "config.json").is_file():
-            raise UserInputError(f"MODEL_ID={model_id}: the folder has no config.json; point it at a saved or exported model")
+            raise UserInputError(
+                f"MODEL_ID={model_id}: the folder has no config.json; point it at a saved or exported model"
+            )
         return str(local) if local.exists() else model_id
     for folder in (DEFAULT_MODEL_DIR / "model", DEFAULT_MODEL_DIR):
         if (folder / "config.json").is_file():
@@ -222,11 +224,15 @@ def example_clips(folder: str | os.PathLike) -> list[str]:
     """One synthetic clip per action (made once, then reused), as example uploads."""
     from hf_tiktokactions.data.synthetic import make_synthetic_actions
 
-    root = make_synthetic_actions(folder, clips_per_class=1, num_frames=64, val_fraction=0.0, test_fraction=0.0, progress=False)
+    root = make_synthetic_actions(
+        folder, clips_per_class=1, num_frames=64, val_fraction=0.0, test_fraction=0.0, progress=False
+    )
     return sorted(str(path) for path in Path(root).glob("train/*/*.mp4"))
 
 
-def build_demo(classifier: ActionClassifier | None, problem: str = "", examples: list[str] = (), max_seconds: float = 180.0) -> gr.Blocks:
+def build_demo(
+    classifier: ActionClassifier | None, problem: str = "", examples: list[str] = (), max_seconds: float = 180.0
+) -> gr.Blocks:
     """The page. With ``classifier=None`` it explains ``problem`` and every request gets that message."""
 
     def classify(video: str | None, mode: str = FAST):
@@ -244,7 +250,7 @@ def build_demo(classifier: ActionClassifier | None, problem: str = "", examples:
             prediction = classifier.predict(video, mode, max_seconds)
         except (UserInputError, TikTokActionsError) as error:
             raise gr.Error(str(error)) from None
-        except Exception:  # noqa: BLE001 - the user gets a message, the log gets the traceback
+        except Exception:
             log.exception("classify failed for %s", video)
             raise gr.Error("Something went wrong while classifying this video; try another file.") from None
         return prediction.scores, prediction.frames, prediction.details
@@ -259,14 +265,20 @@ def build_demo(classifier: ActionClassifier | None, problem: str = "", examples:
             gr.Markdown(f"**This Space has no model yet.** {problem}", elem_id="no-model")
         with gr.Row():
             with gr.Column():
-                video = gr.Video(label="Video", sources=["upload"], format=None, include_audio=True, elem_id="video-input")
+                video = gr.Video(
+                    label="Video", sources=["upload"], format=None, include_audio=True, elem_id="video-input"
+                )
                 mode = gr.Radio([FAST, ACCURATE], value=FAST, label="Mode", elem_id="mode")
                 button = gr.Button("Classify", variant="primary", elem_id="classify-button")
                 if examples:
-                    gr.Examples(examples=[[path] for path in examples], inputs=[video], label="Examples (synthetic clips)")
+                    gr.Examples(
+                        examples=[[path] for path in examples], inputs=[video], label="Examples (synthetic clips)"
+                    )
             with gr.Column():
                 label = gr.Label(num_top_classes=TOP_K, label="Top-5 actions", elem_id="labels")
-                frames = gr.Gallery(label="Frames the model saw (first view)", columns=8, height="auto", format="jpeg", elem_id="frames")
+                frames = gr.Gallery(
+                    label="Frames the model saw (first view)", columns=8, height="auto", format="jpeg", elem_id="frames"
+                )
                 details = gr.Markdown(label="Details", elem_id="details")
         button.click(classify, inputs=[video, mode], outputs=[label, frames, details], api_name="classify")
     return demo

@@ -23,7 +23,12 @@ def _scene_frame(scene: int, index: int, height: int, width: int) -> np.ndarray:
 
 
 def write_scene_video(
-    path: str | Path, scene_frames: list[int], height: int = 120, width: int = 160, fps: int = 30, faststart: bool = False
+    path: str | Path,
+    scene_frames: list[int],
+    height: int = 120,
+    width: int = 160,
+    fps: int = 30,
+    faststart: bool = False,
 ) -> Path:
     """An H.264 MP4 whose scenes last ``scene_frames`` frames each, separated by hard cuts."""
     times = [i / fps for i in range(sum(scene_frames))]
@@ -31,7 +36,9 @@ def write_scene_video(
     return write_frames(path, frames, times, fps, faststart)
 
 
-def write_frames(path: str | Path, frames: list[np.ndarray], times: list[float], fps: float = 30, faststart: bool = False) -> Path:
+def write_frames(
+    path: str | Path, frames: list[np.ndarray], times: list[float], fps: float = 30, faststart: bool = False
+) -> Path:
     """Encode RGB frames with start times ``times`` (seconds): a VFR file when the steps vary.
 
     ``faststart`` puts the MP4 index first, so a truncated copy still opens (and decodes fewer frames).

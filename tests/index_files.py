@@ -10,8 +10,9 @@ rejected at probe), ``"missing"`` (file not found: no duration, no scene).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
@@ -30,10 +31,17 @@ chacha,dance,specification,no videos in the test index
 
 
 def _scene(start: float, seconds: float) -> dict[str, Any]:
-    return {"start_frame": int(start * FPS), "end_frame": int((start + seconds) * FPS), "start": start, "end": start + seconds}
+    return {
+        "start_frame": int(start * FPS),
+        "end_frame": int((start + seconds) * FPS),
+        "start": start,
+        "end": start + seconds,
+    }
 
 
-def make_record(video_id: str, hashtag: str | None, status: str, kind: str, source_path: str | None = None, person_frames: int = 7) -> dict[str, Any]:
+def make_record(
+    video_id: str, hashtag: str | None, status: str, kind: str, source_path: str | None = None, person_frames: int = 7
+) -> dict[str, Any]:
     """One metadata record as the pipeline writes it (the fields the index and the statistics read)."""
     record: dict[str, Any] = {
         "video_id": video_id, "source_path": source_path or f"/data/videos/{video_id}.mp4", "description": f"#{hashtag}",
@@ -55,9 +63,16 @@ def make_record(video_id: str, hashtag: str | None, status: str, kind: str, sour
         if status == "pass":
             record.update(person_frames=person_frames, reason=f"a person in {person_frames} of 10 sampled frames")
         else:
-            record.update(person_frames=person_frames % 5, reason=f"a person in {person_frames % 5} of 10 sampled frames (< --min-person-frames 5)")
+            record.update(
+                person_frames=person_frames % 5,
+                reason=f"a person in {person_frames % 5} of 10 sampled frames (< --min-person-frames 5)",
+            )
     elif kind == "short_scene":
-        record.update(duration=4.2, scenes=[_scene(0.0, 2.1), _scene(2.1, 2.1)], reason="too short: the longest scene lasts 2.10 s < 3.5 s")
+        record.update(
+            duration=4.2,
+            scenes=[_scene(0.0, 2.1), _scene(2.1, 2.1)],
+            reason="too short: the longest scene lasts 2.10 s < 3.5 s",
+        )
     elif kind == "short_file":
         record.update(duration=2.0, reason="too short: 2.00 s < 3.5 s")
     elif kind == "missing":
@@ -75,7 +90,9 @@ def build_output(output: Path, spec: Iterable[tuple[str | None, str, int, str]])
         patch.setattr(os, "fsync", lambda fd: None)  # thousands of tiny files: durability is not under test here
         for hashtag, status, count, kind in spec:
             for i in range(count):
-                record = make_record(f"{hashtag or 'none'}-{status}-{kind}-{i:04d}", hashtag, status, kind, person_frames=5 + i % 6)
+                record = make_record(
+                    f"{hashtag or 'none'}-{status}-{kind}-{i:04d}", hashtag, status, kind, person_frames=5 + i % 6
+                )
                 write_metadata(output, record)
                 records.append(record)
         save_index(output)

@@ -11,18 +11,57 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["env", "step_b", "step_g", "e2e", "e2e_workers", "eval", "eval_workers", "step_g_full", "diagnostics", "compare_embedded"]
+STAGES = [
+    "env",
+    "step_b",
+    "step_g",
+    "e2e",
+    "e2e_workers",
+    "eval",
+    "eval_workers",
+    "step_g_full",
+    "diagnostics",
+    "compare_embedded",
+]
 
 
 def test_gpu_suite_runs_every_stage_on_the_cpu(tmp_path):
     videos = tmp_path / "videos"
-    made = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_videos.py"), str(videos), "--height", "568",
-                           "--width", "320", "--count", "2", "--seconds", "3"], capture_output=True, text=True, timeout=120)
+    made = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "make_videos.py"),
+            str(videos),
+            "--height",
+            "568",
+            "--width",
+            "320",
+            "--count",
+            "2",
+            "--seconds",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0, made.stderr[-2000:]
     out = tmp_path / "out"
-    env = {**os.environ, "SMOKE": "1", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "WORK_DIR": str(tmp_path / "work")}
-    run = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), str(out), str(videos), *STAGES],
-                         capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
+    env = {
+        **os.environ,
+        "SMOKE": "1",
+        "PYTHON": sys.executable,
+        "OMP_NUM_THREADS": "1",
+        "WORK_DIR": str(tmp_path / "work"),
+    }
+    run = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), str(out), str(videos), *STAGES],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     log = (out / "log.txt").read_text()
     for stage in STAGES:

@@ -11,13 +11,24 @@ import torch
 from transformers import AutoModelForVideoClassification
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "hf-tiktokactions"
-SMALL = ["--pretrain-steps", "20", "--finetune-epochs", "2", "--labeled-clips-per-class", "4",
-         "--pool-clips-per-class", "2", "--no-progress"]
+SMALL = [
+    "--pretrain-steps",
+    "20",
+    "--finetune-epochs",
+    "2",
+    "--labeled-clips-per-class",
+    "4",
+    "--pool-clips-per-class",
+    "2",
+    "--no-progress",
+]
 
 
 def quickstart(output: Path) -> subprocess.CompletedProcess:
     command = [str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "hf_tiktokactions"]
-    return subprocess.run([*command, "quickstart", "--output", str(output), *SMALL], capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [*command, "quickstart", "--output", str(output), *SMALL], capture_output=True, text=True, timeout=900
+    )
 
 
 def test_quickstart_runs_every_stage_then_reuses_them(tmp_path):
@@ -54,7 +65,9 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path):
 def test_convert_subcommand_reports_a_missing_file_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "hf_tiktokactions", "convert", str(tmp_path / "missing.pth"), str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2
     assert "missing.pth does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -53,7 +53,18 @@ def test_cli_downloads_records_failures_and_resumes(mirror, tmp_path):
     metadata, source = mirror
     out = tmp_path / "out"
     template = source.as_uri() + "/{id}.mp4"
-    done = run_cli("--metadata", str(metadata), "--output", str(out), "--downloader", "local", "--source", template, "--workers", "3")
+    done = run_cli(
+        "--metadata",
+        str(metadata),
+        "--output",
+        str(out),
+        "--downloader",
+        "local",
+        "--source",
+        template,
+        "--workers",
+        "3",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("4 downloaded, 2 failed, 0 skipped, 0 already there")
     manifest = read_manifest(out / "manifest.jsonl")
@@ -100,7 +111,12 @@ def test_interrupted_manifest_and_scratch_files_are_repaired(mirror, tmp_path):
 
 def test_owner_opt_out_is_skipped_and_unexpected_errors_become_failures(tmp_path):
     metadata = tmp_path / "videos.jsonl"
-    metadata.write_text(json.dumps({"id": 1, "username": "a", "download_allowed": False}) + "\n" + json.dumps({"id": 2, "username": "b"}) + "\n")
+    metadata.write_text(
+        json.dumps({"id": 1, "username": "a", "download_allowed": False})
+        + "\n"
+        + json.dumps({"id": 2, "username": "b"})
+        + "\n"
+    )
 
     class Broken:
         name = "broken"
@@ -121,7 +137,16 @@ def test_video_url_and_user_errors(tmp_path):
         video_page_url({"id": 5})
     with pytest.raises(DownloadError, match="must contain"):
         LocalCopyDownloader("/mirror/video.mp4")
-    done = run_cli("--metadata", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o"), "--downloader", "local", "--source", "/m/{id}.mp4")
+    done = run_cli(
+        "--metadata",
+        str(tmp_path / "none.jsonl"),
+        "--output",
+        str(tmp_path / "o"),
+        "--downloader",
+        "local",
+        "--source",
+        "/m/{id}.mp4",
+    )
     assert done.returncode == 2 and "none.jsonl does not exist; run collect_tiktok.py first" in done.stderr
     assert "Traceback" not in done.stderr
     done = run_cli("--metadata", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o"), "--downloader", "local")
@@ -155,7 +180,9 @@ def test_yt_dlp_downloader_fetches_over_http_and_reports_404(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         template = f"http://127.0.0.1:{server.server_address[1]}/{{id}}.mp4"
-        result = download_videos(metadata, tmp_path / "out", YtDlpDownloader(url_template=template, retries=0), workers=2, progress=False)
+        result = download_videos(
+            metadata, tmp_path / "out", YtDlpDownloader(url_template=template, retries=0), workers=2, progress=False
+        )
     finally:
         server.shutdown()
         server.server_close()

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from curation_files import write_scene_video
+
 from hf_tiktokactions.curation.engines import curate, detector_actor_plan
 from hf_tiktokactions.curation.index import load_index
 from hf_tiktokactions.curation.inputs import load_video_inputs
@@ -76,8 +76,19 @@ def test_a_dying_local_worker_costs_no_video(tmp_path):
     for i in range(8):
         write_scene_video(videos / f"v{i}.mp4", [180], height=240, width=320)
     output = tmp_path / "out"
-    command = [sys.executable, str(ROOT / "dataset_scripts" / "curate.py"), "--videos", str(videos), "--output", str(output),
-               "--detector", "none", "--workers", "2", "--quiet"]
+    command = [
+        sys.executable,
+        str(ROOT / "dataset_scripts" / "curate.py"),
+        "--videos",
+        str(videos),
+        "--output",
+        str(output),
+        "--detector",
+        "none",
+        "--workers",
+        "2",
+        "--quiet",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((output / "metadata").glob("*.json")):

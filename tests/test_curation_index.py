@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from curation_files import write_scene_video
+
 from hf_tiktokactions.curation.engines import curate
 from hf_tiktokactions.curation.index import INDEX_COLUMNS, load_index, save_index
 from hf_tiktokactions.curation.inputs import load_video_inputs
@@ -74,13 +74,21 @@ def test_push_is_private_and_embeds_no_video_unless_asked(curated, monkeypatch):
 
 
 def _cli(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "dataset_scripts" / script), *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "dataset_scripts" / script), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_clis_end_user_errors_in_one_line(tmp_path):
     for result, expected in (
-        (_cli("curate.py", "--videos", str(tmp_path / "nowhere"), "--output", str(tmp_path / "o")), "no such folder or file"),
-        (_cli("curate.py", "--videos", str(tmp_path), "--output", str(tmp_path / "o"), "--min-person-frames", "11"), "--min-person-frames"),
+        (
+            _cli("curate.py", "--videos", str(tmp_path / "nowhere"), "--output", str(tmp_path / "o")),
+            "no such folder or file",
+        ),
+        (
+            _cli("curate.py", "--videos", str(tmp_path), "--output", str(tmp_path / "o"), "--min-person-frames", "11"),
+            "--min-person-frames",
+        ),
         (_cli("push_index.py", "--index", str(tmp_path), "--repo-id", "org/name"), "no index here"),
         (_cli("push_index.py", "--index", str(tmp_path), "--repo-id", "noslash"), "ORG/NAME"),
     ):
@@ -91,6 +99,14 @@ def test_clis_end_user_errors_in_one_line(tmp_path):
 
 def test_curate_cli_with_missing_weights_fails_before_any_work(tmp_path):
     write_scene_video(tmp_path / "v" / "a.mp4", [120])
-    result = _cli("curate.py", "--videos", str(tmp_path / "v"), "--output", str(tmp_path / "o"), "--detector", str(tmp_path / "yolov8n.pt"))
+    result = _cli(
+        "curate.py",
+        "--videos",
+        str(tmp_path / "v"),
+        "--output",
+        str(tmp_path / "o"),
+        "--detector",
+        str(tmp_path / "yolov8n.pt"),
+    )
     assert result.returncode == 2 and "weights not found" in result.stderr and "--detector none" in result.stderr
     assert not list((tmp_path / "o" / "metadata").glob("*.json"))

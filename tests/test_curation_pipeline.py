@@ -6,8 +6,14 @@ import json
 
 import av
 import pytest
+from curation_files import (
+    corrupt_copy,
+    truncated_copy,
+    write_audio_only,
+    write_scene_video,
+    write_vfr_video,
+)
 
-from curation_files import corrupt_copy, truncated_copy, write_audio_only, write_frames, write_scene_video, write_vfr_video
 from hf_tiktokactions.curation.engines import curate
 from hf_tiktokactions.curation.index import INDEX_COLUMNS, load_index
 from hf_tiktokactions.curation.inputs import load_video_inputs
@@ -25,7 +31,9 @@ def curated(tmp_path_factory):
     long = write_scene_video(videos / "long.mp4", [390], height=96, width=128)  # 13 s: the centre 10 s
     (videos / "zero.mp4").write_bytes(b"")
     truncated_copy(good, videos / "truncated.mp4")
-    truncated_copy(write_scene_video(videos / ".faststart.mp4", [150], faststart=True), videos / "truncated_faststart.mp4")
+    truncated_copy(
+        write_scene_video(videos / ".faststart.mp4", [150], faststart=True), videos / "truncated_faststart.mp4"
+    )
     corrupt_copy(good, videos / "corrupt.mp4")
     (videos / "notes.mp4").write_text("this is a text file with a video name\n")
     write_audio_only(videos / "audio.mp4")
@@ -80,7 +88,13 @@ def test_clip_is_the_longest_scene_reencoded_and_described(curated):
     assert [(s["start_frame"], s["end_frame"]) for s in record["scenes"]] == [(0, 45), (45, 195), (195, 255)]
     assert (record["clip_start"], record["clip_end"], record["clip_num_frames"]) == (1.5, 6.5, 150)
     assert record["sampled_frames"] == [0, 17, 33, 50, 66, 83, 99, 116, 132, 149]
-    assert (record["width"], record["height"], record["fps"], record["num_frames"], record["duration"]) == (160, 120, 30.0, 255, 8.5)
+    assert (record["width"], record["height"], record["fps"], record["num_frames"], record["duration"]) == (
+        160,
+        120,
+        30.0,
+        255,
+        8.5,
+    )
     clip = output / record["clip_path"]
     assert count_frames(clip) == 150
     with av.open(str(clip)) as container:
@@ -116,7 +130,12 @@ def test_rerun_does_nothing_and_other_settings_are_refused(curated):
     from hf_tiktokactions.errors import OutputStateError
 
     with pytest.raises(OutputStateError, match="short_side: 320 -> 256"):
-        curate(load_video_inputs(videos), output, CurationOptions(detector="none", max_pixels=640 * 480, short_side=256), progress=False)
+        curate(
+            load_video_inputs(videos),
+            output,
+            CurationOptions(detector="none", max_pixels=640 * 480, short_side=256),
+            progress=False,
+        )
 
 
 def test_inputs_from_a_list_file_and_a_download_manifest(tmp_path):
@@ -125,7 +144,9 @@ def test_inputs_from_a_list_file_and_a_download_manifest(tmp_path):
     (tmp_path / "meta" / "videos.jsonl").write_text(
         json.dumps({"id": 7001, "video_description": "a dance #fyp", "hashtag": "dance"}) + "\n"
     )
-    (tmp_path / "dl" / "download_summary.json").write_text(json.dumps({"metadata": str(tmp_path / "meta" / "videos.jsonl")}))
+    (tmp_path / "dl" / "download_summary.json").write_text(
+        json.dumps({"metadata": str(tmp_path / "meta" / "videos.jsonl")})
+    )
     manifest = [
         {"id": 7001, "status": "ok", "path": "videos/7001.mp4", "hashtag": "dance"},
         {"id": 7002, "status": "failed", "reason": "HTTP 404"},
@@ -155,10 +176,19 @@ def test_a_scene_longer_than_the_buffer_cap_decodes_its_window_again(curated, tm
     from hf_tiktokactions.curation.inputs import VideoInput
     from hf_tiktokactions.curation.pipeline import curate_video
 
-    record = curate_video(VideoInput("long", str(videos / "long.mp4")), tmp_path, CurationOptions(detector="none", max_buffer_seconds=0.1), None)
+    record = curate_video(
+        VideoInput("long", str(videos / "long.mp4")),
+        tmp_path,
+        CurationOptions(detector="none", max_buffer_seconds=0.1),
+        None,
+    )
     assert any("decoded a second time" in note for note in record["reasons"])
     one_pass = _record(output, "long")
-    assert (record["clip_start"], record["clip_end"], record["clip_num_frames"]) == (one_pass["clip_start"], one_pass["clip_end"], 300)
+    assert (record["clip_start"], record["clip_end"], record["clip_num_frames"]) == (
+        one_pass["clip_start"],
+        one_pass["clip_end"],
+        300,
+    )
     with av.open(str(tmp_path / record["clip_path"])) as a, av.open(str(output / one_pass["clip_path"])) as b:
         first_a, first_b = (next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int) for c in (a, b))
     assert abs(first_a - first_b).mean() < 2  # the same frame (the moving bar's position tells frames apart)
@@ -175,4 +205,7 @@ def test_importing_curation_stays_light():
         "upper = [m for m in sys.modules if m.split('.')[:2] in (['hf_tiktokactions', 'training'], ['hf_tiktokactions', 'hub'], ['hf_tiktokactions', 'modeling'])]\n"
         "print(heavy, upper)"
     )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[] []"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "[] []"
+    )

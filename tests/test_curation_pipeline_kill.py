@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from curation_files import write_scene_video
+
 from hf_tiktokactions.curation.index import load_index
 from hf_tiktokactions.curation.probe import count_frames
 
@@ -19,8 +20,19 @@ NUM_VIDEOS = 10
 
 
 def _command(videos: Path, output: Path, workers: int) -> list[str]:
-    return [sys.executable, str(ROOT / "dataset_scripts" / "curate.py"), "--videos", str(videos), "--output", str(output),
-            "--detector", "none", "--workers", str(workers), "--quiet"]
+    return [
+        sys.executable,
+        str(ROOT / "dataset_scripts" / "curate.py"),
+        "--videos",
+        str(videos),
+        "--output",
+        str(output),
+        "--detector",
+        "none",
+        "--workers",
+        str(workers),
+        "--quiet",
+    ]
 
 
 def _kill_when(command: list[str], output: Path, committed: int, delay: float) -> None:

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from curation_files import write_scene_video
+
 from hf_tiktokactions.curation.collect import CollectionRequest, collect
 from hf_tiktokactions.curation.download import LocalCopyDownloader, download_videos
 from hf_tiktokactions.curation.engines import curate
@@ -38,12 +38,35 @@ def pipeline(tmp_path):
     """Collected metadata, downloaded videos and a curated output for 6 videos; the server keeps running."""
     videos = make_videos(TAGS, START, END, per_hashtag=3, seed=3)
     server = FakeResearchApi(videos, client_key=KEY, client_secret=SECRET).__enter__()
-    client = ResearchApiClient(Credentials(KEY, SECRET), api_base=server.url, retry=RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.01))
-    collect(client, CollectionRequest(tuple(TAGS), START, END, 100, ("id", "create_time", "username", "video_description", "hashtag_names")), tmp_path / "collection", progress=False)
+    client = ResearchApiClient(
+        Credentials(KEY, SECRET),
+        api_base=server.url,
+        retry=RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.01),
+    )
+    collect(
+        client,
+        CollectionRequest(
+            tuple(TAGS), START, END, 100, ("id", "create_time", "username", "video_description", "hashtag_names")
+        ),
+        tmp_path / "collection",
+        progress=False,
+    )
     for video in videos:
         write_scene_video(tmp_path / "mirror" / f"{video['id']}.mp4", [120], height=64, width=96)
-    download_videos(tmp_path / "collection" / "videos.jsonl", tmp_path / "downloads", LocalCopyDownloader(f"file://{tmp_path}/mirror/{{id}}.mp4"), workers=2, progress=False)
-    curate(load_video_inputs(tmp_path / "downloads"), tmp_path / "curated", CurationOptions(detector="none"), workers=1, progress=False)
+    download_videos(
+        tmp_path / "collection" / "videos.jsonl",
+        tmp_path / "downloads",
+        LocalCopyDownloader(f"file://{tmp_path}/mirror/{{id}}.mp4"),
+        workers=2,
+        progress=False,
+    )
+    curate(
+        load_video_inputs(tmp_path / "downloads"),
+        tmp_path / "curated",
+        CurationOptions(detector="none"),
+        workers=1,
+        progress=False,
+    )
     try:
         yield server, tmp_path, [str(v["id"]) for v in videos]
     finally:
@@ -51,7 +74,13 @@ def pipeline(tmp_path):
 
 
 def _purge(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "dataset_scripts" / "purge.py"), *args], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "dataset_scripts" / "purge.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def _credentials_env() -> dict:
@@ -75,7 +104,10 @@ def test_refresh_removes_the_videos_the_api_no_longer_returns(pipeline):
         assert not (curated / "metadata" / f"{video_id}.json").exists()
     kept = sorted(set(ids) - gone)
     assert sorted(load_index(curated)["video_id"]) == kept  # the index was rebuilt
-    assert all((curated / "clips" / f"{i}.mp4").is_file() and (root / "downloads" / "videos" / f"{i}.mp4").is_file() for i in kept)
+    assert all(
+        (curated / "clips" / f"{i}.mp4").is_file() and (root / "downloads" / "videos" / f"{i}.mp4").is_file()
+        for i in kept
+    )
 
     (log_path,) = (curated / "purge_logs").glob("*-refresh.json")
     log = json.loads(log_path.read_text())
@@ -86,7 +118,11 @@ def test_refresh_removes_the_videos_the_api_no_longer_returns(pipeline):
     assert latest_purge_log(curated / "index") == log  # what the dataset card reports
 
     # the look-up used the API's id condition in windows of at most 30 days
-    queries = [body for path, body in server.request_log if path.endswith("/query/") and body["query"]["and"][0]["field_name"] == "video_id"]
+    queries = [
+        body
+        for path, body in server.request_log
+        if path.endswith("/query/") and body["query"]["and"][0]["field_name"] == "video_id"
+    ]
     assert queries and all(q["query"]["and"][0]["operation"] == "IN" for q in queries)
     assert sorted(i for q in queries for i in q["query"]["and"][0]["field_values"]) == sorted(ids)
 
@@ -95,7 +131,11 @@ def test_refresh_refuses_to_delete_most_of_the_data(pipeline):
     server, root, ids = pipeline
     server.unavailable_ids.update(ids[:4])
     result = _purge("--output", str(root / "curated"), "--refresh", "--api-base", server.url, env=_credentials_env())
-    assert result.returncode == 2 and "nothing was deleted" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert (
+        result.returncode == 2
+        and "nothing was deleted" in result.stderr
+        and len(result.stderr.strip().splitlines()) == 1
+    )
     assert len(load_index(root / "curated")) == 6 and not (root / "curated" / "purge_logs").exists()
 
 
@@ -103,7 +143,9 @@ def test_refresh_needs_credentials_and_names_them(pipeline):
     _, root, _ = pipeline
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
     result = _purge("--output", str(root / "curated"), "--refresh", env=env)
-    assert result.returncode == 2 and "TIKTOK_CLIENT_KEY" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert (
+        result.returncode == 2 and "TIKTOK_CLIENT_KEY" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    )
 
 
 def test_purge_keep_metadata_then_everything(pipeline):
@@ -120,7 +162,10 @@ def test_purge_keep_metadata_then_everything(pipeline):
 
     everything = _purge("--output", str(curated))
     assert everything.returncode == 0, everything.stderr
-    assert "deleted 0 raw videos, 0 clips, 6 metadata files" in everything.stdout and "6 listed files were already gone" in everything.stdout
+    assert (
+        "deleted 0 raw videos, 0 clips, 6 metadata files" in everything.stdout
+        and "6 listed files were already gone" in everything.stdout
+    )
     assert not list((curated / "metadata").glob("*.json")) and not (curated / "index").exists()
     logs = sorted((curated / "purge_logs").glob("*-purge.json"))
     assert len(logs) == 2
@@ -145,7 +190,10 @@ def test_id_batches_respect_the_api_limits():
         assert int(batch.end_date) >= int(batch.start_date)
     import datetime as dt
 
-    spans = [(dt.datetime.strptime(b.end_date, "%Y%m%d") - dt.datetime.strptime(b.start_date, "%Y%m%d")).days for b in batches]
+    spans = [
+        (dt.datetime.strptime(b.end_date, "%Y%m%d") - dt.datetime.strptime(b.start_date, "%Y%m%d")).days
+        for b in batches
+    ]
     assert max(spans) <= 29 and len(batches) == 10
     sparse = id_batches({"a": 1704067200, "b": 1704067200 + 45 * day})  # 45 days apart: two queries
     assert [b.ids for b in sparse] == [("a",), ("b",)]
@@ -165,7 +213,16 @@ def test_refresh_stopped_by_the_quota_keeps_what_it_confirmed(pipeline):
     server.unavailable_ids.update({first, last})
     server.reset_quota()
     server.daily_request_quota = 1  # one id query today: the first batch
-    result = _purge("--output", str(root / "curated"), "--refresh", "--api-base", server.url, "--max-unavailable-share", "1", env=_credentials_env())
+    result = _purge(
+        "--output",
+        str(root / "curated"),
+        "--refresh",
+        "--api-base",
+        server.url,
+        "--max-unavailable-share",
+        "1",
+        env=_credentials_env(),
+    )
     assert result.returncode == 3, result.stderr
     assert "quota" in result.stderr and "after the quota reset" in result.stderr
     remaining = set(load_index(root / "curated")["video_id"])
@@ -188,7 +245,9 @@ def test_purge_keeps_the_users_own_source_videos_unless_asked(tmp_path):
     assert "deleted 0 raw videos, 2 clips" in kept.stdout and "kept 2 source videos" in kept.stdout
     assert sorted(p.name for p in own.iterdir()) == ["a.mp4", "b.mp4"]
     log = latest_purge_log(curated)
-    assert log["counts"]["kept_own_videos"] == 2 and sorted(log["kept_own_videos"]) == [str((own / n).resolve()) for n in ("a.mp4", "b.mp4")]
+    assert log["counts"]["kept_own_videos"] == 2 and sorted(log["kept_own_videos"]) == [
+        str((own / n).resolve()) for n in ("a.mp4", "b.mp4")
+    ]
 
     asked = _purge("--output", str(curated), "--delete-own-videos")
     assert asked.returncode == 0, asked.stderr

@@ -91,7 +91,10 @@ def test_clip_size_short_side_even_never_upscaled():
 
 
 def test_write_clip_is_h264_with_short_gop_and_keeps_timestamps(tmp_path):
-    frames = [av.VideoFrame.from_ndarray(np.full((64, 96, 3), i * 3, np.uint8), format="rgb24").reformat(format="yuv420p") for i in range(50)]
+    frames = [
+        av.VideoFrame.from_ndarray(np.full((64, 96, 3), i * 3, np.uint8), format="rgb24").reformat(format="yuv420p")
+        for i in range(50)
+    ]
     times = [0.5 + i / 25 for i in range(50)]
     target = tmp_path / "clips" / "x.mp4"
     write_clip(frames, times, 25.0, target, ClipEncoding(gop=8))

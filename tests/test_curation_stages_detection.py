@@ -11,7 +11,12 @@ import os
 import numpy as np
 import pytest
 
-from hf_tiktokactions.curation.person_detection import PersonDetector, ScriptedDetector, UltralyticsDetector, load_detector
+from hf_tiktokactions.curation.person_detection import (
+    PersonDetector,
+    ScriptedDetector,
+    UltralyticsDetector,
+    load_detector,
+)
 from hf_tiktokactions.curation.pipeline import CurationOptions, StageOutput, decision_stage, detector_stage
 from hf_tiktokactions.errors import ConfigError, DetectorError
 
@@ -62,7 +67,9 @@ def _stage(num_frames=10):
     return StageOutput(record, [np.zeros((120, 160, 3), np.uint8)] * num_frames)
 
 
-@pytest.mark.parametrize("persons, expected", [([1] * 5 + [0] * 5, "pass"), ([2] * 4 + [0] * 6, "review"), ([0] * 10, "review")])
+@pytest.mark.parametrize(
+    "persons, expected", [([1] * 5 + [0] * 5, "pass"), ([2] * 4 + [0] * 6, "review"), ([0] * 10, "review")]
+)
 def test_decision_counts_frames_with_a_person(persons, expected):
     options = CurationOptions(detector="scripted", min_person_frames=5)
     stage = _stage()
@@ -75,7 +82,9 @@ def test_decision_counts_frames_with_a_person(persons, expected):
 
 def test_decision_without_detector_passes_and_rejected_videos_stay_rejected():
     stage = _stage()
-    assert decision_stage(stage.record, detector_stage(stage, None), CurationOptions(detector="none"))["status"] == "pass"
+    assert (
+        decision_stage(stage.record, detector_stage(stage, None), CurationOptions(detector="none"))["status"] == "pass"
+    )
     rejected = {"status": "rejected", "reason": "empty file (0 bytes)", "reasons": ["empty file (0 bytes)"]}
     assert detector_stage(StageOutput(rejected), ScriptedDetector([1] * 10)) is None
     assert decision_stage(rejected, None, CurationOptions(detector="scripted")) is rejected

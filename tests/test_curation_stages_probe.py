@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from curation_files import write_audio_only, write_scene_video
+
 from hf_tiktokactions.curation.probe import count_frames, probe_source
 from hf_tiktokactions.errors import VideoRejected
 

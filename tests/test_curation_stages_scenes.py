@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import av
 import scenedetect
-
 from curation_files import write_scene_video
+
 from hf_tiktokactions.curation.scenes import SceneCutter, detection_size
 
 
@@ -20,7 +20,10 @@ def _cut_file(path, fps=30.0):
 
 def test_scene_list_matches_pyscenedetect_detect_with_start_in_scene(tmp_path):
     video = write_scene_video(tmp_path / "three.mp4", [60, 150, 90])
-    expected = [(a.frame_num, b.frame_num) for a, b in scenedetect.detect(str(video), scenedetect.ContentDetector(), start_in_scene=True)]
+    expected = [
+        (a.frame_num, b.frame_num)
+        for a, b in scenedetect.detect(str(video), scenedetect.ContentDetector(), start_in_scene=True)
+    ]
     assert expected == [(0, 60), (60, 210), (210, 300)]
     assert _cut_file(video) == expected
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from index_files import APPENDIX_SPEC, CATALOGUE_CSV, build_output
 from PIL import Image
 
 from hf_tiktokactions.curation.hashtags import load_catalogue
@@ -19,7 +20,6 @@ from hf_tiktokactions.curation.stats import (
     statistics_of_index,
     write_statistics,
 )
-from index_files import APPENDIX_SPEC, CATALOGUE_CSV, build_output
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,25 +49,58 @@ def test_totals_and_clip_hours(stats):
 
 
 def test_reasons_grouped_by_kind(stats):
-    assert stats["status"]["pass"]["reasons"] == [{"reason": "a person in N of N sampled frames", "videos": 2274, "example": "a person in 5 of 10 sampled frames"}]
+    assert stats["status"]["pass"]["reasons"] == [
+        {"reason": "a person in N of N sampled frames", "videos": 2274, "example": "a person in 5 of 10 sampled frames"}
+    ]
     review = stats["status"]["review"]["reasons"]
-    assert [(r["reason"], r["videos"]) for r in review] == [("a person in N of N sampled frames (< --min-person-frames N)", 6)]
+    assert [(r["reason"], r["videos"]) for r in review] == [
+        ("a person in N of N sampled frames (< --min-person-frames N)", 6)
+    ]
     rejected = {r["reason"]: r["videos"] for r in stats["status"]["rejected"]["reasons"]}
-    assert rejected == {"too short: the longest scene lasts N s < N s": 3, "too short: N s < N s": 2, "file not found": 1}
-    assert reason_kind("clip check failed: wrote 120 frames, the clip container holds 119") == "clip check failed: wrote N frames, the clip container holds N"
+    assert rejected == {
+        "too short: the longest scene lasts N s < N s": 3,
+        "too short: N s < N s": 2,
+        "file not found": 1,
+    }
+    assert (
+        reason_kind("clip check failed: wrote 120 frames, the clip container holds 119")
+        == "clip check failed: wrote N frames, the clip container holds N"
+    )
 
 
 def test_hashtag_ranges_and_the_tags_below_200(stats):
     ranges = stats["hashtag_ranges"]
     assert ranges["counted_hashtags"] == 6
-    assert [(r["range"], r["hashtags"]) for r in ranges["ranges"]] == [("200-400", 1), ("400-600", 1), ("600-800", 1), ("800+", 1)]
+    assert [(r["range"], r["hashtags"]) for r in ranges["ranges"]] == [
+        ("200-400", 1),
+        ("400-600", 1),
+        ("600-800", 1),
+        ("800+", 1),
+    ]
     assert all(r["share"] == pytest.approx(1 / 6, abs=1e-6) for r in ranges["ranges"])
     assert ranges["below"]["names"] == ["mystery", "sax"] and ranges["below"]["share"] == pytest.approx(2 / 6, abs=1e-6)
     assert ranges["catalogue_without_videos"] == ["chacha"]
-    assert [hashtag_range_name(n) for n in (0, 199, 200, 399, 400, 799, 800, 5000)] == ["<200", "<200", "200-400", "200-400", "400-600", "600-800", "800+", "800+"]
+    assert [hashtag_range_name(n) for n in (0, 199, 200, 399, 400, 799, 800, 5000)] == [
+        "<200",
+        "<200",
+        "200-400",
+        "200-400",
+        "400-600",
+        "600-800",
+        "800+",
+        "800+",
+    ]
     # the bar chart order: most counted videos first
     assert list(stats["hashtags"]) == ["salsa", "tango", "waltz", "piano", "sax", "mystery"]
-    assert stats["hashtags"]["tango"] == {"videos": 616, "pass": 610, "review": 6, "rejected": 0, "counted": 610, "category": "dance", "principle": "specification"}
+    assert stats["hashtags"]["tango"] == {
+        "videos": 616,
+        "pass": 610,
+        "review": 6,
+        "rejected": 0,
+        "counted": 610,
+        "category": "dance",
+        "principle": "specification",
+    }
 
 
 def test_scene_length_table_before_clipping(stats):
@@ -84,7 +117,11 @@ def test_scene_length_table_before_clipping(stats):
 def test_categories_and_principles(stats):
     categories = stats["categories"]
     assert list(categories) == ["dance", "kinetics", "(not in the catalogue)"]
-    assert (categories["dance"]["hashtags"], categories["dance"]["videos"], categories["dance"]["rejected"]) == (3, 1844, 3)
+    assert (categories["dance"]["hashtags"], categories["dance"]["videos"], categories["dance"]["rejected"]) == (
+        3,
+        1844,
+        3,
+    )
     assert (categories["kinetics"]["hashtags"], categories["kinetics"]["videos"]) == (2, 431)
     assert categories["(not in the catalogue)"]["videos"] == 10
     assert {k: v["hashtags"] for k, v in stats["principles"].items()} == {
@@ -98,14 +135,19 @@ def test_files_written(stats, tmp_path):
     markdown = paths["markdown"].read_text()
     assert "| 3.5-5 s | 619 | 619 | 0 | 0 |" in markdown and "| 800+ | 1 | 16.7% |" in markdown
     assert "| <200 | 2 | 33.3% |" in markdown and "Below 200: mystery, sax." in markdown
-    assert "| dance | 3 | 1,844 | 1,835 | 6 | 3 |" in markdown and "![videos_per_hashtag](videos_per_hashtag.png)" in markdown
+    assert (
+        "| dance | 3 | 1,844 | 1,835 | 6 | 3 |" in markdown
+        and "![videos_per_hashtag](videos_per_hashtag.png)" in markdown
+    )
     for name in ("videos_per_hashtag", "hashtag_ranges", "durations", "categories"):
         with Image.open(paths[name]) as image:
             assert image.format == "PNG" and image.width >= 500
 
 
 def test_bar_chart_stays_readable_with_hundreds_of_hashtags(tmp_path):
-    facts = [VideoFacts(f"t{t}-{i}", f"tag{t:03d}", "pass", "ok", 6.0, 6.0) for t in range(300) for i in range(t % 7 + 1)]
+    facts = [
+        VideoFacts(f"t{t}-{i}", f"tag{t:03d}", "pass", "ok", 6.0, 6.0) for t in range(300) for i in range(t % 7 + 1)
+    ]
     stats = compute_statistics(facts)
     everything = write_statistics(stats, tmp_path / "all")["videos_per_hashtag"]
     top = write_statistics(stats, tmp_path / "top", top_n=40)["videos_per_hashtag"]
@@ -124,7 +166,15 @@ def test_cli_writes_everything(appendix, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "2286 videos (2274 pass, 6 review, 6 rejected), 6 hashtags" in result.stdout
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"stats.json", "stats.md", "README.md", "videos_per_hashtag.png", "hashtag_ranges.png", "durations.png", "categories.png"} <= names
+    assert {
+        "stats.json",
+        "stats.md",
+        "README.md",
+        "videos_per_hashtag.png",
+        "hashtag_ranges.png",
+        "durations.png",
+        "categories.png",
+    } <= names
 
 
 def test_cli_without_an_index_fails_in_one_line(tmp_path):

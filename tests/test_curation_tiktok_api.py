@@ -242,7 +242,9 @@ def test_a_different_request_is_refused_for_an_existing_output(tmp_path):
 # -- the CLI ------------------------------------------------------------------------------------
 
 
-def run_cli(server: FakeResearchApi, output: Path, *extra: str, env: dict | None = None, tags: str = ",".join(TAGS)) -> subprocess.CompletedProcess:
+def run_cli(
+    server: FakeResearchApi, output: Path, *extra: str, env: dict | None = None, tags: str = ",".join(TAGS)
+) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
     environ.update({"TIKTOK_CLIENT_KEY": KEY, "TIKTOK_CLIENT_SECRET": SECRET} if env is None else env)
     args = [
@@ -281,7 +283,9 @@ def test_cli_quota_exit_status_resume_and_no_secret_anywhere(tmp_path):
         assert bad.returncode == 1 and "invalid_client" in bad.stderr and "Traceback" not in bad.stderr
     assert {p.name for p in out.iterdir()} >= {"videos.jsonl", "state.json", "summary.json", "collect.log"}
     assert "429" in (out / "collect.log").read_text()  # the retries were logged ...
-    for text in [t.stdout + t.stderr for t in transcripts] + [p.read_text() for p in tmp_path.rglob("*") if p.is_file()]:
+    for text in [t.stdout + t.stderr for t in transcripts] + [
+        p.read_text() for p in tmp_path.rglob("*") if p.is_file()
+    ]:
         assert SECRET not in text and KEY not in text  # ... and no credential was
 
 

@@ -6,10 +6,10 @@ import importlib.util
 
 import pytest
 import torch
+from video_files import frame_index_of, write_test_video
 
 from hf_tiktokactions.data.decoding import BACKENDS, open_video, probe_video, read_frames
 from hf_tiktokactions.errors import TikTokActionsError, VideoDecodeError
-from video_files import frame_index_of, write_test_video
 
 
 def _available(backend: str) -> bool:
@@ -19,7 +19,7 @@ def _available(backend: str) -> bool:
         return False
     try:
         from torchcodec.decoders import VideoDecoder  # noqa: F401 - fails without the FFmpeg libraries
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     return True
 

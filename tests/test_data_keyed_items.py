@@ -2,10 +2,10 @@
 
 import torch
 from torch.utils.data import DataLoader
+from video_files import write_test_video
 
 from hf_tiktokactions.data.collate import PretrainCollator
 from hf_tiktokactions.data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
-from video_files import write_test_video
 
 
 def make_dataset(tmp_path, seed=0):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 from torch.utils.data import DataLoader
+from video_files import write_test_video
 
 from hf_tiktokactions.data import PretrainCollator, PretrainVideoDataset
 from hf_tiktokactions.errors import VideoDecodeError
-from video_files import write_test_video
 
 SMALL = dict(num_frames=4, sampling_rate=2, input_size=32, num_sample=3)
 

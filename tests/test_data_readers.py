@@ -117,10 +117,15 @@ def hmdb51_root(tmp_path: Path) -> Path:
     splits.mkdir()
     videos = tmp_path / "hmdb51_org"
     lines = {
-        "brush_hair": [("April_09_brush_hair_u_nm_np1_ba_goo_0.avi", 1), ("Brushing_Hair_h_nm_np2_le_goo_1.avi", 2),
-                       ("unused_brush_hair_0.avi", 0)],
+        "brush_hair": [
+            ("April_09_brush_hair_u_nm_np1_ba_goo_0.avi", 1),
+            ("Brushing_Hair_h_nm_np2_le_goo_1.avi", 2),
+            ("unused_brush_hair_0.avi", 0),
+        ],
         "clap": [
-            ("clap_a_f_nm_np1_fr_med_0.avi", 1), ("clap_b_f_nm_np1_fr_med_1.avi", 1), ("clap_c_u_nm_np1_fr_med_2.avi", 2)
+            ("clap_a_f_nm_np1_fr_med_0.avi", 1),
+            ("clap_b_f_nm_np1_fr_med_1.avi", 1),
+            ("clap_c_u_nm_np1_fr_med_2.avi", 2),
         ],  # fmt: skip
         # "kick_ball_test_split1.txt" sorts before "kick_test_split1.txt", the class names the other way
         "kick": [("kick_x_f_cm_np1_ri_med_0.avi", 1)],
@@ -178,7 +183,7 @@ def test_kinetics_reads_official_csvs(tmp_path: Path) -> None:
         "abseiling,-0BgYjlfxJk,30,40,train,0\n"
     )
     (csv_dir / "validate.csv").write_text(
-        "label,youtube_id,time_start,time_end,split,is_cc\n" '"air drumming",-1a2b3c4d5e,0,10,val,0\n'
+        'label,youtube_id,time_start,time_end,split,is_cc\n"air drumming",-1a2b3c4d5e,0,10,val,0\n'
     )
     # the first release's test.csv has no label column
     (csv_dir / "test.csv").write_text("youtube_id,time_start,time_end,split\nzzzzzzzzzzz,12,22,test\n")
@@ -226,13 +231,27 @@ def test_ssv2_class_name_drops_brackets() -> None:
 def test_ssv2_reads_official_json(tmp_path: Path) -> None:
     labels = {"Holding something next to something": "1", "Putting something on something": "0"}
     train = [
-        {"id": "78687", "label": "holding potato next to vicks vaporub bottle",
-         "template": "Holding [something] next to [something]", "placeholders": ["potato", "vicks vaporub bottle"]},
-        {"id": "42326", "label": "putting a cup on a table",
-         "template": "Putting [something] on [something]", "placeholders": ["a cup", "a table"]},
+        {
+            "id": "78687",
+            "label": "holding potato next to vicks vaporub bottle",
+            "template": "Holding [something] next to [something]",
+            "placeholders": ["potato", "vicks vaporub bottle"],
+        },
+        {
+            "id": "42326",
+            "label": "putting a cup on a table",
+            "template": "Putting [something] on [something]",
+            "placeholders": ["a cup", "a table"],
+        },
     ]
-    validation = [{"id": "74225", "label": "putting pen on book",
-                   "template": "Putting [something] on [something]", "placeholders": ["pen", "book"]}]
+    validation = [
+        {
+            "id": "74225",
+            "label": "putting pen on book",
+            "template": "Putting [something] on [something]",
+            "placeholders": ["pen", "book"],
+        }
+    ]
     annotations = tmp_path / "labels"
     annotations.mkdir()
     for name, content in (("labels", labels), ("train", train), ("validation", validation), ("test", [{"id": "1420"}])):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices, multiview_indices, multiview_clips
+from hf_tiktokactions.data.sampling import dense_clip_indices, multiview_clips, multiview_indices, segment_indices
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 

@@ -78,9 +78,13 @@ def test_uint8_resize_matches_pil_bilinear():
     pil = np.asarray(Image.fromarray(frame.permute(1, 2, 0).numpy()).crop(box).resize((64, 64), Image.BILINEAR))
     clip = frame[None].contiguous(memory_format=torch.channels_last)
     crop = MultiScaleCrop(64)
-    ours = torch.nn.functional.interpolate(
-        clip[..., 20:116, 10:106], size=(64, 64), mode="bilinear", antialias=True, align_corners=False
-    )[0].permute(1, 2, 0).numpy()
+    ours = (
+        torch.nn.functional.interpolate(
+            clip[..., 20:116, 10:106], size=(64, 64), mode="bilinear", antialias=True, align_corners=False
+        )[0]
+        .permute(1, 2, 0)
+        .numpy()
+    )
     assert np.abs(ours.astype(int) - pil.astype(int)).mean() < 1.0
     assert OfficialMultiScaleCrop(64).input_size == crop.input_size
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import DatasetCard
+from index_files import CATALOGUE_CSV, build_output
 
 from hf_tiktokactions.curation.hashtags import load_catalogue
 from hf_tiktokactions.curation.stats import statistics_of_index
 from hf_tiktokactions.hub.dataset_card import card_for_curated_folder, index_dataset_card
-from index_files import CATALOGUE_CSV, build_output
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = [
@@ -58,7 +58,15 @@ def test_card_validates_offline_and_holds_every_section(curated, tmp_path):
     assert data["license_name"] == "tiktok-research-api-terms" and "not redistributed" in data["license_details"]
     assert data["viewer"] is False
     text = card.text
-    for heading in ("## Collection", "## Hashtag selection principles", "## Processing", "## Detailed statistics", "## Intended use", "## Ethics, privacy and retention", "## Retention"):
+    for heading in (
+        "## Collection",
+        "## Hashtag selection principles",
+        "## Processing",
+        "## Detailed statistics",
+        "## Intended use",
+        "## Ethics, privacy and retention",
+        "## Retention",
+    ):
         assert heading in text
     assert text.index("## Detailed statistics") < text.index("## Intended use") < text.index("## Retention")
     # numbers from the index and the runs
@@ -77,7 +85,10 @@ def test_card_reports_the_last_purge(curated, tmp_path):
     log = {"mode": "refresh", "started_at": "2026-01-02T03:04:05+00:00", "finished_at": "2026-01-02T03:05:00+00:00",
            "counts": {"videos_removed": 2}, "refresh": {"unavailable": 2}}  # fmt: skip
     card = index_dataset_card(stats, retention=log)
-    assert "- Last purge / refresh: 2026-01-02T03:05:00+00:00 (refresh): 2 videos removed, 2 no longer available." in card.text
+    assert (
+        "- Last purge / refresh: 2026-01-02T03:05:00+00:00 (refresh): 2 videos removed, 2 no longer available."
+        in card.text
+    )
     DatasetCard(str(card))  # round-trips
 
 
@@ -92,9 +103,15 @@ def test_push_index_uploads_the_card_before_the_rows(curated, monkeypatch):
     finally:
         sys.path.pop(0)
     calls = []
-    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create_repo", repo_id, kw)))
-    monkeypatch.setattr(huggingface_hub.HfApi, "upload_file", lambda self, **kw: calls.append(("upload_file", kw["path_in_repo"], kw)))
-    monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: calls.append(("push_to_hub", repo_id, kw)))
+    monkeypatch.setattr(
+        huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create_repo", repo_id, kw))
+    )
+    monkeypatch.setattr(
+        huggingface_hub.HfApi, "upload_file", lambda self, **kw: calls.append(("upload_file", kw["path_in_repo"], kw))
+    )
+    monkeypatch.setattr(
+        datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: calls.append(("push_to_hub", repo_id, kw))
+    )
     assert push_cli.main(["--index", str(output), "--repo-id", "my-lab/index"]) == 0
     assert [c[0] for c in calls] == ["create_repo", "upload_file", "push_to_hub"]
     assert calls[0][2]["private"] is True and calls[0][2]["repo_type"] == "dataset"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import DatasetCard, ModelCard
+from test_hub_export import tiny_classifier
 
 from hf_tiktokactions.cli_errors import run_cli
 from hf_tiktokactions.hub.__main__ import main as hub_main
 from hf_tiktokactions.hub.cards import dataset_card
-from test_hub_export import tiny_classifier
 
 K400 = {
     "task": "video-classification",
@@ -45,9 +45,25 @@ def model_and_results(tmp_path: Path) -> tuple[Path, list[Path]]:
 
 def test_model_card_from_results_files_validates_offline(tmp_path: Path, model_and_results) -> None:
     model, (k400, ucf) = model_and_results
-    argv = ["card", "--model", str(model), "--results", str(k400), "--results", str(ucf), "--output", str(tmp_path / "card"),
-            "--repo-id", "tiktokactions/videomaev2-b-k400", "--base-model", "tiktokactions/videomaev2-b-pt",
-            "--pretraining-dataset", "tiktokactions/index-private", "--license", "cc-by-nc-4.0"]
+    argv = [
+        "card",
+        "--model",
+        str(model),
+        "--results",
+        str(k400),
+        "--results",
+        str(ucf),
+        "--output",
+        str(tmp_path / "card"),
+        "--repo-id",
+        "tiktokactions/videomaev2-b-k400",
+        "--base-model",
+        "tiktokactions/videomaev2-b-pt",
+        "--pretraining-dataset",
+        "tiktokactions/index-private",
+        "--license",
+        "cc-by-nc-4.0",
+    ]
     assert hub_main(argv) == 0
 
     card = ModelCard.load(tmp_path / "card" / "README.md")  # parses and validates the YAML, no network
@@ -58,7 +74,10 @@ def test_model_card_from_results_files_validates_offline(tmp_path: Path, model_a
     assert {"video-classification", "videomaev2", "custom_code"} <= set(data.tags)
     assert data.model_name == "tiktokactions/videomaev2-b-k400"
 
-    found = {(r.dataset_type, r.dataset_split, r.dataset_config, r.metric_name, r.metric_value, r.metric_args["views"]) for r in data.eval_results}
+    found = {
+        (r.dataset_type, r.dataset_split, r.dataset_config, r.metric_name, r.metric_value, r.metric_args["views"])
+        for r in data.eval_results
+    }
     assert found == {
         ("kinetics400", "validation", None, "top-1 (5x3 views)", 81.1, "5x3"),
         ("kinetics400", "validation", None, "top-5 (5x3 views)", 94.9, "5x3"),
@@ -67,8 +86,15 @@ def test_model_card_from_results_files_validates_offline(tmp_path: Path, model_a
     assert all(r.task_type == "video-classification" for r in data.eval_results)
 
     text = card.text
-    for section in ("## How to use", "## Training data", "## Training procedure", "## Evaluation", "## Intended use",
-                    "## Limitations and bias", "## Ethics: training on public social video"):
+    for section in (
+        "## How to use",
+        "## Training data",
+        "## Training procedure",
+        "## Evaluation",
+        "## Intended use",
+        "## Limitations and bias",
+        "## Ethics: training on public social video",
+    ):
         assert section in text
     assert 'from_pretrained("tiktokactions/videomaev2-b-k400", trust_remote_code=True)' in text
     assert "`layer_decay`: 0.75" in text and "8x H200, bf16" in text  # recipe and hardware
@@ -82,7 +108,11 @@ def test_card_and_export_take_results_file_paths(tmp_path: Path, model_and_resul
 
     model, (k400, ucf) = model_and_results
     assert len(model_card(model, [k400, str(ucf)]).data.eval_results) == 3
-    ucf.write_text(json.dumps({**UCF, "recipe": {"sampling_rate": 2, "test_num_segment": 2, "test_num_crop": 3, "sampling": "dense"}}))
+    ucf.write_text(
+        json.dumps(
+            {**UCF, "recipe": {"sampling_rate": 2, "test_num_segment": 2, "test_num_crop": 3, "sampling": "dense"}}
+        )
+    )
     export_model(model, tmp_path / "out", results=[ucf])
     assert ModelCard.load(tmp_path / "out" / "README.md").data.eval_results[0].dataset_type == "ucf101"
     processor = json.loads((tmp_path / "out" / "video_preprocessor_config.json").read_text())
@@ -101,7 +131,9 @@ def test_card_without_results_has_no_model_index(tmp_path: Path, model_and_resul
 def test_a_bad_results_file_stops_the_card_with_one_line(tmp_path: Path, model_and_results, capsys) -> None:
     model, (k400, _) = model_and_results
     k400.write_text(json.dumps({**K400, "metrics": [{"type": "accuracy", "name": "top-1", "value": 0.811}]}))
-    assert run_cli(hub_main, ["card", "--model", str(model), "--results", str(k400), "--output", str(tmp_path / "c")]) == 2
+    assert (
+        run_cli(hub_main, ["card", "--model", str(model), "--results", str(k400), "--output", str(tmp_path / "c")]) == 2
+    )
     error = capsys.readouterr().err
     assert error.startswith("error: ") and "missing 'views'" in error and "Traceback" not in error
     assert not (tmp_path / "c" / "README.md").exists()

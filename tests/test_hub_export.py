@@ -26,7 +26,10 @@ def tiny_classifier(folder: Path, seed: int = 0) -> VideoMAEv2ForVideoClassifica
     """A random-weight vit-tiny classifier over the synthetic actions, saved to ``folder``."""
     torch.manual_seed(seed)
     config = VideoMAEv2Config.from_preset(
-        "vit-tiny", num_labels=len(ACTIONS), id2label=dict(enumerate(ACTIONS)), label2id={a: i for i, a in enumerate(ACTIONS)}
+        "vit-tiny",
+        num_labels=len(ACTIONS),
+        id2label=dict(enumerate(ACTIONS)),
+        label2id={a: i for i, a in enumerate(ACTIONS)},
     )
     model = VideoMAEv2ForVideoClassification(config).eval()
     model.save_pretrained(folder)
@@ -37,14 +40,21 @@ def tiny_classifier(folder: Path, seed: int = 0) -> VideoMAEv2ForVideoClassifica
 def exported(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("export")
     tiny_classifier(root / "model")
-    assert hub_main(["export", "--model", str(root / "model"), "--output", str(root / "out"), "--sampling-rate", "2"]) == 0
+    assert (
+        hub_main(["export", "--model", str(root / "model"), "--output", str(root / "out"), "--sampling-rate", "2"]) == 0
+    )
     return root / "model", root / "out"
 
 
 def test_export_writes_weights_code_processor_configs_and_card(exported) -> None:
     _, out = exported
     assert {p.name for p in out.iterdir()} == {
-        "config.json", "model.safetensors", "README.md", "preprocessor_config.json", "video_preprocessor_config.json", *SHIPPED_CODE
+        "config.json",
+        "model.safetensors",
+        "README.md",
+        "preprocessor_config.json",
+        "video_preprocessor_config.json",
+        *SHIPPED_CODE,
     }
     config = json.loads((out / "config.json").read_text())
     assert config["auto_map"] == {
@@ -55,7 +65,11 @@ def test_export_writes_weights_code_processor_configs_and_card(exported) -> None
     assert config["id2label"]["3"] == "sit_down"
     video_config = json.loads((out / "video_preprocessor_config.json").read_text())
     assert video_config["image_mean"] == [0.485, 0.456, 0.406] and video_config["image_std"] == [0.229, 0.224, 0.225]
-    assert (video_config["num_frames"], video_config["sampling_rate"], video_config["crop_size"]) == (4, 2, {"height": 32, "width": 32})
+    assert (video_config["num_frames"], video_config["sampling_rate"], video_config["crop_size"]) == (
+        4,
+        2,
+        {"height": 32, "width": 32},
+    )
 
 
 def test_shipped_code_never_imports_our_package(exported) -> None:
@@ -64,7 +78,9 @@ def test_shipped_code_never_imports_our_package(exported) -> None:
     for name in SHIPPED_CODE:
         assert "hf_tiktokactions" not in (out / name).read_text()
     (out.parent / "bad").mkdir()
-    (out.parent / "bad" / "modeling_x.py").write_text("import torch\nfrom hf_tiktokactions.modeling import x\nfrom .gone import y\n")
+    (out.parent / "bad" / "modeling_x.py").write_text(
+        "import torch\nfrom hf_tiktokactions.modeling import x\nfrom .gone import y\n"
+    )
     assert shipped_code_problems(out.parent / "bad") == [
         "modeling_x.py:2 imports hf_tiktokactions.modeling",
         "modeling_x.py:3 imports .gone, which is not shipped",
@@ -145,7 +161,11 @@ def test_a_user_without_our_package_gets_the_same_logits(exported, tmp_path: Pat
     }
     result = subprocess.run(
         [sys.executable, "-I", "-c", REMOTE_LOAD, str(out), str(tmp_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     outputs = torch.load(tmp_path / "outputs.pt")

@@ -10,11 +10,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from test_hub_export import tiny_classifier
 
 from hf_tiktokactions.cli_errors import run_cli
 from hf_tiktokactions.hub import push as push_module
 from hf_tiktokactions.hub.__main__ import main as hub_main
-from test_hub_export import tiny_classifier
 
 FAKE_TOKEN = "hf_fake_token_for_tests_0123456789"
 
@@ -44,10 +44,20 @@ def test_push_uploads_exactly_what_export_writes(tmp_path: Path, hub_calls, monk
     tiny_classifier(tmp_path / "model")
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     assert hub_main(["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny", "--private"]) == 0
-    assert hub_main(["export", "--model", str(tmp_path / "model"), "--output", str(tmp_path / "out"), "--repo-id", "me/tiny"]) == 0
+    assert (
+        hub_main(
+            ["export", "--model", str(tmp_path / "model"), "--output", str(tmp_path / "out"), "--repo-id", "me/tiny"]
+        )
+        == 0
+    )
 
     (create, repo_id, create_kwargs), upload = hub_calls
-    assert (create, repo_id, create_kwargs["private"], create_kwargs["repo_type"]) == ("create_repo", "me/tiny", True, "model")
+    assert (create, repo_id, create_kwargs["private"], create_kwargs["repo_type"]) == (
+        "create_repo",
+        "me/tiny",
+        True,
+        "model",
+    )
     assert upload[0] == "upload_folder" and upload[1] == "me/tiny"
     assert upload[3] == digests(tmp_path / "out")  # same names, same bytes
     assert create_kwargs["token"] == FAKE_TOKEN == upload[2]["token"]
@@ -77,4 +87,3 @@ def test_offline_push_fails_with_one_line(tmp_path: Path, monkeypatch, capsys) -
     assert run_cli(hub_main, ["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny"]) == 2
     error = capsys.readouterr().err
     assert "HF_HUB_OFFLINE is set" in error and FAKE_TOKEN not in error
-

@@ -38,7 +38,9 @@ def test_a_valid_file_round_trips(tmp_path: Path) -> None:
 
 
 def test_write_results_rejects_an_invalid_object(tmp_path: Path) -> None:
-    bad = EvalResults(DatasetRef("UCF101", "ucf101", "test", "1"), [Metric("accuracy", "top-1", 101.0, "2x3")], {}, "cpu")
+    bad = EvalResults(
+        DatasetRef("UCF101", "ucf101", "test", "1"), [Metric("accuracy", "top-1", 101.0, "2x3")], {}, "cpu"
+    )
     with pytest.raises(ConfigError, match=r"value must be a percentage"):
         write_results(bad, tmp_path / "r.json")
     assert not (tmp_path / "r.json").exists()
@@ -80,11 +82,25 @@ def test_unreadable_files_give_one_clear_error(tmp_path: Path) -> None:
 
 # What hf_tiktokactions/training/results.py writes (abridged from a real run of the tiny recipe).
 RUNNER = {
-    "task": "video-classification", "dataset": "UCF101", "split": "test (split 1)", "views": "2x3",
-    "top1": 21.4286, "top5": 64.2857, "mean_class_accuracy": 20.5, "checkpoint": "/runs/ft/final", "seed": 0,
-    "num_videos": 14, "seconds": 1.04, "clips_per_second": 80.8, "dataset_id": "ucf101", "dataset_config": "1",
-    "init_from": "/runs/pt/final", "num_processes": 1, "hardware": "1x CPU (x86_64, 2 threads), fp32",
-    "recipe": {"layer_decay": 0.75, "num_frames": 4}, "versions": {"torch": "2.14.1"},
+    "task": "video-classification",
+    "dataset": "UCF101",
+    "split": "test (split 1)",
+    "views": "2x3",
+    "top1": 21.4286,
+    "top5": 64.2857,
+    "mean_class_accuracy": 20.5,
+    "checkpoint": "/runs/ft/final",
+    "seed": 0,
+    "num_videos": 14,
+    "seconds": 1.04,
+    "clips_per_second": 80.8,
+    "dataset_id": "ucf101",
+    "dataset_config": "1",
+    "init_from": "/runs/pt/final",
+    "num_processes": 1,
+    "hardware": "1x CPU (x86_64, 2 threads), fp32",
+    "recipe": {"layer_decay": 0.75, "num_frames": 4},
+    "versions": {"torch": "2.14.1"},
 }
 
 

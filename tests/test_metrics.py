@@ -18,11 +18,15 @@ def test_top_k_accuracy():
 def test_mean_class_accuracy_weights_classes_not_videos():
     # class 0: 3 of 4 right, class 1: 0 of 1 right -> video accuracy 0.6, mean class accuracy 0.375
     predicted, labels = [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]
-    assert load_metric("mean_class_accuracy").compute(predictions=predicted, references=labels)["mean_class_accuracy"] == pytest.approx(0.375)
+    assert load_metric("mean_class_accuracy").compute(predictions=predicted, references=labels)[
+        "mean_class_accuracy"
+    ] == pytest.approx(0.375)
 
 
 def test_confusion_matrix_rows_are_the_truth():
-    counts = load_metric("confusion_matrix").compute(predictions=[0, 0, 2, 1], references=[0, 1, 2, 1], num_classes=4)["confusion_matrix"]
+    counts = load_metric("confusion_matrix").compute(predictions=[0, 0, 2, 1], references=[0, 1, 2, 1], num_classes=4)[
+        "confusion_matrix"
+    ]
     assert counts == [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
 
 

@@ -9,9 +9,20 @@ from hf_tiktokactions.modeling import tube_mask
 from hf_tiktokactions.modeling.conversion import convert
 
 SMALL = dict(
-    image_size=32, patch_size=8, num_frames=4, tubelet_size=2, hidden_size=64, num_hidden_layers=2,
-    num_attention_heads=2, intermediate_size=128, decoder_hidden_size=32, decoder_num_hidden_layers=2,
-    decoder_num_attention_heads=2, decoder_intermediate_size=64, layer_norm_eps=1e-6, qv_bias=True,
+    image_size=32,
+    patch_size=8,
+    num_frames=4,
+    tubelet_size=2,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=128,
+    decoder_hidden_size=32,
+    decoder_num_hidden_layers=2,
+    decoder_num_attention_heads=2,
+    decoder_intermediate_size=64,
+    layer_norm_eps=1e-6,
+    qv_bias=True,
 )
 
 

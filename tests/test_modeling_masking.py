@@ -66,7 +66,13 @@ def test_draw_masks_shapes(generator):
 
 @pytest.mark.parametrize(
     "grid, ratio, decoder_ratio",
-    [((8, 14, 14), 0.9, 0.5), ((8, 14, 14), 0.9, 0.0), ((2, 4, 4), 0.75, 0.25), ((20, 16, 16), 0.9, 0.75), ((1, 2, 2), 0.0, 0.5)],
+    [
+        ((8, 14, 14), 0.9, 0.5),
+        ((8, 14, 14), 0.9, 0.0),
+        ((2, 4, 4), 0.75, 0.25),
+        ((20, 16, 16), 0.9, 0.75),
+        ((1, 2, 2), 0.0, 0.5),
+    ],
 )
 def test_kept_token_counts_equal_the_drawn_masks(generator, grid, ratio, decoder_ratio):
     encoder, decoder = draw_masks(3, *grid, ratio, decoder_ratio, generator)

@@ -64,7 +64,9 @@ def test_save_and_auto_load_round_trip(tmp_path, model_class, auto_class):
     x = clip(config)
     kwargs = {}
     if model_class is VideoMAEv2ForPreTraining:
-        kwargs = dict(zip(["bool_masked_pos", "decoder_masked_pos"], model.draw_masks(2, torch.Generator().manual_seed(1))))
+        kwargs = dict(
+            zip(["bool_masked_pos", "decoder_masked_pos"], model.draw_masks(2, torch.Generator().manual_seed(1)))
+        )
     expected = model(x, **kwargs)
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists()
@@ -96,7 +98,9 @@ def official_pretraining_forward(model: VideoMAEv2ForPreTraining, pixel_values, 
     unnorm = pixel_values * torch.tensor([0.229, 0.224, 0.225])[None, None, :, None, None]
     unnorm = unnorm + torch.tensor([0.485, 0.456, 0.406])[None, None, :, None, None]
     squeezed = patchify(unnorm, config.patch_size, config.tubelet_size)  # b n (p0 p1 p2) c
-    normed = (squeezed - squeezed.mean(-2, keepdim=True)) / (squeezed.var(-2, unbiased=True, keepdim=True).sqrt() + 1e-6)
+    normed = (squeezed - squeezed.mean(-2, keepdim=True)) / (
+        squeezed.var(-2, unbiased=True, keepdim=True).sqrt() + 1e-6
+    )
     images_patch = normed.flatten(2)
     labels = images_patch[~decode_mask].reshape(b, -1, images_patch.shape[-1])
     loss = ((logits - labels) ** 2).mean(dim=-1)
@@ -210,7 +214,11 @@ def test_gradient_checkpointing_gives_the_same_gradients(generator):
     model.zero_grad()
     model.activation_checkpointing_enable()
     # the property's name before transformers renamed gradient -> activation checkpointing (5.17 has the older)
-    enabled = "is_activation_checkpointing" if hasattr(type(model), "is_activation_checkpointing") else "is_gradient_checkpointing"
+    enabled = (
+        "is_activation_checkpointing"
+        if hasattr(type(model), "is_activation_checkpointing")
+        else "is_gradient_checkpointing"
+    )
     assert getattr(model, enabled)
     model(x, *masks).loss.backward()
     for a, p in zip(plain, model.parameters()):

@@ -45,33 +45,70 @@ def _source_copy(destination: Path) -> Path:
 
 def test_the_wheel_ships_the_recipes_and_card_templates(tmp_path):
     source = _source_copy(tmp_path / "source")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("hf_tiktokactions-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     recipes = {p.name for p in (ROOT / "training" / "configs").glob("*.yaml")}
     assert {f"hf_tiktokactions/recipes/{name}" for name in recipes} <= names
-    assert {"hf_tiktokactions/card_templates/model_card_template.md", "hf_tiktokactions/card_templates/dataset_card_template.md"} <= names
+    assert {
+        "hf_tiktokactions/card_templates/model_card_template.md",
+        "hf_tiktokactions/card_templates/dataset_card_template.md",
+    } <= names
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / "hf_tiktokactions").rglob("*.py")}
     assert modules <= names, sorted(modules - names)
 
     site = tmp_path / "site"
-    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
-                               capture_output=True, text=True, timeout=300)
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert installed.returncode == 0, installed.stderr[-2000:]
-    check = subprocess.run([sys.executable, "-c", CHECK_INSTALLED, str(site)], capture_output=True, text=True, timeout=300,
-                           cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    check = subprocess.run(
+        [sys.executable, "-c", CHECK_INSTALLED, str(site)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert check.returncode == 0 and check.stdout.strip() == "ok", check.stderr[-3000:]
 
 
 def test_a_shipped_recipe_by_name_and_an_unknown_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not the checkout: the bare name must not depend on the working directory
-    assert parse_with_config(PretrainArguments, ["--config", "pretrain_vit_g_tiktok.yaml"], prog="x").model_preset == "vit-g"
+    assert (
+        parse_with_config(PretrainArguments, ["--config", "pretrain_vit_g_tiktok.yaml"], prog="x").model_preset
+        == "vit-g"
+    )
     assert recipe("pretrain_tiny_synthetic.yaml").parent == shipped_dir("recipes")
     with pytest.raises(ConfigError, match="shipped recipes: .*pretrain_tiny_synthetic.yaml"):
         recipe("pretrain_vit_x.yaml")
     with pytest.raises(ConfigError, match="config file pretrain_vit_x.yaml does not exist"):
         parse_with_config(PretrainArguments, ["--config", "pretrain_vit_x.yaml"], prog="x")
-    (tmp_path / "pretrain_vit_g_tiktok.yaml").write_text("model_preset: vit-s\n")  # a file here wins over the shipped one
-    assert parse_with_config(PretrainArguments, ["--config", "pretrain_vit_g_tiktok.yaml"], prog="x").model_preset == "vit-s"
+    (tmp_path / "pretrain_vit_g_tiktok.yaml").write_text(
+        "model_preset: vit-s\n"
+    )  # a file here wins over the shipped one
+    assert (
+        parse_with_config(PretrainArguments, ["--config", "pretrain_vit_g_tiktok.yaml"], prog="x").model_preset
+        == "vit-s"
+    )

@@ -15,8 +15,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from curation_files import write_frames
+
 from hf_tiktokactions.curation.privacy import CenterFaceDetector, FaceDetector, blur_faces
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,10 @@ def test_the_face_is_blurred_and_the_background_is_not(astronaut_clip, tmp_path)
         for region in BACKGROUND:
             assert _mean_abs_diff(original[region], blurred[region]) < 3  # re-encoding noise only
     # the blurred face has no detail left: its pixel-to-pixel variation collapses
-    assert np.abs(np.diff(after[0][FACE].astype(np.int16), axis=1)).mean() < 0.3 * np.abs(np.diff(before[0][FACE].astype(np.int16), axis=1)).mean()
+    assert (
+        np.abs(np.diff(after[0][FACE].astype(np.int16), axis=1)).mean()
+        < 0.3 * np.abs(np.diff(before[0][FACE].astype(np.int16), axis=1)).mean()
+    )
 
 
 class FixedBox:
@@ -90,7 +93,9 @@ def test_cli_blurs_an_image_and_reports(tmp_path):
     assert "1 faces blurred in 1 of 1 frames" in result.stdout
     blurred = cv2.imread(str(tmp_path / "out" / "astronaut.png"))[..., ::-1]
     assert _mean_abs_diff(data.astronaut()[FACE], blurred[FACE]) > 15
-    assert _mean_abs_diff(data.astronaut()[300:, :150], blurred[300:, :150]) == 0  # lossless: untouched pixels are identical
+    assert (
+        _mean_abs_diff(data.astronaut()[300:, :150], blurred[300:, :150]) == 0
+    )  # lossless: untouched pixels are identical
     summary = json.loads((tmp_path / "out" / "blur_faces.json").read_text())
     assert summary["detector"] == "centerface" and summary["files"][0]["faces"] == 1
 

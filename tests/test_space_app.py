@@ -22,16 +22,22 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from hf_tiktokactions.hub.export import export_model
 from test_hub_export import ACTIONS, tiny_classifier
 from video_files import write_test_video
+
+from hf_tiktokactions.hub.export import export_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 FAST, ACCURATE = "fast (1 view)", "accurate (multi-view)"
 MAX_VIDEO_SECONDS, MAX_UPLOAD_MB = 5, 1
@@ -121,7 +127,9 @@ def space(tmp_path_factory, outside_requests):
     }
     log = root / "server.log"
     with open(log, "w") as log_file:
-        process = subprocess.Popen([sys.executable, "spaces/app.py"], cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "spaces/app.py"], cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_serving(url, process, log)
@@ -184,7 +192,7 @@ def test_bad_uploads_get_a_clear_message(space, client, name: str | None, messag
         classify(client, files / name if name else None)
     text = str(error.value)
     assert message in text, text
-    assert "Traceback" not in text and "File \"" not in text
+    assert "Traceback" not in text and 'File "' not in text
     if name != "large.mp4":  # gradio refuses an oversized upload before our function runs
         assert isinstance(error.value, AppError)
 

@@ -9,19 +9,25 @@ import torch
 
 from hf_tiktokactions.data.decoding import open_video
 from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset
+from hf_tiktokactions.data.readers import load_videofolder
 from hf_tiktokactions.data.sampling import multiview_clips
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
-from hf_tiktokactions.data.readers import load_videofolder
 from hf_tiktokactions.data.transforms import EvalTransform, normalize_video
 from hf_tiktokactions.training import metrics as metrics_package
 from hf_tiktokactions.training.evaluation import (
-    MultiViewPredictions, average_view_probabilities, classification_metrics, multiview_metrics, predict_multiview,
+    MultiViewPredictions,
+    average_view_probabilities,
+    classification_metrics,
+    multiview_metrics,
+    predict_multiview,
 )
 
 
 @pytest.fixture(scope="module")
 def synthetic_test(tmp_path_factory):
-    root = make_synthetic_actions(tmp_path_factory.mktemp("synthetic"), clips_per_class=4, size=64, num_frames=16, progress=False)
+    root = make_synthetic_actions(
+        tmp_path_factory.mktemp("synthetic"), clips_per_class=4, size=64, num_frames=16, progress=False
+    )
     return load_videofolder(root)["test"]
 
 
@@ -52,7 +58,9 @@ class MeanColourModel(torch.nn.Module):
 
 def test_predict_multiview_batches_whole_videos_and_keeps_the_order(synthetic_test):
     videos, labels = synthetic_test["video"], synthetic_test["label"]
-    dataset = MultiViewVideoDataset(videos, labels, num_frames=4, sampling_rate=4, num_segments=2, num_crops=3, input_size=32, short_side_size=32)
+    dataset = MultiViewVideoDataset(
+        videos, labels, num_frames=4, sampling_rate=4, num_segments=2, num_crops=3, input_size=32, short_side_size=32
+    )
     item = dataset[0]
     assert item["pixel_values"].shape == (6, 4, 3, 32, 32) and item["labels"].tolist() == [labels[0]] * 6
     model = MeanColourModel()
@@ -67,8 +75,16 @@ def test_predict_multiview_batches_whole_videos_and_keeps_the_order(synthetic_te
 
 
 def test_segment_views_of_ssv2_style_sampling(synthetic_test):
-    dataset = MultiViewVideoDataset(synthetic_test["video"][:1], [0], num_frames=4, sampling="segment", num_segments=2,
-                                    num_crops=3, input_size=32, short_side_size=32)
+    dataset = MultiViewVideoDataset(
+        synthetic_test["video"][:1],
+        [0],
+        num_frames=4,
+        sampling="segment",
+        num_segments=2,
+        num_crops=3,
+        input_size=32,
+        short_side_size=32,
+    )
     clips = dataset[0]["pixel_values"]
     assert clips.shape == (6, 4, 3, 32, 32)
     assert not torch.equal(clips[0], clips[3])  # the two temporal views take different frames
@@ -102,7 +118,11 @@ def test_views_share_one_resize_and_uint8_items_normalise_to_the_float_ones(synt
     options = dict(num_frames=4, sampling_rate=4, num_segments=2, num_crops=3, input_size=24, short_side_size=32)
     floats = MultiViewVideoDataset([video], [0], **options)[0]["pixel_values"]
     uint8 = MultiViewVideoDataset([video], [0], normalize=False, **options)[0]["pixel_values"]
-    assert floats.dtype == torch.float32 and uint8.dtype == torch.uint8 and uint8.shape == floats.shape == (6, 4, 3, 24, 24)
+    assert (
+        floats.dtype == torch.float32
+        and uint8.dtype == torch.uint8
+        and uint8.shape == floats.shape == (6, 4, 3, 24, 24)
+    )
     torch.testing.assert_close(normalize_video(uint8), floats)
     # the definition: every view decoded and transformed on its own
     transform = EvalTransform(input_size=24, short_side_size=32, num_crops=3)
@@ -116,7 +136,10 @@ def test_predict_multiview_normalises_uint8_clips_on_the_device(synthetic_test):
     videos, labels = synthetic_test["video"][:3], synthetic_test["label"][:3]
     options = dict(num_frames=4, sampling_rate=4, num_segments=2, num_crops=3, input_size=32, short_side_size=32)
     model = MeanColourModel()
-    floats = predict_multiview(model, MultiViewVideoDataset(videos, labels, **options), videos_per_batch=2, progress=False)
-    uint8 = predict_multiview(model, MultiViewVideoDataset(videos, labels, normalize=False, **options), videos_per_batch=2,
-                              progress=False)
+    floats = predict_multiview(
+        model, MultiViewVideoDataset(videos, labels, **options), videos_per_batch=2, progress=False
+    )
+    uint8 = predict_multiview(
+        model, MultiViewVideoDataset(videos, labels, normalize=False, **options), videos_per_batch=2, progress=False
+    )
     np.testing.assert_allclose(uint8.probabilities, floats.probabilities, rtol=1e-6, atol=1e-7)

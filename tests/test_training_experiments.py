@@ -17,10 +17,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_compare_init_runs_every_arm_and_reports_mean_and_std(tmp_path):
     command = [
-        sys.executable, str(ROOT / "training" / "compare_init.py"), "--embedded", "true", "--embedded_clips_per_class", "4",
-        "--output_dir", str(tmp_path), "--seeds", "0", "--arms", "index,target,scratch",
-        "--pretrain_args", "--max_steps 3 --reconstruction_steps 0 --save_steps 100 --disable_tqdm true",
-        "--finetune_args", "--max_steps 2 --eval_strategy no --disable_tqdm true --test_num_segment 1 --test_num_crop 1",
+        sys.executable,
+        str(ROOT / "training" / "compare_init.py"),
+        "--embedded",
+        "true",
+        "--embedded_clips_per_class",
+        "4",
+        "--output_dir",
+        str(tmp_path),
+        "--seeds",
+        "0",
+        "--arms",
+        "index,target,scratch",
+        "--pretrain_args",
+        "--max_steps 3 --reconstruction_steps 0 --save_steps 100 --disable_tqdm true",
+        "--finetune_args",
+        "--max_steps 2 --eval_strategy no --disable_tqdm true --test_num_segment 1 --test_num_crop 1",
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -29,7 +41,9 @@ def test_compare_init_runs_every_arm_and_reports_mean_and_std(tmp_path):
     for arm in report["arms"].values():
         assert len(arm["runs"]) == 1 and arm["top1"]["std"] == 0.0 and 0 <= arm["top1"]["mean"] <= 100
     assert (tmp_path / "index-seed0" / "pretrain" / "final" / "config.json").exists()
-    assert json.loads((tmp_path / "target-seed0" / "finetune" / "run_config.json").read_text())["init_from"].endswith("target-seed0/pretrain/final")
+    assert json.loads((tmp_path / "target-seed0" / "finetune" / "run_config.json").read_text())["init_from"].endswith(
+        "target-seed0/pretrain/final"
+    )
     assert len((tmp_path / "target_videos.txt").read_text().split()) > 0
     assert (tmp_path / "compare_init.png").read_bytes()[:4] == b"\x89PNG"
     assert "| scratch | 1 |" in (tmp_path / "compare_init.md").read_text()
@@ -38,9 +52,28 @@ def test_compare_init_runs_every_arm_and_reports_mean_and_std(tmp_path):
 def test_embedded_diagnostics_runs_every_arm_and_writes_its_json(tmp_path):
     output = tmp_path / "diagnostics.json"
     command = [
-        sys.executable, str(ROOT / "training" / "embedded_diagnostics.py"), "--arms", "scratch,pretrained,probe,cnn",
-        "--labelled", "2", "--test", "1", "--unlabeled", "1", "--size", "32", "--num-frames", "4", "--batch", "4",
-        "--pretrain-steps", "3", "--finetune-steps", "2", "--output", str(output),
+        sys.executable,
+        str(ROOT / "training" / "embedded_diagnostics.py"),
+        "--arms",
+        "scratch,pretrained,probe,cnn",
+        "--labelled",
+        "2",
+        "--test",
+        "1",
+        "--unlabeled",
+        "1",
+        "--size",
+        "32",
+        "--num-frames",
+        "4",
+        "--batch",
+        "4",
+        "--pretrain-steps",
+        "3",
+        "--finetune-steps",
+        "2",
+        "--output",
+        str(output),
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -54,8 +87,13 @@ def test_embedded_diagnostics_runs_every_arm_and_writes_its_json(tmp_path):
 
 
 def test_embedded_diagnostics_names_an_unknown_arm():
-    run = subprocess.run([sys.executable, str(ROOT / "training" / "embedded_diagnostics.py"), "--arms", "scratch,magic"],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "training" / "embedded_diagnostics.py"), "--arms", "scratch,magic"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert run.returncode != 0 and "unknown ['magic']" in run.stderr
 
 
@@ -74,7 +112,7 @@ def test_embedded_diagnostics_batched_crop_matches_a_per_clip_crop_and_resize():
     frames = torch.rand(8, 4, 3, 48, 48)
     batched = diagnostics.crop_resize_flip(frames, views)
     for clip, (_, side, top, left, flip) in enumerate(views.tolist()):
-        crop = frames[clip, :, :, top:top + side, left:left + side]
+        crop = frames[clip, :, :, top : top + side, left : left + side]
         expected = F.interpolate(crop.flip(-1) if flip else crop, size=(48, 48), mode="bilinear", align_corners=False)
         # the two differ only where a sampling point falls outside the crop's outermost pixel centres
         margin = 48 // side + 1
@@ -87,7 +125,7 @@ def test_embedded_diagnostics_evaluation_input_is_the_centred_window_unchanged()
     args = diagnostics.parse_args(["--size", "16", "--num-frames", "4", "--sampling-rate", "2", "--device", "cpu"])
     clips = torch.randint(0, 256, (3, diagnostics.CLIP_FRAMES, 16, 16, 3), dtype=torch.uint8)
     start = (diagnostics.CLIP_FRAMES - 8) // 2
-    expected = diagnostics.normalize_video(clips[:, start:start + 8:2].permute(0, 1, 4, 2, 3))
+    expected = diagnostics.normalize_video(clips[:, start : start + 8 : 2].permute(0, 1, 4, 2, 3))
     torch.testing.assert_close(diagnostics.model_input(args, clips, None), expected)
 
 
@@ -101,17 +139,37 @@ def test_embedded_recipes_build_the_model_the_diagnostics_train():
 
     diagnostics = _load_diagnostics()
     expected = diagnostics.vit_config(diagnostics.parse_args(["--device", "cpu"]))
-    pretrain_args = parse_with_config(PretrainArguments, ["--config", str(ROOT / "training/configs/pretrain_embedded_synthetic.yaml")], prog="x")
+    pretrain_args = parse_with_config(
+        PretrainArguments, ["--config", str(ROOT / "training/configs/pretrain_embedded_synthetic.yaml")], prog="x"
+    )
     pretrained = build_model(pretrain_args).config
-    finetune_args, _ = parse_with_config((FinetuneArguments, TrainingArguments), [
-        "--config", str(ROOT / "training/configs/finetune_embedded_synthetic.yaml"), "--output_dir", "unused"], prog="y")
+    finetune_args, _ = parse_with_config(
+        (FinetuneArguments, TrainingArguments),
+        ["--config", str(ROOT / "training/configs/finetune_embedded_synthetic.yaml"), "--output_dir", "unused"],
+        prog="y",
+    )
     scratch = build_classifier(finetune_args, [str(i) for i in range(7)], Path("unused"))[0].config
-    fields = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "image_size", "patch_size",
-              "num_frames", "tubelet_size", "drop_path_rate")
+    fields = (
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "image_size",
+        "patch_size",
+        "num_frames",
+        "tubelet_size",
+        "drop_path_rate",
+    )
     for config in (pretrained, scratch):
         assert {f: getattr(config, f) for f in fields} == {f: getattr(expected, f) for f in fields}
-    decoder = ("decoder_hidden_size", "decoder_num_hidden_layers", "decoder_num_attention_heads", "decoder_intermediate_size",
-               "mask_ratio", "norm_pix_loss")
+    decoder = (
+        "decoder_hidden_size",
+        "decoder_num_hidden_layers",
+        "decoder_num_attention_heads",
+        "decoder_intermediate_size",
+        "mask_ratio",
+        "norm_pix_loss",
+    )
     assert {f: getattr(pretrained, f) for f in decoder} == {f: getattr(expected, f) for f in decoder}
     # 16 videos x 2 crops = the diagnostics' 32 clips a step, at its peak lr
     assert pretrain_args.per_device_train_batch_size * pretrain_args.num_sample == 32
@@ -125,10 +183,32 @@ def test_an_interrupted_pretraining_of_a_study_resumes_from_its_checkpoint(tmp_p
 
     videos = make_synthetic_actions(tmp_path / "videos", clips_per_class=1, size=32, num_frames=16, progress=False)
     output = tmp_path / "pretrain"
-    options = parse_with_config(PretrainArguments, [
-        "--config", str(ROOT / "training/configs/pretrain_tiny_synthetic.yaml"), "--data", str(videos), "--output_dir", str(output),
-        "--max_steps", "4", "--save_steps", "2", "--per_device_train_batch_size", "2", "--report_to", "none",
-        "--reconstruction_steps", "0", "--logging_steps", "1", "--disable_tqdm", "true"], prog="x")
+    options = parse_with_config(
+        PretrainArguments,
+        [
+            "--config",
+            str(ROOT / "training/configs/pretrain_tiny_synthetic.yaml"),
+            "--data",
+            str(videos),
+            "--output_dir",
+            str(output),
+            "--max_steps",
+            "4",
+            "--save_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "2",
+            "--report_to",
+            "none",
+            "--reconstruction_steps",
+            "0",
+            "--logging_steps",
+            "1",
+            "--disable_tqdm",
+            "true",
+        ],
+        prog="x",
+    )
     pretrain_once(options)
     shutil.rmtree(output / "final")  # as if stopped after its last checkpoint
     steps_before = len((output / "metrics.jsonl").read_text().splitlines())

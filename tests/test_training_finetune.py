@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_modeling_conversion import official_finetuned_checkpoint, official_pretraining_checkpoint
 from transformers import TrainingArguments
 
 from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
@@ -21,8 +22,6 @@ from hf_tiktokactions.training.model_init import build_classifier
 from hf_tiktokactions.training.optim import layer_decay_groups, layer_id
 from hf_tiktokactions.training.results import RESULT_KEYS
 
-from test_modeling_conversion import official_finetuned_checkpoint, official_pretraining_checkpoint
-
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "training" / "finetune.py"
 RECIPE = ROOT / "training" / "configs" / "finetune_tiny_synthetic.yaml"
@@ -31,16 +30,30 @@ CLASSES = ["clap", "jump", "kick", "sit_down", "spin", "stand_up", "wave"]
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
-    return make_synthetic_actions(tmp_path_factory.mktemp("synthetic"), clips_per_class=4, size=64, num_frames=16, progress=False)
+    return make_synthetic_actions(
+        tmp_path_factory.mktemp("synthetic"), clips_per_class=4, size=64, num_frames=16, progress=False
+    )
 
 
 def parse(data_root, output_dir, *overrides) -> tuple[FinetuneArguments, TrainingArguments]:
-    argv = ["--config", str(RECIPE), "--data_root", str(data_root), "--output_dir", str(output_dir), "--disable_tqdm", "true", *map(str, overrides)]
+    argv = [
+        "--config",
+        str(RECIPE),
+        "--data_root",
+        str(data_root),
+        "--output_dir",
+        str(output_dir),
+        "--disable_tqdm",
+        "true",
+        *map(str, overrides),
+    ]
     return parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="test")
 
 
 def tiny_classifier(num_labels: int = 7) -> VideoMAEv2ForVideoClassification:
-    return VideoMAEv2ForVideoClassification(VideoMAEv2Config.from_preset("vit-tiny", num_labels=num_labels, num_frames=4, image_size=32))
+    return VideoMAEv2ForVideoClassification(
+        VideoMAEv2Config.from_preset("vit-tiny", num_labels=num_labels, num_frames=4, image_size=32)
+    )
 
 
 def test_layer_decay_scales_and_no_decay_on_norms_and_biases():
@@ -59,19 +72,27 @@ def test_layer_decay_scales_and_no_decay_on_norms_and_biases():
         no_decay = name.endswith(".bias") or "norm" in name or "q_bias" in name or "v_bias" in name
         assert group["weight_decay"] == (0.0 if no_decay else 0.05), name
     assert by_param[id(model.encoder.patch_embed.proj.weight)]["lr_scale"] == pytest.approx(0.5 ** (depth + 1))
-    assert by_param[id(model.encoder.blocks[0].attn.qkv.weight)]["lr_scale"] == pytest.approx(0.5 ** depth)
+    assert by_param[id(model.encoder.blocks[0].attn.qkv.weight)]["lr_scale"] == pytest.approx(0.5**depth)
     assert by_param[id(model.head.weight)]["lr_scale"] == 1.0
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
 def test_trainer_optimizer_and_schedule_follow_the_recipe(tmp_path):
     model = tiny_classifier()
-    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, weight_decay=0.05, warmup_steps=2, use_cpu=True, report_to=[])
-    trainer = VideoClassificationTrainer(model=model, args=args, layer_decay=0.75, min_lr_ratio=0.01, warmup_start_ratio=0.0)
+    args = TrainingArguments(
+        output_dir=str(tmp_path), learning_rate=1e-3, weight_decay=0.05, warmup_steps=2, use_cpu=True, report_to=[]
+    )
+    trainer = VideoClassificationTrainer(
+        model=model, args=args, layer_decay=0.75, min_lr_ratio=0.01, warmup_start_ratio=0.0
+    )
     trainer.create_optimizer_and_scheduler(num_training_steps=10)
     depth = model.config.num_hidden_layers
     head_group = next(g for g in trainer.optimizer.param_groups if any(p is model.head.weight for p in g["params"]))
-    embed_group = next(g for g in trainer.optimizer.param_groups if any(p is model.encoder.patch_embed.proj.weight for p in g["params"]))
+    embed_group = next(
+        g
+        for g in trainer.optimizer.param_groups
+        if any(p is model.encoder.patch_embed.proj.weight for p in g["params"])
+    )
     assert head_group["lr"] == pytest.approx(0.0)  # warm-up starts at warmup_start_ratio x peak
     rates = []
     for _ in range(10):
@@ -93,17 +114,38 @@ def test_validation_on_uint8_clips_equals_validation_on_normalised_clips(synthet
     labels = list(range(len(videos)))
     torch.manual_seed(0)
     model = tiny_classifier()
-    args = TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=3, use_cpu=True, report_to=[],
-                             remove_unused_columns=False, label_names=["labels"])
-    trainer = VideoClassificationTrainer(model=model, args=args, data_collator=collate_clips, compute_metrics=single_view_metrics)
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_eval_batch_size=3,
+        use_cpu=True,
+        report_to=[],
+        remove_unused_columns=False,
+        label_names=["labels"],
+    )
+    trainer = VideoClassificationTrainer(
+        model=model, args=args, data_collator=collate_clips, compute_metrics=single_view_metrics
+    )
     scores = {}
     for normalize in (True, False):
-        dataset = MultiViewVideoDataset(videos, labels, num_frames=4, sampling_rate=4, num_segments=1, num_crops=1,
-                                        input_size=32, short_side_size=32, backend="pyav", normalize=normalize)
+        dataset = MultiViewVideoDataset(
+            videos,
+            labels,
+            num_frames=4,
+            sampling_rate=4,
+            num_segments=1,
+            num_crops=1,
+            input_size=32,
+            short_side_size=32,
+            backend="pyav",
+            normalize=normalize,
+        )
         assert dataset[0]["pixel_values"].dtype == (torch.float32 if normalize else torch.uint8)
         scores[normalize] = trainer.evaluate(dataset)
     assert scores[False]["eval_loss"] == pytest.approx(scores[True]["eval_loss"], rel=1e-5)
-    assert (scores[False]["eval_top1"], scores[False]["eval_top5"]) == (scores[True]["eval_top1"], scores[True]["eval_top5"])
+    assert (scores[False]["eval_top1"], scores[False]["eval_top5"]) == (
+        scores[True]["eval_top1"],
+        scores[True]["eval_top5"],
+    )
 
 
 def test_smoothed_targets():
@@ -113,25 +155,39 @@ def test_smoothed_targets():
 
 
 def test_finetune_from_scratch_writes_the_results(synthetic, tmp_path):
-    args, training_args = parse(synthetic, tmp_path / "run", "--max_steps", 3, "--eval_strategy", "steps", "--eval_steps", 3)
+    args, training_args = parse(
+        synthetic, tmp_path / "run", "--max_steps", 3, "--eval_strategy", "steps", "--eval_steps", 3
+    )
     results = finetune(args, training_args)
     out = tmp_path / "run"
     written = json.loads((out / "results.json").read_text())
     assert set(RESULT_KEYS) <= written.keys()
-    assert written["views"] == "2x3" and written["dataset"] == "videofolder" and written["split"] == "test" and written["seed"] == 0
+    assert (
+        written["views"] == "2x3"
+        and written["dataset"] == "videofolder"
+        and written["split"] == "test"
+        and written["seed"] == 0
+    )
     assert written["checkpoint"] == str(out / "final") and written["num_videos"] == 7
     assert written["dataset_id"] == "videofolder" and written["dataset_config"] is None
     for key in ("top1", "top5", "mean_class_accuracy"):
         assert 0 <= written[key] <= 100
     assert written == results
     table = (out / "results.md").read_text().splitlines()
-    assert table[0].startswith("| dataset | split | views | top-1 | top-5 | mean class acc. | checkpoint | seed |") and len(table) == 3
+    assert (
+        table[0].startswith("| dataset | split | views | top-1 | top-5 | mean class acc. | checkpoint | seed |")
+        and len(table) == 3
+    )
     predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 7 and {p["label_name"] for p in predictions} == set(CLASSES)
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert np.asarray(json.loads((out / "confusion_matrix.json").read_text())["counts"]).sum() == 7
     record = json.loads((out / "run_config.json").read_text())
-    assert record["init_from"] == "scratch (vit-tiny)" and record["num_processes"] == 1 and "train_runtime" in record["train"]
+    assert (
+        record["init_from"] == "scratch (vit-tiny)"
+        and record["num_processes"] == 1
+        and "train_runtime" in record["train"]
+    )
     reloaded = VideoMAEv2ForVideoClassification.from_pretrained(out / "final")
     assert reloaded.config.id2label[3] == "sit_down"
 
@@ -146,18 +202,26 @@ def test_init_from_a_pretraining_folder_keeps_the_encoder_and_makes_a_head(tmp_p
     args = FinetuneArguments(init_from=str(tmp_path / "pt"), num_frames=8, input_size=32)  # other clip length: fine
     model, origin = build_classifier(args, CLASSES, tmp_path)
     assert origin == str(tmp_path / "pt") and model.head.out_features == 7 and model.config.num_frames == 8
-    assert all(torch.equal(v, pretrained.encoder.state_dict()[k]) for k, v in model.encoder.state_dict().items() if k in pretrained.encoder.state_dict())
+    assert all(
+        torch.equal(v, pretrained.encoder.state_dict()[k])
+        for k, v in model.encoder.state_dict().items()
+        if k in pretrained.encoder.state_dict()
+    )
     assert model.config.drop_path_rate == 0.1
 
 
 def test_init_from_official_checkpoints(tmp_path):
     state = official_pretraining_checkpoint(tmp_path / "pt.pth")
-    model, origin = build_classifier(FinetuneArguments(init_from=str(tmp_path / "pt.pth"), num_frames=4, input_size=32), CLASSES, tmp_path / "a")
+    model, origin = build_classifier(
+        FinetuneArguments(init_from=str(tmp_path / "pt.pth"), num_frames=4, input_size=32), CLASSES, tmp_path / "a"
+    )
     assert origin.startswith("converted") and model.head.out_features == 7
     assert torch.equal(model.encoder.blocks[1].attn.qkv.weight, state["encoder.blocks.1.attn.qkv.weight"])
     # an official fine-tuned classifier with 6 classes: encoder and fc_norm kept, head replaced for 7
     state = official_finetuned_checkpoint(tmp_path / "ft.pth", num_labels=6)
-    model, _ = build_classifier(FinetuneArguments(init_from=str(tmp_path / "ft.pth"), num_frames=4, input_size=32), CLASSES, tmp_path / "b")
+    model, _ = build_classifier(
+        FinetuneArguments(init_from=str(tmp_path / "ft.pth"), num_frames=4, input_size=32), CLASSES, tmp_path / "b"
+    )
     assert torch.equal(model.fc_norm.weight, state["fc_norm.weight"]) and model.head.out_features == 7
     assert torch.equal(model.encoder.blocks[0].mlp.fc1.weight, state["encoder.blocks.0.mlp.fc1.weight"])
 
@@ -165,18 +229,32 @@ def test_init_from_official_checkpoints(tmp_path):
 def test_init_from_a_classifier_with_other_classes(tmp_path):
     source = tiny_classifier(num_labels=5)
     source.save_pretrained(tmp_path / "k400")
-    model, _ = build_classifier(FinetuneArguments(init_from=str(tmp_path / "k400"), num_frames=4, input_size=32), CLASSES, tmp_path)
+    model, _ = build_classifier(
+        FinetuneArguments(init_from=str(tmp_path / "k400"), num_frames=4, input_size=32), CLASSES, tmp_path
+    )
     assert model.head.weight.shape == (7, model.config.hidden_size)
     assert torch.equal(model.encoder.blocks[0].attn.proj.weight, source.encoder.blocks[0].attn.proj.weight)
     assert torch.equal(model.fc_norm.weight, source.fc_norm.weight)
-    same, _ = build_classifier(FinetuneArguments(init_from=str(tmp_path / "k400"), num_frames=4, input_size=32), CLASSES[:5], tmp_path)
+    same, _ = build_classifier(
+        FinetuneArguments(init_from=str(tmp_path / "k400"), num_frames=4, input_size=32), CLASSES[:5], tmp_path
+    )
     assert torch.equal(same.head.weight, source.head.weight)  # same number of classes: the head is kept
 
 
 def test_eval_only_tests_a_classifier(synthetic, tmp_path):
     tiny_classifier().save_pretrained(tmp_path / "cls")
-    args, training_args = parse(synthetic, tmp_path / "eval", "--init_from", tmp_path / "cls", "--eval_only", "true",
-                                "--test_num_segment", 1, "--test_num_crop", 1)
+    args, training_args = parse(
+        synthetic,
+        tmp_path / "eval",
+        "--init_from",
+        tmp_path / "cls",
+        "--eval_only",
+        "true",
+        "--test_num_segment",
+        1,
+        "--test_num_crop",
+        1,
+    )
     results = finetune(args, training_args)
     assert results["views"] == "1x1" and results["checkpoint"] == str(tmp_path / "cls")
     assert not (tmp_path / "eval" / "final").exists()
@@ -188,17 +266,49 @@ def test_bad_options_end_in_one_line(synthetic, tmp_path):
     with pytest.raises(ConfigError, match="unknown option"):
         (tmp_path / "bad.yaml").write_text("learning_rat: 1\n")
         parse_with_config((FinetuneArguments, TrainingArguments), ["--config", str(tmp_path / "bad.yaml")], prog="t")
-    run = subprocess.run([sys.executable, str(SCRIPT), "--config", str(RECIPE), "--data_root", str(synthetic),
-                          "--output_dir", str(tmp_path / "x"), "--init_from", str(tmp_path / "nowhere")],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--config",
+            str(RECIPE),
+            "--data_root",
+            str(synthetic),
+            "--output_dir",
+            str(tmp_path / "x"),
+            "--init_from",
+            str(tmp_path / "nowhere"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert run.returncode == 2 and run.stderr.strip().startswith("error: --init_from") and "Traceback" not in run.stderr
 
 
 def test_two_cpu_ranks_under_torchrun(synthetic, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(SCRIPT), "--config", str(RECIPE),
-               "--data_root", str(synthetic), "--output_dir", str(tmp_path / "ddp"), "--max_steps", "2", "--eval_strategy", "no",
-               "--disable_tqdm", "true"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        str(SCRIPT),
+        "--config",
+        str(RECIPE),
+        "--data_root",
+        str(synthetic),
+        "--output_dir",
+        str(tmp_path / "ddp"),
+        "--max_steps",
+        "2",
+        "--eval_strategy",
+        "no",
+        "--disable_tqdm",
+        "true",
+    ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
     assert json.loads((tmp_path / "ddp" / "run_config.json").read_text())["num_processes"] == 2
@@ -209,12 +319,20 @@ def test_two_cpu_ranks_under_torchrun(synthetic, tmp_path):
 def test_every_recipe_parses():
     for recipe in sorted((ROOT / "training" / "configs").glob("finetune_*.yaml")):
         args, training_args = parse_with_config(
-            (FinetuneArguments, TrainingArguments), ["--config", str(recipe), "--output_dir", "unused", "--mixed_precision", "no"], prog="t"
+            (FinetuneArguments, TrainingArguments),
+            ["--config", str(recipe), "--output_dir", "unused", "--mixed_precision", "no"],
+            prog="t",
         )
         assert args.test_num_segment * args.test_num_crop in (6, 15), recipe.name
         assert training_args.label_smoothing_factor == 0.1, recipe.name
         # the embedded comparison fine-tunes 400 steps on 140 clips: too few for the paper's heavy augmentation
         heavy = "embedded" not in recipe.name
-        assert (args.mixup, args.cutmix, args.rand_augment != "none") == ((0.8, 1.0, True) if heavy else (0.0, 0.0, False)), recipe.name
-        assert (args.sampling == "segment") == (args.dataset == "ssv2") and args.flip == (args.dataset != "ssv2"), recipe.name
-        assert training_args.max_grad_norm == (5.0 if "vit_g" in recipe.name else 0.0), recipe.name  # never Trainer's 1.0
+        assert (args.mixup, args.cutmix, args.rand_augment != "none") == (
+            (0.8, 1.0, True) if heavy else (0.0, 0.0, False)
+        ), recipe.name
+        assert (args.sampling == "segment") == (args.dataset == "ssv2") and args.flip == (args.dataset != "ssv2"), (
+            recipe.name
+        )
+        assert training_args.max_grad_norm == (5.0 if "vit_g" in recipe.name else 0.0), (
+            recipe.name
+        )  # never Trainer's 1.0

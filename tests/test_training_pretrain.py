@@ -35,13 +35,17 @@ QUICK = ["--report_to", "none", "--disable_tqdm", "true", "--dataloader_num_work
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
     """28 real H.264 clips (7 actions x 4), 64x64, 16 frames."""
-    return make_synthetic_actions(tmp_path_factory.mktemp("synthetic"), clips_per_class=4, size=64, num_frames=16, progress=False)
+    return make_synthetic_actions(
+        tmp_path_factory.mktemp("synthetic"), clips_per_class=4, size=64, num_frames=16, progress=False
+    )
 
 
 def run_pretrain(*args, launcher=(), timeout=600) -> subprocess.CompletedProcess:
     command = [*launcher, str(SCRIPT)] if launcher else [sys.executable, str(SCRIPT)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    return subprocess.run(
+        [*command, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+    )
 
 
 def read_metrics(output: Path) -> dict[int, float]:
@@ -51,8 +55,24 @@ def read_metrics(output: Path) -> dict[int, float]:
 def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
     accelerate = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(TWO_CPU_PROCESSES)]
     result = run_pretrain(
-        "--config", RECIPE, "--data", synthetic, "--output_dir", tmp_path, "--max_steps", 4, "--per_device_train_batch_size", 2,
-        "--save_steps", 2, "--reconstruction_steps", 2, "--logging_steps", 1, *QUICK, launcher=accelerate,
+        "--config",
+        RECIPE,
+        "--data",
+        synthetic,
+        "--output_dir",
+        tmp_path,
+        "--max_steps",
+        4,
+        "--per_device_train_batch_size",
+        2,
+        "--save_steps",
+        2,
+        "--reconstruction_steps",
+        2,
+        "--logging_steps",
+        1,
+        *QUICK,
+        launcher=accelerate,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -67,8 +87,21 @@ def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
 
 
 def test_resume_after_kill_continues_exactly(synthetic, tmp_path):
-    common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 12, "--logging_steps", 1,
-              "--reconstruction_steps", 0, "--per_device_train_batch_size", 4, *QUICK]
+    common = [
+        "--config",
+        RECIPE,
+        "--data",
+        synthetic,
+        "--max_steps",
+        12,
+        "--logging_steps",
+        1,
+        "--reconstruction_steps",
+        0,
+        "--per_device_train_batch_size",
+        4,
+        *QUICK,
+    ]
     straight = tmp_path / "straight"
     assert run_pretrain(*common, "--output_dir", straight, "--save_steps", 100).returncode == 0
     expected = read_metrics(straight)
@@ -76,8 +109,13 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path):
 
     interrupted = tmp_path / "interrupted"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, str(SCRIPT), *map(str, common), "--output_dir", str(interrupted), "--save_steps", "4"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), *map(str, common), "--output_dir", str(interrupted), "--save_steps", "4"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not (interrupted / "checkpoints" / "step-4").exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -94,8 +132,23 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path):
 
 
 def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_workers(synthetic, tmp_path):
-    common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 4, "--logging_steps", 1, "--save_steps", 100,
-              "--reconstruction_steps", 0, "--per_device_train_batch_size", 4, *QUICK]
+    common = [
+        "--config",
+        RECIPE,
+        "--data",
+        synthetic,
+        "--max_steps",
+        4,
+        "--logging_steps",
+        1,
+        "--save_steps",
+        100,
+        "--reconstruction_steps",
+        0,
+        "--per_device_train_batch_size",
+        4,
+        *QUICK,
+    ]
     losses = {}
     for on_device in ("false", "true"):
         output = tmp_path / on_device
@@ -103,7 +156,9 @@ def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_worker
         assert result.returncode == 0, result.stderr[-3000:]
         summary = json.loads((output / "summary.json").read_text())
         losses[on_device] = (read_metrics(output), summary["preview_loss_start"])
-        assert json.loads((output / "run_config.json").read_text())["args"]["normalize_on_device"] is (on_device == "true")
+        assert json.loads((output / "run_config.json").read_text())["args"]["normalize_on_device"] is (
+            on_device == "true"
+        )
     (in_workers, preview_workers), (on_device, preview_device) = losses["false"], losses["true"]
     assert sorted(in_workers) == sorted(on_device) == [1, 2, 3, 4]
     for step in in_workers:
@@ -112,8 +167,23 @@ def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_worker
 
 
 def test_tiny_recipe_loss_goes_down(synthetic, tmp_path):
-    result = run_pretrain("--config", RECIPE, "--data", synthetic, "--output_dir", tmp_path, "--max_steps", 300,
-                          "--save_steps", 300, "--reconstruction_steps", 300, *QUICK, "--report_to", "tensorboard")
+    result = run_pretrain(
+        "--config",
+        RECIPE,
+        "--data",
+        synthetic,
+        "--output_dir",
+        tmp_path,
+        "--max_steps",
+        300,
+        "--save_steps",
+        300,
+        "--reconstruction_steps",
+        300,
+        *QUICK,
+        "--report_to",
+        "tensorboard",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     start, end = summary["preview_loss_start"], summary["preview_loss_end"]
@@ -125,8 +195,23 @@ def test_tiny_recipe_loss_goes_down(synthetic, tmp_path):
 
 
 def test_non_finite_loss_stops_with_a_checkpoint_of_the_last_good_step(synthetic, tmp_path):
-    result = run_pretrain("--config", RECIPE, "--data", synthetic, "--output_dir", tmp_path, "--max_steps", 50,
-                          "--warmup_steps", 0, "--base_learning_rate", 1e12, "--save_steps", 1000, *QUICK)
+    result = run_pretrain(
+        "--config",
+        RECIPE,
+        "--data",
+        synthetic,
+        "--output_dir",
+        tmp_path,
+        "--max_steps",
+        50,
+        "--warmup_steps",
+        0,
+        "--base_learning_rate",
+        1e12,
+        "--save_steps",
+        1000,
+        *QUICK,
+    )
     assert result.returncode == 2
     assert "non-finite loss or gradient" in result.stderr and "Traceback" not in result.stderr
     saved = completed_checkpoints(tmp_path)
@@ -137,8 +222,19 @@ def test_help_lists_the_options_and_bad_options_are_named(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_with_config(PretrainArguments, ["--help"], prog="training/pretrain.py")
     help_text = capsys.readouterr().out
-    for option in ("--config", "--data", "--output_dir", "--max_steps", "--save_steps", "--resume", "--seed",
-                   "--per_device_train_batch_size", "--init_from", "--max_videos", "--subset_seed"):
+    for option in (
+        "--config",
+        "--data",
+        "--output_dir",
+        "--max_steps",
+        "--save_steps",
+        "--resume",
+        "--seed",
+        "--per_device_train_batch_size",
+        "--init_from",
+        "--max_videos",
+        "--subset_seed",
+    ):
         assert option in help_text
     bad = tmp_path / "bad.yaml"
     bad.write_text("model_preset: vit-tiny\nlearning_rat: 1\n")
@@ -183,7 +279,9 @@ def test_init_from_continues_from_an_earlier_model(tmp_path):
     args = PretrainArguments(model_preset="vit-tiny", num_frames=4, input_size=32, data="unused")
     first = build_model(args)
     first.save_pretrained(tmp_path / "final")
-    again = build_model(PretrainArguments(model_preset="vit-b", num_frames=4, input_size=32, init_from=str(tmp_path / "final")))
+    again = build_model(
+        PretrainArguments(model_preset="vit-b", num_frames=4, input_size=32, init_from=str(tmp_path / "final"))
+    )
     assert again.config.hidden_size == 64
     for name, value in first.state_dict().items():
         assert torch.equal(again.state_dict()[name], value), name

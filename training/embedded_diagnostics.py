@@ -76,8 +76,12 @@ def render(args, action: str, seed: int) -> np.ndarray:
     """One clip (32, size, size, 3) uint8, optionally with a larger figure or a plain background."""
     motion, scene = sample_clip(seed, args.size, CLIP_FRAMES)
     if args.figure_scale != 1.0:
-        scene = replace(scene, figure_height=scene.figure_height * args.figure_scale,
-                        thickness=scene.thickness * args.figure_scale, figure_x=scene.figure_x / 2)
+        scene = replace(
+            scene,
+            figure_height=scene.figure_height * args.figure_scale,
+            thickness=scene.thickness * args.figure_scale,
+            figure_x=scene.figure_x / 2,
+        )
     if args.plain:
         scene = replace(scene, noise_std=0.0, blob_strength=scene.blob_strength * 0, shake=scene.shake * 0)
     return render_frames(action_poses(action, CLIP_FRAMES, motion), scene)
@@ -156,12 +160,22 @@ def model_input(args, clips: torch.Tensor, generator: torch.Generator | None) ->
 def vit_config(args) -> VideoMAEv2Config:
     """The defaults give the ``vit-mini`` preset of training/configs/pretrain_embedded_synthetic.yaml."""
     return VideoMAEv2Config.from_preset(
-        "vit-mini", hidden_size=args.hidden_size, num_hidden_layers=args.layers,
-        num_attention_heads=max(2, args.hidden_size // 32), intermediate_size=4 * args.hidden_size,
-        decoder_hidden_size=args.hidden_size // 2, decoder_num_hidden_layers=2, decoder_num_attention_heads=2,
-        decoder_intermediate_size=args.hidden_size, image_size=args.size, patch_size=args.patch_size,
-        num_frames=args.num_frames, num_labels=len(ACTIONS), drop_path_rate=0.1,
-        mask_ratio=args.mask_ratio, norm_pix_loss=bool(args.norm_pix_loss),
+        "vit-mini",
+        hidden_size=args.hidden_size,
+        num_hidden_layers=args.layers,
+        num_attention_heads=max(2, args.hidden_size // 32),
+        intermediate_size=4 * args.hidden_size,
+        decoder_hidden_size=args.hidden_size // 2,
+        decoder_num_hidden_layers=2,
+        decoder_num_attention_heads=2,
+        decoder_intermediate_size=args.hidden_size,
+        image_size=args.size,
+        patch_size=args.patch_size,
+        num_frames=args.num_frames,
+        num_labels=len(ACTIONS),
+        drop_path_rate=0.1,
+        mask_ratio=args.mask_ratio,
+        norm_pix_loss=bool(args.norm_pix_loss),
     )
 
 
@@ -191,7 +205,12 @@ def logits_of(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
 def accuracy(args, model: nn.Module, clips: torch.Tensor, labels: torch.Tensor) -> float:
     model.eval()
     correct = sum(
-        int((logits_of(model, model_input(args, clips[i:i + args.batch], None)).argmax(-1).cpu() == labels[i:i + args.batch]).sum())
+        int(
+            (
+                logits_of(model, model_input(args, clips[i : i + args.batch], None)).argmax(-1).cpu()
+                == labels[i : i + args.batch]
+            ).sum()
+        )
         for i in range(0, len(clips), args.batch)
     )
     model.train()
@@ -244,8 +263,11 @@ def finetune(args, model: nn.Module, data: dict, name: str) -> float:
         loss.backward()
         optimizer.step()
         if step % 100 == 0 or step == args.finetune_steps - 1:
-            print(f"{name} step {step} loss {loss.item():.3f} train {accuracy(args, model, clips, labels):.1f} "
-                  f"test {accuracy(args, model, *data['test']):.1f}", flush=True)
+            print(
+                f"{name} step {step} loss {loss.item():.3f} train {accuracy(args, model, clips, labels):.1f} "
+                f"test {accuracy(args, model, *data['test']):.1f}",
+                flush=True,
+            )
     return accuracy(args, model, *data["test"])
 
 
@@ -262,8 +284,12 @@ def classifier(args, state: dict | None) -> VideoMAEv2ForVideoClassification:
 @torch.no_grad()
 def pooled_features(args, model: VideoMAEv2ForVideoClassification, clips: torch.Tensor) -> torch.Tensor:
     model.eval()
-    return torch.cat([model.encoder.encode(model_input(args, clips[i:i + args.batch], None))[0].mean(1).cpu()
-                      for i in range(0, len(clips), args.batch)])
+    return torch.cat(
+        [
+            model.encoder.encode(model_input(args, clips[i : i + args.batch], None))[0].mean(1).cpu()
+            for i in range(0, len(clips), args.batch)
+        ]
+    )
 
 
 def linear_probe(args, model: VideoMAEv2ForVideoClassification, data: dict) -> dict[str, float]:
@@ -299,8 +325,11 @@ def main(argv=None) -> dict:
     state = None
     if {"pretrained", "probe"} & set(arms):
         state = pretrain(args, clip_set(args, 1, args.unlabeled)[0])
-    results: dict = {"options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                     "chance": 100.0 / len(ACTIONS), "test_top1": {}}
+    results: dict = {
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "chance": 100.0 / len(ACTIONS),
+        "test_top1": {},
+    }
     for arm in arms:
         if arm == "scratch":
             results["test_top1"]["scratch"] = finetune(args, classifier(args, None), data, "scratch")
@@ -310,8 +339,10 @@ def main(argv=None) -> dict:
             torch.manual_seed(args.seed + 1)
             results["test_top1"]["cnn"] = finetune(args, TinyC3D(len(ACTIONS)).to(args.device), data, "cnn")
         else:
-            results["linear_probe"] = {"random": linear_probe(args, classifier(args, None), data),
-                                       "pretrained": linear_probe(args, classifier(args, state), data)}
+            results["linear_probe"] = {
+                "random": linear_probe(args, classifier(args, None), data),
+                "pretrained": linear_probe(args, classifier(args, state), data),
+            }
     results["seconds"] = round(time.time() - start, 1)
     print(json.dumps(results))
     if args.output:

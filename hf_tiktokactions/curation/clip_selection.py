@@ -20,8 +20,9 @@ frames to the cap is decoded again (:attr:`CandidateFrames.window_frames` is the
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from hf_tiktokactions.curation.scenes import Scene
 from hf_tiktokactions.errors import VideoRejected
@@ -64,7 +65,9 @@ def frame_end_time(times: Sequence[float], index: int, fps: float) -> float:
     return times[-1] + (1.0 / fps if fps > 0 else 0.0)
 
 
-def choose_clip(scene: Scene | None, window: tuple[int, int] | None, times: Sequence[float], fps: float, rule: ClipRule) -> ClipSpan:
+def choose_clip(
+    scene: Scene | None, window: tuple[int, int] | None, times: Sequence[float], fps: float, rule: ClipRule
+) -> ClipSpan:
     """Check the longest ``scene`` against ``rule`` and return its window in seconds; raise ``VideoRejected``.
 
     ``times`` are the start times (seconds) of all decoded frames; for a variable-frame-rate video the

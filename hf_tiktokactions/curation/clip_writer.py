@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 CLIP_TIME_BASE = Fraction(1, 90000)
 
@@ -48,7 +49,12 @@ def write_clip(frames: Sequence[Any], times: Sequence[float], fps: float, target
             stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
             stream.time_base = stream.codec_context.time_base = CLIP_TIME_BASE
             stream.codec_context.thread_count = encoding.threads
-            stream.options = {"preset": encoding.preset, "crf": str(encoding.crf), "g": str(encoding.gop), "threads": str(encoding.threads)}
+            stream.options = {
+                "preset": encoding.preset,
+                "crf": str(encoding.crf),
+                "g": str(encoding.gop),
+                "threads": str(encoding.threads),
+            }
             origin, last = times[0], -1
             for frame, time in zip(frames, times):
                 pts = max(last + 1, int(round((time - origin) / CLIP_TIME_BASE)))

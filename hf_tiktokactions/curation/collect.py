@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -163,7 +164,11 @@ class _Collection:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise OutputStateError(f"{self.state_path} cannot be read ({exc}); use a new --output directory") from None
         if recorded != self.request.as_json():
-            changed = sorted(k for k in recorded.keys() | self.request.as_json().keys() if recorded.get(k) != self.request.as_json().get(k))
+            changed = sorted(
+                k
+                for k in recorded.keys() | self.request.as_json().keys()
+                if recorded.get(k) != self.request.as_json().get(k)
+            )
             raise OutputStateError(
                 f"{self.output} holds a collection made with different {', '.join(changed)}; "
                 "rerun with the original options to resume it, or choose a new --output directory"
@@ -248,7 +253,9 @@ def collect(
         logger.info("resuming %s: %d videos so far, next %s", output, before, _describe(request, state.position))
     sent_before = client.requests_sent
     status, message = "complete", ""
-    bar = tqdm(total=len(request.hashtags), initial=state.position.hashtag_index, unit="hashtag", disable=not progress or None)
+    bar = tqdm(
+        total=len(request.hashtags), initial=state.position.hashtag_index, unit="hashtag", disable=not progress or None
+    )
     try:
         for i, w in _tasks(request, state.position):
             tag = request.hashtags[i]
@@ -261,7 +268,9 @@ def collect(
                 if max_requests is not None and client.requests_sent - sent_before >= max_requests:
                     raise QuotaExhausted(f"the request budget of this run (--max-requests {max_requests}) is spent")
                 pos = state.position
-                page = client.query_videos(tag, *windows[w], fields=request.fields, cursor=pos.cursor, search_id=pos.search_id)
+                page = client.query_videos(
+                    tag, *windows[w], fields=request.fields, cursor=pos.cursor, search_id=pos.search_id
+                )
                 room = request.max_per_hashtag - state.counts[tag]
                 fresh: list[dict] = []
                 keys: set[str] = set()
@@ -315,7 +324,9 @@ def _describe(request: CollectionRequest, position: Position) -> str:
     )
 
 
-def _per_hashtag(request: CollectionRequest, state: _Collection, catalogue: list[Hashtag] | None) -> dict[str, dict[str, Any]]:
+def _per_hashtag(
+    request: CollectionRequest, state: _Collection, catalogue: list[Hashtag] | None
+) -> dict[str, dict[str, Any]]:
     info = {h.name: h for h in catalogue or []}
     done = state.position.hashtag_index
     out = {}

@@ -9,8 +9,9 @@ decoded until then, so the caller decides what a damaged file means.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from hf_tiktokactions.curation.clip_selection import CandidateFrames
 from hf_tiktokactions.curation.probe import quiet_ffmpeg
@@ -86,7 +87,7 @@ def decode_pass(
             candidates.add(clip_frame)
             for cut in sorted(cutter.add(small)):
                 candidates.cut(cut)
-    except Exception as error:  # noqa: BLE001 - FFmpeg raises many types for damaged data
+    except Exception as error:
         result.error = f"decode error after {len(result.times)} frames: {type(error).__name__}: {error}"
     for cut in sorted(cutter.finish()):
         candidates.cut(cut)
@@ -95,7 +96,9 @@ def decode_pass(
     return result
 
 
-def read_frame_range(path: str | os.PathLike, start: int, end: int, clip_width: int, clip_height: int, threads: int = 1) -> list[Any]:
+def read_frame_range(
+    path: str | os.PathLike, start: int, end: int, clip_width: int, clip_height: int, threads: int = 1
+) -> list[Any]:
     """Frames [start, end) at clip size, decoding from the beginning (used only when the buffer cap dropped them)."""
     frames = []
     for index, frame in enumerate(_decoded_frames(path, threads)):

@@ -210,7 +210,14 @@ def _fetch_one(downloader: Downloader, record: dict[str, Any], output: Path) -> 
         final = output / VIDEOS_DIR / f"{vid}{produced.suffix or '.mp4'}"
         checksum = _sha256(produced)
         os.replace(produced, final)
-        return {**entry, "status": "ok", "path": str(final.relative_to(output)), "bytes": size, "sha256": checksum, "reason": None}
+        return {
+            **entry,
+            "status": "ok",
+            "path": str(final.relative_to(output)),
+            "bytes": size,
+            "sha256": checksum,
+            "reason": None,
+        }
     except DownloadFailed as exc:
         return {**entry, "status": "failed", "reason": str(exc)}
     except Exception as exc:  # a downloader bug or an OS error must not end the whole run
@@ -248,7 +255,10 @@ def download_videos(
     if limit is not None:
         todo = todo[:limit]
     logger.info("%d videos to fetch, %d already downloaded", len(todo), result.already_done)
-    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), unit="video", disable=not progress or None) as bar:
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=len(todo), unit="video", disable=not progress or None) as bar,
+    ):
         futures = [pool.submit(_fetch_one, downloader, record, output) for record in todo]
         for future in as_completed(futures):
             entry = future.result()

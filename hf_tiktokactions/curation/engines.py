@@ -23,9 +23,10 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -74,7 +75,9 @@ def build_detector(options: CurationOptions):
     """The detector ``options`` ask for (``None`` for ``--detector none``)."""
     from hf_tiktokactions.curation.person_detection import load_detector
 
-    return load_detector(options.detector, options.person_classes, options.person_confidence, options.detector_image_size)
+    return load_detector(
+        options.detector, options.person_classes, options.person_confidence, options.detector_image_size
+    )
 
 
 # --- local engine -------------------------------------------------------------------------------
@@ -114,12 +117,16 @@ def _run_isolated(video: VideoInput, output: Path, options: CurationOptions) -> 
         with _pool(1, options) as pool:
             return pool.submit(_local_worker, video, output, options).result()
     except BrokenProcessPool:
-        record = rejected_record(video, options, "the worker process died on this video (a decoder crash or out of memory)")
+        record = rejected_record(
+            video, options, "the worker process died on this video (a decoder crash or out of memory)"
+        )
         write_metadata(output, record)
         return record
 
 
-def run_local(videos: Sequence[VideoInput], output: Path, options: CurationOptions, workers: int) -> Iterator[dict[str, Any]]:
+def run_local(
+    videos: Sequence[VideoInput], output: Path, options: CurationOptions, workers: int
+) -> Iterator[dict[str, Any]]:
     """Yield each video's record as it is committed (order of completion).
 
     A worker that dies (segfault in a decoder, the OOM killer) breaks the pool: the videos that were in
@@ -242,7 +249,9 @@ def run_ray(
                 else:
                     stage, detections = ray.get(ref)
             except ray.exceptions.RayError as error:  # a dead worker or actor (crash, OOM), after Ray's retries
-                record = rejected_record(video, options, f"the Ray {'task' if is_stage else 'detector'} failed: {type(error).__name__}")
+                record = rejected_record(
+                    video, options, f"the Ray {'task' if is_stage else 'detector'} failed: {type(error).__name__}"
+                )
                 write_metadata(output, record)
                 yield record
                 continue
@@ -263,7 +272,9 @@ def _lock_output(output: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise OutputStateError(f"{output} is in use by another curate run (lock {output / LOCK_FILE}); wait for it or pick another --output") from None
+        raise OutputStateError(
+            f"{output} is in use by another curate run (lock {output / LOCK_FILE}); wait for it or pick another --output"
+        ) from None
     return handle
 
 
@@ -296,7 +307,9 @@ def clean_partial_files(output: Path) -> int:
     return removed
 
 
-def _write_reports(output: Path, result: CurationResult, engine: str, workers: int | None, options: CurationOptions) -> None:
+def _write_reports(
+    output: Path, result: CurationResult, engine: str, workers: int | None, options: CurationOptions
+) -> None:
     from hf_tiktokactions.curation.index import read_records
 
     records = read_records(output)

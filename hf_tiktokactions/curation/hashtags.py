@@ -66,9 +66,7 @@ def load_catalogue(path: str | Path) -> list[Hashtag]:
         reader = csv.DictReader(handle)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise CatalogueError(
-                f"{path}: missing column(s) {', '.join(missing)}; expected header {','.join(COLUMNS)}"
-            )
+            raise CatalogueError(f"{path}: missing column(s) {', '.join(missing)}; expected header {','.join(COLUMNS)}")
         rows: list[Hashtag] = []
         first_line: dict[str, int] = {}
         for row in reader:
@@ -78,8 +76,7 @@ def load_catalogue(path: str | Path) -> list[Hashtag]:
             category = _canonical(row["category"] or "")
             if category not in CATEGORIES:
                 raise CatalogueError(
-                    f"{where}: unknown category {row['category']!r} for {name!r}; "
-                    f"use one of {', '.join(CATEGORIES)}"
+                    f"{where}: unknown category {row['category']!r} for {name!r}; use one of {', '.join(CATEGORIES)}"
                 )
             principle = _canonical(row["principle"] or "")
             if principle not in PRINCIPLES:
@@ -88,9 +85,7 @@ def load_catalogue(path: str | Path) -> list[Hashtag]:
                     f"use one of {', '.join(PRINCIPLES)}"
                 )
             if name in first_line:
-                raise CatalogueError(
-                    f"{where}: duplicate hashtag {name!r} (first listed on line {first_line[name]})"
-                )
+                raise CatalogueError(f"{where}: duplicate hashtag {name!r} (first listed on line {first_line[name]})")
             first_line[name] = reader.line_num
             rows.append(Hashtag(name, category, principle, (row["notes"] or "").strip()))
     if not rows:

@@ -55,9 +55,24 @@ def _features():
 
 
 INDEX_COLUMNS = (
-    "video_id", "source_path", "clip_path", "status", "reason", "person_frames", "clip_start", "clip_end",
-    "clip_num_frames", "sampled_frames", "duration", "fps", "width", "height", "num_frames", "description",
-    "hashtag", "metadata_path",
+    "video_id",
+    "source_path",
+    "clip_path",
+    "status",
+    "reason",
+    "person_frames",
+    "clip_start",
+    "clip_end",
+    "clip_num_frames",
+    "sampled_frames",
+    "duration",
+    "fps",
+    "width",
+    "height",
+    "num_frames",
+    "description",
+    "hashtag",
+    "metadata_path",
 )
 
 
@@ -70,7 +85,9 @@ def read_records(output: str | Path) -> list[dict[str, Any]]:
         try:
             records.append(json.loads(path.read_text(encoding="utf-8")))
         except ValueError as error:
-            raise OutputStateError(f"{path} is not valid JSON ({error}); delete it and rerun to redo that video") from None
+            raise OutputStateError(
+                f"{path} is not valid JSON ({error}); delete it and rerun to redo that video"
+            ) from None
     return sorted(records, key=lambda r: r["video_id"])
 
 

@@ -45,8 +45,10 @@ def safe_video_id(raw: str) -> str:
 
 def _from_folder(folder: Path) -> list[VideoInput]:
     files = sorted(
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in VIDEO_SUFFIXES
+        and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     by_stem: dict[str, list[Path]] = {}
@@ -120,7 +122,9 @@ def load_video_inputs(spec: str | Path) -> list[VideoInput]:
     elif spec.is_file():
         inputs = _from_list(spec)
     else:
-        raise ConfigError(f"--videos {spec}: no such folder or file; pass a folder of videos, a list file or a download manifest")
+        raise ConfigError(
+            f"--videos {spec}: no such folder or file; pass a folder of videos, a list file or a download manifest"
+        )
     ids = [v.video_id for v in inputs]
     if len(set(ids)) != len(ids):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})

@@ -18,8 +18,9 @@ boxes of the classes that count as a person: ``{"box": [x1, y1, x2, y2] (pixels)
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -122,7 +123,9 @@ class UltralyticsDetector:
         by_name = {str(n).lower(): int(i) for i, n in names.items()}
         missing = [c for c in classes if c.lower() not in by_name]
         if missing:
-            raise ConfigError(f"--person-classes {missing} are not classes of {weights}; it knows {sorted(by_name)[:20]}...")
+            raise ConfigError(
+                f"--person-classes {missing} are not classes of {weights}; it knows {sorted(by_name)[:20]}..."
+            )
         self.class_ids = sorted(by_name[c.lower()] for c in classes)
         self.labels = {i: str(names[i]) for i in self.class_ids}
         self.confidence = confidence
@@ -156,7 +159,9 @@ class ScriptedDetector:
 
     def __init__(self, persons_by_frame: dict[int, int] | Sequence[int], name: str = "scripted") -> None:
         self.name = name
-        self.persons_by_frame = dict(enumerate(persons_by_frame)) if isinstance(persons_by_frame, (list, tuple)) else dict(persons_by_frame)
+        self.persons_by_frame = (
+            dict(enumerate(persons_by_frame)) if isinstance(persons_by_frame, (list, tuple)) else dict(persons_by_frame)
+        )
 
     def detect(self, frames_bgr: Sequence[np.ndarray]) -> list[list[Detection]]:
         out = []

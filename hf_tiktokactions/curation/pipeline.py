@@ -65,12 +65,21 @@ class CurationOptions:
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first option that cannot work."""
         checks = [
-            (0 < self.min_seconds <= self.max_seconds, f"--min-seconds {self.min_seconds} must be > 0 and <= --max-seconds {self.max_seconds}"),
+            (
+                0 < self.min_seconds <= self.max_seconds,
+                f"--min-seconds {self.min_seconds} must be > 0 and <= --max-seconds {self.max_seconds}",
+            ),
             (self.num_frames >= 1, f"--num-frames must be at least 1, got {self.num_frames}"),
-            (0 <= self.min_person_frames <= self.num_frames, f"--min-person-frames must be in 0..--num-frames ({self.num_frames}), got {self.min_person_frames}"),
+            (
+                0 <= self.min_person_frames <= self.num_frames,
+                f"--min-person-frames must be in 0..--num-frames ({self.num_frames}), got {self.min_person_frames}",
+            ),
             (self.short_side >= 16, f"--short-side must be at least 16, got {self.short_side}"),
             (self.gop >= 1 and self.min_scene_len >= 1, "--gop and --min-scene-len must be at least 1"),
-            (self.max_pixels > 0 and self.max_aspect_ratio >= 1, "--max-pixels must be > 0 and --max-aspect-ratio >= 1"),
+            (
+                self.max_pixels > 0 and self.max_aspect_ratio >= 1,
+                "--max-pixels must be > 0 and --max-aspect-ratio >= 1",
+            ),
             (bool(self.person_classes), "--person-classes needs at least one class name"),
         ]
         for ok, message in checks:
@@ -147,9 +156,11 @@ def video_stage(video: VideoInput, output: Path, options: CurationOptions) -> St
         return _video_stage(video, Path(output), options, record)
     except VideoRejected as rejected:
         return _reject(record, rejected.reason)
-    except Exception as error:  # noqa: BLE001 - one bad video must not end a 300k-video run
+    except Exception as error:
         last = traceback.extract_tb(error.__traceback__)[-1]
-        return _reject(record, f"internal error: {type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})")
+        return _reject(
+            record, f"internal error: {type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})"
+        )
 
 
 def _video_stage(video: VideoInput, output: Path, options: CurationOptions, record: dict[str, Any]) -> StageOutput:
@@ -157,7 +168,13 @@ def _video_stage(video: VideoInput, output: Path, options: CurationOptions, reco
     from hf_tiktokactions.curation.scenes import SceneCutter
 
     probe = probe_source(video.source_path, options.max_pixels, options.max_aspect_ratio, options.min_seconds)
-    record.update(width=probe.width, height=probe.height, fps=round(probe.fps, 6), num_frames=probe.num_frames, duration=round(probe.duration, 6))
+    record.update(
+        width=probe.width,
+        height=probe.height,
+        fps=round(probe.fps, 6),
+        num_frames=probe.num_frames,
+        duration=round(probe.duration, 6),
+    )
     fps = probe.fps if probe.fps > 0 else 30.0
     width, height = clip_size(probe.width, probe.height, options.short_side)
     candidates = CandidateFrames(
@@ -171,15 +188,23 @@ def _video_stage(video: VideoInput, output: Path, options: CurationOptions, reco
     if decoded.num_frames:
         record["duration"] = round(decoded.times[-1] + 1.0 / fps, 6)
         record["scenes"] = [
-            {"start_frame": s.start, "end_frame": s.end, "start": round(decoded.times[s.start], 6),
-             "end": round(decoded.times[s.end] if s.end < decoded.num_frames else record["duration"], 6)}
+            {
+                "start_frame": s.start,
+                "end_frame": s.end,
+                "start": round(decoded.times[s.start], 6),
+                "end": round(decoded.times[s.end] if s.end < decoded.num_frames else record["duration"], 6),
+            }
             for s in decoded.scenes
         ]
     if decoded.error:
         raise VideoRejected(decoded.error)
     if probe.num_frames and decoded.num_frames < probe.num_frames * (1 - TRUNCATION_TOLERANCE) - 1:
-        raise VideoRejected(f"truncated: decoded {decoded.num_frames} of the {probe.num_frames} frames the container declares")
-    span = choose_clip(candidates.best, candidates.window, decoded.times, fps, ClipRule(options.min_seconds, options.max_seconds))
+        raise VideoRejected(
+            f"truncated: decoded {decoded.num_frames} of the {probe.num_frames} frames the container declares"
+        )
+    span = choose_clip(
+        candidates.best, candidates.window, decoded.times, fps, ClipRule(options.min_seconds, options.max_seconds)
+    )
     frames = candidates.window_frames
     if frames is None:  # the scene outgrew max_buffer_seconds; decode its window again
         frames = read_frame_range(video.source_path, span.start_frame, span.end_frame, width, height, options.threads)
@@ -213,12 +238,14 @@ def detector_stage(stage: StageOutput, detector: PersonDetector | None) -> list[
         return None
     try:
         return detector.detect(stage.frames)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         stage.record["reasons"].append(f"person detection failed: {type(error).__name__}: {error}")
         return None
 
 
-def decision_stage(record: dict[str, Any], detections: list[list[dict[str, Any]]] | None, options: CurationOptions) -> dict[str, Any]:
+def decision_stage(
+    record: dict[str, Any], detections: list[list[dict[str, Any]]] | None, options: CurationOptions
+) -> dict[str, Any]:
     """Set ``status`` / ``reason`` / ``person_frames`` from the detections; rejected records pass through."""
     if record["status"] == REJECTED:
         return record
@@ -246,7 +273,9 @@ def write_metadata(output: Path, record: dict[str, Any]) -> Path:
     return path
 
 
-def curate_video(video: VideoInput, output: Path, options: CurationOptions, detector: PersonDetector | None) -> dict[str, Any]:
+def curate_video(
+    video: VideoInput, output: Path, options: CurationOptions, detector: PersonDetector | None
+) -> dict[str, Any]:
     """All stages for one video in this process, metadata written; returns the record."""
     stage = video_stage(video, output, options)
     record = decision_stage(stage.record, detector_stage(stage, detector), options)

@@ -15,9 +15,10 @@ dropped) and written atomically; images keep their format.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -84,7 +85,9 @@ def blur_boxes(frame_bgr: np.ndarray, boxes: Sequence[Detection], margin: float 
             continue
         region = out[y1:y2, x1:x2]
         scale = blocks / max(x2 - x1, y2 - y1)
-        small = cv2.resize(region, (max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            region, (max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))), interpolation=cv2.INTER_AREA
+        )
         out[y1:y2, x1:x2] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
     return out
 
@@ -100,7 +103,13 @@ class BlurResult:
     faces: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        return {"source": str(self.source), "target": str(self.target), "frames": self.frames, "frames_with_faces": self.frames_with_faces, "faces": self.faces}
+        return {
+            "source": str(self.source),
+            "target": str(self.target),
+            "frames": self.frames,
+            "frames_with_faces": self.frames_with_faces,
+            "faces": self.faces,
+        }
 
 
 def blur_image(source: Path, target: Path, detector: FaceDetector, margin: float = 0.25) -> BlurResult:
@@ -116,7 +125,14 @@ def blur_image(source: Path, target: Path, detector: FaceDetector, margin: float
     return BlurResult(source, target, 1, int(bool(faces)), len(faces))
 
 
-def blur_video(source: Path, target: Path, detector: FaceDetector, margin: float = 0.25, hold_frames: int = 2, encoding: ClipEncoding = BLUR_ENCODING) -> BlurResult:
+def blur_video(
+    source: Path,
+    target: Path,
+    detector: FaceDetector,
+    margin: float = 0.25,
+    hold_frames: int = 2,
+    encoding: ClipEncoding = BLUR_ENCODING,
+) -> BlurResult:
     """Blur the faces of every frame of ``source`` into the H.264 MP4 ``target`` (timestamps kept)."""
     import av
 
@@ -151,12 +167,20 @@ def blur_video(source: Path, target: Path, detector: FaceDetector, margin: float
     return result
 
 
-def blur_faces(source: str | Path, target: str | Path, detector: FaceDetector | None = None, margin: float = 0.25, hold_frames: int = 2) -> list[BlurResult]:
+def blur_faces(
+    source: str | Path,
+    target: str | Path,
+    detector: FaceDetector | None = None,
+    margin: float = 0.25,
+    hold_frames: int = 2,
+) -> list[BlurResult]:
     """Blur a video, an image, or every video and image in a folder (``target`` is then a folder)."""
     source, target = Path(source), Path(target)
     detector = detector or CenterFaceDetector()
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES)
+        files = sorted(
+            p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES
+        )
         if not files:
             raise ConfigError(f"{source}: no video or image files in this folder")
         pairs = [(p, target / p.relative_to(source)) for p in files]

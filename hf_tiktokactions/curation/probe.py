@@ -66,7 +66,7 @@ def probe_source(path: str | os.PathLike, max_pixels: int, max_aspect_ratio: flo
     quiet_ffmpeg()
     try:
         container = av.open(str(path), metadata_errors="ignore")
-    except Exception as error:  # noqa: BLE001 - FFmpeg raises many types for bad input
+    except Exception as error:
         raise VideoRejected(open_error_reason(error)) from None
     with container:
         if not container.streams.video:
@@ -80,7 +80,9 @@ def probe_source(path: str | os.PathLike, max_pixels: int, max_aspect_ratio: flo
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             duration = container.duration / 1_000_000
-        probe = SourceProbe(width, height, float(rate), int(stream.frames or 0), duration, stream.codec_context.name, size)
+        probe = SourceProbe(
+            width, height, float(rate), int(stream.frames or 0), duration, stream.codec_context.name, size
+        )
     if width <= 0 or height <= 0:
         raise VideoRejected("the video stream has no frame size (corrupt header)")
     if width * height > max_pixels:

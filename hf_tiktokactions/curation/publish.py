@@ -26,7 +26,9 @@ def prepare_for_hub(index: Any, embed_clips: bool = False, statuses: tuple[str, 
 
         missing = [p for p in dataset["clip_path"] if p and not Path(p).is_file()]
         if missing:
-            raise ConfigError(f"--embed-clips: {len(missing)} clip files are missing (first: {missing[0]}); rerun curate.py or push without --embed-clips")
+            raise ConfigError(
+                f"--embed-clips: {len(missing)} clip files are missing (first: {missing[0]}); rerun curate.py or push without --embed-clips"
+            )
         dataset = dataset.filter(lambda path: path is not None, input_columns="clip_path")
         dataset = dataset.add_column("clip", list(dataset["clip_path"]))
         dataset = dataset.cast_column("clip", Video(decode=False))
@@ -49,7 +51,13 @@ def upload_card(repo_id: str, card: str, token: str | None = None) -> None:
 
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="dataset", private=True, exist_ok=True)
-    api.upload_file(path_or_fileobj=card.encode("utf-8"), path_in_repo="README.md", repo_id=repo_id, repo_type="dataset", commit_message="Dataset card")
+    api.upload_file(
+        path_or_fileobj=card.encode("utf-8"),
+        path_in_repo="README.md",
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message="Dataset card",
+    )
 
 
 def push_index(

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from hf_tiktokactions.atomic_files import read_jsonl
 from hf_tiktokactions.curation.collect import MAX_WINDOW_DAYS
@@ -70,14 +71,20 @@ def creation_times(metadata_file: str | Path) -> dict[str, int]:
         records = read_jsonl(path)
     except ValueError as error:
         raise ConfigError(f"--metadata {path} is not JSON lines ({error})") from None
-    return {str(r["id"]): int(r["create_time"]) for r in records if isinstance(r, dict) and "id" in r and r.get("create_time") is not None}
+    return {
+        str(r["id"]): int(r["create_time"])
+        for r in records
+        if isinstance(r, dict) and "id" in r and r.get("create_time") is not None
+    }
 
 
 def _day(timestamp: int) -> dt.date:
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).date()
 
 
-def id_batches(created: dict[str, int], max_ids: int = MAX_IDS_PER_QUERY, max_days: int = MAX_WINDOW_DAYS) -> list[IdBatch]:
+def id_batches(
+    created: dict[str, int], max_ids: int = MAX_IDS_PER_QUERY, max_days: int = MAX_WINDOW_DAYS
+) -> list[IdBatch]:
     """Ids in creation order, cut into batches of at most ``max_ids`` ids within ``max_days`` days."""
     batches: list[IdBatch] = []
     ids: list[str] = []
@@ -101,7 +108,9 @@ def _returned_ids(client: ResearchApiClient, batch: IdBatch) -> tuple[set[str], 
     found: set[str] = set()
     cursor, search_id, requests = None, None, 0
     while True:
-        page = client.query_video_ids(list(batch.ids), batch.start_date, batch.end_date, cursor=cursor, search_id=search_id)
+        page = client.query_video_ids(
+            list(batch.ids), batch.start_date, batch.end_date, cursor=cursor, search_id=search_id
+        )
         requests += 1
         found.update(str(video.get("id")) for video in page.videos)
         if not page.has_more or not page.videos and page.cursor == (cursor or 0):

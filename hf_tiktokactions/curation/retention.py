@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import read_json, write_json_atomic
@@ -41,7 +42,9 @@ class Deletion:
     """Files deleted (or, in a dry run, to delete), by kind, with the bytes they held."""
 
     dry_run: bool = False
-    deleted: dict[str, list[str]] = field(default_factory=lambda: {"raw_videos": [], "clips": [], "metadata": [], "other": []})
+    deleted: dict[str, list[str]] = field(
+        default_factory=lambda: {"raw_videos": [], "clips": [], "metadata": [], "other": []}
+    )
     already_gone: list[str] = field(default_factory=list)
     kept_own_videos: list[str] = field(default_factory=list)
     bytes_freed: int = 0
@@ -65,15 +68,21 @@ class Deletion:
             shutil.rmtree(path)
 
     def counts(self) -> dict[str, int]:
-        return {**{kind: len(paths) for kind, paths in self.deleted.items()}, "already_gone": len(self.already_gone),
-                "kept_own_videos": len(self.kept_own_videos), "bytes_freed": self.bytes_freed}
+        return {
+            **{kind: len(paths) for kind, paths in self.deleted.items()},
+            "already_gone": len(self.already_gone),
+            "kept_own_videos": len(self.kept_own_videos),
+            "bytes_freed": self.bytes_freed,
+        }
 
 
 def _check_output(output: Path) -> None:
     if not output.is_dir():
         raise OutputStateError(f"--output {output}: no such folder; pass curate.py's --output folder")
     if not (output / METADATA_DIR).is_dir() and not (output / CLIPS_DIR).is_dir():
-        raise OutputStateError(f"--output {output}: neither metadata/ nor clips/ here; is it curate.py's --output folder?")
+        raise OutputStateError(
+            f"--output {output}: neither metadata/ nor clips/ here; is it curate.py's --output folder?"
+        )
 
 
 def _source(record: dict[str, Any]) -> Path | None:
@@ -124,7 +133,9 @@ def _log(mode: str, started: str, deletion: Deletion, videos_removed: int, **ext
     }
 
 
-def purge(output: str | Path, keep_metadata: bool = False, dry_run: bool = False, delete_own_videos: bool = False) -> dict[str, Any]:
+def purge(
+    output: str | Path, keep_metadata: bool = False, dry_run: bool = False, delete_own_videos: bool = False
+) -> dict[str, Any]:
     """Delete downloaded raw videos and clips (and the metadata, index and review list unless ``keep_metadata``);
     the user's own source videos too when ``delete_own_videos``.
 
@@ -149,7 +160,9 @@ def purge(output: str | Path, keep_metadata: bool = False, dry_run: bool = False
         deletion.delete_tree(output / INDEX_DIR, "other")
         if (output / REVIEW_LIST_FILE).is_file():
             deletion.delete_file(output / REVIEW_LIST_FILE, "other")
-    log = _log("purge", started, deletion, len(records), keep_metadata=keep_metadata, kept_own_videos=deletion.kept_own_videos)
+    log = _log(
+        "purge", started, deletion, len(records), keep_metadata=keep_metadata, kept_own_videos=deletion.kept_own_videos
+    )
     if not dry_run:
         log["log_path"] = str(write_purge_log(output, log))
     return log

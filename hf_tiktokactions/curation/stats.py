@@ -24,9 +24,10 @@ import datetime as dt
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import write_json_atomic
@@ -67,7 +68,11 @@ class VideoFacts:
 def scene_seconds(record: dict[str, Any]) -> float | None:
     """Length of the scene the clip was (or would have been) cut from: the chosen scene, else the longest."""
     scenes = record.get("scenes") or []
-    lengths = {s["start_frame"]: s["end"] - s["start"] for s in scenes if s.get("start") is not None and s.get("end") is not None}
+    lengths = {
+        s["start_frame"]: s["end"] - s["start"]
+        for s in scenes
+        if s.get("start") is not None and s.get("end") is not None
+    }
     chosen = (record.get("chosen_scene") or {}).get("start_frame")
     if chosen in lengths:
         return float(lengths[chosen])
@@ -92,7 +97,9 @@ def video_facts(index: Any) -> list[VideoFacts]:
         if length is None:
             length = row.get("duration")
         clip = row["clip_end"] - row["clip_start"] if row.get("clip_path") and row.get("clip_end") is not None else None
-        facts.append(VideoFacts(row["video_id"], row.get("hashtag") or None, row["status"], row.get("reason"), length, clip))
+        facts.append(
+            VideoFacts(row["video_id"], row.get("hashtag") or None, row["status"], row.get("reason"), length, clip)
+        )
     return facts
 
 
@@ -123,7 +130,15 @@ def _hashtag_ranges(counted: dict[str, int], catalogue_names: list[str], edges: 
     ranges = []
     for low, high in list(zip(edges, edges[1:])) + [(edges[-1], None)]:
         name = f"{low}-{high}" if high is not None else f"{low}+"
-        ranges.append({"range": name, "low": low, "high": high, "hashtags": len(by_range[name]), "share": _share(len(by_range[name]), total)})
+        ranges.append(
+            {
+                "range": name,
+                "low": low,
+                "high": high,
+                "hashtags": len(by_range[name]),
+                "share": _share(len(by_range[name]), total),
+            }
+        )
     below = sorted(by_range[f"<{edges[0]}"], key=lambda t: (counted[t], t))
     return {
         "counted_hashtags": total,
@@ -136,7 +151,11 @@ def _hashtag_ranges(counted: dict[str, int], catalogue_names: list[str], edges: 
 def _durations(facts: list[VideoFacts]) -> list[dict[str, Any]]:
     rows = []
     for name, low, high in DURATION_RANGES:
-        inside = [f for f in facts if f.scene_seconds is not None and low <= f.scene_seconds and (high is None or f.scene_seconds < high)]
+        inside = [
+            f
+            for f in facts
+            if f.scene_seconds is not None and low <= f.scene_seconds and (high is None or f.scene_seconds < high)
+        ]
         rows.append({"range": name, "low": low, "high": high, "videos": len(inside), **_status_counts(inside)})
     unknown = [f for f in facts if f.scene_seconds is None]
     rows.append({"range": "unknown", "low": None, "high": None, "videos": len(unknown), **_status_counts(unknown)})
@@ -153,7 +172,10 @@ def _reasons(facts: list[VideoFacts]) -> dict[str, Any]:
             examples.setdefault(reason_kind(f.reason), f.reason)
         out[status] = {
             "videos": len(of_status),
-            "reasons": [{"reason": kind, "videos": n, "example": examples[kind]} for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))],
+            "reasons": [
+                {"reason": kind, "videos": n, "example": examples[kind]}
+                for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
         }
     return out
 
@@ -208,7 +230,9 @@ def compute_statistics(
         "count_statuses": list(count_statuses),
         "range_edges": list(range_edges),
         "hashtags": per_hashtag,
-        "hashtag_ranges": _hashtag_ranges({t: r["counted"] for t, r in per_hashtag.items()}, [h.name for h in catalogue], range_edges),
+        "hashtag_ranges": _hashtag_ranges(
+            {t: r["counted"] for t, r in per_hashtag.items()}, [h.name for h in catalogue], range_edges
+        ),
         "durations": _durations(facts),
         "categories": _group_by(per_hashtag, "category"),
         "principles": _group_by(per_hashtag, "principle"),
@@ -245,16 +269,27 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def status_table(stats: dict[str, Any]) -> str:
     totals = stats["totals"]
-    return _table(("status", "videos", "share"), [(s, f"{totals[s]:,}", _pct(_share(totals[s], totals["videos"]))) for s in STATUSES])
+    return _table(
+        ("status", "videos", "share"),
+        [(s, f"{totals[s]:,}", _pct(_share(totals[s], totals["videos"]))) for s in STATUSES],
+    )
 
 
 def reasons_table(stats: dict[str, Any], limit: int = 15) -> str:
-    rows = [(status, reason["reason"].replace("|", "/"), f"{reason['videos']:,}") for status in STATUSES for reason in stats["status"][status]["reasons"][:limit]]
+    rows = [
+        (status, reason["reason"].replace("|", "/"), f"{reason['videos']:,}")
+        for status in STATUSES
+        for reason in stats["status"][status]["reasons"][:limit]
+    ]
     return _table(("status", "reason (numbers shown as N)", "videos"), rows)
 
 
 def duration_table(stats: dict[str, Any]) -> str:
-    rows = [(d["range"], f"{d['videos']:,}", f"{d[PASS]:,}", f"{d[REVIEW]:,}", f"{d[REJECTED]:,}") for d in stats["durations"] if d["range"] != "unknown" or d["videos"]]
+    rows = [
+        (d["range"], f"{d['videos']:,}", f"{d[PASS]:,}", f"{d[REVIEW]:,}", f"{d[REJECTED]:,}")
+        for d in stats["durations"]
+        if d["range"] != "unknown" or d["videos"]
+    ]
     return _table(("scene length before clipping", "videos", PASS, REVIEW, REJECTED), rows)
 
 
@@ -267,11 +302,20 @@ def hashtag_range_table(stats: dict[str, Any]) -> str:
 
 
 def group_table(groups: dict[str, dict[str, int]], name: str) -> str:
-    return _table((name, "hashtags", "videos", PASS, REVIEW, REJECTED), [(k, g["hashtags"], f"{g['videos']:,}", f"{g[PASS]:,}", f"{g[REVIEW]:,}", f"{g[REJECTED]:,}") for k, g in groups.items()])
+    return _table(
+        (name, "hashtags", "videos", PASS, REVIEW, REJECTED),
+        [
+            (k, g["hashtags"], f"{g['videos']:,}", f"{g[PASS]:,}", f"{g[REVIEW]:,}", f"{g[REJECTED]:,}")
+            for k, g in groups.items()
+        ],
+    )
 
 
 def hashtag_table(stats: dict[str, Any]) -> str:
-    rows = [(t, r["category"] or "", f"{r['videos']:,}", f"{r[PASS]:,}", f"{r[REVIEW]:,}", f"{r[REJECTED]:,}") for t, r in stats["hashtags"].items()]
+    rows = [
+        (t, r["category"] or "", f"{r['videos']:,}", f"{r[PASS]:,}", f"{r[REVIEW]:,}", f"{r[REJECTED]:,}")
+        for t, r in stats["hashtags"].items()
+    ]
     return _table(("hashtag", "category", "videos", PASS, REVIEW, REJECTED), rows)
 
 
@@ -285,7 +329,11 @@ def statistics_markdown(stats: dict[str, Any], figures: dict[str, str] | None = 
         "# Dataset statistics",
         f"{totals['videos']:,} curated videos from {len(stats['hashtags']):,} hashtags; {totals['clips']:,} clips "
         f"({totals['clip_hours']:.2f} hours, mean {mean}) passed the person filter."
-        + (f" {totals['videos_without_hashtag']:,} videos carry no hashtag." if totals["videos_without_hashtag"] else ""),
+        + (
+            f" {totals['videos_without_hashtag']:,} videos carry no hashtag."
+            if totals["videos_without_hashtag"]
+            else ""
+        ),
         "## Pass / review / reject",
         status_table(stats),
         "### Reasons",
@@ -300,8 +348,17 @@ def statistics_markdown(stats: dict[str, Any], figures: dict[str, str] | None = 
     if ranges["below"]["names"]:
         parts.append(f"Below {HASHTAG_RANGE_EDGES[0]}: " + ", ".join(ranges["below"]["names"]) + ".")
     if ranges["catalogue_without_videos"]:
-        parts.append(f"In the catalogue but without any video ({len(ranges['catalogue_without_videos'])}): " + ", ".join(ranges["catalogue_without_videos"]) + ".")
-    parts += ["## Categories", group_table(stats["categories"], "category"), "## Selection principles", group_table(stats["principles"], "principle")]
+        parts.append(
+            f"In the catalogue but without any video ({len(ranges['catalogue_without_videos'])}): "
+            + ", ".join(ranges["catalogue_without_videos"])
+            + "."
+        )
+    parts += [
+        "## Categories",
+        group_table(stats["categories"], "category"),
+        "## Selection principles",
+        group_table(stats["principles"], "principle"),
+    ]
     if figures:
         parts += ["## Figures", "\n".join(f"![{name}]({path})" for name, path in figures.items())]
     parts += ["## Videos per hashtag", hashtag_table(stats)]

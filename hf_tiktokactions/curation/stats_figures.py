@@ -55,7 +55,11 @@ def hashtag_bars(stats: dict[str, Any], path: Path, top_n: int | None = None) ->
         if edge <= longest:  # mark the range edges the bars reach, without stretching the axis
             ax.axvline(edge, color="grey", linewidth=0.6, linestyle=":")
     left_out = len(tags) - len(shown)
-    title = f"Videos per hashtag ({len(tags)} hashtags" + (f", the {len(shown)} largest shown, {left_out} left out" if left_out else "") + ")"
+    title = (
+        f"Videos per hashtag ({len(tags)} hashtags"
+        + (f", the {len(shown)} largest shown, {left_out} left out" if left_out else "")
+        + ")"
+    )
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("videos")
     fig.tight_layout()
@@ -73,11 +77,20 @@ def range_pie(stats: dict[str, Any], path: Path) -> Path:
     slices = [(name, n) for name, n in slices if n]
     fig, ax = plt.subplots(figsize=(6, 6))
     if slices:
-        ax.pie([n for _, n in slices], labels=[f"{name} ({n})" for name, n in slices], autopct="%1.1f%%", startangle=90, counterclock=False)
+        ax.pie(
+            [n for _, n in slices],
+            labels=[f"{name} ({n})" for name, n in slices],
+            autopct="%1.1f%%",
+            startangle=90,
+            counterclock=False,
+        )
     else:
         ax.text(0.5, 0.5, "no hashtags", ha="center", va="center")
         ax.axis("off")
-    ax.set_title(f"Hashtags by videos ({' + '.join(stats['count_statuses'])}), {ranges['counted_hashtags']} hashtags", fontsize=10)
+    ax.set_title(
+        f"Hashtags by videos ({' + '.join(stats['count_statuses'])}), {ranges['counted_hashtags']} hashtags",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

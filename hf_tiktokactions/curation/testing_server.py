@@ -152,7 +152,7 @@ class FakeResearchApi(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> "FakeResearchApi":
+    def __enter__(self) -> FakeResearchApi:
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -180,7 +180,11 @@ class FakeResearchApi(ThreadingHTTPServer):
 
     def visible_videos(self, hashtag: str, start_date: str, end_date: str) -> list[dict[str, Any]]:
         """What a complete collection of ``hashtag`` over the dates must return (withheld excluded)."""
-        matches = self._match({"and": [{"operation": "EQ", "field_name": "hashtag_name", "field_values": [hashtag]}]}, start_date, end_date)
+        matches = self._match(
+            {"and": [{"operation": "EQ", "field_name": "hashtag_name", "field_values": [hashtag]}]},
+            start_date,
+            end_date,
+        )
         return [v for v in matches if not self._withheld(v)]
 
     # -- behaviour -------------------------------------------------------------------------
@@ -193,7 +197,9 @@ class FakeResearchApi(ThreadingHTTPServer):
 
     def _match(self, query: dict[str, Any], start_date: str, end_date: str) -> list[dict[str, Any]]:
         start = dt.datetime.strptime(start_date, "%Y%m%d").replace(tzinfo=dt.timezone.utc).timestamp()
-        end = (dt.datetime.strptime(end_date, "%Y%m%d").replace(tzinfo=dt.timezone.utc) + dt.timedelta(days=1)).timestamp()
+        end = (
+            dt.datetime.strptime(end_date, "%Y%m%d").replace(tzinfo=dt.timezone.utc) + dt.timedelta(days=1)
+        ).timestamp()
 
         def holds(video: dict[str, Any], cond: dict[str, Any]) -> bool:
             name, values = cond["field_name"], [str(v).lower() for v in cond["field_values"]]
@@ -252,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: FakeResearchApi
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, payload: dict[str, Any] | None, headers: dict[str, str] | None = None) -> None:
@@ -266,9 +272,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        self._send(status, {"data": {}, "error": {"code": code, "message": message, "log_id": secrets.token_hex(8)}}, headers)
+        self._send(
+            status, {"data": {}, "error": {"code": code, "message": message, "log_id": secrets.token_hex(8)}}, headers
+        )
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         url = urllib.parse.urlsplit(self.path)
@@ -285,14 +293,27 @@ class _Handler(BaseHTTPRequestHandler):
             server.token_requests += 1
             server.request_log.append((TOKEN_PATH, {}))
         if not self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-            self._send(400, {"error": "invalid_request", "error_description": "Content-Type must be form-encoded", "log_id": "x"})
+            self._send(
+                400,
+                {"error": "invalid_request", "error_description": "Content-Type must be form-encoded", "log_id": "x"},
+            )
             return
         form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
         if form.get("grant_type") != "client_credentials":
-            self._send(400, {"error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials", "log_id": "x"})
+            self._send(
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant_type must be client_credentials",
+                    "log_id": "x",
+                },
+            )
             return
         if form.get("client_key") != server.client_key or form.get("client_secret") != server.client_secret:
-            self._send(401, {"error": "invalid_client", "error_description": "Client key or secret is incorrect.", "log_id": "x"})
+            self._send(
+                401,
+                {"error": "invalid_client", "error_description": "Client key or secret is incorrect.", "log_id": "x"},
+            )
             return
         token = "clt." + secrets.token_urlsafe(24)
         with server.lock:
@@ -384,7 +405,12 @@ class _Handler(BaseHTTPRequestHandler):
             if not server._withheld(search.matches[i])
         ]
         next_cursor = cursor + max_count
-        return {"videos": videos, "cursor": next_cursor, "has_more": next_cursor < len(search.matches), "search_id": search_id}
+        return {
+            "videos": videos,
+            "cursor": next_cursor,
+            "has_more": next_cursor < len(search.matches),
+            "search_id": search_id,
+        }
 
 
 def main(argv: list[str] | None = None) -> None:

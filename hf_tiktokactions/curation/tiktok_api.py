@@ -27,8 +27,9 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import requests
 
@@ -78,7 +79,7 @@ class Credentials:
     client_secret: str = field(repr=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Credentials":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
         """Read ``TIKTOK_CLIENT_KEY`` / ``TIKTOK_CLIENT_SECRET``; a clear error names what is missing."""
         environ = os.environ if environ is None else environ
         missing = [name for name in (ENV_CLIENT_KEY, ENV_CLIENT_SECRET) if not environ.get(name, "").strip()]
@@ -215,7 +216,10 @@ class ResearchApiClient:
             if isinstance(error, dict):  # v2 error struct
                 code, description = str(error.get("code", "")), str(error.get("message", ""))
             else:  # OAuth error struct
-                code, description = str(error or f"http_{response.status_code}"), str(payload.get("error_description", ""))
+                code, description = (
+                    str(error or f"http_{response.status_code}"),
+                    str(payload.get("error_description", "")),
+                )
             raise CredentialsError(
                 f"TikTok refused a client access token at {url} ({code}: "
                 f"{self.credentials.redact(description) or 'no description'}); check {ENV_CLIENT_KEY} and "
@@ -244,7 +248,9 @@ class ResearchApiClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason, retry_after = f"{type(exc).__name__} (no response)", None
             except requests.RequestException as exc:  # a malformed URL: retrying cannot help
-                raise ConfigError(f"{describe}: cannot send the request ({exc}); check --api-base {self.api_base!r}") from None
+                raise ConfigError(
+                    f"{describe}: cannot send the request ({exc}); check --api-base {self.api_base!r}"
+                ) from None
             attempt += 1
             if attempt >= self.retry.max_attempts:
                 raise ApiError(
@@ -255,7 +261,9 @@ class ResearchApiClient:
             delay = self.retry.delay(attempt - 1, self.rng)
             if retry_after is not None:
                 delay = min(self.retry.max_delay_s, max(delay, retry_after))
-            logger.warning("%s: %s; retry %d/%d in %.2f s", describe, reason, attempt, self.retry.max_attempts - 1, delay)
+            logger.warning(
+                "%s: %s; retry %d/%d in %.2f s", describe, reason, attempt, self.retry.max_attempts - 1, delay
+            )
             self.sleep(delay)
 
     # -- queries ----------------------------------------------------------------------------
@@ -275,7 +283,9 @@ class ResearchApiClient:
         Pass the ``cursor`` and ``search_id`` of the previous page to get the next one.
         """
         query = {"and": [{"operation": "EQ", "field_name": "hashtag_name", "field_values": [hashtag]}]}
-        return self.query_where(query, f"hashtag #{hashtag}", start_date, end_date, fields, cursor, search_id, max_count)
+        return self.query_where(
+            query, f"hashtag #{hashtag}", start_date, end_date, fields, cursor, search_id, max_count
+        )
 
     def query_video_ids(
         self,
@@ -292,7 +302,9 @@ class ResearchApiClient:
         Deleted and private videos are simply not returned, which is how a refresh finds them.
         """
         query = {"and": [{"operation": "IN", "field_name": "video_id", "field_values": [str(i) for i in video_ids]}]}
-        return self.query_where(query, f"{len(video_ids)} video ids", start_date, end_date, fields, cursor, search_id, max_count)
+        return self.query_where(
+            query, f"{len(video_ids)} video ids", start_date, end_date, fields, cursor, search_id, max_count
+        )
 
     def query_where(
         self,
@@ -335,7 +347,9 @@ class ResearchApiClient:
                 self.requests_sent += 1
                 payload = _json(response)
                 error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-                code = str(error.get("code", "")) or ("ok" if response.status_code == 200 else f"http_{response.status_code}")
+                code = str(error.get("code", "")) or (
+                    "ok" if response.status_code == 200 else f"http_{response.status_code}"
+                )
                 if code == "access_token_invalid" and not refreshed:
                     # Expired or revoked early (clock skew, rotation): fetch a new token, send again.
                     logger.info("%s: access token rejected, fetching a new one", describe)

@@ -18,8 +18,9 @@ and draw from the torch global generator (seeded per DataLoader worker) unless a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import get_worker_info

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Sequence, Union
+from typing import BinaryIO, Union
 
 import numpy as np
 import torch
@@ -80,7 +81,7 @@ def _load_source(source: VideoSource) -> str | io.BytesIO:
                 data = handle.read()
         except FileNotFoundError:
             raise VideoDecodeError(f"{name}: no such file; check the URL") from None
-        except Exception as error:  # noqa: BLE001 - any transport error is the same failure to the user
+        except Exception as error:
             raise VideoDecodeError(f"{name}: cannot read ({error})") from error
     else:
         path = os.fspath(source)
@@ -146,7 +147,7 @@ class VideoReader:
             frames = self._read_sorted(unique)  # (U, H, W, C) uint8
         except VideoDecodeError:
             raise
-        except Exception as error:  # noqa: BLE001 - decoders raise assorted types for broken input
+        except Exception as error:
             raise _broken(self.name, error) from error
         if frames.shape[0] != unique.size:
             raise _broken(self.name, f"got {frames.shape[0]} of {unique.size} frames")
@@ -160,7 +161,7 @@ class VideoReader:
     def close(self) -> None:
         """Release the decoder."""
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -191,9 +192,7 @@ class _TorchCodecReader(VideoReader):
     def __init__(self, source: str | io.BytesIO, name: str, num_threads: int):
         from torchcodec.decoders import VideoDecoder
 
-        self._decoder = VideoDecoder(
-            source, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=num_threads
-        )
+        self._decoder = VideoDecoder(source, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=num_threads)
         meta = self._decoder.metadata
         fps = meta.average_fps or 0.0
         super().__init__(name, int(meta.num_frames or 0), float(fps), (int(meta.height), int(meta.width)))
@@ -318,7 +317,7 @@ class _FallbackReader(VideoReader):
             try:
                 with _open_with("pyav", self._source, self.name, self._num_threads) as fallback:
                     return fallback.read(indices)
-            except Exception:  # noqa: BLE001 - PyAV failing too confirms the first diagnosis
+            except Exception:
                 raise error from None
 
     def _frame_size(self) -> tuple[int, int]:
@@ -344,14 +343,14 @@ def open_video(source: VideoSource, backend: str = "decord", num_threads: int = 
         raise VideoDecodeError(
             f"the {backend!r} backend is not installed ({error}); install it or pick another"
         ) from error
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         if backend == "pyav":
             raise error if isinstance(error, VideoDecodeError) else _broken(name, error) from error
         try:
             return _open_with("pyav", loaded, name, num_threads)
         except VideoDecodeError:
             raise
-        except Exception:  # noqa: BLE001
+        except Exception:
             raise _broken(name, error) from error
     if backend == "pyav":
         return primary
@@ -382,7 +381,7 @@ def probe_video(source: VideoSource) -> VideoInfo:
             info = VideoInfo(int(num_frames), float(rate), stream.codec_context.height, stream.codec_context.width)
     except VideoDecodeError:
         raise
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise _broken(name, error) from error
     if info.num_frames <= 0:
         raise _broken(name, "no frames")

@@ -76,7 +76,9 @@ class FinetuneVideoDataset(Dataset):
     ):
         _check_sampling(sampling)
         if len(videos) != len(labels) or not videos:
-            raise ValueError(f"need as many labels as videos, and at least one video (got {len(videos)} and {len(labels)})")
+            raise ValueError(
+                f"need as many labels as videos, and at least one video (got {len(videos)} and {len(labels)})"
+            )
         self.videos, self.labels = list(videos), [int(label) for label in labels]
         self.transform = transform
         self.num_frames, self.sampling_rate, self.sampling = num_frames, sampling_rate, sampling
@@ -158,15 +160,23 @@ class MultiViewVideoDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         with open_video(self.videos[index], self.backend) as reader:
             views = multiview_clips(
-                reader.num_frames, self.num_segments, self.num_crops, self.num_frames, self.sampling_rate, self.sampling == "segment"
+                reader.num_frames,
+                self.num_segments,
+                self.num_crops,
+                self.num_frames,
+                self.sampling_rate,
+                self.sampling == "segment",
             )
             wanted = np.unique(np.concatenate([view.indices for view in views]))
             frames = reader.read(wanted)  # uint8 (F, C, H, W), one decode for every view
         frames = self.transform.resize(frames)  # each distinct frame once, not once per view
         position = {int(frame): i for i, frame in enumerate(wanted)}
-        clips = torch.stack([
-            self.transform.crop(frames[[position[int(i)] for i in view.indices]], crop_index=view.spatial) for view in views
-        ])
+        clips = torch.stack(
+            [
+                self.transform.crop(frames[[position[int(i)] for i in view.indices]], crop_index=view.spatial)
+                for view in views
+            ]
+        )
         if self.normalize:
             clips = normalize_video(clips)
         return {"pixel_values": clips, "labels": torch.full((len(clips),), self.labels[index]), "index": index}

@@ -36,9 +36,7 @@ logger = logging.getLogger(__name__)
 
 MissingPolicy = Literal["warn", "error", "drop"]
 
-VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp"}
-)
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp"})
 # Folder names a videofolder may use for its splits, mapped to the split names the readers return.
 SPLIT_FOLDER_NAMES = {
     "train": "train",

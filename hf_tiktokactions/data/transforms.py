@@ -19,7 +19,7 @@ parts draw from the global ``random``/``numpy``/``torch`` generators, which Data
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

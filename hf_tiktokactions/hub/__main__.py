@@ -1,9 +1,9 @@
 """``python -m hf_tiktokactions.hub card|dataset-card|export|push``: cards and publishing.
 
-    card          --model DIR --results R.json [--results ...] --output DIR   write DIR/README.md
-    dataset-card  --stats STATS.json --output DIR                              write DIR/README.md
-    export        --model DIR --output OUT [--results ...]                     the Hub folder (see export.py)
-    push          --model DIR --repo-id ORG/NAME [--private] [--results ...]   export + upload (HF_TOKEN)
+card          --model DIR --results R.json [--results ...] --output DIR   write DIR/README.md
+dataset-card  --stats STATS.json --output DIR                              write DIR/README.md
+export        --model DIR --output OUT [--results ...]                     the Hub folder (see export.py)
+push          --model DIR --repo-id ORG/NAME [--private] [--results ...]   export + upload (HF_TOKEN)
 """
 
 from __future__ import annotations
@@ -18,17 +18,29 @@ from hf_tiktokactions.errors import ConfigError
 
 
 def _add_card_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", action="append", default=[], metavar="JSON", help="results file (repeatable; format in hub/results.py)")
+    parser.add_argument(
+        "--results",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="results file (repeatable; format in hub/results.py)",
+    )
     parser.add_argument("--license", default="apache-2.0", help="license id for the card's YAML (default: apache-2.0)")
-    parser.add_argument("--base-model", default=None, help="Hub id of the pre-trained checkpoint this model was fine-tuned from")
+    parser.add_argument(
+        "--base-model", default=None, help="Hub id of the pre-trained checkpoint this model was fine-tuned from"
+    )
     parser.add_argument("--pretraining-dataset", default=None, help="dataset id of the (private) pre-training index")
     parser.add_argument("--model-name", default=None, help="title of the card (default: repo id or folder name)")
     parser.add_argument("--tag", action="append", default=[], dest="tags", help="extra tag (repeatable)")
-    parser.add_argument("--template-dir", default=None, help="folder holding model_card_template.md (default: model_cards/)")
+    parser.add_argument(
+        "--template-dir", default=None, help="folder holding model_card_template.md (default: model_cards/)"
+    )
 
 
 def _add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sampling-rate", type=int, default=None, help="frame stride of a clip (default: stored, else 4)")
+    parser.add_argument(
+        "--sampling-rate", type=int, default=None, help="frame stride of a clip (default: stored, else 4)"
+    )
     parser.add_argument("--num-views", type=int, default=None, help="temporal test views (default: stored, else 5)")
     parser.add_argument("--num-crops", type=int, default=None, help="spatial test crops (default: stored, else 3)")
     parser.add_argument("--segment-based", action="store_true", default=None, help="TSN segment sampling (SSv2)")
@@ -46,7 +58,12 @@ def _card_options(args: argparse.Namespace) -> dict:
 
 
 def _preprocessing(args: argparse.Namespace) -> dict:
-    return dict(sampling_rate=args.sampling_rate, num_views=args.num_views, num_crops=args.num_crops, segment_based=args.segment_based)
+    return dict(
+        sampling_rate=args.sampling_rate,
+        num_views=args.num_views,
+        num_crops=args.num_crops,
+        segment_based=args.segment_based,
+    )
 
 
 def _results(paths: list[str]):
@@ -56,7 +73,9 @@ def _results(paths: list[str]):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hf_tiktokactions.hub", description="Model cards and publishing to the Hub.")
+    parser = argparse.ArgumentParser(
+        prog="python -m hf_tiktokactions.hub", description="Model cards and publishing to the Hub."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     card = commands.add_parser("card", help="write a model card (README.md) from a model folder and results files")
@@ -65,13 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--repo-id", default=None, help="Hub id shown in the usage example")
     _add_card_options(card)
 
-    dataset = commands.add_parser("dataset-card", help="write the pre-training index's dataset card from a statistics JSON")
+    dataset = commands.add_parser(
+        "dataset-card", help="write the pre-training index's dataset card from a statistics JSON"
+    )
     dataset.add_argument("--stats", required=True, help="statistics JSON (an object; see cards.dataset_card)")
     dataset.add_argument("--output", required=True, help="folder to write README.md into")
     dataset.add_argument("--pretty-name", default="TikTokActions pre-training index (private)")
     dataset.add_argument("--template-dir", default=None)
 
-    export = commands.add_parser("export", help="write the Hub folder: safetensors, remote code, processor configs, card")
+    export = commands.add_parser(
+        "export", help="write the Hub folder: safetensors, remote code, processor configs, card"
+    )
     export.add_argument("--model", required=True, help="fine-tuned model folder (or Hub id)")
     export.add_argument("--output", required=True, help="new or empty folder")
     export.add_argument("--repo-id", default=None, help="Hub id shown in the card's usage example")
@@ -113,8 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         from hf_tiktokactions.hub.export import export_model
 
         out = export_model(
-            args.model, args.output, _results(args.results), preprocessing=_preprocessing(args),
-            overwrite=args.overwrite, repo_id=args.repo_id, **_card_options(args),
+            args.model,
+            args.output,
+            _results(args.results),
+            preprocessing=_preprocessing(args),
+            overwrite=args.overwrite,
+            repo_id=args.repo_id,
+            **_card_options(args),
         )
         files = sorted(p.name for p in out.iterdir())
         print(f"exported {args.model} -> {out}: {', '.join(files)}")
@@ -123,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         from hf_tiktokactions.hub.push import push_model
 
         url = push_model(
-            args.model, args.repo_id, _results(args.results), private=args.private,
-            preprocessing=_preprocessing(args), **_card_options(args),
+            args.model,
+            args.repo_id,
+            _results(args.results),
+            private=args.private,
+            preprocessing=_preprocessing(args),
+            **_card_options(args),
         )
         print(f"pushed {args.model} to {args.repo_id}: {url}")
     return 0

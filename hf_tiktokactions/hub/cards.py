@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
@@ -90,13 +91,19 @@ def results_table(results: Iterable[EvalResults]) -> str:
 
 
 def _recipe_lines(recipe: Mapping[str, Any]) -> str:
-    return "\n".join(f"  - `{key}`: {json.dumps(value) if not isinstance(value, str) else value}" for key, value in recipe.items())
+    return "\n".join(
+        f"  - `{key}`: {json.dumps(value) if not isinstance(value, str) else value}" for key, value in recipe.items()
+    )
 
 
 def _procedure(results: list[EvalResults], pretraining: str) -> str:
     lines = [pretraining, ""]
     for result in results:
-        lines.append(f"- Fine-tuning for {result.dataset.name} on {result.hardware}" + (f", seed {result.seed}" if result.seed is not None else "") + ":")
+        lines.append(
+            f"- Fine-tuning for {result.dataset.name} on {result.hardware}"
+            + (f", seed {result.seed}" if result.seed is not None else "")
+            + ":"
+        )
         lines.append(_recipe_lines(result.recipe) or "  - (no options recorded)")
     return "\n".join(lines).strip()
 
@@ -137,7 +144,9 @@ def model_card(
     geometry = SimpleNamespace(num_frames=config.get("num_frames", 16), image_size=config.get("image_size", 224))
     spec = read_preprocessing(model_dir, geometry)  # the stored processor config, else the model's geometry
     name = model_name or repo_id or Path(model_dir).resolve().name
-    datasets = list(dict.fromkeys(([pretraining_dataset] if pretraining_dataset else []) + [r.dataset.type for r in results]))
+    datasets = list(
+        dict.fromkeys(([pretraining_dataset] if pretraining_dataset else []) + [r.dataset.type for r in results])
+    )
     card_data = ModelCardData(
         model_name=name,
         library_name="transformers",
@@ -213,7 +222,13 @@ _STAT_NAMES = {
 def _size_category(num_clips: int | None) -> str | None:
     if not num_clips:
         return None
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ):
         if num_clips < limit:
             return name
     return "10M<n<100M"
@@ -238,11 +253,14 @@ def dataset_card(
     per_category = stats.get("per_category") or {}
     if not isinstance(per_category, Mapping):
         raise ConfigError("statistics field per_category must map category names to video counts")
-    keys = [key for key in _STAT_NAMES if key in stats] + [k for k in stats if k not in _STAT_NAMES and k != "per_category"]
+    keys = [key for key in _STAT_NAMES if key in stats] + [
+        k for k in stats if k not in _STAT_NAMES and k != "per_category"
+    ]
     rows = [f"| {_STAT_NAMES.get(key, key.replace('_', ' '))} | {_human(stats[key])} |" for key in keys]
     statistics_table = ("| statistic | value |\n|---|---|\n" + "\n".join(rows)) if rows else "No statistics were given."
     category_table = (
-        "| category | videos |\n|---|---|\n" + "\n".join(f"| {name} | {_human(count)} |" for name, count in per_category.items())
+        "| category | videos |\n|---|---|\n"
+        + "\n".join(f"| {name} | {_human(count)} |" for name, count in per_category.items())
         if per_category
         else ""
     )

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from huggingface_hub import DatasetCard
 
@@ -116,12 +117,20 @@ def processing_section(curation: Mapping[str, Any] | None) -> str:
     lines = [
         "## Processing",
         "",
-        f"1. Each video is probed and decoded once; PySceneDetect's content detector cuts it into scenes"
-        + (f" (threshold {options['scene_threshold']}, minimum scene {options['min_scene_len']} frames)" if "scene_threshold" in options else "")
+        "1. Each video is probed and decoded once; PySceneDetect's content detector cuts it into scenes"
+        + (
+            f" (threshold {options['scene_threshold']}, minimum scene {options['min_scene_len']} frames)"
+            if "scene_threshold" in options
+            else ""
+        )
         + ".",
         f"2. The longest scene is kept: under {low:g} s the video is rejected; over {high:g} s its central {high:g} s are kept.",
-        f"3. The clip is re-encoded as H.264"
-        + (f" with short side {options['short_side']} px, CRF {options['crf']}, keyframe every {options['gop']} frames" if "short_side" in options else "")
+        "3. The clip is re-encoded as H.264"
+        + (
+            f" with short side {options['short_side']} px, CRF {options['crf']}, keyframe every {options['gop']} frames"
+            if "short_side" in options
+            else ""
+        )
         + ".",
         (
             f"4. A person detector (`{detector}`) looks at {options.get('num_frames', '?')} evenly spaced frames; "
@@ -200,12 +209,21 @@ def index_dataset_card(
     ``curation_summary.json``, ``collection`` the collection's ``summary.json``, ``retention`` the last
     purge log (all optional). The result validates offline (``DatasetCard(str(card))`` parses it).
     """
-    card = dataset_card(_headline(stats, collection), pretty_name=pretty_name, license="other", template_dir=template_dir)
+    card = dataset_card(
+        _headline(stats, collection), pretty_name=pretty_name, license="other", template_dir=template_dir
+    )
     card.data.license_name = LICENSE_NAME
     card.data.license_link = LICENSE_LINK
     card.data.license_details = LICENSE_NOTE
     card.data.viewer = False  # the rows are paths on the lab's storage; nothing to preview
-    body = "\n\n".join([collection_section(stats, collection), principles_section(stats), processing_section(curation), statistics_section(stats)])
+    body = "\n\n".join(
+        [
+            collection_section(stats, collection),
+            principles_section(stats),
+            processing_section(curation),
+            statistics_section(stats),
+        ]
+    )
     text = _insert_before(card.text, "## Intended use", body)
     text = text.rstrip() + "\n\n" + retention_section(retention) + "\n"
     card.text = text

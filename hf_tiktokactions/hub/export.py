@@ -21,8 +21,9 @@ import ast
 import contextlib
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from hf_tiktokactions.errors import CheckpointError, ConfigError
 from hf_tiktokactions.hub.cards import model_card
@@ -56,12 +57,18 @@ def load_classifier(model_dir: str | os.PathLike):
 
     local = Path(model_dir)
     if not local.exists() and ("/" not in str(model_dir) or str(model_dir).startswith((".", "/"))):
-        raise CheckpointError(f"{model_dir}: no such model folder; pass a folder written by save_pretrained or a Hub id")
+        raise CheckpointError(
+            f"{model_dir}: no such model folder; pass a folder written by save_pretrained or a Hub id"
+        )
     try:
         config = VideoMAEv2Config.from_pretrained(model_dir)
-        model, info = VideoMAEv2ForVideoClassification.from_pretrained(model_dir, config=config, output_loading_info=True)
+        model, info = VideoMAEv2ForVideoClassification.from_pretrained(
+            model_dir, config=config, output_loading_info=True
+        )
     except (OSError, ValueError, KeyError) as error:
-        raise CheckpointError(f"{model_dir}: cannot load a VideoMAE V2 classifier ({str(error).splitlines()[0]})") from None
+        raise CheckpointError(
+            f"{model_dir}: cannot load a VideoMAE V2 classifier ({str(error).splitlines()[0]})"
+        ) from None
     if config.model_type != VideoMAEv2Config.model_type:
         raise CheckpointError(f"{model_dir}: model_type is {config.model_type!r}, not {VideoMAEv2Config.model_type!r}")
     if info["missing_keys"]:
@@ -126,10 +133,17 @@ def _prepare_output(output: Path, overwrite: bool) -> None:
 
 
 # fine-tuning recipe option (training/arguments.py) -> PreprocessingSpec field
-_RECIPE_KEYS = {"sampling_rate": "sampling_rate", "short_side_size": "short_side", "test_num_segment": "num_views", "test_num_crop": "num_crops"}
+_RECIPE_KEYS = {
+    "sampling_rate": "sampling_rate",
+    "short_side_size": "short_side",
+    "test_num_segment": "num_views",
+    "test_num_crop": "num_crops",
+}
 
 
-def _preprocessing_spec(model_dir, model_config, results: list[EvalResults], overrides: dict[str, Any]) -> PreprocessingSpec:
+def _preprocessing_spec(
+    model_dir, model_config, results: list[EvalResults], overrides: dict[str, Any]
+) -> PreprocessingSpec:
     """Defaults for the model < the first results file's fine-tuning recipe < a stored processor config < ``overrides``."""
     values = PreprocessingSpec.for_model_config(model_config).__dict__.copy()
     recipe = results[0].recipe if results else {}
@@ -173,7 +187,9 @@ def export_model(
     model.config.auto_map = {"AutoModel": AUTO_CLASSES["AutoModel"]}  # save_pretrained adds the other two
     with registered_for_auto_classes(model):
         model.save_pretrained(output)
-    missing = [name for name in ("config.json", "model.safetensors", "modeling_videomaev2.py") if not (output / name).is_file()]
+    missing = [
+        name for name in ("config.json", "model.safetensors", "modeling_videomaev2.py") if not (output / name).is_file()
+    ]
     problems = shipped_code_problems(output)
     if missing or problems:
         raise CheckpointError(f"export to {output} is incomplete: missing {missing}, code problems {problems}")

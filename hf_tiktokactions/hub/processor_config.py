@@ -59,7 +59,7 @@ class PreprocessingSpec:
     segment_based: bool = False
 
     @classmethod
-    def for_model_config(cls, config: Any, **overrides: Any) -> "PreprocessingSpec":
+    def for_model_config(cls, config: Any, **overrides: Any) -> PreprocessingSpec:
         """Defaults matching a ``VideoMAEv2Config`` (frames and crop size), with ``overrides`` applied."""
         values = {"num_frames": config.num_frames, "crop_size": config.image_size, "short_side": config.image_size}
         values.update({key: value for key, value in overrides.items() if value is not None})
@@ -70,7 +70,9 @@ class PreprocessingSpec:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"preprocessing {name} must be a positive integer, got {getattr(self, name)!r}")
         if self.short_side < self.crop_size:
-            raise ConfigError(f"short_side {self.short_side} is smaller than crop_size {self.crop_size}; the crop would not fit")
+            raise ConfigError(
+                f"short_side {self.short_side} is smaller than crop_size {self.crop_size}; the crop would not fit"
+            )
 
 
 def _common(spec: PreprocessingSpec) -> dict[str, Any]:
@@ -96,7 +98,12 @@ def _common(spec: PreprocessingSpec) -> dict[str, Any]:
 
 def video_processor_dict(spec: PreprocessingSpec) -> dict[str, Any]:
     """The ``video_preprocessor_config.json`` content for ``VideoMAEVideoProcessor``."""
-    return {"video_processor_type": "VideoMAEVideoProcessor", "do_convert_rgb": True, "do_sample_frames": False, **_common(spec)}
+    return {
+        "video_processor_type": "VideoMAEVideoProcessor",
+        "do_convert_rgb": True,
+        "do_sample_frames": False,
+        **_common(spec),
+    }
 
 
 def image_processor_dict(spec: PreprocessingSpec) -> dict[str, Any]:
@@ -109,7 +116,10 @@ def write_processor_configs(folder: str | os.PathLike, spec: PreprocessingSpec) 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in ((VIDEO_PROCESSOR_FILE, video_processor_dict(spec)), (IMAGE_PROCESSOR_FILE, image_processor_dict(spec))):
+    for name, content in (
+        (VIDEO_PROCESSOR_FILE, video_processor_dict(spec)),
+        (IMAGE_PROCESSOR_FILE, image_processor_dict(spec)),
+    ):
         path = folder / name
         path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         written.append(path)

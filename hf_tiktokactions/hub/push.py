@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from huggingface_hub import create_repo, upload_folder
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
@@ -29,7 +30,9 @@ class PushError(TikTokActionsError):
 def _token() -> str:
     token = os.environ.get("HF_TOKEN", "").strip()
     if not token:
-        raise CredentialsError("no Hugging Face token: set HF_TOKEN to a write token (https://huggingface.co/settings/tokens)")
+        raise CredentialsError(
+            "no Hugging Face token: set HF_TOKEN to a write token (https://huggingface.co/settings/tokens)"
+        )
     return token
 
 
@@ -55,10 +58,14 @@ def push_model(
         raise ConfigError(f"--repo-id {repo_id!r} needs an owner: use ORG/NAME")
     token = _token()
     with tempfile.TemporaryDirectory(prefix="hf-tiktokactions-push-") as tmp:
-        folder = export_model(model_dir, Path(tmp) / "export", results, preprocessing=preprocessing, repo_id=repo_id, **card_options)
+        folder = export_model(
+            model_dir, Path(tmp) / "export", results, preprocessing=preprocessing, repo_id=repo_id, **card_options
+        )
         try:
             create_repo(repo_id, repo_type="model", private=private, exist_ok=True, token=token)
-            commit = upload_folder(repo_id=repo_id, folder_path=folder, repo_type="model", commit_message=commit_message, token=token)
+            commit = upload_folder(
+                repo_id=repo_id, folder_path=folder, repo_type="model", commit_message=commit_message, token=token
+            )
         except OfflineModeIsEnabled:
             raise PushError("HF_HUB_OFFLINE is set; unset it to upload (export works offline)") from None
         except HfHubHTTPError as error:
@@ -66,5 +73,7 @@ def push_model(
             hint = " (check that HF_TOKEN is a write token for this namespace)" if status in (401, 403) else ""
             raise PushError(f"the Hub refused the upload to {repo_id}: HTTP {status}{hint}") from None
         except OSError as error:  # connection errors
-            raise PushError(f"cannot reach the Hub to upload {repo_id} ({type(error).__name__}); check the network") from None
+            raise PushError(
+                f"cannot reach the Hub to upload {repo_id} ({type(error).__name__}); check the network"
+            ) from None
     return str(getattr(commit, "commit_url", commit))

@@ -44,15 +44,23 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from hf_tiktokactions.errors import ConfigError
 
 __all__ = [
-    "DatasetRef", "Metric", "EvalResults", "load_results", "write_results", "as_results", "from_runner_results",
-    "TASK", "VIEWS_PATTERN",
+    "DatasetRef",
+    "Metric",
+    "EvalResults",
+    "load_results",
+    "write_results",
+    "as_results",
+    "from_runner_results",
+    "TASK",
+    "VIEWS_PATTERN",
 ]
 
 TASK = "video-classification"
@@ -100,18 +108,26 @@ class EvalResults:
         return {key: value for key, value in data.items() if key not in unset}
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "results") -> "EvalResults":
+    def from_dict(cls, data: Any, source: str = "results") -> EvalResults:
         """Parse and validate a results dict; raises ``ConfigError`` naming ``source`` and the field."""
         problems = _problems(data)
         if problems:
             raise ConfigError(
-                f"{source}: not a valid results file: " + "; ".join(problems)
+                f"{source}: not a valid results file: "
+                + "; ".join(problems)
                 + " (see the format in hf_tiktokactions/hub/results.py)"
             )
         dataset = DatasetRef(**{key: data["dataset"].get(key) for key in ("name", "type", "split", "config")})
         metrics = [Metric(m["type"], m["name"], float(m["value"]), m["views"]) for m in data["metrics"]]
         optional = {key: data[key] for key in ("seed", "num_eval_videos", "versions", "notes") if key in data}
-        return cls(dataset=dataset, metrics=metrics, recipe=data["recipe"], hardware=data["hardware"], task=data["task"], **optional)
+        return cls(
+            dataset=dataset,
+            metrics=metrics,
+            recipe=data["recipe"],
+            hardware=data["hardware"],
+            task=data["task"],
+            **optional,
+        )
 
 
 _TOP_LEVEL = {f.name for f in fields(EvalResults)}
@@ -135,10 +151,16 @@ def _problems(data: Any) -> list[str]:
         if not isinstance(dataset, dict):
             problems.append("dataset must be an object with name, type, split (and optionally config)")
         else:
-            problems += [f"dataset.{key} must be a non-empty string" for key in ("name", "type", "split") if not _is_text(dataset.get(key))]
+            problems += [
+                f"dataset.{key} must be a non-empty string"
+                for key in ("name", "type", "split")
+                if not _is_text(dataset.get(key))
+            ]
             if dataset.get("config") is not None and not _is_text(dataset["config"]):
                 problems.append("dataset.config must be a non-empty string or null")
-            problems += [f"unknown field dataset.{key!r}" for key in sorted(dataset.keys() - {"name", "type", "split", "config"})]
+            problems += [
+                f"unknown field dataset.{key!r}" for key in sorted(dataset.keys() - {"name", "type", "split", "config"})
+            ]
     metrics = data.get("metrics")
     if "metrics" in data:
         if not isinstance(metrics, list) or not metrics:
@@ -153,7 +175,9 @@ def _problems(data: Any) -> list[str]:
     for key in ("seed", "num_eval_videos"):
         if data.get(key) is not None and (not isinstance(data[key], int) or isinstance(data[key], bool)):
             problems.append(f"{key} must be an integer")
-    if "versions" in data and not (isinstance(data["versions"], dict) and all(isinstance(v, str) for v in data["versions"].values())):
+    if "versions" in data and not (
+        isinstance(data["versions"], dict) and all(isinstance(v, str) for v in data["versions"].values())
+    ):
         problems.append("versions must map package names to version strings")
     if "notes" in data and not isinstance(data["notes"], str):
         problems.append("notes must be a string")
@@ -165,10 +189,15 @@ def _metric_problems(metric: Any) -> list[str]:
         return ["must be an object with type, name, value, views"]
     problems = [f"missing {key!r}" for key in ("type", "name", "value", "views") if key not in metric]
     problems += [f"unknown field {key!r}" for key in sorted(metric.keys() - {"type", "name", "value", "views"})]
-    problems += [f"{key} must be a non-empty string" for key in ("type", "name") if key in metric and not _is_text(metric[key])]
+    problems += [
+        f"{key} must be a non-empty string" for key in ("type", "name") if key in metric and not _is_text(metric[key])
+    ]
     value = metric.get("value")
     if "value" in metric and (
-        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 100
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= 100
     ):
         problems.append(f"value must be a percentage in [0, 100], got {value!r}")
     if "views" in metric and not (isinstance(metric["views"], str) and VIEWS_PATTERN.match(metric["views"])):

@@ -13,36 +13,77 @@ from transformers import PretrainedConfig
 # Encoder: hidden, depth, heads, mlp; decoder: hidden, heads (depth 4 for all).
 _PRESETS: dict[str, dict[str, Any]] = {
     "vit-tiny": dict(
-        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
-        decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
-        decoder_intermediate_size=64, image_size=32, patch_size=8, num_frames=4,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        decoder_hidden_size=32,
+        decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=2,
+        decoder_intermediate_size=64,
+        image_size=32,
+        patch_size=8,
+        num_frames=4,
     ),
     # The embedded synthetic set's model: 4 blocks of 128 on 8x64x64 clips, small enough for a CPU, large
     # enough that pre-training beats scratch there (training/README.md, rows 11-12).
     "vit-mini": dict(
-        hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512,
-        decoder_hidden_size=64, decoder_num_hidden_layers=2, decoder_num_attention_heads=2,
-        decoder_intermediate_size=128, image_size=64, patch_size=8, num_frames=8,
+        hidden_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=512,
+        decoder_hidden_size=64,
+        decoder_num_hidden_layers=2,
+        decoder_num_attention_heads=2,
+        decoder_intermediate_size=128,
+        image_size=64,
+        patch_size=8,
+        num_frames=8,
     ),
     "vit-s": dict(
-        hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
-        decoder_hidden_size=192, decoder_num_attention_heads=3, decoder_intermediate_size=768,
+        hidden_size=384,
+        num_hidden_layers=12,
+        num_attention_heads=6,
+        intermediate_size=1536,
+        decoder_hidden_size=192,
+        decoder_num_attention_heads=3,
+        decoder_intermediate_size=768,
     ),
     "vit-b": dict(
-        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-        decoder_hidden_size=384, decoder_num_attention_heads=6, decoder_intermediate_size=1536,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        decoder_hidden_size=384,
+        decoder_num_attention_heads=6,
+        decoder_intermediate_size=1536,
     ),
     "vit-l": dict(
-        hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
-        decoder_hidden_size=512, decoder_num_attention_heads=8, decoder_intermediate_size=2048,
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        decoder_hidden_size=512,
+        decoder_num_attention_heads=8,
+        decoder_intermediate_size=2048,
     ),
     "vit-h": dict(
-        hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, intermediate_size=5120,
-        decoder_hidden_size=640, decoder_num_attention_heads=8, decoder_intermediate_size=2560,
+        hidden_size=1280,
+        num_hidden_layers=32,
+        num_attention_heads=16,
+        intermediate_size=5120,
+        decoder_hidden_size=640,
+        decoder_num_attention_heads=8,
+        decoder_intermediate_size=2560,
     ),
     "vit-g": dict(
-        hidden_size=1408, num_hidden_layers=40, num_attention_heads=16, intermediate_size=6144,
-        decoder_hidden_size=512, decoder_num_attention_heads=8, decoder_intermediate_size=2048,
+        hidden_size=1408,
+        num_hidden_layers=40,
+        num_attention_heads=16,
+        intermediate_size=6144,
+        decoder_hidden_size=512,
+        decoder_num_attention_heads=8,
+        decoder_intermediate_size=2048,
         patch_size=14,
     ),
 }
@@ -146,7 +187,9 @@ class VideoMAEv2Config(PretrainedConfig):
         if self.num_frames % self.tubelet_size:
             problems.append(f"num_frames {self.num_frames} is not a multiple of tubelet_size {self.tubelet_size}")
         if self.hidden_size % self.num_attention_heads:
-            problems.append(f"hidden_size {self.hidden_size} is not a multiple of num_attention_heads {self.num_attention_heads}")
+            problems.append(
+                f"hidden_size {self.hidden_size} is not a multiple of num_attention_heads {self.num_attention_heads}"
+            )
         if self.decoder_hidden_size % self.decoder_num_attention_heads:
             problems.append(
                 f"decoder_hidden_size {self.decoder_hidden_size} is not a multiple of "
@@ -181,7 +224,7 @@ class VideoMAEv2Config(PretrainedConfig):
         return list(_PRESETS)
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "VideoMAEv2Config":
+    def from_preset(cls, name: str, **overrides: Any) -> VideoMAEv2Config:
         """A configuration of an official size (``vit-s``, ``vit-b``, ``vit-l``, ``vit-h``, ``vit-g``) or
         ``vit-tiny`` (a 2-block model on 4x32x32 clips for CPU tests) or ``vit-mini`` (4 blocks on 8x64x64 clips,
         the embedded synthetic set's model), with any field overridden."""

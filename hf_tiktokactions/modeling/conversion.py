@@ -60,7 +60,7 @@ def load_official_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict]
     for key, value in raw.items():
         for prefix in _PREFIXES:
             while key.startswith(prefix):
-                key = key[len(prefix):]
+                key = key[len(prefix) :]
         state[key] = value
     return state, args
 
@@ -122,7 +122,7 @@ def transformers_to_ours(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
             .replace("classifier.", "head.")
         )
         if renamed.startswith("videomae."):
-            renamed = "encoder." + renamed[len("videomae."):]
+            renamed = "encoder." + renamed[len("videomae.") :]
         out[renamed] = value
     for prefix, params in blocks.items():
         attention = "attention.attention."
@@ -141,7 +141,7 @@ def transformers_to_ours(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
         for name, value in params.items():
             for theirs, ours in _TRANSFORMERS_BLOCK.items():
                 if name.startswith(theirs + "."):
-                    name = ours + name[len(theirs):]
+                    name = ours + name[len(theirs) :]
                     break
             out[f"{prefix}.{name}"] = value
     return out
@@ -160,10 +160,25 @@ def load_transformers_folder(folder: Path) -> tuple[dict[str, torch.Tensor], dic
     else:
         raise CheckpointError(f"no *.safetensors or pytorch_model.bin in {folder}")
     names = [
-        "image_size", "patch_size", "num_channels", "num_frames", "tubelet_size", "hidden_size",
-        "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act", "layer_norm_eps",
-        "decoder_hidden_size", "decoder_num_hidden_layers", "decoder_num_attention_heads",
-        "decoder_intermediate_size", "use_mean_pooling", "norm_pix_loss", "id2label", "label2id",
+        "image_size",
+        "patch_size",
+        "num_channels",
+        "num_frames",
+        "tubelet_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "hidden_act",
+        "layer_norm_eps",
+        "decoder_hidden_size",
+        "decoder_num_hidden_layers",
+        "decoder_num_attention_heads",
+        "decoder_intermediate_size",
+        "use_mean_pooling",
+        "norm_pix_loss",
+        "id2label",
+        "label2id",
     ]
     overrides = {name: config[name] for name in names if name in config}
     overrides["qkv_bias"] = bool(config.get("qv_bias", config.get("qkv_bias", True)))
@@ -179,7 +194,9 @@ def read_checkpoint(source: str | Path) -> ConvertedCheckpoint:
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.is_dir():
         if not (path / "config.json").exists():
-            raise CheckpointError(f"{path} is a folder without config.json; pass a .pth file or a transformers VideoMAE folder")
+            raise CheckpointError(
+                f"{path} is a folder without config.json; pass a .pth file or a transformers VideoMAE folder"
+            )
         state, overrides = load_transformers_folder(path)
         return ConvertedCheckpoint(transformers_to_ours(state), "transformers", overrides)
     state, args = load_official_state_dict(path)
@@ -203,8 +220,12 @@ def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **ov
     hidden, channels, tubelet, patch_size = patch.shape[0], patch.shape[1], patch.shape[2], patch.shape[3]
     depth = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"^encoder\.blocks\.(\d+)\.", k)))
     shapes = dict(
-        hidden_size=hidden, num_channels=channels, tubelet_size=tubelet, patch_size=patch_size,
-        num_hidden_layers=depth, intermediate_size=state["encoder.blocks.0.mlp.fc1.weight"].shape[0],
+        hidden_size=hidden,
+        num_channels=channels,
+        tubelet_size=tubelet,
+        patch_size=patch_size,
+        num_hidden_layers=depth,
+        intermediate_size=state["encoder.blocks.0.mlp.fc1.weight"].shape[0],
         qkv_bias="encoder.blocks.0.attn.q_bias" in state,
     )
     if "decoder.head.weight" in state:
@@ -220,8 +241,13 @@ def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **ov
     shapes["use_mean_pooling"] = not ("head.weight" in state and "fc_norm.weight" not in state)
     if preset is None:
         preset = next(
-            (name for name, p in _PRESETS.items()
-             if p["hidden_size"] == hidden and p["num_hidden_layers"] == depth and p.get("patch_size", 16) == patch_size),
+            (
+                name
+                for name, p in _PRESETS.items()
+                if p["hidden_size"] == hidden
+                and p["num_hidden_layers"] == depth
+                and p.get("patch_size", 16) == patch_size
+            ),
             None,
         )
     base = VideoMAEv2Config.from_preset(preset).to_dict() if preset else {}
@@ -289,7 +315,9 @@ def convert(
     if num_labels is not None:
         overrides["num_labels"] = num_labels
         if "head.weight" in checkpoint.state_dict and checkpoint.state_dict["head.weight"].shape[0] != num_labels:
-            checkpoint.dropped += [k for k in ("head.weight", "head.bias") if checkpoint.state_dict.pop(k, None) is not None]
+            checkpoint.dropped += [
+                k for k in ("head.weight", "head.bias") if checkpoint.state_dict.pop(k, None) is not None
+            ]
             overrides.pop("id2label", None)
             overrides.pop("label2id", None)
     config = infer_config(checkpoint.state_dict, preset, **overrides)

@@ -120,9 +120,7 @@ def num_visible_tokens(mask: torch.Tensor) -> int:
     """Number of unmasked tokens per sample of a bool (B, N) mask; raises if samples disagree."""
     counts = (~mask).sum(dim=1)
     if counts.numel() and not bool((counts == counts[0]).all()):
-        raise ValueError(
-            f"every sample must mask the same number of tokens, got visible counts {counts.tolist()}"
-        )
+        raise ValueError(f"every sample must mask the same number of tokens, got visible counts {counts.tolist()}")
     return int(counts[0]) if counts.numel() else 0
 
 

@@ -86,7 +86,9 @@ def check_kept_count(mask: torch.Tensor, num_kept: int, name: str) -> None:
 def patchify(pixel_values: torch.Tensor, patch_size: int, tubelet_size: int) -> torch.Tensor:
     """(B, T, C, H, W) -> (B, N, t*p*p, C), tokens in (t, h, w) order, pixels in (t, p, p) order."""
     b, t, c, h, w = pixel_values.shape
-    x = pixel_values.reshape(b, t // tubelet_size, tubelet_size, c, h // patch_size, patch_size, w // patch_size, patch_size)
+    x = pixel_values.reshape(
+        b, t // tubelet_size, tubelet_size, c, h // patch_size, patch_size, w // patch_size, patch_size
+    )
     x = x.permute(0, 1, 4, 6, 2, 5, 7, 3)
     return x.reshape(b, -1, tubelet_size * patch_size * patch_size, c)
 
@@ -280,7 +282,10 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
             init.copy_(module.position_embeddings, sinusoid_position_table(*module.position_embeddings.shape[1:]))
         elif isinstance(module, VideoMAEv2ForPreTraining):
             init.trunc_normal_(module.mask_token, std=self.config.initializer_range)
-            init.copy_(module.decoder_position_embeddings, sinusoid_position_table(*module.decoder_position_embeddings.shape[1:]))
+            init.copy_(
+                module.decoder_position_embeddings,
+                sinusoid_position_table(*module.decoder_position_embeddings.shape[1:]),
+            )
         elif isinstance(module, VideoMAEv2ForVideoClassification) and isinstance(module.head, nn.Linear):
             init.trunc_normal_(module.head.weight, std=self.config.initializer_range * self.config.head_init_scale)
             init.zeros_(module.head.bias)
@@ -349,7 +354,9 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
         Returns:
             ``BaseModelOutput`` with ``last_hidden_state`` (B, N_visible, D).
         """
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         visible = unmasked_index(bool_masked_pos) if bool_masked_pos is not None else None
         x, hidden_states = self.encode(pixel_values, visible, output_hidden_states)
@@ -449,7 +456,9 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
             generator: the random source for masks that are drawn here.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         batch_size = pixel_values.shape[0]
         if bool_masked_pos is None:
             bool_masked_pos, drawn_decoder = self.draw_masks(batch_size, generator)
@@ -472,7 +481,10 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
         position = self.decoder_position_embeddings.to(dtype=x_vis.dtype).expand(batch_size, -1, -1)
         # Visible tokens first, then one mask token per decoder-kept position (official order).
         x = torch.cat(
-            [x_vis + gather_tokens(position, visible), self.mask_token.to(x_vis.dtype) + gather_tokens(position, decoded)],
+            [
+                x_vis + gather_tokens(position, visible),
+                self.mask_token.to(x_vis.dtype) + gather_tokens(position, decoded),
+            ],
             dim=1,
         )
         logits = self.decoder(x, decoded.shape[1])  # (B, N_dec, t*p*p*C)
@@ -529,7 +541,9 @@ class VideoMAEv2ForVideoClassification(VideoMAEv2PreTrainedModel):
             ``ImageClassifierOutput`` with ``logits`` (B, num_labels) and the cross-entropy ``loss``.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         x, hidden_states = self.encoder.encode(pixel_values, None, output_hidden_states)
         pooled = x.mean(dim=1)
         if self.fc_norm is not None:

@@ -27,44 +27,83 @@ class PretrainArguments:
     """VideoMAE V2 pre-training. Defaults follow the official recipe (OpenGVLab/VideoMAEv2 hybrid pre-training)."""
 
     # Data
-    data: str | None = field(default=None, metadata={"help": "a curation index folder (datasets.save_to_disk), a folder of videos, a text file listing videos, or a Hub dataset id"})
-    video_column: str | None = field(default=None, metadata={"help": "column with the video paths (default: clip_path for a curation index, else video)"})
-    only_passed: bool = field(default=True, metadata={"help": "with a curation index, keep rows whose status is 'pass'"})
-    hashtags: str | None = field(default=None, metadata={"help": "comma list: keep only index rows found through these hashtags"})
-    max_videos: int | None = field(default=None, metadata={"help": "a random subset of N videos (the paper's scaling study)"})
+    data: str | None = field(
+        default=None,
+        metadata={
+            "help": "a curation index folder (datasets.save_to_disk), a folder of videos, a text file listing videos, or a Hub dataset id"
+        },
+    )
+    video_column: str | None = field(
+        default=None,
+        metadata={"help": "column with the video paths (default: clip_path for a curation index, else video)"},
+    )
+    only_passed: bool = field(
+        default=True, metadata={"help": "with a curation index, keep rows whose status is 'pass'"}
+    )
+    hashtags: str | None = field(
+        default=None, metadata={"help": "comma list: keep only index rows found through these hashtags"}
+    )
+    max_videos: int | None = field(
+        default=None, metadata={"help": "a random subset of N videos (the paper's scaling study)"}
+    )
     subset_seed: int = field(default=0, metadata={"help": "seed of the --max-videos subset"})
-    hub_token_env: str = field(default="HF_TOKEN", metadata={"help": "environment variable holding the token for a private Hub dataset"})
+    hub_token_env: str = field(
+        default="HF_TOKEN", metadata={"help": "environment variable holding the token for a private Hub dataset"}
+    )
     num_frames: int = field(default=16, metadata={"help": "frames per clip"})
     sampling_rate: int = field(default=4, metadata={"help": "stride between sampled frames"})
     input_size: int = field(default=224, metadata={"help": "side of the square crops"})
     num_sample: int = field(default=4, metadata={"help": "augmented clips per decoded video (repeated augmentation)"})
     decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
     dataloader_num_workers: int = field(default=8, metadata={"help": "DataLoader worker processes per device"})
-    normalize_on_device: bool | None = field(default=None, metadata={"help": "ship uint8 clips and normalise them on the device: 4x less to pin and copy (on an H200 with 16 workers, ViT-B: 1236 instead of 357 clips/s); default: on when training on a CUDA device"})
+    normalize_on_device: bool | None = field(
+        default=None,
+        metadata={
+            "help": "ship uint8 clips and normalise them on the device: 4x less to pin and copy (on an H200 with 16 workers, ViT-B: 1236 instead of 357 clips/s); default: on when training on a CUDA device"
+        },
+    )
 
     # Model
-    model_preset: str = field(default="vit-b", metadata={"help": "vit-tiny, vit-mini, vit-s, vit-b, vit-l, vit-h or vit-g"})
-    init_from: str | None = field(default=None, metadata={"help": "continue from a pre-trained model folder (e.g. OUTPUT_DIR/final of an earlier run)"})
+    model_preset: str = field(
+        default="vit-b", metadata={"help": "vit-tiny, vit-mini, vit-s, vit-b, vit-l, vit-h or vit-g"}
+    )
+    init_from: str | None = field(
+        default=None,
+        metadata={"help": "continue from a pre-trained model folder (e.g. OUTPUT_DIR/final of an earlier run)"},
+    )
     tubelet_size: int = 2
     mask_ratio: float = field(default=0.9, metadata={"help": "tube mask ratio of the encoder"})
-    decoder_mask_ratio: float = field(default=0.5, metadata={"help": "running-cell mask ratio of the decoder (0 = VideoMAE V1)"})
+    decoder_mask_ratio: float = field(
+        default=0.5, metadata={"help": "running-cell mask ratio of the decoder (0 = VideoMAE V1)"}
+    )
     decoder_depth: int = 4
-    norm_pix_loss: bool = field(default=True, metadata={"help": "regress per-patch normalised pixels (official normlize_target); false = raw pixels"})
+    norm_pix_loss: bool = field(
+        default=True,
+        metadata={"help": "regress per-patch normalised pixels (official normlize_target); false = raw pixels"},
+    )
     drop_path_rate: float = 0.0
     gradient_checkpointing: bool = False
 
     # Optimisation
     output_dir: str = "runs/pretrain"
     seed: int = 0
-    per_device_train_batch_size: int = field(default=32, metadata={"help": "videos per device and step (each gives num_sample clips)"})
+    per_device_train_batch_size: int = field(
+        default=32, metadata={"help": "videos per device and step (each gives num_sample clips)"}
+    )
     gradient_accumulation_steps: int = 1
     num_train_epochs: float = 800
-    max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps (overrides epochs when > 0)"})
-    base_learning_rate: float = field(default=1e-3, metadata={"help": "lr = base_learning_rate x total batch (videos) / 256"})
+    max_steps: int = field(
+        default=-1, metadata={"help": "stop after this many optimizer steps (overrides epochs when > 0)"}
+    )
+    base_learning_rate: float = field(
+        default=1e-3, metadata={"help": "lr = base_learning_rate x total batch (videos) / 256"}
+    )
     min_learning_rate: float = field(default=1e-5, metadata={"help": "end of the cosine, scaled like the lr"})
     warmup_learning_rate: float = field(default=1e-6, metadata={"help": "start of the warm-up, scaled like the lr"})
     warmup_epochs: float = 30
-    warmup_steps: int = field(default=-1, metadata={"help": "warm-up length in steps (overrides warmup_epochs when >= 0)"})
+    warmup_steps: int = field(
+        default=-1, metadata={"help": "warm-up length in steps (overrides warmup_epochs when >= 0)"}
+    )
     weight_decay: float = 0.05
     adam_beta1: float = 0.9
     adam_beta2: float = 0.95
@@ -77,8 +116,12 @@ class PretrainArguments:
     save_total_limit: int = 2
     resume: str | None = field(default=None, metadata={"help": "a checkpoint folder, or 'latest' in output_dir"})
     logging_steps: int = 10
-    report_to: str = field(default="tensorboard", metadata={"help": "comma list of Accelerate trackers (tensorboard, wandb), or none"})
-    reconstruction_steps: int = field(default=500, metadata={"help": "log original / masked / reconstructed frames every N steps (0 = never)"})
+    report_to: str = field(
+        default="tensorboard", metadata={"help": "comma list of Accelerate trackers (tensorboard, wandb), or none"}
+    )
+    reconstruction_steps: int = field(
+        default=500, metadata={"help": "log original / masked / reconstructed frames every N steps (0 = never)"}
+    )
     disable_tqdm: bool = False
 
     def __post_init__(self) -> None:
@@ -101,53 +144,103 @@ class FinetuneArguments:
     """
 
     # Data
-    dataset: str = field(default="videofolder", metadata={"help": "ucf101, hmdb51, kinetics400, ssv2, videofolder, or a datasets folder (save_to_disk) / Hub dataset id with video and label columns"})
-    data_root: str | None = field(default=None, metadata={"help": "the videos: the class folders (ucf101, hmdb51, videofolder) or the folder searched for the videos (kinetics400, ssv2)"})
-    annotation_dir: str | None = field(default=None, metadata={"help": "official annotation files: Kinetics CSVs, SSv2 JSONs (required), UCF101 / HMDB51 split lists (optional)"})
+    dataset: str = field(
+        default="videofolder",
+        metadata={
+            "help": "ucf101, hmdb51, kinetics400, ssv2, videofolder, or a datasets folder (save_to_disk) / Hub dataset id with video and label columns"
+        },
+    )
+    data_root: str | None = field(
+        default=None,
+        metadata={
+            "help": "the videos: the class folders (ucf101, hmdb51, videofolder) or the folder searched for the videos (kinetics400, ssv2)"
+        },
+    )
+    annotation_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "official annotation files: Kinetics CSVs, SSv2 JSONs (required), UCF101 / HMDB51 split lists (optional)"
+        },
+    )
     split: int = field(default=1, metadata={"help": "1, 2 or 3: the official train/test split of UCF101 and HMDB51"})
     train_split: str = "train"
-    eval_split: str = field(default="auto", metadata={"help": "split for single-view validation during training (auto: validation, else test)"})
-    test_split: str = field(default="auto", metadata={"help": "split for the final multi-view test (auto: test when it has labels, else validation)"})
-    max_train_videos: int | None = field(default=None, metadata={"help": "a random subset of the training videos (quick runs)"})
-    max_eval_videos: int | None = field(default=None, metadata={"help": "a random subset of the validation and test videos (quick runs)"})
+    eval_split: str = field(
+        default="auto",
+        metadata={"help": "split for single-view validation during training (auto: validation, else test)"},
+    )
+    test_split: str = field(
+        default="auto",
+        metadata={"help": "split for the final multi-view test (auto: test when it has labels, else validation)"},
+    )
+    max_train_videos: int | None = field(
+        default=None, metadata={"help": "a random subset of the training videos (quick runs)"}
+    )
+    max_eval_videos: int | None = field(
+        default=None, metadata={"help": "a random subset of the validation and test videos (quick runs)"}
+    )
     decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
     num_frames: int = 16
     sampling_rate: int = field(default=4, metadata={"help": "stride between the frames of a dense clip"})
-    sampling: str = field(default="dense", metadata={"help": "dense (Kinetics, UCF101, HMDB51) or segment (TSN segments, SSv2)"})
+    sampling: str = field(
+        default="dense", metadata={"help": "dense (Kinetics, UCF101, HMDB51) or segment (TSN segments, SSv2)"}
+    )
     input_size: int = 224
     short_side_size: int = field(default=224, metadata={"help": "test clips: resize the short side to this, then crop"})
     num_sample: int = field(default=2, metadata={"help": "repeated augmentation: augmented clips per decoded video"})
 
     # Model
-    init_from: str | None = field(default=None, metadata={"help": "a pre-training or classification folder of ours, a converted or official .pth checkpoint, a transformers VideoMAE folder, or none (from scratch)"})
+    init_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "a pre-training or classification folder of ours, a converted or official .pth checkpoint, a transformers VideoMAE folder, or none (from scratch)"
+        },
+    )
     model_preset: str = field(default="vit-b", metadata={"help": "architecture when training from scratch"})
     drop_path_rate: float = 0.1
     head_dropout: float = field(default=0.0, metadata={"help": "dropout before the head (official fc_drop_rate)"})
-    head_init_scale: float = field(default=0.001, metadata={"help": "the new head's init std is 0.02 x this (official init_scale)"})
-    gradient_checkpointing_blocks: bool = field(default=False, metadata={"help": "recompute the encoder blocks in the backward pass (ViT-g)"})
+    head_init_scale: float = field(
+        default=0.001, metadata={"help": "the new head's init std is 0.02 x this (official init_scale)"}
+    )
+    gradient_checkpointing_blocks: bool = field(
+        default=False, metadata={"help": "recompute the encoder blocks in the backward pass (ViT-g)"}
+    )
 
     # Optimisation (lr schedule: linear warm-up from warmup_learning_rate, cosine to min_learning_rate, per step)
-    base_learning_rate: float | None = field(default=None, metadata={"help": "when set, learning_rate = this x total batch (videos) / 256, as upstream"})
-    layer_decay: float = field(default=0.75, metadata={"help": "lr of block i is scaled by layer_decay^(depth - i); 1 = no decay"})
+    base_learning_rate: float | None = field(
+        default=None, metadata={"help": "when set, learning_rate = this x total batch (videos) / 256, as upstream"}
+    )
+    layer_decay: float = field(
+        default=0.75, metadata={"help": "lr of block i is scaled by layer_decay^(depth - i); 1 = no decay"}
+    )
     min_learning_rate: float = 1e-6
     warmup_learning_rate: float = 1e-8
-    warmup_epochs: float | None = field(default=5.0, metadata={"help": "warm-up length in epochs (overrides warmup_steps when set)"})
+    warmup_epochs: float | None = field(
+        default=5.0, metadata={"help": "warm-up length in epochs (overrides warmup_steps when set)"}
+    )
     mixed_precision: str = field(default="auto", metadata={"help": "bf16, no, or auto (bf16 on GPU, no on CPU)"})
 
     # Augmentation
     mixup: float = field(default=0.8, metadata={"help": "mixup alpha (0 = off)"})
     cutmix: float = field(default=1.0, metadata={"help": "cutmix alpha (0 = off)"})
     mixup_prob: float = 1.0
-    mixup_switch_prob: float = field(default=0.5, metadata={"help": "probability of cutmix instead of mixup when both are on"})
+    mixup_switch_prob: float = field(
+        default=0.5, metadata={"help": "probability of cutmix instead of mixup when both are on"}
+    )
     rand_augment: str = field(default="rand-m7-n4-mstd0.5-inc1", metadata={"help": "timm RandAugment config, or none"})
     reprob: float = field(default=0.25, metadata={"help": "random erasing probability"})
-    flip: bool = field(default=True, metadata={"help": "random horizontal flip (off for SSv2, where left/right matters)"})
-    crop_scale_min: float = field(default=0.08, metadata={"help": "smallest area fraction of the random-resized crop (upstream 0.08)"})
+    flip: bool = field(
+        default=True, metadata={"help": "random horizontal flip (off for SSv2, where left/right matters)"}
+    )
+    crop_scale_min: float = field(
+        default=0.08, metadata={"help": "smallest area fraction of the random-resized crop (upstream 0.08)"}
+    )
 
     # Testing
     test_num_segment: int = field(default=5, metadata={"help": "temporal views per video in the final test"})
     test_num_crop: int = field(default=3, metadata={"help": "spatial crops per temporal view in the final test"})
-    test_videos_per_batch: int = field(default=4, metadata={"help": "videos per test batch (all their views go together)"})
+    test_videos_per_batch: int = field(
+        default=4, metadata={"help": "videos per test batch (all their views go together)"}
+    )
     eval_only: bool = field(default=False, metadata={"help": "skip training: test the --init_from classifier"})
     hardware: str | None = field(default=None, metadata={"help": "free text for results.json (default: detected)"})
 
@@ -159,7 +252,9 @@ class FinetuneArguments:
         if self.split not in (1, 2, 3):
             raise ConfigError(f"--split must be 1, 2 or 3, got {self.split}")
         if min(self.num_sample, self.test_num_segment, self.test_num_crop, self.test_videos_per_batch) < 1:
-            raise ConfigError("--num_sample, --test_num_segment, --test_num_crop and --test_videos_per_batch must be at least 1")
+            raise ConfigError(
+                "--num_sample, --test_num_segment, --test_num_crop and --test_videos_per_batch must be at least 1"
+            )
         if not 0 < self.layer_decay <= 1:
             raise ConfigError(f"--layer_decay must be in (0, 1], got {self.layer_decay}")
         if self.rand_augment.lower() in ("", "none"):
@@ -178,7 +273,10 @@ def parse_with_config(dataclass_type: type[T] | tuple[type, ...], argv: list[str
     pre.add_argument("--config")
     known, rest = pre.parse_known_args(argv)
     parser = HfArgumentParser(types, prog=prog)
-    parser.add_argument("--config", help="YAML recipe whose values are the defaults of this run (a path, or the file name of a shipped recipe)")
+    parser.add_argument(
+        "--config",
+        help="YAML recipe whose values are the defaults of this run (a path, or the file name of a shipped recipe)",
+    )
     if known.config:
         defaults = _read_yaml(Path(known.config))
         names = {f.name for t in types for f in dataclasses.fields(t)}

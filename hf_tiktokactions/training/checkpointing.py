@@ -54,7 +54,9 @@ def resolve_resume(resume: str | None, output_dir: str | Path) -> Path | None:
         return found[-1] if found else None
     path = Path(resume)
     if not path.is_dir() or path.name.endswith(_PARTIAL_SUFFIX):
-        raise CheckpointError(f"--resume {resume}: not a finished checkpoint folder (expected {checkpoint_root(output_dir)}/step-N or 'latest')")
+        raise CheckpointError(
+            f"--resume {resume}: not a finished checkpoint folder (expected {checkpoint_root(output_dir)}/step-N or 'latest')"
+        )
     return path
 
 

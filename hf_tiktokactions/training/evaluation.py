@@ -59,8 +59,14 @@ def predict_multiview(
     ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the forward under autocast on the model's device.
     uint8 clips (``MultiViewVideoDataset(normalize=False)``) are normalised on that device.
     """
-    loader = DataLoader(dataset, batch_size=videos_per_batch, collate_fn=collate_clips, num_workers=num_workers, shuffle=False,
-                        pin_memory=torch.cuda.is_available())
+    loader = DataLoader(
+        dataset,
+        batch_size=videos_per_batch,
+        collate_fn=collate_clips,
+        num_workers=num_workers,
+        shuffle=False,
+        pin_memory=torch.cuda.is_available(),
+    )
     device = next(model.parameters()).device
     if accelerator is not None:
         loader = accelerator.prepare_data_loader(loader, device_placement=True)
@@ -106,7 +112,8 @@ def classification_metrics(scores: np.ndarray, labels: np.ndarray, num_classes: 
     return {
         "top1": 100 * top_k.compute(predictions=scores, references=labels, k=1)["top_k_accuracy"],
         "top5": 100 * top_k.compute(predictions=scores, references=labels, k=5)["top_k_accuracy"],
-        "mean_class_accuracy": 100 * load_metric("mean_class_accuracy").compute(predictions=predicted, references=labels)["mean_class_accuracy"],
+        "mean_class_accuracy": 100
+        * load_metric("mean_class_accuracy").compute(predictions=predicted, references=labels)["mean_class_accuracy"],
         "confusion_matrix": load_metric("confusion_matrix").compute(
             predictions=predicted, references=labels, num_classes=num_classes
         )["confusion_matrix"],

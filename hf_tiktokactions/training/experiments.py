@@ -39,21 +39,31 @@ class ExperimentArguments:
     pretrain_config: str = field(default=TINY_PRETRAIN, metadata={"help": "pre-training recipe (YAML)"})
     finetune_config: str = field(default=TINY_FINETUNE, metadata={"help": "fine-tuning recipe (YAML)"})
     pretrain_args: str = field(default="", metadata={"help": "extra pre-training options, e.g. '--max_steps 300'"})
-    finetune_args: str = field(default="", metadata={"help": "extra fine-tuning options, e.g. '--dataset ucf101 --data_root UCF101'"})
-    pretrain_data: str | None = field(default=None, metadata={"help": "our unlabeled index (curation index folder, video folder or list)"})
+    finetune_args: str = field(
+        default="", metadata={"help": "extra fine-tuning options, e.g. '--dataset ucf101 --data_root UCF101'"}
+    )
+    pretrain_data: str | None = field(
+        default=None, metadata={"help": "our unlabeled index (curation index folder, video folder or list)"}
+    )
     seeds: str = field(default="0,1,2", metadata={"help": "comma list of seeds (pre-training, subset and fine-tuning)"})
-    embedded: bool = field(default=False, metadata={"help": "generate the embedded synthetic sets under output_dir/data and use them"})
+    embedded: bool = field(
+        default=False, metadata={"help": "generate the embedded synthetic sets under output_dir/data and use them"}
+    )
     embedded_clips_per_class: int = field(default=12, metadata={"help": "size of each generated synthetic set"})
 
 
 @dataclass
 class ScalingArguments(ExperimentArguments):
-    sizes: str = field(default="1000,2000,3000,4000,5000,6000", metadata={"help": "comma list of pre-training set sizes N"})
+    sizes: str = field(
+        default="1000,2000,3000,4000,5000,6000", metadata={"help": "comma list of pre-training set sizes N"}
+    )
 
 
 @dataclass
 class CompareArguments(ExperimentArguments):
-    arms: str = field(default="index,target,scratch", metadata={"help": "which initialisations: index, target, scratch"})
+    arms: str = field(
+        default="index,target,scratch", metadata={"help": "which initialisations: index, target, scratch"}
+    )
 
 
 def _ints(text: str, option: str) -> list[int]:
@@ -68,19 +78,35 @@ def _prepare_embedded(args: ExperimentArguments) -> None:
     from ..data.synthetic import make_synthetic_actions
 
     data = Path(args.output_dir) / "data"
-    target = make_synthetic_actions(data / "target", clips_per_class=args.embedded_clips_per_class, size=64, num_frames=32, seed=0, progress=False)
-    index = make_synthetic_actions(data / "index", clips_per_class=args.embedded_clips_per_class, size=64, num_frames=32, seed=1, progress=False)
+    target = make_synthetic_actions(
+        data / "target", clips_per_class=args.embedded_clips_per_class, size=64, num_frames=32, seed=0, progress=False
+    )
+    index = make_synthetic_actions(
+        data / "index", clips_per_class=args.embedded_clips_per_class, size=64, num_frames=32, seed=1, progress=False
+    )
     args.pretrain_data = str(index)
     args.finetune_args = f"--dataset videofolder --data_root {shlex.quote(str(target))} {args.finetune_args}"
 
 
 def _pretrain_options(args: ExperimentArguments, **values: Any) -> PretrainArguments:
-    options = parse_with_config(PretrainArguments, ["--config", args.pretrain_config, *shlex.split(args.pretrain_args)], prog="pretrain")
+    options = parse_with_config(
+        PretrainArguments, ["--config", args.pretrain_config, *shlex.split(args.pretrain_args)], prog="pretrain"
+    )
     return dataclasses.replace(options, **values)
 
 
-def _finetune_options(args: ExperimentArguments, output_dir: Path, seed: int, init_from: str | None) -> tuple[FinetuneArguments, TrainingArguments]:
-    argv = ["--config", args.finetune_config, *shlex.split(args.finetune_args), "--output_dir", str(output_dir), "--seed", str(seed)]
+def _finetune_options(
+    args: ExperimentArguments, output_dir: Path, seed: int, init_from: str | None
+) -> tuple[FinetuneArguments, TrainingArguments]:
+    argv = [
+        "--config",
+        args.finetune_config,
+        *shlex.split(args.finetune_args),
+        "--output_dir",
+        str(output_dir),
+        "--seed",
+        str(seed),
+    ]
     options, training = parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="finetune")
     return dataclasses.replace(options, init_from=init_from), training
 
@@ -153,10 +179,27 @@ def compare_init(args: CompareArguments) -> dict:
         for arm in arms:
             init = None
             if arm != "scratch":
-                data = args.pretrain_data if arm == "index" else _target_train_list(args, output_dir / "target_videos.txt")
-                init = pretrain_once(_pretrain_options(args, data=data, seed=seed, output_dir=str(output_dir / f"{arm}-seed{seed}" / "pretrain"), report_to="none"))
+                data = (
+                    args.pretrain_data if arm == "index" else _target_train_list(args, output_dir / "target_videos.txt")
+                )
+                init = pretrain_once(
+                    _pretrain_options(
+                        args,
+                        data=data,
+                        seed=seed,
+                        output_dir=str(output_dir / f"{arm}-seed{seed}" / "pretrain"),
+                        report_to="none",
+                    )
+                )
             results = finetune_once(args, output_dir / f"{arm}-seed{seed}" / "finetune", seed, init)
-            runs[arm].append({"seed": seed, "top1": results["top1"], "top5": results["top5"], "mean_class_accuracy": results["mean_class_accuracy"]})
+            runs[arm].append(
+                {
+                    "seed": seed,
+                    "top1": results["top1"],
+                    "top5": results["top5"],
+                    "mean_class_accuracy": results["mean_class_accuracy"],
+                }
+            )
     report = {"arms": {arm: _group_summary(r) for arm, r in runs.items()}, **_options_record(args)}
     table = _summary_table("initialisation", report["arms"])
     _write_report(output_dir, "compare_init", report, table)
@@ -178,8 +221,17 @@ def scaling_study(args: ScalingArguments) -> dict:
     for size in sizes:
         for seed in _ints(args.seeds, "seeds"):
             run = output_dir / f"n{size}-seed{seed}"
-            init = pretrain_once(_pretrain_options(args, data=args.pretrain_data, max_videos=size, subset_seed=seed, seed=seed,
-                                                   output_dir=str(run / "pretrain"), report_to="none"))
+            init = pretrain_once(
+                _pretrain_options(
+                    args,
+                    data=args.pretrain_data,
+                    max_videos=size,
+                    subset_seed=seed,
+                    seed=seed,
+                    output_dir=str(run / "pretrain"),
+                    report_to="none",
+                )
+            )
             results = finetune_once(args, run / "finetune", seed, init)
             points[size].append({"seed": seed, "top1": results["top1"], "top5": results["top5"]})
     report = {"sizes": {str(n): _group_summary(r) for n, r in points.items()}, **_options_record(args)}
@@ -196,8 +248,13 @@ def _group_summary(runs: list[dict]) -> dict:
 
 
 def _options_record(args: ExperimentArguments) -> dict:
-    return {"pretrain_config": args.pretrain_config, "finetune_config": args.finetune_config, "pretrain_args": args.pretrain_args,
-            "finetune_args": args.finetune_args, "pretrain_data": args.pretrain_data}
+    return {
+        "pretrain_config": args.pretrain_config,
+        "finetune_config": args.finetune_config,
+        "pretrain_args": args.pretrain_args,
+        "finetune_args": args.finetune_args,
+        "pretrain_data": args.pretrain_data,
+    }
 
 
 def _summary_table(first_column: str, groups: dict[str, dict]) -> str:
@@ -205,7 +262,9 @@ def _summary_table(first_column: str, groups: dict[str, dict]) -> str:
     rows = [f"| {first_column} | seeds | top-1 (mean +- std) | top-5 (mean +- std) |", "|---|---|---|---|"]
     for name, summary in groups.items():
         top1, top5 = summary["top1"], summary["top5"]
-        rows.append(f"| {name} | {len(summary['runs'])} | {top1['mean']:.2f} +- {top1['std']:.2f} | {top5['mean']:.2f} +- {top5['std']:.2f} |")
+        rows.append(
+            f"| {name} | {len(summary['runs'])} | {top1['mean']:.2f} +- {top1['std']:.2f} | {top5['mean']:.2f} +- {top5['std']:.2f} |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -224,8 +283,14 @@ def _plot_scaling(sizes: dict[str, dict], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(6, 4))
     xs = [int(n) for n in sizes]
     for metric, marker in (("top1", "o"), ("top5", "s")):
-        axes.errorbar(xs, [sizes[str(n)][metric]["mean"] for n in xs], yerr=[sizes[str(n)][metric]["std"] for n in xs],
-                      marker=marker, capsize=4, label=metric.replace("top", "top-"))
+        axes.errorbar(
+            xs,
+            [sizes[str(n)][metric]["mean"] for n in xs],
+            yerr=[sizes[str(n)][metric]["std"] for n in xs],
+            marker=marker,
+            capsize=4,
+            label=metric.replace("top", "top-"),
+        )
     axes.set_xlabel("pre-training videos")
     axes.set_ylabel("accuracy (%)")
     axes.legend()
@@ -240,7 +305,13 @@ def _plot_bars(arms: dict[str, dict], path: Path) -> None:
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(5, 4))
     names = list(arms)
-    axes.bar(names, [arms[a]["top1"]["mean"] for a in names], yerr=[arms[a]["top1"]["std"] for a in names], capsize=6, color="#4c72b0")
+    axes.bar(
+        names,
+        [arms[a]["top1"]["mean"] for a in names],
+        yerr=[arms[a]["top1"]["std"] for a in names],
+        capsize=6,
+        color="#4c72b0",
+    )
     axes.set_ylabel("top-1 (%)")
     axes.set_title("fine-tuning from each initialisation")
     figure.tight_layout()

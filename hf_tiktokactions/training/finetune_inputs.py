@@ -14,7 +14,13 @@ from ..errors import ConfigError
 from .arguments import FinetuneArguments
 
 # Display names (results tables and cards) of the readers' datasets.
-DISPLAY_NAMES = {"ucf101": "UCF101", "hmdb51": "HMDB51", "kinetics400": "Kinetics-400", "ssv2": "Something-Something V2", "videofolder": "videofolder"}
+DISPLAY_NAMES = {
+    "ucf101": "UCF101",
+    "hmdb51": "HMDB51",
+    "kinetics400": "Kinetics-400",
+    "ssv2": "Something-Something V2",
+    "videofolder": "videofolder",
+}
 
 
 @dataclass
@@ -52,9 +58,13 @@ def load_splits(args: FinetuneArguments) -> DatasetDict:
     if name == "hmdb51":
         return load_hmdb51(_need(args.data_root, "--data_root", name), args.split, args.annotation_dir)
     if name == "kinetics400":
-        return load_kinetics(_need(args.annotation_dir, "--annotation_dir (the CSVs)", name), _need(args.data_root, "--data_root", name))
+        return load_kinetics(
+            _need(args.annotation_dir, "--annotation_dir (the CSVs)", name), _need(args.data_root, "--data_root", name)
+        )
     if name == "ssv2":
-        return load_ssv2(_need(args.annotation_dir, "--annotation_dir (the JSONs)", name), _need(args.data_root, "--data_root", name))
+        return load_ssv2(
+            _need(args.annotation_dir, "--annotation_dir (the JSONs)", name), _need(args.data_root, "--data_root", name)
+        )
     if name == "videofolder":
         return load_videofolder(_need(args.data_root, "--data_root", name))
     import datasets
@@ -67,7 +77,7 @@ def load_splits(args: FinetuneArguments) -> DatasetDict:
     else:
         try:
             loaded = datasets.load_dataset(name)
-        except Exception as error:  # noqa: BLE001 - offline, unknown id, private without a token: one message
+        except Exception as error:
             raise ConfigError(
                 f"--dataset {name}: not one of {', '.join(DISPLAY_NAMES)}, not a local folder, and loading it from the "
                 f"Hub failed ({type(error).__name__}: {error}); check the name, your token, or the network"
@@ -116,7 +126,9 @@ def resolve_data(args: FinetuneArguments, seed: int) -> FinetuneData:
     train = None
     if not args.eval_only:
         if args.train_split not in splits:
-            raise ConfigError(f"--train_split {args.train_split!r} is not a split of this dataset (splits: {', '.join(splits)})")
+            raise ConfigError(
+                f"--train_split {args.train_split!r} is not a split of this dataset (splits: {', '.join(splits)})"
+            )
         train = _labelled(splits[args.train_split], args.train_split, args.max_train_videos, seed)
     return FinetuneData(
         dataset=DISPLAY_NAMES.get(args.dataset, args.dataset),

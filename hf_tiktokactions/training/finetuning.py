@@ -40,7 +40,9 @@ from .schedules import cosine_with_warmup
 def smooth_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
     """(B,) class ids -> (B, K) targets: 1 - smoothing + smoothing / K on the label, smoothing / K elsewhere."""
     off = smoothing / num_classes
-    return torch.full((labels.shape[0], num_classes), off, device=labels.device).scatter_(1, labels[:, None], 1.0 - smoothing + off)
+    return torch.full((labels.shape[0], num_classes), off, device=labels.device).scatter_(
+        1, labels[:, None], 1.0 - smoothing + off
+    )
 
 
 class VideoClassificationTrainer(Trainer):
@@ -53,16 +55,30 @@ class VideoClassificationTrainer(Trainer):
             (``args.label_smoothing_factor``).
     """
 
-    def __init__(self, *args, layer_decay: float = 0.75, min_lr_ratio: float = 0.0, warmup_start_ratio: float = 0.0,
-                 mixup: VideoMixup | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        layer_decay: float = 0.75,
+        min_lr_ratio: float = 0.0,
+        warmup_start_ratio: float = 0.0,
+        mixup: VideoMixup | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.layer_decay, self.min_lr_ratio, self.warmup_start_ratio, self.mixup = layer_decay, min_lr_ratio, warmup_start_ratio, mixup
+        self.layer_decay, self.min_lr_ratio, self.warmup_start_ratio, self.mixup = (
+            layer_decay,
+            min_lr_ratio,
+            warmup_start_ratio,
+            mixup,
+        )
         self.label_smoother = None  # smoothing is applied to the targets in compute_loss
 
     def create_optimizer(self, model=None) -> torch.optim.Optimizer:
         if self.optimizer is None:
             opt_model = self.model if model is None else model
-            groups = layer_decay_groups(opt_model, self.args.weight_decay, self.layer_decay, opt_model.config.num_hidden_layers)
+            groups = layer_decay_groups(
+                opt_model, self.args.weight_decay, self.layer_decay, opt_model.config.num_hidden_layers
+            )
             for group in groups:
                 group["lr"] = self.args.learning_rate * group["lr_scale"]
             optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
@@ -77,7 +93,9 @@ class VideoClassificationTrainer(Trainer):
             warmup = self.args.get_warmup_steps(num_training_steps)
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
                 optimizer or self.optimizer,
-                lambda step: cosine_with_warmup(step, num_training_steps, 1.0, self.min_lr_ratio, warmup, self.warmup_start_ratio),
+                lambda step: cosine_with_warmup(
+                    step, num_training_steps, 1.0, self.min_lr_ratio, warmup, self.warmup_start_ratio
+                ),
             )
             self._created_lr_scheduler = True
         return self.lr_scheduler
@@ -142,28 +160,54 @@ def _write_run_config(output_dir: Path, record: dict[str, Any]) -> None:
 
 def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVideoDataset:
     transform = FinetuneTrainTransform(
-        args.input_size, flip=args.flip, rand_augment=None if args.rand_augment == "none" else args.rand_augment, erase_prob=args.reprob,
+        args.input_size,
+        flip=args.flip,
+        rand_augment=None if args.rand_augment == "none" else args.rand_augment,
+        erase_prob=args.reprob,
         scale=(args.crop_scale_min, 1.0),
     )
     return FinetuneVideoDataset(
-        split.videos, split.labels, transform, num_frames=args.num_frames, sampling_rate=args.sampling_rate,
-        sampling=args.sampling, num_sample=args.num_sample, backend=args.decode_backend,
+        split.videos,
+        split.labels,
+        transform,
+        num_frames=args.num_frames,
+        sampling_rate=args.sampling_rate,
+        sampling=args.sampling,
+        num_sample=args.num_sample,
+        backend=args.decode_backend,
     )
 
 
 def _test_dataset(args: FinetuneArguments, split: LabelledVideos, segments: int, crops: int) -> MultiViewVideoDataset:
     """uint8 clips, normalised on the device (by ``predict_multiview`` or the Trainer's ``compute_loss``)."""
     return MultiViewVideoDataset(
-        split.videos, split.labels, num_frames=args.num_frames, sampling_rate=args.sampling_rate, sampling=args.sampling,
-        num_segments=segments, num_crops=crops, input_size=args.input_size, short_side_size=args.short_side_size,
-        backend=args.decode_backend, normalize=False,
+        split.videos,
+        split.labels,
+        num_frames=args.num_frames,
+        sampling_rate=args.sampling_rate,
+        sampling=args.sampling,
+        num_segments=segments,
+        num_crops=crops,
+        input_size=args.input_size,
+        short_side_size=args.short_side_size,
+        backend=args.decode_backend,
+        normalize=False,
     )
 
 
-def _schedule_args(args: FinetuneArguments, training_args: TrainingArguments, num_train_videos: int) -> TrainingArguments:
+def _schedule_args(
+    args: FinetuneArguments, training_args: TrainingArguments, num_train_videos: int
+) -> TrainingArguments:
     """Upstream conventions: lr scaled by the total batch, warm-up given in epochs."""
-    total_batch = training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps
-    changes: dict[str, Any] = {"remove_unused_columns": False, "ddp_find_unused_parameters": False, "label_names": ["labels"], "dataloader_pin_memory": torch.cuda.is_available()}
+    total_batch = (
+        training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps
+    )
+    changes: dict[str, Any] = {
+        "remove_unused_columns": False,
+        "ddp_find_unused_parameters": False,
+        "label_names": ["labels"],
+        "dataloader_pin_memory": torch.cuda.is_available(),
+    }
     if args.base_learning_rate is not None:
         changes["learning_rate"] = args.base_learning_rate * total_batch / 256
     if args.warmup_epochs is not None:
@@ -188,19 +232,32 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     mixup = None
     if data.train is not None and (args.mixup > 0 or args.cutmix > 0):
         mixup = VideoMixup(
-            len(data.class_names), mixup_alpha=args.mixup, cutmix_alpha=args.cutmix, prob=args.mixup_prob,
-            switch_prob=args.mixup_switch_prob, label_smoothing=training_args.label_smoothing_factor,
+            len(data.class_names),
+            mixup_alpha=args.mixup,
+            cutmix_alpha=args.cutmix,
+            prob=args.mixup_prob,
+            switch_prob=args.mixup_switch_prob,
+            label_smoothing=training_args.label_smoothing_factor,
         )
     trainer = VideoClassificationTrainer(
-        model=model, args=training_args, data_collator=collate_clips,
+        model=model,
+        args=training_args,
+        data_collator=collate_clips,
         train_dataset=_train_dataset(args, data.train) if data.train is not None else None,
         eval_dataset=_test_dataset(args, data.eval, 1, 1) if data.eval is not None else None,
-        compute_metrics=single_view_metrics, layer_decay=args.layer_decay,
-        min_lr_ratio=args.min_learning_rate / peak_lr, warmup_start_ratio=args.warmup_learning_rate / peak_lr, mixup=mixup,
+        compute_metrics=single_view_metrics,
+        layer_decay=args.layer_decay,
+        min_lr_ratio=args.min_learning_rate / peak_lr,
+        warmup_start_ratio=args.warmup_learning_rate / peak_lr,
+        mixup=mixup,
     )
     record = {
-        "args": to_json_dict(args), "training_args": json.loads(training_args.to_json_string()), "versions": versions(),
-        "num_processes": trainer.accelerator.num_processes, "init_from": origin, "num_classes": len(data.class_names),
+        "args": to_json_dict(args),
+        "training_args": json.loads(training_args.to_json_string()),
+        "versions": versions(),
+        "num_processes": trainer.accelerator.num_processes,
+        "init_from": origin,
+        "num_classes": len(data.class_names),
         "videos": {split.name: len(split.videos) for split in (data.train, data.eval, data.test) if split is not None},
     }
     write_record = trainer.is_world_process_zero()
@@ -219,32 +276,63 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop)
     autocast = torch.bfloat16 if training_args.bf16 else None
     predictions = predict_multiview(
-        trainer.model, test, videos_per_batch=args.test_videos_per_batch, num_workers=training_args.dataloader_num_workers,
-        accelerator=trainer.accelerator, autocast_dtype=autocast, progress=not training_args.disable_tqdm,
+        trainer.model,
+        test,
+        videos_per_batch=args.test_videos_per_batch,
+        num_workers=training_args.dataloader_num_workers,
+        accelerator=trainer.accelerator,
+        autocast_dtype=autocast,
+        progress=not training_args.disable_tqdm,
     )
     metrics = multiview_metrics(predictions, len(data.class_names))
     results = {
-        "dataset": data.dataset, "split": data.test.name if args.dataset not in ("ucf101", "hmdb51") else f"{data.test.name} (split {args.split})",
-        "views": f"{args.test_num_segment}x{args.test_num_crop}", "top1": metrics["top1"], "top5": metrics["top5"],
-        "mean_class_accuracy": metrics["mean_class_accuracy"], "checkpoint": checkpoint, "seed": training_args.seed,
+        "dataset": data.dataset,
+        "split": data.test.name
+        if args.dataset not in ("ucf101", "hmdb51")
+        else f"{data.test.name} (split {args.split})",
+        "views": f"{args.test_num_segment}x{args.test_num_crop}",
+        "top1": metrics["top1"],
+        "top5": metrics["top5"],
+        "mean_class_accuracy": metrics["mean_class_accuracy"],
+        "checkpoint": checkpoint,
+        "seed": training_args.seed,
     }
     if trainer.is_world_process_zero():
         results = write_test_results(
-            output_dir, predictions, metrics, class_names=data.class_names, videos=data.test.videos, video_ids=data.test.video_ids,
-            dataset=results["dataset"], split=results["split"], views=results["views"], checkpoint=checkpoint, seed=training_args.seed,
-            extra={"dataset_id": args.dataset, "dataset_config": str(args.split) if args.dataset in ("ucf101", "hmdb51") else None,
-                   "init_from": origin, "num_processes": trainer.accelerator.num_processes,
-                   "hardware": args.hardware or hardware_description(training_args),
-                   "recipe": {**record["args"], "learning_rate": peak_lr, "weight_decay": training_args.weight_decay,
-                              "per_device_train_batch_size": training_args.per_device_train_batch_size,
-                              "num_train_epochs": training_args.num_train_epochs, "max_steps": training_args.max_steps,
-                              "label_smoothing_factor": training_args.label_smoothing_factor},
-                   "versions": versions()},
+            output_dir,
+            predictions,
+            metrics,
+            class_names=data.class_names,
+            videos=data.test.videos,
+            video_ids=data.test.video_ids,
+            dataset=results["dataset"],
+            split=results["split"],
+            views=results["views"],
+            checkpoint=checkpoint,
+            seed=training_args.seed,
+            extra={
+                "dataset_id": args.dataset,
+                "dataset_config": str(args.split) if args.dataset in ("ucf101", "hmdb51") else None,
+                "init_from": origin,
+                "num_processes": trainer.accelerator.num_processes,
+                "hardware": args.hardware or hardware_description(training_args),
+                "recipe": {
+                    **record["args"],
+                    "learning_rate": peak_lr,
+                    "weight_decay": training_args.weight_decay,
+                    "per_device_train_batch_size": training_args.per_device_train_batch_size,
+                    "num_train_epochs": training_args.num_train_epochs,
+                    "max_steps": training_args.max_steps,
+                    "label_smoothing_factor": training_args.label_smoothing_factor,
+                },
+                "versions": versions(),
+            },
         )
-        summary = (f"{results['dataset']} {results['split']}, {results['views']} views, {results['num_videos']} videos: "
-                   f"top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%, mean class {results['mean_class_accuracy']:.2f}% "
-                   f"({results['clips_per_second']:.1f} clips/s) -> {output_dir / 'results.json'}")
+        summary = (
+            f"{results['dataset']} {results['split']}, {results['views']} views, {results['num_videos']} videos: "
+            f"top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%, mean class {results['mean_class_accuracy']:.2f}% "
+            f"({results['clips_per_second']:.1f} clips/s) -> {output_dir / 'results.json'}"
+        )
         print(summary, flush=True)
     trainer.accelerator.wait_for_everyone()
     return results
-

@@ -31,17 +31,26 @@ def _model_type(folder: Path) -> str | None:
 def classifier_overrides(args: FinetuneArguments, class_names: list[str]) -> dict:
     """Config values the run decides, whatever the checkpoint says."""
     return dict(
-        num_labels=len(class_names), id2label=dict(enumerate(class_names)), label2id={n: i for i, n in enumerate(class_names)},
-        num_frames=args.num_frames, image_size=args.input_size, drop_path_rate=args.drop_path_rate,
-        head_dropout=args.head_dropout, head_init_scale=args.head_init_scale,
+        num_labels=len(class_names),
+        id2label=dict(enumerate(class_names)),
+        label2id={n: i for i, n in enumerate(class_names)},
+        num_frames=args.num_frames,
+        image_size=args.input_size,
+        drop_path_rate=args.drop_path_rate,
+        head_dropout=args.head_dropout,
+        head_init_scale=args.head_init_scale,
     )
 
 
-def build_classifier(args: FinetuneArguments, class_names: list[str], work_dir: Path) -> tuple[VideoMAEv2ForVideoClassification, str]:
+def build_classifier(
+    args: FinetuneArguments, class_names: list[str], work_dir: Path
+) -> tuple[VideoMAEv2ForVideoClassification, str]:
     """The classifier to fine-tune and a description of where it came from (for the run record)."""
     overrides = classifier_overrides(args, class_names)
     if not args.init_from:
-        return VideoMAEv2ForVideoClassification(VideoMAEv2Config.from_preset(args.model_preset, **overrides)), f"scratch ({args.model_preset})"
+        return VideoMAEv2ForVideoClassification(
+            VideoMAEv2Config.from_preset(args.model_preset, **overrides)
+        ), f"scratch ({args.model_preset})"
     source = Path(args.init_from)
     folder = source
     if source.is_file() or (source.is_dir() and _model_type(source) not in ("videomaev2", None)):

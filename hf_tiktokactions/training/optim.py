@@ -30,7 +30,7 @@ def layer_id(name: str, num_layers: int) -> int:
     The embeddings (``encoder.patch_embed``, position table, mask/cls tokens) are layer 0, ``encoder.blocks.{i}``
     is layer ``i + 1``, everything after the blocks (``fc_norm``, ``head``, a final ``norm``) is ``num_layers + 1``.
     """
-    core = name[len("encoder."):] if name.startswith("encoder.") else name
+    core = name[len("encoder.") :] if name.startswith("encoder.") else name
     if core.startswith(("patch_embed", "position_embeddings", "cls_token", "mask_token", "pos_embed")):
         return 0
     if core.startswith("blocks."):
@@ -51,8 +51,12 @@ def layer_decay_groups(model: nn.Module, weight_decay: float, layer_decay: float
         depth, decay = layer_id(name, num_layers), decays(name, param)
         group = groups.setdefault(
             (depth, decay),
-            {"params": [], "weight_decay": weight_decay if decay else 0.0, "lr_scale": layer_decay ** (num_layers + 1 - depth),
-             "name": f"layer_{depth}_{'decay' if decay else 'no_decay'}"},
+            {
+                "params": [],
+                "weight_decay": weight_decay if decay else 0.0,
+                "lr_scale": layer_decay ** (num_layers + 1 - depth),
+                "name": f"layer_{depth}_{'decay' if decay else 'no_decay'}",
+            },
         )
         group["params"].append(param)
     return [groups[key] for key in sorted(groups)]

@@ -76,7 +76,11 @@ def resolve_videos(
     else:
         base = path.parent
         lines = [line.strip() for line in path.read_text().splitlines()]
-        videos = [line if "://" in line or os.path.isabs(line) else str(base / line) for line in lines if line and not line.startswith("#")]
+        videos = [
+            line if "://" in line or os.path.isabs(line) else str(base / line)
+            for line in lines
+            if line and not line.startswith("#")
+        ]
     if not videos:
         raise ConfigError(f"--data {data!r} gives no videos (after filters)")
     if max_videos is not None and max_videos < len(videos):

@@ -20,7 +20,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, set_seed
@@ -29,8 +28,8 @@ from tqdm.auto import tqdm
 
 from ..atomic_files import write_json_atomic, write_text_atomic
 from ..data.collate import PretrainCollator
-from ..data.transforms import normalize_video
 from ..data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
+from ..data.transforms import normalize_video
 from ..errors import ConfigError, TikTokActionsError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
 from .arguments import PretrainArguments, to_json_dict
@@ -47,13 +46,20 @@ class TrainingDiverged(TikTokActionsError):
 
 def build_model(args: PretrainArguments) -> VideoMAEv2ForPreTraining:
     overrides = dict(
-        num_frames=args.num_frames, image_size=args.input_size, tubelet_size=args.tubelet_size,
-        mask_ratio=args.mask_ratio, decoder_mask_ratio=args.decoder_mask_ratio,
-        decoder_num_hidden_layers=args.decoder_depth, drop_path_rate=args.drop_path_rate, norm_pix_loss=args.norm_pix_loss,
+        num_frames=args.num_frames,
+        image_size=args.input_size,
+        tubelet_size=args.tubelet_size,
+        mask_ratio=args.mask_ratio,
+        decoder_mask_ratio=args.decoder_mask_ratio,
+        decoder_num_hidden_layers=args.decoder_depth,
+        drop_path_rate=args.drop_path_rate,
+        norm_pix_loss=args.norm_pix_loss,
     )
     if args.init_from:
         if not (Path(args.init_from) / "config.json").exists():
-            raise ConfigError(f"--init_from {args.init_from}: no config.json there; pass an earlier run's final/ folder")
+            raise ConfigError(
+                f"--init_from {args.init_from}: no config.json there; pass an earlier run's final/ folder"
+            )
         model = VideoMAEv2ForPreTraining.from_pretrained(args.init_from, **overrides)
     else:
         model = VideoMAEv2ForPreTraining(VideoMAEv2Config.from_preset(args.model_preset, **overrides))
@@ -68,8 +74,11 @@ def make_accelerator(args: PretrainArguments) -> Accelerator:
     trackers = [t for t in args.report_to.split(",") if t and t != "none"]
     project = ProjectConfiguration(project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / "logs"))
     return Accelerator(
-        cpu=not on_gpu, mixed_precision=precision, gradient_accumulation_steps=args.gradient_accumulation_steps,
-        log_with=trackers or None, project_config=project,
+        cpu=not on_gpu,
+        mixed_precision=precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        log_with=trackers or None,
+        project_config=project,
     )
 
 
@@ -89,8 +98,11 @@ def versions() -> dict[str, str]:
     from .. import __version__
 
     return {
-        "hf_tiktokactions": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-        "accelerate": accelerate.__version__, "python": platform.python_version(),
+        "hf_tiktokactions": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "accelerate": accelerate.__version__,
+        "python": platform.python_version(),
     }
 
 
@@ -118,24 +130,46 @@ def pretrain(args: PretrainArguments) -> dict:
 
     # Data: one dense clip per video, num_sample crops of it, masks added by the collator.
     videos = resolve_videos(
-        args.data, args.video_column, args.only_passed, args.hashtags, args.max_videos, args.subset_seed, args.hub_token_env
+        args.data,
+        args.video_column,
+        args.only_passed,
+        args.hashtags,
+        args.max_videos,
+        args.subset_seed,
+        args.hub_token_env,
     )
     model = build_model(args)
     config = model.config
     dataset = PretrainVideoDataset(
-        videos, num_frames=args.num_frames, sampling_rate=args.sampling_rate, input_size=args.input_size,
-        num_sample=args.num_sample, backend=args.decode_backend, seed=args.seed,
+        videos,
+        num_frames=args.num_frames,
+        sampling_rate=args.sampling_rate,
+        input_size=args.input_size,
+        num_sample=args.num_sample,
+        backend=args.decode_backend,
+        seed=args.seed,
     )
-    normalize_on_device = accelerator.device.type == "cuda" if args.normalize_on_device is None else args.normalize_on_device
+    normalize_on_device = (
+        accelerator.device.type == "cuda" if args.normalize_on_device is None else args.normalize_on_device
+    )
     collator = PretrainCollator(
-        num_frames=args.num_frames, tubelet_size=args.tubelet_size, input_size=args.input_size,
-        patch_size=config.patch_size, mask_ratio=args.mask_ratio, decoder_mask_ratio=args.decoder_mask_ratio,
+        num_frames=args.num_frames,
+        tubelet_size=args.tubelet_size,
+        input_size=args.input_size,
+        patch_size=config.patch_size,
+        mask_ratio=args.mask_ratio,
+        decoder_mask_ratio=args.decoder_mask_ratio,
         normalize=not normalize_on_device,
     )
     sampler = EpochKeySampler(len(dataset), args.seed)
     loader = DataLoader(
-        dataset, batch_size=args.per_device_train_batch_size, sampler=sampler, collate_fn=collator, drop_last=True,
-        num_workers=args.dataloader_num_workers, pin_memory=torch.cuda.is_available(),
+        dataset,
+        batch_size=args.per_device_train_batch_size,
+        sampler=sampler,
+        collate_fn=collator,
+        drop_last=True,
+        num_workers=args.dataloader_num_workers,
+        pin_memory=torch.cuda.is_available(),
         persistent_workers=args.dataloader_num_workers > 0,
     )
     world = accelerator.num_processes
@@ -149,10 +183,17 @@ def pretrain(args: PretrainArguments) -> dict:
     total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
     warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else round(args.warmup_epochs * steps_per_epoch)
     scale = total_videos / 256
-    lr_peak, lr_end, lr_start = (args.base_learning_rate * scale, args.min_learning_rate * scale, args.warmup_learning_rate * scale)
+    lr_peak, lr_end, lr_start = (
+        args.base_learning_rate * scale,
+        args.min_learning_rate * scale,
+        args.warmup_learning_rate * scale,
+    )
 
     optimizer = torch.optim.AdamW(
-        weight_decay_groups(model, args.weight_decay), lr=lr_peak, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon
+        weight_decay_groups(model, args.weight_decay),
+        lr=lr_peak,
+        betas=(args.adam_beta1, args.adam_beta2),
+        eps=args.adam_epsilon,
     )
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     progress = TrainingProgress()
@@ -163,23 +204,40 @@ def pretrain(args: PretrainArguments) -> dict:
         accelerator.load_state(str(resume_from))
         accelerator.print(f"resumed from {resume_from} at step {progress.step}")
     metrics = MetricsFile(output_dir / "metrics.jsonl", progress.step, accelerator.is_main_process)
-    run_record = {"args": to_json_dict(args), "versions": versions(), "num_processes": world, "total_steps": total_steps,
-                  "steps_per_epoch": steps_per_epoch, "learning_rate": lr_peak, "videos": len(videos), "resumed_from": str(resume_from) if resume_from else None}
+    run_record = {
+        "args": to_json_dict(args),
+        "versions": versions(),
+        "num_processes": world,
+        "total_steps": total_steps,
+        "steps_per_epoch": steps_per_epoch,
+        "learning_rate": lr_peak,
+        "videos": len(videos),
+        "resumed_from": str(resume_from) if resume_from else None,
+    }
     if accelerator.is_main_process:
         write_json_atomic(output_dir / "run_config.json", run_record)
-    accelerator.init_trackers("pretrain", config={k: v for k, v in to_json_dict(args).items() if isinstance(v, (int, float, str, bool))})
+    accelerator.init_trackers(
+        "pretrain", config={k: v for k, v in to_json_dict(args).items() if isinstance(v, (int, float, str, bool))}
+    )
 
     preview = _preview_batch(dataset, collator) if accelerator.is_main_process else None
     preview_loss_start = _preview_loss(accelerator, model, preview) if preview is not None else None
-    bar = tqdm(total=total_steps, initial=progress.step, desc="pre-training", unit="step",
-               disable=args.disable_tqdm or not accelerator.is_local_main_process)
+    bar = tqdm(
+        total=total_steps,
+        initial=progress.step,
+        desc="pre-training",
+        unit="step",
+        disable=args.disable_tqdm or not accelerator.is_local_main_process,
+    )
     first_loss = last_loss = None
     clips_per_step = args.per_device_train_batch_size * args.num_sample * world * args.gradient_accumulation_steps
     window_start, window_steps, skipped_videos = time.perf_counter(), 0, 0
     started = time.perf_counter()
 
     while progress.step < total_steps:
-        epoch_loader = accelerator.skip_first_batches(loader, progress.batches_in_epoch) if progress.batches_in_epoch else loader
+        epoch_loader = (
+            accelerator.skip_first_batches(loader, progress.batches_in_epoch) if progress.batches_in_epoch else loader
+        )
         # The prepared loader passes its own epoch counter to the sampler on every __iter__: set it, not the sampler.
         epoch_loader.set_epoch(progress.epoch)
         for batch in epoch_loader:
@@ -216,9 +274,15 @@ def pretrain(args: PretrainArguments) -> dict:
                 first_loss = mean_loss if first_loss is None else first_loss
                 last_loss = mean_loss
                 elapsed = time.perf_counter() - window_start
-                record = {"step": progress.step, "epoch": progress.epoch, "loss": mean_loss, "lr": lr,
-                          "grad_norm": float(grad_norm), "clips_per_s": clips_per_step * window_steps / elapsed,
-                          "skipped_videos": skipped_videos}
+                record = {
+                    "step": progress.step,
+                    "epoch": progress.epoch,
+                    "loss": mean_loss,
+                    "lr": lr,
+                    "grad_norm": float(grad_norm),
+                    "clips_per_s": clips_per_step * window_steps / elapsed,
+                    "skipped_videos": skipped_videos,
+                }
                 accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.step)
                 metrics.write(record)
                 bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}")
@@ -241,10 +305,16 @@ def pretrain(args: PretrainArguments) -> dict:
     digest = None if sharded else parameter_digest(accelerator.unwrap_model(model))
     digests = accelerator.gather_for_metrics([digest], use_gather_object=True)
     summary = {
-        **run_record, "steps": progress.step, "epochs_completed": progress.epoch, "first_logged_loss": first_loss,
-        "last_logged_loss": last_loss, "preview_loss_start": preview_loss_start, "preview_loss_end": preview_loss_end,
+        **run_record,
+        "steps": progress.step,
+        "epochs_completed": progress.epoch,
+        "first_logged_loss": first_loss,
+        "last_logged_loss": last_loss,
+        "preview_loss_start": preview_loss_start,
+        "preview_loss_end": preview_loss_end,
         "seconds": round(time.perf_counter() - started, 2),
-        "skipped_videos_on_main_process": skipped_videos, "rank_parameter_digests": digests,
+        "skipped_videos_on_main_process": skipped_videos,
+        "rank_parameter_digests": digests,
         "final_model": str(output_dir / "final"),
     }
     if accelerator.is_main_process:
@@ -288,7 +358,9 @@ def _log_reconstruction(accelerator: Accelerator, model, preview: dict, output_d
     unwrapped = accelerator.unwrap_model(model)
     device = next(unwrapped.parameters()).device
     with accelerator.autocast():
-        image = reconstruction_grid(unwrapped, *(preview[k][:1].to(device) for k in ("pixel_values", "bool_masked_pos", "decoder_masked_pos")))
+        image = reconstruction_grid(
+            unwrapped, *(preview[k][:1].to(device) for k in ("pixel_values", "bool_masked_pos", "decoder_masked_pos"))
+        )
     accelerator.log({"preview_loss": _preview_loss(accelerator, model, preview)}, step=step)
     folder = output_dir / "reconstructions"
     folder.mkdir(exist_ok=True)

@@ -11,7 +11,9 @@ GREY = 0.5
 
 
 @torch.no_grad()
-def reconstruction_grid(model, pixel_values: torch.Tensor, bool_masked_pos: torch.Tensor, decoder_masked_pos: torch.Tensor) -> np.ndarray:
+def reconstruction_grid(
+    model, pixel_values: torch.Tensor, bool_masked_pos: torch.Tensor, decoder_masked_pos: torch.Tensor
+) -> np.ndarray:
     """Rows: original, what the encoder sees, original where visible + prediction where masked and decoded.
 
     Args:
@@ -24,7 +26,9 @@ def reconstruction_grid(model, pixel_values: torch.Tensor, bool_masked_pos: torc
     config = model.config
     was_training = model.training
     model.eval()
-    logits = model(pixel_values, bool_masked_pos=bool_masked_pos, decoder_masked_pos=decoder_masked_pos).logits[0].float()
+    logits = (
+        model(pixel_values, bool_masked_pos=bool_masked_pos, decoder_masked_pos=decoder_masked_pos).logits[0].float()
+    )
     model.train(was_training)
 
     mean = pixel_values.new_tensor(IMAGENET_MEAN).view(1, 1, 3, 1, 1)
@@ -35,7 +39,9 @@ def reconstruction_grid(model, pixel_values: torch.Tensor, bool_masked_pos: torc
     prediction = logits.view(len(decoded), *patches.shape[1:])
     if config.norm_pix_loss:
         kept = patches[decoded]
-        prediction = prediction * (kept.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6) + kept.mean(dim=-2, keepdim=True)
+        prediction = prediction * (kept.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6) + kept.mean(
+            dim=-2, keepdim=True
+        )
     visible = ~bool_masked_pos[0]
     masked_view = torch.where(visible[:, None, None], patches, torch.full_like(patches, GREY))
     reconstruction = masked_view.clone()

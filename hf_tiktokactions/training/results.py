@@ -23,8 +23,14 @@ from .evaluation import MultiViewPredictions
 
 RESULT_KEYS = ("dataset", "split", "views", "top1", "top5", "mean_class_accuracy", "checkpoint", "seed")
 TABLE_COLUMNS = (
-    ("dataset", "dataset"), ("split", "split"), ("views", "views"), ("top-1", "top1"), ("top-5", "top5"),
-    ("mean class acc.", "mean_class_accuracy"), ("checkpoint", "checkpoint"), ("seed", "seed"),
+    ("dataset", "dataset"),
+    ("split", "split"),
+    ("views", "views"),
+    ("top-1", "top1"),
+    ("top-5", "top5"),
+    ("mean class acc.", "mean_class_accuracy"),
+    ("checkpoint", "checkpoint"),
+    ("seed", "seed"),
 )
 
 
@@ -81,24 +87,49 @@ def write_test_results(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     results = {
-        "task": "video-classification", "dataset": dataset, "split": split, "views": views,
-        "top1": round(metrics["top1"], 4), "top5": round(metrics["top5"], 4),
-        "mean_class_accuracy": round(metrics["mean_class_accuracy"], 4), "checkpoint": checkpoint, "seed": seed,
-        "num_videos": int(len(predictions.labels)), "seconds": round(predictions.seconds, 3),
-        "clips_per_second": round(predictions.clips_per_second, 3), **(extra or {}),
+        "task": "video-classification",
+        "dataset": dataset,
+        "split": split,
+        "views": views,
+        "top1": round(metrics["top1"], 4),
+        "top5": round(metrics["top5"], 4),
+        "mean_class_accuracy": round(metrics["mean_class_accuracy"], 4),
+        "checkpoint": checkpoint,
+        "seed": seed,
+        "num_videos": int(len(predictions.labels)),
+        "seconds": round(predictions.seconds, 3),
+        "clips_per_second": round(predictions.clips_per_second, 3),
+        **(extra or {}),
     }
     write_text_atomic(output_dir / "results.json", json.dumps(results, indent=2) + "\n")
     write_text_atomic(output_dir / "results.md", markdown_table([results]))
     lines = []
     for probabilities, label, index in zip(predictions.probabilities, predictions.labels, predictions.indices):
         top = np.argsort(-probabilities, kind="stable")[:5]
-        lines.append(json.dumps({
-            "video_id": video_ids[index], "video": videos[index], "label": int(label), "label_name": class_names[label],
-            "prediction": int(top[0]), "prediction_name": class_names[top[0]], "correct": bool(top[0] == label),
-            "top5": [int(c) for c in top], "top5_probabilities": [round(float(probabilities[c]), 6) for c in top],
-        }))
+        lines.append(
+            json.dumps(
+                {
+                    "video_id": video_ids[index],
+                    "video": videos[index],
+                    "label": int(label),
+                    "label_name": class_names[label],
+                    "prediction": int(top[0]),
+                    "prediction_name": class_names[top[0]],
+                    "correct": bool(top[0] == label),
+                    "top5": [int(c) for c in top],
+                    "top5_probabilities": [round(float(probabilities[c]), 6) for c in top],
+                }
+            )
+        )
     write_text_atomic(output_dir / "predictions.jsonl", "\n".join(lines) + "\n")
     counts = np.asarray(metrics["confusion_matrix"], dtype=np.int64)
-    write_text_atomic(output_dir / "confusion_matrix.json", json.dumps({"class_names": class_names, "counts": counts.tolist()}) + "\n")
-    plot_confusion_matrix(counts, class_names, output_dir / "confusion_matrix.png", f"{dataset} {split}, {views} views: top-1 {results['top1']:.2f}%")
+    write_text_atomic(
+        output_dir / "confusion_matrix.json", json.dumps({"class_names": class_names, "counts": counts.tolist()}) + "\n"
+    )
+    plot_confusion_matrix(
+        counts,
+        class_names,
+        output_dir / "confusion_matrix.png",
+        f"{dataset} {split}, {views} views: top-1 {results['top1']:.2f}%",
+    )
     return results

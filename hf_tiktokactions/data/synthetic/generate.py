@@ -17,9 +17,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from hf_tiktokactions.atomic_files import write_text_atomic
 from hf_tiktokactions.data.synthetic.poses import ACTIONS, Motion, action_poses
 from hf_tiktokactions.data.synthetic.render import Scene, render_frames
-from hf_tiktokactions.atomic_files import write_text_atomic
 from hf_tiktokactions.errors import ConfigError
 
 DEFAULT_ACTIONS = tuple(ACTIONS)  # clap, jump, kick, sit_down, spin, stand_up, wave

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hf_tiktokactions.data.synthetic.poses import HEAD_RADIUS, J, SEGMENTS
+from hf_tiktokactions.data.synthetic.poses import HEAD_RADIUS, SEGMENTS, J
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ the same kind of ``evaluate.Metric`` scripts, shipped inside the package:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 METRICS_DIR = Path(__file__).resolve().parent
@@ -24,7 +24,7 @@ def metric_path(name: str) -> str:
     return str(METRICS_DIR / f"{name}.py")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_metric(name: str):
     """``evaluate.load`` of the shipped metric ``name``, by local path (works offline); loaded once per process."""
     import evaluate

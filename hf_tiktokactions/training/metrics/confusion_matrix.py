@@ -28,7 +28,9 @@ class ConfusionMatrix(evaluate.Metric):
     def _compute(self, predictions, references, num_classes: int | None = None):
         predicted = np.asarray(predictions, dtype=np.int64)
         labels = np.asarray(references, dtype=np.int64)
-        size = num_classes if num_classes is not None else int(max(predicted.max(initial=-1), labels.max(initial=-1)) + 1)
+        size = (
+            num_classes if num_classes is not None else int(max(predicted.max(initial=-1), labels.max(initial=-1)) + 1)
+        )
         counts = np.zeros((size, size), dtype=np.int64)
         np.add.at(counts, (labels, predicted), 1)
         return {"confusion_matrix": counts.tolist()}
