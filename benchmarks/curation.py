@@ -86,7 +86,7 @@ def bench_detector(threads: int, batches: int) -> dict:
     import numpy as np
     import torch
 
-    from hf_tiktokactions.curation.person_detection import UltralyticsDetector
+    from hf_tiktokactions.curation.stages.person_detection import UltralyticsDetector
 
     torch.set_num_threads(threads)
     detector = UltralyticsDetector("yolov8n.yaml", image_size=640, device="cpu")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hf_tiktokactions.atomic_files import write_json_atomic
 from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.curation.privacy import CenterFaceDetector, blur_faces
+from hf_tiktokactions.curation.governance.privacy import CenterFaceDetector, blur_faces
 from hf_tiktokactions.errors import ConfigError
 
 

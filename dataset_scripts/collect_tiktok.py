@@ -15,7 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from hf_tiktokactions.curation.collect import (
+from hf_tiktokactions.collection.collect import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_QUOTA_EXHAUSTED,
@@ -24,8 +24,8 @@ from hf_tiktokactions.curation.collect import (
     format_summary,
     parse_fields,
 )
-from hf_tiktokactions.curation.hashtags import resolve_hashtags
-from hf_tiktokactions.curation.tiktok_api import DEFAULT_API_BASE, Credentials, ResearchApiClient, RetryPolicy
+from hf_tiktokactions.collection.hashtags import resolve_hashtags
+from hf_tiktokactions.collection.tiktok_api import DEFAULT_API_BASE, Credentials, ResearchApiClient, RetryPolicy
 from hf_tiktokactions.errors import TikTokActionsError
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.curation.download import (
+from hf_tiktokactions.collection.download import (
     VIDEO_PAGE_URL,
     LocalCopyDownloader,
     YtDlpDownloader,

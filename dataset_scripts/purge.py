@@ -23,9 +23,9 @@ import sys
 from pathlib import Path
 
 from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.curation.collect import EXIT_QUOTA_EXHAUSTED
-from hf_tiktokactions.curation.retention import find_collection_metadata, purge, refresh
-from hf_tiktokactions.curation.tiktok_api import DEFAULT_API_BASE, Credentials, ResearchApiClient
+from hf_tiktokactions.collection.collect import EXIT_QUOTA_EXHAUSTED
+from hf_tiktokactions.collection.tiktok_api import DEFAULT_API_BASE, Credentials, ResearchApiClient
+from hf_tiktokactions.curation.governance.retention import find_collection_metadata, purge, refresh
 from hf_tiktokactions.errors import ConfigError
 
 
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
-    from hf_tiktokactions.curation.refresh import creation_times
+    from hf_tiktokactions.collection.refresh import creation_times
 
     credentials = Credentials.from_env()
     metadata = args.metadata

@@ -57,8 +57,8 @@ def card_text(args: argparse.Namespace) -> str | None:
             return args.card.read_text(encoding="utf-8")
         except OSError as error:
             raise TikTokActionsError(f"--card {args.card}: cannot read it ({error.strerror})") from None
-    from hf_tiktokactions.curation.hashtags import load_catalogue
-    from hf_tiktokactions.curation.stats import statistics_of_index
+    from hf_tiktokactions.collection.hashtags import load_catalogue
+    from hf_tiktokactions.curation.governance.stats import statistics_of_index
     from hf_tiktokactions.hub.dataset_card import card_for_curated_folder
 
     catalogue = load_catalogue(Path(__file__).resolve().parent / "hashtags.csv")

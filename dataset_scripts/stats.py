@@ -5,7 +5,7 @@
 
 Writes to --output: videos_per_hashtag.png, hashtag_ranges.png, durations.png, categories.png,
 stats.md, stats.json and README.md (the dataset card; --no-card to skip it). The numbers are
-explained in hf_tiktokactions/curation/stats.py.
+explained in hf_tiktokactions/curation/governance/stats.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.curation.hashtags import load_catalogue
-from hf_tiktokactions.curation.stats import statistics_of_index, write_statistics
+from hf_tiktokactions.collection.hashtags import load_catalogue
+from hf_tiktokactions.curation.governance.stats import statistics_of_index, write_statistics
 from hf_tiktokactions.errors import ConfigError
 
 CATALOGUE = Path(__file__).resolve().parent / "hashtags.csv"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hf_tiktokactions.curation.download import (
+from hf_tiktokactions.collection.download import (
     DownloadFailed,
     LocalCopyDownloader,
     YtDlpDownloader,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hf_tiktokactions.curation.hashtags import CATEGORIES, PRINCIPLES, load_catalogue, resolve_hashtags
+from hf_tiktokactions.collection.hashtags import CATEGORIES, PRINCIPLES, load_catalogue, resolve_hashtags
 from hf_tiktokactions.errors import CatalogueError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,8 +89,8 @@ def test_hashtags_option_takes_a_file_or_a_comma_list(tmp_path):
 def test_curation_import_stays_light():
     """The collection and download modules must not pull torch or the model/training layers."""
     code = (
-        "import sys; import hf_tiktokactions.curation.collect, hf_tiktokactions.curation.download, "
-        "hf_tiktokactions.curation.testing_server; "
+        "import sys; import hf_tiktokactions.collection.collect, hf_tiktokactions.collection.download, "
+        "hf_tiktokactions.testing.research_api_server; "
         "heavy = [m for m in ('torch', 'transformers', 'hf_tiktokactions.modeling', 'hf_tiktokactions.training', "
         "'hf_tiktokactions.hub') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
     )

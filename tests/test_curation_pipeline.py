@@ -18,7 +18,7 @@ from hf_tiktokactions.curation.engines import curate
 from hf_tiktokactions.curation.index import INDEX_COLUMNS, load_index
 from hf_tiktokactions.curation.inputs import load_video_inputs
 from hf_tiktokactions.curation.pipeline import CurationOptions
-from hf_tiktokactions.curation.probe import count_frames
+from hf_tiktokactions.curation.stages.probe import count_frames
 
 OPTIONS = CurationOptions(detector="none", max_pixels=640 * 480)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from curation_files import write_scene_video
 
 from hf_tiktokactions.curation.index import load_index
-from hf_tiktokactions.curation.probe import count_frames
+from hf_tiktokactions.curation.stages.probe import count_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 NUM_VIDEOS = 10

@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 from curation_files import write_scene_video
 
-from hf_tiktokactions.curation.collect import CollectionRequest, collect
-from hf_tiktokactions.curation.download import LocalCopyDownloader, download_videos
+from hf_tiktokactions.collection.collect import CollectionRequest, collect
+from hf_tiktokactions.collection.download import LocalCopyDownloader, download_videos
+from hf_tiktokactions.collection.refresh import creation_times, id_batches
+from hf_tiktokactions.collection.tiktok_api import Credentials, ResearchApiClient, RetryPolicy
 from hf_tiktokactions.curation.engines import curate
+from hf_tiktokactions.curation.governance.retention import latest_purge_log
 from hf_tiktokactions.curation.index import load_index
 from hf_tiktokactions.curation.inputs import load_video_inputs
 from hf_tiktokactions.curation.pipeline import CurationOptions
-from hf_tiktokactions.curation.refresh import creation_times, id_batches
-from hf_tiktokactions.curation.retention import latest_purge_log
-from hf_tiktokactions.curation.testing_server import FakeResearchApi, make_videos
-from hf_tiktokactions.curation.tiktok_api import Credentials, ResearchApiClient, RetryPolicy
+from hf_tiktokactions.testing.research_api_server import FakeResearchApi, make_videos
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY, SECRET = "purge-key-3c1d", "purge-secret-9f2e-never-print"

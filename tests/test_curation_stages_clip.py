@@ -6,11 +6,11 @@ import av
 import numpy as np
 import pytest
 
-from hf_tiktokactions.curation.clip_selection import CandidateFrames, ClipRule, centre_window, choose_clip
-from hf_tiktokactions.curation.clip_writer import ClipEncoding, clip_size, write_clip
-from hf_tiktokactions.curation.probe import count_frames
-from hf_tiktokactions.curation.sampling import evenly_spaced_indices
-from hf_tiktokactions.curation.scenes import Scene
+from hf_tiktokactions.curation.stages.clip_selection import CandidateFrames, ClipRule, centre_window, choose_clip
+from hf_tiktokactions.curation.stages.clip_writer import ClipEncoding, clip_size, write_clip
+from hf_tiktokactions.curation.stages.probe import count_frames
+from hf_tiktokactions.curation.stages.sampling import evenly_spaced_indices
+from hf_tiktokactions.curation.stages.scenes import Scene
 from hf_tiktokactions.errors import VideoRejected
 
 FPS = 30.0

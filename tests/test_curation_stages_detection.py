@@ -10,14 +10,14 @@ import os
 
 import numpy as np
 import pytest
+from detector_doubles import ScriptedDetector
 
-from hf_tiktokactions.curation.person_detection import (
+from hf_tiktokactions.curation.pipeline import CurationOptions, StageOutput, decision_stage, detector_stage
+from hf_tiktokactions.curation.stages.person_detection import (
     PersonDetector,
-    ScriptedDetector,
     UltralyticsDetector,
     load_detector,
 )
-from hf_tiktokactions.curation.pipeline import CurationOptions, StageOutput, decision_stage, detector_stage
 from hf_tiktokactions.errors import ConfigError, DetectorError
 
 

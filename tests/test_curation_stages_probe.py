@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from curation_files import write_audio_only, write_scene_video
 
-from hf_tiktokactions.curation.probe import count_frames, probe_source
+from hf_tiktokactions.curation.stages.probe import count_frames, probe_source
 from hf_tiktokactions.errors import VideoRejected
 
 LIMITS = dict(max_pixels=3840 * 2160, max_aspect_ratio=4.0, min_seconds=3.5)

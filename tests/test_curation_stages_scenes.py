@@ -6,7 +6,7 @@ import av
 import scenedetect
 from curation_files import write_scene_video
 
-from hf_tiktokactions.curation.scenes import SceneCutter, detection_size
+from hf_tiktokactions.curation.stages.scenes import SceneCutter, detection_size
 
 
 def _cut_file(path, fps=30.0):

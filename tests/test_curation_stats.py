@@ -11,8 +11,8 @@ import pytest
 from index_files import APPENDIX_SPEC, CATALOGUE_CSV, build_output
 from PIL import Image
 
-from hf_tiktokactions.curation.hashtags import load_catalogue
-from hf_tiktokactions.curation.stats import (
+from hf_tiktokactions.collection.hashtags import load_catalogue
+from hf_tiktokactions.curation.governance.stats import (
     VideoFacts,
     compute_statistics,
     hashtag_range_name,

@@ -1,6 +1,6 @@
 """The Research API client and collect_tiktok.py against a real HTTP server on 127.0.0.1.
 
-The server (hf_tiktokactions.curation.testing_server) follows the public spec; its switches play
+The server (hf_tiktokactions.testing.research_api_server) follows the public spec; its switches play
 what the real service does to a long run: short pages, expiring tokens, 429 / 5xx, quota.
 """
 
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from hf_tiktokactions.curation.collect import CollectionRequest, collect, date_windows, parse_fields
-from hf_tiktokactions.curation.testing_server import FakeResearchApi, make_videos
-from hf_tiktokactions.curation.tiktok_api import Credentials, ResearchApiClient, RetryPolicy
+from hf_tiktokactions.collection.collect import CollectionRequest, collect, date_windows, parse_fields
+from hf_tiktokactions.collection.tiktok_api import Credentials, ResearchApiClient, RetryPolicy
 from hf_tiktokactions.errors import ApiError, ConfigError, CredentialsError, OutputStateError
+from hf_tiktokactions.testing.research_api_server import FakeResearchApi, make_videos
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / "dataset_scripts" / "collect_tiktok.py"

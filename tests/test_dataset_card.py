@@ -16,8 +16,8 @@ import pytest
 from huggingface_hub import DatasetCard
 from index_files import CATALOGUE_CSV, build_output
 
-from hf_tiktokactions.curation.hashtags import load_catalogue
-from hf_tiktokactions.curation.stats import statistics_of_index
+from hf_tiktokactions.collection.hashtags import load_catalogue
+from hf_tiktokactions.curation.governance.stats import statistics_of_index
 from hf_tiktokactions.hub.dataset_card import card_for_curated_folder, index_dataset_card
 
 ROOT = Path(__file__).resolve().parent.parent

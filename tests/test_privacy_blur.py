@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from curation_files import write_frames
 
-from hf_tiktokactions.curation.privacy import CenterFaceDetector, FaceDetector, blur_faces
+from hf_tiktokactions.curation.governance.privacy import CenterFaceDetector, FaceDetector, blur_faces
 
 ROOT = Path(__file__).resolve().parent.parent
 FACE = (slice(70, 170), slice(195, 255))  # rows, columns inside the astronaut's face (512 x 512 image); the

@@ -47,14 +47,14 @@ from hf_tiktokactions.curation.pipeline import (
     write_metadata,
 )
 from hf_tiktokactions.errors import ConfigError, OutputStateError
+from hf_tiktokactions.layout import CURATION_CONFIG_FILE as CONFIG_FILE
+from hf_tiktokactions.layout import CURATION_LOCK_FILE as LOCK_FILE
+from hf_tiktokactions.layout import CURATION_SUMMARY_FILE as SUMMARY_FILE
+from hf_tiktokactions.layout import REVIEW_LIST_FILE
 
 logger = logging.getLogger(__name__)
 
 ENGINES = ("local", "ray")
-CONFIG_FILE = "curation_config.json"
-SUMMARY_FILE = "curation_summary.json"
-REVIEW_LIST_FILE = "review_list.txt"
-LOCK_FILE = ".curation.lock"
 _RUN_INDEPENDENT = ("threads",)  # options that do not change a video's outputs
 
 
@@ -73,7 +73,7 @@ class CurationResult:
 
 def build_detector(options: CurationOptions):
     """The detector ``options`` ask for (``None`` for ``--detector none``)."""
-    from hf_tiktokactions.curation.person_detection import load_detector
+    from hf_tiktokactions.curation.stages.person_detection import load_detector
 
     return load_detector(
         options.detector, options.person_classes, options.person_confidence, options.detector_image_size

@@ -23,8 +23,7 @@ from typing import Any
 
 from hf_tiktokactions.curation.pipeline import METADATA_DIR
 from hf_tiktokactions.errors import OutputStateError
-
-INDEX_DIR = "index"
+from hf_tiktokactions.layout import INDEX_DIR
 
 
 def _features():

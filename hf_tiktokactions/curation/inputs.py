@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions.atomic_files import read_jsonl
-from hf_tiktokactions.curation.download import MANIFEST_FILE, SUMMARY_FILE, load_downloaded_videos
+from hf_tiktokactions.collection.download import MANIFEST_FILE, SUMMARY_FILE, load_downloaded_videos
 from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.layout import VIDEOS_FILE as METADATA_FILE
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".flv", ".3gp", ".ts", ".mpg", ".mpeg", ".wmv")
-METADATA_FILE = "videos.jsonl"
 
 
 @dataclass(frozen=True)

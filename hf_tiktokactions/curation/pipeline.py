@@ -25,16 +25,15 @@ from typing import Any
 
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import write_json_atomic
-from hf_tiktokactions.curation.clip_selection import CandidateFrames, ClipRule, choose_clip
-from hf_tiktokactions.curation.clip_writer import ClipEncoding, clip_size, write_clip
 from hf_tiktokactions.curation.inputs import VideoInput
-from hf_tiktokactions.curation.person_detection import PersonDetector
-from hf_tiktokactions.curation.probe import count_frames, probe_source
-from hf_tiktokactions.curation.sampling import evenly_spaced_indices
+from hf_tiktokactions.curation.stages.clip_selection import CandidateFrames, ClipRule, choose_clip
+from hf_tiktokactions.curation.stages.clip_writer import ClipEncoding, clip_size, write_clip
+from hf_tiktokactions.curation.stages.person_detection import PersonDetector
+from hf_tiktokactions.curation.stages.probe import count_frames, probe_source
+from hf_tiktokactions.curation.stages.sampling import evenly_spaced_indices
 from hf_tiktokactions.errors import ConfigError, VideoRejected
+from hf_tiktokactions.layout import CLIPS_DIR, METADATA_DIR
 
-CLIPS_DIR = "clips"
-METADATA_DIR = "metadata"
 PASS, REVIEW, REJECTED = "pass", "review", "rejected"
 TRUNCATION_TOLERANCE = 0.02  # containers may declare a frame or two more than decode
 
@@ -164,8 +163,8 @@ def video_stage(video: VideoInput, output: Path, options: CurationOptions) -> St
 
 
 def _video_stage(video: VideoInput, output: Path, options: CurationOptions, record: dict[str, Any]) -> StageOutput:
-    from hf_tiktokactions.curation.decode_pass import decode_pass, read_frame_range
-    from hf_tiktokactions.curation.scenes import SceneCutter
+    from hf_tiktokactions.curation.stages.decode_pass import decode_pass, read_frame_range
+    from hf_tiktokactions.curation.stages.scenes import SceneCutter
 
     probe = probe_source(video.source_path, options.max_pixels, options.max_aspect_ratio, options.min_seconds)
     record.update(

@@ -1,4 +1,4 @@
-"""hub layer of hf_tiktokactions (see ../shared/DESIGN.md for the layering): cards and publishing.
+"""The hub layer (docs/ARCHITECTURE.md): cards and publishing.
 
 * ``results``: the evaluation results file format (written by fine-tuning, read by the cards).
 * ``cards``: model card (YAML + model-index from results files) and the pre-training index's dataset card.

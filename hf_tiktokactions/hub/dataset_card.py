@@ -18,7 +18,7 @@ from typing import Any
 
 from huggingface_hub import DatasetCard
 
-from hf_tiktokactions.curation.stats import (
+from hf_tiktokactions.curation.governance.stats import (
     duration_table,
     group_table,
     hashtag_range_table,
@@ -246,10 +246,10 @@ def card_for_curated_folder(
 
     ``collection_dir`` is collect_tiktok.py's output folder (its ``summary.json`` gives dates and fields).
     """
-    from hf_tiktokactions.curation.collect import SUMMARY_FILE as COLLECTION_SUMMARY
+    from hf_tiktokactions.collection.collect import SUMMARY_FILE as COLLECTION_SUMMARY
     from hf_tiktokactions.curation.engines import SUMMARY_FILE as CURATION_SUMMARY
+    from hf_tiktokactions.curation.governance.retention import latest_purge_log
     from hf_tiktokactions.curation.index import INDEX_DIR
-    from hf_tiktokactions.curation.retention import latest_purge_log
 
     folder = Path(folder)
     if folder.name == INDEX_DIR:

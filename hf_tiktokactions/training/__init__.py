@@ -1,1 +1,2 @@
-"""training layer of hf_tiktokactions (see ../shared/DESIGN.md for the layering)."""
+"""The training layer: pre-training (Accelerate), fine-tuning (Trainer), evaluation, metrics and the experiment
+drivers. See docs/ARCHITECTURE.md for the layers."""

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions.atomic_files import read_jsonl
-from hf_tiktokactions.curation.collect import MAX_WINDOW_DAYS
-from hf_tiktokactions.curation.tiktok_api import MAX_COUNT, ResearchApiClient
+from hf_tiktokactions.collection.collect import MAX_WINDOW_DAYS
+from hf_tiktokactions.collection.tiktok_api import MAX_COUNT, ResearchApiClient
 from hf_tiktokactions.errors import ConfigError, QuotaExhausted
 
 logger = logging.getLogger(__name__)

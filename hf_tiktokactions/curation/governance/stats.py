@@ -31,10 +31,11 @@ from typing import Any
 
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import write_json_atomic
-from hf_tiktokactions.curation.hashtags import Hashtag
+from hf_tiktokactions.collection.hashtags import Hashtag
 from hf_tiktokactions.curation.index import load_index
 from hf_tiktokactions.curation.pipeline import PASS, REJECTED, REVIEW
 from hf_tiktokactions.errors import OutputStateError
+from hf_tiktokactions.layout import STATS_JSON, STATS_MD
 
 STATUSES = (PASS, REVIEW, REJECTED)
 HASHTAG_RANGE_EDGES = (200, 400, 600, 800)
@@ -43,7 +44,6 @@ DURATION_RANGES = (("< 3.5 s", 0.0, 3.5), ("3.5-5 s", 3.5, 5.0), ("5-10 s", 5.0,
 """Scene length before clipping, in seconds: [low, high)."""
 NO_HASHTAG = "(no hashtag)"
 UNCATALOGUED = "(not in the catalogue)"
-STATS_JSON, STATS_MD = "stats.json", "stats.md"
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -367,7 +367,7 @@ def statistics_markdown(stats: dict[str, Any], figures: dict[str, str] | None = 
 
 def write_statistics(stats: dict[str, Any], output: str | Path, top_n: int | None = None) -> dict[str, Path]:
     """Write the figures, ``stats.md`` and ``stats.json`` into ``output``; returns the paths by name."""
-    from hf_tiktokactions.curation.stats_figures import write_figures
+    from hf_tiktokactions.curation.governance.stats_figures import write_figures
 
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)

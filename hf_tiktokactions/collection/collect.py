@@ -28,9 +28,12 @@ from tqdm.auto import tqdm
 
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import append_jsonl, read_json, read_jsonl, truncate_to, write_json_atomic
-from hf_tiktokactions.curation.hashtags import Hashtag
-from hf_tiktokactions.curation.tiktok_api import DEFAULT_FIELDS, VIDEO_FIELDS, ResearchApiClient
+from hf_tiktokactions.collection.hashtags import Hashtag
+from hf_tiktokactions.collection.tiktok_api import DEFAULT_FIELDS, VIDEO_FIELDS, ResearchApiClient
 from hf_tiktokactions.errors import ConfigError, OutputStateError, QuotaExhausted, TikTokActionsError
+from hf_tiktokactions.layout import COLLECTION_STATE_FILE as STATE_FILE
+from hf_tiktokactions.layout import COLLECTION_SUMMARY_FILE as SUMMARY_FILE
+from hf_tiktokactions.layout import VIDEOS_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +41,6 @@ STATE_FORMAT = 1
 MAX_WINDOW_DAYS = 30
 """Days covered by one query window, both ends included (``end - start`` is at most 29 days)."""
 
-VIDEOS_FILE = "videos.jsonl"
-STATE_FILE = "state.json"
-SUMMARY_FILE = "summary.json"
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -24,13 +24,12 @@ from typing import Any
 
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import read_json, write_json_atomic
-from hf_tiktokactions.curation.download import MANIFEST_FILE
+from hf_tiktokactions.collection.download import MANIFEST_FILE
 from hf_tiktokactions.curation.engines import REVIEW_LIST_FILE
 from hf_tiktokactions.curation.index import INDEX_DIR, read_records, save_index
 from hf_tiktokactions.curation.pipeline import CLIPS_DIR, METADATA_DIR, metadata_path
 from hf_tiktokactions.errors import ConfigError, OutputStateError
-
-PURGE_LOG_DIR = "purge_logs"
+from hf_tiktokactions.layout import PURGE_LOG_DIR
 
 
 def _now() -> str:
@@ -195,7 +194,7 @@ def remove_videos(output: str | Path, video_ids: Iterable[str], dry_run: bool = 
 
 def find_collection_metadata(output: str | Path) -> Path | None:
     """The collection's ``videos.jsonl``, found from the download folder the raw videos lie in."""
-    from hf_tiktokactions.curation.download import MANIFEST_FILE, VIDEOS_DIR
+    from hf_tiktokactions.collection.download import MANIFEST_FILE, VIDEOS_DIR
     from hf_tiktokactions.curation.inputs import collection_metadata_file
 
     for record in read_records(output):
@@ -218,7 +217,7 @@ def refresh(
     ``max_unavailable_share`` of the checked videos look unavailable, nothing is deleted: that smells of
     a wrong metadata file or API project rather than of creators deleting half their videos.
     """
-    from hf_tiktokactions.curation.refresh import check_availability
+    from hf_tiktokactions.collection.refresh import check_availability
 
     output = Path(output)
     _check_output(output)

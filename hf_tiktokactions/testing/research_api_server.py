@@ -12,7 +12,7 @@ request (and record) quota, withheld videos (pages shorter than ``max_count``) a
 
 Run it by hand for a dry run of the collection CLI::
 
-    python -m hf_tiktokactions.curation.testing_server --port 8123 --hashtags salsa,tango
+    python -m hf_tiktokactions.testing.research_api_server --port 8123 --hashtags salsa,tango
     TIKTOK_CLIENT_KEY=test-key TIKTOK_CLIENT_SECRET=test-secret \\
         python dataset_scripts/collect_tiktok.py --api-base http://127.0.0.1:8123 ...
 """
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from hf_tiktokactions.curation.tiktok_api import MAX_COUNT, QUERY_PATH, TOKEN_PATH, VIDEO_FIELDS
+from hf_tiktokactions.collection.tiktok_api import MAX_COUNT, QUERY_PATH, TOKEN_PATH, VIDEO_FIELDS
 
 MAX_WINDOW_DAYS = 30
 """The API refuses an end_date more than 30 days after start_date."""

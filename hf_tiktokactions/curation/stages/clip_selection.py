@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hf_tiktokactions.curation.scenes import Scene
+from hf_tiktokactions.curation.stages.scenes import Scene
 from hf_tiktokactions.errors import VideoRejected
 
 

@@ -35,14 +35,12 @@ from tqdm.auto import tqdm
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import append_jsonl, drop_partial_last_line, read_jsonl, write_json_atomic
 from hf_tiktokactions.errors import DownloadError
+from hf_tiktokactions.layout import DOWNLOAD_SUMMARY_FILE as SUMMARY_FILE
+from hf_tiktokactions.layout import MANIFEST_FILE, PARTIAL_DIR, VIDEOS_DIR
 
 logger = logging.getLogger(__name__)
 
 VIDEO_PAGE_URL = "https://www.tiktok.com/@{username}/video/{id}"
-MANIFEST_FILE = "manifest.jsonl"
-SUMMARY_FILE = "download_summary.json"
-VIDEOS_DIR = "videos"
-PARTIAL_DIR = ".partial"
 
 
 class DownloadFailed(Exception):

@@ -10,7 +10,6 @@ boxes of the classes that count as a person: ``{"box": [x1, y1, x2, y2] (pixels)
   found in the working directory or ultralytics' ``weights_dir`` (``--detector yolov8n.pt``); a
   model config such as ``yolov8n.yaml`` builds an untrained model (tests: plumbing only). Nothing is
   ever downloaded: ultralytics is imported with ``YOLO_OFFLINE`` and without auto-install.
-* :class:`ScriptedDetector`: answers from a table (tests of the decision logic).
 
 :func:`load_detector` turns the ``--detector`` value into one of them (``none`` -> ``None``).
 """
@@ -150,26 +149,8 @@ class UltralyticsDetector:
             xyxy = boxes.xyxy.cpu().numpy().round(1).tolist()
             scores = boxes.conf.cpu().numpy().round(4).tolist()
             labels = [self.labels.get(int(c), str(int(c))) for c in boxes.cls.cpu().numpy()]
-            detections.append([{"box": b, "confidence": s, "label": l} for b, s, l in zip(xyxy, scores, labels)])
+            detections.append([{"box": b, "confidence": s, "label": name} for b, s, name in zip(xyxy, scores, labels)])
         return detections
-
-
-class ScriptedDetector:
-    """Answers from ``persons_by_frame``: frame position in the batch -> number of person boxes (tests)."""
-
-    def __init__(self, persons_by_frame: dict[int, int] | Sequence[int], name: str = "scripted") -> None:
-        self.name = name
-        self.persons_by_frame = (
-            dict(enumerate(persons_by_frame)) if isinstance(persons_by_frame, (list, tuple)) else dict(persons_by_frame)
-        )
-
-    def detect(self, frames_bgr: Sequence[np.ndarray]) -> list[list[Detection]]:
-        out = []
-        for position, frame in enumerate(frames_bgr):
-            height, width = frame.shape[:2]
-            box = {"box": [0.0, 0.0, float(width), float(height)], "confidence": 1.0, "label": "person"}
-            out.append([dict(box) for _ in range(self.persons_by_frame.get(position, 0))])
-        return out
 
 
 def load_detector(

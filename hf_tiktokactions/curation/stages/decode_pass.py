@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hf_tiktokactions.curation.clip_selection import CandidateFrames
-from hf_tiktokactions.curation.probe import quiet_ffmpeg
-from hf_tiktokactions.curation.scenes import Scene, SceneCutter, detection_size
+from hf_tiktokactions.curation.stages.clip_selection import CandidateFrames
+from hf_tiktokactions.curation.stages.probe import quiet_ffmpeg
+from hf_tiktokactions.curation.stages.scenes import Scene, SceneCutter, detection_size
 
 
 @dataclass

@@ -22,9 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from hf_tiktokactions.curation.clip_writer import ClipEncoding, write_clip
 from hf_tiktokactions.curation.inputs import VIDEO_SUFFIXES
-from hf_tiktokactions.curation.person_detection import Detection
+from hf_tiktokactions.curation.stages.clip_writer import ClipEncoding, write_clip
+from hf_tiktokactions.curation.stages.person_detection import Detection
 from hf_tiktokactions.errors import ConfigError, DetectorError, VideoDecodeError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")

@@ -1,0 +1,51 @@
+"""Every file and folder name of the output folders the data side writes, in one place.
+
+A collection folder (``collect``)::
+
+    DIR/videos.jsonl          one Research API record per line (``VIDEOS_FILE``)
+    DIR/state.json            what is done, for resuming (``COLLECTION_STATE_FILE``)
+    DIR/summary.json          the run's summary (``COLLECTION_SUMMARY_FILE``)
+
+A download folder (``download``)::
+
+    DIR/videos/<id>.mp4       the downloaded videos (``VIDEOS_DIR``)
+    DIR/.partial/<id>/        scratch space of a download in flight (``PARTIAL_DIR``)
+    DIR/manifest.jsonl        one line per attempted video: path or reason (``MANIFEST_FILE``)
+    DIR/download_summary.json the run's summary (``DOWNLOAD_SUMMARY_FILE``)
+
+A curation folder (``curate``)::
+
+    DIR/clips/                the curated clips (``CLIPS_DIR``)
+    DIR/metadata/<id>.json    one record per input video, written atomically (``METADATA_DIR``)
+    DIR/index/                the ``datasets`` index rebuilt from metadata/ (``INDEX_DIR``)
+    DIR/curation_config.json  the options of the run (``CURATION_CONFIG_FILE``)
+    DIR/curation_summary.json the run's summary (``CURATION_SUMMARY_FILE``)
+    DIR/review_list.txt       videos a person should look at (``REVIEW_LIST_FILE``)
+    DIR/.curation.lock        held while a run writes the folder (``CURATION_LOCK_FILE``)
+    DIR/stats.json, stats.md  dataset statistics (``STATS_JSON``, ``STATS_MD``)
+    DIR/purge_logs/           records of what retention deleted (``PURGE_LOG_DIR``)
+"""
+
+from __future__ import annotations
+
+# collection folder
+VIDEOS_FILE = "videos.jsonl"
+COLLECTION_STATE_FILE = "state.json"
+COLLECTION_SUMMARY_FILE = "summary.json"
+
+# download folder
+VIDEOS_DIR = "videos"
+PARTIAL_DIR = ".partial"
+MANIFEST_FILE = "manifest.jsonl"
+DOWNLOAD_SUMMARY_FILE = "download_summary.json"
+
+# curation folder
+CLIPS_DIR = "clips"
+METADATA_DIR = "metadata"
+INDEX_DIR = "index"
+CURATION_CONFIG_FILE = "curation_config.json"
+CURATION_SUMMARY_FILE = "curation_summary.json"
+REVIEW_LIST_FILE = "review_list.txt"
+CURATION_LOCK_FILE = ".curation.lock"
+STATS_JSON, STATS_MD = "stats.json", "stats.md"
+PURGE_LOG_DIR = "purge_logs"

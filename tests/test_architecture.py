@@ -1,0 +1,75 @@
+"""The layering rules of docs/ARCHITECTURE.md, checked on the source: which layer may import which.
+
+Data flows one way (collection -> curation -> index -> data -> training -> hub -> spaces); a lower layer never
+imports a higher one, the model files stay shippable as Hub remote code, and product code never imports the
+test doubles of ``hf_tiktokactions.testing``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "hf_tiktokactions"
+# the small shared modules every layer may use
+COMMON = {"__init__", "errors", "atomic_files", "layout", "resources"}
+# layer -> the other layers it may import (besides COMMON); a layer absent here may import anything but `testing`
+ALLOWED = {
+    "modeling": set(),
+    "collection": set(),
+    "data": {"modeling"},
+    "curation": {"collection", "data"},
+    "training": {"modeling", "data"},
+    "hub": {"modeling", "data", "training", "curation", "collection", "cli_errors"},
+}
+# the files `hub export` ships as remote code: they may import only each other
+REMOTE_CODE = ("configuration_videomaev2", "modeling_videomaev2", "masking")
+
+
+def _imports(path: Path) -> set[str]:
+    """The ``hf_tiktokactions...`` modules ``path`` imports, relative imports resolved."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module.removesuffix(".__init__")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.startswith("hf_tiktokactions")}
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_each_module_imports_only_what_its_layer_may(path):
+    own = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+    imported = {_layer(name) for name in _imports(path)} - {own}
+    imported = {layer for layer in imported if (PACKAGE / layer).is_dir() or (PACKAGE / f"{layer}.py").is_file()}
+    if own != "testing":
+        assert "testing" not in imported, f"{path}: product code imports the test doubles"
+    if own in ALLOWED:
+        assert imported <= ALLOWED[own] | COMMON, f"{path} imports {sorted(imported - ALLOWED[own] - COMMON)}"
+
+
+def test_the_model_files_are_self_contained_remote_code():
+    shipped = {f"hf_tiktokactions.modeling.{name}" for name in REMOTE_CODE}
+    for name in REMOTE_CODE:
+        modules = {m for m in _imports(PACKAGE / "modeling" / f"{name}.py") if m in shipped or m.count(".") == 2}
+        assert modules <= shipped, (
+            f"{name}.py imports {sorted(modules - shipped)}: it would not load as Hub remote code"
+        )
