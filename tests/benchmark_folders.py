@@ -3,6 +3,7 @@ can read back which frame it got): the official annotation files' formats, tiny 
 
 * ``kinetics400(root)``: ``annotations/{train,val,test}.csv`` as the CVDF release (``label,youtube_id,time_start,
   time_end,split``; the test list is labelled too), H.264 MP4s ``videos/<split>/<youtube_id>_<start>_<end>.mp4``;
+  ``kinetics400_videomae_lists(root)``: the official VideoMAE code's ``{train,val,test}.csv`` lists instead;
 * ``ssv2(root)``: ``labels/something-something-v2-{labels,train,validation,test}.json``, VP9 ``videos/<id>.webm``;
 * ``ucf101(root)``: ``UCF-101/<Class>/v_<Class>_gXX_cYY.avi`` (MPEG-4 Part 2 AVI) + ``ucfTrainTestlist/``;
 * ``hmdb51(root)``: ``hmdb51_org/<class>/<name>.avi`` + ``testTrainMulti_7030_splits/<class>_test_split1.txt``.
@@ -56,6 +57,28 @@ def kinetics400(root: Path, num_frames: int = 40) -> BenchmarkFolder:
                 write_test_video(videos / split / f"{youtube_id}_{start:06d}_{end:06d}.mp4", num_frames, SIZE, SIZE)
         ids[{"val": "validation"}.get(split, split)] = [youtube_id for _, youtube_id, *_ in entries]
     return BenchmarkFolder("kinetics400", videos, annotations, ids)
+
+
+def kinetics400_videomae_lists(root: Path, num_frames: int = 40) -> BenchmarkFolder:
+    """Kinetics-400 as the official VideoMAE code reads it: ``train.csv`` / ``val.csv`` / ``test.csv`` lists of
+    ``<path under data_root> <class index>`` (no header), and VideoMAE V2's ``label_map_k400.txt``."""
+    lists, videos = root / "lists", root / "data"
+    lists.mkdir(parents=True)
+    (lists / "label_map_k400.txt").write_text("abseiling\nair drumming\nanswering questions\n")
+    rows = {
+        "train": [("---QUuC4vJs", 0), ("--nQbRBEz2s", 2)],
+        "val": [("jf7RDuUTrsQ", 1), ("JTlatknwOrY", 2)],
+        "test": [("NUG7kwJ-614", 0), ("y9r115bgfNk", 1)],
+    }
+    for split, entries in rows.items():
+        (lists / f"{split}.csv").write_text("".join(f"k400/{video_id}.mp4 {label}\n" for video_id, label in entries))
+        for video_id, _ in entries:
+            write_test_video(videos / "k400" / f"{video_id}.mp4", num_frames, SIZE, SIZE)
+    ids = {
+        {"val": "validation"}.get(split, split): [video_id for video_id, _ in entries]
+        for split, entries in rows.items()
+    }
+    return BenchmarkFolder("kinetics400", videos, lists, ids)
 
 
 def ssv2(root: Path, num_frames: int = 42) -> BenchmarkFolder:
@@ -119,3 +142,4 @@ def hmdb51(root: Path, num_frames: int = 40) -> BenchmarkFolder:
 
 
 BUILDERS = {"kinetics400": kinetics400, "ssv2": ssv2, "ucf101": ucf101, "hmdb51": hmdb51}
+VIDEOMAE_LISTS = {"kinetics400-lists": kinetics400_videomae_lists}  # same --dataset, the official code's list files

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from benchmark_folders import BUILDERS
+from benchmark_folders import BUILDERS, VIDEOMAE_LISTS
 from transformers import TrainingArguments
 from video_files import frame_index_of
 
@@ -24,12 +24,14 @@ from hf_tiktokactions.training.finetuning import _test_dataset, _train_dataset, 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"num_frames": 4, "input_size": 32, "short_side_size": 32, "decode_backend": "pyav"}
 SCORED = {"kinetics400": "validation", "ssv2": "validation", "ucf101": "test", "hmdb51": "test"}
+SCORED["kinetics400-lists"] = "validation"
+FOLDERS = {**BUILDERS, **VIDEOMAE_LISTS}
 
 
 @pytest.fixture(scope="module")
 def benchmarks(tmp_path_factory):
     root = tmp_path_factory.mktemp("benchmarks")
-    return {name: build(root / name) for name, build in BUILDERS.items()}
+    return {name: build(root / name) for name, build in FOLDERS.items()}
 
 
 def small_args(folder, **options) -> FinetuneArguments:
@@ -44,15 +46,18 @@ def frame_indices(clip: torch.Tensor) -> list[int]:
     return [frame_index_of(frame) for frame in clip]
 
 
-@pytest.mark.parametrize("name", list(BUILDERS))
+@pytest.mark.parametrize("name", list(FOLDERS))
 def test_auto_splits_score_what_the_official_code_scores(benchmarks, name):
-    """K400 and SSv2: the validation list (K400's test.csv is labelled and still not scored); UCF101 and HMDB51: the
-    split's test list. Validation during training uses the same list."""
+    """K400 and SSv2: the validation list (K400's test.csv is labelled and still not scored), also from the official
+    code's list files; UCF101 and HMDB51: the split's test list. Validation during training uses the same list."""
     folder = benchmarks[name]
     data = resolve_data(small_args(folder), seed=0)
     assert data.test.name == data.eval.name == SCORED[name]
     assert data.test.video_ids == folder.ids[SCORED[name]]
     assert data.train.video_ids == folder.ids["train"]
+    if name == "kinetics400-lists":  # class names from label_map_k400.txt, the listed indices kept
+        assert data.class_names == ["abseiling", "air drumming", "answering questions"]
+        assert data.test.labels == [1, 2]
 
 
 def test_another_split_is_scored_only_when_asked(benchmarks):
