@@ -172,6 +172,11 @@ def test_rand_augment_applies_the_same_ops_to_every_frame():
         assert out.shape == clip.shape and out.dtype == torch.uint8 and _all_frames_equal(out)
         changed += not torch.equal(out, clip)
     assert changed  # it does augment
+    # the official create_random_augment's settings: bicubic (--train_interpolation), grey fill, 0.45 x crop size
+    assert {(op.kwargs["resample"], op.kwargs["fillcolor"]) for op in augment.transform.ops} == {
+        (Image.Resampling.BICUBIC, (128, 128, 128))
+    }
+    assert {op.hparams["translate_const"] for op in augment.transform.ops} == {28}
 
 
 def test_mixup_uses_one_box_for_all_frames():

@@ -165,13 +165,19 @@ class ClipRandAugment:
 
     timm's operations work on PIL images and draw from the global ``random``/``numpy`` generators, so the
     same draw is replayed for every frame by restoring those generators' state before each frame.
-    uint8 (T, C, H, W) in and out.
+    uint8 (T, C, H, W) in and out. Settings as the official ``create_random_augment``: ``translate_const`` from
+    the crop size, bicubic resampling (``--train_interpolation bicubic``), grey (128) fill.
     """
 
     def __init__(self, config: str = "rand-m7-n4-mstd0.5-inc1", input_size: int = 224):
+        from PIL import Image
         from timm.data.auto_augment import rand_augment_transform
 
-        hparams = {"translate_const": int(input_size * 0.45), "img_mean": tuple(round(255 * m) for m in IMAGENET_MEAN)}
+        hparams = {
+            "translate_const": int(input_size * 0.45),
+            "img_mean": (128, 128, 128),
+            "interpolation": Image.Resampling.BICUBIC,
+        }
         self.config = config
         self.transform = rand_augment_transform(config, hparams)
 
