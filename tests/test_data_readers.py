@@ -208,6 +208,29 @@ def test_kinetics_reads_official_csvs(tmp_path: Path) -> None:
         load_kinetics(csv_dir, videos, missing="error")
 
 
+def test_kinetics_reads_the_official_videomae_lists(tmp_path: Path, caplog) -> None:
+    """VideoMAE / VideoMAE V2 ``train.csv`` / ``val.csv``: ``<path under data_root> <class index>``, no header."""
+    lists, root = tmp_path / "lists", tmp_path / "data"
+    lists.mkdir()
+    (lists / "train.csv").write_text("k400/---QUuC4vJs.mp4 0\nk400/--nQbRBEz2s.mp4 2\n")
+    (lists / "val.csv").write_text("k400/jf7RDuUTrsQ.mp4 1\n")
+    for name in ("---QUuC4vJs", "--nQbRBEz2s", "jf7RDuUTrsQ"):
+        touch(root / "k400" / f"{name}.mp4")
+    data = load_kinetics(lists, root)
+    assert list(data) == ["train", "validation"] and class_names(data) == ["0", "1", "2"]
+    row = data["validation"][0]
+    assert (row["video"], row["label"], row["video_id"]) == (str(root / "k400" / "jf7RDuUTrsQ.mp4"), 1, "jf7RDuUTrsQ")
+    assert row["time_start"] == row["time_end"] == -1
+    (lists / "label_map_k400.txt").write_text("abseiling\nair drumming\nanswering questions\n")
+    assert labels_as_names(load_kinetics(lists, root)["train"]) == ["abseiling", "answering questions"]
+    (lists / "label_map_k400.txt").write_text("abseiling\n")
+    with pytest.raises(DatasetLayoutError, match=r"label_map_k400\.txt names 1 classes, the lists use class index 2"):
+        load_kinetics(lists, root)
+    (lists / "val.csv").write_text("k400/jf7RDuUTrsQ.mp4 1\nk400/JTlatknwOrY.mp4 air_drumming\n")
+    with pytest.raises(DatasetLayoutError, match=r"val\.csv, line 2: expected '<video path> <class index>'"):
+        load_kinetics(lists, root)
+
+
 def test_kinetics_errors(tmp_path: Path) -> None:
     (tmp_path / "videos").mkdir()
     (tmp_path / "csv").mkdir()

@@ -72,6 +72,17 @@ def test_segment_based_multiview_clips_shift_within_segments():
     assert list(views[0]) == list(range(0, 160, 10)) and list(views[1]) == list(range(5, 160, 10))
 
 
+def test_one_segment_based_view_is_the_official_validation_clip():
+    # upstream validation mode: segments of 42 // 4 = 10 frames, the middle one of each (not int(10.5 * x) ...)
+    assert list(multiview_indices(42, 0, 1, num_frames=4, segment_based=True)) == [5, 15, 25, 35]
+    assert list(multiview_indices(42, 0, 1, num_frames=4, segment_based=True)) == list(segment_indices(42, 4))
+    # ... while two test views keep upstream's test mode: frame int(tick * (x + v / 2)), tick = 10.5
+    assert [list(multiview_indices(42, v, 2, num_frames=4, segment_based=True)) for v in range(2)] == [
+        [0, 10, 21, 31],
+        [5, 15, 26, 36],
+    ]
+
+
 def test_a_video_without_frames_is_rejected():
     with pytest.raises(ValueError, match="at least one frame"):
         dense_clip_indices(0)

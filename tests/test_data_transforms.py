@@ -139,6 +139,28 @@ def test_finetune_without_flip_keeps_left_and_right():
         assert out[..., :4].mean() > out[..., -4:].mean()
 
 
+def test_rand_augment_acts_on_the_whole_frames_before_the_crop():
+    """The official ``_aug_frame`` order: RandAugment on the decoded frames, then the random-resized crop.
+
+    One operation, always drawn: a horizontal shift by the full ``translate_const`` (0.45 x 32 = 14 pixels). The
+    crop takes the whole 64-wide frame (scale 1, its own aspect ratio) and halves it to 32: a shift made before
+    the crop moves the line 7 output pixels, one made after it 14."""
+    from timm.data.auto_augment import rand_augment_transform
+
+    random.seed(0)
+    np.random.seed(0)
+    transform = FinetuneTrainTransform(input_size=32, flip=False, erase_prob=0.0, scale=(1.0, 1.0), ratio=(2.0, 2.0))
+    transform.rand_augment.transform = rand_augment_transform(
+        "rand-n1-m10-mstd0-p1.0", {"translate_const": 14}, transforms=["TranslateX"]
+    )
+    frames = torch.zeros(2, 3, 32, 64, dtype=torch.uint8)
+    frames[..., 30:34] = 255  # a vertical line in the middle: centre 31.5, i.e. 15.75 after the crop's resize
+    for _ in range(8):
+        profile = transform(frames)[:, 0].mean(dim=(0, 1))  # (32,) brightness across the output
+        shift = abs(float(profile.argmax()) + 0.5 - 15.75)  # pixel centre minus the unshifted line's centre
+        assert 6 <= shift <= 8, shift  # after the crop it would be 13 to 15
+
+
 def test_rand_augment_applies_the_same_ops_to_every_frame():
     random.seed(1)
     np.random.seed(1)
@@ -150,6 +172,11 @@ def test_rand_augment_applies_the_same_ops_to_every_frame():
         assert out.shape == clip.shape and out.dtype == torch.uint8 and _all_frames_equal(out)
         changed += not torch.equal(out, clip)
     assert changed  # it does augment
+    # the official create_random_augment's settings: bicubic (--train_interpolation), grey fill, 0.45 x crop size
+    assert {(op.kwargs["resample"], op.kwargs["fillcolor"]) for op in augment.transform.ops} == {
+        (Image.Resampling.BICUBIC, (128, 128, 128))
+    }
+    assert {op.hparams["translate_const"] for op in augment.transform.ops} == {28}
 
 
 def test_mixup_uses_one_box_for_all_frames():

@@ -22,6 +22,10 @@ __all__ = ["write_test_video", "frame_index_of", "INDEX_BITS"]
 
 INDEX_BITS = 8
 _BLACK, _WHITE = 16, 235  # video-range luma, so the encoder does not clip
+_CODEC_OPTIONS = {
+    "mpeg4": {"qscale": "2"},
+    "libvpx-vp9": {"crf": "10", "b": "0", "deadline": "realtime", "cpu-used": "8"},
+}
 
 
 def _index_frame(index: int, height: int, width: int) -> np.ndarray:
@@ -61,8 +65,13 @@ def write_test_video(
     crf: int = 18,
     seed: int = 0,
     noise: float = 6.0,
+    codec: str = "libx264",
 ) -> Path:
     """Write ``num_frames`` frames of ``pattern`` as an H.264 (yuv420p) MP4 at ``path``; returns the path.
+
+    ``codec="mpeg4"`` with an ``.avi`` path writes MPEG-4 Part 2 in AVI, as UCF101 and HMDB51 are released (H.264
+    with B-frames in AVI has no frame timestamps: decoders return other frames than asked);
+    ``codec="libvpx-vp9"`` with a ``.webm`` path writes VP9 WebM, as Something-Something V2 is released.
 
     ``height`` and ``width`` must be even (yuv420p). ``crf`` is x264's constant rate factor (lower = more
     bits); ``noise`` is the standard deviation of the per-pixel noise of the ``"motion"`` pattern, which
@@ -76,9 +85,9 @@ def write_test_video(
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": str(crf)}
+        stream.options = _CODEC_OPTIONS.get(codec, {"crf": str(crf)})
         for index in range(num_frames):
             if pattern == "index":
                 array = _index_frame(index, height, width)

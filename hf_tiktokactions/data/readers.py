@@ -191,20 +191,24 @@ def load_kinetics(
     video_root: str | os.PathLike,
     missing: MissingPolicy = "warn",
 ) -> DatasetDict:
-    """Kinetics from the official CSV files.
+    """Kinetics from the official CSV files, or from the VideoMAE / VideoMAE V2 list files.
 
     Args:
         csv_dir: folder with the release's CSVs (``train.csv``, ``validate.csv``, ``test.csv``, or
             ``kinetics-400_{train,val,test}.csv``); columns ``label,youtube_id,time_start,time_end,split``
             (``is_cc`` and other extra columns are ignored; a CSV without ``label`` gives label -1).
+            Or the official VideoMAE code's lists ``train.csv`` / ``val.csv`` / ``test.csv``: one
+            ``<video path relative to video_root> <class index>`` a line, no header; the class names then come
+            from a ``label_map*.txt`` in the folder (one name a line, as VideoMAE V2's ``misc/label_map_k400.txt``),
+            else they are the indices.
         video_root: folder searched recursively for ``{youtube_id}_{start:06d}_{end:06d}.<ext>``
             (any video extension, any sub-folder layout: per split, per class, flat); a file named
-            ``{youtube_id}.<ext>`` is accepted too.
+            ``{youtube_id}.<ext>`` is accepted too. With list files: the folder the listed paths start from.
         missing: what to do about listed videos that are not on disk (see the module docstring).
 
     Returns:
         ``DatasetDict`` with the splits the CSVs name (``train``, ``validation``, ``test``) and extra
-        columns ``time_start``, ``time_end`` (seconds, int).
+        columns ``time_start``, ``time_end`` (seconds, int; -1 from list files, which do not give them).
     """
     csv_dir = _existing_dir(csv_dir, "Kinetics CSV folder")
     video_root = _existing_dir(video_root, "Kinetics video root")
@@ -213,6 +217,13 @@ def load_kinetics(
         raise DatasetLayoutError(
             f"Kinetics: no .csv annotation file in {csv_dir}. Pass the folder of the release's train/validate/test CSVs."
         )
+    extra_features = {"time_start": Value("int32"), "time_end": Value("int32")}
+    list_files = [path for path in csv_files if _is_videomae_list(path)]
+    if list_files:
+        others = [path.name for path in csv_files if path not in list_files]
+        if others:
+            logger.warning("Kinetics: reading the VideoMAE lists in %s, skipping %s.", csv_dir, ", ".join(others))
+        return _load_videomae_lists(list_files, csv_dir, video_root, missing, extra_features)
 
     records: list[tuple[str, str | None, str, int, int]] = []  # (split, label, youtube_id, start, end)
     used = 0
@@ -253,7 +264,38 @@ def load_kinetics(
         splits.setdefault(split_name, _Split()).add(
             path, index_of[label] if label is not None else -1, youtube_id, time_start=start, time_end=end
         )
-    extra_features = {"time_start": Value("int32"), "time_end": Value("int32")}
+    return _build(_ordered(splits), names, "Kinetics", video_root, missing, extra_features)
+
+
+def _is_videomae_list(path: Path) -> bool:
+    """Whether ``path`` is an official VideoMAE list (``<path> <class index>`` lines, no header)."""
+    with path.open(encoding="utf-8") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    fields = first.split()
+    return len(fields) == 2 and fields[1].isdigit() and "," not in first
+
+
+def _load_videomae_lists(
+    list_files: list[Path], csv_dir: Path, video_root: Path, missing: MissingPolicy, extra_features: dict[str, Value]
+) -> DatasetDict:
+    splits: dict[str, _Split] = {}
+    for list_path in list_files:
+        rows = splits.setdefault(_KINETICS_SPLITS[_split_from_file_name(list_path)], _Split())
+        for line_number, fields in _read_fields(list_path):
+            if len(fields) != 2 or not fields[1].isdigit():
+                _malformed(list_path, line_number, "'<video path> <class index>' (the VideoMAE list format)")
+            video = video_root / fields[0]
+            rows.add(str(video), int(fields[1]), video.stem, time_start=-1, time_end=-1)
+    largest = max((label for rows in splits.values() for label in rows.labels), default=-1)
+    label_maps = sorted(csv_dir.glob("label_map*.txt"))
+    if label_maps:
+        names = [" ".join(fields) for _, fields in _read_fields(label_maps[0])]
+        if len(names) <= largest:
+            raise DatasetLayoutError(
+                f"Kinetics: {label_maps[0]} names {len(names)} classes, the lists use class index {largest}."
+            )
+    else:
+        names = [str(index) for index in range(largest + 1)]
     return _build(_ordered(splits), names, "Kinetics", video_root, missing, extra_features)
 
 

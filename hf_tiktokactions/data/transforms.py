@@ -2,9 +2,9 @@
 
 * ``MultiScaleCrop``: VideoMAE pre-training crop (official ``GroupMultiScaleCrop``: crop side from
   ``[1, .875, .75, .66]`` x the short side, one of 13 fixed positions, resize to ``input_size``).
-* ``FinetuneTrainTransform``: random-resized crop (scale 0.08-1, ratio 3/4-4/3) + horizontal flip (off for
-  SSv2), timm RandAugment (``rand-m7-n4-mstd0.5-inc1``) with the same draw for every frame, normalise,
-  timm random erasing (per frame, as upstream does).
+* ``FinetuneTrainTransform``: the official ``_aug_frame`` order: timm RandAugment (``rand-m7-n4-mstd0.5-inc1``)
+  on the whole decoded frames with the same draw for every frame, then random-resized crop (scale 0.08-1,
+  ratio 3/4-4/3) + horizontal flip (off for SSv2), normalise, timm random erasing (per frame, as upstream).
 * ``EvalTransform``: short-side resize, then the centre crop or one of ``num_crops`` crops along the long
   side (multi-view testing), normalise.
 * ``normalize_video``: uint8 -> float, ImageNet mean/std; works on any device, so a training loop can
@@ -165,13 +165,19 @@ class ClipRandAugment:
 
     timm's operations work on PIL images and draw from the global ``random``/``numpy`` generators, so the
     same draw is replayed for every frame by restoring those generators' state before each frame.
-    uint8 (T, C, H, W) in and out.
+    uint8 (T, C, H, W) in and out. Settings as the official ``create_random_augment``: ``translate_const`` from
+    the crop size, bicubic resampling (``--train_interpolation bicubic``), grey (128) fill.
     """
 
     def __init__(self, config: str = "rand-m7-n4-mstd0.5-inc1", input_size: int = 224):
+        from PIL import Image
         from timm.data.auto_augment import rand_augment_transform
 
-        hparams = {"translate_const": int(input_size * 0.45), "img_mean": tuple(round(255 * m) for m in IMAGENET_MEAN)}
+        hparams = {
+            "translate_const": int(input_size * 0.45),
+            "img_mean": (128, 128, 128),
+            "interpolation": Image.Resampling.BICUBIC,
+        }
         self.config = config
         self.transform = rand_augment_transform(config, hparams)
 
@@ -194,9 +200,11 @@ class ClipRandAugment:
 class FinetuneTrainTransform:
     """Fine-tuning augmentation: uint8 (T, C, H, W) -> float (T, C, S, S), normalised.
 
-    Order: random-resized crop + flip (torchvision v2: one draw per clip), RandAugment (timm, one draw per
-    clip), normalise, random erasing (timm, per frame as upstream). Upstream runs RandAugment before the
-    crop, on full-size frames; here it runs on the ``input_size`` crop, which is cheaper.
+    Order, as the official ``_aug_frame``: RandAugment (timm, one draw per clip) on the whole decoded frames,
+    then random-resized crop + flip (torchvision v2: one draw per clip), normalise, random erasing (timm, per
+    frame as upstream). RandAugment's geometric operations (translate, rotate, shear) move content by pixels
+    of the full frame, so running it after the crop would change their strength and what leaves the picture.
+    Upstream normalises before the crop: a per-channel affine map, which commutes with crop and resize up to rounding.
     """
 
     def __init__(
@@ -222,9 +230,9 @@ class FinetuneTrainTransform:
             self.erase = RandomErasing(erase_prob, mode="pixel", max_count=1, num_splits=1, device="cpu")
 
     def __call__(self, video: torch.Tensor) -> torch.Tensor:
-        video = self.crop_flip(video)
         if self.rand_augment is not None:
-            video = self.rand_augment(video)
+            video = self.rand_augment(video)  # the whole frames, before the crop (official order)
+        video = self.crop_flip(video)
         video = normalize_video(video)
         if self.erase is not None:
             video = self.erase(video)  # (T, C, H, W) is a batch to timm: each frame gets its own box

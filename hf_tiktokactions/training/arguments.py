@@ -18,6 +18,7 @@ from transformers import HfArgumentParser
 
 from ..errors import ConfigError
 from ..resources import shipped_dir
+from .protocol import resolve_augmentation
 
 T = TypeVar("T")
 
@@ -166,11 +167,17 @@ class FinetuneArguments:
     train_split: str = "train"
     eval_split: str = field(
         default="auto",
-        metadata={"help": "split for single-view validation during training (auto: validation, else test)"},
+        metadata={
+            "help": "split for single-view validation during training (auto: as --test_split for the benchmarks, "
+            "else validation, else test)"
+        },
     )
     test_split: str = field(
         default="auto",
-        metadata={"help": "split for the final multi-view test (auto: test when it has labels, else validation)"},
+        metadata={
+            "help": "split for the final multi-view test (auto: validation for kinetics400 and ssv2, as the official "
+            "code; the split's test list for ucf101 and hmdb51; else test when it has labels, else validation)"
+        },
     )
     max_train_videos: int | None = field(
         default=None, metadata={"help": "a random subset of the training videos (quick runs)"}
@@ -181,8 +188,11 @@ class FinetuneArguments:
     decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
     num_frames: int = 16
     sampling_rate: int = field(default=4, metadata={"help": "stride between the frames of a dense clip"})
-    sampling: str = field(
-        default="dense", metadata={"help": "dense (Kinetics, UCF101, HMDB51) or segment (TSN segments, SSv2)"}
+    sampling: str | None = field(
+        default=None,
+        metadata={
+            "help": "dense (Kinetics, UCF101, HMDB51) or segment (TSN segments); default dense; SSv2 is always segment"
+        },
     )
     input_size: int = 224
     short_side_size: int = field(default=224, metadata={"help": "test clips: resize the short side to this, then crop"})
@@ -228,8 +238,8 @@ class FinetuneArguments:
     )
     rand_augment: str = field(default="rand-m7-n4-mstd0.5-inc1", metadata={"help": "timm RandAugment config, or none"})
     reprob: float = field(default=0.25, metadata={"help": "random erasing probability"})
-    flip: bool = field(
-        default=True, metadata={"help": "random horizontal flip (off for SSv2, where left/right matters)"}
+    flip: bool | None = field(
+        default=None, metadata={"help": "random horizontal flip; default on; SSv2 never flips (left/right are classes)"}
     )
     crop_scale_min: float = field(
         default=0.08, metadata={"help": "smallest area fraction of the random-resized crop (upstream 0.08)"}
@@ -245,8 +255,9 @@ class FinetuneArguments:
     hardware: str | None = field(default=None, metadata={"help": "free text for results.json (default: detected)"})
 
     def __post_init__(self) -> None:
-        if self.sampling not in ("dense", "segment"):
+        if self.sampling not in (None, "dense", "segment"):
             raise ConfigError(f"--sampling must be dense or segment, got {self.sampling!r}")
+        self.sampling, self.flip = resolve_augmentation(self.dataset, self.sampling, self.flip)
         if self.mixed_precision not in ("auto", "bf16", "no"):
             raise ConfigError(f"--mixed_precision must be auto, bf16 or no, got {self.mixed_precision!r}")
         if self.split not in (1, 2, 3):

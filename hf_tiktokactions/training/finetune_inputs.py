@@ -12,6 +12,7 @@ from ..data import load_hmdb51, load_kinetics, load_ssv2, load_ucf101, load_vide
 from ..data.finetune_dataset import video_paths
 from ..errors import ConfigError
 from .arguments import FinetuneArguments
+from .protocol import protocol_of
 
 # Display names (results tables and cards) of the readers' datasets.
 DISPLAY_NAMES = {
@@ -102,7 +103,8 @@ def _has_labels(rows: Dataset) -> bool:
     return len(rows) > 0 and min(rows["label"]) >= 0
 
 
-def _pick(splits: DatasetDict, wanted: str, preference: tuple[str, ...], what: str) -> str:
+def _pick(splits: DatasetDict, wanted: str, preference: tuple[str, ...], what: str, dataset: str, why: str) -> str:
+    """``wanted``, or with ``auto`` the first labelled split of ``preference`` (the dataset's protocol)."""
     if wanted != "auto":
         if wanted not in splits:
             raise ConfigError(f"--{what} {wanted!r} is not a split of this dataset (splits: {', '.join(splits)})")
@@ -110,19 +112,26 @@ def _pick(splits: DatasetDict, wanted: str, preference: tuple[str, ...], what: s
     for name in preference:
         if name in splits and _has_labels(splits[name]):
             return name
-    raise ConfigError(f"no labelled split for --{what} among {', '.join(splits)}; name one with --{what}")
+    reason = f" ({why})" if why else ""
+    raise ConfigError(
+        f"--dataset {dataset}: --{what} auto scores the labelled {' or '.join(preference)} split{reason}, and this "
+        f"dataset has none (splits: {', '.join(splits)}); provide it, or name another split with --{what}"
+    )
 
 
 def resolve_data(args: FinetuneArguments, seed: int) -> FinetuneData:
-    """Read ``--dataset`` and choose its train, validation and test splits (see the ``--*_split`` options)."""
+    """Read ``--dataset`` and choose its train, validation and test splits: the ``--*_split`` options, where they
+    say ``auto`` the dataset's protocol (``protocol.py``: Kinetics-400 and SSv2 are scored on their validation list,
+    UCF101 and HMDB51 on the split's test list)."""
     splits = load_splits(args)
     label_feature = next(iter(splits.values())).features.get("label")
     class_names = list(getattr(label_feature, "names", None) or [])
     if not class_names:
         largest = max(max(rows["label"]) for rows in splits.values() if len(rows))
         class_names = [str(i) for i in range(largest + 1)]
-    test_name = _pick(splits, args.test_split, ("test", "validation"), "test_split")
-    eval_name = _pick(splits, args.eval_split, ("validation", "test"), "eval_split")
+    protocol = protocol_of(args.dataset)
+    test_name = _pick(splits, args.test_split, protocol.test_splits, "test_split", args.dataset, protocol.splits_why)
+    eval_name = _pick(splits, args.eval_split, protocol.eval_splits, "eval_split", args.dataset, protocol.splits_why)
     train = None
     if not args.eval_only:
         if args.train_split not in splits:
