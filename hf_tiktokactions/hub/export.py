@@ -135,7 +135,7 @@ def check_finite_weights(model, model_dir: str | os.PathLike) -> None:
     if bad:
         name, count, total = bad[0]
         raise CheckpointError(
-            f"{_weights_file(model_dir, name)}: non-finite weights (NaN or inf) in {len(bad)} tensors, first "
+            f"{_weights_file(model_dir, name)}: non-finite weights (NaN or inf) in {len(bad)} tensor(s), first "
             f"{name} ({count} of {total} values); the run diverged: export an earlier checkpoint, or retrain with "
             "a lower learning rate"
         )
