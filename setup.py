@@ -3,6 +3,10 @@ keep their place at the top of the repository and ship inside the package (see h
 
 from setuptools import find_packages, setup
 
-SHIPPED = {"hf_tiktokactions.recipes": "training/configs", "hf_tiktokactions.card_templates": "model_cards"}
+SHIPPED = {
+    "hf_tiktokactions.recipes": "training/configs",
+    "hf_tiktokactions.card_templates": "model_cards",
+    "hf_tiktokactions.space": "spaces",  # the Gradio Space's sources, for `hub export --space` (hub/space.py)
+}
 
 setup(packages=find_packages(include=["hf_tiktokactions", "hf_tiktokactions.*"]) + list(SHIPPED), package_dir=SHIPPED)

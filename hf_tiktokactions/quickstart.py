@@ -10,7 +10,8 @@ Stages (each resumable: a finished stage leaves ``stages/<name>.json`` and is re
 4. ``finetune_pretrained``: the tiny fine-tuning recipe with the real ``Trainer``, from the pre-trained model,
    then multi-view testing;
 5. ``finetune_scratch``: the same fine-tuning from random weights, for comparison;
-6. ``publish``: the model card (from the real results) and the Space-ready exported folder ``model/``.
+6. ``publish``: the model card (from the real results), the exported folder ``model/`` and ``space/``, a Gradio Space
+   folder that installs as it is (``hub/space.py``).
 
 Everything lands in ``--output`` (default ``runs/quickstart``); ``summary.json`` holds the measurements.
 """
@@ -203,6 +204,7 @@ def finetune_scratch(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
 
 def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     from .hub.export import export_model
+    from .hub.space import write_space
 
     finetuned = options.output / "finetune_pretrained"
     folder = options.output / "model"
@@ -212,7 +214,8 @@ def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
             f"{model_dir} holds no fine-tuned model; delete {options.output / 'stages' / 'finetune_pretrained.json'} to redo that stage"
         )
     export_model(model_dir, folder, results=[finetuned / "results.json"], overwrite=True)
-    return {"files": sorted(p.name for p in folder.iterdir())}, folder
+    space = write_space(folder, options.output / "space", overwrite=True)  # uploadable as it is (hub/space.py)
+    return {"files": sorted(p.name for p in folder.iterdir()), "space": str(space)}, folder
 
 
 def _round(value: float | None) -> float | None:

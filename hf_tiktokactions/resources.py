@@ -13,11 +13,15 @@ from .errors import ConfigError
 
 _PACKAGE = Path(__file__).resolve().parent
 _CHECKOUT = _PACKAGE.parent
-_PLACES = {"recipes": ("recipes", "training/configs"), "card_templates": ("card_templates", "model_cards")}
+_PLACES = {
+    "recipes": ("recipes", "training/configs"),
+    "card_templates": ("card_templates", "model_cards"),
+    "space": ("space", "spaces"),  # app.py, README.md, requirements.txt of the Gradio Space (hub/space.py)
+}
 
 
 def shipped_dir(kind: str) -> Path:
-    """The folder of ``kind`` ("recipes" or "card_templates"): the installed package's, else the checkout's."""
+    """The folder of ``kind`` ("recipes", "card_templates" or "space"): the installed package's, else the checkout's."""
     inside, in_checkout = _PLACES[kind]
     installed = _PACKAGE / inside
     return installed if installed.is_dir() else _CHECKOUT / in_checkout

@@ -47,6 +47,7 @@ from hf_tiktokactions.hub.processor_config import PreprocessingSpec, read_prepro
 log = logging.getLogger("space")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "runs" / "quickstart"  # the quickstart's output; its Space-ready folder is model/
+BUNDLED_MODEL_DIR = Path(__file__).resolve().parent / "model"  # what a Space folder from `hub export --space` carries
 FAST, ACCURATE = "fast (1 view)", "accurate (multi-view)"
 TOP_K = 5
 GALLERY_SIDE = 160  # pixels: the gallery shows small copies of the model's crops
@@ -97,7 +98,8 @@ def _pick_dtype(name: str) -> torch.dtype:
 
 
 def resolve_model_location(model_id: str | None) -> str:
-    """``MODEL_ID`` if set, else ``runs/quickstart/model/`` (or ``runs/quickstart/``); else a clear error."""
+    """``MODEL_ID`` if set, else ``model/`` next to this file, else ``runs/quickstart/model/`` (or
+    ``runs/quickstart/``); else a clear error."""
     if model_id:
         local = Path(model_id).expanduser()
         if local.exists() and not (local / "config.json").is_file():
@@ -105,7 +107,7 @@ def resolve_model_location(model_id: str | None) -> str:
                 f"MODEL_ID={model_id}: the folder has no config.json; point it at a saved or exported model"
             )
         return str(local) if local.exists() else model_id
-    for folder in (DEFAULT_MODEL_DIR / "model", DEFAULT_MODEL_DIR):
+    for folder in (BUNDLED_MODEL_DIR, DEFAULT_MODEL_DIR / "model", DEFAULT_MODEL_DIR):
         if (folder / "config.json").is_file():
             return str(folder)
     raise UserInputError(

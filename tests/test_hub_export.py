@@ -16,7 +16,7 @@ from hf_tiktokactions.data.transforms import EvalTransform
 from hf_tiktokactions.errors import CheckpointError, ConfigError
 from hf_tiktokactions.hub.__main__ import main as hub_main
 from hf_tiktokactions.hub.export import export_model, shipped_code_problems
-from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
+from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification, VideoMAEv2Model
 
 ACTIONS = ["clap", "jump", "kick", "sit_down", "spin", "stand_up", "wave"]
 SHIPPED_CODE = {"modeling_videomaev2.py", "configuration_videomaev2.py", "masking.py"}
@@ -175,9 +175,10 @@ def test_a_user_without_our_package_gets_the_same_logits(exported, tmp_path: Pat
 
 
 def test_export_refuses_what_it_cannot_publish(tmp_path: Path, capsys) -> None:
-    VideoMAEv2ForPreTraining(VideoMAEv2Config.from_preset("vit-tiny")).save_pretrained(tmp_path / "pretrained")
+    # an encoder alone is neither a classifier nor a pre-training model (those export: test_hub_export_pretrained.py)
+    VideoMAEv2Model(VideoMAEv2Config.from_preset("vit-tiny")).save_pretrained(tmp_path / "encoder")
     with pytest.raises(CheckpointError, match=r"not a fine-tuned classifier.*head"):
-        export_model(tmp_path / "pretrained", tmp_path / "out1")
+        export_model(tmp_path / "encoder", tmp_path / "out1")
 
     tiny_classifier(tmp_path / "model")
     (tmp_path / "busy").mkdir()

@@ -1,7 +1,7 @@
 """push uploads exactly the exported folder.
 
 Only the Hub calls are mocked (huggingface_hub's ``create_repo`` and ``upload_folder`` as imported by
-``hf_tiktokactions.hub.push``): the export, the card and the files are real.
+``hf_tiktokactions.hub.push``): the export, the card, the files and the token lookup are real.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from huggingface_hub import constants
 from test_hub_export import tiny_classifier
 
 from hf_tiktokactions.cli_errors import run_cli
@@ -17,6 +18,7 @@ from hf_tiktokactions.hub import push as push_module
 from hf_tiktokactions.hub.__main__ import main as hub_main
 
 FAKE_TOKEN = "hf_fake_token_for_tests_0123456789"
+STORED_TOKEN = "hf_stored_by_hf_auth_login_9876543210"
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -68,13 +70,35 @@ def test_push_uploads_exactly_what_export_writes(tmp_path: Path, hub_calls, monk
 def test_push_needs_a_token_and_a_full_repo_id(tmp_path: Path, hub_calls, monkeypatch, capsys) -> None:
     tiny_classifier(tmp_path / "model")
     monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-login" / "token"))  # nobody logged in
     assert run_cli(hub_main, ["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny"]) == 2
-    assert "set HF_TOKEN" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "run `hf auth login` or set HF_TOKEN" in error
 
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     assert run_cli(hub_main, ["push", "--model", str(tmp_path / "model"), "--repo-id", "tiny"]) == 2
     assert "use ORG/NAME" in capsys.readouterr().err
     assert hub_calls == []
+
+
+def test_push_uses_the_token_hf_auth_login_stored(tmp_path: Path, hub_calls, monkeypatch, capsys) -> None:
+    """No HF_TOKEN: the token file that `hf auth login` writes (HF_HOME/token) is used, and never printed."""
+    tiny_classifier(tmp_path / "model")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    token_file = tmp_path / "hf_home" / "token"  # where `hf auth login` stores it (huggingface_hub constants)
+    token_file.parent.mkdir()
+    token_file.write_text(STORED_TOKEN)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(token_file))
+    assert hub_main(["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny"]) == 0
+    (_, _, create_kwargs), (_, _, upload_kwargs, _) = hub_calls
+    assert create_kwargs["token"] == STORED_TOKEN == upload_kwargs["token"]
+    captured = capsys.readouterr()
+    assert STORED_TOKEN not in captured.out + captured.err
+
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)  # the environment variable wins, as everywhere in huggingface_hub
+    hub_calls.clear()
+    assert hub_main(["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny"]) == 0
+    assert hub_calls[0][2]["token"] == FAKE_TOKEN
 
 
 def test_offline_push_fails_with_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -87,3 +111,27 @@ def test_offline_push_fails_with_one_line(tmp_path: Path, monkeypatch, capsys) -
     assert run_cli(hub_main, ["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny"]) == 2
     error = capsys.readouterr().err
     assert "HF_HUB_OFFLINE is set" in error and FAKE_TOKEN not in error
+
+
+def test_push_index_uses_the_token_hf_auth_login_stored(tmp_path: Path, monkeypatch) -> None:
+    """push_index, too, takes the stored token when HF_TOKEN is unset. Mocked: only the upload calls."""
+    import datasets
+    import huggingface_hub
+    from index_files import build_output
+
+    from hf_tiktokactions.curation.publish import push_index
+
+    build_output(tmp_path / "curated", [("salsa", "pass", 2, "7s")])
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    token_file = tmp_path / "hf_home" / "token"
+    token_file.parent.mkdir()
+    token_file.write_text(STORED_TOKEN)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(token_file))
+    calls = []
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, *a, **kw: calls.append(("repo", self.token)))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_file", lambda self, **kw: calls.append(("card", self.token)))
+    monkeypatch.setattr(
+        datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: calls.append(("rows", kw["token"]))
+    )
+    push_index(tmp_path / "curated", "my-lab/index", card="---\nlicense: other\n---\n# card\n")
+    assert calls == [("repo", STORED_TOKEN), ("card", STORED_TOKEN), ("rows", STORED_TOKEN)]

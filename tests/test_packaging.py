@@ -29,6 +29,9 @@ for path in (TEMPLATES_DIR / "model_card_template.md", TEMPLATES_DIR / "dataset_
              FINETUNE_RECIPE, Path(CompareArguments().pretrain_config), Path(CompareArguments().finetune_config)):
     assert path.is_file() and path.resolve().is_relative_to(site), path
 assert parse_with_config(PretrainArguments, ["--config", "pretrain_vit_g_tiktok.yaml"], prog="x").model_preset == "vit-g"
+from hf_tiktokactions.resources import shipped_dir
+for name in ("app.py", "README.md", "requirements.txt"):  # the Space's sources, for hub export --space
+    assert (shipped_dir("space") / name).resolve().is_relative_to(site), name
 print("ok")
 """
 
@@ -38,7 +41,7 @@ def _source_copy(destination: Path) -> Path:
     destination.mkdir()
     for name in ("setup.py", "pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, destination / name)
-    for folder in ("hf_tiktokactions", "training/configs", "model_cards"):
+    for folder in ("hf_tiktokactions", "training/configs", "model_cards", "spaces"):
         shutil.copytree(ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return destination
 

@@ -70,9 +70,13 @@ def push_index(
 ):
     """Load ``index_path`` and push it to ``repo_id`` as a **private** dataset; returns the commit info.
 
-    ``card`` (the text of a dataset card README.md) is uploaded first when given.
+    ``card`` (the text of a dataset card README.md) is uploaded first when given. Without ``token`` the standard
+    one is used (``huggingface_hub.get_token``: ``HF_TOKEN``, else what ``hf auth login`` stored); it is never printed.
     """
+    from huggingface_hub import get_token
+
     check_repo_id(repo_id)
+    token = token or get_token()
     dataset = prepare_for_hub(load_index(index_path), embed_clips, statuses)
     if card is not None:
         upload_card(repo_id, card, token)

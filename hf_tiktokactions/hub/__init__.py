@@ -3,8 +3,10 @@
 * ``results``: the evaluation results file format (written by fine-tuning, read by the cards).
 * ``cards``: model card (YAML + model-index from results files) and the pre-training index's dataset card.
 * ``processor_config``: ``video_preprocessor_config.json`` / ``preprocessor_config.json`` for a model.
-* ``export``: the Hub folder (safetensors + shipped modeling code for ``trust_remote_code=True``).
-* ``push``: export + upload (``HF_TOKEN`` from the environment).
+* ``export``: the Hub folder (safetensors + shipped modeling code for ``trust_remote_code=True``) of a fine-tuned
+  classifier or a pre-trained model; ``pretraining_run``: what a pre-training run folder puts on the card.
+* ``space``: a Gradio Space folder that installs as it is (public requirements, the package's source carried).
+* ``push``: export + upload (token: ``HF_TOKEN``, else the one ``hf auth login`` stored).
 
 Command line: ``python -m hf_tiktokactions.hub card|dataset-card|export|push --help``.
 """

@@ -2,8 +2,11 @@
 
 card          --model DIR --results R.json [--results ...] --output DIR   write DIR/README.md
 dataset-card  --stats STATS.json --output DIR                              write DIR/README.md
-export        --model DIR --output OUT [--results ...]                     the Hub folder (see export.py)
-push          --model DIR --repo-id ORG/NAME [--private] [--results ...]   export + upload (HF_TOKEN)
+export        --model DIR --output OUT [--results ...] [--space DIR]       the Hub folder (see export.py), a Space
+push          --model DIR --repo-id ORG/NAME [--private] [--results ...]   export + upload (HF_TOKEN or hf auth login)
+
+--model is a fine-tuned classifier or a pre-training run's final/ folder (its card reads the run folder around it,
+or --run).
 """
 
 from __future__ import annotations
@@ -44,6 +47,15 @@ def _add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-views", type=int, default=None, help="temporal test views (default: stored, else 5)")
     parser.add_argument("--num-crops", type=int, default=None, help="spatial test crops (default: stored, else 3)")
     parser.add_argument("--segment-based", action="store_true", default=None, help="TSN segment sampling (SSv2)")
+
+
+def _add_run_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--run",
+        default=None,
+        help="pre-trained models: the training/pretrain.py --output_dir whose records go on the card "
+        "(default: the folder around --model)",
+    )
 
 
 def _card_options(args: argparse.Namespace) -> dict:
@@ -95,17 +107,25 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", help="write the Hub folder: safetensors, remote code, processor configs, card"
     )
-    export.add_argument("--model", required=True, help="fine-tuned model folder (or Hub id)")
+    export.add_argument("--model", required=True, help="fine-tuned or pre-trained model folder (or Hub id)")
     export.add_argument("--output", required=True, help="new or empty folder")
     export.add_argument("--repo-id", default=None, help="Hub id shown in the card's usage example")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
+    export.add_argument(
+        "--space",
+        default=None,
+        metavar="DIR",
+        help="also write a Gradio Space folder serving the exported classifier (see hub/space.py)",
+    )
+    _add_run_option(export)
     _add_card_options(export)
     _add_preprocessing_options(export)
 
-    push = commands.add_parser("push", help="export and upload to the Hub (token from HF_TOKEN)")
-    push.add_argument("--model", required=True, help="fine-tuned model folder (or Hub id)")
+    push = commands.add_parser("push", help="export and upload to the Hub (token: HF_TOKEN or `hf auth login`)")
+    push.add_argument("--model", required=True, help="fine-tuned or pre-trained model folder (or Hub id)")
     push.add_argument("--repo-id", required=True, help="ORG/NAME")
     push.add_argument("--private", action="store_true", help="create the repository as private")
+    _add_run_option(push)
     _add_card_options(push)
     _add_preprocessing_options(push)
     return parser
@@ -141,12 +161,20 @@ def main(argv: list[str] | None = None) -> int:
             _results(args.results),
             preprocessing=_preprocessing(args),
             overwrite=args.overwrite,
+            run_dir=args.run,
             repo_id=args.repo_id,
             **_card_options(args),
         )
         files = sorted(p.name for p in out.iterdir())
         print(f"exported {args.model} -> {out}: {', '.join(files)}")
-        print(f"load with AutoModelForVideoClassification.from_pretrained({str(out)!r}, trust_remote_code=True)")
+        auto_map = json.loads((out / "config.json").read_text(encoding="utf-8")).get("auto_map", {})
+        for auto_class in sorted(name for name in auto_map if name != "AutoConfig"):
+            print(f"load with {auto_class}.from_pretrained({str(out)!r}, trust_remote_code=True)")
+        if args.space:
+            from hf_tiktokactions.hub.space import write_space
+
+            space = write_space(out, args.space, repo_id=args.repo_id, overwrite=args.overwrite)
+            print(f"Space folder: {space} (upload it as a Gradio Space; run locally: cd {space} && python app.py)")
     elif args.command == "push":
         from hf_tiktokactions.hub.push import push_model
 
@@ -156,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             _results(args.results),
             private=args.private,
             preprocessing=_preprocessing(args),
+            run_dir=args.run,
             **_card_options(args),
         )
         print(f"pushed {args.model} to {args.repo_id}: {url}")

@@ -4,7 +4,9 @@
 ``library_name``, ``pipeline_tag: video-classification``, license, tags, datasets, base_model and a
 ``model-index`` made from results files (see ``results.py`` for their format: one entry per metric,
 with task, dataset, split and the number of test views). ``dataset_card(stats, ...)`` builds the card of
-the private pre-training index from a statistics dict. Both validate their YAML when built.
+the private pre-training index from a statistics dict. ``pretrained_model_card(model_dir, run, figures, ...)``
+builds the card of a pre-trained (not fine-tuned) model from its run records (``pretraining_run.py``). All
+validate their YAML when built.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.hub.pretraining_run import LOSS_CURVE_FILE, RECONSTRUCTIONS_FILE, PretrainingRun
 from hf_tiktokactions.hub.processor_config import IMAGENET_MEAN, IMAGENET_STD, PreprocessingSpec, read_preprocessing
 from hf_tiktokactions.hub.results import EvalResults, as_results
 from hf_tiktokactions.resources import shipped_dir
 
-__all__ = ["TEMPLATES_DIR", "model_card", "dataset_card", "results_table", "size_name"]
+__all__ = ["TEMPLATES_DIR", "model_card", "pretrained_model_card", "dataset_card", "results_table", "size_name"]
 
 TEMPLATES_DIR = shipped_dir("card_templates")
 MODEL_TEMPLATE, DATASET_TEMPLATE = "model_card_template.md", "dataset_card_template.md"
+PRETRAINED_TEMPLATE = "pretrained_model_card_template.md"
+PRETRAINED_TAGS = ["videomae", "videomaev2", "self-supervised", "masked-autoencoder", "tiktokactions", "custom_code"]
 PAPER = "Advancing Human Action Recognition with Foundation Models trained on Unlabeled Public Videos"
 DEFAULT_TAGS = ["video-classification", "action-recognition", "videomae", "videomaev2", "tiktokactions", "custom_code"]
 _SIZES = {384: "ViT-S", 768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H", 1408: "ViT-g"}
@@ -196,6 +201,169 @@ def model_card(
         results_table=results_table(results),
     )
     # parse the YAML header again: raises on malformed metadata (card.validate() would post to the Hub)
+    ModelCard(str(card))
+    return card
+
+
+def _pretraining_data(run: PretrainingRun, pretraining_dataset: str | None) -> str:
+    source = pretraining_dataset or run.data_source()
+    videos = run.record.get("videos")
+    selection = [
+        text
+        for key, text in (
+            ("only_passed", "only clips that passed curation"),
+            ("hashtags", f"hashtags {run.args.get('hashtags')}"),
+            (
+                "max_videos",
+                f"at most {run.args.get('max_videos')} videos (subset seed {run.args.get('subset_seed', 0)})",
+            ),
+        )
+        if run.args.get(key)
+    ]
+    return (
+        "Pre-training used public short social videos collected with the TikTok Research API, cut into single-scene "
+        "clips that show people, without labels"
+        + (f": {videos:,} videos" if isinstance(videos, int) else "")
+        + (f" from `{source}`" if source else "")
+        + (f" ({'; '.join(selection)})" if selection else "")
+        + (" (a private index, see its dataset card)" if pretraining_dataset else "")
+        + ". Each step reads one clip per video and takes "
+        + f"{run.args.get('num_sample', '?')} augmented crops of it."
+        if run.found
+        else "Not recorded: this model was exported without its pre-training run folder (run_config.json)."
+    )
+
+
+def _steps_line(run: PretrainingRun) -> str:
+    if not run.found:
+        return "The run's records were not available, so steps, recipe and loss are not reported here."
+    record = run.record
+    parts = [f"Trained for {run.steps if run.steps is not None else '?'} optimiser steps"]
+    if isinstance(record.get("total_steps"), int) and record.get("total_steps") != run.steps:
+        parts.append(f"of {record['total_steps']} planned (the run stopped early)")
+    if isinstance(record.get("epochs_completed"), int):
+        parts.append(f"({record['epochs_completed']} full passes over the videos)")
+    if isinstance(record.get("num_processes"), int):
+        parts.append(f"on {record['num_processes']} process(es)")
+    if isinstance(record.get("seconds"), (int, float)):
+        parts.append(
+            f"in {record['seconds'] / 3600:.2f} h" if record["seconds"] >= 3600 else f"in {record['seconds']:.0f} s"
+        )
+    versions = record.get("versions") or {}
+    tail = ", ".join(f"{name} {version}" for name, version in versions.items() if name in ("torch", "transformers"))
+    return " ".join(parts) + (f", with {tail}" if tail else "") + "."
+
+
+def _recipe_table(run: PretrainingRun) -> str:
+    recipe = run.recipe()
+    if not recipe:
+        return ""
+    rows = "\n".join(
+        f"| `{key}` | {json.dumps(value) if not isinstance(value, str) else value} |" for key, value in recipe.items()
+    )
+    return (
+        "The recipe (`training/pretrain.py` options as recorded by the run):\n\n| option | value |\n|---|---|\n" + rows
+    )
+
+
+def _loss_section(run: PretrainingRun, figures: Iterable[str]) -> str:
+    if LOSS_CURVE_FILE not in figures:
+        return ""
+    first, last = run.losses[0], run.losses[-1]
+    preview = ""
+    start, end = run.record.get("preview_loss_start"), run.record.get("preview_loss_end")
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+        preview = (
+            " On a fixed preview batch (the same clips and masks before and after) it went from "
+            f"{start:.4f} to {end:.4f}."
+        )
+    return (
+        "### Loss curve\n\n"
+        f"![Pre-training loss against the optimiser step]({LOSS_CURVE_FILE})\n\n"
+        f"The logged training loss went from {first[1]:.4f} (step {first[0]}) to {last[1]:.4f} (step {last[0]}) "
+        f"over {len(run.losses)} logged steps.{preview}"
+    )
+
+
+def _reconstructions_section(run: PretrainingRun, figures: Iterable[str]) -> str:
+    if RECONSTRUCTIONS_FILE not in figures:
+        return ""
+    return (
+        "### Reconstructions\n\n"
+        f"![Original, masked and reconstructed frames]({RECONSTRUCTIONS_FILE})\n\n"
+        f"One clip of the run's fixed preview batch at step {run.reconstruction_step}, one column per frame. Rows: the "
+        "original frames; what the encoder sees (hidden patches grey); the visible patches with the model's "
+        "prediction where a patch was hidden and decoded (patches neither visible nor decoded stay grey)."
+    )
+
+
+def pretrained_model_card(
+    model_dir: str | os.PathLike,
+    run: PretrainingRun,
+    figures: Iterable[str] = (),
+    *,
+    repo_id: str | None = None,
+    model_name: str | None = None,
+    license: str = "apache-2.0",
+    base_model: str | None = None,
+    pretraining_dataset: str | None = None,
+    extra_tags: Iterable[str] = (),
+    summary: str = "",
+    template_dir: str | os.PathLike | None = None,
+) -> ModelCard:
+    """The card of the pre-trained model in ``model_dir``: data, recipe, steps, and the ``figures`` written
+    next to it (``loss_curve.png``, ``reconstructions.png``). Raises ``ConfigError`` like ``model_card``."""
+    figures = list(figures)
+    config = _model_config(model_dir)
+    geometry = SimpleNamespace(num_frames=config.get("num_frames", 16), image_size=config.get("image_size", 224))
+    spec = read_preprocessing(model_dir, geometry)
+    name = model_name or repo_id or Path(model_dir).resolve().name
+    size = size_name(int(config.get("hidden_size", 768)))
+    patch, tubelet, image = config.get("patch_size", 16), config.get("tubelet_size", 2), config.get("image_size", 224)
+    num_tokens = (config.get("num_frames", 16) // tubelet) * (image // patch) ** 2
+    mask_ratio = config.get("mask_ratio", 0.9)
+    card_data = ModelCardData(
+        model_name=name,
+        library_name="transformers",
+        license=license,
+        tags=list(dict.fromkeys([*PRETRAINED_TAGS, *extra_tags])),
+        datasets=[pretraining_dataset] if pretraining_dataset else None,
+        base_model=base_model,
+    )
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(_template(PRETRAINED_TEMPLATE, template_dir)),
+        model_name=name,
+        repo_id=repo_id or "ORG/NAME",
+        summary=summary or f"A {size} video encoder pre-trained without labels, from the hf-tiktokactions project.",
+        size_name=size,
+        num_frames=spec.num_frames,
+        image_size=image,
+        tubelet_size=tubelet,
+        patch_size=patch,
+        num_tokens=num_tokens,
+        hidden_size=config.get("hidden_size", 768),
+        patch_dim=tubelet * patch * patch * config.get("num_channels", 3),
+        sampling_rate=spec.sampling_rate,
+        short_side=spec.short_side,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        mask_ratio=mask_ratio,
+        visible_percent=round(100 * (1 - mask_ratio)),
+        decoder_mask_ratio=config.get("decoder_mask_ratio", 0.5),
+        training_data=_pretraining_data(run, pretraining_dataset)
+        + (f" Pre-training started from `{base_model}`." if base_model else ""),
+        steps_line=_steps_line(run),
+        recipe_table=_recipe_table(run),
+        loss_section=_loss_section(run, figures),
+        reconstructions_section=_reconstructions_section(run, figures),
+        frames_note=(
+            f"One exception: `{RECONSTRUCTIONS_FILE}` shows the frames of one training clip at "
+            f"{image}x{image} pixels, as pre-training saw it."
+            if RECONSTRUCTIONS_FILE in figures
+            else "The card shows no frames of the training videos."
+        ),
+    )
     ModelCard(str(card))
     return card
 

@@ -1,4 +1,4 @@
-"""Export a fine-tuned classifier as a Hub-ready folder that loads without this package.
+"""Export a fine-tuned classifier or a pre-trained model as a Hub-ready folder that loads without this package.
 
 ``export_model(model_dir, output)`` writes::
 
@@ -12,7 +12,11 @@
     output/README.md                         the model card (see cards.py)
 
 A user then loads it with ``AutoModelForVideoClassification.from_pretrained(path_or_repo,
-trust_remote_code=True)``. ``push`` uploads exactly this folder.
+trust_remote_code=True)``. A pre-training folder (``final/`` of ``training/pretrain.py``, architecture
+``VideoMAEv2ForPreTraining``) exports the same way with ``AutoModel`` (the encoder) and
+``AutoModelForPreTraining`` (the masked autoencoder) in its ``auto_map``; its card is built from the run
+folder around it (``pretraining_run.py``) and the folder adds ``loss_curve.png`` and ``reconstructions.png``.
+``push`` uploads exactly this folder. Weights holding NaN or inf are refused.
 """
 
 from __future__ import annotations
@@ -36,7 +40,15 @@ from hf_tiktokactions.hub.processor_config import (
 )
 from hf_tiktokactions.hub.results import EvalResults, as_results
 
-__all__ = ["export_model", "load_classifier", "shipped_code_problems", "AUTO_CLASSES"]
+__all__ = [
+    "export_model",
+    "load_classifier",
+    "load_pretraining_model",
+    "check_finite_weights",
+    "shipped_code_problems",
+    "AUTO_CLASSES",
+    "PRETRAINING_AUTO_CLASSES",
+]
 
 # Auto class -> the class in the shipped modeling file that it loads
 AUTO_CLASSES = {
@@ -44,7 +56,89 @@ AUTO_CLASSES = {
     "AutoModel": "modeling_videomaev2.VideoMAEv2Model",
     "AutoModelForVideoClassification": "modeling_videomaev2.VideoMAEv2ForVideoClassification",
 }
+PRETRAINING_AUTO_CLASSES = {
+    "AutoConfig": "configuration_videomaev2.VideoMAEv2Config",
+    "AutoModel": "modeling_videomaev2.VideoMAEv2Model",
+    "AutoModelForPreTraining": "modeling_videomaev2.VideoMAEv2ForPreTraining",
+}
+PRETRAINING_ARCHITECTURE = "VideoMAEv2ForPreTraining"
 FORBIDDEN_PACKAGE = "hf_tiktokactions"
+
+
+def _check_location(model_dir: str | os.PathLike) -> None:
+    local = Path(model_dir)
+    if not local.exists() and ("/" not in str(model_dir) or str(model_dir).startswith((".", "/"))):
+        raise CheckpointError(
+            f"{model_dir}: no such model folder; pass a folder written by save_pretrained or a Hub id"
+        )
+
+
+def _architectures(model_dir: str | os.PathLike) -> list[str]:
+    """``architectures`` of the saved config (empty when it cannot be read: the loader then says why)."""
+    from hf_tiktokactions.modeling import VideoMAEv2Config
+
+    _check_location(model_dir)
+    try:
+        return list(VideoMAEv2Config.from_pretrained(model_dir).architectures or [])
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def load_pretraining_model(model_dir: str | os.PathLike):
+    """Our ``VideoMAEv2ForPreTraining`` from a saved folder (or Hub id), in eval mode.
+
+    Raises ``CheckpointError`` when any weight of the encoder or decoder is missing from the folder.
+    """
+    from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
+
+    _check_location(model_dir)
+    try:
+        config = VideoMAEv2Config.from_pretrained(model_dir)
+        model, info = VideoMAEv2ForPreTraining.from_pretrained(model_dir, config=config, output_loading_info=True)
+    except (OSError, ValueError, KeyError) as error:
+        raise CheckpointError(
+            f"{model_dir}: cannot load a VideoMAE V2 pre-training model ({str(error).splitlines()[0]})"
+        ) from None
+    if info["missing_keys"]:
+        raise CheckpointError(
+            f"{model_dir}: not a complete pre-training model, these weights are missing: "
+            f"{sorted(info['missing_keys'])[:6]}; export the final/ folder of a pre-training run"
+        )
+    return model.eval()
+
+
+def _weights_file(model_dir: str | os.PathLike, tensor_name: str) -> str:
+    """The local weights file that holds ``tensor_name`` (the folder or Hub id when it cannot be told)."""
+    from safetensors import safe_open
+
+    folder = Path(model_dir)
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.safetensors")):
+            with safe_open(path, framework="pt") as weights:
+                if tensor_name in weights.keys():
+                    return str(path)
+    return str(model_dir)
+
+
+def check_finite_weights(model, model_dir: str | os.PathLike) -> None:
+    """Raise ``CheckpointError`` naming the weights file when any tensor of ``model`` holds NaN or inf.
+
+    A diverged run saves such weights; publishing them would give every user NaN outputs.
+    """
+    import torch
+
+    bad = [
+        (name, int((~torch.isfinite(tensor)).sum()), tensor.numel())
+        for name, tensor in model.state_dict().items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if bad:
+        name, count, total = bad[0]
+        raise CheckpointError(
+            f"{_weights_file(model_dir, name)}: non-finite weights (NaN or inf) in {len(bad)} tensor(s), first "
+            f"{name} ({count} of {total} values); the run diverged: export an earlier checkpoint, or retrain with "
+            "a lower learning rate"
+        )
 
 
 def load_classifier(model_dir: str | os.PathLike):
@@ -55,11 +149,7 @@ def load_classifier(model_dir: str | os.PathLike):
     """
     from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification
 
-    local = Path(model_dir)
-    if not local.exists() and ("/" not in str(model_dir) or str(model_dir).startswith((".", "/"))):
-        raise CheckpointError(
-            f"{model_dir}: no such model folder; pass a folder written by save_pretrained or a Hub id"
-        )
+    _check_location(model_dir)
     try:
         config = VideoMAEv2Config.from_pretrained(model_dir)
         model, info = VideoMAEv2ForVideoClassification.from_pretrained(
@@ -80,7 +170,7 @@ def load_classifier(model_dir: str | os.PathLike):
 
 
 @contextlib.contextmanager
-def registered_for_auto_classes(model) -> Iterator[None]:
+def registered_for_auto_classes(model, auto_class: str = "AutoModelForVideoClassification") -> Iterator[None]:
     """Mark the model and config classes as custom code for ``save_pretrained`` (and undo it after).
 
     ``register_for_auto_class`` sets a class attribute; restoring it keeps later ``save_pretrained``
@@ -88,7 +178,7 @@ def registered_for_auto_classes(model) -> Iterator[None]:
     """
     model_class, config_class = type(model), type(model.config)
     saved = model_class._auto_class, config_class._auto_class
-    model_class.register_for_auto_class("AutoModelForVideoClassification")
+    model_class.register_for_auto_class(auto_class)
     config_class.register_for_auto_class("AutoConfig")
     try:
         yield
@@ -157,35 +247,10 @@ def _preprocessing_spec(
     return PreprocessingSpec(**values)
 
 
-def export_model(
-    model_dir: str | os.PathLike,
-    output: str | os.PathLike,
-    results: Iterable[EvalResults | str | os.PathLike] = (),
-    *,
-    preprocessing: dict[str, Any] | None = None,
-    overwrite: bool = False,
-    **card_options: Any,
-) -> Path:
-    """Write the Hub folder of the classifier in ``model_dir`` to ``output``; returns ``output``.
-
-    The processor config comes from the model's geometry, then the first results file's fine-tuning
-    recipe (sampling rate, short side, test views, dense/segment sampling), then a processor config
-    already in ``model_dir``; ``preprocessing`` overrides any field, e.g. ``{"sampling_rate": 2}``. ``card_options`` go to ``cards.model_card`` (``repo_id``, ``license``,
-    ``base_model``, ``pretraining_dataset``, ...).
-    """
-    output = Path(output)
-    results = as_results(results)  # read (and check) results files before anything is written
-    model = load_classifier(model_dir)
-    spec = _preprocessing_spec(model_dir, model.config, results, preprocessing or {})
-    if (spec.num_frames, spec.crop_size) != (model.config.num_frames, model.config.image_size):
-        raise ConfigError(
-            f"preprocessing gives {spec.num_frames} frames of {spec.crop_size} pixels but the model takes "
-            f"{model.config.num_frames} of {model.config.image_size}"
-        )
-    _prepare_output(output, overwrite)
-
-    model.config.auto_map = {"AutoModel": AUTO_CLASSES["AutoModel"]}  # save_pretrained adds the other two
-    with registered_for_auto_classes(model):
+def _save_with_code(model, output: Path, auto_map: dict[str, str], auto_class: str) -> None:
+    """``save_pretrained`` with the shipped code and ``auto_map``; refuses an incomplete result."""
+    model.config.auto_map = {"AutoModel": auto_map["AutoModel"]}  # save_pretrained adds the other two
+    with registered_for_auto_classes(model, auto_class):
         model.save_pretrained(output)
     missing = [
         name for name in ("config.json", "model.safetensors", "modeling_videomaev2.py") if not (output / name).is_file()
@@ -194,6 +259,64 @@ def export_model(
     if missing or problems:
         raise CheckpointError(f"export to {output} is incomplete: missing {missing}, code problems {problems}")
 
+
+def export_model(
+    model_dir: str | os.PathLike,
+    output: str | os.PathLike,
+    results: Iterable[EvalResults | str | os.PathLike] = (),
+    *,
+    preprocessing: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    run_dir: str | os.PathLike | None = None,
+    **card_options: Any,
+) -> Path:
+    """Write the Hub folder of the classifier (or pre-trained model) in ``model_dir`` to ``output``; returns ``output``.
+
+    The processor config comes from the model's geometry, then the first results file's fine-tuning
+    recipe (sampling rate, short side, test views, dense/segment sampling), then a processor config
+    already in ``model_dir``; ``preprocessing`` overrides any field, e.g. ``{"sampling_rate": 2}``.
+    ``card_options`` go to ``cards.model_card`` (``repo_id``, ``license``, ``base_model``,
+    ``pretraining_dataset``, ...). A pre-training model (``VideoMAEv2ForPreTraining``) takes no
+    ``results``; its card reads the run folder ``run_dir`` (default: the folder around ``model_dir``).
+    """
+    output = Path(output)
+    if PRETRAINING_ARCHITECTURE in _architectures(model_dir):
+        return _export_pretraining(model_dir, output, results, preprocessing or {}, overwrite, run_dir, card_options)
+    results = as_results(results)  # read (and check) results files before anything is written
+    model = load_classifier(model_dir)
+    check_finite_weights(model, model_dir)
+    spec = _preprocessing_spec(model_dir, model.config, results, preprocessing or {})
+    if (spec.num_frames, spec.crop_size) != (model.config.num_frames, model.config.image_size):
+        raise ConfigError(
+            f"preprocessing gives {spec.num_frames} frames of {spec.crop_size} pixels but the model takes "
+            f"{model.config.num_frames} of {model.config.image_size}"
+        )
+    _prepare_output(output, overwrite)
+    _save_with_code(model, output, AUTO_CLASSES, "AutoModelForVideoClassification")
     write_processor_configs(output, spec)
     model_card(output, results, **card_options).save(output / "README.md")
+    return output
+
+
+def _export_pretraining(
+    model_dir, output: Path, results, preprocessing: dict[str, Any], overwrite: bool, run_dir, card_options: dict
+) -> Path:
+    """The pre-trained model's Hub folder: encoder + decoder weights, code, processor configs, run figures, card."""
+    from hf_tiktokactions.hub.cards import pretrained_model_card
+    from hf_tiktokactions.hub.pretraining_run import read_pretraining_run
+
+    if list(results):
+        raise ConfigError(
+            f"{model_dir} is a pre-training model: --results (evaluation of a fine-tuned classifier) does not apply"
+        )
+    run = read_pretraining_run(run_dir if run_dir is not None else Path(model_dir).parent, required=run_dir is not None)
+    model = load_pretraining_model(model_dir)
+    check_finite_weights(model, model_dir)
+    recorded = {"sampling_rate": run.args.get("sampling_rate")} if run.args else {}
+    spec = _preprocessing_spec(model_dir, model.config, [], {**recorded, **preprocessing})
+    _prepare_output(output, overwrite)
+    _save_with_code(model, output, PRETRAINING_AUTO_CLASSES, "AutoModelForPreTraining")
+    write_processor_configs(output, spec)
+    figures = run.write_figures(output)
+    pretrained_model_card(output, run, figures, **card_options).save(output / "README.md")
     return output

@@ -1,7 +1,8 @@
 """Upload an exported model folder to the Hub: exactly what ``export_model`` writes, nothing else.
 
-The token comes from the ``HF_TOKEN`` environment variable only (a write token); it is passed to
-huggingface_hub and never printed or written.
+The token is found the standard way (``huggingface_hub.get_token``): the ``HF_TOKEN`` environment variable,
+else the one ``hf auth login`` stored. It must be a write token; it is passed to huggingface_hub and never
+printed or written.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import create_repo, upload_folder
+from huggingface_hub import create_repo, get_token, upload_folder
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
 from huggingface_hub.utils import validate_repo_id
 
@@ -28,10 +29,11 @@ class PushError(TikTokActionsError):
 
 
 def _token() -> str:
-    token = os.environ.get("HF_TOKEN", "").strip()
+    token = get_token()
     if not token:
         raise CredentialsError(
-            "no Hugging Face token: set HF_TOKEN to a write token (https://huggingface.co/settings/tokens)"
+            "no Hugging Face token: run `hf auth login` or set HF_TOKEN to a write token "
+            "(https://huggingface.co/settings/tokens)"
         )
     return token
 
@@ -42,7 +44,7 @@ def push_model(
     results: Iterable[EvalResults | str | os.PathLike] = (),
     *,
     private: bool = False,
-    commit_message: str = "Upload VideoMAE V2 classifier (hf-tiktokactions export)",
+    commit_message: str = "Upload VideoMAE V2 model (hf-tiktokactions export)",
     preprocessing: dict[str, Any] | None = None,
     **card_options: Any,
 ) -> str:
@@ -70,7 +72,7 @@ def push_model(
             raise PushError("HF_HUB_OFFLINE is set; unset it to upload (export works offline)") from None
         except HfHubHTTPError as error:
             status = getattr(error.response, "status_code", "?")
-            hint = " (check that HF_TOKEN is a write token for this namespace)" if status in (401, 403) else ""
+            hint = " (check that the token is a write token for this namespace)" if status in (401, 403) else ""
             raise PushError(f"the Hub refused the upload to {repo_id}: HTTP {status}{hint}") from None
         except OSError as error:  # connection errors
             raise PushError(

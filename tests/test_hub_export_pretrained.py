@@ -1,0 +1,239 @@
+"""The pre-trained model is publishable: a real pre-training run's ``final/`` exports like a classifier, loads without
+our package with AutoModel (the encoder) and AutoModelForPreTraining (reconstructions), and its card reports the data,
+recipe, steps, loss curve and reconstructions. Non-finite weights are refused by export and push.
+
+The only mock is the Hub upload (``create_repo`` / ``upload_folder`` as imported by ``hf_tiktokactions.hub.push``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from hf_tiktokactions.cli_errors import run_cli
+from hf_tiktokactions.data.synthetic import make_synthetic_actions
+from hf_tiktokactions.errors import CheckpointError
+from hf_tiktokactions.hub import push as push_module
+from hf_tiktokactions.hub.__main__ import main as hub_main
+from hf_tiktokactions.hub.export import export_model
+from hf_tiktokactions.modeling import VideoMAEv2ForPreTraining, VideoMAEv2Model
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
+STEPS = 6
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """A real pre-training run (training/pretrain.py, tiny recipe, 6 steps) on 14 synthetic H.264 clips."""
+    root = tmp_path_factory.mktemp("pretrain")
+    data = make_synthetic_actions(root / "videos", clips_per_class=2, size=64, num_frames=16, progress=False)
+    output = root / "run"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "training" / "pretrain.py"), "--config", str(RECIPE), "--data", str(data)]
+        + ["--output_dir", str(output), "--max_steps", str(STEPS), "--logging_steps", "1", "--save_steps", str(STEPS)]
+        + ["--reconstruction_steps", "3", "--report_to", "none", "--disable_tqdm", "true"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output
+
+
+@pytest.fixture(scope="module")
+def exported(run: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "out"
+    assert hub_main(["export", "--model", str(run / "final"), "--output", str(out), "--repo-id", "me/tiny-pre"]) == 0
+    return out
+
+
+def test_export_writes_both_auto_classes_the_figures_and_a_pretraining_card(run: Path, exported: Path) -> None:
+    assert {p.name for p in exported.iterdir()} == {
+        "config.json",
+        "model.safetensors",
+        "README.md",
+        "preprocessor_config.json",
+        "video_preprocessor_config.json",
+        "modeling_videomaev2.py",
+        "configuration_videomaev2.py",
+        "masking.py",
+        "loss_curve.png",
+        "reconstructions.png",
+    }
+    config = json.loads((exported / "config.json").read_text())
+    assert config["auto_map"] == {
+        "AutoConfig": "configuration_videomaev2.VideoMAEv2Config",
+        "AutoModel": "modeling_videomaev2.VideoMAEv2Model",
+        "AutoModelForPreTraining": "modeling_videomaev2.VideoMAEv2ForPreTraining",
+    }
+    # the decoder ships too: every weight of the run's model is in the export
+    assert load_file(exported / "model.safetensors").keys() == load_file(run / "final" / "model.safetensors").keys()
+    assert json.loads((exported / "video_preprocessor_config.json").read_text())["sampling_rate"] == 4  # the recipe's
+
+    card = ModelCard.load(exported / "README.md")
+    assert "custom_code" in card.data.tags and card.data.library_name == "transformers"
+    text = card.text
+    assert f"Trained for {STEPS} optimiser steps" in text
+    assert "14 videos from `videos`" in text  # the data, by folder name only
+    assert "| `mask_ratio` | 0.9 |" in text and "| `base_learning_rate` | 0.1 |" in text  # the recipe
+    losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == STEPS and f"{losses[0]:.4f} (step 1) to {losses[-1]:.4f} (step {STEPS})" in text
+    assert "![Pre-training loss against the optimiser step](loss_curve.png)" in text
+    assert "![Original, masked and reconstructed frames](reconstructions.png)" in text and f"at step {STEPS}" in text
+    assert str(run.parent) not in (exported / "README.md").read_text()  # no local path is published
+
+    with Image.open(exported / "loss_curve.png") as image:
+        assert image.format == "PNG" and image.width >= 400
+    assert (exported / "reconstructions.png").read_bytes() == (
+        run / "reconstructions" / f"step-{STEPS}.png"
+    ).read_bytes()
+
+
+# A fresh interpreter in which `import hf_tiktokactions` fails, like a user who only has torch + transformers.
+REMOTE_LOAD = textwrap.dedent(
+    """
+    import importlib.abc, sys
+
+    class RefuseOurPackage(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "hf_tiktokactions" or name.startswith("hf_tiktokactions."):
+                raise ModuleNotFoundError(f"blocked: {name}")
+            return None
+
+    sys.meta_path.insert(0, RefuseOurPackage())
+    try:
+        import hf_tiktokactions
+        raise SystemExit("hf_tiktokactions could be imported; the test would prove nothing")
+    except ModuleNotFoundError:
+        pass
+
+    import torch
+    from transformers import AutoModel, AutoModelForPreTraining
+
+    folder, work = sys.argv[1], sys.argv[2]
+    inputs = torch.load(f"{work}/inputs.pt")
+    encoder = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+    mae = AutoModelForPreTraining.from_pretrained(folder, trust_remote_code=True).eval()
+    with torch.inference_mode():
+        features = encoder(inputs["pixel_values"])
+        reconstruction = mae(**inputs)
+    torch.save(
+        {
+            "tokens": features.last_hidden_state,
+            "pooled": getattr(features, "pooler_output", None),
+            "logits": reconstruction.logits,
+            "loss": reconstruction.loss,
+            "classes": [type(encoder).__name__, type(mae).__name__, type(mae).__module__],
+        },
+        f"{work}/outputs.pt",
+    )
+    assert not any(m == "hf_tiktokactions" or m.startswith("hf_tiktokactions.") for m in sys.modules)
+    """
+)
+
+
+def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path, exported: Path, tmp_path) -> None:
+    ours = VideoMAEv2ForPreTraining.from_pretrained(run / "final").eval()
+    encoder = VideoMAEv2Model.from_pretrained(run / "final").eval()  # what fine-tuning starts from
+    pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    masks = ours.draw_masks(2, torch.Generator().manual_seed(2))
+    inputs = {"pixel_values": pixel_values, "bool_masked_pos": masks[0], "decoder_masked_pos": masks[1]}
+    with torch.inference_mode():
+        expected_tokens = encoder(pixel_values).last_hidden_state
+        expected = ours(**inputs)
+    torch.save(inputs, tmp_path / "inputs.pt")
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "HF_HOME": str(tmp_path / "hf_home"),  # a fresh modules cache: the code must come from the folder
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", REMOTE_LOAD, str(exported), str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs = torch.load(tmp_path / "outputs.pt")
+    assert outputs["classes"][:2] == ["VideoMAEv2Model", "VideoMAEv2ForPreTraining"]
+    assert outputs["classes"][2].startswith("transformers_modules.")
+    assert outputs["tokens"].shape == (2, 2 * 4 * 4, 64)  # (B, N, D): features for downstream use
+    torch.testing.assert_close(outputs["tokens"], expected_tokens, rtol=1e-5, atol=1e-5)
+    if outputs["pooled"] is not None:  # pooler_output, where the shipped encoder defines one
+        assert outputs["pooled"].shape == (2, 64)
+    torch.testing.assert_close(outputs["logits"], expected.logits, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(outputs["loss"], expected.loss, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def hub_calls(monkeypatch) -> list[tuple]:
+    """Record create_repo / upload_folder calls (and the uploaded folder's contents) instead of sending them."""
+    calls: list[tuple] = []
+
+    def create_repo(repo_id, **kwargs):
+        calls.append(("create_repo", repo_id, kwargs))
+
+    def upload_folder(*, repo_id, folder_path, **kwargs):
+        calls.append(("upload_folder", repo_id, kwargs, digests(Path(folder_path))))
+        return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
+
+    monkeypatch.setattr(push_module, "create_repo", create_repo)
+    monkeypatch.setattr(push_module, "upload_folder", upload_folder)
+    return calls
+
+
+def test_push_uploads_the_pretrained_export(run: Path, exported: Path, hub_calls, monkeypatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_token_for_tests_0123456789")
+    assert hub_main(["push", "--model", str(run / "final"), "--repo-id", "me/tiny-pre"]) == 0
+    (_, _, _), (_, repo_id, _, uploaded) = hub_calls
+    assert repo_id == "me/tiny-pre" and uploaded == digests(exported)  # same names, same bytes
+
+
+def _poison(model_dir: Path, destination: Path, tensor: str, value: float) -> Path:
+    """A copy of ``model_dir`` whose ``tensor`` holds one ``value`` (NaN or inf), as a diverged run saves."""
+    destination.mkdir()
+    (destination / "config.json").write_bytes((model_dir / "config.json").read_bytes())
+    weights = load_file(model_dir / "model.safetensors")
+    weights[tensor] = weights[tensor].clone()
+    weights[tensor].view(-1)[3] = value
+    save_file(weights, destination / "model.safetensors", metadata={"format": "pt"})
+    return destination
+
+
+def test_export_and_push_refuse_non_finite_weights(run: Path, tmp_path: Path, hub_calls, monkeypatch, capsys) -> None:
+    from test_hub_export import tiny_classifier
+
+    poisoned = _poison(run / "final", tmp_path / "nan", "decoder.head.weight", float("nan"))
+    weights_file = str(poisoned / "model.safetensors")
+    with pytest.raises(CheckpointError, match=r"non-finite weights \(NaN or inf\).*decoder\.head\.weight") as error:
+        export_model(poisoned, tmp_path / "out")
+    assert str(error.value).startswith(weights_file) and not (tmp_path / "out").exists()
+
+    tiny_classifier(tmp_path / "classifier")
+    inf_classifier = _poison(tmp_path / "classifier", tmp_path / "inf", "encoder.blocks.0.mlp.fc1.weight", float("inf"))
+    argv = ["export", "--model", str(inf_classifier), "--output", str(tmp_path / "out2")]
+    capsys.readouterr()
+    assert run_cli(hub_main, argv) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "it/s]" not in line and line.strip()]
+    assert len(lines) == 1 and str(inf_classifier / "model.safetensors") in lines[0] and "fc1.weight" in lines[0]
+
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_token_for_tests_0123456789")
+    assert run_cli(hub_main, ["push", "--model", str(poisoned), "--repo-id", "me/diverged"]) == 2
+    assert weights_file in capsys.readouterr().err
+    assert hub_calls == []  # nothing was uploaded
