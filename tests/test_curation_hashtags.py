@@ -96,3 +96,24 @@ def test_curation_import_stays_light():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_papers_examples_carry_the_papers_principles():
+    principles = {t.name: t.principle for t in load_catalogue(CATALOGUE)}
+    assert principles["piano"] == "noun_substitution" and principles["cuttingcakes"] == "consolidation"
+
+
+def test_collecting_doc_counts_match_the_catalogue():
+    """docs/COLLECTING.md: the catalogue size, the request count at 900 videos a hashtag and the count tables."""
+    tags = load_catalogue(CATALOGUE)
+    doc = (REPO / "docs" / "COLLECTING.md").read_text()
+    n = len(tags)
+    assert f"our own\ncatalogue of {n} hashtags" in doc and f"our own catalogue of {n} hashtags" in doc
+    assert f"{n} × 900 / 100 = {n * 9:,} requests" in doc and f"({n * 900:,} records)" in doc
+    days = {4: "four", 5: "five", 6: "six", 7: "seven"}[-(-n * 9 // 1000)]
+    assert f"plan on **{days} days or more**" in doc
+    for name, count in Counter(t.principle for t in tags).items():
+        assert f"| `{name}` | {count} |" in doc, name
+    for name, count in Counter(t.category for t in tags).items():
+        assert f"| `{name}` | {count} |" in doc, name
+    assert f"| **all** | **{n}** |" in doc

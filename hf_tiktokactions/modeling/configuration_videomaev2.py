@@ -9,8 +9,9 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-# Official VideoMAE V2 sizes (OpenGVLab/VideoMAEv2 `modeling_pretrain.py` / `modeling_finetune.py`).
-# Encoder: hidden, depth, heads, mlp; decoder: hidden, heads (depth 4 for all).
+# Official VideoMAE V2 sizes (OpenGVLab/VideoMAEv2 `models/modeling_pretrain.py` / `models/modeling_finetune.py`;
+# tests/test_modeling_presets.py holds the official numbers). Encoder: hidden, depth, heads, mlp; decoder: hidden,
+# heads, mlp (depth 4 for all, the official --decoder_depth).
 _PRESETS: dict[str, dict[str, Any]] = {
     "vit-tiny": dict(
         hidden_size=64,
@@ -72,18 +73,18 @@ _PRESETS: dict[str, dict[str, Any]] = {
         num_hidden_layers=32,
         num_attention_heads=16,
         intermediate_size=5120,
-        decoder_hidden_size=640,
+        decoder_hidden_size=512,
         decoder_num_attention_heads=8,
-        decoder_intermediate_size=2560,
+        decoder_intermediate_size=2048,
     ),
     "vit-g": dict(
         hidden_size=1408,
         num_hidden_layers=40,
         num_attention_heads=16,
-        intermediate_size=6144,
+        intermediate_size=6144,  # int(1408 * 48 / 11): the official mlp_ratio=48/11
         decoder_hidden_size=512,
         decoder_num_attention_heads=8,
-        decoder_intermediate_size=2048,
+        decoder_intermediate_size=2234,  # int(512 * 48 / 11): the decoder shares the encoder's mlp_ratio
         patch_size=14,
     ),
 }

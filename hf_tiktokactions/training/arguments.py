@@ -217,13 +217,21 @@ class FinetuneArguments:
 
     # Optimisation (lr schedule: linear warm-up from warmup_learning_rate, cosine to min_learning_rate, per step)
     base_learning_rate: float | None = field(
-        default=None, metadata={"help": "when set, learning_rate = this x total batch (videos) / 256, as upstream"}
+        default=None,
+        metadata={
+            "help": "when set, learning_rate = this x total batch (videos) / 256, as upstream; "
+            "min_learning_rate and warmup_learning_rate are then scaled the same way"
+        },
     )
     layer_decay: float = field(
         default=0.75, metadata={"help": "lr of block i is scaled by layer_decay^(depth - i); 1 = no decay"}
     )
-    min_learning_rate: float = 1e-6
-    warmup_learning_rate: float = 1e-8
+    min_learning_rate: float = field(
+        default=1e-6, metadata={"help": "end of the cosine (x total batch / 256 when base_learning_rate is set)"}
+    )
+    warmup_learning_rate: float = field(
+        default=1e-8, metadata={"help": "start of the warm-up (x total batch / 256 when base_learning_rate is set)"}
+    )
     warmup_epochs: float | None = field(
         default=5.0, metadata={"help": "warm-up length in epochs (overrides warmup_steps when set)"}
     )

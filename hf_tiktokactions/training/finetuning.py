@@ -195,21 +195,43 @@ def _test_dataset(args: FinetuneArguments, split: LabelledVideos, segments: int,
     )
 
 
+def total_train_batch(training_args: TrainingArguments) -> int:
+    """Videos per optimizer step: per device x processes x accumulation (upstream batch_size x GPUs x update_freq)."""
+    return (
+        training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps
+    )
+
+
+def schedule_learning_rates(
+    args: FinetuneArguments, total_batch: int, learning_rate: float
+) -> tuple[float, float, float]:
+    """(peak lr, end of the cosine, start of the warm-up).
+
+    With ``base_learning_rate`` all three scale with the total batch as upstream scales ``lr``, ``min_lr`` and
+    ``warmup_lr``: ``value x total_batch / 256``. Without it, ``learning_rate`` and the two values are absolute.
+    """
+    if args.base_learning_rate is None:
+        return learning_rate, args.min_learning_rate, args.warmup_learning_rate
+    scale = total_batch / 256
+    return (
+        args.base_learning_rate * scale,
+        args.min_learning_rate * scale,
+        args.warmup_learning_rate * scale,
+    )
+
+
 def _schedule_args(
     args: FinetuneArguments, training_args: TrainingArguments, num_train_videos: int
 ) -> TrainingArguments:
     """Upstream conventions: lr scaled by the total batch, warm-up given in epochs."""
-    total_batch = (
-        training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps
-    )
+    total_batch = total_train_batch(training_args)
     changes: dict[str, Any] = {
         "remove_unused_columns": False,
         "ddp_find_unused_parameters": False,
         "label_names": ["labels"],
         "dataloader_pin_memory": torch.cuda.is_available(),
     }
-    if args.base_learning_rate is not None:
-        changes["learning_rate"] = args.base_learning_rate * total_batch / 256
+    changes["learning_rate"] = schedule_learning_rates(args, total_batch, training_args.learning_rate)[0]
     if args.warmup_epochs is not None:
         steps_per_epoch = max(num_train_videos // total_batch, 1)
         changes["warmup_steps"] = int(round(args.warmup_epochs * steps_per_epoch))
@@ -228,7 +250,9 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         model.activation_checkpointing_enable()
     if data.train is not None:
         training_args = _schedule_args(args, training_args, len(data.train.videos))
-    peak_lr = training_args.learning_rate
+    peak_lr, min_lr, warmup_lr = schedule_learning_rates(
+        args, total_train_batch(training_args), training_args.learning_rate
+    )
     mixup = None
     if data.train is not None and (args.mixup > 0 or args.cutmix > 0):
         mixup = VideoMixup(
@@ -247,8 +271,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         eval_dataset=_test_dataset(args, data.eval, 1, 1) if data.eval is not None else None,
         compute_metrics=single_view_metrics,
         layer_decay=args.layer_decay,
-        min_lr_ratio=args.min_learning_rate / peak_lr,
-        warmup_start_ratio=args.warmup_learning_rate / peak_lr,
+        min_lr_ratio=min_lr / peak_lr,
+        warmup_start_ratio=warmup_lr / peak_lr,
         mixup=mixup,
     )
     record = {
@@ -258,6 +282,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         "num_processes": trainer.accelerator.num_processes,
         "init_from": origin,
         "num_classes": len(data.class_names),
+        "learning_rates": {"peak": peak_lr, "min": min_lr, "warmup_start": warmup_lr},
         "videos": {split.name: len(split.videos) for split in (data.train, data.eval, data.test) if split is not None},
     }
     write_record = trainer.is_world_process_zero()
