@@ -1,5 +1,7 @@
-"""The one decode pass a video gets: every frame is decoded once, scaled once to clip size, and handed
-to the scene cutter (as a small BGR frame) and to the clip's candidate buffer.
+"""The one decode pass a video gets: every frame is decoded once, scaled once to clip size, turned upright
+(a phone video's display rotation), and handed to the scene cutter (as a small BGR frame) and to the
+clip's candidate buffer. The clip size is the upright size; a sideways-stored frame is scaled to it turned,
+then turned plane by plane, so the clip needs no display matrix.
 
 Decoding is FFmpeg through PyAV with ``threads`` decoder threads (1 when the worker is pinned to a core:
 the process pool is the parallelism). A decode error part-way is returned as ``error`` with the frames
@@ -16,6 +18,7 @@ from typing import Any
 from hf_tiktokactions.curation.clip_selection import CandidateFrames
 from hf_tiktokactions.curation.probe import quiet_ffmpeg
 from hf_tiktokactions.curation.scenes import Scene, SceneCutter, detection_size
+from hf_tiktokactions.display_rotation import quarter_turns, upright_frame
 
 
 @dataclass
@@ -43,6 +46,14 @@ def _decoded_frames(path: str | os.PathLike, threads: int) -> Iterator[Any]:
         if threads == 1:
             context.thread_type = "NONE"  # no frame-thread delay and no helper threads on a pinned core
         yield from container.decode(stream)
+
+
+def _upright_clip_frame(frame: Any, clip_width: int, clip_height: int) -> Any:
+    """``frame`` as a yuv420p frame of the upright clip size ``clip_width`` x ``clip_height``."""
+    rotation = frame.rotation
+    if quarter_turns(rotation) % 2:  # stored sideways: scale to the turned size, then turn
+        clip_width, clip_height = clip_height, clip_width
+    return upright_frame(frame.reformat(width=clip_width, height=clip_height, format="yuv420p"), rotation)
 
 
 class _Clock:
@@ -81,7 +92,7 @@ def decode_pass(
     clock = _Clock(fps)
     try:
         for frame in _decoded_frames(path, threads):
-            clip_frame = frame.reformat(width=clip_width, height=clip_height, format="yuv420p")
+            clip_frame = _upright_clip_frame(frame, clip_width, clip_height)
             small = clip_frame.reformat(width=detect_width, height=detect_height, format="bgr24").to_ndarray()
             result.times.append(clock.time_of(frame))
             candidates.add(clip_frame)
@@ -105,5 +116,5 @@ def read_frame_range(
         if index >= end:
             break
         if index >= start:
-            frames.append(frame.reformat(width=clip_width, height=clip_height, format="yuv420p"))
+            frames.append(_upright_clip_frame(frame, clip_width, clip_height))
     return frames
