@@ -64,11 +64,18 @@ def phone_video(tmp_path_factory) -> Path:
     return path
 
 
-def test_curation_writes_an_upright_clip_without_a_display_matrix(phone_video, tmp_path):
+@pytest.mark.parametrize(
+    "limits",
+    [{}, {"min_seconds": 1.0, "max_seconds": 1.5, "max_buffer_seconds": 0.1, "min_scene_len": 5}],
+    ids=["one-pass", "window-decoded-again"],
+)
+def test_curation_writes_an_upright_clip_without_a_display_matrix(phone_video, tmp_path, limits):
     output = tmp_path / "curated"
-    curate(load_video_inputs(phone_video.parent), output, CurationOptions(detector="none"), workers=1, progress=False)
+    options = CurationOptions(detector="none", **limits)
+    curate(load_video_inputs(phone_video.parent), output, options, workers=1, progress=False)
     record = json.loads((output / "metadata" / "phone.json").read_text())
     assert record["status"] == "pass", record
+    assert any("decoded a second time" in note for note in record["reasons"]) == bool(limits)
     assert (record["width"], record["height"]) == (WIDTH, HEIGHT)
     assert (record["clip_width"], record["clip_height"]) == (WIDTH, HEIGHT)
     with av.open(str(output / record["clip_path"])) as container:

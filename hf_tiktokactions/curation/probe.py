@@ -1,13 +1,9 @@
-"""What a container says about a video (the ``ffprobe`` equivalent), read before the decode pass.
+"""What a container says about a video, read without decoding a frame (the ``ffprobe`` equivalent).
 
 :func:`probe_source` checks an input before the decode pass and turns every way it can be unusable
 (missing, empty, not a media file, audio only, too large, too short) into :class:`VideoRejected` with
-the reason the index records. It decodes one frame only, the first, for its display rotation (a phone's
-portrait video is stored sideways with a matrix that turns it upright; PyAV shows the angle on frames
-only): the size it reports is the upright size, the clip's orientation.
-
-:func:`count_frames` counts the packets of a written clip's video stream (``ffprobe -count_packets``),
-which for our all-frames H.264 clips is its frame count.
+the reason the index records. :func:`count_frames` counts the packets of a written clip's video
+stream (``ffprobe -count_packets``), which for our all-frames H.264 clips is its frame count.
 
 ``hf_tiktokactions.data.decoding.probe_video`` answers the same question for the data layer, but it
 imports torch; curation workers that run with the detector off never need torch, so this module
@@ -21,14 +17,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hf_tiktokactions.display_rotation import quarter_turns
 from hf_tiktokactions.errors import VideoRejected
 
 
 @dataclass(frozen=True)
 class SourceProbe:
-    """Container facts about the first video stream. ``width`` x ``height`` is the upright size (after the
-    display rotation, ``rotation`` degrees counter-clockwise); ``duration`` is in seconds (0 when unknown)."""
+    """Container facts about the first video stream. ``duration`` is in seconds (0 when unknown)."""
 
     width: int
     height: int
@@ -37,7 +31,6 @@ class SourceProbe:
     duration: float
     codec: str
     size_bytes: int
-    rotation: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,11 +80,8 @@ def probe_source(path: str | os.PathLike, max_pixels: int, max_aspect_ratio: flo
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             duration = container.duration / 1_000_000
-        rotation = 90 * quarter_turns(_first_frame_rotation(container, stream))
-        if rotation in (90, 270):
-            width, height = height, width
         probe = SourceProbe(
-            width, height, float(rate), int(stream.frames or 0), duration, stream.codec_context.name, size, rotation
+            width, height, float(rate), int(stream.frames or 0), duration, stream.codec_context.name, size
         )
     if width <= 0 or height <= 0:
         raise VideoRejected("the video stream has no frame size (corrupt header)")
@@ -102,15 +92,6 @@ def probe_source(path: str | os.PathLike, max_pixels: int, max_aspect_ratio: flo
     if 0 < duration < min_seconds:
         raise VideoRejected(f"too short: {duration:.2f} s < {min_seconds:g} s")
     return probe
-
-
-def _first_frame_rotation(container: Any, stream: Any) -> float:
-    """Display rotation of the first frame; 0 when it cannot be decoded (the decode pass then says why)."""
-    stream.codec_context.thread_count = 1  # one frame: no decoder threads to start
-    try:
-        return next(container.decode(stream)).rotation
-    except Exception:
-        return 0.0
 
 
 def count_frames(path: str | os.PathLike) -> int:
