@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
-from video_files import frame_index_of, write_test_video
+from video_files import can_write_display_rotation, frame_index_of, rotate_video, write_test_video
 
 from hf_tiktokactions.data.decoding import BACKENDS, open_video, probe_video, read_frames
 from hf_tiktokactions.errors import TikTokActionsError, VideoDecodeError
@@ -27,6 +34,9 @@ def _available(backend: str) -> bool:
 backends = pytest.mark.parametrize(
     "backend",
     [pytest.param(b, marks=pytest.mark.skipif(not _available(b), reason=f"{b} unavailable")) for b in BACKENDS],
+)
+needs_rotation_writer = pytest.mark.skipif(
+    not can_write_display_rotation(), reason="writing a display matrix needs PyAV >= 18"
 )
 
 
@@ -131,3 +141,71 @@ def test_a_file_decord_cannot_open_is_opened_with_pyav(indexed_video, monkeypatc
     with open_video(indexed_video, "decord") as reader:
         assert reader.backend == "pyav"
         assert [frame_index_of(f) for f in reader.read([7])] == [7]
+
+
+# ------------------------------------------------------------------------------------------------
+# Phone videos: display rotation
+
+
+@needs_rotation_writer
+@backends
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_a_phone_video_reads_upright(tmp_path, backend, rotation):
+    # stored turned clockwise by `rotation`, with a display matrix that turns it back: only a reader that
+    # honours the matrix sees vertical stripes, so frame_index_of finds the indices
+    path = write_test_video(tmp_path / "phone.mp4", 30, 48, 64, fps=30, display_rotation=rotation)
+    wanted = [0, 7, 29, 7]
+    with open_video(path, backend) as reader:
+        frames = reader.read(wanted)
+        assert (reader.info.height, reader.info.width) == (48, 64)
+    assert frames.shape == (4, 3, 48, 64)
+    assert [frame_index_of(f) for f in frames] == wanted
+    assert (probe_video(path).height, probe_video(path).width) == (48, 64)
+
+
+@needs_rotation_writer
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_a_stream_copy_with_rotation_reads_as_the_source_turned_pixel_for_pixel(tmp_path, rotation):
+    source = write_test_video(tmp_path / "landscape.mp4", 40, 64, 96, fps=30, pattern="motion", noise=0.0)
+    rotated = rotate_video(source, tmp_path / "rotated.mp4", rotation)
+    if shutil.which("ffprobe"):  # a real display matrix, as other tools see it
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_streams", "-of", "json", str(rotated)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        (side_data,) = json.loads(probe.stdout)["streams"][0]["side_data_list"]
+        assert side_data["side_data_type"] == "Display Matrix" and (side_data["rotation"] - rotation) % 360 == 0
+    wanted = list(range(1, 40, 3))
+    expected = torch.rot90(read_frames(source, wanted, backend="pyav"), rotation // 90, dims=(2, 3))
+    for backend in BACKENDS:
+        if _available(backend):
+            assert torch.equal(read_frames(rotated, wanted, backend=backend), expected), backend
+
+
+# ------------------------------------------------------------------------------------------------
+# Platforms without decord (ARM Linux, Apple silicon)
+
+
+def test_without_decord_every_backend_request_decodes_with_pyav(tmp_path, indexed_video):
+    """A fresh interpreter in which ``import decord`` fails, as where decord has no wheel."""
+    script = textwrap.dedent(
+        f"""
+        import hashlib, sys, warnings
+        sys.modules["decord"] = None  # `import decord` now raises ImportError
+        from hf_tiktokactions.data.decoding import open_video
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            readers = [open_video({str(indexed_video)!r}, "decord") for _ in range(3)]
+        print([r.backend for r in readers], [str(w.message) for w in caught])
+        print([hashlib.sha256(r.read([17, 3, 40]).contiguous().numpy()).hexdigest() for r in readers])
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ)
+    assert result.returncode == 0, result.stderr
+    backends_line, pixels_line = result.stdout.strip().splitlines()
+    assert backends_line.startswith("['pyav', 'pyav', 'pyav']")
+    assert backends_line.count("'decord' video backend cannot be used here") == 1  # warned once, not per file
+    with open_video(indexed_video, "decord") as reader:  # the pixels decord itself gives, in this process
+        assert reader.backend == "decord"
+        digest = hashlib.sha256(reader.read([17, 3, 40]).contiguous().numpy()).hexdigest()
+    assert pixels_line == str([digest] * 3)

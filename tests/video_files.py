@@ -9,6 +9,10 @@ keep its signature stable. Patterns:
 * ``"motion"``: a textured gradient that drifts a few pixels per frame, with a little noise: content that
   costs about what real footage costs to encode and decode (for benchmarks).
 * ``"solid"``: one flat colour per frame that changes slowly with the index.
+
+``display_rotation`` makes a phone-style file: the frames are stored turned clockwise by that angle and the
+MP4 carries a display matrix that turns them back (:func:`rotate_video`, a stream copy), so only a reader
+that honours the matrix sees the pattern upright (``height`` x ``width``, stripes vertical).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-__all__ = ["write_test_video", "frame_index_of", "INDEX_BITS"]
+__all__ = ["write_test_video", "rotate_video", "can_write_display_rotation", "frame_index_of", "INDEX_BITS"]
 
 INDEX_BITS = 8
 _BLACK, _WHITE = 16, 235  # video-range luma, so the encoder does not clip
@@ -66,6 +70,7 @@ def write_test_video(
     seed: int = 0,
     noise: float = 6.0,
     codec: str = "libx264",
+    display_rotation: int = 0,
 ) -> Path:
     """Write ``num_frames`` frames of ``pattern`` as an H.264 (yuv420p) MP4 at ``path``; returns the path.
 
@@ -75,34 +80,66 @@ def write_test_video(
 
     ``height`` and ``width`` must be even (yuv420p). ``crf`` is x264's constant rate factor (lower = more
     bits); ``noise`` is the standard deviation of the per-pixel noise of the ``"motion"`` pattern, which
-    mostly decides how many bits a frame costs.
+    mostly decides how many bits a frame costs. ``display_rotation`` (a multiple of 90): see the module
+    docstring.
     """
     if pattern == "index" and (num_frames > 2**INDEX_BITS or width < 4 * INDEX_BITS):
         raise ValueError(f"the index pattern holds at most {2**INDEX_BITS} frames and needs width >= 32")
     if height % 2 or width % 2:
         raise ValueError(f"yuv420p needs even height and width, got {height}x{width}")
+    if pattern not in ("index", "motion", "solid"):
+        raise ValueError(f"unknown pattern {pattern!r}; use 'index', 'motion' or 'solid'")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    with av.open(str(path), mode="w") as container:
+    turns = -(display_rotation // 90)  # np.rot90 turns counter-clockwise: store the frames turned clockwise
+    encoded = path.with_name(f".{path.stem}.stored{path.suffix}") if turns % 4 else path
+    with av.open(str(encoded), mode="w") as container:
         stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.height, stream.width = (width, height) if turns % 2 else (height, width)
+        stream.pix_fmt = "yuv420p"
         stream.options = _CODEC_OPTIONS.get(codec, {"crf": str(crf)})
         for index in range(num_frames):
             if pattern == "index":
                 array = _index_frame(index, height, width)
             elif pattern == "motion":
                 array = _motion_frame(index, height, width, rng, noise)
-            elif pattern == "solid":
-                array = _solid_frame(index, height, width)
             else:
-                raise ValueError(f"unknown pattern {pattern!r}; use 'index', 'motion' or 'solid'")
-            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+                array = _solid_frame(index, height, width)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(array, turns)), format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    if encoded != path:
+        rotate_video(encoded, path, display_rotation)
+        encoded.unlink()
     return path
+
+
+def can_write_display_rotation() -> bool:
+    """PyAV writes display matrices from version 18 (``VideoStream.set_display_rotation``)."""
+    return hasattr(av.video.stream.VideoStream, "set_display_rotation")
+
+
+def rotate_video(source: str | Path, target: str | Path, rotation: int) -> Path:
+    """Stream-copy ``source`` to the MP4 ``target`` with a display matrix of ``rotation`` degrees
+    counter-clockwise (what ``ffprobe`` reports, and PyAV's ``frame.rotation``); no frame is re-encoded.
+
+    This is how phones store portrait video: an iPhone writes -90. Same as
+    ``ffmpeg -display_rotation ROTATION -i SOURCE -c copy TARGET`` (FFmpeg 6 and later).
+    """
+    target = Path(target)
+    with av.open(str(source)) as reader, av.open(str(target), "w", format="mp4") as writer:
+        source_stream = reader.streams.video[0]
+        stream = writer.add_stream_from_template(source_stream)
+        stream.set_display_rotation(rotation)
+        for packet in reader.demux(source_stream):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = stream
+            writer.mux(packet)
+    return target
 
 
 def frame_index_of(frame) -> int:

@@ -175,15 +175,18 @@ def _video_stage(video: VideoInput, output: Path, options: CurationOptions, reco
         duration=round(probe.duration, 6),
     )
     fps = probe.fps if probe.fps > 0 else 30.0
-    width, height = clip_size(probe.width, probe.height, options.short_side)
+    stored_width, stored_height = clip_size(probe.width, probe.height, options.short_side)
     candidates = CandidateFrames(
         max_clip_frames=int(options.max_seconds * fps + 1e-6),
         max_buffered_frames=int(options.max_buffer_seconds * fps),
         cut_lag_frames=2 * options.min_scene_len + 8,
     )
     cutter = SceneCutter(fps, options.scene_threshold, options.min_scene_len)
-    decoded = decode_pass(video.source_path, fps, width, height, cutter, candidates, options.threads)
+    decoded = decode_pass(video.source_path, fps, stored_width, stored_height, cutter, candidates, options.threads)
     record["decoded_frames"] = decoded.num_frames
+    # a phone video's frames are turned upright: the index records the size a viewer sees
+    record["width"], record["height"] = decoded.upright_size(probe.width, probe.height)
+    width, height = decoded.upright_size(stored_width, stored_height)
     if decoded.num_frames:
         record["duration"] = round(decoded.times[-1] + 1.0 / fps, 6)
         record["scenes"] = [
@@ -206,7 +209,9 @@ def _video_stage(video: VideoInput, output: Path, options: CurationOptions, reco
     )
     frames = candidates.window_frames
     if frames is None:  # the scene outgrew max_buffer_seconds; decode its window again
-        frames = read_frame_range(video.source_path, span.start_frame, span.end_frame, width, height, options.threads)
+        frames = read_frame_range(
+            video.source_path, span.start_frame, span.end_frame, stored_width, stored_height, options.threads
+        )
         record["reasons"].append("clip window decoded a second time (scene longer than --max-buffer-seconds)")
     frames = frames[: span.num_frames]
     clip_relative = f"{CLIPS_DIR}/{video.video_id}.mp4"

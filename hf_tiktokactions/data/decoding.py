@@ -4,12 +4,21 @@
 read from the container index, no decoding) and ``.read(indices)`` -> uint8 (T, C, H, W). ``read_frames``
 does both in one call. Backends:
 
-* ``"decord"`` (default): its wheel bundles FFmpeg, so a pip-only install works.
+* ``"decord"`` (default): its wheel bundles FFmpeg, so a pip-only install works on x86-64.
 * ``"torchcodec"``: needs the system FFmpeg libraries (Debian ``ffmpeg``).
 * ``"pyav"``: decodes from the keyframe before the first wanted frame and tells FFmpeg to skip the
   non-reference frames nobody asked for (``skip_frame=NONREF``), which returns the same pixels and, on
   B-frame-heavy H.264, decodes fewer frames. Also the fallback: a file the chosen backend cannot open or
-  read is tried once with PyAV before it counts as broken.
+  read is tried once with PyAV before it counts as broken, and a backend that is not installed (decord
+  has no wheels for ARM Linux or Apple silicon) is replaced by PyAV for the whole process, with one
+  warning. All three use FFmpeg's decoders and colour conversion: they return the same uint8 pixels.
+
+Frames come out upright: a phone video's display rotation (the MP4 display matrix, the old ``rotate``
+tag) is applied, so a portrait video recorded by a sensor in landscape reads as portrait, and
+``info.height``/``info.width`` are the upright size. decord (its wheel's FFmpeg) and torchcodec (0.11 and
+later) apply it themselves; the PyAV reader turns each frame by the angle PyAV reports in
+``frame.rotation`` (the display matrix's counter-clockwise rotation, a multiple of 90 degrees for phone
+videos).
 
 The returned tensor is a (T, C, H, W) view of a (T, H, W, C) buffer (channels-last memory), which is the
 layout torch's uint8 resize kernels are fastest on; call ``.contiguous()`` for a planar copy.
@@ -24,8 +33,11 @@ raises ``VideoDecodeError``.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import io
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Union
@@ -33,6 +45,7 @@ from typing import BinaryIO, Union
 import numpy as np
 import torch
 
+from hf_tiktokactions.display_rotation import quarter_turns, upright_array
 from hf_tiktokactions.errors import VideoDecodeError
 
 __all__ = ["VideoInfo", "VideoReader", "BACKENDS", "open_video", "read_frames", "probe_video"]
@@ -225,24 +238,28 @@ class _PyAVReader(VideoReader):
         pts = [packet.pts for packet in self._container.demux(self._stream) if packet.pts is not None]
         self._pts = np.sort(np.asarray(pts, dtype=np.int64))
         rate = self._stream.average_rate or self._stream.guessed_rate or 0
-        super().__init__(name, len(self._pts), float(rate), (context.height, context.width))
+        # The upright size is known once a frame (and its display rotation) is decoded: `info` asks on demand.
+        super().__init__(name, len(self._pts), float(rate))
 
     def _read_sorted(self, indices: np.ndarray) -> torch.Tensor:
         context = self._stream.codec_context
         wanted = {int(p): slot for slot, p in enumerate(self._pts[indices])}
-        height, width = self._size
-        frames = torch.empty((len(wanted), height, width, 3), dtype=torch.uint8)
+        frames: torch.Tensor | None = None  # (U, H, W, 3), allocated at the first frame's upright size
         done = np.zeros(len(wanted), dtype=bool)
         found = 0
         self._container.seek(int(self._pts[indices[0]]), backward=True, any_frame=False, stream=self._stream)
         context.flush_buffers()
 
         def take(decoded) -> int:
+            nonlocal frames
             got = 0
             for frame in decoded:
                 slot = wanted.get(frame.pts)
                 if slot is not None and not done[slot]:
-                    frames[slot] = torch.from_numpy(frame.to_ndarray(format="rgb24"))
+                    array = upright_array(frame.to_ndarray(format="rgb24"), frame.rotation)
+                    if frames is None:
+                        frames = torch.empty((len(wanted), *array.shape), dtype=torch.uint8)
+                    frames[slot] = torch.from_numpy(np.ascontiguousarray(array))
                     done[slot] = True
                     got += 1
             return got
@@ -302,6 +319,26 @@ def _open_with(backend: str, source: str | io.BytesIO, name: str, num_threads: i
     return reader
 
 
+_MODULES = {"decord": "decord", "torchcodec": "torchcodec.decoders", "pyav": "av"}
+
+
+@functools.cache
+def _installed_or_pyav(backend: str) -> str:
+    """``backend`` if it imports in this process, else ``"pyav"`` (with one warning a process)."""
+    if backend == "pyav":
+        return backend
+    try:
+        importlib.import_module(_MODULES[backend])
+    except Exception as error:  # not installed, or (torchcodec) the FFmpeg libraries it needs are missing
+        warnings.warn(
+            f"the {backend!r} video backend cannot be used here ({type(error).__name__}: {error}); decoding with "
+            "PyAV instead, which returns the same frames",
+            stacklevel=3,
+        )
+        return "pyav"
+    return backend
+
+
 class _FallbackReader(VideoReader):
     """The chosen backend, with PyAV as a second try when a read fails (a truncated tail, say)."""
 
@@ -321,7 +358,7 @@ class _FallbackReader(VideoReader):
                 raise error from None
 
     def _frame_size(self) -> tuple[int, int]:
-        return self._primary.info.height, self._primary.info.width
+        return tuple(self.read([0]).shape[2:])  # through `read`, so a frame decord cannot turn comes from PyAV
 
     def close(self) -> None:
         self._primary.close()
@@ -335,14 +372,11 @@ def open_video(source: VideoSource, backend: str = "decord", num_threads: int = 
     """
     if backend not in _READERS:
         raise ValueError(f"unknown video backend {backend!r}; use one of {BACKENDS}")
+    backend = _installed_or_pyav(backend)
     name = _name(source)
     loaded = _load_source(source)
     try:
         primary = _open_with(backend, loaded, name, num_threads)
-    except ImportError as error:
-        raise VideoDecodeError(
-            f"the {backend!r} backend is not installed ({error}); install it or pick another"
-        ) from error
     except Exception as error:
         if backend == "pyav":
             raise error if isinstance(error, VideoDecodeError) else _broken(name, error) from error
@@ -366,7 +400,10 @@ def read_frames(
 
 
 def probe_video(source: VideoSource) -> VideoInfo:
-    """Frame count, fps and size from the container, without decoding a frame (PyAV, demux only)."""
+    """Frame count, fps and upright size from the container (PyAV).
+
+    Demuxes the index; decodes the first frame only, for its display rotation (PyAV shows it on frames).
+    """
     import av
 
     name = _name(source)
@@ -378,7 +415,10 @@ def probe_video(source: VideoSource) -> VideoInfo:
             stream = container.streams.video[0]
             num_frames = stream.frames or sum(1 for p in container.demux(stream) if p.pts is not None)
             rate = stream.average_rate or stream.guessed_rate or 0
-            info = VideoInfo(int(num_frames), float(rate), stream.codec_context.height, stream.codec_context.width)
+            size = (stream.codec_context.height, stream.codec_context.width)
+            if quarter_turns(_first_frame_rotation(container, stream)) % 2:
+                size = size[::-1]
+            info = VideoInfo(int(num_frames), float(rate), *size)
     except VideoDecodeError:
         raise
     except Exception as error:
@@ -386,3 +426,12 @@ def probe_video(source: VideoSource) -> VideoInfo:
     if info.num_frames <= 0:
         raise _broken(name, "no frames")
     return info
+
+
+def _first_frame_rotation(container, stream) -> float:
+    """The display rotation of ``stream``'s first frame (0 when it cannot be decoded: reading will say why)."""
+    try:
+        container.seek(0, stream=stream)
+        return next(container.decode(stream)).rotation
+    except Exception:
+        return 0.0

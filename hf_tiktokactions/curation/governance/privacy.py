@@ -10,7 +10,7 @@ them, and the ``cv2`` shared with ultralytics and PySceneDetect is OpenCV 5.)
 Each face box, grown by ``margin`` on every side, is pixelated to a few blocks and smoothed, which
 cannot be undone. In a video, the boxes of the previous ``hold_frames`` frames are blurred too, so a
 face the detector misses for a frame or two is still covered. Videos are re-encoded as H.264 (audio is
-dropped) and written atomically; images keep their format.
+dropped), upright (a phone video's display rotation applied), and written atomically; images keep their format.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 from hf_tiktokactions.curation.inputs import VIDEO_SUFFIXES
 from hf_tiktokactions.curation.stages.clip_writer import ClipEncoding, write_clip
 from hf_tiktokactions.curation.stages.person_detection import Detection
+from hf_tiktokactions.display_rotation import upright_array
 from hf_tiktokactions.errors import ConfigError, DetectorError, VideoDecodeError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -147,8 +148,8 @@ def blur_video(
             fps = float(stream.average_rate or stream.guessed_rate or 30)
             origin = None
             for index, frame in enumerate(container.decode(stream)):
-                bgr = frame.to_ndarray(format="bgr24")
-                bgr = bgr[: bgr.shape[0] // 2 * 2, : bgr.shape[1] // 2 * 2]  # yuv420p needs even sizes
+                bgr = upright_array(frame.to_ndarray(format="bgr24"), frame.rotation)  # a phone video, upright
+                bgr = np.ascontiguousarray(bgr[: bgr.shape[0] // 2 * 2, : bgr.shape[1] // 2 * 2])  # yuv420p: even
                 (faces,) = detector.detect([bgr])
                 recent = (recent + [faces])[-(hold_frames + 1) :]
                 result.frames += 1

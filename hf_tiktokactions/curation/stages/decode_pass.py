@@ -1,5 +1,11 @@
-"""The one decode pass a video gets: every frame is decoded once, scaled once to clip size, and handed
-to the scene cutter (as a small BGR frame) and to the clip's candidate buffer.
+"""The one decode pass a video gets: every frame is decoded once, scaled once to clip size, turned upright,
+and handed to the scene cutter (as a small BGR frame) and to the clip's candidate buffer.
+
+Phone videos: a portrait video is usually stored sideways with a display matrix that turns it upright
+(PyAV shows its angle on each decoded frame, ``frame.rotation``; the container probe cannot see it without
+decoding). The clip size asked for is the size as stored; each frame is scaled to it, then turned plane
+by plane, so the clip frames are upright (``DecodePass.rotation`` says by how much) and the clip needs no
+display matrix.
 
 Decoding is FFmpeg through PyAV with ``threads`` decoder threads (1 when the worker is pinned to a core:
 the process pool is the parallelism). A decode error part-way is returned as ``error`` with the frames
@@ -16,6 +22,7 @@ from typing import Any
 from hf_tiktokactions.curation.stages.clip_selection import CandidateFrames
 from hf_tiktokactions.curation.stages.probe import quiet_ffmpeg
 from hf_tiktokactions.curation.stages.scenes import Scene, SceneCutter, detection_size
+from hf_tiktokactions.display_rotation import quarter_turns, upright_frame
 
 
 @dataclass
@@ -26,6 +33,11 @@ class DecodePass:
     scenes: list[Scene] = field(default_factory=list)
     candidates: CandidateFrames | None = None
     error: str | None = None
+    rotation: int = 0  # the display rotation applied to the frames: 0, 90, 180 or 270 degrees counter-clockwise
+
+    def upright_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) of a frame stored as ``width`` x ``height``, once turned upright."""
+        return (height, width) if self.rotation in (90, 270) else (width, height)
 
     @property
     def num_frames(self) -> int:
@@ -43,6 +55,11 @@ def _decoded_frames(path: str | os.PathLike, threads: int) -> Iterator[Any]:
         if threads == 1:
             context.thread_type = "NONE"  # no frame-thread delay and no helper threads on a pinned core
         yield from container.decode(stream)
+
+
+def _upright_clip_frame(frame: Any, clip_width: int, clip_height: int) -> Any:
+    """``frame`` scaled to ``clip_width`` x ``clip_height`` (the stored orientation), yuv420p, turned upright."""
+    return upright_frame(frame.reformat(width=clip_width, height=clip_height, format="yuv420p"), frame.rotation)
 
 
 class _Clock:
@@ -76,12 +93,14 @@ def decode_pass(
 ) -> DecodePass:
     """Decode ``path`` once, feeding ``cutter`` and ``candidates``; see the module docstring."""
     quiet_ffmpeg()
-    detect_width, detect_height = detection_size(clip_width, clip_height)
     result = DecodePass(candidates=candidates)
     clock = _Clock(fps)
     try:
         for frame in _decoded_frames(path, threads):
-            clip_frame = frame.reformat(width=clip_width, height=clip_height, format="yuv420p")
+            if not result.times:
+                result.rotation = 90 * quarter_turns(frame.rotation)
+                detect_width, detect_height = detection_size(*result.upright_size(clip_width, clip_height))
+            clip_frame = _upright_clip_frame(frame, clip_width, clip_height)
             small = clip_frame.reformat(width=detect_width, height=detect_height, format="bgr24").to_ndarray()
             result.times.append(clock.time_of(frame))
             candidates.add(clip_frame)
@@ -99,11 +118,12 @@ def decode_pass(
 def read_frame_range(
     path: str | os.PathLike, start: int, end: int, clip_width: int, clip_height: int, threads: int = 1
 ) -> list[Any]:
-    """Frames [start, end) at clip size, decoding from the beginning (used only when the buffer cap dropped them)."""
+    """Frames [start, end) at clip size (as stored), turned upright, decoding from the beginning (used only when
+    the buffer cap dropped them)."""
     frames = []
     for index, frame in enumerate(_decoded_frames(path, threads)):
         if index >= end:
             break
         if index >= start:
-            frames.append(frame.reformat(width=clip_width, height=clip_height, format="yuv420p"))
+            frames.append(_upright_clip_frame(frame, clip_width, clip_height))
     return frames
