@@ -281,12 +281,15 @@ def test_hostile_uploads_are_refused_by_name_within_the_memory_budget(
     classify(client, server.files / "clap.mp4")  # the idle server has served a request already
     idle = psutil.Process(server.process.pid).memory_info().rss
     reset_peak_rss(server.process.pid)
-    with pytest.raises(AppError) as error:
+    try:
         classify(client, hostile_files / name)
-    text = str(error.value)
-    assert message in text and f"({limit}=" in text, text
+        text = "(classified, not refused)"
+    except AppError as error:
+        text = str(error)
     peak = peak_rss_since_reset(server.process.pid)
+    print(f"{name}: idle {idle / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB during the request")  # shown with -s
     assert peak - idle < REQUEST_MEMORY_BUDGET, f"{name}: resident memory rose by {(peak - idle) / 2**20:.0f} MiB"
+    assert message in text and f"({limit}=" in text, text
     assert server.process.poll() is None  # still serving
 
 
