@@ -74,6 +74,15 @@ def test_a_frame_above_the_pixel_budget_is_refused_by_the_probe(tmp_path: Path) 
     assert error.value.limit == "MAX_VIDEO_PIXELS"
 
 
+def test_a_frame_right_at_the_pixel_budget_decodes(tmp_path: Path) -> None:
+    """FFmpeg pads the width to its SIMD stride when it counts pixels; 136 is not a multiple of 64."""
+    path = write_test_video(tmp_path / "edge.mp4", 8, 96, 136, pattern="solid")
+    budget = VideoBudget(max_pixels=96 * 136)
+    assert decode_within(probe_within(path, budget), [0, 7], budget).shape == (2, 3, 96, 136)
+    with pytest.raises(BudgetExceeded, match="MAX_VIDEO_PIXELS"):
+        probe_within(path, VideoBudget(max_pixels=96 * 136 - 1))
+
+
 def test_broken_files_and_bad_settings_get_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "notes.mp4").write_text("not a video\n")
     with pytest.raises(VideoDecodeError, match="notes.mp4: cannot decode this file"):

@@ -22,6 +22,7 @@ in ``ENV_NAMES`` (the Space documents them in ``spaces/README.md``).
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -107,7 +108,10 @@ def _open(path: str, budget: VideoBudget):
     import av
 
     _quiet_ffmpeg_logs("pyav")
-    limit = {"max_pixels": str(budget.max_pixels)}
+    # FFmpeg counts a frame's pixels with its width padded to the SIMD stride (up to 64), so a frame right at the
+    # budget needs that much slack; our own check in _check_size keeps to width x height exactly.
+    longest_side = math.isqrt(int(budget.max_pixels * budget.max_aspect_ratio)) + 1
+    limit = {"max_pixels": str(budget.max_pixels + 64 * longest_side)}
     container = av.open(path, stream_options=[limit], metadata_errors="ignore")
     if not container.streams.video:
         container.close()
