@@ -29,6 +29,7 @@ def test_probe_reads_the_real_frame_count_fps_and_duration(video: Path) -> None:
     assert (probed.num_frames, probed.height, probed.width) == (300, 96, 128)
     assert probed.fps == pytest.approx(30.0) and probed.duration == pytest.approx(10.0)
     assert probed.keyframe_pts[0] == probed.pts[0] and len(probed.keyframe_pts) >= 2
+    assert probe_within(video, VideoBudget(max_frames=300, max_seconds=10, max_fps=30)).num_frames == 300  # at limits
 
 
 @pytest.mark.parametrize(

@@ -161,12 +161,14 @@ def _check_counts(num_frames: int, fps: float, seconds: float, budget: VideoBudg
 
 
 def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
-    """Container facts of ``source``, checked against ``budget``; nothing is decoded.
+    """Container facts of the local file ``source``, checked against ``budget``; nothing is decoded.
 
     Raises ``BudgetExceeded`` (naming the limit) for a video beyond the budget and ``VideoDecodeError`` for
     a missing, empty, corrupt or non-video file.
     """
-    path = _load_source(os.fspath(source))
+    if "://" in os.fspath(source):
+        raise ValueError(f"{source}: probe_within reads local files only; download the video first")
+    path = _load_source(os.fspath(source))  # checks that it exists and is not empty
     try:
         container, stream = _open(path, budget)
     except VideoDecodeError:
@@ -180,16 +182,17 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         claimed_seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
         _check_counts(int(stream.frames or 0), claimed_fps, claimed_seconds, budget)
 
-        pts, keyframes = [], []
+        pts, keyframes, packets = [], [], 0
         try:
             for packet in container.demux(stream):  # reads packets, decodes nothing
+                packets += packet.size > 0  # packets without a timestamp count too; the empty end marker not
+                if packets > budget.max_frames:
+                    _check_counts(packets, 0.0, 0.0, budget)
                 if packet.pts is None:
                     continue
                 pts.append(packet.pts)
                 if packet.is_keyframe:
                     keyframes.append(packet.pts)
-                if len(pts) > budget.max_frames:
-                    _check_counts(len(pts), 0.0, 0.0, budget)
         except BudgetExceeded:
             raise
         except Exception as error:
@@ -201,7 +204,7 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
     pts_sorted = np.sort(np.asarray(pts, dtype=np.int64))
     num_frames = len(pts_sorted)
     span = float(pts_sorted[-1] - pts_sorted[0]) * time_base
-    measured_fps = (num_frames - 1) / span if num_frames > 1 and span > 0 else 0.0
+    measured_fps = round((num_frames - 1) / span, 3) if num_frames > 1 and span > 0 else 0.0
     seconds = max(claimed_seconds, span * num_frames / (num_frames - 1) if num_frames > 1 else 0.0)
     _check_counts(num_frames, max(claimed_fps, measured_fps), seconds, budget)
     return ProbedVideo(
