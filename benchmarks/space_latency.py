@@ -5,8 +5,11 @@ writes a test video (default: 10 s of 720x1280 portrait H.264 at 30 fps, like a 
 ``ActionClassifier.predict`` from ``spaces/app.py`` (the function behind ``/classify``) after one
 warm-up call. Prints one JSON line per (dtype, mode): median and min wall time of the repeats, and the
 process CPU seconds divided by the thread count (what an otherwise idle machine would take at best).
+The request time limit is lifted here (a loaded machine would hit it); the other upload limits are the
+defaults. ``--hostile`` also times the refusal of a 10000x10000 H.264 upload (32 flat frames, about 300 KB)
+and the resident memory the refusal adds (Linux: the VmHWM high-water mark, reset before the call).
 
-    python benchmarks/space_latency.py --threads 2 [--repeats 5] [--modes fast accurate] [--server]
+    python benchmarks/space_latency.py --threads 2 [--repeats 5] [--modes fast accurate] [--server] [--hostile]
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def main() -> None:
         "--server", action="store_true", help="also time /classify through a launched app and gradio_client"
     )
     parser.add_argument("--server-dtype", default="auto", help="INFERENCE_DTYPE of the launched app")
+    parser.add_argument("--hostile", action="store_true", help="also time refusing a 10000x10000 upload")
     args = parser.parse_args()
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -90,6 +94,7 @@ def main() -> None:
         write_processor_configs(model_dir, PreprocessingSpec.for_model_config(config))
         write_video(video, args.seconds, args.height, args.width, args.fps)
         views = app._parse_views(args.accurate_views)
+        budget = app.VideoBudget(request_seconds=24 * 3600.0)
         classifiers = {
             name: app.ActionClassifier(str(model_dir), accurate_views=views, dtype=getattr(torch, name))
             for name in args.dtypes
@@ -98,15 +103,19 @@ def main() -> None:
             mode = app.FAST if mode_name == "fast" else app.ACCURATE
             runs: dict[str, list[dict]] = {name: [] for name in args.dtypes}
             for classifier in classifiers.values():
-                classifier.predict(str(video), mode)  # warm-up
+                classifier.predict(str(video), mode, budget)  # warm-up
             # rounds alternate the dtypes, so load from other processes hits each alike
             for _ in range(args.repeats):
                 for name, classifier in classifiers.items():
                     cpu_started = time.process_time()  # all threads of this process
-                    seconds = classifier.predict(str(video), mode).seconds
+                    seconds = classifier.predict(str(video), mode, budget).seconds
                     runs[name].append({**seconds, "cpu": time.process_time() - cpu_started})
             for name in args.dtypes:
                 print(json.dumps(summarise(runs[name], args, mode_name, name, views)), flush=True)
+        if args.hostile:
+            print(
+                json.dumps(hostile_refusal(next(iter(classifiers.values())), Path(tmp) / "huge.mp4", app)), flush=True
+            )
         del classifiers
         if args.server:
             print(json.dumps(server_latency(model_dir, video, args)), flush=True)
@@ -136,6 +145,51 @@ def summarise(
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_average_1min": round(os.getloadavg()[0], 2),
         "torch": torch.__version__,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def write_flat_video(path: Path, side: int, num_frames: int) -> None:
+    """Grey ``side`` x ``side`` H.264 frames: x264 spends almost no bits on them, so the file stays small."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30))
+        stream.width = stream.height = side
+        stream.pix_fmt, stream.options = "yuv420p", {"preset": "ultrafast", "crf": "30"}
+        frame = av.VideoFrame.from_ndarray(np.full((side * 3 // 2, side), 128, np.uint8), format="yuv420p")
+        for index in range(num_frames):
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def peak_rss_bytes() -> int:
+    """This process's resident-memory high-water mark (Linux /proc)."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) * 1024
+
+
+def hostile_refusal(classifier, path: Path, app) -> dict:
+    """Seconds and resident memory ``predict`` spends refusing a 10000x10000 file (the default budget)."""
+    from hf_tiktokactions.errors import BudgetExceeded
+
+    write_flat_video(path, 10_000, 32)
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    before = peak_rss_bytes()
+    started = time.perf_counter()
+    try:
+        classifier.predict(str(path), app.FAST)
+        message = "(classified, not refused)"
+    except BudgetExceeded as error:
+        message = str(error)
+    return {
+        "benchmark": "space_latency",
+        "case": f"refuse 10000x10000 H.264, 32 frames, {path.stat().st_size // 1024} KB",
+        "refusal_s": round(time.perf_counter() - started, 3),
+        "peak_rss_added_mb": round((peak_rss_bytes() - before) / 2**20, 1),
+        "message": message,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

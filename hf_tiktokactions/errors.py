@@ -64,3 +64,11 @@ class VideoRejected(TikTokActionsError):
 
 class DetectorError(TikTokActionsError):
     """A person detector cannot be built: weights not found, optional package missing, unknown class name."""
+
+
+class BudgetExceeded(TikTokActionsError):
+    """An input would cost more than a set limit (pixels, frames, fps, seconds); ``limit`` names that limit."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit

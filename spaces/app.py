@@ -11,8 +11,12 @@ details). Environment:
 
     MODEL_ID           a model folder or Hub id (default: runs/quickstart/model/, what the quickstart writes)
     ACCURATE_VIEWS     views of the accurate mode, "TxS" (default 2x3)
-    MAX_VIDEO_SECONDS  longest accepted video (default 180)
     MAX_UPLOAD_MB      largest accepted upload (default 100)
+    MAX_VIDEO_PIXELS, MAX_ASPECT_RATIO, MAX_VIDEO_FPS, MAX_VIDEO_FRAMES, MAX_VIDEO_SECONDS, MAX_DECODED_FRAMES,
+    REQUEST_TIMEOUT_SECONDS
+                       what one upload may cost, checked before decoding (hf_tiktokactions/data/video_budget.py)
+    QUEUE_MAX_SIZE     requests waiting at most (default 20; more are told the queue is full)
+    UPLOAD_MAX_AGE_SECONDS  uploads are deleted after this many seconds (default 1800)
     INFERENCE_DTYPE    float32 | bfloat16 | auto (default auto: bfloat16 where the CPU has native bf16)
     TORCH_THREADS      torch intra-op threads (default: all cores)
     EXAMPLES_DIR       where the synthetic example clips are made (default: a cache folder)
@@ -38,9 +42,9 @@ import gradio as gr
 import numpy as np
 import torch
 
-from hf_tiktokactions.data.decoding import open_video
 from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices, test_views
-from hf_tiktokactions.data.transforms import normalize_video, resize_clip, short_side_resize, spatial_crop
+from hf_tiktokactions.data.transforms import normalize_video, resize_clip, spatial_crop
+from hf_tiktokactions.data.video_budget import VideoBudget, check_deadline, decode_within, probe_within
 from hf_tiktokactions.errors import TikTokActionsError, VideoDecodeError
 from hf_tiktokactions.hub.processor_config import PreprocessingSpec, read_preprocessing
 
@@ -159,23 +163,26 @@ class ActionClassifier:
         views = test_views(num_video_frames, temporal, spatial, spec.num_frames, spec.sampling_rate, spec.segment_based)
         return [(view.indices, view.spatial, spatial) for view in views]
 
-    def predict(self, path: str, mode: str = FAST, max_seconds: float = 180.0) -> Prediction:
-        """Top-5 labels for the video at ``path``. Raises ``UserInputError`` for unusable uploads."""
-        spec = self.spec
+    def predict(self, path: str, mode: str = FAST, budget: VideoBudget | None = None) -> Prediction:
+        """Top-5 labels for the video at ``path``.
+
+        Raises ``UserInputError`` for unusable uploads and ``BudgetExceeded`` (naming the limit) for one that
+        would cost more than ``budget`` (default: ``VideoBudget()``): the file is probed before anything is decoded.
+        """
+        spec, budget = self.spec, budget or VideoBudget()
         started = time.perf_counter()
+        deadline = time.monotonic() + budget.request_seconds
         try:
-            with open_video(path, backend="decord", num_threads=max(1, torch.get_num_threads())) as reader:
-                num_video_frames, fps = reader.num_frames, reader.fps
-                if num_video_frames < 2:  # FFmpeg opens still images as one-frame videos
-                    raise UserInputError("This file holds a single image, not a video. Upload a video clip.")
-                if fps > 0 and num_video_frames / fps > max_seconds:
-                    raise UserInputError(
-                        f"The video is {num_video_frames / fps:.0f} s long; this demo takes videos up to "
-                        f"{max_seconds:.0f} s. Trim it and try again."
-                    )
-                views = self._views(num_video_frames, mode)
-                wanted = np.unique(np.concatenate([indices for indices, _, _ in views]))
-                frames = reader.read(wanted)  # uint8 (U, C, H, W), each frame decoded once
+            probed = probe_within(path, budget)
+            num_video_frames, fps = probed.num_frames, probed.fps
+            if num_video_frames < 2:  # FFmpeg opens still images as one-frame videos
+                raise UserInputError("This file holds a single image, not a video. Upload a video clip.")
+            views = self._views(num_video_frames, mode)
+            wanted = np.unique(np.concatenate([indices for indices, _, _ in views]))
+            # uint8 (U, C, h, w): each frame decoded once and brought to the short side at once
+            resized = decode_within(
+                probed, wanted, budget, spec.short_side, deadline, num_threads=max(1, torch.get_num_threads())
+            )
         except VideoDecodeError:
             raise UserInputError(
                 "This file could not be read as a video (it is corrupt, truncated or not a video). "
@@ -184,7 +191,6 @@ class ActionClassifier:
         decoded = time.perf_counter()
 
         slot = {int(index): position for position, index in enumerate(wanted)}
-        resized = short_side_resize(frames, spec.short_side)  # resize each frame once, crop per view
         crops = []  # uint8 (T, C, S, S) per view
         for indices, crop, num_crops in views:
             clip = spatial_crop(resized[[slot[int(i)] for i in indices]], spec.short_side, crop, num_crops)
@@ -193,7 +199,11 @@ class ActionClassifier:
         prepared = time.perf_counter()
 
         with torch.inference_mode():
-            logits = torch.cat([self.model(chunk).logits for chunk in pixel_values.split(4)])  # (V, num_labels)
+            chunks = []
+            for chunk in pixel_values.split(4):
+                check_deadline(deadline, budget)
+                chunks.append(self.model(chunk).logits)
+            logits = torch.cat(chunks)  # (V, num_labels)
         probabilities = logits.float().softmax(dim=-1).mean(dim=0)  # averaged over views
         inferred = time.perf_counter()
 
@@ -233,9 +243,17 @@ def example_clips(folder: str | os.PathLike) -> list[str]:
 
 
 def build_demo(
-    classifier: ActionClassifier | None, problem: str = "", examples: list[str] = (), max_seconds: float = 180.0
+    classifier: ActionClassifier | None,
+    problem: str = "",
+    examples: list[str] = (),
+    budget: VideoBudget | None = None,
+    upload_max_age: int = 1800,
 ) -> gr.Blocks:
-    """The page. With ``classifier=None`` it explains ``problem`` and every request gets that message."""
+    """The page. With ``classifier=None`` it explains ``problem`` and every request gets that message.
+
+    Uploads (classified or not) are deleted ``upload_max_age`` to 1.5 x ``upload_max_age`` seconds after they arrive.
+    """
+    budget = budget or VideoBudget()
 
     def classify(video: str | None, mode: str = FAST):
         if classifier is None:
@@ -249,7 +267,7 @@ def build_demo(
         if size_mb > limit_mb:
             raise gr.Error(f"The file is {size_mb:.0f} MB; this demo takes uploads up to {limit_mb} MB.")
         try:
-            prediction = classifier.predict(video, mode, max_seconds)
+            prediction = classifier.predict(video, mode, budget)
         except (UserInputError, TikTokActionsError) as error:
             raise gr.Error(str(error)) from None
         except Exception:
@@ -257,7 +275,8 @@ def build_demo(
             raise gr.Error("Something went wrong while classifying this video; try another file.") from None
         return prediction.scores, prediction.frames, prediction.details
 
-    with gr.Blocks(title="TikTokActions: action recognition") as demo:
+    delete_cache = (max(1, upload_max_age // 2), upload_max_age)  # (every, older than) seconds
+    with gr.Blocks(title="TikTokActions: action recognition", delete_cache=delete_cache) as demo:
         gr.Markdown(
             "# Human action recognition with VideoMAE V2\n"
             "Upload a short video of a person (or pick an example): the model names the action. "
@@ -290,7 +309,10 @@ def create_app() -> tuple[gr.Blocks, ActionClassifier | None]:
     """Read the environment, load the model (or the reason there is none) and build the page."""
     threads = _env_int("TORCH_THREADS", os.cpu_count() or 1)
     torch.set_num_threads(threads)
-    max_seconds = float(_env_int("MAX_VIDEO_SECONDS", 180))
+    try:
+        budget = VideoBudget.from_env()
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     classifier, problem = None, ""
     try:
         location = resolve_model_location(os.environ.get("MODEL_ID", "").strip() or None)
@@ -308,7 +330,7 @@ def create_app() -> tuple[gr.Blocks, ActionClassifier | None]:
         print(f"space: {problem}", file=sys.stderr)
     examples_dir = os.environ.get("EXAMPLES_DIR") or str(Path.home() / ".cache" / "hf-tiktokactions" / "space-examples")
     examples = example_clips(examples_dir)
-    return build_demo(classifier, problem, examples, max_seconds), classifier
+    return build_demo(classifier, problem, examples, budget, _env_int("UPLOAD_MAX_AGE_SECONDS", 1800)), classifier
 
 
 THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])  # no web fonts
@@ -316,7 +338,7 @@ THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospac
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     demo, _ = create_app()
-    demo.queue(default_concurrency_limit=1).launch(
+    demo.queue(default_concurrency_limit=1, max_size=_env_int("QUEUE_MAX_SIZE", 20)).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         max_file_size=f"{_env_int('MAX_UPLOAD_MB', 100)}mb",
         ssr_mode=False,

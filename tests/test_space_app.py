@@ -19,8 +19,11 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_hub_export import ACTIONS, tiny_classifier
 from video_files import write_test_video
@@ -41,6 +44,8 @@ CHROMIUM_ARGS = [
 ]
 FAST, ACCURATE = "fast (1 view)", "accurate (multi-view)"
 MAX_VIDEO_SECONDS, MAX_UPLOAD_MB = 5, 1
+UPLOAD_MAX_AGE_SECONDS = 20  # the server deletes uploads 20 to 30 s after they arrive
+REQUEST_MEMORY_BUDGET = 2**30  # bytes one request may add to the idle server's resident memory
 
 
 def free_port() -> int:
@@ -87,9 +92,17 @@ def outside_requests():
     sentinel.server_close()
 
 
+@dataclass
+class Server:
+    url: str
+    files: Path  # files to upload
+    process: subprocess.Popen
+    upload_dir: Path  # GRADIO_TEMP_DIR
+
+
 @pytest.fixture(scope="module")
-def space(tmp_path_factory, outside_requests):
-    """A running Space: yields (url, folder of files to upload).
+def server(tmp_path_factory, outside_requests):
+    """A running Space.
 
     Its HTTP(S) proxy is ``outside_requests``, so any request the server makes beyond 127.0.0.1 is recorded.
     """
@@ -112,6 +125,8 @@ def space(tmp_path_factory, outside_requests):
         "EXAMPLES_DIR": str(root / "examples"),
         "MAX_VIDEO_SECONDS": str(MAX_VIDEO_SECONDS),
         "MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
+        "UPLOAD_MAX_AGE_SECONDS": str(UPLOAD_MAX_AGE_SECONDS),
+        "QUEUE_MAX_SIZE": "4",
         "TORCH_THREADS": "1",
         "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_SERVER_PORT": str(port),
@@ -134,7 +149,7 @@ def space(tmp_path_factory, outside_requests):
     try:
         wait_until_serving(url, process, log)
         shutil.copy(root / "examples" / "train" / "clap" / "clap_0000.mp4", files / "clap.mp4")
-        yield url, files
+        yield Server(url, files, process, root / "gradio_tmp")
     finally:
         process.terminate()
         try:
@@ -142,6 +157,12 @@ def space(tmp_path_factory, outside_requests):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def space(server):
+    """(url, folder of files to upload) of the running Space."""
+    return server.url, server.files
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +200,7 @@ def test_client_gets_top5_labels_and_the_sampled_frames(space, client) -> None:
         ("notes.mp4", "could not be read as a video"),
         ("still.png", "single image, not a video"),
         ("frame.mp4", "single image, not a video"),
-        ("long.mp4", f"The video is 6 s long; this demo takes videos up to {MAX_VIDEO_SECONDS} s"),
+        ("long.mp4", f"The video is 6 s long, longer than the {MAX_VIDEO_SECONDS} s allowed (MAX_VIDEO_SECONDS="),
         ("large.mp4", "exceeds the maximum file size of 1048576 bytes"),  # gradio's own check (max_file_size)
         (None, "Upload a video first"),
     ],
@@ -195,6 +216,96 @@ def test_bad_uploads_get_a_clear_message(space, client, name: str | None, messag
     assert "Traceback" not in text and 'File "' not in text
     if name != "large.mp4":  # gradio refuses an oversized upload before our function runs
         assert isinstance(error.value, AppError)
+
+
+def write_flat_h264(path: Path, side: int, num_frames: int, fps: int) -> Path:
+    """A grey ``side`` x ``side`` H.264 MP4: flat frames cost x264 almost nothing, so a huge frame is a small file."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width = stream.height = side
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "30"}
+        frame = av.VideoFrame.from_ndarray(np.full((side * 3 // 2, side), 128, np.uint8), format="yuv420p")
+        for index in range(num_frames):
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory) -> Path:
+    """The uploads of issue 20: 10000x10000 pixels (32 frames, about 300 KB), and 600 fps (2 s, 1200 frames)."""
+    import av
+
+    folder = tmp_path_factory.mktemp("hostile")
+    write_flat_h264(folder / "huge.mp4", 10_000, 32, 30)  # libx264 takes it (level 6.2 is its largest)
+    with av.open(str(folder / "huge.mp4")) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (10_000, 10_000)
+    write_flat_h264(folder / "fast600.mp4", 64, 1200, 600)
+    return folder
+
+
+def peak_rss_since_reset(pid: int) -> int:
+    """The process's resident-memory high-water mark (bytes) since the last ``reset_peak_rss``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc/<pid>/status")
+
+
+def reset_peak_rss(pid: int) -> None:
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # Linux: reset VmHWM to the current RSS
+
+
+@pytest.mark.parametrize(
+    "name, message, limit",
+    [
+        (
+            "huge.mp4",
+            "The video is 10000x10000 pixels, more than the 8294400 pixels a frame allowed",
+            "MAX_VIDEO_PIXELS",
+        ),
+        ("fast600.mp4", "The video has 600 frames a second, more than the 240 allowed", "MAX_VIDEO_FPS"),
+    ],
+)
+def test_hostile_uploads_are_refused_by_name_within_the_memory_budget(
+    server, client, hostile_files: Path, name: str, message: str, limit: str
+) -> None:
+    """Before the fix the 10000x10000 file took the server from 1.2 GB to 5 GB; the 600 fps one was decoded."""
+    import psutil
+    from gradio_client.exceptions import AppError
+
+    classify(client, server.files / "clap.mp4")  # the idle server has served a request already
+    idle = psutil.Process(server.process.pid).memory_info().rss
+    reset_peak_rss(server.process.pid)
+    try:
+        classify(client, hostile_files / name)
+        text = "(classified, not refused)"
+    except AppError as error:
+        text = str(error)
+    peak = peak_rss_since_reset(server.process.pid)
+    print(f"{name}: idle {idle / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB during the request")  # shown with -s
+    assert peak - idle < REQUEST_MEMORY_BUDGET, f"{name}: resident memory rose by {(peak - idle) / 2**20:.0f} MiB"
+    assert message in text and f"({limit}=" in text, text
+    assert server.process.poll() is None  # still serving
+
+
+def test_uploads_never_classified_are_deleted(server) -> None:
+    import httpx
+
+    response = httpx.post(
+        f"{server.url}gradio_api/upload", files={"files": ("unclassified.mp4", os.urandom(1000))}, timeout=30
+    )
+    response.raise_for_status()
+    uploaded = Path(response.json()[0])
+    assert uploaded.is_file() and server.upload_dir in uploaded.parents
+    deadline = time.monotonic() + 2 * UPLOAD_MAX_AGE_SECONDS + 10
+    while uploaded.exists() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not uploaded.exists(), f"{uploaded} is still on disk {2 * UPLOAD_MAX_AGE_SECONDS + 10} s after its upload"
 
 
 def test_in_headless_chromium_upload_classify_and_screenshot(space, tmp_path: Path) -> None:

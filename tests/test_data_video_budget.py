@@ -1,0 +1,97 @@
+"""The budget check of untrusted videos, on real H.264 files written with PyAV.
+
+The launched-server side (the 10000x10000 and 600 fps uploads, server memory) is in ``test_space_app.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from video_files import write_test_video
+
+from hf_tiktokactions.data.decoding import read_frames
+from hf_tiktokactions.data.transforms import short_side_resize
+from hf_tiktokactions.data.video_budget import VideoBudget, decode_within, probe_within
+from hf_tiktokactions.errors import BudgetExceeded, VideoDecodeError
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Path:
+    """10 s, 300 frames of 96x128 at 30 fps; x264's default keyframe interval puts keyframes at 0, 250."""
+    return write_test_video(tmp_path_factory.mktemp("budget") / "clip.mp4", 300, 96, 128, fps=30, pattern="motion")
+
+
+def test_probe_reads_the_real_frame_count_fps_and_duration(video: Path) -> None:
+    probed = probe_within(video, VideoBudget())
+    assert (probed.num_frames, probed.height, probed.width) == (300, 96, 128)
+    assert probed.fps == pytest.approx(30.0) and probed.duration == pytest.approx(10.0)
+    assert probed.keyframe_pts[0] == probed.pts[0] and len(probed.keyframe_pts) >= 2
+    assert probe_within(video, VideoBudget(max_frames=300, max_seconds=10, max_fps=30)).num_frames == 300  # at limits
+
+
+@pytest.mark.parametrize(
+    "budget, limit, message",
+    [
+        (VideoBudget(max_pixels=100 * 100), "MAX_VIDEO_PIXELS", "The video is 128x96 pixels, more than the 10000"),
+        (VideoBudget(max_aspect_ratio=1.2), "MAX_ASPECT_RATIO", "an aspect ratio beyond the 1.2:1 allowed"),
+        (VideoBudget(max_fps=24), "MAX_VIDEO_FPS", "The video has 30 frames a second, more than the 24 allowed"),
+        (VideoBudget(max_frames=100), "MAX_VIDEO_FRAMES", "more than the 100 frames allowed"),
+        (VideoBudget(max_seconds=5), "MAX_VIDEO_SECONDS", "The video is 10 s long, longer than the 5 s allowed"),
+    ],
+)
+def test_each_limit_refuses_before_decoding_and_names_itself(video: Path, budget, limit: str, message: str) -> None:
+    with pytest.raises(BudgetExceeded, match=message) as error:
+        probe_within(video, budget)
+    assert error.value.limit == limit and f"({limit}=" in str(error.value)
+
+
+def test_decoding_matches_the_plain_reader_and_stays_within_the_decode_budget(video: Path) -> None:
+    probed = probe_within(video, VideoBudget())
+    wanted = [0, 1, 120, 240, 251, 299]  # crosses the keyframe at 250: a seek, not a decode through
+    frames = decode_within(probed, wanted, VideoBudget(max_decoded_frames=300), short_side=64, num_threads=2)
+    expected = short_side_resize(read_frames(video, wanted, backend="decord"), 64)
+    assert frames.shape == (6, 3, 64, 85) and torch.equal(frames, expected)
+
+    with pytest.raises(BudgetExceeded, match=r"decoding more than 100 frames \(MAX_DECODED_FRAMES=100\)"):
+        decode_within(probed, [0, 200], VideoBudget(max_decoded_frames=100))
+    frames = decode_within(probed, [251, 260], VideoBudget(max_decoded_frames=20))  # from the keyframe at 250
+    assert frames.shape == (2, 3, 96, 128)
+
+
+def test_a_passed_deadline_stops_decoding(video: Path) -> None:
+    probed = probe_within(video, VideoBudget())
+    with pytest.raises(BudgetExceeded, match=r"longer than the 60 s allowed \(REQUEST_TIMEOUT_SECONDS=60\)"):
+        decode_within(probed, [10], VideoBudget(), deadline=time.monotonic() - 1)
+
+
+def test_a_frame_above_the_pixel_budget_is_refused_by_the_probe(tmp_path: Path) -> None:
+    """Memory of the 10000x10000 case is measured on the launched server (test_space_app.py)."""
+    path = write_test_video(tmp_path / "wide.mp4", 2, 2000, 4000, pattern="solid")  # 8 Mpx
+    with pytest.raises(BudgetExceeded, match="4000x2000 pixels, more than the 1000000 pixels") as error:
+        probe_within(path, VideoBudget(max_pixels=1_000_000))
+    assert error.value.limit == "MAX_VIDEO_PIXELS"
+
+
+def test_a_frame_right_at_the_pixel_budget_decodes(tmp_path: Path) -> None:
+    """FFmpeg pads the width to its SIMD stride when it counts pixels; 136 is not a multiple of 64."""
+    path = write_test_video(tmp_path / "edge.mp4", 8, 96, 136, pattern="solid")
+    budget = VideoBudget(max_pixels=96 * 136)
+    assert decode_within(probe_within(path, budget), [0, 7], budget).shape == (2, 3, 96, 136)
+    with pytest.raises(BudgetExceeded, match="MAX_VIDEO_PIXELS"):
+        probe_within(path, VideoBudget(max_pixels=96 * 136 - 1))
+
+
+def test_broken_files_and_bad_settings_get_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "notes.mp4").write_text("not a video\n")
+    with pytest.raises(VideoDecodeError, match="notes.mp4: cannot decode this file"):
+        probe_within(tmp_path / "notes.mp4", VideoBudget())
+    with pytest.raises(ValueError, match="MAX_VIDEO_FPS='fast' is not a number"):
+        VideoBudget.from_env({"MAX_VIDEO_FPS": "fast"})
+    with pytest.raises(ValueError, match="MAX_VIDEO_FRAMES='0' must be positive"):
+        VideoBudget.from_env({"MAX_VIDEO_FRAMES": "0"})
+    assert VideoBudget.from_env({"MAX_VIDEO_PIXELS": "921600", "MAX_VIDEO_SECONDS": ""}) == VideoBudget(
+        max_pixels=921_600
+    )
