@@ -33,6 +33,7 @@ import torch
 
 from hf_tiktokactions.data.decoding import _broken, _load_source, _quiet_ffmpeg_logs
 from hf_tiktokactions.data.transforms import short_side_resize
+from hf_tiktokactions.display_rotation import upright_array
 from hf_tiktokactions.errors import BudgetExceeded, VideoDecodeError
 
 __all__ = ["ENV_NAMES", "ProbedVideo", "VideoBudget", "check_deadline", "decode_within", "probe_within"]
@@ -274,7 +275,8 @@ def decode_within(
                 f"A frame is {frame.width}x{frame.height} pixels where the video said {probed.width}x{probed.height}; "
                 f"only videos of one frame size are taken, up to MAX_VIDEO_PIXELS={budget.max_pixels} pixels.",
             )
-        image = torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1).unsqueeze(0)  # (1, C, H, W)
+        upright = upright_array(frame.to_ndarray(format="rgb24"), frame.rotation)  # phone videos: as displayed
+        image = torch.from_numpy(np.ascontiguousarray(upright)).permute(2, 0, 1).unsqueeze(0)  # (1, C, H, W)
         frames[slot] = short_side_resize(image, short_side)[0] if short_side else image[0]
 
     try:
