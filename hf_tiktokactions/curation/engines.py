@@ -17,7 +17,6 @@ Both keep a bounded number of videos in flight, so a 300k-video list does not fl
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -33,6 +32,7 @@ from tqdm.auto import tqdm
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import read_json, write_json_atomic
 from hf_tiktokactions.curation.inputs import VideoInput
+from hf_tiktokactions.curation.output_guard import lock_output
 from hf_tiktokactions.curation.pipeline import (
     CLIPS_DIR,
     METADATA_DIR,
@@ -267,15 +267,7 @@ def run_ray(
 
 
 def _lock_output(output: Path):
-    handle = open(output / LOCK_FILE, "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise OutputStateError(
-            f"{output} is in use by another curate run (lock {output / LOCK_FILE}); wait for it or pick another --output"
-        ) from None
-    return handle
+    return lock_output(output, LOCK_FILE, "curate")
 
 
 def _check_config(output: Path, options: CurationOptions) -> None:
