@@ -64,3 +64,7 @@ class VideoRejected(TikTokActionsError):
 
 class DetectorError(TikTokActionsError):
     """A person detector cannot be built: weights not found, optional package missing, unknown class name."""
+
+
+class RunStopped(TikTokActionsError):
+    """The machine failed, not the input (disk full, I/O error, too many open files): the run stops, a rerun resumes."""

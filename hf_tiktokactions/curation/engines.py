@@ -17,13 +17,15 @@ Both keep a bounded number of videos in flight, so a 300k-video list does not fl
 
 from __future__ import annotations
 
+import filecmp
+import hashlib
 import logging
 import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from tqdm.auto import tqdm
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import read_json, write_json_atomic
 from hf_tiktokactions.curation.inputs import VideoInput
-from hf_tiktokactions.curation.output_guard import lock_output
+from hf_tiktokactions.curation.output_guard import OutsideFolder, lock_output, path_under
 from hf_tiktokactions.curation.pipeline import (
     CLIPS_DIR,
     METADATA_DIR,
@@ -41,12 +43,13 @@ from hf_tiktokactions.curation.pipeline import (
     curate_video,
     decision_stage,
     detector_stage,
+    machine_fault,
     metadata_path,
     rejected_record,
     video_stage,
     write_metadata,
 )
-from hf_tiktokactions.errors import ConfigError, OutputStateError
+from hf_tiktokactions.errors import ConfigError, OutputStateError, RunStopped
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +252,8 @@ def run_ray(
                 else:
                     stage, detections = ray.get(ref)
             except ray.exceptions.RayError as error:  # a dead worker or actor (crash, OOM), after Ray's retries
+                if isinstance(getattr(error, "cause", None), RunStopped):
+                    raise error.cause from None  # a full disk or the like on a node: not a verdict on the video
                 record = rejected_record(
                     video, options, f"the Ray {'task' if is_stage else 'detector'} failed: {type(error).__name__}"
                 )
@@ -268,6 +273,49 @@ def run_ray(
 
 def _lock_output(output: Path):
     return lock_output(output, LOCK_FILE, "curate")
+
+
+def _distinct_from_earlier(output: Path, video: VideoInput) -> VideoInput:
+    """``video``, renamed ``<id>-<hash of its path>`` when ``DIR`` holds another video under its id.
+
+    Another video: the earlier record's source is a different file that still exists and differs in
+    content (an input folder with the same relative names). A source that is gone is taken as moved.
+    """
+    for part in (f"{video.video_id}.json", f"{video.video_id}.mp4"):
+        for folder in (METADATA_DIR, CLIPS_DIR):
+            try:
+                path_under(output / folder, part)
+            except OutsideFolder as error:
+                raise ConfigError(f"video id {video.video_id!r} of {video.source_path}: {error}") from None
+    meta = metadata_path(output, video.video_id)
+    if not meta.is_file():
+        return video
+    try:
+        earlier = str(read_json(meta).get("source_path") or "")
+    except (OSError, ValueError):
+        return video
+    if earlier == video.source_path or not _is_another_file(Path(earlier), Path(video.source_path)):
+        return video
+    digest = hashlib.sha256(video.source_path.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    renamed = replace(video, video_id=f"{video.video_id}-{digest}")
+    logger.info(
+        "%s holds another video as %s (%s); curating %s as %s",
+        output,
+        video.video_id,
+        earlier,
+        video.source_path,
+        renamed.video_id,
+    )
+    return renamed
+
+
+def _is_another_file(earlier: Path, current: Path) -> bool:
+    try:
+        if not earlier.is_file() or not current.is_file() or earlier.samefile(current):
+            return False
+        return not filecmp.cmp(earlier, current, shallow=False)
+    except OSError:
+        return False
 
 
 def _check_config(output: Path, options: CurationOptions) -> None:
@@ -342,42 +390,64 @@ def curate(
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> CurationResult:
     """Curate ``videos`` into ``output`` (resumable); see the module docstring."""
-    from hf_tiktokactions.curation.index import save_index
-
     if engine not in ENGINES:
         raise ConfigError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     output = Path(output)
-    for folder in (output, output / CLIPS_DIR, output / METADATA_DIR):
-        folder.mkdir(parents=True, exist_ok=True)
-    lock = _lock_output(output)
     try:
-        _check_config(output, options)
-        clean_partial_files(output)
-        if options.uses_detector:
-            build_detector(options)  # fail on missing weights or unknown classes before any work
-        todo = [v for v in videos if not metadata_path(output, v.video_id).is_file()]
-        result = CurationResult(output=output, inputs=len(videos), already_done=len(videos) - len(todo))
-        logger.info("%d videos to curate, %d already done", len(todo), result.already_done)
-        started = time.perf_counter()
-        if engine == "local":
-            records = run_local(todo, output, options, workers or os.cpu_count() or 1)
-        else:
-            records = run_ray(todo, output, options, workers, ray_address)
-        with tqdm(total=len(todo), unit="video", disable=not progress or None) as bar:
-            for record in records:
-                result.processed += 1
-                bar.update()
-                if on_record is not None:
-                    on_record(record)
-        result.seconds = time.perf_counter() - started
-        clean_partial_files(output)  # a worker that died mid-write left its temporary clip
-        save_index(output)
-        _write_reports(output, result, engine, workers, options)
-        return result
-    finally:
-        lock.close()
+        for folder in (output, output / CLIPS_DIR, output / METADATA_DIR):
+            folder.mkdir(parents=True, exist_ok=True)
+        lock = _lock_output(output)
+        try:
+            return _curate_locked(videos, output, options, engine, workers, ray_address, progress, on_record)
+        finally:
+            lock.close()
+    except OSError as error:  # the folders, the config, the index, the reports: the machine, never a video
+        if machine_fault(error):
+            raise RunStopped(
+                f"{output}: {type(error).__name__}: {error}; free the space (or fix the cause), then rerun the same "
+                "command: finished videos are kept and the rest are curated"
+            ) from None
+        raise
+
+
+def _curate_locked(
+    videos: Sequence[VideoInput],
+    output: Path,
+    options: CurationOptions,
+    engine: str,
+    workers: int | None,
+    ray_address: str | None,
+    progress: bool,
+    on_record: Callable[[dict[str, Any]], None] | None,
+) -> CurationResult:
+    from hf_tiktokactions.curation.index import save_index
+
+    _check_config(output, options)
+    clean_partial_files(output)
+    if options.uses_detector:
+        build_detector(options)  # fail on missing weights or unknown classes before any work
+    planned = [_distinct_from_earlier(output, v) for v in videos]
+    todo = [v for v in planned if not metadata_path(output, v.video_id).is_file()]
+    result = CurationResult(output=output, inputs=len(videos), already_done=len(videos) - len(todo))
+    logger.info("%d videos to curate, %d already done", len(todo), result.already_done)
+    started = time.perf_counter()
+    if engine == "local":
+        records = run_local(todo, output, options, workers or os.cpu_count() or 1)
+    else:
+        records = run_ray(todo, output, options, workers, ray_address)
+    with tqdm(total=len(todo), unit="video", disable=not progress or None) as bar:
+        for record in records:
+            result.processed += 1
+            bar.update()
+            if on_record is not None:
+                on_record(record)
+    result.seconds = time.perf_counter() - started
+    clean_partial_files(output)  # a worker that died mid-write left its temporary clip
+    save_index(output)
+    _write_reports(output, result, engine, workers, options)
+    return result
 
 
 def format_summary(result: CurationResult) -> str:

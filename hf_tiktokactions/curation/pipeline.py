@@ -12,12 +12,15 @@
    with a metadata file is done, everything else is redone by a rerun.
 
 No stage raises for a bad video: every failure becomes ``status="rejected"`` with its ``reason``.
-The originals are only ever read.
+A failure of the machine is not a verdict on the video: an ``OSError`` such as a full disk, an I/O
+error or too many open files (:data:`MACHINE_FAULTS`) raises :class:`RunStopped` instead, nothing is
+recorded for the video, and the rerun curates it. The originals are only ever read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,12 +34,34 @@ from hf_tiktokactions.curation.inputs import VideoInput
 from hf_tiktokactions.curation.person_detection import PersonDetector
 from hf_tiktokactions.curation.probe import count_frames, probe_source
 from hf_tiktokactions.curation.sampling import evenly_spaced_indices
-from hf_tiktokactions.errors import ConfigError, VideoRejected
+from hf_tiktokactions.errors import ConfigError, RunStopped, VideoRejected
 
 CLIPS_DIR = "clips"
 METADATA_DIR = "metadata"
 PASS, REVIEW, REJECTED = "pass", "review", "rejected"
 TRUNCATION_TOLERANCE = 0.02  # containers may declare a frame or two more than decode
+MACHINE_FAULTS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EROFS}
+)
+"""errno values that say the machine failed (disk, file table, memory), whatever the video."""
+
+
+def machine_fault(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is an ``OSError`` of :data:`MACHINE_FAULTS`."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in MACHINE_FAULTS:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def run_stopped(video: VideoInput, error: BaseException) -> RunStopped:
+    """The error that stops a run on a machine fault met while curating ``video``."""
+    return RunStopped(
+        f"stopped while curating {video.source_path}: {type(error).__name__}: {error}. This is the machine, not the "
+        "video: nothing was recorded for it. Fix the cause (free disk space, raise the open-file limit), then rerun "
+        "the same command: finished videos are kept and the rest are curated"
+    )
 
 
 @dataclass(frozen=True)
@@ -157,6 +182,8 @@ def video_stage(video: VideoInput, output: Path, options: CurationOptions) -> St
     except VideoRejected as rejected:
         return _reject(record, rejected.reason)
     except Exception as error:
+        if machine_fault(error):
+            raise run_stopped(video, error) from None
         last = traceback.extract_tb(error.__traceback__)[-1]
         return _reject(
             record, f"internal error: {type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})"
@@ -279,5 +306,10 @@ def curate_video(
     """All stages for one video in this process, metadata written; returns the record."""
     stage = video_stage(video, output, options)
     record = decision_stage(stage.record, detector_stage(stage, detector), options)
-    write_metadata(output, record)
+    try:
+        write_metadata(output, record)
+    except OSError as error:
+        if machine_fault(error):
+            raise run_stopped(video, error) from None
+        raise
     return record
