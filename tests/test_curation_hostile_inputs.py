@@ -257,3 +257,46 @@ def test_plain_http_api_base_to_another_host_needs_an_explicit_flag(tmp_path):
     ResearchApiClient(Credentials(KEY, SECRET), api_base="http://example.org", allow_insecure=True)
     for local in ("http://127.0.0.1:8123", "http://localhost:1", "http://[::1]:80", "https://example.org"):
         ResearchApiClient(Credentials(KEY, SECRET), api_base=local)
+
+
+def _spawned_workers(parent_pid: int) -> list[int]:
+    """PIDs of the multiprocessing spawn processes started by ``parent_pid`` (not its resource tracker)."""
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent_pid and b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            workers.append(int(stat.parent.name))
+    return workers
+
+
+def test_a_worker_killed_from_outside_is_not_a_verdict(tmp_path):
+    """For 4 s every worker process is SIGKILLed as it appears (an OOM killer gone wild), the isolated reruns too."""
+    import signal
+
+    videos = tmp_path / "videos"
+    for i in range(4):
+        write_scene_video(videos / f"v{i}.mp4", [150], height=96, width=128)
+    out = tmp_path / "out"
+    args = [str(CURATE), "--videos", str(videos), "--output", str(out), "--detector", "none", "--workers", "2"]
+    process = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed, until = set(), time.monotonic() + 60
+    while time.monotonic() < until and process.poll() is None:
+        for pid in set(_spawned_workers(process.pid)) - killed:
+            os.kill(pid, signal.SIGKILL)
+            if not killed:
+                until = time.monotonic() + 4  # from the first worker on
+            killed.add(pid)
+        time.sleep(0.005)
+    stdout, stderr = process.communicate(timeout=120)
+    assert len(killed) >= 3, killed  # the pool's workers and at least one isolated rerun
+    recorded = [json.loads(p.read_text()) for p in (out / "metadata").glob("*.json")]
+    assert not [r for r in recorded if r["status"] == "rejected"], recorded
+    assert process.returncode == 3 and "left for the rerun" in stdout, (stdout, stderr)
+    again = _run(*args, "--quiet")
+    assert again.returncode == 0, again.stderr
+    index = load_index(out)
+    assert sorted(index["video_id"]) == ["v0", "v1", "v2", "v3"] and set(index["status"]) == {"pass"}

@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import shutil
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -59,6 +60,8 @@ SUMMARY_FILE = "curation_summary.json"
 REVIEW_LIST_FILE = "review_list.txt"
 LOCK_FILE = ".curation.lock"
 _RUN_INDEPENDENT = ("threads",)  # options that do not change a video's outputs
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGABRT})
+"""Signals by which a worker dies of the input it decodes (a SIGKILL comes from outside: OOM killer, a person)."""
 
 
 @dataclass
@@ -69,6 +72,7 @@ class CurationResult:
     inputs: int = 0
     already_done: int = 0
     processed: int = 0
+    left_for_rerun: int = 0
     seconds: float = 0.0
     by_status: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
@@ -112,29 +116,62 @@ def _pool(workers: int, options: CurationOptions):
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_local_worker, initargs=(options,))
 
 
-def _run_isolated(video: VideoInput, output: Path, options: CurationOptions) -> dict[str, Any]:
-    """One video in a fresh one-process pool, so a crash is pinned on it and recorded, not repeated forever."""
-    from concurrent.futures.process import BrokenProcessPool
-
+def _isolated_main(video: VideoInput, output: Path, options: CurationOptions, connection) -> None:
+    _init_local_worker(options)
     try:
-        with _pool(1, options) as pool:
-            return pool.submit(_local_worker, video, output, options).result()
-    except BrokenProcessPool:
+        connection.send(("record", _local_worker(video, output, options)))
+    except RunStopped as stopped:
+        connection.send(("stopped", str(stopped)))
+
+
+def _run_isolated(video: VideoInput, output: Path, options: CurationOptions) -> dict[str, Any] | None:
+    """One video in a fresh process, so a crash is pinned on it and recorded, not repeated forever.
+
+    Only a crash (:data:`CRASH_SIGNALS`: the decoder faulted on this input) is a verdict. A process
+    killed otherwise (SIGKILL from the OOM killer or a person, SIGTERM) says nothing about the video:
+    nothing is recorded and ``None`` is returned, so the rerun tries it again.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_isolated_main, args=(video, output, options, sender), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        kind, payload = receiver.recv()
+    except EOFError:  # the process died before it could answer
+        kind, payload = None, None
+    process.join()
+    if kind == "record":
+        return payload
+    if kind == "stopped":
+        raise RunStopped(payload)
+    signal_number = -process.exitcode if process.exitcode and process.exitcode < 0 else None
+    if signal_number in CRASH_SIGNALS:
         record = rejected_record(
-            video, options, "the worker process died on this video (a decoder crash or out of memory)"
+            video, options, f"the worker process crashed on this video ({signal.Signals(signal_number).name})"
         )
         write_metadata(output, record)
         return record
+    how = signal.Signals(signal_number).name if signal_number else f"exit status {process.exitcode}"
+    logger.warning(
+        "the worker curating %s was killed (%s: out of memory or a signal from outside); left for the rerun",
+        video.source_path,
+        how,
+    )
+    return None
 
 
 def run_local(
     videos: Sequence[VideoInput], output: Path, options: CurationOptions, workers: int
-) -> Iterator[dict[str, Any]]:
-    """Yield each video's record as it is committed (order of completion).
+) -> Iterator[dict[str, Any] | None]:
+    """Yield each video's record as it is committed (order of completion), ``None`` for one left for the rerun.
 
     A worker that dies (segfault in a decoder, the OOM killer) breaks the pool: the videos that were in
-    flight are then rerun one by one in fresh processes, and the one that kills its process again is
-    recorded as rejected; the rest of the list goes on in a new pool.
+    flight are then rerun one by one in fresh processes (:func:`_run_isolated`): one that crashes its
+    process again is recorded as rejected, one whose process is killed is left for the rerun; the rest
+    of the list goes on in a new pool.
     """
     if workers <= 1:
         _init_local_worker(options)
@@ -368,6 +405,7 @@ def _write_reports(
             "inputs": result.inputs,
             "already_done": result.already_done,
             "processed": result.processed,
+            "left_for_rerun": result.left_for_rerun,
             "seconds": round(result.seconds, 3),
             "videos_per_second": round(result.processed / result.seconds, 4) if result.seconds > 0 else None,
             "by_status": result.by_status,
@@ -439,8 +477,11 @@ def _curate_locked(
         records = run_ray(todo, output, options, workers, ray_address)
     with tqdm(total=len(todo), unit="video", disable=not progress or None) as bar:
         for record in records:
-            result.processed += 1
             bar.update()
+            if record is None:
+                result.left_for_rerun += 1
+                continue
+            result.processed += 1
             if on_record is not None:
                 on_record(record)
     result.seconds = time.perf_counter() - started
@@ -458,4 +499,9 @@ def format_summary(result: CurationResult) -> str:
         f"index {result.output / 'index'}, review list {result.output / REVIEW_LIST_FILE}",
     ]
     lines += [f"  {count:>5} x {reason}" for reason, count in list(result.reasons.items())[:5]]
+    if result.left_for_rerun:
+        lines.append(
+            f"{result.left_for_rerun} videos were left for the rerun (their worker was killed from outside: out of "
+            "memory or a signal); rerun the same command to curate them"
+        )
     return "\n".join(lines)
