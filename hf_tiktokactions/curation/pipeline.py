@@ -55,10 +55,10 @@ def machine_fault(error: BaseException) -> bool:
     return False
 
 
-def run_stopped(video: VideoInput, error: BaseException) -> RunStopped:
-    """The error that stops a run on a machine fault met while curating ``video``."""
+def run_stopped(source_path: str, error: BaseException) -> RunStopped:
+    """The error that stops a run on a machine fault met while curating the video at ``source_path``."""
     return RunStopped(
-        f"stopped while curating {video.source_path}: {type(error).__name__}: {error}. This is the machine, not the "
+        f"stopped while curating {source_path}: {type(error).__name__}: {error}. This is the machine, not the "
         "video: nothing was recorded for it. Fix the cause (free disk space, raise the open-file limit), then rerun "
         "the same command: finished videos are kept and the rest are curated"
     )
@@ -183,7 +183,7 @@ def video_stage(video: VideoInput, output: Path, options: CurationOptions) -> St
         return _reject(record, rejected.reason)
     except Exception as error:
         if machine_fault(error):
-            raise run_stopped(video, error) from None
+            raise run_stopped(video.source_path, error) from None
         last = traceback.extract_tb(error.__traceback__)[-1]
         return _reject(
             record, f"internal error: {type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})"
@@ -266,6 +266,8 @@ def detector_stage(stage: StageOutput, detector: PersonDetector | None) -> list[
     try:
         return detector.detect(stage.frames)
     except Exception as error:
+        if machine_fault(error):
+            raise run_stopped(stage.record["source_path"], error) from None
         stage.record["reasons"].append(f"person detection failed: {type(error).__name__}: {error}")
         return None
 
@@ -310,6 +312,6 @@ def curate_video(
         write_metadata(output, record)
     except OSError as error:
         if machine_fault(error):
-            raise run_stopped(video, error) from None
+            raise run_stopped(video.source_path, error) from None
         raise
     return record
