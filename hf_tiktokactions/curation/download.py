@@ -141,7 +141,7 @@ class LocalCopyDownloader:
     def fetch(self, record: dict[str, Any], workdir: Path) -> Path:
         vid = research_video_id(record["id"])
         location = _local_path(self.source.format(id=vid, username=record.get("username", "")))
-        source = path_under(self.root, location)  # a user name like ../.. must not leave the mirror
+        source = path_under(self.root, location, follow_links=False)  # a user name like ../.. must not leave it
         if not source.is_file():
             raise DownloadFailed(f"source file {source} not found")
         target = path_under(workdir, f"{vid}{source.suffix or '.mp4'}")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 from pathlib import Path
 from typing import IO, Any
@@ -43,10 +44,17 @@ def research_video_id(value: Any) -> str:
     return text
 
 
-def path_under(folder: str | Path, *parts: str) -> Path:
-    """``folder / parts...`` resolved (links and ``..`` followed); :class:`OutsideFolder` if it leaves ``folder``."""
-    root = Path(folder).resolve()
-    target = root.joinpath(*parts).resolve()
+def path_under(folder: str | Path, *parts: str, follow_links: bool = True) -> Path:
+    """``folder / parts...`` resolved (links and ``..`` followed); :class:`OutsideFolder` if it leaves ``folder``.
+
+    ``follow_links=False`` only folds ``..`` (for reading from a mirror that may be a folder of links).
+    """
+    if follow_links:
+        root = Path(folder).resolve()
+        target = root.joinpath(*parts).resolve()
+    else:
+        root = Path(os.path.abspath(folder))
+        target = Path(os.path.abspath(root.joinpath(*parts)))
     if target == root or not target.is_relative_to(root):
         raise OutsideFolder(f"{'/'.join(parts)!r} resolves to {target}, outside {root}; refused")
     return target
