@@ -118,8 +118,9 @@ def _env() -> dict:
 
 def test_a_second_collection_on_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "out"
-    videos = make_videos(["salsa"], START, END, 400, seed=1)
-    with FakeResearchApi(videos, client_key=KEY, client_secret=SECRET, page_delay_s=0.2) as server:
+    videos = make_videos(["salsa"], START, END, 2000, seed=1)
+    # Slow pages (20 of them) keep the first run busy until the second is done, however loaded the machine.
+    with FakeResearchApi(videos, client_key=KEY, client_secret=SECRET, page_delay_s=2.0) as server:
         args = [
             str(COLLECT), "--hashtags", "salsa", "--start-date", START, "--end-date", END,
             "--max-per-hashtag", "10000", "--output", str(out), "--api-base", server.url, "--quiet",
@@ -129,11 +130,12 @@ def test_a_second_collection_on_the_same_folder_is_refused(tmp_path):
         while server.served_pages == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
         second = _run(*args, env=_env())
-        first.communicate(timeout=60)
+        server.page_delay_s = 0.0
+        first.communicate(timeout=120)
     assert first.returncode == 0
     assert second.returncode != 0 and "in use by another" in second.stderr and "Traceback" not in second.stderr
     ids = [json.loads(line)["id"] for line in (out / "videos.jsonl").read_text().splitlines()]
-    assert len(ids) == len(set(ids)) == 400
+    assert len(ids) == len(set(ids)) == 2000
 
 
 def test_a_second_download_on_the_same_folder_is_refused(tmp_path):
@@ -147,9 +149,11 @@ def test_a_second_download_on_the_same_folder_is_refused(tmp_path):
     for i in range(1, 6):
         (served / f"{i}.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes([i]) * 2000)
 
+    release = threading.Event()  # the first run's downloads wait until the second run is done
+
     class Slow(SimpleHTTPRequestHandler):
         def do_GET(self):
-            time.sleep(0.4)
+            release.wait(timeout=25)  # below yt-dlp's 30 s socket timeout
             super().do_GET()
 
         def log_message(self, *args):
@@ -169,6 +173,7 @@ def test_a_second_download_on_the_same_folder_is_refused(tmp_path):
         while not (out / ".partial").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         second = _run(*args)
+        release.set()
         stdout, stderr = first.communicate(timeout=90)
     finally:
         server.shutdown()
