@@ -4,8 +4,9 @@
     python dataset_scripts/collect_tiktok.py --hashtags dataset_scripts/hashtags.csv \
         --start-date 20230101 --end-date 20230630 --max-per-hashtag 900 --output data/tiktok
 
-Exit status: 0 done, 1 error (message on stderr), 2 bad arguments, 3 daily quota exhausted
-(rerun the same command after the reset to resume exactly where it stopped).
+Exit status: 0 done, 1 error (message on stderr; also when another run holds OUTPUT), 2 bad arguments,
+3 daily quota exhausted (rerun the same command after the reset to resume exactly where it stopped),
+4 done, but the API returned ids that are not digits only (listed in OUTPUT/invalid_videos.jsonl).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from hf_tiktokactions.collection.collect import (
     EXIT_ERROR,
+    EXIT_INVALID_IDS,
     EXIT_OK,
     EXIT_QUOTA_EXHAUSTED,
     CollectionRequest,
@@ -45,6 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--output", required=True, type=Path, help="directory for videos.jsonl, state.json, summary.json, collect.log"
     )
     p.add_argument("--api-base", default=DEFAULT_API_BASE, help="Research API base URL")
+    p.add_argument(
+        "--allow-insecure-api-base",
+        action="store_true",
+        help="accept a plain http:// --api-base on another machine (the client secret then travels unencrypted)",
+    )
     p.add_argument("--fields", default=None, help="comma list of video fields (default: id,create_time,username,...)")
     p.add_argument(
         "--max-requests",
@@ -94,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         client = ResearchApiClient(
             credentials,
             api_base=args.api_base,
+            allow_insecure=args.allow_insecure_api_base,
             retry=RetryPolicy(
                 max_attempts=args.max_retries, base_delay_s=args.backoff_base, max_delay_s=args.backoff_max
             ),
@@ -114,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     print(format_summary(result))
-    return EXIT_QUOTA_EXHAUSTED if result.status == "quota_exhausted" else EXIT_OK
+    if result.status == "quota_exhausted":
+        return EXIT_QUOTA_EXHAUSTED
+    return EXIT_INVALID_IDS if result.invalid_videos else EXIT_OK
 
 
 if __name__ == "__main__":

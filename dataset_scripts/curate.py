@@ -9,6 +9,10 @@
 (or its manifest.jsonl). Writes DIR/clips/<id>.mp4, DIR/metadata/<id>.json, DIR/index (a datasets
 dataset, one row a video), DIR/review_list.txt and DIR/curation_summary.json. Killed runs resume:
 rerun the same command. The clip rule and the stages: hf_tiktokactions/curation/pipeline.py.
+
+Exit status: 0 done; 2 error, also when the machine failed (disk full, I/O error): nothing is recorded
+for the video at hand, free the space and rerun; 3 done, but videos whose worker was killed from
+outside (out of memory, a signal) were left for the rerun.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from hf_tiktokactions.curation.inputs import load_video_inputs
 from hf_tiktokactions.curation.pipeline import CurationOptions
 
 DEFAULTS = CurationOptions()
+EXIT_LEFT_FOR_RERUN = 3
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -157,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; finished videos are saved, rerun the same command to resume", file=sys.stderr)
         return 130
     print(format_summary(result))
-    return 0
+    return EXIT_LEFT_FOR_RERUN if result.left_for_rerun else 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 
 Writes OUTPUT/videos/<id>.mp4, OUTPUT/manifest.jsonl (one line per attempt, read by the curation
 step) and OUTPUT/download_summary.json. Rerun the same command to resume or retry failures.
+Exit status: 0 done, 2 error (message on stderr; also when another run holds OUTPUT), 4 done, but some
+ids in the metadata were not Research API ids (digits only): they are in the manifest as "invalid".
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from hf_tiktokactions.collection.download import (
     format_download_summary,
 )
 from hf_tiktokactions.errors import TikTokActionsError
+from hf_tiktokactions.output_guard import EXIT_INVALID_IDS
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     print(format_download_summary(result))
-    return 0
+    return EXIT_INVALID_IDS if result.invalid else 0
 
 
 if __name__ == "__main__":

@@ -52,6 +52,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--api-base", default=DEFAULT_API_BASE, help="--refresh: Research API base URL")
     p.add_argument(
+        "--allow-insecure-api-base",
+        action="store_true",
+        help="--refresh: accept a plain http:// --api-base on another machine (the secret travels unencrypted)",
+    )
+    p.add_argument(
         "--max-unavailable-share",
         type=float,
         default=0.5,
@@ -114,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(
             f"--refresh: cannot find the collection's videos.jsonl for {args.output}; pass --metadata PATH"
         )
-    client = ResearchApiClient(credentials, api_base=args.api_base)
+    client = ResearchApiClient(credentials, api_base=args.api_base, allow_insecure=args.allow_insecure_api_base)
     log = refresh(args.output, client, creation_times(metadata), args.max_unavailable_share, args.dry_run)
     _print(log)
     if log["refresh"]["stopped"]:

@@ -72,3 +72,7 @@ class BudgetExceeded(TikTokActionsError):
     def __init__(self, message: str, limit: str) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class RunStopped(TikTokActionsError):
+    """The machine failed, not the input (disk full, I/O error, too many open files): the run stops, a rerun resumes."""

@@ -5,6 +5,8 @@ A collection folder (``collect``)::
     DIR/videos.jsonl          one Research API record per line (``VIDEOS_FILE``)
     DIR/state.json            what is done, for resuming (``COLLECTION_STATE_FILE``)
     DIR/summary.json          the run's summary (``COLLECTION_SUMMARY_FILE``)
+    DIR/invalid_videos.jsonl  records whose id the API sent malformed, with the reason (``INVALID_VIDEOS_FILE``)
+    DIR/.collect.lock         held while a run writes the folder (``COLLECTION_LOCK_FILE``)
 
 A download folder (``download``)::
 
@@ -12,6 +14,7 @@ A download folder (``download``)::
     DIR/.partial/<id>/        scratch space of a download in flight (``PARTIAL_DIR``)
     DIR/manifest.jsonl        one line per attempted video: path or reason (``MANIFEST_FILE``)
     DIR/download_summary.json the run's summary (``DOWNLOAD_SUMMARY_FILE``)
+    DIR/.download.lock        held while a run writes the folder (``DOWNLOAD_LOCK_FILE``)
 
 A curation folder (``curate``)::
 
@@ -32,12 +35,15 @@ from __future__ import annotations
 VIDEOS_FILE = "videos.jsonl"
 COLLECTION_STATE_FILE = "state.json"
 COLLECTION_SUMMARY_FILE = "summary.json"
+INVALID_VIDEOS_FILE = "invalid_videos.jsonl"
+COLLECTION_LOCK_FILE = ".collect.lock"
 
 # download folder
 VIDEOS_DIR = "videos"
 PARTIAL_DIR = ".partial"
 MANIFEST_FILE = "manifest.jsonl"
 DOWNLOAD_SUMMARY_FILE = "download_summary.json"
+DOWNLOAD_LOCK_FILE = ".download.lock"
 
 # curation folder
 CLIPS_DIR = "clips"

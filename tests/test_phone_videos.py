@@ -22,9 +22,9 @@ from curation_files import write_frames
 from video_files import can_write_display_rotation, frame_index_of, rotate_video, write_test_video
 
 from hf_tiktokactions.curation.engines import curate
+from hf_tiktokactions.curation.governance.privacy import blur_faces
 from hf_tiktokactions.curation.inputs import VideoInput, load_video_inputs
 from hf_tiktokactions.curation.pipeline import CurationOptions, video_stage
-from hf_tiktokactions.curation.governance.privacy import blur_faces
 
 pytestmark = pytest.mark.skipif(not can_write_display_rotation(), reason="writing a display matrix needs PyAV >= 18")
 

@@ -12,7 +12,11 @@ Files in the output directory:
   search_id) and the committed length of ``videos.jsonl``; replaced atomically after every page.
   On start, anything in ``videos.jsonl`` past the committed length (a page written just before a
   kill, or half a line) is cut off and fetched again, so every video ends up there exactly once;
-* ``summary.json`` -- per-hashtag counts and the run's outcome, rewritten at the end of each run.
+* ``invalid_videos.jsonl`` -- videos whose id is not a Research API id (digits only), with the
+  hashtag and the reason; they are left out of ``videos.jsonl`` (an id becomes a file name later),
+  committed with the page like ``videos.jsonl``. The run goes on; the CLI then ends with exit status 4;
+* ``summary.json`` -- per-hashtag counts and the run's outcome, rewritten at the end of each run;
+* ``.collect.lock`` -- held while a run writes the folder; a second run on it is refused.
 """
 
 from __future__ import annotations
@@ -31,9 +35,12 @@ from hf_tiktokactions.atomic_files import append_jsonl, read_json, read_jsonl, t
 from hf_tiktokactions.collection.hashtags import Hashtag
 from hf_tiktokactions.collection.tiktok_api import DEFAULT_FIELDS, VIDEO_FIELDS, ResearchApiClient
 from hf_tiktokactions.errors import ConfigError, OutputStateError, QuotaExhausted, TikTokActionsError
+from hf_tiktokactions.layout import COLLECTION_LOCK_FILE as LOCK_FILE
 from hf_tiktokactions.layout import COLLECTION_STATE_FILE as STATE_FILE
 from hf_tiktokactions.layout import COLLECTION_SUMMARY_FILE as SUMMARY_FILE
+from hf_tiktokactions.layout import INVALID_VIDEOS_FILE as INVALID_FILE
 from hf_tiktokactions.layout import VIDEOS_FILE
+from hf_tiktokactions.output_guard import EXIT_INVALID_IDS, InvalidVideoId, lock_output, research_video_id
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +134,7 @@ class CollectionResult:
     new_videos: int
     requests_this_run: int
     per_hashtag: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invalid_videos: int = 0
 
 
 class _Collection:
@@ -137,8 +145,11 @@ class _Collection:
         self.request = request
         self.videos_path = output / VIDEOS_FILE
         self.state_path = output / STATE_FILE
+        self.invalid_path = output / INVALID_FILE
         self.position = Position()
         self.committed_bytes = 0
+        self.invalid_committed_bytes = 0
+        self.invalid_seen: set[str] = set()
         self.requests_total = 0
         self.runs = 0
         self.seen: set[str] = set()
@@ -154,6 +165,7 @@ class _Collection:
                     "use an empty --output directory (or restore state.json)"
                 )
             truncate_to(self.videos_path, 0)
+            truncate_to(self.invalid_path, 0)
             self.save("running", "")
             return False
         try:
@@ -161,6 +173,7 @@ class _Collection:
             recorded = state["request"]
             position = Position(**state["position"])
             committed = int(state["committed_bytes"])
+            invalid_committed = int(state.get("invalid_committed_bytes", 0))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise OutputStateError(f"{self.state_path} cannot be read ({exc}); use a new --output directory") from None
         if recorded != self.request.as_json():
@@ -176,8 +189,11 @@ class _Collection:
         try:
             if truncate_to(self.videos_path, committed):
                 logger.info("cut an uncommitted tail off %s (it is fetched again)", self.videos_path)
+            truncate_to(self.invalid_path, invalid_committed)
         except (OSError, ValueError) as exc:
             raise OutputStateError(f"{self.videos_path} does not match {self.state_path}: {exc}") from None
+        self.invalid_seen = {str(record["id"]) for record in read_jsonl(self.invalid_path)}
+        self.invalid_committed_bytes = invalid_committed
         for record in read_jsonl(self.videos_path):
             self.seen.add(str(record["id"]))
             self.counts[record["hashtag"]] = self.counts.get(record["hashtag"], 0) + 1
@@ -205,15 +221,22 @@ class _Collection:
                     else None
                 ),
                 "committed_bytes": self.committed_bytes,
+                "invalid_committed_bytes": self.invalid_committed_bytes,
                 "videos": len(self.seen),
+                "invalid_videos": len(self.invalid_seen),
                 "requests_total": self.requests_total,
                 "runs": self.runs,
                 "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             },
         )
 
-    def commit_page(self, records: list[dict[str, Any]], tag: str, next_position: Position) -> None:
-        """Append a page's new videos, then move the position past it, in that order."""
+    def commit_page(
+        self, records: list[dict[str, Any]], invalid: list[dict[str, Any]], tag: str, next_position: Position
+    ) -> None:
+        """Append a page's new (and invalid) videos, then move the position past it, in that order."""
+        if invalid:
+            self.invalid_committed_bytes = append_jsonl(self.invalid_path, invalid)
+            self.invalid_seen.update(str(record["id"]) for record in invalid)
         self.committed_bytes = append_jsonl(self.videos_path, records)
         for record in records:
             self.seen.add(str(record["id"]))
@@ -244,6 +267,21 @@ def collect(
     Errors that retrying cannot fix are raised after the state is saved (status ``failed``).
     """
     output = Path(output)
+    lock = lock_output(output, LOCK_FILE, "collection")
+    try:
+        return _collect_locked(client, request, output, catalogue, max_requests, progress)
+    finally:
+        lock.close()
+
+
+def _collect_locked(
+    client: ResearchApiClient,
+    request: CollectionRequest,
+    output: Path,
+    catalogue: list[Hashtag] | None,
+    max_requests: int | None,
+    progress: bool,
+) -> CollectionResult:
     state = _Collection(output, request)
     resumed = state.load()
     state.runs += 1
@@ -273,16 +311,25 @@ def collect(
                 )
                 room = request.max_per_hashtag - state.counts[tag]
                 fresh: list[dict] = []
+                invalid: list[dict] = []
                 keys: set[str] = set()
                 for video in page.videos:
-                    key = str(video.get("id"))
-                    if video.get("id") is None or key in state.seen or key in keys or len(fresh) == room:
+                    if video.get("id") is None:
+                        continue
+                    try:
+                        key = research_video_id(video["id"])
+                    except InvalidVideoId as exc:
+                        if str(video["id"]) not in state.invalid_seen | {str(v["id"]) for v in invalid}:
+                            logger.warning("#%s: %s", tag, exc)
+                            invalid.append({"id": video["id"], "hashtag": tag, "reason": str(exc)})
+                        continue
+                    if key in state.seen or key in keys or len(fresh) == room:
                         continue
                     keys.add(key)
                     fresh.append({**video, "hashtag": tag})
                 more = page.has_more and len(fresh) < room
                 nxt = Position(i, w, page.cursor, page.search_id or pos.search_id) if more else Position(i, w + 1)
-                state.commit_page(fresh, tag, nxt)
+                state.commit_page(fresh, invalid, tag, nxt)
                 if not more:
                     break
             state.position = Position(i, w + 1)
@@ -308,6 +355,7 @@ def collect(
         new_videos=len(state.seen) - before,
         requests_this_run=client.requests_sent - sent_before,
         per_hashtag=_per_hashtag(request, state, catalogue),
+        invalid_videos=len(state.invalid_seen),
     )
     _write_summary(result, state)
     return result
@@ -351,6 +399,7 @@ def _write_summary(result: CollectionResult, state: _Collection) -> None:
         "new_videos": result.new_videos,
         "requests_this_run": result.requests_this_run,
         "requests_total": state.requests_total,
+        "invalid_videos": result.invalid_videos,
         "runs": state.runs,
         "request": state.request.as_json(),
         "per_hashtag": result.per_hashtag,
@@ -369,6 +418,11 @@ def format_summary(result: CollectionResult, limit: int = 20) -> str:
         lines.append(f"  #{tag:<24} {entry['videos']:>6}" + ("  (max reached)" if entry["reached_max"] else ""))
     if len(items) > limit:
         lines.append(f"  ... {len(items) - limit} more hashtags in {result.output / SUMMARY_FILE}")
+    if result.invalid_videos:
+        lines.append(
+            f"{result.invalid_videos} videos had ids that are not Research API ids (digits only); they are listed, "
+            f"with the reason, in {result.output / INVALID_FILE} and left out of {VIDEOS_FILE}"
+        )
     if result.message:
         lines.append(result.message)
     return "\n".join(lines)
@@ -376,6 +430,7 @@ def format_summary(result: CollectionResult, limit: int = 20) -> str:
 
 __all__ = [
     "EXIT_ERROR",
+    "EXIT_INVALID_IDS",
     "EXIT_OK",
     "EXIT_QUOTA_EXHAUSTED",
     "CollectionRequest",

@@ -4,12 +4,17 @@ A :class:`Downloader` fetches one video into a scratch directory; :func:`downloa
 it over the metadata with a thread pool, moves each finished file into ``OUTPUT/videos/`` with an
 atomic rename, and appends one line per attempt to ``OUTPUT/manifest.jsonl``:
 
-    {"id", "status": "ok" | "failed" | "skipped", "path", "bytes", "sha256", "reason",
+    {"id", "status": "ok" | "failed" | "skipped" | "invalid", "path", "bytes", "sha256", "reason",
      "hashtag", "url", "downloader", "attempted_at"}
 
 The last line of an id is its current state. A rerun skips ids whose file is in place and tries
 the failed ones again, so the step is resumable and idempotent. The curation step reads the
 manifest with :func:`load_downloaded_videos`.
+
+Ids come from outside (the API, a file anyone can edit): an id that is not digits only is recorded
+as ``invalid`` and never becomes a path; every path built from an id or a user name is checked to
+stay inside its folder (:mod:`output_guard`) before anything is written or deleted. One run at a
+time writes an output folder (``OUTPUT/.download.lock``).
 
 Downloaders: :class:`YtDlpDownloader` (optional dependency ``yt-dlp``, in the ``curation`` extra)
 fetches the public page ``https://www.tiktok.com/@{username}/video/{id}``;
@@ -35,8 +40,16 @@ from tqdm.auto import tqdm
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import append_jsonl, drop_partial_last_line, read_jsonl, write_json_atomic
 from hf_tiktokactions.errors import DownloadError
+from hf_tiktokactions.layout import DOWNLOAD_LOCK_FILE as LOCK_FILE
 from hf_tiktokactions.layout import DOWNLOAD_SUMMARY_FILE as SUMMARY_FILE
 from hf_tiktokactions.layout import MANIFEST_FILE, PARTIAL_DIR, VIDEOS_DIR
+from hf_tiktokactions.output_guard import (
+    InvalidVideoId,
+    OutsideFolder,
+    lock_output,
+    path_under,
+    research_video_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +111,8 @@ class YtDlpDownloader:
         import yt_dlp
 
         url = video_page_url(record, self.url_template)
-        options = {**self.options, "outtmpl": str(workdir / f"{record['id']}.%(ext)s")}
+        template = path_under(workdir, f"{research_video_id(record['id'])}.%(ext)s")
+        options = {**self.options, "outtmpl": str(template)}
         try:
             with yt_dlp.YoutubeDL(options) as ydl:
                 ydl.download([url])
@@ -119,17 +133,24 @@ class LocalCopyDownloader:
         if "{id}" not in source:
             raise DownloadError(f"--source {source!r} must contain {{id}}, e.g. file:///mirror/{{id}}.mp4")
         self.source = source
+        fixed = _local_path(source.split("{", 1)[0])
+        self.root = Path(fixed if fixed.endswith("/") else os.path.dirname(fixed) or ".")
 
     def fetch(self, record: dict[str, Any], workdir: Path) -> Path:
-        location = self.source.format(id=record["id"], username=record.get("username", ""))
-        if location.startswith("file://"):
-            location = urllib.request.url2pathname(urllib.parse.urlsplit(location).path)
-        source = Path(location)
+        vid = research_video_id(record["id"])
+        location = _local_path(self.source.format(id=vid, username=record.get("username", "")))
+        source = path_under(self.root, location, follow_links=False)  # a user name like ../.. must not leave it
         if not source.is_file():
             raise DownloadFailed(f"source file {source} not found")
-        target = workdir / f"{record['id']}{source.suffix or '.mp4'}"
+        target = path_under(workdir, f"{vid}{source.suffix or '.mp4'}")
         shutil.copyfile(source, target)
         return target
+
+
+def _local_path(location: str) -> str:
+    if location.startswith("file://"):
+        return urllib.request.url2pathname(urllib.parse.urlsplit(location).path)
+    return location
 
 
 @dataclass
@@ -140,6 +161,7 @@ class DownloadResult:
     ok: int = 0
     failed: int = 0
     skipped: int = 0
+    invalid: int = 0
     already_done: int = 0
     failures: dict[str, int] = field(default_factory=dict)
 
@@ -154,9 +176,22 @@ def load_downloaded_videos(output: str | Path) -> list[dict[str, Any]]:
     output = Path(output)
     entries = []
     for entry in read_manifest(output / MANIFEST_FILE).values():
-        if entry["status"] == "ok" and (output / entry["path"]).is_file():
-            entries.append({**entry, "path": str(output / entry["path"])})
+        path = _manifest_file(output, entry)
+        if path is not None:
+            entries.append({**entry, "path": str(path)})
     return entries
+
+
+def _manifest_file(output: Path, entry: dict[str, Any]) -> Path | None:
+    """The file of an ``ok`` entry if it is on disk inside ``output`` (an edited manifest may point elsewhere)."""
+    if entry.get("status") != "ok" or not isinstance(entry.get("path"), str):
+        return None
+    try:
+        path = path_under(output, entry["path"])
+    except OutsideFolder:
+        logger.warning("manifest entry %s points outside %s (%r); ignored", entry.get("id"), output, entry["path"])
+        return None
+    return path if path.is_file() else None
 
 
 def _read_metadata(metadata: Path) -> list[dict[str, Any]]:
@@ -184,7 +219,7 @@ def _sha256(path: Path) -> str:
 
 def _fetch_one(downloader: Downloader, record: dict[str, Any], output: Path) -> dict[str, Any]:
     """Fetch one video and move it into place; any failure becomes a manifest entry."""
-    vid = str(record["id"])
+    vid = research_video_id(record["id"])  # download_videos let only valid ids through
     entry: dict[str, Any] = {
         "id": record["id"],
         "hashtag": record.get("hashtag"),
@@ -197,26 +232,26 @@ def _fetch_one(downloader: Downloader, record: dict[str, Any], output: Path) -> 
         entry["url"] = None
     if record.get("download_allowed") is False:
         return {**entry, "status": "skipped", "reason": "the owner does not allow downloads"}
-    workdir = output / PARTIAL_DIR / vid
+    workdir = path_under(output, PARTIAL_DIR, vid)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     try:
-        produced = downloader.fetch(record, workdir)
+        produced = path_under(workdir, str(downloader.fetch(record, workdir)))
         size = produced.stat().st_size
         if size == 0:
             raise DownloadFailed("the downloaded file is empty")
-        final = output / VIDEOS_DIR / f"{vid}{produced.suffix or '.mp4'}"
+        final = path_under(output, VIDEOS_DIR, f"{vid}{produced.suffix or '.mp4'}")
         checksum = _sha256(produced)
         os.replace(produced, final)
         return {
             **entry,
             "status": "ok",
-            "path": str(final.relative_to(output)),
+            "path": str(final.relative_to(output.resolve())),
             "bytes": size,
             "sha256": checksum,
             "reason": None,
         }
-    except DownloadFailed as exc:
+    except (DownloadFailed, OutsideFolder) as exc:
         return {**entry, "status": "failed", "reason": str(exc)}
     except Exception as exc:  # a downloader bug or an OS error must not end the whole run
         return {**entry, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
@@ -237,19 +272,48 @@ def download_videos(
         raise DownloadError(f"--workers must be at least 1, got {workers}")
     metadata, output = Path(metadata), Path(output)
     records = _read_metadata(metadata)
+    lock = lock_output(output, LOCK_FILE, "download")
+    try:
+        return _download_locked(metadata, output, records, downloader, workers, limit, progress)
+    finally:
+        lock.close()
+
+
+def _download_locked(
+    metadata: Path,
+    output: Path,
+    records: list[dict[str, Any]],
+    downloader: Downloader,
+    workers: int,
+    limit: int | None,
+    progress: bool,
+) -> DownloadResult:
     (output / VIDEOS_DIR).mkdir(parents=True, exist_ok=True)
     shutil.rmtree(output / PARTIAL_DIR, ignore_errors=True)
     manifest = output / MANIFEST_FILE
     drop_partial_last_line(manifest)
     previous = read_manifest(manifest)
     result = DownloadResult(output=output)
-    todo = []
+    todo, invalid = [], []
     for record in records:
         entry = previous.get(str(record["id"]))
-        if entry and entry["status"] == "ok" and (output / entry["path"]).is_file():
+        try:
+            research_video_id(record["id"])
+        except InvalidVideoId as exc:
+            result.invalid += 1
+            if not entry or entry["status"] != "invalid":
+                invalid.append(_invalid_entry(record, downloader, str(exc)))
+            continue
+        if entry and _manifest_file(output, entry) is not None:
             result.already_done += 1
         else:
             todo.append(record)
+    if invalid:
+        append_jsonl(manifest, invalid)
+    if result.invalid:
+        logger.warning(
+            "%d ids in %s are not Research API ids; recorded as invalid in %s", result.invalid, metadata, manifest
+        )
     if limit is not None:
         todo = todo[:limit]
     logger.info("%d videos to fetch, %d already downloaded", len(todo), result.already_done)
@@ -280,6 +344,7 @@ def download_videos(
             "ok": result.ok,
             "failed": result.failed,
             "skipped": result.skipped,
+            "invalid": result.invalid,
             "already_done": result.already_done,
             "failures_by_reason": dict(sorted(result.failures.items(), key=lambda kv: -kv[1])),
             "manifest": str(manifest),
@@ -288,12 +353,28 @@ def download_videos(
     return result
 
 
+def _invalid_entry(record: dict[str, Any], downloader: Downloader, reason: str) -> dict[str, Any]:
+    return {
+        "id": record["id"],
+        "status": "invalid",
+        "reason": reason,
+        "hashtag": record.get("hashtag"),
+        "url": None,
+        "downloader": downloader.name,
+        "attempted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def format_download_summary(result: DownloadResult, limit: int = 5) -> str:
     """A short human summary (the full one is ``download_summary.json``)."""
     lines = [
         f"{result.ok} downloaded, {result.failed} failed, {result.skipped} skipped, "
         f"{result.already_done} already there; manifest {result.output / MANIFEST_FILE}"
     ]
+    if result.invalid:
+        lines.append(
+            f"  {result.invalid} invalid ids (not digits only) were not fetched; they are in the manifest as 'invalid'"
+        )
     for reason, count in sorted(result.failures.items(), key=lambda kv: -kv[1])[:limit]:
         lines.append(f"  {count:>5} x {reason}")
     return "\n".join(lines)

@@ -18,7 +18,10 @@ What the client does about failures, by error code:
   naming the request, because sending it again cannot help.
 
 The client secret and key never appear in a log line or an exception message: the only place
-they are sent is the token request body, and text coming back from the server is redacted.
+they are sent is the token request body, and text coming back from the server is redacted. That body
+goes over TLS: a plain ``http://`` base URL is refused unless it names this machine (``localhost``,
+``127.0.0.1``, ``::1``: a local test server) or the caller passes ``allow_insecure=True``
+(``--allow-insecure-api-base``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 import os
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +46,7 @@ TOKEN_PATH = "/v2/oauth/token/"
 QUERY_PATH = "/v2/research/video/query/"
 ENV_CLIENT_KEY = "TIKTOK_CLIENT_KEY"
 ENV_CLIENT_SECRET = "TIKTOK_CLIENT_SECRET"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 MAX_COUNT = 100
 """The largest page the query endpoint serves."""
@@ -139,6 +144,16 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
+def check_api_base(api_base: str, allow_insecure: bool = False) -> None:
+    """Refuse a plain ``http://`` base URL to another machine: the token request would send the secret in clear."""
+    url = urllib.parse.urlsplit(api_base)
+    if url.scheme.lower() == "http" and (url.hostname or "").lower() not in LOOPBACK_HOSTS and not allow_insecure:
+        raise ConfigError(
+            f"--api-base {api_base!r} is plain http to another machine: the client secret would travel unencrypted. "
+            "Use https://, or pass --allow-insecure-api-base if this network is trusted"
+        )
+
+
 def _json(response: requests.Response) -> dict[str, Any]:
     try:
         payload = response.json()
@@ -165,7 +180,9 @@ class ResearchApiClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        allow_insecure: bool = False,
     ) -> None:
+        check_api_base(api_base, allow_insecure)
         self.credentials = credentials
         self.api_base = api_base.rstrip("/")
         self.retry = retry

@@ -17,14 +17,16 @@ Both keep a bounded number of videos in flight, so a 300k-video list does not fl
 
 from __future__ import annotations
 
-import fcntl
+import filecmp
+import hashlib
 import logging
 import os
 import shutil
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +43,25 @@ from hf_tiktokactions.curation.pipeline import (
     curate_video,
     decision_stage,
     detector_stage,
+    machine_fault,
     metadata_path,
     rejected_record,
     video_stage,
     write_metadata,
 )
-from hf_tiktokactions.errors import ConfigError, OutputStateError
+from hf_tiktokactions.errors import ConfigError, OutputStateError, RunStopped
 from hf_tiktokactions.layout import CURATION_CONFIG_FILE as CONFIG_FILE
 from hf_tiktokactions.layout import CURATION_LOCK_FILE as LOCK_FILE
 from hf_tiktokactions.layout import CURATION_SUMMARY_FILE as SUMMARY_FILE
 from hf_tiktokactions.layout import REVIEW_LIST_FILE
+from hf_tiktokactions.output_guard import OutsideFolder, lock_output, path_under
 
 logger = logging.getLogger(__name__)
 
 ENGINES = ("local", "ray")
 _RUN_INDEPENDENT = ("threads",)  # options that do not change a video's outputs
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGABRT})
+"""Signals by which a worker dies of the input it decodes (a SIGKILL comes from outside: OOM killer, a person)."""
 
 
 @dataclass
@@ -66,6 +72,7 @@ class CurationResult:
     inputs: int = 0
     already_done: int = 0
     processed: int = 0
+    left_for_rerun: int = 0
     seconds: float = 0.0
     by_status: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
@@ -109,29 +116,62 @@ def _pool(workers: int, options: CurationOptions):
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_local_worker, initargs=(options,))
 
 
-def _run_isolated(video: VideoInput, output: Path, options: CurationOptions) -> dict[str, Any]:
-    """One video in a fresh one-process pool, so a crash is pinned on it and recorded, not repeated forever."""
-    from concurrent.futures.process import BrokenProcessPool
-
+def _isolated_main(video: VideoInput, output: Path, options: CurationOptions, connection) -> None:
+    _init_local_worker(options)
     try:
-        with _pool(1, options) as pool:
-            return pool.submit(_local_worker, video, output, options).result()
-    except BrokenProcessPool:
+        connection.send(("record", _local_worker(video, output, options)))
+    except RunStopped as stopped:
+        connection.send(("stopped", str(stopped)))
+
+
+def _run_isolated(video: VideoInput, output: Path, options: CurationOptions) -> dict[str, Any] | None:
+    """One video in a fresh process, so a crash is pinned on it and recorded, not repeated forever.
+
+    Only a crash (:data:`CRASH_SIGNALS`: the decoder faulted on this input) is a verdict. A process
+    killed otherwise (SIGKILL from the OOM killer or a person, SIGTERM) says nothing about the video:
+    nothing is recorded and ``None`` is returned, so the rerun tries it again.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_isolated_main, args=(video, output, options, sender), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        kind, payload = receiver.recv()
+    except EOFError:  # the process died before it could answer
+        kind, payload = None, None
+    process.join()
+    if kind == "record":
+        return payload
+    if kind == "stopped":
+        raise RunStopped(payload)
+    signal_number = -process.exitcode if process.exitcode and process.exitcode < 0 else None
+    if signal_number in CRASH_SIGNALS:
         record = rejected_record(
-            video, options, "the worker process died on this video (a decoder crash or out of memory)"
+            video, options, f"the worker process crashed on this video ({signal.Signals(signal_number).name})"
         )
         write_metadata(output, record)
         return record
+    how = signal.Signals(signal_number).name if signal_number else f"exit status {process.exitcode}"
+    logger.warning(
+        "the worker curating %s was killed (%s: out of memory or a signal from outside); left for the rerun",
+        video.source_path,
+        how,
+    )
+    return None
 
 
 def run_local(
     videos: Sequence[VideoInput], output: Path, options: CurationOptions, workers: int
-) -> Iterator[dict[str, Any]]:
-    """Yield each video's record as it is committed (order of completion).
+) -> Iterator[dict[str, Any] | None]:
+    """Yield each video's record as it is committed (order of completion), ``None`` for one left for the rerun.
 
     A worker that dies (segfault in a decoder, the OOM killer) breaks the pool: the videos that were in
-    flight are then rerun one by one in fresh processes, and the one that kills its process again is
-    recorded as rejected; the rest of the list goes on in a new pool.
+    flight are then rerun one by one in fresh processes (:func:`_run_isolated`): one that crashes its
+    process again is recorded as rejected, one whose process is killed is left for the rerun; the rest
+    of the list goes on in a new pool.
     """
     if workers <= 1:
         _init_local_worker(options)
@@ -249,6 +289,8 @@ def run_ray(
                 else:
                     stage, detections = ray.get(ref)
             except ray.exceptions.RayError as error:  # a dead worker or actor (crash, OOM), after Ray's retries
+                if isinstance(getattr(error, "cause", None), RunStopped):
+                    raise error.cause from None  # a full disk or the like on a node: not a verdict on the video
                 record = rejected_record(
                     video, options, f"the Ray {'task' if is_stage else 'detector'} failed: {type(error).__name__}"
                 )
@@ -267,15 +309,50 @@ def run_ray(
 
 
 def _lock_output(output: Path):
-    handle = open(output / LOCK_FILE, "w")
+    return lock_output(output, LOCK_FILE, "curate")
+
+
+def _distinct_from_earlier(output: Path, video: VideoInput) -> VideoInput:
+    """``video``, renamed ``<id>-<hash of its path>`` when ``DIR`` holds another video under its id.
+
+    Another video: the earlier record's source is a different file that still exists and differs in
+    content (an input folder with the same relative names). A source that is gone is taken as moved.
+    """
+    for part in (f"{video.video_id}.json", f"{video.video_id}.mp4"):
+        for folder in (METADATA_DIR, CLIPS_DIR):
+            try:
+                path_under(output / folder, part)
+            except OutsideFolder as error:
+                raise ConfigError(f"video id {video.video_id!r} of {video.source_path}: {error}") from None
+    meta = metadata_path(output, video.video_id)
+    if not meta.is_file():
+        return video
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise OutputStateError(
-            f"{output} is in use by another curate run (lock {output / LOCK_FILE}); wait for it or pick another --output"
-        ) from None
-    return handle
+        earlier = str(read_json(meta).get("source_path") or "")
+    except (OSError, ValueError):
+        return video
+    if earlier == video.source_path or not _is_another_file(Path(earlier), Path(video.source_path)):
+        return video
+    digest = hashlib.sha256(video.source_path.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    renamed = replace(video, video_id=f"{video.video_id}-{digest}")
+    logger.info(
+        "%s holds another video as %s (%s); curating %s as %s",
+        output,
+        video.video_id,
+        earlier,
+        video.source_path,
+        renamed.video_id,
+    )
+    return renamed
+
+
+def _is_another_file(earlier: Path, current: Path) -> bool:
+    try:
+        if not earlier.is_file() or not current.is_file() or earlier.samefile(current):
+            return False
+        return not filecmp.cmp(earlier, current, shallow=False)
+    except OSError:
+        return False
 
 
 def _check_config(output: Path, options: CurationOptions) -> None:
@@ -328,6 +405,7 @@ def _write_reports(
             "inputs": result.inputs,
             "already_done": result.already_done,
             "processed": result.processed,
+            "left_for_rerun": result.left_for_rerun,
             "seconds": round(result.seconds, 3),
             "videos_per_second": round(result.processed / result.seconds, 4) if result.seconds > 0 else None,
             "by_status": result.by_status,
@@ -350,42 +428,67 @@ def curate(
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> CurationResult:
     """Curate ``videos`` into ``output`` (resumable); see the module docstring."""
-    from hf_tiktokactions.curation.index import save_index
-
     if engine not in ENGINES:
         raise ConfigError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     output = Path(output)
-    for folder in (output, output / CLIPS_DIR, output / METADATA_DIR):
-        folder.mkdir(parents=True, exist_ok=True)
-    lock = _lock_output(output)
     try:
-        _check_config(output, options)
-        clean_partial_files(output)
-        if options.uses_detector:
-            build_detector(options)  # fail on missing weights or unknown classes before any work
-        todo = [v for v in videos if not metadata_path(output, v.video_id).is_file()]
-        result = CurationResult(output=output, inputs=len(videos), already_done=len(videos) - len(todo))
-        logger.info("%d videos to curate, %d already done", len(todo), result.already_done)
-        started = time.perf_counter()
-        if engine == "local":
-            records = run_local(todo, output, options, workers or os.cpu_count() or 1)
-        else:
-            records = run_ray(todo, output, options, workers, ray_address)
-        with tqdm(total=len(todo), unit="video", disable=not progress or None) as bar:
-            for record in records:
-                result.processed += 1
-                bar.update()
-                if on_record is not None:
-                    on_record(record)
-        result.seconds = time.perf_counter() - started
-        clean_partial_files(output)  # a worker that died mid-write left its temporary clip
-        save_index(output)
-        _write_reports(output, result, engine, workers, options)
-        return result
-    finally:
-        lock.close()
+        for folder in (output, output / CLIPS_DIR, output / METADATA_DIR):
+            folder.mkdir(parents=True, exist_ok=True)
+        lock = _lock_output(output)
+        try:
+            return _curate_locked(videos, output, options, engine, workers, ray_address, progress, on_record)
+        finally:
+            lock.close()
+    except OSError as error:  # the folders, the config, the index, the reports: the machine, never a video
+        if machine_fault(error):
+            raise RunStopped(
+                f"{output}: {type(error).__name__}: {error}; free the space (or fix the cause), then rerun the same "
+                "command: finished videos are kept and the rest are curated"
+            ) from None
+        raise
+
+
+def _curate_locked(
+    videos: Sequence[VideoInput],
+    output: Path,
+    options: CurationOptions,
+    engine: str,
+    workers: int | None,
+    ray_address: str | None,
+    progress: bool,
+    on_record: Callable[[dict[str, Any]], None] | None,
+) -> CurationResult:
+    from hf_tiktokactions.curation.index import save_index
+
+    _check_config(output, options)
+    clean_partial_files(output)
+    if options.uses_detector:
+        build_detector(options)  # fail on missing weights or unknown classes before any work
+    planned = [_distinct_from_earlier(output, v) for v in videos]
+    todo = [v for v in planned if not metadata_path(output, v.video_id).is_file()]
+    result = CurationResult(output=output, inputs=len(videos), already_done=len(videos) - len(todo))
+    logger.info("%d videos to curate, %d already done", len(todo), result.already_done)
+    started = time.perf_counter()
+    if engine == "local":
+        records = run_local(todo, output, options, workers or os.cpu_count() or 1)
+    else:
+        records = run_ray(todo, output, options, workers, ray_address)
+    with tqdm(total=len(todo), unit="video", disable=not progress or None) as bar:
+        for record in records:
+            bar.update()
+            if record is None:
+                result.left_for_rerun += 1
+                continue
+            result.processed += 1
+            if on_record is not None:
+                on_record(record)
+    result.seconds = time.perf_counter() - started
+    clean_partial_files(output)  # a worker that died mid-write left its temporary clip
+    save_index(output)
+    _write_reports(output, result, engine, workers, options)
+    return result
 
 
 def format_summary(result: CurationResult) -> str:
@@ -396,4 +499,9 @@ def format_summary(result: CurationResult) -> str:
         f"index {result.output / 'index'}, review list {result.output / REVIEW_LIST_FILE}",
     ]
     lines += [f"  {count:>5} x {reason}" for reason, count in list(result.reasons.items())[:5]]
+    if result.left_for_rerun:
+        lines.append(
+            f"{result.left_for_rerun} videos were left for the rerun (their worker was killed from outside: out of "
+            "memory or a signal); rerun the same command to curate them"
+        )
     return "\n".join(lines)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -37,10 +38,17 @@ class VideoInput:
 
 
 def safe_video_id(raw: str) -> str:
-    """A file-name-safe id: path separators become ``__``, anything unusual becomes ``_``."""
+    """A file-name-safe id: path separators become ``__``, anything unusual becomes ``_``.
+
+    When a character had to be replaced (an accent, a space), a short hash of ``raw`` is appended, so
+    names that differ only there (``café`` in NFC and NFD, ``café`` and ``cafè``) keep distinct ids.
+    """
     text = raw.replace("\\", "/").strip("/").replace("/", "__")
-    text = re.sub(r"[^A-Za-z0-9._=+-]", "_", text).lstrip(".")
-    return text or "_"
+    safe = re.sub(r"[^A-Za-z0-9._=+-]", "_", text).lstrip(".")
+    if safe != text:
+        digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        safe = f"{safe or '_'}-{digest}"
+    return safe or "_"
 
 
 def _from_folder(folder: Path) -> list[VideoInput]:

@@ -12,12 +12,15 @@
    with a metadata file is done, everything else is redone by a rerun.
 
 No stage raises for a bad video: every failure becomes ``status="rejected"`` with its ``reason``.
-The originals are only ever read.
+A failure of the machine is not a verdict on the video: an ``OSError`` such as a full disk, an I/O
+error or too many open files (:data:`MACHINE_FAULTS`) raises :class:`RunStopped` instead, nothing is
+recorded for the video, and the rerun curates it. The originals are only ever read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,11 +34,33 @@ from hf_tiktokactions.curation.stages.clip_writer import ClipEncoding, clip_size
 from hf_tiktokactions.curation.stages.person_detection import PersonDetector
 from hf_tiktokactions.curation.stages.probe import count_frames, probe_source
 from hf_tiktokactions.curation.stages.sampling import evenly_spaced_indices
-from hf_tiktokactions.errors import ConfigError, VideoRejected
+from hf_tiktokactions.errors import ConfigError, RunStopped, VideoRejected
 from hf_tiktokactions.layout import CLIPS_DIR, METADATA_DIR
 
 PASS, REVIEW, REJECTED = "pass", "review", "rejected"
 TRUNCATION_TOLERANCE = 0.02  # containers may declare a frame or two more than decode
+MACHINE_FAULTS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EROFS}
+)
+"""errno values that say the machine failed (disk, file table, memory), whatever the video."""
+
+
+def machine_fault(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is an ``OSError`` of :data:`MACHINE_FAULTS`."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in MACHINE_FAULTS:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def run_stopped(source_path: str, error: BaseException) -> RunStopped:
+    """The error that stops a run on a machine fault met while curating the video at ``source_path``."""
+    return RunStopped(
+        f"stopped while curating {source_path}: {type(error).__name__}: {error}. This is the machine, not the "
+        "video: nothing was recorded for it. Fix the cause (free disk space, raise the open-file limit), then rerun "
+        "the same command: finished videos are kept and the rest are curated"
+    )
 
 
 @dataclass(frozen=True)
@@ -156,6 +181,8 @@ def video_stage(video: VideoInput, output: Path, options: CurationOptions) -> St
     except VideoRejected as rejected:
         return _reject(record, rejected.reason)
     except Exception as error:
+        if machine_fault(error):
+            raise run_stopped(video.source_path, error) from None
         last = traceback.extract_tb(error.__traceback__)[-1]
         return _reject(
             record, f"internal error: {type(error).__name__}: {error} ({Path(last.filename).name}:{last.lineno})"
@@ -243,6 +270,8 @@ def detector_stage(stage: StageOutput, detector: PersonDetector | None) -> list[
     try:
         return detector.detect(stage.frames)
     except Exception as error:
+        if machine_fault(error):
+            raise run_stopped(stage.record["source_path"], error) from None
         stage.record["reasons"].append(f"person detection failed: {type(error).__name__}: {error}")
         return None
 
@@ -283,5 +312,10 @@ def curate_video(
     """All stages for one video in this process, metadata written; returns the record."""
     stage = video_stage(video, output, options)
     record = decision_stage(stage.record, detector_stage(stage, detector), options)
-    write_metadata(output, record)
+    try:
+        write_metadata(output, record)
+    except OSError as error:
+        if machine_fault(error):
+            raise run_stopped(video.source_path, error) from None
+        raise
     return record

@@ -1,0 +1,75 @@
+"""What keeps outside data and a second run from writing where they should not.
+
+* :func:`research_video_id` -- a Research API video id is digits only (the API issues 64-bit numbers);
+  anything else (``../../x``, ``/tmp/x``, ``12a``, ``-5``) is refused before it names a file;
+* :func:`path_under` -- a path built from outside data (an id, a user name in a template, a file
+  name from an input), resolved and checked to stay inside its folder before anything is written,
+  read or deleted there;
+* :func:`lock_output` -- one writer per output folder: an exclusive ``flock`` on a lock file, held
+  until the returned handle is closed (the kernel drops it when the process dies, even on SIGKILL).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from pathlib import Path
+from typing import IO, Any
+
+from hf_tiktokactions.errors import OutputStateError
+
+EXIT_INVALID_IDS = 4
+"""Exit status of collection and download runs that finished but refused ids that are not digits only."""
+MAX_VIDEO_ID_DIGITS = 32
+_DIGITS = re.compile(rf"[0-9]{{1,{MAX_VIDEO_ID_DIGITS}}}")  # ASCII only: str.isdigit() also takes other scripts
+
+
+class InvalidVideoId(ValueError):
+    """An id that the Research API would not issue; ``str(exc)`` is the reason a manifest records."""
+
+
+class OutsideFolder(ValueError):
+    """A path built from outside data resolves outside the folder it must stay in."""
+
+
+def research_video_id(value: Any) -> str:
+    """``value`` (a JSON number or string) as the id string, or :class:`InvalidVideoId` saying why not."""
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    if text is None or not _DIGITS.fullmatch(text):
+        raise InvalidVideoId(
+            f"video id {value!r} is not a Research API id (digits only, at most {MAX_VIDEO_ID_DIGITS}); "
+            "nothing was fetched or written for it"
+        )
+    return text
+
+
+def path_under(folder: str | Path, *parts: str, follow_links: bool = True) -> Path:
+    """``folder / parts...`` resolved (links and ``..`` followed); :class:`OutsideFolder` if it leaves ``folder``.
+
+    ``follow_links=False`` only folds ``..`` (for reading from a mirror that may be a folder of links).
+    """
+    if follow_links:
+        root = Path(folder).resolve()
+        target = root.joinpath(*parts).resolve()
+    else:
+        root = Path(os.path.abspath(folder))
+        target = Path(os.path.abspath(root.joinpath(*parts)))
+    if target == root or not target.is_relative_to(root):
+        raise OutsideFolder(f"{'/'.join(parts)!r} resolves to {target}, outside {root}; refused")
+    return target
+
+
+def lock_output(output: Path, lock_name: str, command: str) -> IO[str]:
+    """Hold ``output/lock_name`` exclusively, or raise naming the folder; close the handle to release it."""
+    output.mkdir(parents=True, exist_ok=True)
+    handle = open(output / lock_name, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OutputStateError(
+            f"{output} is in use by another {command} run (lock {output / lock_name}); "
+            "wait for it to finish or pick another --output"
+        ) from None
+    return handle
