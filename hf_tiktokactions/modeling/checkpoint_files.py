@@ -70,11 +70,14 @@ def numpy_safe_globals() -> list:
 
 
 def _reason(error: BaseException) -> str:
-    """torch's message without its advice to load with ``weights_only=False``."""
+    """torch's message in one line, without its advice to load with ``weights_only=False``."""
     text = str(error)
-    inner = re.search(r"WeightsUnpickler error: (.+?)(?: Please use `torch\.serialization|$)", text, re.S)
+    inner = re.search(r"WeightsUnpickler error: ([^\n]+?)(?: Please use `torch\.serialization|\n|$)", text)
     if inner:
-        return "it asks to run code that is not plain data (" + inner.group(1).strip().rstrip(".") + "); refused"
+        detail = inner.group(1).strip().rstrip(".")
+        if detail.startswith(("Unsupported global", "Trying to", "Can only", "Unsupported class")):
+            return f"it asks to run code that is not plain data ({detail}); refused"
+        return f"not a torch checkpoint ({detail})"
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
     if "weights_only" in first or "Weights only load failed" in first:
         return "not a plain weights file; refused"
@@ -84,27 +87,33 @@ def _reason(error: BaseException) -> str:
 def _claimed_bytes_fit(path: Path) -> None:
     """Refuse a pickle whose tensors claim more bytes than the file holds, before anything is allocated."""
     size = path.stat().st_size
-    claimed = 0
+    claims: dict[str, int] = {}  # storage key -> bytes; tensors sharing a storage name it once each
 
     def persistent_load(record):
-        nonlocal claimed
-        # ('storage', storage_type, key, location, numel) as torch.save writes it
+        # ('storage', storage_type, key, location, numel[, view]) as torch.save writes it
         if isinstance(record, tuple) and len(record) >= 5 and isinstance(record[4], int):
-            claimed += record[4] * getattr(record[1], "itemsize", 1)
+            claims[str(record[2])] = record[4] * getattr(record[1], "itemsize", 1)
         return None
 
-    if not zipfile.is_zipfile(path):
-        return  # legacy pickles are checked by torch's own reader (it reads each storage's stated size)
-    with zipfile.ZipFile(path) as archive:
-        name = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
-        if name is None:
-            raise CheckpointError(f"cannot read checkpoint {path}: a zip file without data.pkl (not a torch.save file)")
-        with archive.open(name) as handle:
-            scanner = _ScanUnpickler(handle, persistent_load)
-            try:
-                scanner.load()
-            except Exception:
-                return  # the real loader reports what is wrong with the pickle itself
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+                if name is None:
+                    raise CheckpointError(
+                        f"cannot read checkpoint {path}: a zip file without data.pkl (not torch.save)"
+                    )
+                with archive.open(name) as handle:
+                    _ScanUnpickler(handle, persistent_load).load()
+        else:  # legacy format: magic number, protocol, system info, then the pickle that names the storages
+            with path.open("rb") as handle:
+                for _ in range(4):
+                    _ScanUnpickler(handle, persistent_load).load()
+    except CheckpointError:
+        raise
+    except Exception:
+        return  # not a well-formed pickle: the real loader says what is wrong with it
+    claimed = sum(claims.values())
     if claimed > size + _MAX_CLAIM_OVER_FILE:
         raise CheckpointError(
             f"cannot read checkpoint {path}: its tensors claim {claimed / 1e9:.1f} GB but the file holds "

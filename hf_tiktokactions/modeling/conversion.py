@@ -253,6 +253,13 @@ def read_checkpoint(source: str | Path) -> ConvertedCheckpoint:
             config = json.loads((path / "config.json").read_text())
         except (OSError, json.JSONDecodeError) as error:
             raise CheckpointError(f"cannot read {path}/config.json ({error})") from None
+        if config.get("model_type") == VideoMAEv2Config.model_type:  # a folder of ours: checked like any other
+            converted, dropped = official_to_ours(_folder_weights(path))
+            meta = {"model_type", "architectures", "transformers_version", "auto_map", "dtype", "torch_dtype"}
+            overrides = {k: v for k, v in config.items() if k not in meta and not k.startswith("_")}
+            if "id2label" in overrides:
+                overrides["id2label"] = {int(k): v for k, v in overrides["id2label"].items()}
+            return ConvertedCheckpoint(converted, "ours", overrides, dropped)
         if is_opengvlab_config(config):
             state, overrides = load_opengvlab_folder(path, config)
             converted, dropped = official_to_ours(state)
@@ -318,6 +325,10 @@ def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **ov
             raise CheckpointError(f"cannot infer the number of heads for hidden size {hidden}; pass --preset")
         shapes["num_attention_heads"] = heads
     merged = {**base, **shapes, **overrides}
+    if "num_labels" in merged and len(merged.get("id2label") or {}) != merged["num_labels"]:
+        # transformers warns when num_labels and a default id2label disagree: give the labels instead
+        merged["id2label"] = {i: f"LABEL_{i}" for i in range(merged.pop("num_labels"))}
+        merged.pop("label2id", None)
     for name in ("model_type", "transformers_version", "architectures"):
         merged.pop(name, None)
     return VideoMAEv2Config(**merged)
@@ -365,8 +376,8 @@ def build_model(
         model = model_class(config)
     expected = model.state_dict()
     may_be_new = re.compile(r"^(fc_norm|head)\.") if task == "classification" and "head.weight" not in state else None
-    if task == "pretraining" and new_decoder:
-        may_be_new = _DECODER_KEYS
+    if task == "pretraining" and new_decoder and not has_decoder:  # with its input norm (absent in classifiers)
+        may_be_new = re.compile(_DECODER_KEYS.pattern + r"|^encoder\.norm\.")
     missing = sorted(k for k in expected if k not in state and not (may_be_new and may_be_new.match(k)))
     unexpected = sorted(k for k in state if k not in expected)
     misshaped = [
@@ -422,15 +433,19 @@ def convert(
     preset: str | None = None,
     task: str | None = None,
     num_labels: int | None = None,
+    new_decoder: bool = False,
+    config_overrides: dict | None = None,
 ) -> dict:
     """Convert ``source`` into a ``from_pretrained`` folder at ``output_dir``; returns (and writes as
-    ``conversion.json``) a report: source format, task, preset, dropped keys."""
+    ``conversion.json``) a report: source format, task, preset, dropped keys, the keys that were initialised
+    (a new head; with ``new_decoder``, the decoder of a pre-training model made from an encoder) and how many
+    tensors were loaded. ``config_overrides`` are config values (e.g. the decoder depth) the caller decides."""
     checkpoint = read_checkpoint(source)
     has_decoder = any(_DECODER_KEYS.match(k) for k in checkpoint.state_dict)
     task = task or (
         "pretraining" if has_decoder else "encoder" if checkpoint.source_format == "opengvlab" else "classification"
     )
-    overrides = dict(checkpoint.config_overrides)
+    overrides = {**checkpoint.config_overrides, **(config_overrides or {})}
     if task == "classification" and has_decoder:
         overrides.pop("use_mean_pooling", None)  # fine-tuning from pre-training: official mean pooling
     if num_labels is not None:
@@ -444,7 +459,10 @@ def convert(
     if task == "encoder" and "fc_norm.weight" in checkpoint.state_dict:
         overrides["add_pooling_layer"] = True
     config = infer_config(checkpoint.state_dict, preset, **overrides)
-    model, initialised = build_model(checkpoint, config, task)
+    try:
+        model, initialised = build_model(checkpoint, config, task, new_decoder=new_decoder)
+    except CheckpointError as error:
+        raise CheckpointError(f"{source}: {error}") from None
     output_dir = Path(output_dir)
     model.save_pretrained(output_dir)
     report = {
@@ -456,6 +474,7 @@ def convert(
         "parameters": sum(p.numel() for p in model.parameters()),
         "dropped_keys": sorted(checkpoint.dropped),
         "initialised_keys": initialised,
+        "loaded_tensors": len(model.state_dict()) - len(initialised),
     }
     (output_dir / "conversion.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
