@@ -55,35 +55,37 @@ def build_classifier(
         return VideoMAEv2ForVideoClassification(
             VideoMAEv2Config.from_preset(args.model_preset, **overrides)
         ), f"scratch ({args.model_preset})"
-    model = load_accounted(
+    model, report = load_accounted(
         VideoMAEv2ForVideoClassification,
         args.init_from,
         work_dir,
         dict(task="classification", num_labels=len(class_names)),
         overrides,
     )
-    return model, str(args.init_from)
+    return model, (str(args.init_from) if report["source_format"] == "ours" else f"converted {args.init_from}")
 
 
 def build_pretraining_model(init_from: str, overrides: dict, work_dir: Path) -> VideoMAEv2ForPreTraining:
     """A pre-training model from ``init_from``: a pre-training folder as it is, an encoder or classifier with
     a new decoder (the run's decoder sizes)."""
-    return load_accounted(
+    model, _ = load_accounted(
         VideoMAEv2ForPreTraining, init_from, work_dir, dict(task="pretraining", new_decoder=True), overrides
     )
+    return model
 
 
-def load_accounted(model_class, init_from: str, work_dir: Path, conversion: dict, overrides: dict):
-    """Convert ``init_from`` with strict accounting into a private temporary folder (every process its own),
-    log the keys that were initialised, and load the result with the run's ``overrides``."""
+def load_accounted(model_class, init_from: str, work_dir: Path, conversion: dict, overrides: dict) -> tuple:
+    """Convert ``init_from`` with strict accounting into a private temporary folder (every process its own,
+    inside ``work_dir`` when it exists), log the keys that were initialised, and load the result with the
+    run's ``overrides``. Returns the model and the conversion report."""
     source = Path(init_from)
     if not source.exists():
         raise ConfigError(
             f"--init_from {source}: no such file or folder; pass a pre-training run's final/ folder, a classification "
             "folder, an official .pth checkpoint, or leave it out to train from scratch"
         )
-    work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=work_dir, prefix=".init-from-") as folder:
+    scratch = work_dir if work_dir.is_dir() else None
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=".init-from-") as folder:
         try:
             report = convert(source, folder, config_overrides=_shape_overrides(overrides), **conversion)
         except CheckpointError as error:
@@ -101,7 +103,7 @@ def load_accounted(model_class, init_from: str, work_dir: Path, conversion: dict
     leftovers = {name: keys for name, keys in info.items() if keys and name != "error_msgs"}
     if leftovers:  # the converted folder was made for this model: nothing may differ
         raise CheckpointError(f"--init_from {source}: the converted weights do not fit the run's model ({leftovers})")
-    return model
+    return model, report
 
 
 def _shape_overrides(overrides: dict) -> dict:
