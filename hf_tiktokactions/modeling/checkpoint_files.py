@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -69,19 +68,21 @@ def numpy_safe_globals() -> list:
     ]
 
 
+_TORCH_ADVICE = ("Weights only load failed", "Check the documentation", "(1)", "(2)")
+
+
 def _reason(error: BaseException) -> str:
-    """torch's message in one line, without its advice to load with ``weights_only=False``."""
-    text = str(error)
-    inner = re.search(r"WeightsUnpickler error: ([^\n]+?)(?: Please use `torch\.serialization|\n|$)", text)
-    if inner:
-        detail = inner.group(1).strip().rstrip(".")
-        if detail.startswith(("Unsupported global", "Trying to", "Can only", "Unsupported class")):
-            return f"it asks to run code that is not plain data ({detail}); refused"
+    """torch's message as one sentence, without its advice to load with ``weights_only=False``."""
+    text = str(error).replace("WeightsUnpickler error:", "\n")
+    lines = [line.strip() for line in text.splitlines()]
+    details = [line for line in lines if line and "weights_only" not in line and not line.startswith(_TORCH_ADVICE)]
+    detail = details[0].split(" Please use `torch.serialization")[0] if details else type(error).__name__
+    detail = detail.split(". ")[0].rstrip(".")[:300]
+    if "GLOBAL" in detail or "reduce" in detail or detail.startswith("Can only"):
+        return f"it asks to run code, not only to hold data ({detail}); refused"
+    if "Weights only load failed" in text:
         return f"not a torch checkpoint ({detail})"
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
-    if "weights_only" in first or "Weights only load failed" in first:
-        return "not a plain weights file; refused"
-    return first[:300]
+    return detail
 
 
 def _claimed_bytes_fit(path: Path) -> None:
