@@ -1,10 +1,13 @@
-"""Convert official VideoMAE V2 checkpoints and transformers VideoMAE folders into our model folders.
+"""Convert official VideoMAE V2 checkpoints, OpenGVLab Hub folders and transformers VideoMAE folders into our
+model folders (and check our own folders the same way, for ``--init_from``).
 
 Official checkpoints (OpenGVLab/VideoMAEv2) are pickles ``{'model' | 'module': state_dict, 'args': Namespace}``
 whose keys already use our names (``encoder.blocks.{i}.attn.qkv.weight`` for pre-training, ``blocks.*`` for
 fine-tuned or distilled models), sometimes under ``module.`` or ``_orig_mod.``. transformers VideoMAE folders
-use separate query/key/value linears that are fused here. Every key is accounted for: anything missing
-or left over that is not expected for the task is an error, never a silently initialised weight.
+use separate query/key/value linears that are fused here. OpenGVLab's Hub folders hold the official fine-tuning
+model under ``model.`` with its sizes in ``config.json``'s ``model_config``. Files are read without running
+anything from them (``checkpoint_files``). Every key is accounted for: anything missing, left over or
+mis-shaped that is not expected for the task is an error, never a silently initialised weight.
 """
 
 from __future__ import annotations
@@ -247,7 +250,8 @@ def read_checkpoint(source: str | Path) -> ConvertedCheckpoint:
     if path.is_dir():
         if not (path / "config.json").exists():
             raise CheckpointError(
-                f"{path} is a folder without config.json; pass a .pth file or a transformers VideoMAE folder"
+                f"{path} is a folder without config.json; pass a .pth file, or a VideoMAE V2, OpenGVLab or "
+                "transformers VideoMAE folder"
             )
         try:
             config = json.loads((path / "config.json").read_text())
