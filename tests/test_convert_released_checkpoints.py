@@ -235,3 +235,17 @@ def test_hostile_and_malformed_checkpoints_end_in_one_clear_line_in_bounded_memo
     assert not marker.exists()
     assert max(r["peak_rss_mb"] for r in results) < 1500
     assert not any(tmp_path.glob("out_*"))
+
+
+def test_a_vit_g_shaped_release_with_patch_14_converts(tmp_path):
+    """ViT-g's files differ by their patch size (14): the patch and input sizes come from the file itself."""
+    from hf_tiktokactions.modeling.conversion import convert
+
+    official = OfficialVisionTransformer(img=28, patch=14).eval()
+    save_numpy1_checkpoint({"module": official.state_dict(), "args": numpy1_args(input_size=28)}, tmp_path / "g.pth")
+    convert(tmp_path / "g.pth", tmp_path / "out", preset="vit-tiny")  # only the head count comes from the preset
+    ours = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "out").eval()
+    assert ours.config.patch_size == 14 and ours.config.image_size == 28
+    x = torch.randn(2, 4, 3, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x).logits, official(x.transpose(1, 2)), atol=1e-5, rtol=0)
