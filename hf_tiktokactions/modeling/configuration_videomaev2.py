@@ -107,6 +107,8 @@ class VideoMAEv2Config(PretrainedConfig):
         layer_scale_init_value: LayerScale init (0 disables it, the official default).
         use_mean_pooling: classification by mean pooling + ``fc_norm`` (official); when False the
             encoder keeps its final ``norm`` and classifies from it.
+        add_pooling_layer: the bare encoder (``VideoMAEv2Model``, ``AutoModel``) ends with mean pooling +
+            ``fc_norm`` and returns ``pooler_output`` (OpenGVLab's Hub encoders and their ``extract_features``).
         head_dropout: dropout before the classification head (official ``fc_drop_rate``).
         head_init_scale: the classification head is initialised with std 0.02 times this (official
             ``init_scale``).
@@ -139,6 +141,7 @@ class VideoMAEv2Config(PretrainedConfig):
         qkv_bias: bool = True,
         layer_scale_init_value: float = 0.0,
         use_mean_pooling: bool = True,
+        add_pooling_layer: bool = False,
         head_dropout: float = 0.0,
         head_init_scale: float = 0.001,
         initializer_range: float = 0.02,
@@ -169,6 +172,7 @@ class VideoMAEv2Config(PretrainedConfig):
         self.qkv_bias = qkv_bias
         self.layer_scale_init_value = layer_scale_init_value
         self.use_mean_pooling = use_mean_pooling
+        self.add_pooling_layer = add_pooling_layer
         self.head_dropout = head_dropout
         self.head_init_scale = head_init_scale
         self.initializer_range = initializer_range

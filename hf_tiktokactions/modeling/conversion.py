@@ -1,29 +1,36 @@
-"""Convert official VideoMAE V2 checkpoints and transformers VideoMAE folders into our model folders.
+"""Convert official VideoMAE V2 checkpoints, OpenGVLab Hub folders and transformers VideoMAE folders into our
+model folders (and check our own folders the same way, for ``--init_from``).
 
 Official checkpoints (OpenGVLab/VideoMAEv2) are pickles ``{'model' | 'module': state_dict, 'args': Namespace}``
 whose keys already use our names (``encoder.blocks.{i}.attn.qkv.weight`` for pre-training, ``blocks.*`` for
 fine-tuned or distilled models), sometimes under ``module.`` or ``_orig_mod.``. transformers VideoMAE folders
-use separate query/key/value linears that are fused here. Every key is accounted for: anything missing
-or left over that is not expected for the task is an error, never a silently initialised weight.
+use separate query/key/value linears that are fused here. OpenGVLab's Hub folders hold the official fine-tuning
+model under ``model.`` with its sizes in ``config.json``'s ``model_config``. Files are read without running
+anything from them (``checkpoint_files``). Every key is accounted for: anything missing, left over or
+mis-shaped that is not expected for the task is an error, never a silently initialised weight.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from ..errors import CheckpointError
+from .checkpoint_files import load_safetensors, load_torch_pickle
 from .configuration_videomaev2 import _PRESETS, VideoMAEv2Config
-from .modeling_videomaev2 import VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
+from .modeling_videomaev2 import (
+    VideoMAEv2ForPreTraining,
+    VideoMAEv2ForVideoClassification,
+    VideoMAEv2Model,
+    sinusoid_position_table,
+)
 
-TASKS = ("pretraining", "classification")
+TASKS = ("pretraining", "classification", "encoder")
 _PREFIXES = ("_orig_mod.", "module.", "model.")
 _DECODER_KEYS = re.compile(r"^(decoder\.|encoder_to_decoder\.|mask_token$)")
 _HEAD_KEYS = re.compile(r"^(fc_norm|head)\.")
@@ -42,22 +49,22 @@ class ConvertedCheckpoint:
 
 
 def load_official_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read an official ``.pth`` (or a plain state-dict ``.safetensors``) with ``weights_only=True``.
+    """Read an official ``.pth`` (or a plain state-dict ``.safetensors``) without running code from it
+    (``checkpoint_files``).
 
-    Returns the state dict with ``module.`` / ``_orig_mod.`` prefixes removed and the training args
-    that some checkpoints carry (as a dict; empty when absent).
+    Returns the state dict with ``module.`` / ``_orig_mod.`` / ``model.`` prefixes removed (the tensors are not
+    copied; a memory-mapped file stays mapped) and the training args that some checkpoints carry (as a dict;
+    empty when absent). Everything else in the file (optimizer state, scaler) is dropped at once.
     """
-    try:
-        if path.suffix == ".safetensors":
-            raw, args = load_file(str(path)), {}
-        else:
-            with torch.serialization.safe_globals([argparse.Namespace]):
-                checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-            raw, args = _unwrap(checkpoint)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
-        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+    if path.suffix == ".safetensors":
+        raw, args = load_safetensors(path), {}
+    else:
+        raw, args = _unwrap(load_torch_pickle(path), path)
     state = {}
-    for key, value in raw.items():
+    for key in list(raw):
+        value = raw.pop(key)
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{path}: {key!r} is a {type(value).__name__}, not a tensor")
         for prefix in _PREFIXES:
             while key.startswith(prefix):
                 key = key[len(prefix) :]
@@ -65,17 +72,20 @@ def load_official_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict]
     return state, args
 
 
-def _unwrap(checkpoint) -> tuple[dict[str, torch.Tensor], dict]:
+def _unwrap(checkpoint, path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"expected a dict checkpoint, got {type(checkpoint).__name__}")
+        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(checkpoint).__name__}")
     args = checkpoint.get("args")
     args = vars(args) if isinstance(args, argparse.Namespace) else (args if isinstance(args, dict) else {})
     for key in ("model", "module", "state_dict", "model_state"):
         if isinstance(checkpoint.get(key), dict):
-            return checkpoint[key], args
-    if all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+            return checkpoint.pop(key), args
+    if checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
         return checkpoint, args
-    raise CheckpointError(f"no state dict under 'model', 'module' or 'state_dict' (keys: {sorted(checkpoint)[:8]})")
+    raise CheckpointError(
+        f"{path}: no state dict under 'model', 'module' or 'state_dict' (keys: {sorted(map(str, checkpoint))[:8]}); "
+        "pass a training checkpoint or a state dict"
+    )
 
 
 def official_to_ours(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
@@ -147,18 +157,63 @@ def transformers_to_ours(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     return out
 
 
+def _folder_weights(folder: Path) -> dict[str, torch.Tensor]:
+    weights = sorted(folder.glob("*.safetensors"))
+    if weights:
+        return {k: v for file in weights for k, v in load_safetensors(file).items()}
+    if (folder / "pytorch_model.bin").exists():
+        state = load_torch_pickle(folder / "pytorch_model.bin")
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{folder}/pytorch_model.bin holds a {type(state).__name__}, not a state dict")
+        return state
+    raise CheckpointError(f"no *.safetensors or pytorch_model.bin in {folder}")
+
+
+def is_opengvlab_config(config: dict) -> bool:
+    """OpenGVLab's Hub folders (``OpenGVLab/VideoMAEv2-Base`` ...): remote code, sizes nested in ``model_config``."""
+    return isinstance(config.get("model_config"), dict) and str(config.get("model_type", "")).startswith("VideoMAEv2")
+
+
+def load_opengvlab_folder(folder: Path, config: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """An OpenGVLab Hub folder -> (state dict in official names, our config overrides from ``model_config``).
+
+    The wrapper holds the official ``VisionTransformer`` as ``self.model``, so its weights are the official
+    fine-tuning names under ``model.`` (``model.blocks.N.attn.qkv.weight``, ``model.fc_norm.*``), without a head.
+    """
+    sizes = config["model_config"]
+    overrides = {}
+    for theirs, ours in [
+        ("img_size", "image_size"),
+        ("patch_size", "patch_size"),
+        ("in_chans", "num_channels"),
+        ("num_frames", "num_frames"),
+        ("tubelet_size", "tubelet_size"),
+        ("embed_dim", "hidden_size"),
+        ("depth", "num_hidden_layers"),
+        ("num_heads", "num_attention_heads"),
+        ("qkv_bias", "qkv_bias"),
+        ("use_mean_pooling", "use_mean_pooling"),
+        ("init_values", "layer_scale_init_value"),
+    ]:
+        if sizes.get(theirs) is not None:
+            overrides[ours] = sizes[theirs]
+    if "embed_dim" in sizes and "mlp_ratio" in sizes:
+        overrides["intermediate_size"] = int(sizes["embed_dim"] * sizes["mlp_ratio"])
+    state = {}
+    for key, value in _folder_weights(folder).items():
+        state[key.removeprefix("model.")] = value
+    return state, overrides
+
+
 def load_transformers_folder(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """A transformers VideoMAE folder -> (state dict in its own names, our config overrides from config.json)."""
     config = json.loads((folder / "config.json").read_text())
     if config.get("model_type") != "videomae":
-        raise CheckpointError(f"{folder}/config.json has model_type {config.get('model_type')!r}, expected 'videomae'")
-    weights = sorted(folder.glob("*.safetensors"))
-    if weights:
-        state = {k: v for file in weights for k, v in load_file(str(file)).items()}
-    elif (folder / "pytorch_model.bin").exists():
-        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
-    else:
-        raise CheckpointError(f"no *.safetensors or pytorch_model.bin in {folder}")
+        raise CheckpointError(
+            f"{folder}/config.json has model_type {config.get('model_type')!r}; expected a transformers VideoMAE "
+            "('videomae') or an OpenGVLab VideoMAE V2 ('VideoMAEv2_*' with model_config) folder"
+        )
+    state = _folder_weights(folder)
     names = [
         "image_size",
         "patch_size",
@@ -195,12 +250,29 @@ def read_checkpoint(source: str | Path) -> ConvertedCheckpoint:
     if path.is_dir():
         if not (path / "config.json").exists():
             raise CheckpointError(
-                f"{path} is a folder without config.json; pass a .pth file or a transformers VideoMAE folder"
+                f"{path} is a folder without config.json; pass a .pth file, or a VideoMAE V2, OpenGVLab or "
+                "transformers VideoMAE folder"
             )
+        try:
+            config = json.loads((path / "config.json").read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"cannot read {path}/config.json ({error})") from None
+        if config.get("model_type") == VideoMAEv2Config.model_type:  # a folder of ours: checked like any other
+            converted, dropped = official_to_ours(_folder_weights(path))
+            meta = {"model_type", "architectures", "transformers_version", "auto_map", "dtype", "torch_dtype"}
+            overrides = {k: v for k, v in config.items() if k not in meta and not k.startswith("_")}
+            if "id2label" in overrides:
+                overrides["id2label"] = {int(k): v for k, v in overrides["id2label"].items()}
+            return ConvertedCheckpoint(converted, "ours", overrides, dropped)
+        if is_opengvlab_config(config):
+            state, overrides = load_opengvlab_folder(path, config)
+            converted, dropped = official_to_ours(state)
+            return ConvertedCheckpoint(converted, "opengvlab", overrides, dropped)
         state, overrides = load_transformers_folder(path)
         return ConvertedCheckpoint(transformers_to_ours(state), "transformers", overrides)
     state, args = load_official_state_dict(path)
     converted, dropped = official_to_ours(state)
+    del state
     overrides = {}
     if "num_frames" in args:
         overrides["num_frames"] = int(args["num_frames"])
@@ -257,44 +329,106 @@ def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **ov
             raise CheckpointError(f"cannot infer the number of heads for hidden size {hidden}; pass --preset")
         shapes["num_attention_heads"] = heads
     merged = {**base, **shapes, **overrides}
+    if "num_labels" in merged and len(merged.get("id2label") or {}) != merged["num_labels"]:
+        # transformers warns when num_labels and a default id2label disagree: give the labels instead
+        merged["id2label"] = {i: f"LABEL_{i}" for i in range(merged.pop("num_labels"))}
+        merged.pop("label2id", None)
     for name in ("model_type", "transformers_version", "architectures"):
         merged.pop(name, None)
     return VideoMAEv2Config(**merged)
 
 
 def build_model(
-    checkpoint: ConvertedCheckpoint, config: VideoMAEv2Config, task: str
-) -> VideoMAEv2ForPreTraining | VideoMAEv2ForVideoClassification:
-    """Instantiate the model for ``task`` and load the weights; unexpected or missing keys are errors
-    except the ones the task explains (no decoder in classification, a new head from pre-training)."""
+    checkpoint: ConvertedCheckpoint, config: VideoMAEv2Config, task: str, new_decoder: bool = False
+) -> tuple[VideoMAEv2Model | VideoMAEv2ForPreTraining | VideoMAEv2ForVideoClassification, list[str]]:
+    """Build the model for ``task`` around the checkpoint's own tensors and account for every key.
+
+    The model is made on the meta device and the checkpoint's tensors are assigned into it (no second copy of
+    the weights). Only what the task explains may be new: a head (and ``fc_norm``) for a classifier made from a
+    checkpoint without one, and, with ``new_decoder``, the decoder of a pre-training model started from an
+    encoder. Anything else missing, left over, mis-shaped or not floating point is one error. Returns the model
+    and the keys that were initialised rather than loaded.
+    """
     if task not in TASKS:
         raise CheckpointError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     state = dict(checkpoint.state_dict)
     has_decoder = any(_DECODER_KEYS.match(k) for k in state)
-    allowed_missing: set[str] = set()
+    unused = []
     if task == "pretraining":
-        if not has_decoder:
+        if not has_decoder and not new_decoder:
             raise CheckpointError("the checkpoint has no decoder (a fine-tuned model); use --task classification")
-        model = VideoMAEv2ForPreTraining(config)
+        unused = [k for k in state if _HEAD_KEYS.match(k)] if new_decoder else []
     else:
         unused = [k for k in state if _DECODER_KEYS.match(k)]
         if config.use_mean_pooling:
             unused += [k for k in ("encoder.norm.weight", "encoder.norm.bias") if k in state]
-        for key in unused:
-            del state[key]
-        checkpoint.dropped += unused
-        model = VideoMAEv2ForVideoClassification(config)
-        if "head.weight" not in state:
-            allowed_missing = {k for k in model.state_dict() if _HEAD_KEYS.match(k)}
-    result = model.load_state_dict(state, strict=False)
-    missing = set(result.missing_keys) - allowed_missing
-    if missing or result.unexpected_keys:
-        raise CheckpointError(
-            "checkpoint does not match the model: "
-            f"missing {sorted(missing)[:10]}{' ...' if len(missing) > 10 else ''}, "
-            f"unexpected {sorted(result.unexpected_keys)[:10]}{' ...' if len(result.unexpected_keys) > 10 else ''}"
-        )
-    return model
+        if task == "encoder":
+            unused += [k for k in state if k.startswith("head.")]
+            if not config.add_pooling_layer:
+                unused += [k for k in state if k.startswith("fc_norm.")]
+    for key in unused:
+        del state[key]
+    checkpoint.dropped += unused
+    if task == "encoder":
+        state = {k.removeprefix("encoder."): v for k, v in state.items()}
+    model_class = {
+        "pretraining": VideoMAEv2ForPreTraining,
+        "classification": VideoMAEv2ForVideoClassification,
+        "encoder": VideoMAEv2Model,
+    }[task]
+    with torch.device("meta"):
+        model = model_class(config)
+    expected = model.state_dict()
+    may_be_new = re.compile(r"^(fc_norm|head)\.") if task == "classification" and "head.weight" not in state else None
+    if task == "pretraining" and new_decoder and not has_decoder:  # with its input norm (absent in classifiers)
+        may_be_new = re.compile(_DECODER_KEYS.pattern + r"|^encoder\.norm\.")
+    missing = sorted(k for k in expected if k not in state and not (may_be_new and may_be_new.match(k)))
+    unexpected = sorted(k for k in state if k not in expected)
+    misshaped = [
+        f"{k} {tuple(state[k].shape)} (model: {tuple(expected[k].shape)})"
+        for k in sorted(state)
+        if k in expected and state[k].shape != expected[k].shape
+    ]
+    not_float = [f"{k} ({state[k].dtype})" for k in sorted(state) if not state[k].is_floating_point()]
+    problems = [
+        f"{name} {_first(items)}"
+        for name, items in [
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("mis-shaped", misshaped),
+            ("not floating point", not_float),
+        ]
+        if items
+    ]
+    if problems:
+        raise CheckpointError("checkpoint does not match the model: " + "; ".join(problems))
+    model.load_state_dict(state, strict=False, assign=True)
+    initialised = sorted(k for k in expected if k not in state)
+    _materialise(model, initialised)
+    return model, initialised
+
+
+def _first(items: list[str], shown: int = 10) -> str:
+    return f"{items[:shown]}{' ...' if len(items) > shown else ''}"
+
+
+def _materialise(model: torch.nn.Module, initialised: list[str]) -> None:
+    """Give the parameters the checkpoint did not hold their official init, and recompute the position tables."""
+    for owner in sorted({key.rpartition(".")[0] for key in initialised}):
+        module = model.get_submodule(owner)
+        with torch.no_grad():
+            for name, param in list(module.named_parameters(recurse=False)):
+                if param.is_meta:
+                    module._parameters[name] = torch.nn.Parameter(torch.empty_like(param, device="cpu"))
+        model._init_weights(module)
+    if "head.weight" in initialised:  # the official head init: truncated normal scaled by init_scale
+        config = model.config
+        torch.nn.init.trunc_normal_(model.head.weight, std=config.initializer_range * config.head_init_scale)
+        torch.nn.init.zeros_(model.head.bias)
+    for module in model.modules():
+        for name, buffer in list(module.named_buffers(recurse=False)):
+            if buffer.is_meta:  # the only buffers are the fixed sinusoid tables (not in any state dict)
+                module._buffers[name] = sinusoid_position_table(*buffer.shape[1:])
 
 
 def convert(
@@ -303,13 +437,19 @@ def convert(
     preset: str | None = None,
     task: str | None = None,
     num_labels: int | None = None,
+    new_decoder: bool = False,
+    config_overrides: dict | None = None,
 ) -> dict:
     """Convert ``source`` into a ``from_pretrained`` folder at ``output_dir``; returns (and writes as
-    ``conversion.json``) a report: source format, task, preset, dropped keys."""
+    ``conversion.json``) a report: source format, task, preset, dropped keys, the keys that were initialised
+    (a new head; with ``new_decoder``, the decoder of a pre-training model made from an encoder) and how many
+    tensors were loaded. ``config_overrides`` are config values (e.g. the decoder depth) the caller decides."""
     checkpoint = read_checkpoint(source)
     has_decoder = any(_DECODER_KEYS.match(k) for k in checkpoint.state_dict)
-    task = task or ("pretraining" if has_decoder else "classification")
-    overrides = dict(checkpoint.config_overrides)
+    task = task or (
+        "pretraining" if has_decoder else "encoder" if checkpoint.source_format == "opengvlab" else "classification"
+    )
+    overrides = {**checkpoint.config_overrides, **(config_overrides or {})}
     if task == "classification" and has_decoder:
         overrides.pop("use_mean_pooling", None)  # fine-tuning from pre-training: official mean pooling
     if num_labels is not None:
@@ -320,8 +460,13 @@ def convert(
             ]
             overrides.pop("id2label", None)
             overrides.pop("label2id", None)
+    if task == "encoder" and "fc_norm.weight" in checkpoint.state_dict:
+        overrides["add_pooling_layer"] = True
     config = infer_config(checkpoint.state_dict, preset, **overrides)
-    model = build_model(checkpoint, config, task)
+    try:
+        model, initialised = build_model(checkpoint, config, task, new_decoder=new_decoder)
+    except CheckpointError as error:
+        raise CheckpointError(f"{source}: {error}") from None
     output_dir = Path(output_dir)
     model.save_pretrained(output_dir)
     report = {
@@ -332,6 +477,8 @@ def convert(
         "architecture": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
         "dropped_keys": sorted(checkpoint.dropped),
+        "initialised_keys": initialised,
+        "loaded_tensors": len(model.state_dict()) - len(initialised),
     }
     (output_dir / "conversion.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -25,7 +25,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutput, ImageClassifierOutput
+from transformers.modeling_outputs import BaseModelOutputWithPooling, ImageClassifierOutput
 from transformers.utils import ModelOutput
 
 from .configuration_videomaev2 import VideoMAEv2Config
@@ -296,9 +296,13 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
 
     ``add_final_norm`` decides whether the last LayerNorm (``norm``) is applied; by default it is when
     ``config.use_mean_pooling`` is False. Pre-training always uses it; official fine-tuning does not.
+    ``add_pooling_layer`` (default ``config.add_pooling_layer``) adds ``fc_norm``: ``pooler_output`` is then
+    ``fc_norm(mean over tokens)``, OpenGVLab's ``extract_features``.
     """
 
-    def __init__(self, config: VideoMAEv2Config, add_final_norm: bool | None = None) -> None:
+    def __init__(
+        self, config: VideoMAEv2Config, add_final_norm: bool | None = None, add_pooling_layer: bool | None = None
+    ) -> None:
         super().__init__(config)
         self.patch_embed = VideoMAEv2PatchEmbed(config)
         self.register_buffer(
@@ -314,6 +318,9 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
         if add_final_norm is None:
             add_final_norm = not config.use_mean_pooling
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if add_final_norm else None
+        if add_pooling_layer is None:
+            add_pooling_layer = getattr(config, "add_pooling_layer", False)
+        self.fc_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if add_pooling_layer else None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -344,7 +351,7 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
         bool_masked_pos: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-    ) -> BaseModelOutput | tuple:
+    ) -> BaseModelOutputWithPooling | tuple:
         r"""
         Args:
             pixel_values: (B, T, C, H, W), ImageNet-normalised.
@@ -352,7 +359,8 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
                 hide the same number of tokens.
 
         Returns:
-            ``BaseModelOutput`` with ``last_hidden_state`` (B, N_visible, D).
+            ``BaseModelOutputWithPooling`` with ``last_hidden_state`` (B, N_visible, D) and, when the encoder has
+            an ``fc_norm``, ``pooler_output`` (B, D) = ``fc_norm`` of the mean over the tokens.
         """
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -360,9 +368,10 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         visible = unmasked_index(bool_masked_pos) if bool_masked_pos is not None else None
         x, hidden_states = self.encode(pixel_values, visible, output_hidden_states)
+        pooled = self.fc_norm(x.mean(dim=1)) if self.fc_norm is not None else None
         if not return_dict:
-            return (x,) + ((hidden_states,) if hidden_states is not None else ())
-        return BaseModelOutput(last_hidden_state=x, hidden_states=hidden_states)
+            return (x,) + ((pooled,) if pooled is not None else ()) + ((hidden_states,) if hidden_states else ())
+        return BaseModelOutputWithPooling(last_hidden_state=x, pooler_output=pooled, hidden_states=hidden_states)
 
 
 class VideoMAEv2Decoder(nn.Module):
@@ -409,7 +418,7 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
 
     def __init__(self, config: VideoMAEv2Config) -> None:
         super().__init__(config)
-        self.encoder = VideoMAEv2Model(config, add_final_norm=True)
+        self.encoder = VideoMAEv2Model(config, add_final_norm=True, add_pooling_layer=False)
         self.encoder_to_decoder = nn.Linear(config.hidden_size, config.decoder_hidden_size, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, config.decoder_hidden_size))
         self.register_buffer(
@@ -519,7 +528,7 @@ class VideoMAEv2ForVideoClassification(VideoMAEv2PreTrainedModel):
     def __init__(self, config: VideoMAEv2Config) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.encoder = VideoMAEv2Model(config)
+        self.encoder = VideoMAEv2Model(config, add_pooling_layer=False)
         self.fc_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.use_mean_pooling else None
         self.head_dropout = nn.Dropout(config.head_dropout)
         self.head = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()

@@ -1,31 +1,35 @@
-"""Where a fine-tuned classifier starts from (``--init_from``).
+"""Where a model starts from (``--init_from``), with the converter's strict accounting of every key.
+
+Fine-tuning (``build_classifier``):
 
 * nothing: a randomly initialised ``--model_preset`` (training from scratch);
-* a folder of ours (``model_type`` videomaev2): a pre-training folder (the decoder is ignored, a new head is
-  made) or a classification folder (its head is kept when the number of classes matches, else replaced);
-* an official ``.pth`` checkpoint or a transformers VideoMAE folder: converted first (``modeling.conversion``)
-  into ``OUTPUT_DIR/init_converted``, then loaded like a folder of ours.
+* a folder of ours (``model_type`` videomaev2): a pre-training folder or an encoder (a new head is made; the
+  decoder is not used) or a classification folder (its head is kept when the number of classes matches,
+  else replaced);
+* an official ``.pth`` checkpoint, an OpenGVLab Hub folder or a transformers VideoMAE folder.
 
-Geometry (frames, input size) comes from the run: the position table is not a weight, so a model pre-trained
-on other clip sizes loads as long as the tubelet and patch sizes agree.
+Pre-training (``build_pretraining_model``): a pre-training folder continues as it is; an encoder or a
+classifier (any of the formats above) gets a new decoder.
+
+Every source is read by ``modeling.conversion`` (``build_model``): only a new head (fine-tuning) or a new decoder
+(pre-training from an encoder) may be initialised, and the log names those keys; any other missing, left-over,
+mis-shaped or non-float tensor is one :class:`CheckpointError`. Geometry (frames, input size) comes from the run:
+the position table is not a weight, so a model pre-trained on other clip sizes loads as long as the tubelet and
+patch sizes agree.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import tempfile
 from pathlib import Path
 
 from ..errors import CheckpointError, ConfigError
-from ..modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification
+from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
 from ..modeling.conversion import convert
 from .arguments import FinetuneArguments
 
-
-def _model_type(folder: Path) -> str | None:
-    try:
-        return json.loads((folder / "config.json").read_text()).get("model_type")
-    except (OSError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"--init_from {folder}: cannot read config.json ({error})") from error
+logger = logging.getLogger(__name__)
 
 
 def classifier_overrides(args: FinetuneArguments, class_names: list[str]) -> dict:
@@ -51,21 +55,63 @@ def build_classifier(
         return VideoMAEv2ForVideoClassification(
             VideoMAEv2Config.from_preset(args.model_preset, **overrides)
         ), f"scratch ({args.model_preset})"
-    source = Path(args.init_from)
-    folder = source
-    if source.is_file() or (source.is_dir() and _model_type(source) not in ("videomaev2", None)):
-        folder = work_dir / "init_converted"
-        convert(source, folder, task="classification")
-        origin = f"converted {source}"
-    elif source.is_dir():
-        origin = str(source)
-    else:
+    model, report = load_accounted(
+        VideoMAEv2ForVideoClassification,
+        args.init_from,
+        work_dir,
+        dict(task="classification", num_labels=len(class_names)),
+        overrides,
+    )
+    return model, (str(args.init_from) if report["source_format"] == "ours" else f"converted {args.init_from}")
+
+
+def build_pretraining_model(init_from: str, overrides: dict, work_dir: Path) -> VideoMAEv2ForPreTraining:
+    """A pre-training model from ``init_from``: a pre-training folder as it is, an encoder or classifier with
+    a new decoder (the run's decoder sizes)."""
+    model, _ = load_accounted(
+        VideoMAEv2ForPreTraining, init_from, work_dir, dict(task="pretraining", new_decoder=True), overrides
+    )
+    return model
+
+
+def load_accounted(model_class, init_from: str, work_dir: Path, conversion: dict, overrides: dict) -> tuple:
+    """Convert ``init_from`` with strict accounting into a private temporary folder (every process its own,
+    inside ``work_dir`` when it exists), log the keys that were initialised, and load the result with the
+    run's ``overrides``. Returns the model and the conversion report."""
+    source = Path(init_from)
+    if not source.exists():
         raise ConfigError(
             f"--init_from {source}: no such file or folder; pass a pre-training run's final/ folder, a classification "
             "folder, an official .pth checkpoint, or leave it out to train from scratch"
         )
-    try:
-        model = VideoMAEv2ForVideoClassification.from_pretrained(str(folder), ignore_mismatched_sizes=True, **overrides)
-    except (OSError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"--init_from {source}: cannot load it as a VideoMAE V2 classifier ({error})") from error
-    return model, origin
+    scratch = work_dir if work_dir.is_dir() else None
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=".init-from-") as folder:
+        try:
+            report = convert(source, folder, config_overrides=_shape_overrides(overrides), **conversion)
+        except CheckpointError as error:
+            raise CheckpointError(f"--init_from {error}") from None
+        if report["initialised_keys"]:
+            logger.warning(
+                "--init_from %s: %d tensors loaded; newly initialised: %s",
+                source,
+                report["loaded_tensors"],
+                ", ".join(report["initialised_keys"]),
+            )
+        else:
+            logger.info("--init_from %s: all %d tensors loaded", source, report["loaded_tensors"])
+        model, info = model_class.from_pretrained(folder, output_loading_info=True, **overrides)
+    leftovers = {name: keys for name, keys in info.items() if keys and name != "error_msgs"}
+    if leftovers:  # the converted folder was made for this model: nothing may differ
+        raise CheckpointError(f"--init_from {source}: the converted weights do not fit the run's model ({leftovers})")
+    return model, report
+
+
+def _shape_overrides(overrides: dict) -> dict:
+    """The run's values that decide tensor shapes of parts the checkpoint may lack (the decoder)."""
+    names = (
+        "decoder_num_hidden_layers",
+        "decoder_hidden_size",
+        "decoder_num_attention_heads",
+        "decoder_intermediate_size",
+    )
+    return {name: overrides[name] for name in names if name in overrides}

@@ -34,6 +34,7 @@ from ..errors import ConfigError, TikTokActionsError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
 from .arguments import PretrainArguments, to_json_dict
 from .checkpointing import TrainingProgress, resolve_resume, save_checkpoint
+from .model_init import build_pretraining_model
 from .optim import weight_decay_groups
 from .pretrain_data import resolve_videos
 from .reconstructions import reconstruction_grid
@@ -56,11 +57,7 @@ def build_model(args: PretrainArguments) -> VideoMAEv2ForPreTraining:
         norm_pix_loss=args.norm_pix_loss,
     )
     if args.init_from:
-        if not (Path(args.init_from) / "config.json").exists():
-            raise ConfigError(
-                f"--init_from {args.init_from}: no config.json there; pass an earlier run's final/ folder"
-            )
-        model = VideoMAEv2ForPreTraining.from_pretrained(args.init_from, **overrides)
+        model = build_pretraining_model(args.init_from, overrides, Path(args.output_dir))
     else:
         model = VideoMAEv2ForPreTraining(VideoMAEv2Config.from_preset(args.model_preset, **overrides))
     if args.gradient_checkpointing:

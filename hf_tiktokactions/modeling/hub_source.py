@@ -1,0 +1,49 @@
+"""Where a checkpoint to convert comes from: a local path, or a Hub repository fetched into the Hub cache.
+
+``OWNER/NAME`` names a repository that is a model folder (``config.json`` + safetensors, e.g.
+``OpenGVLab/VideoMAEv2-Base``); ``OWNER/NAME:path/in/repo.pth`` (or ``filename``) names one file of a repository
+that holds several (e.g. ``DrQY/VideoMAEv2_TikTok``). Downloads go through ``huggingface_hub`` into its cache
+(``HF_HUB_CACHE``), so a cached copy is used offline (``HF_HUB_OFFLINE=1``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import CheckpointError
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_FOLDER_FILES = ["*.json", "*.safetensors"]
+
+
+def resolve_source(source: str | Path, filename: str | None = None) -> Path:
+    """A local file or folder for ``source``: the path itself when it exists, else the Hub file or folder."""
+    path = Path(source)
+    if path.exists():
+        return path / filename if filename and path.is_dir() else path
+    repo_id, _, inner = str(source).partition(":")
+    filename = filename or inner or None
+    if not _REPO_ID.match(repo_id) or str(source).startswith((".", "/")):
+        raise CheckpointError(f"checkpoint {source} does not exist (neither a local path nor a Hub repo id OWNER/NAME)")
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+    wanted = f"{repo_id}:{filename}" if filename else repo_id
+    try:
+        if filename:
+            return Path(hf_hub_download(repo_id, filename))
+        folder = Path(snapshot_download(repo_id, allow_patterns=_FOLDER_FILES))
+    except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as error:
+        reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise CheckpointError(
+            f"cannot get {wanted} from the Hub ({reason[:200]}); on a machine with network run "
+            f"`hf download {repo_id}{' ' + filename if filename else ''}` (it fills the Hub cache that HF_HUB_CACHE "
+            "points to) or pass the downloaded file's local path"
+        ) from None
+    if not (folder / "config.json").exists():
+        raise CheckpointError(
+            f"{repo_id} is not a model folder (no config.json); name the checkpoint file inside it: "
+            f"{repo_id}:path/in/repo.pth or --filename path/in/repo.pth"
+        )
+    return folder
