@@ -3,6 +3,7 @@ loss going down, data selection, reconstructions."""
 
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -289,14 +290,19 @@ def test_resume_with_accumulation_falls_back_from_a_truncated_checkpoint(synthet
         assert got[step] == expected[step], step
 
 
+class _Payload:
+    """Pickled, it becomes a call that creates ``marker`` when unpickled without restrictions."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
 def _payload_pickle(path: Path, marker: Path) -> None:
-    """A pickle that creates ``marker`` when unpickled without restrictions (what an attacker would ship)."""
-
-    class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    torch.save({"state": Payload()}, path)
+    """A torch-format file that runs a payload when loaded with ``weights_only=False`` (what an attacker ships)."""
+    torch.save({"state": _Payload(marker)}, path)
 
 
 def test_resume_never_runs_code_from_the_checkpoint_folder(synthetic, tmp_path):
@@ -430,3 +436,34 @@ def test_reconstruction_grid_shows_visible_patches_unchanged():
     original, masked = grid[:32].astype(int), grid[32:64].astype(int)
     visible_pixels = masked != 128  # grey where hidden
     assert visible_pixels.any() and (np.abs(original - masked)[visible_pixels] <= 1).all()
+
+
+def _write_state(folder: Path) -> None:
+    """training_state.json as save_checkpoint writes it, recording the folder's files as they are now."""
+    files = {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+    files.pop("training_state.json", None)
+    state = {"format": 1, "progress": {"step": 1}, "num_processes": 1, "files": files}
+    (folder / "training_state.json").write_text(json.dumps(state))
+
+
+def test_sharded_checkpoint_metadata_is_read_only_when_it_holds_plain_metadata(tmp_path):
+    import torch.distributed.checkpoint as dcp
+
+    from hf_tiktokactions.training.checkpointing import rng_state_json
+
+    folder = tmp_path / "checkpoints" / "step-1"
+    folder.mkdir(parents=True)
+    (folder / "rng_state_0.json").write_text(json.dumps(rng_state_json()))
+    # The layout FSDP's SHARDED_STATE_DICT gives: a torch.distributed.checkpoint folder with a pickled .metadata.
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4)).to(torch.bfloat16)
+    with pytest.warns(UserWarning):  # no process group: dcp saves as a single process
+        dcp.save({"model": model.state_dict()}, checkpoint_id=folder / "pytorch_model_fsdp_0")
+    _write_state(folder)
+    assert resolve_resume("latest", tmp_path) == folder
+
+    marker = tmp_path / "pwned"
+    (folder / "pytorch_model_fsdp_0" / ".metadata").write_bytes(pickle.dumps(_Payload(marker)))
+    _write_state(folder)
+    with pytest.raises(Exception, match=r"\.metadata in pytorch_model_fsdp_0 is not plain .*posix.system"):
+        resolve_resume("latest", tmp_path)
+    assert not marker.exists()

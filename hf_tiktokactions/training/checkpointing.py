@@ -10,6 +10,10 @@ leaves the previous checkpoint usable. Inside it:
 * ``training_state.json``, written last: the progress (optimizer step, epoch, batches of the epoch consumed),
   the number of processes, and the size of every file of the checkpoint.
 
+Under FSDP with sharded state dicts, Accelerate writes ``torch.distributed.checkpoint`` folders whose ``.metadata``
+is a pickle read with plain ``pickle.load``: before a resume, each is read with an unpickler that knows only the
+classes such metadata holds, so a replaced one is refused without running it.
+
 Nothing is registered with ``accelerator.register_for_checkpointing``: Accelerate reads such custom states with
 ``torch.load(weights_only=False)``, which runs whatever a replaced file contains. A checkpoint whose files do not
 match ``training_state.json`` (truncated, missing, or foreign pickles added) is not resumed; ``--resume latest``
@@ -98,6 +102,50 @@ def restore_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all([_byte_tensor(s) for s in state["cuda"]])
 
 
+# Every global a torch.distributed.checkpoint ``.metadata`` pickle refers to (besides torch dtypes).
+_DCP_METADATA_GLOBALS = {
+    *(
+        ("torch.distributed.checkpoint.metadata", name)
+        for name in (
+            "Metadata",
+            "MetadataIndex",
+            "StorageMeta",
+            "TensorProperties",
+            "TensorStorageMetadata",
+            "BytesStorageMetadata",
+            "ChunkStorageMetadata",
+            "_MEM_FORMAT_ENCODING",
+        )
+    ),
+    ("torch.distributed.checkpoint.filesystem", "_StorageInfo"),
+    ("torch.serialization", "_get_layout"),
+    ("torch", "Size"),
+    ("pathlib", "PosixPath"),
+    ("pathlib", "WindowsPath"),
+    ("collections", "OrderedDict"),
+}
+
+
+class _DcpMetadataUnpickler(pickle.Unpickler):
+    """Unpickles only what ``torch.distributed.checkpoint`` metadata holds; anything else is refused unrun."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _DCP_METADATA_GLOBALS or (
+            module == "torch" and isinstance(getattr(torch, name, None), torch.dtype)
+        ):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}")
+
+
+def _dcp_metadata_problem(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            _DcpMetadataUnpickler(handle).load()
+    except Exception as error:  # any failure of a restricted unpickle means: do not let pickle.load read it
+        return f"{path.name} in {path.parent.name} is not plain distributed-checkpoint metadata ({error})"
+    return None
+
+
 def _file_sizes(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -125,6 +173,9 @@ def checkpoint_problem(folder: Path) -> str | None:
     foreign = sorted(name for name in actual if _FOREIGN_PICKLES.match(Path(name).name))
     if foreign:
         return f"it holds {', '.join(foreign)}, pickles this package never writes nor reads"
+    for name in actual:
+        if name.endswith(".metadata") and (problem := _dcp_metadata_problem(folder / name)):
+            return problem
     for rank in range(processes):
         if _rng_file(rank) not in files:
             return f"{_rng_file(rank)} is missing"
