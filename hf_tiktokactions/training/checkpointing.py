@@ -156,7 +156,7 @@ def checkpoint_problem(folder: Path) -> str | None:
     state_path = folder / STATE_FILE
     try:
         state = json.loads(state_path.read_text())
-        files, processes = state["files"], int(state["num_processes"])
+        files, processes = dict(state["files"]), int(state["num_processes"])
         TrainingProgress(**state["progress"])
     except FileNotFoundError:
         return f"no {STATE_FILE} (not a checkpoint of this package, or an unfinished one)"
@@ -180,10 +180,10 @@ def checkpoint_problem(folder: Path) -> str | None:
         if _rng_file(rank) not in files:
             return f"{_rng_file(rank)} is missing"
         try:
-            restore_check = json.loads((folder / _rng_file(rank)).read_text())
-            if not {"python", "numpy", "torch"} <= restore_check.keys():
+            rng = json.loads((folder / _rng_file(rank)).read_text())
+            if not {"python", "numpy", "torch"} <= rng.keys():
                 raise KeyError("python, numpy or torch")
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, AttributeError) as error:
             return f"{_rng_file(rank)} is unreadable ({error})"
     return None
 
