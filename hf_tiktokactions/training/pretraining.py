@@ -1,13 +1,15 @@
 """The VideoMAE V2 pre-training loop under Accelerate, readable top to bottom.
 
-Determinism: the sampler shuffles with (seed, epoch); each item's crops and each batch's masks are drawn
-from generators seeded by (seed, epoch, video index). So a run gives the same batches whatever the number
+Determinism: the sampler shuffles with (seed, epoch); each item's crops and masks are drawn from
+generators seeded by (seed, epoch, video index). So a run gives the same batches whatever the number
 of DataLoader workers, and a resumed run (model, optimizer, RNG and progress restored from a checkpoint, the
 consumed batches of the epoch skipped) continues exactly where the first one stopped.
 
 Gradient accumulation: an optimizer step takes ``gradient_accumulation_steps`` micro-batches of
-``per_device_train_batch_size`` videos per process (the gradient of their mean loss; gradients are all-reduced
-on the last one only); the micro-batches of an epoch that cannot fill a whole step are left out, as
+``per_device_train_batch_size`` videos per process (the gradient of the mean of their losses, as DDP takes the
+mean over ranks; gradients are all-reduced on the last one only). With the V2 decoder mask the clips of a batch
+have different numbers of loss tokens, so this equals one batch of the total size up to that weighting (exactly
+with ``decoder_mask_ratio`` 0); the micro-batches of an epoch that cannot fill a whole step are left out, as
 ``drop_last`` leaves out videos. Steps, checkpoints, the lr schedule and the lr scaling (by the total batch:
 per-device batch x processes x accumulation, in videos) all count optimizer steps.
 
@@ -15,7 +17,8 @@ Divergence: a non-finite loss or gradient stops the run (``TrainingDiverged``); 
 the weights are finite and sane, and the checkpoint of the weights that gave the non-finite loss is set aside.
 
 Outputs in ``output_dir``: ``run_config.json`` (options, versions, processes), ``metrics.jsonl`` (one line
-per logging step), ``checkpoints/step-N`` (Accelerate states), ``reconstructions/step-N.png``, TensorBoard
+per logging step), ``checkpoints/step-N`` (model and optimizer as tensors, progress and
+random states as JSON; see ``checkpointing.py``), ``reconstructions/step-N.png``, TensorBoard
 logs in ``logs/``, the final model in ``final/`` (``VideoMAEv2ForPreTraining.from_pretrained``) and
 ``summary.json``.
 """
