@@ -15,12 +15,19 @@ from transformers import TrainingArguments
 
 from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
-from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.errors import CheckpointError, ConfigError
 from hf_tiktokactions.training.arguments import FinetuneArguments, parse_with_config
-from hf_tiktokactions.training.finetuning import VideoClassificationTrainer, finetune, smooth_targets
+from hf_tiktokactions.training.divergence import TrainingDiverged
+from hf_tiktokactions.training.evaluation import MultiViewPredictions, multiview_metrics
+from hf_tiktokactions.training.finetuning import (
+    StopOnDivergence,
+    VideoClassificationTrainer,
+    finetune,
+    smooth_targets,
+)
 from hf_tiktokactions.training.model_init import build_classifier
 from hf_tiktokactions.training.optim import layer_decay_groups, layer_id
-from hf_tiktokactions.training.results import RESULT_KEYS
+from hf_tiktokactions.training.results import RESULT_KEYS, write_test_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "training" / "finetune.py"
@@ -334,3 +341,67 @@ def test_every_recipe_parses():
             recipe.name
         )
         assert training_args.max_grad_norm == 0.0, recipe.name  # no official script clips; never Trainer's 1.0
+
+
+def test_a_diverging_run_stops_and_writes_no_weights_nor_results(synthetic, tmp_path):
+    output = tmp_path / "run"
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--config", str(RECIPE), "--data_root", str(synthetic)]
+        + ["--output_dir", str(output), "--disable_tqdm", "true", "--learning_rate", "1e25"]
+        + ["--warmup_epochs", "0", "--max_steps", "6", "--logging_steps", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert run.returncode == 2, run.stderr[-3000:]
+    # The first step with lr 1e25 takes the weights to 1e25: stopped there, before any evaluation or save.
+    assert "error: after step 1 the weights reach 1" in run.stderr and "Traceback" not in run.stderr
+    assert not (output / "final").exists() and not list(output.glob("checkpoint-*"))
+    assert not (output / "predictions.jsonl").exists() and not (output / "results.json").exists()
+
+
+def test_a_non_finite_gradient_stops_before_the_optimizer_step(tmp_path):
+    model = tiny_classifier()
+    pixel_values = torch.randn(2, 4, 3, 32, 32)
+    pixel_values[0, 0, 0, 0, 0] = float("inf")  # what a corrupt input or a run-away activation gives
+    model(pixel_values=pixel_values, labels=torch.tensor([0, 1])).loss.backward()
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[], learning_rate=0.5)
+    trainer = VideoClassificationTrainer(model=model, args=args)
+    stop = next(c for c in trainer.callback_handler.callbacks if isinstance(c, StopOnDivergence))
+    with pytest.raises(TrainingDiverged, match="non-finite loss or gradient at step 1"):
+        stop.on_pre_optimizer_step(args, trainer.state, trainer.control, model=model)
+
+
+@pytest.mark.parametrize("bad_value", [float("nan"), 1e25])
+def test_weights_that_are_not_finite_or_ran_away_are_never_saved(tmp_path, bad_value):
+    model = tiny_classifier()
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
+    trainer = VideoClassificationTrainer(model=model, args=args)
+    trainer.save_model(str(tmp_path / "good"))
+    assert (tmp_path / "good" / "model.safetensors").exists()
+    with torch.no_grad():
+        model.encoder.blocks[0].attn.qkv.weight[0, 0] = bad_value
+    with pytest.raises(TrainingDiverged, match="not finite|weights reach"):
+        trainer.save_model(str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists()
+
+
+def test_results_files_refuse_non_finite_scores_and_write_null_for_other_non_finite_values(tmp_path):
+    labels = np.array([0, 1])
+    good = np.array([[0.9, 0.1], [0.2, 0.8]])
+    options = dict(class_names=["a", "b"], videos=["a.mp4", "b.mp4"], video_ids=["a", "b"], dataset="d")
+    options.update(split="test", views="1x1", checkpoint="ckpt", seed=0)
+    broken = MultiViewPredictions(np.array([[np.nan, np.nan], [0.2, 0.8]]), labels, np.arange(2), 1, 1.0)
+    with pytest.raises(CheckpointError, match="not finite .* for 1 of 2 videos"):
+        write_test_results(tmp_path / "broken", broken, multiview_metrics(broken, 2), **options)
+    assert not (tmp_path / "broken").exists()
+    predictions = MultiViewPredictions(good, labels, np.arange(2), 1, 1.0)
+    written = write_test_results(
+        tmp_path / "ok", predictions, multiview_metrics(predictions, 2), **options, extra={"x": float("inf")}
+    )
+    assert written["x"] is None
+    json.loads((tmp_path / "ok" / "results.json").read_text(), parse_constant=pytest.fail)  # no NaN / Infinity
+    for line in (tmp_path / "ok" / "predictions.jsonl").read_text().splitlines():
+        json.loads(line, parse_constant=pytest.fail)

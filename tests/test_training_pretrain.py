@@ -3,6 +3,7 @@ loss going down, data selection, reconstructions."""
 
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -14,12 +15,14 @@ import datasets
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from hf_tiktokactions import VideoMAEv2ForPreTraining
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
 from hf_tiktokactions.training.checkpointing import completed_checkpoints, resolve_resume
+from hf_tiktokactions.training.divergence import MAX_SANE_WEIGHT
 from hf_tiktokactions.training.pretrain_data import resolve_videos
 from hf_tiktokactions.training.pretraining import build_model
 from hf_tiktokactions.training.reconstructions import reconstruction_grid
@@ -194,28 +197,141 @@ def test_tiny_recipe_loss_goes_down(synthetic, tmp_path):
     assert any((tmp_path / "logs").rglob("events.out.tfevents*"))
 
 
-def test_non_finite_loss_stops_with_a_checkpoint_of_the_last_good_step(synthetic, tmp_path):
-    result = run_pretrain(
-        "--config",
-        RECIPE,
-        "--data",
-        synthetic,
-        "--output_dir",
-        tmp_path,
-        "--max_steps",
-        50,
-        "--warmup_steps",
-        0,
-        "--base_learning_rate",
-        1e12,
-        "--save_steps",
-        1000,
-        *QUICK,
-    )
-    assert result.returncode == 2
+def _largest_weight(checkpoint: Path) -> float:
+    return max(t.abs().max().item() for t in load_file(checkpoint / "model.safetensors").values())
+
+
+def test_divergence_stops_and_only_finite_sane_checkpoints_are_kept(synthetic, tmp_path):
+    common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 50, "--save_steps", 1, "--logging_steps", 1]
+    common += QUICK
+    # A huge lr reached after a warm-up: a few steps are saved, then the loss or the gradient is not finite.
+    ramp = tmp_path / "ramp"
+    result = run_pretrain(*common, "--output_dir", ramp, "--warmup_steps", 10, "--base_learning_rate", 1e5)
+    assert result.returncode == 2, result.stderr[-3000:]
     assert "non-finite loss or gradient" in result.stderr and "Traceback" not in result.stderr
-    saved = completed_checkpoints(tmp_path)
-    assert len(saved) == 1 and saved[0].name.startswith("step-")
+    saved = completed_checkpoints(ramp)
+    assert saved and f"last good checkpoint is {saved[-1]}" in result.stderr
+    for checkpoint in saved:
+        assert _largest_weight(checkpoint) < MAX_SANE_WEIGHT, checkpoint
+    # The checkpoint of the weights that gave the non-finite loss is set aside, not resumed.
+    assert list((ramp / "checkpoints").glob("*.diverged"))
+    # An absurd lr from the first step: the weights run away (1e10) while the loss is still finite; not saved.
+    absurd = tmp_path / "absurd"
+    result = run_pretrain(*common, "--output_dir", absurd, "--warmup_steps", 0, "--base_learning_rate", 1e12)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "the weights reach" in result.stderr and "No checkpoint was saved" in result.stderr
+    assert completed_checkpoints(absurd) == []
+    for output in (ramp, absurd):
+        for line in (output / "metrics.jsonl").read_text().splitlines():
+            json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in metrics.jsonl"))
+
+
+def test_accumulating_two_batches_equals_one_batch_twice_as_large(synthetic, tmp_path):
+    # Decoder mask ratio 0: every clip has the same number of loss tokens, so the mean of the two micro-batch
+    # losses is the loss of the whole batch (with the V2 decoder mask it is the mean over micro-batches, as DDP's
+    # mean over ranks). No dropout or drop path in the tiny recipe.
+    common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 4, "--logging_steps", 1, "--save_steps", 100]
+    common += ["--reconstruction_steps", 0, "--decoder_mask_ratio", 0, *QUICK]
+    runs = {"accumulated": (4, 2), "large": (8, 1)}
+    for name, (batch, accumulation) in runs.items():
+        result = run_pretrain(
+            *common,
+            "--output_dir",
+            tmp_path / name,
+            "--per_device_train_batch_size",
+            batch,
+            "--gradient_accumulation_steps",
+            accumulation,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    records = {
+        name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        for name in runs
+    }
+    assert [r["step"] for r in records["accumulated"]] == [1, 2, 3, 4]
+    for accumulated, large in zip(records["accumulated"], records["large"]):
+        assert accumulated["lr"] == large["lr"]  # lr scaled by the total batch, schedule in optimizer steps
+        assert accumulated["loss"] == pytest.approx(large["loss"], rel=1e-5)
+        assert accumulated["grad_norm"] == pytest.approx(large["grad_norm"], rel=1e-5)
+    accumulated = load_file(tmp_path / "accumulated" / "final" / "model.safetensors")
+    large = load_file(tmp_path / "large" / "final" / "model.safetensors")
+    for name, value in large.items():
+        assert torch.allclose(accumulated[name], value, atol=1e-6), name
+
+
+def test_resume_with_accumulation_falls_back_from_a_truncated_checkpoint(synthetic, tmp_path):
+    # 28 videos, 4 per micro-batch, 2 micro-batches a step: 3 steps an epoch, the 7th micro-batch left out.
+    common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 6, "--logging_steps", 1, "--save_steps", 1]
+    common += ["--save_total_limit", 10, "--reconstruction_steps", 0, "--per_device_train_batch_size", 4]
+    common += ["--gradient_accumulation_steps", 2, *QUICK]
+    straight = tmp_path / "straight"
+    assert run_pretrain(*common, "--output_dir", straight).returncode == 0
+    expected = read_metrics(straight)
+    assert json.loads((straight / "summary.json").read_text())["epochs_completed"] == 2
+
+    # A run stopped after step 4, whose newest checkpoint lost the end of its random states.
+    resumed = tmp_path / "resumed"
+    (resumed / "checkpoints").mkdir(parents=True)
+    for step in (3, 4):
+        shutil.copytree(straight / "checkpoints" / f"step-{step}", resumed / "checkpoints" / f"step-{step}")
+    kept = [line for line in (straight / "metrics.jsonl").read_text().splitlines() if json.loads(line)["step"] <= 4]
+    (resumed / "metrics.jsonl").write_text("\n".join(kept) + "\n")
+    rng = resumed / "checkpoints" / "step-4" / "rng_state_0.json"
+    rng.write_bytes(rng.read_bytes()[:100])
+
+    result = run_pretrain(*common, "--output_dir", resumed, "--resume", "latest")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "warning: checkpoint" in result.stderr and "rng_state_0.json" in result.stderr
+    assert json.loads((resumed / "run_config.json").read_text())["resumed_from"].endswith("step-3")
+    # Step 3 ended epoch 0 with one micro-batch left over: the resume skips it as the straight run did.
+    got = read_metrics(resumed)
+    assert sorted(got) == list(range(1, 7))
+    for step in range(4, 7):
+        assert got[step] == expected[step], step
+
+
+class _Payload:
+    """Pickled, it becomes a call that creates ``marker`` when unpickled without restrictions."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _payload_pickle(path: Path, marker: Path) -> None:
+    """A torch-format file that runs a payload when loaded with ``weights_only=False`` (what an attacker ships)."""
+    torch.save({"state": _Payload(marker)}, path)
+
+
+def test_resume_never_runs_code_from_the_checkpoint_folder(synthetic, tmp_path):
+    common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 2, "--save_steps", 1, "--reconstruction_steps"]
+    common += [0, "--per_device_train_batch_size", 4, *QUICK, "--output_dir", tmp_path / "run"]
+    assert run_pretrain(*common).returncode == 0
+    checkpoints = tmp_path / "run" / "checkpoints"
+    marker = tmp_path / "pwned"
+
+    # Accelerate's custom and RNG state pickles (read with weights_only=False / by Accelerate) planted in the newest
+    # checkpoint: it is refused as foreign, the run resumes from the previous one and ends normally.
+    for name in ("custom_checkpoint_0.pkl", "random_states_0.pkl"):
+        _payload_pickle(checkpoints / "step-2" / name, marker)
+    result = run_pretrain(*common, "--max_steps", 3, "--resume", "latest")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "custom_checkpoint_0.pkl" in result.stderr and "resuming from step-1" in result.stderr
+    assert not marker.exists()
+
+    # The optimizer state replaced, training_state.json rewritten to match (the attacker ships the whole folder):
+    # loaded as tensors only, refused in one line.
+    target = checkpoints / "step-3"
+    _payload_pickle(target / "optimizer.bin", marker)
+    state = json.loads((target / "training_state.json").read_text())
+    state["files"]["optimizer.bin"] = (target / "optimizer.bin").stat().st_size
+    (target / "training_state.json").write_text(json.dumps(state))
+    result = run_pretrain(*common, "--max_steps", 4, "--resume", target)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "objects other than tensors" in result.stderr and "weights_only=False" not in result.stderr
+    assert not marker.exists()
 
 
 def test_help_lists_the_options_and_bad_options_are_named(tmp_path, capsys):
@@ -296,8 +412,15 @@ def test_cosine_schedule_shape():
 
 def test_partial_checkpoints_are_never_resumed(tmp_path):
     (tmp_path / "checkpoints" / "step-4").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "step-4" / "training_state.json").write_text(
+        json.dumps({"format": 1, "progress": {"step": 4}, "num_processes": 0, "files": {}})
+    )
     (tmp_path / "checkpoints" / "step-8.partial").mkdir()
     assert resolve_resume("latest", tmp_path).name == "step-4"
+    (tmp_path / "checkpoints" / "step-6").mkdir()  # finished name, but no training_state.json
+    assert resolve_resume("latest", tmp_path).name == "step-4"
+    with pytest.raises(Exception, match="incomplete: no training_state.json"):
+        resolve_resume(str(tmp_path / "checkpoints" / "step-6"), tmp_path)
     with pytest.raises(Exception, match="not a finished checkpoint"):
         resolve_resume(str(tmp_path / "checkpoints" / "step-8.partial"), tmp_path)
     shutil.rmtree(tmp_path / "checkpoints")
@@ -313,3 +436,34 @@ def test_reconstruction_grid_shows_visible_patches_unchanged():
     original, masked = grid[:32].astype(int), grid[32:64].astype(int)
     visible_pixels = masked != 128  # grey where hidden
     assert visible_pixels.any() and (np.abs(original - masked)[visible_pixels] <= 1).all()
+
+
+def _write_state(folder: Path) -> None:
+    """training_state.json as save_checkpoint writes it, recording the folder's files as they are now."""
+    files = {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+    files.pop("training_state.json", None)
+    state = {"format": 1, "progress": {"step": 1}, "num_processes": 1, "files": files}
+    (folder / "training_state.json").write_text(json.dumps(state))
+
+
+def test_sharded_checkpoint_metadata_is_read_only_when_it_holds_plain_metadata(tmp_path):
+    import torch.distributed.checkpoint as dcp
+
+    from hf_tiktokactions.training.checkpointing import rng_state_json
+
+    folder = tmp_path / "checkpoints" / "step-1"
+    folder.mkdir(parents=True)
+    (folder / "rng_state_0.json").write_text(json.dumps(rng_state_json()))
+    # The layout FSDP's SHARDED_STATE_DICT gives: a torch.distributed.checkpoint folder with a pickled .metadata.
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4)).to(torch.bfloat16)
+    with pytest.warns(UserWarning):  # no process group: dcp saves as a single process
+        dcp.save({"model": model.state_dict()}, checkpoint_id=folder / "pytorch_model_fsdp_0")
+    _write_state(folder)
+    assert resolve_resume("latest", tmp_path) == folder
+
+    marker = tmp_path / "pwned"
+    (folder / "pytorch_model_fsdp_0" / ".metadata").write_bytes(pickle.dumps(_Payload(marker)))
+    _write_state(folder)
+    with pytest.raises(Exception, match=r"\.metadata in pytorch_model_fsdp_0 is not plain .*posix.system"):
+        resolve_resume("latest", tmp_path)
+    assert not marker.exists()

@@ -64,12 +64,28 @@ class PretrainCollator:
                 f"input_size ({self.input_size}) by patch_size ({self.patch_size})"
             )
 
-    def _batch_generator(self, items: Sequence[dict[str, Any]]) -> torch.Generator | None:
-        """The given generator; else, for keyed items (``dataset[(epoch, i)]``), one seeded by the first
-        item, so a batch's masks do not depend on workers or resumes; else the global generator."""
+    def _draw_masks(self, rows: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        grid = self.input_size // self.patch_size
+        return draw_masks(
+            rows,
+            self.num_frames // self.tubelet_size,
+            grid,
+            grid,
+            mask_ratio=self.mask_ratio,
+            decoder_mask_ratio=self.decoder_mask_ratio,
+            generator=generator,
+        )
+
+    def _masks(self, items: Sequence[dict[str, Any]], rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, N) encoder and decoder masks. From the given generator, or the global one; but for keyed items
+        (``dataset[(epoch, i)]``) each video's masks come from a generator seeded by the item, so they do not
+        depend on workers, resumes, or the batch the video lands in (batch size, processes, accumulation)."""
         if self.generator is not None or "seed" not in items[0]:
-            return self.generator
-        return torch.Generator().manual_seed(items[0]["seed"])
+            return self._draw_masks(rows, self.generator)
+        per_video = [
+            self._draw_masks(len(item["pixel_values"]), torch.Generator().manual_seed(item["seed"])) for item in items
+        ]
+        return torch.cat([e for e, _ in per_video]), torch.cat([d for _, d in per_video])
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         clips = [clip for item in items for clip in item["pixel_values"]]  # each uint8 (T, C, H, W)
@@ -90,16 +106,7 @@ class PretrainCollator:
                 normalize_video(clip, out=row)
             else:
                 row.copy_(clip)
-        grid = self.input_size // self.patch_size
-        encoder_mask, decoder_mask = draw_masks(
-            len(clips),
-            self.num_frames // self.tubelet_size,
-            grid,
-            grid,
-            mask_ratio=self.mask_ratio,
-            decoder_mask_ratio=self.decoder_mask_ratio,
-            generator=self._batch_generator(items),
-        )
+        encoder_mask, decoder_mask = self._masks(items, len(clips))
         return {
             "pixel_values": pixel_values,
             "bool_masked_pos": encoder_mask,

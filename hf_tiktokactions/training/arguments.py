@@ -91,7 +91,9 @@ class PretrainArguments:
     per_device_train_batch_size: int = field(
         default=32, metadata={"help": "videos per device and step (each gives num_sample clips)"}
     )
-    gradient_accumulation_steps: int = 1
+    gradient_accumulation_steps: int = field(
+        default=1, metadata={"help": "micro-batches per optimizer step (total batch = per-device x processes x this)"}
+    )
     num_train_epochs: float = 800
     max_steps: int = field(
         default=-1, metadata={"help": "stop after this many optimizer steps (overrides epochs when > 0)"}

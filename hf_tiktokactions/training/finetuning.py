@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from transformers import EvalPrediction, Trainer, TrainingArguments
+from transformers import EvalPrediction, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import set_seed
 
 from ..atomic_files import write_text_atomic
@@ -28,6 +28,7 @@ from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset,
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
 from ..errors import ConfigError
 from .arguments import FinetuneArguments, to_json_dict
+from .divergence import TrainingDiverged, largest_weight, weights_problem
 from .evaluation import classification_metrics, multiview_metrics, predict_multiview
 from .finetune_inputs import FinetuneData, LabelledVideos, resolve_data
 from .model_init import build_classifier
@@ -43,6 +44,30 @@ def smooth_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> 
     return torch.full((labels.shape[0], num_classes), off, device=labels.device).scatter_(
         1, labels[:, None], 1.0 - smoothing + off
     )
+
+
+class StopOnDivergence(TrainerCallback):
+    """Stops training at a NaN or infinite gradient (a non-finite loss gives one), before the optimizer step, and
+    at weights that are no longer finite or have run away, right after it (before they are evaluated or saved).
+
+    Gradients are all-reduced before this point and the weights are equal on every rank, so all ranks stop
+    together."""
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        grads = [p.grad.detach().float().norm() for p in model.parameters() if p.grad is not None]
+        if grads and not torch.isfinite(torch.stack(grads)).all():
+            raise TrainingDiverged(
+                f"non-finite loss or gradient at step {state.global_step + 1}; the weights were not updated nor "
+                f"saved. Lower the learning rate (now {args.learning_rate:g}), set --max_grad_norm, or check the data"
+            )
+
+    def on_optimizer_step(self, args, state, control, model=None, **kwargs):
+        problem = weights_problem(largest_weight(model).item())
+        if problem is not None:
+            raise TrainingDiverged(
+                f"after step {state.global_step + 1} {problem}; they were not saved. Lower the learning rate "
+                f"(now {args.learning_rate:g}) or set --max_grad_norm"
+            )
 
 
 class VideoClassificationTrainer(Trainer):
@@ -65,6 +90,7 @@ class VideoClassificationTrainer(Trainer):
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.add_callback(StopOnDivergence())
         self.layer_decay, self.min_lr_ratio, self.warmup_start_ratio, self.mixup = (
             layer_decay,
             min_lr_ratio,
@@ -72,6 +98,16 @@ class VideoClassificationTrainer(Trainer):
             mixup,
         )
         self.label_smoother = None  # smoothing is applied to the targets in compute_loss
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Refuses weights that are not finite or have run away (checkpoints and the final model alike)."""
+        problem = weights_problem(largest_weight(self.model).item())
+        if problem is not None:
+            raise TrainingDiverged(
+                f"at step {self.state.global_step} {problem}; {output_dir or self.args.output_dir} was not saved. "
+                "Lower the learning rate or set --max_grad_norm"
+            )
+        super().save_model(output_dir, _internal_call)
 
     def create_optimizer(self, model=None) -> torch.optim.Optimizer:
         if self.optimizer is None:
@@ -355,7 +391,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         )
         summary = (
             f"{results['dataset']} {results['split']}, {results['views']} views, {results['num_videos']} videos: "
-            f"top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%, mean class {results['mean_class_accuracy']:.2f}% "
+            f"top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%, "
+            f"mean class {results['mean_class_accuracy']:.2f}% "
             f"({results['clips_per_second']:.1f} clips/s) -> {output_dir / 'results.json'}"
         )
         print(summary, flush=True)

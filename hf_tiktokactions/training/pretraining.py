@@ -1,18 +1,31 @@
 """The VideoMAE V2 pre-training loop under Accelerate, readable top to bottom.
 
-Determinism: the sampler shuffles with (seed, epoch); each item's crops and each batch's masks are drawn
-from generators seeded by (seed, epoch, video index). So a run gives the same batches whatever the number
-of DataLoader workers, and a resumed run (model, optimizer, RNG and progress restored from an Accelerate
-checkpoint, the consumed batches of the epoch skipped) continues exactly where the first one stopped.
+Determinism: the sampler shuffles with (seed, epoch); each item's crops and masks are drawn from
+generators seeded by (seed, epoch, video index). So a run gives the same batches whatever the number
+of DataLoader workers, and a resumed run (model, optimizer, RNG and progress restored from a checkpoint, the
+consumed batches of the epoch skipped) continues exactly where the first one stopped.
+
+Gradient accumulation: an optimizer step takes ``gradient_accumulation_steps`` micro-batches of
+``per_device_train_batch_size`` videos per process (the gradient of the mean of their losses, as DDP takes the
+mean over ranks; gradients are all-reduced on the last one only). With the V2 decoder mask the clips of a batch
+have different numbers of loss tokens, so this equals one batch of the total size up to that weighting (exactly
+with ``decoder_mask_ratio`` 0); the micro-batches of an epoch that cannot fill a whole step are left out, as
+``drop_last`` leaves out videos. Steps, checkpoints, the lr schedule and the lr scaling (by the total batch:
+per-device batch x processes x accumulation, in videos) all count optimizer steps.
+
+Divergence: a non-finite loss or gradient stops the run (``TrainingDiverged``); a checkpoint is saved only when
+the weights are finite and sane, and the checkpoint of the weights that gave the non-finite loss is set aside.
 
 Outputs in ``output_dir``: ``run_config.json`` (options, versions, processes), ``metrics.jsonl`` (one line
-per logging step), ``checkpoints/step-N`` (Accelerate states), ``reconstructions/step-N.png``, TensorBoard
+per logging step), ``checkpoints/step-N`` (model and optimizer as tensors, progress and
+random states as JSON; see ``checkpointing.py``), ``reconstructions/step-N.png``, TensorBoard
 logs in ``logs/``, the final model in ``final/`` (``VideoMAEv2ForPreTraining.from_pretrained``) and
 ``summary.json``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -30,19 +43,23 @@ from ..atomic_files import write_json_atomic, write_text_atomic
 from ..data.collate import PretrainCollator
 from ..data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
 from ..data.transforms import normalize_video
-from ..errors import ConfigError, TikTokActionsError
+from ..errors import ConfigError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
 from .arguments import PretrainArguments, to_json_dict
-from .checkpointing import TrainingProgress, resolve_resume, save_checkpoint
+from .checkpointing import (
+    TrainingProgress,
+    checkpoint_root,
+    completed_checkpoints,
+    load_checkpoint,
+    resolve_resume,
+    save_checkpoint,
+)
+from .divergence import TrainingDiverged, finite_or_none, largest_weight, weights_problem
 from .model_init import build_pretraining_model
 from .optim import weight_decay_groups
 from .pretrain_data import resolve_videos
 from .reconstructions import reconstruction_grid
 from .schedules import cosine_with_warmup
-
-
-class TrainingDiverged(TikTokActionsError):
-    """The loss or the gradient became NaN or infinite."""
 
 
 def build_model(args: PretrainArguments) -> VideoMAEv2ForPreTraining:
@@ -73,7 +90,6 @@ def make_accelerator(args: PretrainArguments) -> Accelerator:
     return Accelerator(
         cpu=not on_gpu,
         mixed_precision=precision,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
         log_with=trackers or None,
         project_config=project,
     )
@@ -115,7 +131,7 @@ class MetricsFile:
     def write(self, record: dict) -> None:
         if self.enabled:
             with self.path.open("a") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(json.dumps(finite_or_none(record), allow_nan=False) + "\n")
 
 
 def pretrain(args: PretrainArguments) -> dict:
@@ -170,22 +186,21 @@ def pretrain(args: PretrainArguments) -> dict:
         persistent_workers=args.dataloader_num_workers > 0,
     )
     world = accelerator.num_processes
-    total_videos = args.per_device_train_batch_size * world * args.gradient_accumulation_steps
-    steps_per_epoch = len(dataset) // total_videos
-    if steps_per_epoch == 0:
+    accumulation = args.gradient_accumulation_steps
+    if accumulation < 1:
+        raise ConfigError(f"--gradient_accumulation_steps {accumulation}: must be 1 or more")
+    total_videos = args.per_device_train_batch_size * world * accumulation
+    if len(dataset) // total_videos == 0:
         raise ConfigError(
             f"{len(dataset)} videos cannot fill one step of {total_videos} videos "
-            f"({args.per_device_train_batch_size} per device x {world} processes x {args.gradient_accumulation_steps} accumulation)"
+            f"({args.per_device_train_batch_size} per device x {world} processes x {accumulation} accumulation)"
         )
-    total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
-    warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else round(args.warmup_epochs * steps_per_epoch)
     scale = total_videos / 256
     lr_peak, lr_end, lr_start = (
         args.base_learning_rate * scale,
         args.min_learning_rate * scale,
         args.warmup_learning_rate * scale,
     )
-
     optimizer = torch.optim.AdamW(
         weight_decay_groups(model, args.weight_decay),
         lr=lr_peak,
@@ -193,12 +208,14 @@ def pretrain(args: PretrainArguments) -> dict:
         eps=args.adam_epsilon,
     )
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    progress = TrainingProgress()
-    accelerator.register_for_checkpointing(progress)
+    steps_per_epoch = len(loader) // accumulation  # the prepared loader yields this process's micro-batches
+    total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
+    warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else round(args.warmup_epochs * steps_per_epoch)
 
-    resume_from = resolve_resume(args.resume, output_dir)
+    progress = TrainingProgress()
+    resume_from = resolve_resume(args.resume, output_dir, announce=accelerator.is_main_process)
     if resume_from is not None:
-        accelerator.load_state(str(resume_from))
+        progress = load_checkpoint(accelerator, resume_from)
         accelerator.print(f"resumed from {resume_from} at step {progress.step}")
     metrics = MetricsFile(output_dir / "metrics.jsonl", progress.step, accelerator.is_main_process)
     run_record = {
@@ -227,54 +244,58 @@ def pretrain(args: PretrainArguments) -> dict:
         disable=args.disable_tqdm or not accelerator.is_local_main_process,
     )
     first_loss = last_loss = None
-    clips_per_step = args.per_device_train_batch_size * args.num_sample * world * args.gradient_accumulation_steps
+    clips_per_step = args.per_device_train_batch_size * args.num_sample * world * accumulation
     window_start, window_steps, skipped_videos = time.perf_counter(), 0, 0
     started = time.perf_counter()
 
+    micro_batches_per_epoch = steps_per_epoch * accumulation
     while progress.step < total_steps:
         epoch_loader = (
             accelerator.skip_first_batches(loader, progress.batches_in_epoch) if progress.batches_in_epoch else loader
         )
         # The prepared loader passes its own epoch counter to the sampler on every __iter__: set it, not the sampler.
         epoch_loader.set_epoch(progress.epoch)
+        loss_sum = torch.zeros((), device=accelerator.device)
         for batch in epoch_loader:
-            lr = cosine_with_warmup(progress.step, total_steps, lr_peak, lr_end, warmup_steps, lr_start)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            if progress.batches_in_epoch >= micro_batches_per_epoch:
+                break  # the rest of the epoch cannot fill a whole optimizer step
             skipped_videos += batch.pop("num_skipped", 0)
             if normalize_on_device:
                 batch["pixel_values"] = normalize_video(batch["pixel_values"])
-            with accelerator.accumulate(model):
+            last_micro_batch = (progress.batches_in_epoch + 1) % accumulation == 0
+            # Gradients are all-reduced once per optimizer step, on its last micro-batch.
+            with contextlib.nullcontext() if last_micro_batch else accelerator.no_sync(model):
                 loss = model(**batch).loss
-                accelerator.backward(loss)
-                grad_norm = None
-                if accelerator.sync_gradients:
-                    grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm or float("inf"))
-                    if not torch.isfinite(grad_norm) and accelerator.mixed_precision != "fp16":
-                        save_checkpoint(accelerator, output_dir, progress.step, args.save_total_limit)
-                        raise TrainingDiverged(
-                            f"non-finite loss or gradient at step {progress.step + 1} (loss {loss.item():.4g}); the last good "
-                            f"step {progress.step} is saved in {output_dir / 'checkpoints'}: lower the learning rate, "
-                            "set --max_grad_norm, or check the data, then --resume latest"
-                        )
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+                accelerator.backward(loss / accumulation)
+            loss_sum += loss.detach().float()
             progress.batches_in_epoch += 1
-            if not accelerator.sync_gradients:
+            if not last_micro_batch:
                 continue
+
+            grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm or float("inf"))
+            # One all-reduce gives every rank the same verdict and the mean loss of the step.
+            totals = accelerator.reduce(torch.stack([grad_norm.detach().float(), loss_sum]), "sum")
+            step_loss = totals[1].item() / (world * accumulation)
+            loss_sum.zero_()
+            if not torch.isfinite(totals).all() and accelerator.mixed_precision != "fp16":
+                _stop_diverged(accelerator, output_dir, progress.step, step_loss)
+            lr = cosine_with_warmup(progress.step, total_steps, lr_peak, lr_end, warmup_steps, lr_start)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
             progress.step += 1
             window_steps += 1
             bar.update(1)
 
             if progress.step % args.logging_steps == 0 or progress.step == total_steps:
-                mean_loss = accelerator.reduce(loss.detach().float(), "mean").item()
-                first_loss = mean_loss if first_loss is None else first_loss
-                last_loss = mean_loss
+                first_loss = step_loss if first_loss is None else first_loss
+                last_loss = step_loss
                 elapsed = time.perf_counter() - window_start
                 record = {
                     "step": progress.step,
                     "epoch": progress.epoch,
-                    "loss": mean_loss,
+                    "loss": step_loss,
                     "lr": lr,
                     "grad_norm": float(grad_norm),
                     "clips_per_s": clips_per_step * window_steps / elapsed,
@@ -282,20 +303,20 @@ def pretrain(args: PretrainArguments) -> dict:
                 }
                 accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.step)
                 metrics.write(record)
-                bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}")
+                bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}")
                 window_start, window_steps = time.perf_counter(), 0
             if preview is not None and args.reconstruction_steps and progress.step % args.reconstruction_steps == 0:
                 _log_reconstruction(accelerator, model, preview, output_dir, progress.step)
             if progress.step % args.save_steps == 0:
-                save_checkpoint(accelerator, output_dir, progress.step, args.save_total_limit)
+                _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit)
             if progress.step >= total_steps:
                 break
-        else:
+        if progress.batches_in_epoch >= micro_batches_per_epoch:
             progress.epoch += 1
             progress.batches_in_epoch = 0
     bar.close()
 
-    save_checkpoint(accelerator, output_dir, progress.step, args.save_total_limit)
+    _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit)
     preview_loss_end = _preview_loss(accelerator, model, preview) if preview is not None else None
     state_dict = accelerator.get_state_dict(model)  # collective: gathers FSDP shards onto the main process
     sharded = accelerator.distributed_type.value == "FSDP"
@@ -324,6 +345,41 @@ def pretrain(args: PretrainArguments) -> dict:
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return summary
+
+
+def _save_good_checkpoint(
+    accelerator: Accelerator, model, output_dir: Path, progress: TrainingProgress, keep: int
+) -> None:
+    """Save a checkpoint of ``progress.step`` when the weights are finite and sane; stop the run otherwise."""
+    largest = accelerator.gather(largest_weight(model).to(accelerator.device)[None]).max().item()
+    problem = weights_problem(largest)
+    if problem is not None:
+        raise TrainingDiverged(
+            f"after step {progress.step} {problem}; not saved. {_last_good(output_dir)} "
+            "Lower the learning rate or set --max_grad_norm"
+        )
+    save_checkpoint(accelerator, output_dir, progress, keep)
+
+
+def _last_good(output_dir: Path) -> str:
+    saved = completed_checkpoints(output_dir)
+    if not saved:
+        return "No checkpoint was saved before."
+    return f"The last good checkpoint is {saved[-1]} (--resume latest continues from it)."
+
+
+def _stop_diverged(accelerator: Accelerator, output_dir: Path, step: int, loss: float) -> None:
+    """Raise ``TrainingDiverged`` for a non-finite loss or gradient in step ``step + 1``. The weights after ``step``
+    gave it, so their checkpoint (if ``step`` was saved) is set aside as ``step-N.diverged``."""
+    accelerator.wait_for_everyone()
+    diverged = checkpoint_root(output_dir) / f"step-{step}"
+    if accelerator.is_main_process and diverged.is_dir():
+        diverged.rename(diverged.with_name(f"{diverged.name}.diverged"))
+    accelerator.wait_for_everyone()
+    raise TrainingDiverged(
+        f"non-finite loss or gradient at step {step + 1} (mean loss {loss:.4g}). {_last_good(output_dir)} "
+        "Lower the learning rate, set --max_grad_norm, or check the data, then --resume latest"
+    )
 
 
 def _preview_batch(dataset: PretrainVideoDataset, collator: PretrainCollator, size: int = 8) -> dict:

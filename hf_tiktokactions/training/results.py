@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..atomic_files import write_text_atomic
+from ..errors import CheckpointError
+from .divergence import finite_or_none
 from .evaluation import MultiViewPredictions
 
 RESULT_KEYS = ("dataset", "split", "views", "top1", "top5", "mean_class_accuracy", "checkpoint", "seed")
@@ -35,7 +37,7 @@ TABLE_COLUMNS = (
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Results dicts -> a markdown table (dataset, split, views, top-1, top-5, mean class accuracy, checkpoint, seed)."""
+    """Results dicts -> a markdown table: dataset, split, views, top-1, top-5, mean class accuracy, checkpoint, seed."""
     lines = ["| " + " | ".join(title for title, _ in TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
     for row in rows:
         cells = [f"{row[key]:.2f}" if isinstance(row[key], float) else str(row[key]) for _, key in TABLE_COLUMNS]
@@ -83,7 +85,16 @@ def write_test_results(
     seed: int,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write results.json, results.md, predictions.jsonl, confusion_matrix.{json,png}; returns the results dict."""
+    """Write results.json, results.md, predictions.jsonl, confusion_matrix.{json,png}; returns the results dict.
+
+    Scores that are not finite (a diverged model) are refused: nothing is written. Other non-finite values are
+    written as null, so every file is valid JSON."""
+    broken = ~np.isfinite(predictions.probabilities).all(axis=1)
+    if broken.any():
+        raise CheckpointError(
+            f"{checkpoint}: the model's scores are not finite (NaN or infinite) for {int(broken.sum())} of "
+            f"{len(broken)} videos, so its weights are broken; no results were written to {output_dir}"
+        )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     results = {
@@ -101,7 +112,8 @@ def write_test_results(
         "clips_per_second": round(predictions.clips_per_second, 3),
         **(extra or {}),
     }
-    write_text_atomic(output_dir / "results.json", json.dumps(results, indent=2) + "\n")
+    results = finite_or_none(results)
+    write_text_atomic(output_dir / "results.json", json.dumps(results, indent=2, allow_nan=False) + "\n")
     write_text_atomic(output_dir / "results.md", markdown_table([results]))
     lines = []
     for probabilities, label, index in zip(predictions.probabilities, predictions.labels, predictions.indices):
