@@ -172,10 +172,20 @@ def run_local(
 
 
 def _ray_video_stage(video: VideoInput, output: Path, options: CurationOptions):
+    import socket
+
     import cv2
+    import ray
 
     cv2.setNumThreads(1)
-    return video_stage(video, output, options)
+    stage = video_stage(video, output, options)
+    # Where the video was curated, kept in its metadata file (not an index column): a bad node shows up there.
+    stage.record["ray_worker"] = {
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    return stage
 
 
 class _RayDetector:

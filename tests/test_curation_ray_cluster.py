@@ -1,0 +1,77 @@
+"""Curation on a real two-node Ray cluster (head + worker started with ``ray start``), as docs/SCALING_OUT.md runs it.
+
+The worker node is SIGKILLed mid-run (raylet, agents and Ray workers: a machine dropping off the
+cluster); Ray may reschedule its tasks or the run may fail. A rerun on the cluster with a fresh
+worker node then finishes the job, and the index equals the local engine's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from curation_files import write_scene_video
+from ray_cluster import LocalRayCluster
+
+from hf_tiktokactions.curation.engines import curate
+from hf_tiktokactions.curation.index import load_index
+from hf_tiktokactions.curation.inputs import load_video_inputs
+from hf_tiktokactions.curation.pipeline import CurationOptions
+
+pytest.importorskip("ray")
+ROOT = Path(__file__).resolve().parent.parent
+VIDEOS = 8
+
+
+def _rows(output: Path) -> list[dict]:
+    """Index rows without the columns that name the output folder."""
+    return load_index(output).remove_columns(["clip_path", "metadata_path"]).to_list()
+
+
+def _records(output: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((output / "metadata").glob("*.json"))]
+
+
+def _curate_on(cluster: LocalRayCluster, videos: Path, output: Path) -> subprocess.Popen:
+    """The documented command: dataset_scripts/curate.py --engine ray --ray-address HEAD:PORT."""
+    command = [sys.executable, str(ROOT / "dataset_scripts" / "curate.py"), "--videos", str(videos)]
+    command += ["--output", str(output), "--detector", "none", "--engine", "ray", "--ray-address", cluster.address]
+    return subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_two_node_cluster_curates_like_the_local_engine_and_survives_a_killed_node(tmp_path):
+    videos = tmp_path / "videos"
+    for i in range(VIDEOS):
+        write_scene_video(videos / f"v{i}.mp4", [150 if i % 3 else 60], height=72, width=96)  # every third rejected
+    local = curate(load_video_inputs(videos), tmp_path / "local", CurationOptions(detector="none"), workers=1)
+    assert local.by_status == {"pass": 5, "rejected": 3}
+    output = tmp_path / "ray"
+    with LocalRayCluster() as cluster:
+        cluster.start_head()
+        cluster.add_worker("worker")
+        run = _curate_on(cluster, videos, output)
+        # Kill the worker node once it has committed a video (so both nodes provably did work) and the run goes on.
+        deadline, killed = time.monotonic() + 120, []
+        while not killed and run.poll() is None and time.monotonic() < deadline:
+            worker_pids = set(cluster.node_pids("worker"))
+            if any(r.get("ray_worker", {}).get("pid") in worker_pids for r in _records(output)):
+                killed = cluster.kill_node("worker")
+            time.sleep(0.05)
+        _, stderr = run.communicate(timeout=180)
+        assert killed, f"the worker node curated no video before the run ended (exit {run.returncode}):\n{stderr}"
+        first_run = _records(output)
+        assert len({r["ray_worker"]["node_id"] for r in first_run if "ray_worker" in r}) == 2
+
+        cluster.add_worker("worker-restarted")
+        rerun = _curate_on(cluster, videos, output)
+        stdout, stderr = rerun.communicate(timeout=180)
+        assert rerun.returncode == 0, stderr
+        assert f"{VIDEOS - len(first_run)} curated" in stdout and f"{len(first_run)} already done" in stdout
+    assert not cluster.node_pids("head") and not cluster.node_pids("worker-restarted")
+    assert _rows(output) == _rows(tmp_path / "local")
+    assert all(r["ray_worker"]["hostname"] for r in _records(output))
+    assert not [p for p in output.rglob("*") if ".tmp" in p.name]
