@@ -43,6 +43,26 @@ def _curate_on(cluster: LocalRayCluster, videos: Path, output: Path) -> subproce
     return subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+STORAGE_CHECK = """
+import json, sys
+from pathlib import Path
+import ray
+from hf_tiktokactions.curation.ray_storage import check_nodes_see, nodes_missing
+ray.init(address=sys.argv[1], logging_level="WARNING")
+check_nodes_see(ray, Path(sys.argv[2]), sys.argv[3])  # raises if a node does not see them
+print(json.dumps(nodes_missing(ray, ["/nowhere/v0.mp4", sys.argv[3]])))
+"""
+
+
+def _check_the_storage_check(cluster: LocalRayCluster, output: Path, video: Path) -> None:
+    """Both nodes see the real layout; a path no node sees is reported by each node."""
+    command = [sys.executable, "-c", STORAGE_CHECK, cluster.address, str(output), str(video)]
+    checked = subprocess.run(command, env=cluster.env, capture_output=True, text=True, timeout=180)
+    assert checked.returncode == 0, checked.stderr
+    missing = json.loads(checked.stdout.strip().splitlines()[-1])
+    assert len(missing) == 2 and all(paths == ["/nowhere/v0.mp4"] for paths in missing.values())
+
+
 def test_a_two_node_cluster_curates_like_the_local_engine_and_survives_a_killed_node(tmp_path):
     videos = tmp_path / "videos"
     for i in range(VIDEOS):
@@ -71,6 +91,7 @@ def test_a_two_node_cluster_curates_like_the_local_engine_and_survives_a_killed_
         stdout, stderr = rerun.communicate(timeout=180)
         assert rerun.returncode == 0, stderr
         assert f"{VIDEOS - len(first_run)} curated" in stdout and f"{len(first_run)} already done" in stdout
+        _check_the_storage_check(cluster, output, videos / "v0.mp4")
     assert not cluster.node_pids("head") and not cluster.node_pids("worker-restarted")
     assert _rows(output) == _rows(tmp_path / "local")
     assert all(r["ray_worker"]["hostname"] for r in _records(output))

@@ -11,7 +11,7 @@ job with every input in the index exactly once.
   this process.
 * ``ray``: the video stage is a Ray task (``num_cpus=1``); the detector runs in Ray actors that ask
   for one GPU each when the cluster has GPUs (else one CPU); the decision and the metadata file
-  are written by the driver. ``DIR`` must be on storage every node sees.
+  are written by the driver. ``DIR`` must be on storage every node sees (checked first: :mod:`ray_storage`).
 Both keep a bounded number of videos in flight, so a 300k-video list does not flood memory.
 """
 
@@ -46,6 +46,7 @@ from hf_tiktokactions.curation.pipeline import (
     video_stage,
     write_metadata,
 )
+from hf_tiktokactions.curation.ray_storage import check_nodes_see
 from hf_tiktokactions.errors import ConfigError, OutputStateError
 from hf_tiktokactions.layout import CURATION_CONFIG_FILE as CONFIG_FILE
 from hf_tiktokactions.layout import CURATION_LOCK_FILE as LOCK_FILE
@@ -225,6 +226,8 @@ def run_ray(
             init["num_cpus"] = workers
         ray.init(**init)
     try:
+        if address:  # other machines: they must see the inputs and DIR
+            check_nodes_see(ray, output, videos[0].source_path if videos else None)
         resources = ray.cluster_resources()
         cpus = max(1, int(resources.get("CPU", 1)))
         video_task = ray.remote(num_cpus=1)(_ray_video_stage)
