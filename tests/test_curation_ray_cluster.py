@@ -7,7 +7,10 @@ worker node then finishes the job, and the index equals the local engine's.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from curation_files import write_scene_video
-from ray_cluster import LocalRayCluster
+from ray_cluster import RAY, LocalRayCluster
 
 from hf_tiktokactions.curation.engines import curate
 from hf_tiktokactions.curation.index import load_index
@@ -96,3 +99,27 @@ def test_a_two_node_cluster_curates_like_the_local_engine_and_survives_a_killed_
     assert _rows(output) == _rows(tmp_path / "local")
     assert all(r["ray_worker"]["hostname"] for r in _records(output))
     assert not [p for p in output.rglob("*") if ".tmp" in p.name]
+
+
+def _documented_commands() -> list[list[str]]:
+    """The shell commands of docs/SCALING_OUT.md (continuation lines joined, comments dropped)."""
+    text = (ROOT / "docs" / "SCALING_OUT.md").read_text(encoding="utf-8")
+    lines = "".join(re.findall(r"```bash\n(.*?)```", text, re.S)).replace("\\\n", " ").splitlines()
+    return [shlex.split(line, comments=True) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_the_documented_commands_take_the_options_they_are_given():
+    """Every option on the page exists (the cluster test above runs the same commands at tiny size)."""
+    commands = _documented_commands()
+    ray_starts = [c for c in commands if c[:2] == ["ray", "start"]]
+    curates = [c for c in commands if c[:2] == ["python", "dataset_scripts/curate.py"]]
+    assert len(ray_starts) == 3 and len(curates) == 1
+    spec = importlib.util.spec_from_file_location("curate_script", ROOT / "dataset_scripts" / "curate.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    args = script.parse_args(curates[0][2:])
+    assert args.engine == "ray" and args.ray_address == "HEAD_IP:6379" and args.workers is None
+    help_text = subprocess.run([RAY, "start", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ray_starts:
+        for option in (word.split("=")[0] for word in command[2:] if word.startswith("--")):
+            assert re.search(rf"\s{option}\b", help_text), f"`ray start` has no option {option}"
