@@ -76,14 +76,14 @@ class LocalRayCluster:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def _start(self, name: str, arguments: list[str]) -> None:
+    def _start(self, name: str, arguments: list[str], num_gpus: int = 0) -> None:
         temp_dir = self.root / name
         command = [
             RAY,
             "start",
             f"--temp-dir={temp_dir}",
             "--num-cpus=1",
-            "--num-gpus=0",
+            f"--num-gpus={num_gpus}",  # declared: Ray schedules on it whether or not a GPU is there
             "--object-store-memory=80000000",
             "--disable-usage-stats",
             f"--node-manager-port={free_port()}",
@@ -120,9 +120,17 @@ class LocalRayCluster:
         self.address = f"127.0.0.1:{port}"
         return self.address
 
-    def add_worker(self, name: str) -> None:
-        """Start a worker node (1 CPU) that joins the head."""
-        self._start(name, [f"--address={self.address}", "--node-ip-address=127.0.0.1"])
+    def add_worker(self, name: str, num_gpus: int = 0) -> None:
+        """Start a worker node (1 CPU, ``num_gpus`` GPUs declared) that joins the head."""
+        self._start(name, [f"--address={self.address}", "--node-ip-address=127.0.0.1"], num_gpus)
+
+    def node_id(self, name: str) -> str:
+        """Ray's id of node ``name`` (from its raylet's command line)."""
+        for pid in self.node_pids(name):
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            if Path(arguments[0]).name == "raylet":
+                return next(a.split("=", 1)[1] for a in arguments if a.startswith("--node_id="))
+        raise RuntimeError(f"node {name} has no raylet running")
 
     def node_pids(self, name: str) -> list[int]:
         """PIDs of every process node ``name`` started (raylet, agents, Ray workers)."""

@@ -14,6 +14,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ from hf_tiktokactions.curation.pipeline import CurationOptions
 pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parent.parent
 VIDEOS = 10
+# The untrained YOLOv8n of ultralytics' bundled config (seeded: the same model in every process), as in
+# tests/test_curation_engines.py: the detector stage really runs.
+DETECTOR = CurationOptions(detector="yolov8n.yaml", detector_image_size=96, person_confidence=0.01, min_person_frames=3)
 
 
 def _rows(output: Path) -> list[dict]:
@@ -39,10 +43,11 @@ def _records(output: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((output / "metadata").glob("*.json"))]
 
 
-def _curate_on(cluster: LocalRayCluster, videos: Path, output: Path) -> subprocess.Popen:
+def _curate_on(cluster: LocalRayCluster, videos: Path, output: Path, flags: Sequence[str] = ()) -> subprocess.Popen:
     """The documented command: dataset_scripts/curate.py --engine ray --ray-address HEAD:PORT."""
     command = [sys.executable, str(ROOT / "dataset_scripts" / "curate.py"), "--videos", str(videos)]
-    command += ["--output", str(output), "--detector", "none", "--engine", "ray", "--ray-address", cluster.address]
+    command += ["--output", str(output), *(flags or ["--detector", "none"])]
+    command += ["--engine", "ray", "--ray-address", cluster.address]
     return subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -99,6 +104,31 @@ def test_a_two_node_cluster_curates_like_the_local_engine_and_survives_a_killed_
     assert _rows(output) == _rows(tmp_path / "local")
     assert all(r["ray_worker"]["hostname"] for r in _records(output))
     assert not [p for p in output.rglob("*") if ".tmp" in p.name]
+
+
+def test_detector_actors_run_on_the_node_that_declares_a_gpu(tmp_path):
+    """A head without GPUs and a worker started with --num-gpus 1: the detector actor lands on the worker.
+
+    (No GPU here: Ray schedules on the declared resource and the detector falls back to the CPU inside the actor.)
+    """
+    videos = tmp_path / "videos"
+    for i in range(3):
+        write_scene_video(videos / f"v{i}.mp4", [150], height=72, width=96)
+    local = curate(load_video_inputs(videos), tmp_path / "local", DETECTOR, workers=1)
+    output = tmp_path / "ray"
+    with LocalRayCluster() as cluster:
+        cluster.start_head()
+        cluster.add_worker("gpu", num_gpus=1)
+        gpu_node, head_node = cluster.node_id("gpu"), cluster.node_id("head")
+        flags = ["--detector", DETECTOR.detector, "--detector-image-size", str(DETECTOR.detector_image_size)]
+        flags += ["--person-confidence", str(DETECTOR.person_confidence)]
+        flags += ["--min-person-frames", str(DETECTOR.min_person_frames)]
+        stdout, stderr = _curate_on(cluster, videos, output, flags).communicate(timeout=240)
+        assert "3 curated" in stdout, stderr
+    records = _records(output)
+    assert {r["ray_detector"]["node_id"] for r in records} == {gpu_node} != {head_node}
+    assert all(r["person_frames"] is not None for r in records)
+    assert _rows(output) == _rows(tmp_path / "local") and local.processed == 3
 
 
 def _documented_commands() -> list[list[str]]:

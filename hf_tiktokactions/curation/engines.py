@@ -172,20 +172,21 @@ def run_local(
 # --- Ray engine ---------------------------------------------------------------------------------
 
 
-def _ray_video_stage(video: VideoInput, output: Path, options: CurationOptions):
+def _where() -> dict[str, Any]:
+    """This Ray process: kept in each video's metadata file (not an index column), so a bad node shows up there."""
     import socket
 
-    import cv2
     import ray
+
+    return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(), "pid": os.getpid()}
+
+
+def _ray_video_stage(video: VideoInput, output: Path, options: CurationOptions):
+    import cv2
 
     cv2.setNumThreads(1)
     stage = video_stage(video, output, options)
-    # Where the video was curated, kept in its metadata file (not an index column): a bad node shows up there.
-    stage.record["ray_worker"] = {
-        "node_id": ray.get_runtime_context().get_node_id(),
-        "hostname": socket.gethostname(),
-        "pid": os.getpid(),
-    }
+    stage.record["ray_worker"] = _where()
     return stage
 
 
@@ -197,6 +198,7 @@ class _RayDetector:
 
     def detect(self, stage):
         detections = detector_stage(stage, self.detector)
+        stage.record["ray_detector"] = _where()
         stage.frames = []  # the driver needs the record and the boxes, not the pixels back
         return stage, detections
 
