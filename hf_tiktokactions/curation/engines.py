@@ -46,7 +46,6 @@ from hf_tiktokactions.curation.pipeline import (
     video_stage,
     write_metadata,
 )
-from hf_tiktokactions.curation.ray_storage import check_nodes_see
 from hf_tiktokactions.errors import ConfigError, OutputStateError
 from hf_tiktokactions.layout import CURATION_CONFIG_FILE as CONFIG_FILE
 from hf_tiktokactions.layout import CURATION_LOCK_FILE as LOCK_FILE
@@ -229,6 +228,8 @@ def run_ray(
         ray.init(**init)
     try:
         if address:  # other machines: they must see the inputs and DIR
+            from hf_tiktokactions.curation.ray_storage import check_nodes_see
+
             check_nodes_see(ray, output, videos[0].source_path if videos else None)
         resources = ray.cluster_resources()
         cpus = max(1, int(resources.get("CPU", 1)))
