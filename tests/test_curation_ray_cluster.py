@@ -29,8 +29,8 @@ from hf_tiktokactions.curation.pipeline import CurationOptions
 pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parent.parent
 VIDEOS = 10
-# The untrained YOLOv8n of ultralytics' bundled config (seeded: the same model in every process), as in
-# tests/test_curation_engines.py: the detector stage really runs.
+# The untrained YOLOv8n of ultralytics' bundled config, as in tests/test_curation_engines.py (which compares the
+# detector's results of the engines): the detector stage really runs.
 DETECTOR = CurationOptions(detector="yolov8n.yaml", detector_image_size=96, person_confidence=0.01, min_person_frames=3)
 
 
@@ -112,9 +112,8 @@ def test_detector_actors_run_on_the_node_that_declares_a_gpu(tmp_path):
     (No GPU here: Ray schedules on the declared resource and the detector falls back to the CPU inside the actor.)
     """
     videos = tmp_path / "videos"
-    for i in range(3):
+    for i in range(2):
         write_scene_video(videos / f"v{i}.mp4", [150], height=72, width=96)
-    local = curate(load_video_inputs(videos), tmp_path / "local", DETECTOR, workers=1)
     output = tmp_path / "ray"
     with LocalRayCluster() as cluster:
         cluster.start_head()
@@ -124,11 +123,10 @@ def test_detector_actors_run_on_the_node_that_declares_a_gpu(tmp_path):
         flags += ["--person-confidence", str(DETECTOR.person_confidence)]
         flags += ["--min-person-frames", str(DETECTOR.min_person_frames)]
         stdout, stderr = _curate_on(cluster, videos, output, flags).communicate(timeout=240)
-        assert "3 curated" in stdout, stderr
+        assert "2 curated" in stdout, stderr
     records = _records(output)
     assert {r["ray_detector"]["node_id"] for r in records} == {gpu_node} != {head_node}
-    assert all(r["person_frames"] is not None for r in records)
-    assert _rows(output) == _rows(tmp_path / "local") and local.processed == 3
+    assert len(records) == 2 and all(r["person_frames"] is not None for r in records)
 
 
 def _documented_commands() -> list[list[str]]:
