@@ -11,7 +11,7 @@ job with every input in the index exactly once.
   this process.
 * ``ray``: the video stage is a Ray task (``num_cpus=1``); the detector runs in Ray actors that ask
   for one GPU each when the cluster has GPUs (else one CPU); the decision and the metadata file
-  are written by the driver. ``DIR`` must be on storage every node sees.
+  are written by the driver. ``DIR`` must be on storage every node sees (checked first: :mod:`ray_storage`).
 Both keep a bounded number of videos in flight, so a 300k-video list does not flood memory.
 """
 
@@ -211,11 +211,22 @@ def run_local(
 # --- Ray engine ---------------------------------------------------------------------------------
 
 
+def _where() -> dict[str, Any]:
+    """This Ray process: kept in each video's metadata file (not an index column), so a bad node shows up there."""
+    import socket
+
+    import ray
+
+    return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(), "pid": os.getpid()}
+
+
 def _ray_video_stage(video: VideoInput, output: Path, options: CurationOptions):
     import cv2
 
     cv2.setNumThreads(1)
-    return video_stage(video, output, options)
+    stage = video_stage(video, output, options)
+    stage.record["ray_worker"] = _where()
+    return stage
 
 
 class _RayDetector:
@@ -226,6 +237,7 @@ class _RayDetector:
 
     def detect(self, stage):
         detections = detector_stage(stage, self.detector)
+        stage.record["ray_detector"] = _where()
         stage.frames = []  # the driver needs the record and the boxes, not the pixels back
         return stage, detections
 
@@ -255,6 +267,10 @@ def run_ray(
             init["num_cpus"] = workers
         ray.init(**init)
     try:
+        if address:  # other machines: they must see the inputs and DIR
+            from hf_tiktokactions.curation.ray_storage import check_nodes_see
+
+            check_nodes_see(ray, output, videos[0].source_path if videos else None)
         resources = ray.cluster_resources()
         cpus = max(1, int(resources.get("CPU", 1)))
         video_task = ray.remote(num_cpus=1)(_ray_video_stage)
