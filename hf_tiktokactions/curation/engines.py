@@ -307,6 +307,12 @@ def run_ray(
             except ray.exceptions.RayError as error:  # a dead worker or actor (crash, OOM), after Ray's retries
                 if isinstance(getattr(error, "cause", None), RunStopped):
                     raise error.cause from None  # a full disk or the like on a node: not a verdict on the video
+                if isinstance(error, ray.exceptions.NodeDiedError):
+                    # the machine went away, not the video: left for the rerun, as the local engine does for a
+                    # worker killed from outside (a crashed worker stays a verdict: Ray cannot tell kill from crash)
+                    logger.warning("the Ray node curating %s died; left for the rerun", video.source_path)
+                    yield None
+                    continue
                 record = rejected_record(
                     video, options, f"the Ray {'task' if is_stage else 'detector'} failed: {type(error).__name__}"
                 )
