@@ -178,10 +178,18 @@ def test_the_python_api_curates_with_an_options_dataclass(tmp_path, capsys):
         tmp_path / "videos", clips_per_class=1, size=64, num_frames=64, fps=15, progress=False
     )
     result = curate(
-        CurateOptions(videos=videos, output_dir=tmp_path / "curated", detector="none", workers=1, quiet=True)
+        CurateOptions(
+            videos=videos,
+            output_dir=tmp_path / "curated",
+            detector="none",
+            x264_preset="ultrafast",
+            workers=1,
+            quiet=True,
+        )
     )
     assert result.inputs == 7 and (tmp_path / "curated" / "index").is_dir()
-    assert "videos" in capsys.readouterr().out
+    assert "7 curated" in capsys.readouterr().out
+    assert json.loads((tmp_path / "curated" / "curation_config.json").read_text())["preset"] == "ultrafast"
 
 
 def test_pretrain_subcommand_runs_under_accelerate_launch_with_two_processes(tmp_path):
