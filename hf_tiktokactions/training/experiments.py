@@ -248,6 +248,7 @@ def _options_record(args: ExperimentArguments) -> dict:
         "finetune_config": args.finetune_config,
         "pretrain_args": args.pretrain_args,
         "finetune_args": args.finetune_args,
+        "finetune_data": args.finetune_data,
         "pretrain_data": args.pretrain_data,
     }
 
