@@ -13,7 +13,7 @@ Stages (each resumable: a finished stage leaves ``stages/<name>.json`` and is re
 6. ``publish``: the model card (from the real results), the exported folder ``model/`` and ``space/``, a Gradio Space
    folder that installs as it is (``hub/space.py``).
 
-Everything lands in ``--output`` (default ``runs/quickstart``); ``summary.json`` holds the measurements.
+Everything lands in ``--output-dir`` (default ``runs/quickstart``); ``summary.json`` holds the measurements.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 from .atomic_files import write_json_atomic
 from .errors import ConfigError
 from .resources import recipe
+from .steps.options import option
 
 PRETRAIN_RECIPE = recipe("pretrain_tiny_synthetic.yaml")
 FINETUNE_RECIPE = recipe("finetune_tiny_synthetic.yaml")
@@ -37,14 +38,19 @@ FINETUNE_RECIPE = recipe("finetune_tiny_synthetic.yaml")
 
 @dataclass
 class QuickstartOptions:
-    output: Path = Path("runs/quickstart")
-    device: str = "cpu"
-    seed: int = 0
-    labeled_clips_per_class: int = 16
-    pool_clips_per_class: int = 8
-    pretrain_steps: int = 300
-    finetune_epochs: int | None = None  # None: the recipe's
-    progress: bool = True
+    """Run the whole loop on the embedded synthetic set: generate, curate, pre-train, fine-tune (pre-trained and
+    from scratch), multi-view test, model card and a Space-ready folder (minutes on a CPU)."""
+
+    output_dir: Path = option(
+        "where everything goes (a rerun reuses finished stages)", Path("runs/quickstart"), old_names=("--output",)
+    )
+    device: str = option("where every stage runs", "cpu", choices=("cpu", "cuda"))
+    seed: int = option("seed of the data, the pre-training and the fine-tuning", 0)
+    labeled_clips_per_class: int = option("clips per class of the labeled action set", 16)
+    pool_clips_per_class: int = option("clips per class of the unlabeled pool", 8)
+    pretrain_steps: int = option("pre-training steps", 300)
+    finetune_epochs: int | None = option("fine-tuning epochs (default: the recipe's)", None)
+    progress: bool = option("progress bars (--no-progress for logs and CI)", True)
 
 
 @dataclass
@@ -67,7 +73,7 @@ class Stage:
 
 def run_stage(stage: Stage, options: QuickstartOptions) -> StageRecord:
     """Run ``stage`` unless its record exists; write the record only when the stage finished."""
-    marker = options.output / "stages" / f"{stage.name}.json"
+    marker = options.output_dir / "stages" / f"{stage.name}.json"
     if marker.is_file():
         return StageRecord(**{**json.loads(marker.read_text()), "reused": True})
     started = time.perf_counter()
@@ -83,7 +89,7 @@ def run_stage(stage: Stage, options: QuickstartOptions) -> StageRecord:
 def make_data(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     from .data.synthetic import make_synthetic_actions
 
-    data = options.output / "data"
+    data = options.output_dir / "data"
     pool = make_synthetic_actions(
         data / "pool",
         clips_per_class=options.pool_clips_per_class,
@@ -114,9 +120,9 @@ def curate_pool(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     from .curation.inputs import load_video_inputs
     from .curation.pipeline import CurationOptions
 
-    output = options.output / "curated"
+    output = options.output_dir / "curated"
     result = curate(
-        load_video_inputs(options.output / "data" / "pool"),
+        load_video_inputs(options.output_dir / "data" / "pool"),
         output,
         CurationOptions(detector="none"),
         workers=min(2, os.cpu_count() or 1),
@@ -126,29 +132,19 @@ def curate_pool(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
 
 
 def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
-    from .training.arguments import PretrainArguments, parse_with_config
+    from .training.arguments import PretrainArguments, recipe_options
     from .training.pretraining import pretrain
 
-    output = options.output / "pretrain"
-    args = parse_with_config(
+    output = options.output_dir / "pretrain"
+    args = recipe_options(
         PretrainArguments,
-        [
-            "--config",
-            str(PRETRAIN_RECIPE),
-            "--data",
-            str(options.output / "curated" / "index"),
-            "--output_dir",
-            str(output),
-            "--max_steps",
-            str(options.pretrain_steps),
-            "--seed",
-            str(options.seed),
-            "--resume",
-            "latest",
-            "--disable_tqdm",
-            str(not options.progress),
-        ],
-        prog="quickstart",
+        PRETRAIN_RECIPE,
+        data=str(options.output_dir / "curated" / "index"),
+        output_dir=str(output),
+        max_steps=options.pretrain_steps,
+        seed=options.seed,
+        resume="latest",
+        disable_tqdm=not options.progress,
     )
     summary = pretrain(args)
     numbers = {
@@ -163,27 +159,21 @@ def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
 def _finetune(options: QuickstartOptions, name: str, init_from: Path | None) -> tuple[dict[str, Any], Path]:
     from transformers import TrainingArguments
 
-    from .training.arguments import FinetuneArguments, parse_with_config
+    from .training.arguments import FinetuneArguments, recipe_options
     from .training.finetuning import finetune
 
-    output = options.output / name
-    argv = [
-        "--config",
-        str(FINETUNE_RECIPE),
-        "--data_root",
-        str(options.output / "data" / "actions"),
-        "--output_dir",
-        str(output),
-        "--seed",
-        str(options.seed),
-        "--disable_tqdm",
-        str(not options.progress),
-    ]
+    output = options.output_dir / name
+    overrides: dict[str, Any] = {
+        "data_root": str(options.output_dir / "data" / "actions"),
+        "output_dir": str(output),
+        "seed": options.seed,
+        "disable_tqdm": not options.progress,
+    }
     if init_from is not None:
-        argv += ["--init_from", str(init_from)]
+        overrides["init_from"] = str(init_from)
     if options.finetune_epochs is not None:
-        argv += ["--num_train_epochs", str(options.finetune_epochs)]
-    args, training_args = parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="quickstart")
+        overrides["num_train_epochs"] = options.finetune_epochs
+    args, training_args = recipe_options((FinetuneArguments, TrainingArguments), FINETUNE_RECIPE, **overrides)
     results = finetune(args, training_args)
     numbers = {
         "top1": results["top1"],
@@ -195,7 +185,7 @@ def _finetune(options: QuickstartOptions, name: str, init_from: Path | None) -> 
 
 
 def finetune_pretrained(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
-    return _finetune(options, "finetune_pretrained", options.output / "pretrain" / "final")
+    return _finetune(options, "finetune_pretrained", options.output_dir / "pretrain" / "final")
 
 
 def finetune_scratch(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
@@ -206,13 +196,12 @@ def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     from .hub.export import export_model
     from .hub.space import write_space
 
-    finetuned = options.output / "finetune_pretrained"
-    folder = options.output / "model"
+    finetuned = options.output_dir / "finetune_pretrained"
+    folder = options.output_dir / "model"
     model_dir = finetuned / "final"
     if not (model_dir / "config.json").is_file():
-        raise ConfigError(
-            f"{model_dir} holds no fine-tuned model; delete {options.output / 'stages' / 'finetune_pretrained.json'} to redo that stage"
-        )
+        marker = options.output_dir / "stages" / "finetune_pretrained.json"
+        raise ConfigError(f"{model_dir} holds no fine-tuned model; delete {marker} to redo that stage")
     export_model(model_dir, folder, results=[finetuned / "results.json"], overwrite=True)
     space = write_space(folder, options.output / "space", overwrite=True)  # uploadable as it is (hub/space.py)
     return {"files": sorted(p.name for p in folder.iterdir()), "space": str(space)}, folder
@@ -250,14 +239,14 @@ def summary_table(records: list[StageRecord]) -> str:
 def quickstart(options: QuickstartOptions) -> dict[str, Any]:
     """Run (or finish) every stage and write ``summary.json``; returns the summary."""
     _select_device(options.device)
-    options.output.mkdir(parents=True, exist_ok=True)
+    options.output_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     records = []
     for number, stage in enumerate(STAGES, 1):
         print(f"[{number}/{len(STAGES)}] {stage.name}: {stage.description}", flush=True)
         records.append(run_stage(stage, options))
     by_name = {r.name: r for r in records}
-    space_command = f"MODEL_ID={shlex.quote(str(options.output / 'model'))} python spaces/app.py"
+    space_command = f"MODEL_ID={shlex.quote(str(options.output_dir / 'model'))} python spaces/app.py"
     summary = {
         "seconds": round(time.perf_counter() - started, 1),
         "device": options.device,
@@ -265,10 +254,10 @@ def quickstart(options: QuickstartOptions) -> dict[str, Any]:
         "pretrained": {k: by_name["finetune_pretrained"].numbers[k] for k in ("top1", "top5", "views")},
         "scratch": {k: by_name["finetune_scratch"].numbers[k] for k in ("top1", "top5", "views")},
         "stages": [asdict(r) for r in records],
-        "model": str(options.output / "model"),
+        "model": str(options.output_dir / "model"),
         "space_command": space_command,
     }
-    write_json_atomic(options.output / "summary.json", summary)
+    write_json_atomic(options.output_dir / "summary.json", summary)
     print()
     print(summary_table(records))
     print()
@@ -277,7 +266,7 @@ def quickstart(options: QuickstartOptions) -> dict[str, Any]:
         f"  |  from scratch: top-1 {summary['scratch']['top1']:.1f} %, top-5 {summary['scratch']['top5']:.1f} %"
         f"  ({summary['pretrained']['views']} views)"
     )
-    print(f"summary: {options.output / 'summary.json'}")
+    print(f"summary: {options.output_dir / 'summary.json'}")
     print(f"try it:  {space_command}")
     return summary
 

@@ -13,6 +13,7 @@ from .errors import ConfigError
 
 _PACKAGE = Path(__file__).resolve().parent
 _CHECKOUT = _PACKAGE.parent
+CHECKOUT = _CHECKOUT  # the repository root, when the package runs from a checkout
 _PLACES = {
     "recipes": ("recipes", "training/configs"),
     "card_templates": ("card_templates", "model_cards"),

@@ -1,12 +1,15 @@
 """The README's main command, ``hf-tiktokactions quickstart``, at a small size: every stage for real, then a rerun
 that reuses them; and the ``convert`` subcommand's one-line errors."""
 
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModelForVideoClassification
 
@@ -71,3 +74,136 @@ def test_convert_subcommand_reports_a_missing_file_without_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert "missing.pth does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------ one command-line surface over the Python API
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _help_of(argv: list[str], capsys) -> str:
+    from hf_tiktokactions.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_top_level_help_lists_every_step():
+    from hf_tiktokactions.cli import STEPS
+
+    result = subprocess.run(
+        [sys.executable, "-m", "hf_tiktokactions", "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    expected = {"collect", "download", "curate", "stats", "push-index", "purge", "blur-faces", "pretrain"}
+    expected |= {"finetune", "compare-init", "scaling-study", "convert", "export", "push", "space", "quickstart"}
+    assert set(STEPS) == expected
+    for step in expected:
+        assert f"    {step} " in result.stdout or f"    {step}\n" in result.stdout, step
+
+
+@pytest.mark.parametrize("step", sorted(__import__("hf_tiktokactions.cli", fromlist=["STEPS"]).STEPS))
+def test_each_step_help_names_every_option_of_its_dataclass(step, capsys):
+    from hf_tiktokactions.cli import STEPS, options_classes
+
+    help_text = _help_of([step, "--help"], capsys)
+    classes = options_classes(STEPS[step])
+    for cls in classes if isinstance(classes, tuple) else (classes,):
+        for field in dataclasses.fields(cls):
+            if not field.init:
+                continue
+            if field.metadata.get("positional"):
+                assert field.metadata["metavar"] in help_text, (step, field.name)
+            else:
+                assert f"--{field.name}" in help_text, (step, field.name)
+                if field.metadata.get("help"):  # its help text, as argparse wraps it
+                    assert field.metadata["help"].split()[0] in help_text, (step, field.name)
+
+
+def test_both_spellings_and_the_old_names_give_the_same_options_on_a_data_step(tmp_path):
+    from hf_tiktokactions.cli import parse_step_options
+
+    hyphens = parse_step_options(
+        "curate", ["--videos", "v", "--output-dir", "o", "--num-frames", "3", "--x264-preset", "veryfast"]
+    )
+    underscores = parse_step_options(
+        "curate", ["--videos", "v", "--output_dir", "o", "--num_frames", "3", "--x264_preset", "veryfast"]
+    )
+    old_names = parse_step_options(
+        "curate", ["--videos", "v", "--output", "o", "--num-frames", "3", "--preset", "veryfast"]
+    )
+    assert hyphens == underscores == old_names
+    assert hyphens.output_dir == Path("o") and hyphens.num_frames == 3
+    assert (
+        hyphens.curation_options().preset == "veryfast"
+    )  # the recorded setting keeps its name in curation_config.json
+    convert = parse_step_options("convert", ["a.pth", "out", "--preset", "vit-b", "--num-labels", "5"])
+    assert (convert.model_preset, convert.num_labels, convert.output_dir) == ("vit-b", 5, "out")
+
+
+def test_both_spellings_give_the_same_options_on_a_training_step():
+    from hf_tiktokactions.cli import parse_step_options
+
+    recipe = str(ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml")
+    hyphens = parse_step_options("pretrain", ["--config", recipe, "--output-dir", "o", "--num-frames", "8"])
+    underscores = parse_step_options("pretrain", ["--config", recipe, "--output_dir", "o", "--num_frames", "8"])
+    assert hyphens == underscores and hyphens.output_dir == "o" and hyphens.num_frames == 8
+    finetune, training = parse_step_options("finetune", ["--output-dir", "f", "--model-preset", "vit-tiny"])
+    assert training.output_dir == "f" and finetune.model_preset == "vit-tiny"
+
+
+def test_an_unknown_option_is_named_in_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "hf_tiktokactions", "stats", "--index", str(tmp_path), "--output-dir", "x", "--bogus"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "--bogus" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_space_step_names_a_missing_app(tmp_path):
+    from hf_tiktokactions.cli import main
+
+    assert main(["space", "--app", str(tmp_path / "app.py")]) == 2
+
+
+def test_the_python_api_curates_with_an_options_dataclass(tmp_path, capsys):
+    from hf_tiktokactions.data.synthetic import make_synthetic_actions
+    from hf_tiktokactions.steps import CurateOptions, curate
+
+    videos = make_synthetic_actions(
+        tmp_path / "videos", clips_per_class=1, size=64, num_frames=64, fps=15, progress=False
+    )
+    result = curate(
+        CurateOptions(
+            videos=videos,
+            output_dir=tmp_path / "curated",
+            detector="none",
+            x264_preset="ultrafast",
+            workers=1,
+            quiet=True,
+        )
+    )
+    assert result.inputs == 7 and (tmp_path / "curated" / "index").is_dir()
+    assert "7 curated" in capsys.readouterr().out
+    assert json.loads((tmp_path / "curated" / "curation_config.json").read_text())["preset"] == "ultrafast"
+
+
+def test_pretrain_subcommand_runs_under_accelerate_launch_with_two_processes(tmp_path):
+    from hf_tiktokactions.data.synthetic import make_synthetic_actions
+
+    videos = make_synthetic_actions(tmp_path / "videos", clips_per_class=1, size=32, num_frames=16, progress=False)
+    accelerate = Path(sys.executable).parent / "accelerate"
+    config = ROOT / "training" / "accelerate_configs" / "cpu_two_processes.yaml"
+    command = [str(accelerate), "launch", "--config_file", str(config), "-m", "hf_tiktokactions", "pretrain"]
+    options = ["--config", "pretrain_tiny_synthetic.yaml", "--data", str(videos), "--output-dir", str(tmp_path / "run")]
+    options += ["--max-steps", "2", "--per-device-train-batch-size", "2", "--report-to", "none", "--disable-tqdm"]
+    options += ["--reconstruction-steps", "0", "--dataloader-num-workers", "0", "--save-steps", "100"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([*command, *options], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["num_processes"] == 2 and summary["steps"] == 2

@@ -12,17 +12,13 @@ Outputs: OUTPUT_DIR/compare_init.json, .md and .png; every run's own folder with
 
 import sys
 
-from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.training.arguments import parse_with_config
-from hf_tiktokactions.training.experiments import CompareArguments
+from hf_tiktokactions.cli import run_step
 
 
 def main(argv=None) -> int:
-    from hf_tiktokactions.training.experiments import compare_init
-
-    compare_init(parse_with_config(CompareArguments, argv, prog="training/compare_init.py"))
-    return 0
+    """``hf-tiktokactions compare-init`` (the same options, the same function)."""
+    return run_step("compare-init", argv, prog="training/compare_init.py")
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(main())

@@ -7,19 +7,13 @@ are ``transformers.TrainingArguments`` plus ``FinetuneArguments`` (hf_tiktokacti
 
 import sys
 
-from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.training.arguments import FinetuneArguments, parse_with_config
+from hf_tiktokactions.cli import run_step
 
 
 def main(argv=None) -> int:
-    from transformers import TrainingArguments
-
-    from hf_tiktokactions.training.finetuning import finetune
-
-    args, training_args = parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="training/finetune.py")
-    finetune(args, training_args)
-    return 0
+    """``hf-tiktokactions finetune`` (the same options, the same function)."""
+    return run_step("finetune", argv, prog="training/finetune.py")
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(main())

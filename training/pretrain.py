@@ -6,16 +6,13 @@ On a machine without a GPU, two CPU processes: ``accelerate launch --multi_gpu -
 
 import sys
 
-from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
+from hf_tiktokactions.cli import run_step
 
 
 def main(argv=None) -> int:
-    from hf_tiktokactions.training.pretraining import pretrain
-
-    pretrain(parse_with_config(PretrainArguments, argv, prog="training/pretrain.py"))
-    return 0
+    """``hf-tiktokactions pretrain`` (the same options, the same function)."""
+    return run_step("pretrain", argv, prog="training/pretrain.py")
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(main())

@@ -12,17 +12,13 @@ Outputs: OUTPUT_DIR/scaling_study.json, .md and .png; every run's own folder wit
 
 import sys
 
-from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.training.arguments import parse_with_config
-from hf_tiktokactions.training.experiments import ScalingArguments
+from hf_tiktokactions.cli import run_step
 
 
 def main(argv=None) -> int:
-    from hf_tiktokactions.training.experiments import scaling_study
-
-    scaling_study(parse_with_config(ScalingArguments, argv, prog="training/scaling_study.py"))
-    return 0
+    """``hf-tiktokactions scaling-study`` (the same options, the same function)."""
+    return run_step("scaling-study", argv, prog="training/scaling_study.py")
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(main())

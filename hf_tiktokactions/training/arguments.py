@@ -282,37 +282,57 @@ class FinetuneArguments:
             self.rand_augment = "none"
 
 
-def parse_with_config(dataclass_type: type[T] | tuple[type, ...], argv: list[str] | None, prog: str) -> Any:
+def parse_with_config(
+    dataclass_type: type[T] | tuple[type, ...],
+    argv: list[str] | None,
+    prog: str,
+    config: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Any:
     """Parse ``--config YAML`` (optional) and ``--key value`` overrides into ``dataclass_type``.
 
     ``dataclass_type`` may be a tuple of dataclasses (e.g. ``(FinetuneArguments, TrainingArguments)``); the YAML
-    then holds the options of all of them and a tuple of instances is returned.
+    then holds the options of all of them and a tuple of instances is returned. ``config`` is the recipe when
+    ``argv`` names none; ``overrides`` (option name -> value) win over the recipe and ``argv`` (a Python caller's
+    fixed values, e.g. an experiment driver's output folder and seed).
     A YAML key that is not an option, a missing YAML file or a bad value ends in a ``ConfigError`` naming it.
     """
     types = dataclass_type if isinstance(dataclass_type, tuple) else (dataclass_type,)
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config")
+    pre.add_argument("--config", default=config)
     known, rest = pre.parse_known_args(argv)
     parser = HfArgumentParser(types, prog=prog)
     parser.add_argument(
         "--config",
         help="YAML recipe whose values are the defaults of this run (a path, or the file name of a shipped recipe)",
     )
+    names = {f.name for t in types for f in dataclasses.fields(t)}
     if known.config:
         defaults = _read_yaml(Path(known.config))
-        names = {f.name for t in types for f in dataclasses.fields(t)}
         unknown = sorted(set(defaults) - names)
         if unknown:
             raise ConfigError(f"{known.config}: unknown option(s) {', '.join(unknown)}; see --help for the names")
         parser.set_defaults(**defaults)
-    # The parser also returns a namespace holding --config itself: only the dataclasses are wanted.
+    unknown = sorted(set(overrides or {}) - names)
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}; see --help for the names")
+    namespace, remaining = parser.parse_known_args(rest)
+    if remaining:
+        raise ConfigError(f"unknown option(s) {' '.join(remaining)}; see {prog} --help for the names")
+    vars(namespace).update(overrides or {})
     try:
-        parsed = parser.parse_args_into_dataclasses(args=rest)[: len(types)]
+        parsed = [t(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(t) if f.init}) for t in types]
     except ValueError as error:  # a dataclass __post_init__ (e.g. TrainingArguments) rejected a value
         if isinstance(error, ConfigError):
             raise
         raise ConfigError(str(error)) from error
     return parsed[0] if not isinstance(dataclass_type, tuple) else tuple(parsed)
+
+
+def recipe_options(dataclass_type: type[T] | tuple[type, ...], config: str | Path, **overrides: Any) -> Any:
+    """The options of a recipe with some values replaced, for Python callers:
+    ``recipe_options(PretrainArguments, "pretrain_tiny_synthetic.yaml", data="videos/", max_steps=20)``."""
+    return parse_with_config(dataclass_type, [], prog=str(config), config=config, overrides=overrides)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

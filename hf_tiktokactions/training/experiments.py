@@ -50,6 +50,8 @@ class ExperimentArguments:
         default=False, metadata={"help": "generate the embedded synthetic sets under output_dir/data and use them"}
     )
     embedded_clips_per_class: int = field(default=12, metadata={"help": "size of each generated synthetic set"})
+    # fine-tuning data set by --embedded (dataset, data_root); not an option
+    finetune_data: dict[str, str] = field(default_factory=dict, init=False)
 
 
 @dataclass
@@ -85,37 +87,32 @@ def _prepare_embedded(args: ExperimentArguments) -> None:
         data / "index", clips_per_class=args.embedded_clips_per_class, size=64, num_frames=32, seed=1, progress=False
     )
     args.pretrain_data = str(index)
-    args.finetune_args = f"--dataset videofolder --data_root {shlex.quote(str(target))} {args.finetune_args}"
+    args.finetune_data = {"dataset": "videofolder", "data_root": str(target)}
 
 
 def _pretrain_options(args: ExperimentArguments, **values: Any) -> PretrainArguments:
-    options = parse_with_config(
-        PretrainArguments, ["--config", args.pretrain_config, *shlex.split(args.pretrain_args)], prog="pretrain"
+    """The pre-training recipe, then ``--pretrain_args``, then the driver's ``values``."""
+    return parse_with_config(
+        PretrainArguments,
+        shlex.split(args.pretrain_args),
+        prog="--pretrain_args",
+        config=args.pretrain_config,
+        overrides=values,
     )
-    return dataclasses.replace(options, **values)
 
 
 def _finetune_options(
     args: ExperimentArguments, output_dir: Path, seed: int, init_from: str | None
 ) -> tuple[FinetuneArguments, TrainingArguments]:
-    argv = [
-        "--config",
-        args.finetune_config,
-        *shlex.split(args.finetune_args),
-        "--output_dir",
-        str(output_dir),
-        "--seed",
-        str(seed),
-    ]
-    options, training = parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="finetune")
-    return dataclasses.replace(options, init_from=init_from), training
-
-
-def _reset_accelerate() -> None:
-    """Pre-training builds its own Accelerator; Trainer resets the shared state when it builds its one."""
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
+    """The fine-tuning recipe, then ``--finetune_args``, then the driver's data, folder, seed and initialisation."""
+    overrides = {**args.finetune_data, "output_dir": str(output_dir), "seed": seed, "init_from": init_from}
+    return parse_with_config(
+        (FinetuneArguments, TrainingArguments),
+        shlex.split(args.finetune_args),
+        prog="--finetune_args",
+        config=args.finetune_config,
+        overrides=overrides,
+    )
 
 
 def pretrain_once(options: PretrainArguments) -> str:
@@ -125,7 +122,6 @@ def pretrain_once(options: PretrainArguments) -> str:
 
     final = Path(options.output_dir) / "final"
     if not (final / "config.json").exists():
-        _reset_accelerate()
         pretrain(options if options.resume else dataclasses.replace(options, resume="latest"))
     return str(final)
 
@@ -137,7 +133,6 @@ def finetune_once(args: ExperimentArguments, output_dir: Path, seed: int, init_f
     done = output_dir / "results.json"
     if done.exists():
         return json.loads(done.read_text())
-    _reset_accelerate()
     return finetune(*_finetune_options(args, output_dir, seed, init_from))
 
 
@@ -253,6 +248,7 @@ def _options_record(args: ExperimentArguments) -> dict:
         "finetune_config": args.finetune_config,
         "pretrain_args": args.pretrain_args,
         "finetune_args": args.finetune_args,
+        "finetune_data": args.finetune_data,
         "pretrain_data": args.pretrain_data,
     }
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState, is_initialized
 from accelerate.utils import ProjectConfiguration, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -87,6 +88,13 @@ def make_accelerator(args: PretrainArguments) -> Accelerator:
     precision = args.mixed_precision if args.mixed_precision != "auto" else ("bf16" if on_gpu else "no")
     trackers = [t for t in args.report_to.split(",") if t and t != "none"]
     project = ProjectConfiguration(project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / "logs"))
+    # Accelerate's state is one per process: after a fine-tuning in this process (an experiment driver), a
+    # pre-training must keep its mixed precision.
+    if is_initialized() and AcceleratorState().mixed_precision != precision:
+        raise ConfigError(
+            f"--mixed_precision {precision}: this process already trains with {AcceleratorState().mixed_precision} "
+            "(e.g. an earlier fine-tuning of the same experiment); give both recipes the same mixed_precision"
+        )
     return Accelerator(
         cpu=not on_gpu,
         mixed_precision=precision,

@@ -1,0 +1,200 @@
+"""The publishing steps: ``convert`` (official checkpoints -> our folder), ``export`` (the Hub folder), ``push``
+(export + upload) and ``space`` (the Gradio demo on a model folder)."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..modeling.configuration_videomaev2 import _PRESETS
+from ..modeling.conversion import TASKS
+from ..resources import CHECKOUT
+from .options import option, positional
+
+MODEL_PRESETS = tuple(_PRESETS)
+
+
+@dataclass
+class ConvertOptions:
+    """Convert an official VideoMAE V2 checkpoint (.pth: pre-training, fine-tuned or distilled, the paper's released
+    files included), an OpenGVLab VideoMAE V2 Hub folder or a transformers VideoMAE folder, local or a Hub repo id,
+    into a folder that VideoMAEv2*.from_pretrained loads."""
+
+    source: str = positional(
+        "official .pth / .safetensors file, a transformers VideoMAE or OpenGVLab VideoMAE V2 folder, or a Hub repo id "
+        "(OpenGVLab/VideoMAEv2-Base; DrQY/VideoMAEv2_TikTok:path/in/repo.pth for one file of a repo)",
+        "SOURCE",
+    )
+    output_dir: str = positional("folder to write (config.json, model.safetensors, conversion.json)", "OUTPUT_DIR")
+    model_preset: str | None = option(
+        "model size; inferred from the weight shapes when omitted", None, choices=MODEL_PRESETS, old_names=("--preset",)
+    )
+    filename: str | None = option("the checkpoint file inside a Hub repository that holds several", None)
+    task: str | None = option(
+        "default: pretraining with a decoder, encoder for an OpenGVLab folder, else classification",
+        None,
+        choices=TASKS,
+    )
+    num_labels: int | None = option("classes of a new classification head (replaces a head of another size)", None)
+
+
+def convert(options: ConvertOptions) -> dict:
+    """Convert and print the report (source format, task, preset, dropped keys); returns it."""
+    from ..modeling.conversion import convert as convert_checkpoint
+    from ..modeling.hub_source import resolve_source
+
+    report = convert_checkpoint(
+        resolve_source(options.source, options.filename),
+        options.output_dir,
+        preset=options.model_preset,
+        task=options.task,
+        num_labels=options.num_labels,
+    )
+    print(json.dumps(report, indent=2))
+    return report
+
+
+@dataclass
+class CardOptions:
+    """What the model card says besides the results (shared by ``export`` and ``push``)."""
+
+    results: list[str] = option("results file (repeatable; format in hub/results.py)", [], action="extend")
+    license: str = option("license id for the card's YAML", "apache-2.0")
+    base_model: str | None = option("Hub id of the pre-trained checkpoint this model was fine-tuned from", None)
+    pretraining_dataset: str | None = option("dataset id of the (private) pre-training index", None)
+    model_name: str | None = option("title of the card (default: repo id or folder name)", None)
+    tags: list[str] = option("extra tags (repeatable)", [], action="extend", old_names=("--tag",))
+    template_dir: str | None = option("folder holding model_card_template.md (default: model_cards/)", None)
+    sampling_rate: int | None = option("frame stride of a clip (default: stored, else 4)", None)
+    num_views: int | None = option("temporal test views (default: stored, else 5)", None)
+    num_crops: int | None = option("spatial test crops (default: stored, else 3)", None)
+    segment_based: bool | None = option("TSN segment sampling (SSv2)", None, nargs="?", const=True)
+
+    def card_options(self) -> dict[str, Any]:
+        return dict(
+            license=self.license,
+            base_model=self.base_model,
+            pretraining_dataset=self.pretraining_dataset,
+            model_name=self.model_name,
+            extra_tags=list(self.tags),
+            template_dir=self.template_dir,
+        )
+
+    def preprocessing(self) -> dict[str, Any]:
+        return dict(
+            sampling_rate=self.sampling_rate,
+            num_views=self.num_views,
+            num_crops=self.num_crops,
+            segment_based=self.segment_based,
+        )
+
+    def loaded_results(self) -> list:
+        from ..hub.results import load_results
+
+        return [load_results(path) for path in self.results]
+
+
+@dataclass(kw_only=True)
+class ExportOptions(CardOptions):
+    """Write the Hub folder of a fine-tuned model: safetensors, remote code, processor configs, model card."""
+
+    model: str = option("fine-tuned model folder (or Hub id)")
+    output_dir: str = option("new or empty folder", old_names=("--output",))
+    repo_id: str | None = option("Hub id shown in the card's usage example", None)
+    overwrite: bool = option("replace a non-empty --output-dir", False)
+
+
+def export(options: ExportOptions) -> Path:
+    """Export and print what was written; returns the folder."""
+    from ..hub.export import export_model
+
+    out = export_model(
+        options.model,
+        options.output_dir,
+        options.loaded_results(),
+        preprocessing=options.preprocessing(),
+        overwrite=options.overwrite,
+        repo_id=options.repo_id,
+        **options.card_options(),
+    )
+    print(f"exported {options.model} -> {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
+    print(f"load with AutoModelForVideoClassification.from_pretrained({str(out)!r}, trust_remote_code=True)")
+    return out
+
+
+@dataclass(kw_only=True)
+class PushOptions(CardOptions):
+    """Export a fine-tuned model and upload it to the Hub (token from HF_TOKEN or `hf auth login`)."""
+
+    model: str = option("fine-tuned model folder (or Hub id)")
+    repo_id: str = option("ORG/NAME")
+    private: bool = option("create the repository as private", False)
+
+
+def push(options: PushOptions) -> str:
+    """Export, upload and print the commit URL; returns it."""
+    from ..hub.push import push_model
+
+    url = push_model(
+        options.model,
+        options.repo_id,
+        options.loaded_results(),
+        private=options.private,
+        preprocessing=options.preprocessing(),
+        **options.card_options(),
+    )
+    print(f"pushed {options.model} to {options.repo_id}: {url}")
+    return url
+
+
+@dataclass
+class SpaceOptions:
+    """Serve the Gradio Space (spaces/app.py of the repository) on a model folder or Hub id.
+
+    Each option sets the environment variable the Space reads, so the page behaves exactly as on the Hub.
+    """
+
+    model: str | None = option(
+        "model folder or Hub id (MODEL_ID; default: the quickstart's runs/quickstart/model)", None
+    )
+    accurate_views: str = option("views of the accurate mode, TxS (ACCURATE_VIEWS)", "2x3")
+    max_video_seconds: int = option("longest accepted video (MAX_VIDEO_SECONDS)", 180)
+    max_upload_mb: int = option("largest accepted upload (MAX_UPLOAD_MB)", 100)
+    inference_dtype: str = option(
+        "float32, bfloat16 or auto (INFERENCE_DTYPE)", "auto", choices=("float32", "bfloat16", "auto")
+    )
+    torch_threads: int | None = option("torch intra-op threads (TORCH_THREADS; default: all cores)", None)
+    examples_dir: str | None = option("where the synthetic example clips are made (EXAMPLES_DIR)", None)
+    host: str = option("address to listen on (GRADIO_SERVER_NAME)", "0.0.0.0")
+    port: int | None = option("port (GRADIO_SERVER_PORT; default: Gradio's 7860 or the next free one)", None)
+    app: Path = option("the Space's app.py", CHECKOUT / "spaces" / "app.py")
+
+    def environment(self) -> dict[str, str]:
+        values = {
+            "MODEL_ID": self.model,
+            "ACCURATE_VIEWS": self.accurate_views,
+            "MAX_VIDEO_SECONDS": self.max_video_seconds,
+            "MAX_UPLOAD_MB": self.max_upload_mb,
+            "INFERENCE_DTYPE": self.inference_dtype,
+            "TORCH_THREADS": self.torch_threads,
+            "EXAMPLES_DIR": self.examples_dir,
+            "GRADIO_SERVER_NAME": self.host,
+            "GRADIO_SERVER_PORT": self.port,
+        }
+        return {name: str(value) for name, value in values.items() if value is not None}
+
+
+def space(options: SpaceOptions) -> None:
+    """Run the Space's app.py as its own ``__main__`` with the options in its environment (serves until stopped)."""
+    app = Path(options.app)
+    if not app.is_file():
+        raise ConfigError(
+            f"--app {app}: no such file; the Space ships with the repository (spaces/app.py), pass its path"
+        )
+    os.environ.update(options.environment())
+    runpy.run_path(str(app), run_name="__main__")

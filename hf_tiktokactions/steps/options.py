@@ -1,0 +1,59 @@
+"""How a step's options dataclass becomes its command line: one style for every step.
+
+An option is named after its dataclass field and accepted in both spellings, ``--output_dir`` and
+``--output-dir`` (``transformers.HfArgumentParser`` registers both); a renamed option keeps its old name as an
+alias (field metadata ``aliases``, marked "old name" in ``--help``). A field whose metadata has
+``positional=True`` is a positional argument (``hf-tiktokactions blur-faces IN OUT``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from transformers import HfArgumentParser
+
+from ..errors import ConfigError
+
+
+def option(help: str, default: Any = dataclasses.MISSING, *, old_names: tuple[str, ...] = (), **metadata: Any) -> Any:
+    """A dataclass field with its ``--help`` text; ``old_names`` (e.g. ``("--output",)``) stay accepted."""
+    if old_names:
+        metadata["aliases"] = list(old_names)
+        help = f"{help} (old name: {', '.join(old_names)})"
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **metadata})
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+def positional(help: str, metavar: str) -> Any:
+    """A required positional argument (no ``--name``), e.g. ``IN`` and ``OUT`` of ``blur-faces``."""
+    return dataclasses.field(metadata={"help": help, "metavar": metavar, "positional": True})
+
+
+class OptionsParser(HfArgumentParser):
+    """``HfArgumentParser`` plus positional fields (metadata ``positional=True``)."""
+
+    @staticmethod
+    def _parse_dataclass_field(parser, field: dataclasses.Field) -> None:
+        if not field.metadata.get("positional"):
+            HfArgumentParser._parse_dataclass_field(parser, field)
+            return
+        kwargs = {k: v for k, v in field.metadata.items() if k != "positional"}
+        parser.add_argument(field.name, type=field.type, **kwargs)
+
+
+def parse_options(types: type | tuple[type, ...], argv: list[str] | None, prog: str, description: str | None) -> Any:
+    """Parse ``argv`` into an instance of ``types`` (or a tuple of instances when ``types`` is a tuple).
+
+    A value a dataclass rejects in ``__post_init__`` ends in a ``ConfigError`` naming it.
+    """
+    classes = types if isinstance(types, tuple) else (types,)
+    parser = OptionsParser(classes, prog=prog, description=description)
+    try:
+        parsed = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+    except ValueError as error:
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(str(error)) from error
+    return tuple(parsed) if isinstance(types, tuple) else parsed[0]
