@@ -39,6 +39,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="upload the clip files too (a `clip` video column); never the originals",
     )
+    p.add_argument(
+        "--num-shards",
+        type=int,
+        default=None,
+        help="parquet shards to write (default: up to 500 MB each); a multiple of the processes that will stream it",
+    )
     p.add_argument("--allow-public", action="store_true", help="push even when --repo-id exists and is public")
     p.add_argument("--include-descriptions", action="store_true", help="publish the videos' free-text descriptions too")
     p.add_argument("--include-usernames", action="store_true", help="publish user name columns too")
@@ -101,12 +107,19 @@ def main(argv: list[str] | None = None) -> int:
         include_local_paths=args.include_local_paths,
     )
     if args.repo_id is None:
-        contents = write_folder(args.index, args.to_folder, options, card_maker(args))
+        contents = write_folder(args.index, args.to_folder, options, card_maker(args), num_shards=args.num_shards)
         print(f"wrote {contents.num_rows} rows of {args.index} to {args.to_folder} (data/*.parquet, README.md)")
         return 0
     try:
         contents, info = push_index(
-            args.index, args.repo_id, options, card_maker(args), args.token, args.allow_public, args.to_folder
+            args.index,
+            args.repo_id,
+            options,
+            card_maker(args),
+            args.token,
+            args.allow_public,
+            args.to_folder,
+            args.num_shards,
         )
     except OSError as error:  # offline, refused, unwritable cache
         raise TikTokActionsError(f"pushing to {args.repo_id} failed: {error}") from None

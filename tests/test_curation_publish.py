@@ -28,7 +28,12 @@ from hf_tiktokactions.curation.pipeline import CurationOptions
 from hf_tiktokactions.curation.publish import PublishOptions, push_index, write_folder
 from hf_tiktokactions.data.pretrain_dataset import PretrainVideoDataset
 from hf_tiktokactions.errors import ConfigError
-from hf_tiktokactions.training.pretrain_data import resolve_videos
+from hf_tiktokactions.training.pretrain_data import (
+    check_relative_paths,
+    load_published,
+    resolve_videos,
+    streaming_rows,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
@@ -162,3 +167,27 @@ def test_training_from_the_published_folder_reads_the_embedded_clips(curated, tm
     # without clips, the relative paths of a Hub copy name nothing: one clear error (the folder itself resolves them)
     write_folder(curated, tmp_path / "rows_only", PublishOptions())
     assert resolve_videos(str(tmp_path / "rows_only"))[0] == str(tmp_path / "rows_only" / "clips" / "a.mp4")
+    as_from_the_hub = load_published(str(tmp_path / "rows_only"))  # the same loader as for a Hub id
+    with pytest.raises(ConfigError, match="push it with --embed-clips"):
+        check_relative_paths(as_from_the_hub, "clip_path", base=None)
+
+
+def test_streaming_ranks_read_their_own_shards(curated, tmp_path):
+    write_folder(curated, tmp_path / "published", PublishOptions(embed_clips=True), num_shards=2)
+    with pytest.raises(ConfigError, match="--streaming reads a published index"):
+        streaming_rows(str(curated), 0, 1)
+    accelerate = Path(sys.executable).parent / "accelerate"
+    command = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    command += ["--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "training" / "pretrain.py")]
+    command += ["--config", str(RECIPE), "--data", str(tmp_path / "published"), "--streaming", "true"]
+    command += ["--output_dir", str(tmp_path / "run"), "--max_steps", "2", "--per_device_train_batch_size", "1"]
+    command += ["--save_steps", "100", "--reconstruction_steps", "0", "--report_to", "none", "--disable_tqdm", "true"]
+    command += ["--decode_backend", "pyav"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=400, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["num_processes"] == 2 and summary["steps"] == 2
+    first, second = (set(ids) for ids in summary["streamed_video_ids"])
+    assert first and second and not first & second and first | second == {"a", "b"}

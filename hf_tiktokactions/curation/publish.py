@@ -124,13 +124,18 @@ def _num_shards(dataset: Any, embed_clips: bool, max_shard_bytes: int) -> int:
     return max(1, min(len(dataset), size // max_shard_bytes + 1))
 
 
-def write_shards(dataset: Any, folder: Path, embed_clips: bool, max_shard_bytes: int = MAX_SHARD_BYTES) -> list[Path]:
+def write_shards(
+    dataset: Any, folder: Path, embed_clips: bool, max_shard_bytes: int = MAX_SHARD_BYTES, num_shards: int | None = None
+) -> list[Path]:
     """``folder/data/train-0000i-of-0000n.parquet`` as ``Dataset.push_to_hub`` writes them (clip files embedded
-    with ``embed_table_storage``, which also cuts their paths to the file name)."""
+    with ``embed_table_storage``, which also cuts their paths to the file name): ``num_shards`` of them, or as
+    many as keep each under ``max_shard_bytes``. Streaming ranks read whole shards when their number divides evenly."""
     from datasets.table import embed_table_storage
 
     (folder / DATA_DIR).mkdir(parents=True, exist_ok=True)
-    num_shards = _num_shards(dataset, embed_clips, max_shard_bytes) if len(dataset) else 1
+    if num_shards is None:
+        num_shards = _num_shards(dataset, embed_clips, max_shard_bytes) if len(dataset) else 1
+    num_shards = max(1, min(num_shards, len(dataset)))
     batch_size = 10 if embed_clips else 1000  # a row group of ten clips, as datasets does for videos
     paths = []
     for index in range(num_shards):
@@ -175,23 +180,24 @@ def write_folder(
     options: PublishOptions = PublishOptions(),
     card: CardMaker | str | None = None,
     repo: tuple[str, bool] | None = None,
+    num_shards: int | None = None,
 ) -> PublishedContents:
     """Write what would be uploaded into ``folder`` (its old ``data/`` shards are replaced): ``data/*.parquet``
-    and ``README.md`` (the card, with the data files and features in its YAML). ``repo`` is the ``(repo_id,
-    private)`` the folder is meant for, stated in the card."""
+    (``num_shards`` of them, default: shards of at most 500 MB) and ``README.md`` (the card, with the data files
+    and features in its YAML). ``repo`` is the ``(repo_id, private)`` the folder is meant for, stated in the card."""
     with quiet_progress_bars():
-        return _write_folder(index_path, Path(folder), options, card, repo)
+        return _write_folder(index_path, Path(folder), options, card, repo, num_shards)
 
 
-def _write_folder(index_path, folder: Path, options: PublishOptions, card, repo) -> PublishedContents:
+def _write_folder(index_path, folder: Path, options: PublishOptions, card, repo, num_shards) -> PublishedContents:
     index = load_index(index_path)
     dataset = prepare_for_hub(index, options, curation_folder(index_path))
     contents = describe(dataset, options, list(index.column_names))
     if repo is not None:
         contents = PublishedContents(**{**contents.__dict__, "repo_id": repo[0], "private": repo[1]})
     shutil.rmtree(folder / DATA_DIR, ignore_errors=True)
-    write_shards(dataset, folder, options.embed_clips)
-    text = card(contents) if callable(card) else (card or "")
+    write_shards(dataset, folder, options.embed_clips, num_shards=num_shards)
+    text = card(contents) if callable(card) else (card or "---\n---\n")
     (folder / "README.md").write_text(card_metadata(text, dataset), encoding="utf-8")
     return contents
 
@@ -220,6 +226,7 @@ def push_index(
     token: str | None = None,
     allow_public: bool = False,
     to_folder: str | Path | None = None,
+    num_shards: int | None = None,
 ):
     """Write the folder (``to_folder``, else a temporary one) and upload it to the dataset ``repo_id``.
 
@@ -239,7 +246,7 @@ def push_index(
         )
     staging = Path(to_folder or tempfile.mkdtemp(prefix=".push_index.", dir=curation_folder(index_path)))
     try:
-        contents = write_folder(index_path, staging, options, card, (repo_id, private is not False))
+        contents = write_folder(index_path, staging, options, card, (repo_id, private is not False), num_shards)
         if private is None:
             api.create_repo(repo_id, repo_type="dataset", private=True, exist_ok=True)
         info = api.upload_folder(

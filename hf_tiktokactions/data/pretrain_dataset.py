@@ -103,6 +103,22 @@ def video_paths(videos: Any, video_column: str = "video", base: str | os.PathLik
     return videos if isinstance(videos, Sequence) else list(videos)
 
 
+def decode_crops(settings: Any, video: Any, rng: np.random.Generator) -> torch.Tensor:
+    """One dense clip of ``video`` cropped ``settings.num_sample`` times with ``rng`` (``settings`` carries
+    ``num_frames``, ``sampling_rate``, ``short_video``, ``backend``, ``crop`` and ``num_sample``, as
+    :class:`PretrainVideoDataset` does).
+
+    Returns:
+        uint8 (num_sample, T, C, S, S).
+    """
+    with open_video(video, settings.backend) as reader:
+        indices = dense_clip_indices(
+            reader.num_frames, settings.num_frames, settings.sampling_rate, rng, settings.short_video
+        )
+        frames = reader.read(indices)  # (T, C, H, W), channels-last memory
+    return torch.stack([settings.crop(frames, rng) for _ in range(settings.num_sample)])
+
+
 class PretrainVideoDataset(Dataset):
     """Items: ``{"pixel_values": uint8 (num_sample, T, C, S, S), "skipped": [names of replaced videos]}``.
 
@@ -172,11 +188,7 @@ class PretrainVideoDataset(Dataset):
         Returns:
             uint8 (num_sample, T, C, S, S).
         """
-        rng = self.rng
-        with open_video(video, self.backend) as reader:
-            indices = dense_clip_indices(reader.num_frames, self.num_frames, self.sampling_rate, rng, self.short_video)
-            frames = reader.read(indices)  # (T, C, H, W), channels-last memory
-        return torch.stack([self.crop(frames, rng) for _ in range(self.num_sample)])
+        return decode_crops(self, video, self.rng)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         """``dataset[i]`` draws crops from this process's generator. ``dataset[(epoch, i)]`` (the keys of

@@ -51,14 +51,12 @@ def _is_saved_dataset(path: Path) -> bool:
     return path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists())
 
 
-def _curation_index(path: Path) -> tuple[Any, Path] | None:
-    """``(index, curation folder)`` when ``path`` is a curation folder or its ``index/``, else ``None``."""
-    from datasets import load_from_disk
-
+def _curation_folder(path: Path) -> Path | None:
+    """The curation folder when ``path`` is one (holding ``index/``) or its ``index/``, else ``None``."""
     if (path / INDEX_DIR / "state.json").is_file():
-        return load_from_disk(str(path / INDEX_DIR)), path
+        return path
     if path.name == INDEX_DIR and (path / "state.json").is_file() and (path.parent / METADATA_DIR).is_dir():
-        return load_from_disk(str(path)), path.parent
+        return path.parent
     return None
 
 
@@ -67,9 +65,9 @@ def _load_dataset(data: str, token_env: str) -> tuple[Any, Path | None]:
     import datasets
 
     path = Path(data)
-    found = _curation_index(path)
-    if found is not None:
-        return found
+    folder = _curation_folder(path)
+    if folder is not None:  # its paths are relative to the curation folder
+        return datasets.load_from_disk(str(folder / INDEX_DIR)), folder
     if is_published_folder(path):
         return load_published(str(path), token_env), path
     if path.is_dir():
@@ -143,7 +141,7 @@ def resolve_videos(
     tags = [t.strip() for t in hashtags.split(",") if t.strip()] if hashtags else None
     path = Path(data)
     is_dataset = (
-        _curation_index(path) is not None or _is_saved_dataset(path) or is_published_folder(path) or not path.exists()
+        _curation_folder(path) is not None or _is_saved_dataset(path) or is_published_folder(path) or not path.exists()
     )
     if tags and not is_dataset:
         raise ConfigError("--hashtags filters a curation index; --data is a folder or a list file")
@@ -166,3 +164,55 @@ def resolve_videos(
         chosen = sorted(np.random.default_rng(subset_seed).choice(len(videos), size=max_videos, replace=False))
         videos = videos.select(chosen) if hasattr(videos, "select") else [videos[i] for i in chosen]
     return videos
+
+
+def streaming_rows(
+    data: str | None,
+    rank: int,
+    num_processes: int,
+    video_column: str | None = None,
+    only_passed: bool = True,
+    hashtags: str | None = None,
+    token_env: str = "HF_TOKEN",
+    seed: int = 0,
+    shuffle_buffer: int = 256,
+) -> tuple[Any, int, str, Path | None]:
+    """This rank's rows of a published index read as a stream (``--streaming``): ``(rows, rows of the whole index,
+    video column, folder of relative paths)``. The shards are split between the ranks with
+    ``datasets.distributed.split_dataset_by_node`` (whole shards per rank when their number divides evenly,
+    else every ``num_processes``-th row), then shuffled (shard order and a buffer of ``shuffle_buffer`` rows)."""
+    from datasets.distributed import split_dataset_by_node
+
+    if not data:
+        raise ConfigError(
+            "no --data given: --streaming reads a published index (a folder of parquet shards or a Hub id)"
+        )
+    path = Path(data)
+    if path.exists() and not is_published_folder(path):
+        raise ConfigError(
+            f"--streaming reads a published index (push_index.py --to-folder DIR, or its Hub id); {data} is not one: "
+            "drop --streaming to train from it"
+        )
+    base = path if path.exists() else None
+    rows = load_published(data, token_env, streaming=True)
+    num_rows = rows.info.splits["train"].num_examples if rows.info.splits and "train" in rows.info.splits else None
+    if not num_rows:
+        raise ConfigError(f"--data {data!r}: its card states no row count (dataset_info); write it with push_index.py")
+    column = video_column or default_video_column(rows.column_names or [])
+    if column not in (rows.column_names or []):
+        raise ConfigError(f"the dataset has no column {column!r} (columns: {rows.column_names}); set --video_column")
+    if type((rows.features or {}).get(column)).__name__ == "Video":
+        from datasets import Video
+
+        rows = rows.cast_column(column, Video(decode=False))  # the bytes, decoded by our readers
+    tags = [t.strip() for t in hashtags.split(",") if t.strip()] if hashtags else None
+    rows = filter_rows(rows, only_passed, tags)
+    if column != EMBEDDED_CLIP_COLUMN:
+        rows = rows.filter(lambda value: value is not None, input_columns=column)
+        if base is None:
+            raise ConfigError(
+                f"--streaming from the Hub reads embedded clips: {data} has no {EMBEDDED_CLIP_COLUMN!r} column; push "
+                "it with --embed-clips"
+            )
+    rows = split_dataset_by_node(rows, rank=rank, world_size=num_processes)
+    return rows.shuffle(seed=seed, buffer_size=shuffle_buffer), num_rows, column, base

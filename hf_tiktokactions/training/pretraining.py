@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.data_loader import DataLoaderShard
 from accelerate.utils import ProjectConfiguration, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -29,13 +30,14 @@ from tqdm.auto import tqdm
 from ..atomic_files import write_json_atomic, write_text_atomic
 from ..data.collate import PretrainCollator
 from ..data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
+from ..data.streaming_dataset import StreamingPretrainDataset
 from ..data.transforms import normalize_video
 from ..errors import ConfigError, TikTokActionsError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
 from .arguments import PretrainArguments, to_json_dict
 from .checkpointing import TrainingProgress, resolve_resume, save_checkpoint
 from .optim import weight_decay_groups
-from .pretrain_data import resolve_videos
+from .pretrain_data import resolve_videos, streaming_rows
 from .reconstructions import reconstruction_grid
 from .schedules import cosine_with_warmup
 
@@ -129,19 +131,7 @@ def pretrain(args: PretrainArguments) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
 
     # Data: one dense clip per video, num_sample crops of it, masks added by the collator.
-    videos = resolve_videos(
-        args.data,
-        args.video_column,
-        args.only_passed,
-        args.hashtags,
-        args.max_videos,
-        args.subset_seed,
-        args.hub_token_env,
-    )
-    model = build_model(args)
-    config = model.config
-    dataset = PretrainVideoDataset(
-        videos,
+    clip_options = dict(
         num_frames=args.num_frames,
         sampling_rate=args.sampling_rate,
         input_size=args.input_size,
@@ -149,6 +139,23 @@ def pretrain(args: PretrainArguments) -> dict:
         backend=args.decode_backend,
         seed=args.seed,
     )
+    if args.streaming:
+        dataset = streaming_dataset(args, accelerator, clip_options)
+        num_videos = dataset.num_rows  # of the whole index; each process streams its share
+    else:
+        videos = resolve_videos(
+            args.data,
+            args.video_column,
+            args.only_passed,
+            args.hashtags,
+            args.max_videos,
+            args.subset_seed,
+            args.hub_token_env,
+        )
+        dataset = PretrainVideoDataset(videos, **clip_options)
+        num_videos = len(dataset)
+    model = build_model(args)
+    config = model.config
     normalize_on_device = (
         accelerator.device.type == "cuda" if args.normalize_on_device is None else args.normalize_on_device
     )
@@ -161,23 +168,24 @@ def pretrain(args: PretrainArguments) -> dict:
         decoder_mask_ratio=args.decoder_mask_ratio,
         normalize=not normalize_on_device,
     )
-    sampler = EpochKeySampler(len(dataset), args.seed)
-    loader = DataLoader(
-        dataset,
+    loader_options = dict(
         batch_size=args.per_device_train_batch_size,
-        sampler=sampler,
         collate_fn=collator,
         drop_last=True,
         num_workers=args.dataloader_num_workers,
         pin_memory=torch.cuda.is_available(),
         persistent_workers=args.dataloader_num_workers > 0,
     )
+    if args.streaming:  # each rank reads its own shards: not sharded again by Accelerate, only put on the device
+        loader = DataLoaderShard(dataset, device=accelerator.device, **loader_options)
+    else:
+        loader = DataLoader(dataset, sampler=EpochKeySampler(len(dataset), args.seed), **loader_options)
     world = accelerator.num_processes
     total_videos = args.per_device_train_batch_size * world * args.gradient_accumulation_steps
-    steps_per_epoch = len(dataset) // total_videos
+    steps_per_epoch = num_videos // total_videos
     if steps_per_epoch == 0:
         raise ConfigError(
-            f"{len(dataset)} videos cannot fill one step of {total_videos} videos "
+            f"{num_videos} videos cannot fill one step of {total_videos} videos "
             f"({args.per_device_train_batch_size} per device x {world} processes x {args.gradient_accumulation_steps} accumulation)"
         )
     total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
@@ -195,7 +203,10 @@ def pretrain(args: PretrainArguments) -> dict:
         betas=(args.adam_beta1, args.adam_beta2),
         eps=args.adam_epsilon,
     )
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    if args.streaming:
+        model, optimizer = accelerator.prepare(model, optimizer)
+    else:
+        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     progress = TrainingProgress()
     accelerator.register_for_checkpointing(progress)
 
@@ -211,7 +222,7 @@ def pretrain(args: PretrainArguments) -> dict:
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,
         "learning_rate": lr_peak,
-        "videos": len(videos),
+        "videos": num_videos,
         "resumed_from": str(resume_from) if resume_from else None,
     }
     if accelerator.is_main_process:
@@ -315,6 +326,9 @@ def pretrain(args: PretrainArguments) -> dict:
         "seconds": round(time.perf_counter() - started, 2),
         "skipped_videos_on_main_process": skipped_videos,
         "rank_parameter_digests": digests,
+        "streamed_video_ids": (
+            accelerator.gather_for_metrics([dataset.read_ids], use_gather_object=True) if args.streaming else None
+        ),
         "final_model": str(output_dir / "final"),
     }
     if accelerator.is_main_process:
@@ -329,7 +343,34 @@ def pretrain(args: PretrainArguments) -> dict:
     return summary
 
 
-def _preview_batch(dataset: PretrainVideoDataset, collator: PretrainCollator, size: int = 8) -> dict:
+def streaming_dataset(
+    args: PretrainArguments, accelerator: Accelerator, clip_options: dict
+) -> StreamingPretrainDataset:
+    """This process's items of a published index read as a stream (``--streaming``)."""
+    rows, num_rows, column, base = streaming_rows(
+        args.data,
+        accelerator.process_index,
+        accelerator.num_processes,
+        args.video_column,
+        args.only_passed,
+        args.hashtags,
+        args.hub_token_env,
+        args.seed,
+    )
+    return StreamingPretrainDataset(
+        rows,
+        num_rows=num_rows,
+        rank=accelerator.process_index,
+        num_processes=accelerator.num_processes,
+        video_column=column,
+        base=base,
+        **clip_options,
+    )
+
+
+def _preview_batch(
+    dataset: PretrainVideoDataset | StreamingPretrainDataset, collator: PretrainCollator, size: int = 8
+) -> dict:
     """A fixed batch for watching the run: the first crop of up to ``size`` videos (epoch-0 keys, so the
     crops and the masks are the same every time). Its loss is logged at the start, at every reconstruction
     step and at the end."""
