@@ -71,6 +71,15 @@ def test_paths_are_relative_and_a_moved_folder_still_trains(curated, tmp_path):
     shutil.copytree(curated, tmp_path / "copy")
     shutil.move(tmp_path / "copy", moved)
     assert resolve_videos(str(moved)) == [str(moved / "clips" / "a.mp4"), str(moved / "clips" / "b.mp4")]
+    # an index written when paths were absolute still reads (its paths as they are)
+    old = tmp_path / "old"
+    shutil.copytree(curated, old)
+    absolute = load_index(old).map(lambda row: {"clip_path": row["clip_path"] and str(old / row["clip_path"])})
+    absolute.save_to_disk(str(tmp_path / "old_index"))
+    shutil.rmtree(old / "index")
+    shutil.move(tmp_path / "old_index", old / "index")
+    assert resolve_videos(str(old)) == [str(old / "clips" / "a.mp4"), str(old / "clips" / "b.mp4")]
+
     result = pretrain_one_step(moved / "index", tmp_path / "run")
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 1

@@ -237,6 +237,7 @@ def push_index(
     from huggingface_hub import HfApi, get_token
 
     check_repo_id(repo_id)
+    load_index(index_path)  # a missing index fails here, before the Hub is asked anything
     api = HfApi(token=token or get_token())
     private = repo_visibility(api, repo_id)
     if private is False and not allow_public:
