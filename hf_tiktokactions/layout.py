@@ -27,9 +27,15 @@ A curation folder (``curate``)::
     DIR/.curation.lock        held while a run writes the folder (``CURATION_LOCK_FILE``)
     DIR/stats.json, stats.md  dataset statistics (``STATS_JSON``, ``STATS_MD``)
     DIR/purge_logs/           records of what retention deleted (``PURGE_LOG_DIR``)
+
+Paths inside a curation folder's records and index (``clip_path``, ``source_path``, ``metadata_path``) are
+stored relative to the folder (:func:`stored_path`) and read back with :func:`resolved_path`.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 # collection folder
 VIDEOS_FILE = "videos.jsonl"
@@ -55,3 +61,29 @@ REVIEW_LIST_FILE = "review_list.txt"
 CURATION_LOCK_FILE = ".curation.lock"
 STATS_JSON, STATS_MD = "stats.json", "stats.md"
 PURGE_LOG_DIR = "purge_logs"
+
+
+def stored_path(path: str | os.PathLike | None, folder: str | os.PathLike) -> str | None:
+    """How a path is written into ``folder``'s records and index: relative to ``folder`` (POSIX ``/``), so a moved
+    or copied folder still finds its files and no absolute local path leaves the machine with the index.
+
+    A path that cannot be made relative (another drive on Windows) stays absolute; ``None`` stays ``None``.
+    """
+    if path is None or path == "":
+        return None
+    absolute = os.path.abspath(os.path.join(folder, path))
+    try:
+        return Path(os.path.relpath(absolute, os.path.abspath(folder))).as_posix()
+    except ValueError:
+        return absolute
+
+
+def resolved_path(stored: str | os.PathLike | None, folder: str | os.PathLike) -> str | None:
+    """The local path of a path read from ``folder``'s records or index: a relative one is taken from ``folder``;
+    an absolute one (indexes written before paths were stored relative) or a URL is returned as it is."""
+    if stored is None or stored == "":
+        return None
+    text = os.fspath(stored)
+    if "://" in text or os.path.isabs(text):
+        return text
+    return os.path.normpath(os.path.join(os.path.abspath(folder), text))

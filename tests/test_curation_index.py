@@ -1,8 +1,4 @@
-"""The index is rebuilt from the metadata files, and is pushed as a private dataset.
-
-The Hub is never contacted: the one mocked call is the upload itself, ``datasets.Dataset.push_to_hub``;
-everything up to it (loading the index, filtering, building the embedded clip column) is real.
-"""
+"""The index is rebuilt from the metadata files (publishing it: ``test_curation_publish.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +14,6 @@ from hf_tiktokactions.curation.engines import curate
 from hf_tiktokactions.curation.index import INDEX_COLUMNS, load_index, save_index
 from hf_tiktokactions.curation.inputs import load_video_inputs
 from hf_tiktokactions.curation.pipeline import CurationOptions
-from hf_tiktokactions.curation.publish import push_index
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +32,7 @@ def test_index_has_the_required_columns_and_types(curated):
     index = load_index(curated)
     assert list(index.column_names) == list(INDEX_COLUMNS)
     rows = {r["video_id"]: r for r in index}
-    assert rows["ok"]["status"] == "pass" and Path(rows["ok"]["clip_path"]).is_file()
+    assert rows["ok"]["status"] == "pass" and (curated / rows["ok"]["clip_path"]).is_file()
     assert rows["broken"]["status"] == "rejected" and rows["broken"]["clip_path"] is None
     assert rows["broken"]["person_frames"] is None and rows["broken"]["reason"]
     assert index.features["clip_start"].dtype == "float64" and index.features["person_frames"].dtype == "int32"
@@ -55,22 +50,6 @@ def test_index_follows_the_metadata_files(curated, tmp_path):
     save_index(copy)
     assert load_index(copy / "index")["video_id"] == ["x"]
     assert sorted(p.name for p in copy.iterdir()) == ["index", "metadata"]
-
-
-def test_push_is_private_and_embeds_no_video_unless_asked(curated, monkeypatch):
-    import datasets
-
-    calls = []
-    monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: calls.append((self, repo_id, kw)))
-    push_index(curated, "my-lab/tiktok-index")
-    dataset, repo_id, kwargs = calls[-1]
-    assert repo_id == "my-lab/tiktok-index" and kwargs["private"] is True and kwargs["embed_external_files"] is False
-    assert "clip" not in dataset.column_names and len(dataset) == 2
-
-    push_index(curated / "index", "my-lab/clips", embed_clips=True, statuses=("pass",))
-    dataset, _, kwargs = calls[-1]
-    assert kwargs["private"] is True and kwargs["embed_external_files"] is True
-    assert type(dataset.features["clip"]).__name__ == "Video" and dataset["status"] == ["pass"]
 
 
 def _cli(script: str, *args: str) -> subprocess.CompletedProcess:

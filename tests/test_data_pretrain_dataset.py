@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -127,4 +129,17 @@ def test_a_datasets_video_feature_column_is_read_by_path(video_folder):
     paths = PretrainVideoDataset(video_folder, **SMALL).videos
     index = Dataset.from_dict({"video": paths}).cast_column("video", Video())
     dataset = PretrainVideoDataset(index, **SMALL)
-    assert dataset.videos == paths and dataset[0]["pixel_values"].shape == (3, 4, 3, 32, 32)
+    assert list(dataset.videos) == paths and dataset[0]["pixel_values"].shape == (3, 4, 3, 32, 32)
+
+
+def test_embedded_video_bytes_come_before_the_path(video_folder):
+    """A dataset pushed with its clips keeps only the file name as ``path``: the bytes must be read (the path first
+    failed on every video)."""
+    from datasets import Dataset, Video
+
+    path = Path(PretrainVideoDataset(video_folder, **SMALL).videos[0])
+    embedded = [{"bytes": path.read_bytes(), "path": path.name}]
+    dataset = PretrainVideoDataset(
+        Dataset.from_dict({"clip": embedded}).cast_column("clip", Video()), video_column="clip", **SMALL
+    )
+    assert dataset.videos[0] == path.read_bytes() and dataset[0]["pixel_values"].shape == (3, 4, 3, 32, 32)

@@ -92,9 +92,12 @@ def test_card_reports_the_last_purge(curated, tmp_path):
     DatasetCard(str(card))  # round-trips
 
 
-def test_push_index_uploads_the_card_before_the_rows(curated, monkeypatch):
-    import datasets
+def test_push_index_card_states_what_went_up(curated, monkeypatch, tmp_path):
+    """Only the Hub calls are mocked (``HfApi.repo_info`` says the repository does not exist; ``create_repo`` and
+    ``upload_folder`` record); the folder uploaded, its shards and card are real."""
+    import httpx
     import huggingface_hub
+    from huggingface_hub.errors import RepositoryNotFoundError
 
     output, _, _ = curated
     sys.path.insert(0, str(ROOT / "dataset_scripts"))
@@ -102,26 +105,34 @@ def test_push_index_uploads_the_card_before_the_rows(curated, monkeypatch):
         import push_index as push_cli
     finally:
         sys.path.pop(0)
-    calls = []
+    calls, uploaded = [], {}
+
+    def missing(self, repo_id, **kw):
+        calls.append(("repo_info", repo_id, kw))
+        raise RepositoryNotFoundError("404", response=httpx.Response(404, request=httpx.Request("GET", "x")))
+
+    def upload_folder(self, **kw):
+        calls.append(("upload_folder", kw["repo_id"], kw))
+        uploaded.update(
+            {str(p.relative_to(kw["folder_path"])): p.read_text() for p in Path(kw["folder_path"]).glob("*.md")}
+        )
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", missing)
     monkeypatch.setattr(
         huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create_repo", repo_id, kw))
     )
-    monkeypatch.setattr(
-        huggingface_hub.HfApi, "upload_file", lambda self, **kw: calls.append(("upload_file", kw["path_in_repo"], kw))
-    )
-    monkeypatch.setattr(
-        datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: calls.append(("push_to_hub", repo_id, kw))
-    )
-    assert push_cli.main(["--index", str(output), "--repo-id", "my-lab/index"]) == 0
-    assert [c[0] for c in calls] == ["create_repo", "upload_file", "push_to_hub"]
-    assert calls[0][2]["private"] is True and calls[0][2]["repo_type"] == "dataset"
-    card = DatasetCard(calls[1][2]["path_or_fileobj"].decode())
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+    assert push_cli.main(["--index", str(output), "--repo-id", "my-lab/index", "--token", "hf_x"]) == 0
+    assert [c[0] for c in calls] == ["repo_info", "create_repo", "upload_folder"]
+    assert calls[1][2]["private"] is True and calls[1][2]["repo_type"] == "dataset"
+    card = DatasetCard(uploaded["README.md"])
     assert card.data.task_categories == ["video-classification"] and "## Retention" in card.text
-    assert calls[2][2]["private"] is True
+    assert "(private)" in card.data.pretty_name and "is **private**" in card.text
+    assert "never video files" not in card.text and "holds no video files" in card.text
+    assert card.data.configs[0]["data_files"][0]["path"] == "data/train-*"
 
-    calls.clear()
-    assert push_cli.main(["--index", str(output), "--repo-id", "my-lab/index", "--no-card"]) == 0
-    assert [c[0] for c in calls] == ["push_to_hub"]
+    assert push_cli.main(["--index", str(output), "--repo-id", "my-lab/index", "--token", "hf_x", "--no-card"]) == 0
+    assert "dataset_info" in uploaded["README.md"] and "## Retention" not in uploaded["README.md"]
 
 
 def test_push_offline_fails_in_one_line(curated):

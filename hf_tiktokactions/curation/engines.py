@@ -53,7 +53,7 @@ from hf_tiktokactions.errors import ConfigError, OutputStateError, RunStopped
 from hf_tiktokactions.layout import CURATION_CONFIG_FILE as CONFIG_FILE
 from hf_tiktokactions.layout import CURATION_LOCK_FILE as LOCK_FILE
 from hf_tiktokactions.layout import CURATION_SUMMARY_FILE as SUMMARY_FILE
-from hf_tiktokactions.layout import REVIEW_LIST_FILE
+from hf_tiktokactions.layout import REVIEW_LIST_FILE, resolved_path
 from hf_tiktokactions.output_guard import OutsideFolder, lock_output, path_under
 
 logger = logging.getLogger(__name__)
@@ -350,10 +350,11 @@ def _distinct_from_earlier(output: Path, video: VideoInput) -> VideoInput:
     if not meta.is_file():
         return video
     try:
-        earlier = str(read_json(meta).get("source_path") or "")
+        earlier = resolved_path(read_json(meta).get("source_path"), output) or ""  # stored relative to DIR
     except (OSError, ValueError):
         return video
-    if earlier == video.source_path or not _is_another_file(Path(earlier), Path(video.source_path)):
+    same = os.path.abspath(earlier) == os.path.abspath(video.source_path)
+    if same or not _is_another_file(Path(earlier), Path(video.source_path)):
         return video
     digest = hashlib.sha256(video.source_path.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     renamed = replace(video, video_id=f"{video.video_id}-{digest}")

@@ -4,16 +4,21 @@ Because it is rebuilt from the per-video metadata files (each written atomically
 the index always agrees with them, however often a run was killed and resumed. It is saved with
 ``save_to_disk`` into a temporary folder that then replaces ``DIR/index``.
 
-Columns (:data:`INDEX_FEATURES`): ``video_id``, ``source_path``, ``clip_path`` (absolute, ``None``
+Columns (:data:`INDEX_COLUMNS`): ``video_id``, ``source_path``, ``clip_path`` (``clips/<id>.mp4``, ``None``
 when rejected: pass it to the pre-training loader as ``video_column="clip_path"`` after filtering
 on ``status``), ``status`` (``pass`` / ``review`` / ``rejected``), ``reason``, ``person_frames``,
 ``clip_start`` / ``clip_end`` (seconds in the source), ``clip_num_frames``, ``sampled_frames``
 (clip frame indices), ``duration``, ``fps``, ``width``, ``height``, ``num_frames`` (source, from
 the container), ``description``, ``hashtag``, ``metadata_path``.
+
+Every path column is relative to ``DIR`` (:func:`layout.stored_path`), so a moved or copied curation folder
+still finds its clips; readers resolve them with :func:`layout.resolved_path` (an index written when paths were
+absolute reads the same way).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,7 +28,7 @@ from typing import Any
 
 from hf_tiktokactions.curation.pipeline import METADATA_DIR
 from hf_tiktokactions.errors import OutputStateError
-from hf_tiktokactions.layout import INDEX_DIR
+from hf_tiktokactions.layout import INDEX_DIR, stored_path
 
 
 def _features():
@@ -53,6 +58,7 @@ def _features():
     )
 
 
+PATH_COLUMNS = ("source_path", "clip_path", "metadata_path")
 INDEX_COLUMNS = (
     "video_id",
     "source_path",
@@ -91,11 +97,12 @@ def read_records(output: str | Path) -> list[dict[str, Any]]:
 
 
 def index_row(record: dict[str, Any], output: Path) -> dict[str, Any]:
-    """One index row from one metadata record; clip paths become absolute."""
+    """One index row from one metadata record; its paths relative to ``output`` (older records held absolute ones)."""
     row = {column: record.get(column) for column in INDEX_COLUMNS}
-    row["clip_path"] = str((output / record["clip_path"]).resolve()) if record.get("clip_path") else None
+    row["source_path"] = stored_path(record.get("source_path"), output)
+    row["clip_path"] = stored_path(record.get("clip_path"), output)
     row["sampled_frames"] = list(record.get("sampled_frames") or [])
-    row["metadata_path"] = str((output / METADATA_DIR / f"{record['video_id']}.json").resolve())
+    row["metadata_path"] = f"{METADATA_DIR}/{record['video_id']}.json"
     return row
 
 
@@ -109,14 +116,28 @@ def build_index(output: str | Path):
     return Dataset.from_dict(columns, features=_features())
 
 
-def save_index(output: str | Path):
-    """Build the index and put it at ``DIR/index`` (replacing the old one only once the new one is complete)."""
+@contextlib.contextmanager
+def quiet_progress_bars():
+    """No ``datasets`` progress bars inside (a bar for each small table written is noise after a run's own bar)."""
     from datasets.utils.tqdm import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-    output = Path(output)
-    dataset = build_index(output)
     bars_were_off = are_progress_bars_disabled()
-    disable_progress_bars()  # a bar for writing one small table is noise after the run's own bar
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not bars_were_off:
+            enable_progress_bars()
+
+
+def save_index(output: str | Path):
+    """Build the index and put it at ``DIR/index`` (replacing the old one only once the new one is complete)."""
+    with quiet_progress_bars():
+        return _save_index(Path(output))
+
+
+def _save_index(output: Path):
+    dataset = build_index(output)
     staging = Path(tempfile.mkdtemp(prefix=".index.", dir=output))
     try:
         dataset.save_to_disk(str(staging))
@@ -129,13 +150,17 @@ def save_index(output: str | Path):
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if not bars_were_off:
-            enable_progress_bars()
     return dataset
 
 
+def curation_folder(path: str | Path) -> Path:
+    """The curation folder ``DIR`` of ``DIR`` or ``DIR/index``: the folder the index's paths are relative to."""
+    path = Path(path)
+    return path.parent if path.name == INDEX_DIR and not (path / INDEX_DIR).is_dir() else path
+
+
 def load_index(path: str | Path):
-    """Read an index written by :func:`save_index` (``DIR`` or ``DIR/index``)."""
+    """Read an index written by :func:`save_index` (``DIR`` or ``DIR/index``); its paths as stored (relative)."""
     from datasets import load_from_disk
 
     path = Path(path)

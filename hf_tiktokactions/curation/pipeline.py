@@ -35,7 +35,7 @@ from hf_tiktokactions.curation.stages.person_detection import PersonDetector
 from hf_tiktokactions.curation.stages.probe import count_frames, probe_source
 from hf_tiktokactions.curation.stages.sampling import evenly_spaced_indices
 from hf_tiktokactions.errors import ConfigError, RunStopped, VideoRejected
-from hf_tiktokactions.layout import CLIPS_DIR, METADATA_DIR
+from hf_tiktokactions.layout import CLIPS_DIR, METADATA_DIR, stored_path
 
 PASS, REVIEW, REJECTED = "pass", "review", "rejected"
 TRUNCATION_TOLERANCE = 0.02  # containers may declare a frame or two more than decode
@@ -300,9 +300,11 @@ def decision_stage(
 
 
 def write_metadata(output: Path, record: dict[str, Any]) -> Path:
-    """Commit one video: ``DIR/metadata/<video_id>.json``, written atomically."""
+    """Commit one video: ``DIR/metadata/<video_id>.json``, written atomically, its paths relative to ``DIR``."""
     path = metadata_path(Path(output), record["video_id"])
-    write_json_atomic(path, {**record, "processed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    paths = {key: stored_path(record.get(key), output) for key in ("source_path", "clip_path")}
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    write_json_atomic(path, {**record, **paths, "processed_at": now})
     return path
 
 

@@ -27,6 +27,7 @@ _EXPORTS = {
         "spatial_crop",
     ],
     "pretrain_dataset": ["EpochKeySampler", "PretrainVideoDataset", "find_videos", "video_paths"],
+    "streaming_dataset": ["StreamingPretrainDataset"],
     "collate": ["PretrainCollator"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

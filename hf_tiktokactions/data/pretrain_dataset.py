@@ -30,8 +30,17 @@ from hf_tiktokactions.data.decoding import open_video
 from hf_tiktokactions.data.sampling import dense_clip_indices
 from hf_tiktokactions.data.transforms import PRETRAIN_SCALES, MultiScaleCrop
 from hf_tiktokactions.errors import VideoDecodeError
+from hf_tiktokactions.layout import resolved_path
 
-__all__ = ["EpochKeySampler", "PretrainVideoDataset", "find_videos", "video_paths", "VIDEO_EXTENSIONS"]
+__all__ = [
+    "EpochKeySampler",
+    "PretrainVideoDataset",
+    "VideoColumn",
+    "find_videos",
+    "video_paths",
+    "video_source",
+    "VIDEO_EXTENSIONS",
+]
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
 
@@ -45,21 +54,69 @@ def find_videos(folder: str | os.PathLike, extensions: Iterable[str] = VIDEO_EXT
     return sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
 
 
-def video_paths(videos: Any, video_column: str = "video") -> list[Any]:
-    """Paths (or URLs, or bytes) from a folder, a list, or a ``datasets.Dataset`` column (``Video``
-    features are read undecoded)."""
+def video_source(value: Any, base: str | os.PathLike | None = None) -> Any:
+    """What to decode for one dataset value: a ``Video`` value's embedded bytes before its path (a dataset pushed
+    with its clips keeps only the file's base name as ``path``), else the path, resolved against ``base`` when
+    it is relative (paths of a curation index are relative to its folder)."""
+    if isinstance(value, dict):
+        if value.get("bytes"):
+            return value["bytes"]
+        value = value.get("path")
+    if isinstance(value, (str, os.PathLike)) and base is not None:
+        return resolved_path(value, base)
+    return value
+
+
+class VideoColumn(Sequence):
+    """The videos of a ``datasets.Dataset`` column, read one row at a time (embedded clips are not all loaded
+    into memory): ``column[i]`` is :func:`video_source` of row ``i``."""
+
+    def __init__(self, dataset: Any, column: str, base: str | os.PathLike | None = None):
+        feature = dataset.features[column]
+        if type(feature).__name__ == "Video" and getattr(feature, "decode", False):
+            dataset = dataset.cast_column(column, type(feature)(decode=False))
+        self.rows, self.column, self.base = dataset.select_columns([column]), column, base
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index):  # Sequence's int index; slices are not needed here
+        return video_source(self.rows[int(index)][self.column], self.base)
+
+    def select(self, indices: Sequence[int]) -> VideoColumn:
+        """The rows ``indices``, still read one at a time."""
+        return VideoColumn(self.rows.select(indices), self.column, self.base)
+
+
+def video_paths(videos: Any, video_column: str = "video", base: str | os.PathLike | None = None) -> Sequence[Any]:
+    """Paths (or URLs, or bytes) from a folder, a list, or a ``datasets.Dataset`` column (``Video`` features are
+    read undecoded, embedded bytes first, one row at a time; relative paths are taken from ``base``)."""
     if isinstance(videos, (str, os.PathLike)):
         return find_videos(videos)
     column_names = getattr(videos, "column_names", None)
     if column_names is not None:  # a datasets.Dataset
         if video_column not in column_names:
             raise ValueError(f"the dataset has no column {video_column!r}; its columns are {column_names}")
-        feature = videos.features[video_column]
-        if type(feature).__name__ == "Video" and getattr(feature, "decode", False):
-            videos = videos.cast_column(video_column, type(feature)(decode=False))
-        values = videos[video_column]
-        return [v.get("path") or v.get("bytes") if isinstance(v, dict) else v for v in values]
-    return list(videos)
+        if type(videos.features[video_column]).__name__ == "Video":
+            return VideoColumn(videos, video_column, base)
+        return [video_source(v, base) for v in videos[video_column]]
+    return videos if isinstance(videos, Sequence) else list(videos)
+
+
+def decode_crops(settings: Any, video: Any, rng: np.random.Generator) -> torch.Tensor:
+    """One dense clip of ``video`` cropped ``settings.num_sample`` times with ``rng`` (``settings`` carries
+    ``num_frames``, ``sampling_rate``, ``short_video``, ``backend``, ``crop`` and ``num_sample``, as
+    :class:`PretrainVideoDataset` does).
+
+    Returns:
+        uint8 (num_sample, T, C, S, S).
+    """
+    with open_video(video, settings.backend) as reader:
+        indices = dense_clip_indices(
+            reader.num_frames, settings.num_frames, settings.sampling_rate, rng, settings.short_video
+        )
+        frames = reader.read(indices)  # (T, C, H, W), channels-last memory
+    return torch.stack([settings.crop(frames, rng) for _ in range(settings.num_sample)])
 
 
 class PretrainVideoDataset(Dataset):
@@ -131,11 +188,7 @@ class PretrainVideoDataset(Dataset):
         Returns:
             uint8 (num_sample, T, C, S, S).
         """
-        rng = self.rng
-        with open_video(video, self.backend) as reader:
-            indices = dense_clip_indices(reader.num_frames, self.num_frames, self.sampling_rate, rng, self.short_video)
-            frames = reader.read(indices)  # (T, C, H, W), channels-last memory
-        return torch.stack([self.crop(frames, rng) for _ in range(self.num_sample)])
+        return decode_crops(self, video, self.rng)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         """``dataset[i]`` draws crops from this process's generator. ``dataset[(epoch, i)]`` (the keys of

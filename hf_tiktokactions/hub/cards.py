@@ -402,6 +402,12 @@ def _size_category(num_clips: int | None) -> str | None:
     return "10M<n<100M"
 
 
+DATASET_CONTENTS = (
+    "The index is **private** and not distributed: it holds video identifiers, clip boundaries and derived "
+    "statistics only, never video files, frames or user names."
+)
+
+
 def dataset_card(
     stats: Mapping[str, Any],
     *,
@@ -409,8 +415,14 @@ def dataset_card(
     license: str = "other",
     summary: str = "",
     template_dir: str | os.PathLike | None = None,
+    contents: str = DATASET_CONTENTS,
+    redistribution: str = "The videos are not redistributed.",
+    private: bool = True,
 ) -> DatasetCard:
     """The card of the private pre-training index, from a statistics dict.
+
+    ``contents`` says what the dataset holds and ``redistribution`` whether videos go with it (the defaults: the
+    private index, without video files); ``private`` adds the tag ``private``.
 
     Known keys (all optional, shown in this order): ``num_videos``, ``num_clips``, ``total_hours``,
     ``num_hashtags``, ``mean_clip_seconds``, ``date_range``, ``resolutions``; any other scalar key is
@@ -437,7 +449,7 @@ def dataset_card(
         license=license,
         task_categories=["video-classification"],
         size_categories=_size_category(stats.get("num_clips")),
-        tags=["video", "action-recognition", "self-supervised", "tiktokactions", "private"],
+        tags=["video", "action-recognition", "self-supervised", "tiktokactions"] + (["private"] if private else []),
     )
     card = DatasetCard.from_template(
         card_data,
@@ -446,6 +458,8 @@ def dataset_card(
         summary=summary or "Unlabeled clips of people in public short social videos, for self-supervised pre-training.",
         statistics_table=statistics_table,
         category_table=category_table,
+        contents=contents,
+        redistribution=redistribution,
     )
     DatasetCard(str(card))
     return card

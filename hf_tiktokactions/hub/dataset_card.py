@@ -25,6 +25,7 @@ from hf_tiktokactions.curation.governance.stats import (
     reasons_table,
     status_table,
 )
+from hf_tiktokactions.curation.publish import PublishedContents
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.hub.cards import dataset_card
 
@@ -42,6 +43,11 @@ PRINCIPLES = {
     "consolidation": "one tag over several related classes",
     "social_cultural": "challenges, festivals and rituals with recognisable motion (`flowerchallenge`)",
 }
+CLIPS_LICENSE_NOTE = (
+    "Research index with clips. The videos belong to their creators; the clips in this dataset may be held and used "
+    "only under the TikTok Research API terms and the collecting lab's ethics approval, and are deleted with their "
+    "source videos."
+)
 REFRESH_DAYS = 15
 
 
@@ -194,27 +200,66 @@ def _insert_before(text: str, heading: str, block: str) -> str:
     return text.rstrip() + "\n\n" + block + "\n" if at < 0 else text[:at] + block + "\n\n" + text[at:]
 
 
+def published_contents_text(contents: PublishedContents) -> str:
+    """What a published index holds, in the words of its card: rows, columns, clips or not, what was left out,
+    and the repository's visibility (only when it is known)."""
+    statuses = f" (status: {', '.join(contents.statuses)})" if contents.statuses else ""
+    columns = ", ".join(f"`{c}`" for c in contents.columns)
+    parts = [f"This dataset holds {contents.num_rows:,} rows of the index{statuses}, with the columns {columns}."]
+    if contents.embed_clips:
+        parts.append(
+            "**It includes video clips**: the `clip` column (`datasets.Video`) holds the bytes of each curated clip "
+            "(an H.264 excerpt of 3.5-10 s re-encoded from a public video) and its file name; the original "
+            "downloaded videos are not included."
+        )
+    else:
+        parts.append(
+            "It holds no video files: `clip_path` names each clip relative to the curation folder it was made in."
+        )
+    if contents.left_out:
+        parts.append("Left out of the upload: " + ", ".join(f"`{c}`" for c in contents.left_out) + ".")
+    if contents.private is True:
+        parts.append(f"The repository `{contents.repo_id}` is **private**.")
+    elif contents.private is False:
+        parts.append(f"The repository `{contents.repo_id}` is **public**: anyone can read what is listed here.")
+    return " ".join(parts)
+
+
 def index_dataset_card(
     stats: Mapping[str, Any],
     *,
     curation: Mapping[str, Any] | None = None,
     collection: Mapping[str, Any] | None = None,
     retention: Mapping[str, Any] | None = None,
-    pretty_name: str = "TikTokActions pre-training index (private)",
+    pretty_name: str | None = None,
     template_dir: str | os.PathLike | None = None,
+    contents: PublishedContents | None = None,
 ) -> DatasetCard:
     """The card of a curated index.
 
     ``stats`` is :func:`curation.stats.statistics_of_index`'s dict; ``curation`` is the index folder's
     ``curation_summary.json``, ``collection`` the collection's ``summary.json``, ``retention`` the last
-    purge log (all optional). The result validates offline (``DatasetCard(str(card))`` parses it).
+    purge log (all optional). ``contents`` is what ``push_index`` publishes (rows, columns, clips, visibility):
+    the card then states exactly that; without it the card describes the private index without video files.
+    The result validates offline (``DatasetCard(str(card))`` parses it).
     """
+    private = True if contents is None else contents.private
+    if pretty_name is None:
+        pretty_name = "TikTokActions pre-training index" + (" (private)" if private else "")
+    wording: dict[str, Any] = {}
+    if contents is not None:
+        wording = {"contents": published_contents_text(contents), "private": bool(private)}
+        if contents.embed_clips:
+            wording["redistribution"] = (
+                "Clips cut from the videos are included in this dataset (its `clip` column); the original videos "
+                "are not redistributed."
+            )
     card = dataset_card(
-        _headline(stats, collection), pretty_name=pretty_name, license="other", template_dir=template_dir
+        _headline(stats, collection), pretty_name=pretty_name, license="other", template_dir=template_dir, **wording
     )
     card.data.license_name = LICENSE_NAME
     card.data.license_link = LICENSE_LINK
-    card.data.license_details = LICENSE_NOTE
+    card.data.license_details = LICENSE_NOTE if contents is None or not contents.embed_clips else CLIPS_LICENSE_NOTE
     card.data.viewer = False  # the rows are paths on the lab's storage; nothing to preview
     body = "\n\n".join(
         [

@@ -163,15 +163,30 @@ def stats(options: StatsOptions) -> dict[str, Any]:
 
 @dataclass
 class PushIndexOptions:
-    """Push a curated video index to the Hugging Face Hub as a private dataset (token: `hf auth login` or HF_TOKEN).
+    """Push a curated video index to the Hugging Face Hub as a private dataset (token: `hf auth login` or HF_TOKEN),
+    or write exactly what would be uploaded (data/*.parquet + README.md) to a folder.
 
-    Without --embed-clips only the rows go up (paths, clip times, statuses, reasons); the videos stay local. The
-    dataset card (README.md) goes up first: --card PATH, or by default the card the stats step writes for the index.
+    Without --embed-clips only the rows go up (relative clip paths, clip times, statuses, reasons); the videos stay
+    local. Local paths, descriptions and user names stay out unless asked for; an existing public repository is
+    refused unless --allow-public. The card (README.md; --card PATH, or by default the card the stats step writes for
+    the index) states exactly what went up.
     """
 
     index: Path = option("the curate step's output folder, or its index/ folder")
-    repo_id: str = option("ORG/NAME of the dataset repository (created private)")
+    repo_id: str | None = option("ORG/NAME of the dataset repository (created private)", None)
+    to_folder: Path | None = option(
+        "write what would be uploaded (data/*.parquet + README.md) into this folder; with --repo-id, upload it", None
+    )
     embed_clips: bool = option("upload the clip files too (a `clip` video column); never the originals", False)
+    num_shards: int | None = option(
+        "parquet shards to write (default: up to 500 MB each); a multiple of the processes that will stream it", None
+    )
+    allow_public: bool = option("push even when --repo-id exists and is public", False)
+    include_descriptions: bool = option("publish the videos' free-text descriptions too", False)
+    include_usernames: bool = option("publish user name columns too", False)
+    include_local_paths: bool = option(
+        "publish source_path and metadata_path too (relative to the curation folder)", False
+    )
     status: list[str] | None = option("push only rows with these statuses", None, nargs="+", choices=STATUSES)
     token: str | None = option("Hub token (default: the logged-in one / HF_TOKEN)", None)
     card: Path | None = option(
@@ -180,41 +195,67 @@ class PushIndexOptions:
     no_card: bool = option("push no dataset card", False)
 
 
-def _card_text(options: PushIndexOptions) -> str | None:
-    """The README.md to push: --card, else the card the stats step would write for this index, else none."""
+def _card_maker(options: PushIndexOptions):
+    """The README.md to publish, given what goes up: --card (with a paragraph on the contents added), else the
+    card the stats step would write for this index, stating the contents; with --no-card only the data YAML."""
+    from ..hub.dataset_card import published_contents_text
+
     if options.no_card:
         return None
     if options.card is not None:
         try:
-            return Path(options.card).read_text(encoding="utf-8")
+            own = Path(options.card).read_text(encoding="utf-8")
         except OSError as error:
             raise TikTokActionsError(f"--card {options.card}: cannot read it ({error.strerror})") from None
+        return lambda contents: own.rstrip() + "\n\n## Contents\n\n" + published_contents_text(contents) + "\n"
     from ..curation.governance.stats import statistics_of_index
     from ..hub.dataset_card import card_for_curated_folder
 
-    return str(card_for_curated_folder(options.index, statistics_of_index(options.index, _catalogue(None))))
+    statistics = statistics_of_index(options.index, _catalogue(None))
+    return lambda contents: str(card_for_curated_folder(options.index, statistics, contents=contents))
 
 
 def push_index(options: PushIndexOptions):
-    """Create the private dataset repository and upload the card and the rows; returns the commit info."""
-    from ..curation.publish import check_repo_id
+    """Write the Hub layout to --to-folder, or push it to --repo-id; returns the published contents (and the
+    commit info when pushed)."""
+    from ..curation.publish import PublishOptions, check_repo_id, write_folder
     from ..curation.publish import push_index as upload
 
-    check_repo_id(options.repo_id)
+    if options.repo_id is None and options.to_folder is None:
+        raise TikTokActionsError("give --repo-id ORG/NAME to push, or --to-folder DIR to write what would be pushed")
+    if options.repo_id is not None:
+        check_repo_id(options.repo_id)
+    publish = PublishOptions(
+        embed_clips=options.embed_clips,
+        statuses=tuple(options.status) if options.status else None,
+        include_descriptions=options.include_descriptions,
+        include_usernames=options.include_usernames,
+        include_local_paths=options.include_local_paths,
+    )
+    index = Path(options.index)
+    if options.repo_id is None:
+        contents = write_folder(
+            index, Path(options.to_folder), publish, _card_maker(options), num_shards=options.num_shards
+        )
+        print(f"wrote {contents.num_rows} rows of {index} to {options.to_folder} (data/*.parquet, README.md)")
+        return contents
     try:
-        info = upload(
-            Path(options.index),
+        contents, info = upload(
+            index,
             options.repo_id,
-            options.embed_clips,
-            tuple(options.status) if options.status else None,
+            publish,
+            _card_maker(options),
             options.token,
-            _card_text(options),
+            options.allow_public,
+            Path(options.to_folder) if options.to_folder else None,
+            options.num_shards,
         )
     except OSError as error:  # offline, refused, unwritable cache
         raise TikTokActionsError(f"pushing to {options.repo_id} failed: {error}") from None
     commit = getattr(info, "commit_url", None) or ""
-    print(f"pushed {options.index} to https://huggingface.co/datasets/{options.repo_id} (private) {commit}".rstrip())
-    return info
+    visibility = "private" if contents.private else "PUBLIC"
+    print(f"pushed {index} to https://huggingface.co/datasets/{options.repo_id} ({visibility}) {commit}".rstrip())
+    return contents, info
 
 
 @dataclass

@@ -48,6 +48,13 @@ class PretrainArguments:
         default=None, metadata={"help": "a random subset of N videos (the paper's scaling study)"}
     )
     subset_seed: int = field(default=0, metadata={"help": "seed of the --max-videos subset"})
+    streaming: bool = field(
+        default=False,
+        metadata={
+            "help": "read a published index (push_index.py --to-folder DIR, or its Hub id) as a stream, each process "
+            "its own parquet shards, without a local copy"
+        },
+    )
     hub_token_env: str = field(
         default="HF_TOKEN", metadata={"help": "environment variable holding the token for a private Hub dataset"}
     )

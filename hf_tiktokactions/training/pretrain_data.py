@@ -1,35 +1,48 @@
-"""Which videos a pre-training run reads: a curation index, a folder, a list file or a Hub dataset, then
-the filters and the random subset of the paper's scaling study."""
+"""Which videos a pre-training run reads: a curation folder or its index, a published index (a folder of parquet
+shards written by ``push_index --to-folder``, or the same on the Hub), a saved dataset, a folder of videos or a
+list file; then the filters and the random subset of the paper's scaling study.
+
+A published index is read by one function, :func:`load_published`, whether it lies in a local folder or on the
+Hub (``datasets.load_dataset`` on either), so what trains from the folder trains from the Hub id. Its embedded
+clips (the ``clip`` column of ``push_index --embed-clips``) are decoded from their bytes; its relative
+``clip_path`` values are taken from the folder it lies in.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..data.pretrain_dataset import find_videos, video_paths
 from ..errors import ConfigError
+from ..layout import INDEX_DIR, METADATA_DIR
 
 INDEX_PATH_COLUMN = "clip_path"
+EMBEDDED_CLIP_COLUMN = "clip"
 
 
-def _load_dataset(data: str, token_env: str):
-    """A ``datasets`` folder saved with ``save_to_disk`` or a Hub dataset id (train split)."""
+def is_published_folder(path: Path) -> bool:
+    """A folder laid out as a Hub dataset of parquet shards (``push_index --to-folder``)."""
+    return path.is_dir() and (any(path.glob("*.parquet")) or any(path.glob("data/*.parquet")))
+
+
+def load_published(data: str, token_env: str = "HF_TOKEN", streaming: bool = False):
+    """The ``train`` split of a published index: a local folder of parquet shards or a Hub dataset id, both read
+    with ``datasets.load_dataset`` (``streaming``: an ``IterableDataset`` that reads the shards as it goes)."""
     import datasets
 
-    path = Path(data)
-    if path.is_dir():
-        loaded = datasets.load_from_disk(str(path))
-    else:
-        try:
-            loaded = datasets.load_dataset(data, token=os.environ.get(token_env))
-        except Exception as error:  # offline, private without token, or no such repo: all end here
-            raise ConfigError(
-                f"--data {data!r} is not a local path and could not be loaded from the Hub ({type(error).__name__}: "
-                f"{error}); pass a folder of videos, a list file, an index folder, or set {token_env} for a private dataset"
-            ) from error
-    if isinstance(loaded, datasets.DatasetDict):
+    try:
+        loaded = datasets.load_dataset(data, token=os.environ.get(token_env), streaming=streaming)
+    except Exception as error:  # offline, private without token, or no such repo: all end here
+        raise ConfigError(
+            f"--data {data!r} is not a local path and could not be loaded from the Hub ({type(error).__name__}: "
+            f"{error}); pass a folder of videos, a list file, an index folder, or set {token_env} for a private dataset"
+        ) from error
+    if isinstance(loaded, (datasets.DatasetDict, datasets.IterableDatasetDict)):
         loaded = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
     return loaded
 
@@ -38,18 +51,78 @@ def _is_saved_dataset(path: Path) -> bool:
     return path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists())
 
 
-def _rows_from_dataset(dataset, column: str | None, only_passed: bool, hashtags: list[str] | None) -> list[str]:
-    column = column or (INDEX_PATH_COLUMN if INDEX_PATH_COLUMN in dataset.column_names else "video")
-    if column not in dataset.column_names:
-        raise ConfigError(f"the dataset has no column {column!r} (columns: {dataset.column_names}); set --video_column")
-    if only_passed and "status" in dataset.column_names:
+def _curation_folder(path: Path) -> Path | None:
+    """The curation folder when ``path`` is one (holding ``index/``) or its ``index/``, else ``None``."""
+    if (path / INDEX_DIR / "state.json").is_file():
+        return path
+    if path.name == INDEX_DIR and (path / "state.json").is_file() and (path.parent / METADATA_DIR).is_dir():
+        return path.parent
+    return None
+
+
+def _load_dataset(data: str, token_env: str) -> tuple[Any, Path | None]:
+    """The dataset behind ``data`` and the folder its relative paths are taken from (``None`` for a Hub id)."""
+    import datasets
+
+    path = Path(data)
+    folder = _curation_folder(path)
+    if folder is not None:  # its paths are relative to the curation folder
+        return datasets.load_from_disk(str(folder / INDEX_DIR)), folder
+    if is_published_folder(path):
+        return load_published(str(path), token_env), path
+    if path.is_dir():
+        loaded = datasets.load_from_disk(str(path))
+        if isinstance(loaded, datasets.DatasetDict):
+            loaded = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
+        return loaded, path
+    return load_published(data, token_env), None
+
+
+def default_video_column(column_names: Sequence[str]) -> str:
+    """The embedded clips when the dataset holds them, else the index's clip paths, else ``video``."""
+    for column in (EMBEDDED_CLIP_COLUMN, INDEX_PATH_COLUMN):
+        if column in column_names:
+            return column
+    return "video"
+
+
+def filter_rows(dataset, only_passed: bool, hashtags: list[str] | None):
+    """Rows whose ``status`` is ``pass`` (when asked and the column exists) and whose ``hashtag`` is one of
+    ``hashtags``; works on a ``Dataset`` and an ``IterableDataset`` alike."""
+    columns = dataset.column_names or []
+    if only_passed and "status" in columns:
         dataset = dataset.filter(lambda status: status == "pass", input_columns="status")
     if hashtags:
-        if "hashtag" not in dataset.column_names:
+        if "hashtag" not in columns:
             raise ConfigError("--hashtags needs an index with a 'hashtag' column")
         wanted = {h.lower().lstrip("#") for h in hashtags}
         dataset = dataset.filter(lambda tag: (tag or "").lower() in wanted, input_columns="hashtag")
-    return [v for v in video_paths(dataset, column) if v]  # rejected index rows have no clip
+    return dataset
+
+
+def check_relative_paths(dataset, column: str, base: Path | None) -> None:
+    """Refuse relative path values that no folder can resolve (a Hub index pushed without its clips)."""
+    if base is not None or column == EMBEDDED_CLIP_COLUMN or column not in (dataset.column_names or []):
+        return
+    first = next((v for v in dataset.select(range(min(20, len(dataset))))[column] if v), None)
+    if isinstance(first, str) and "://" not in first and not os.path.isabs(first):
+        raise ConfigError(
+            f"--data: the {column!r} values ({first!r}, ...) are relative to the curation folder the index came from "
+            "and the dataset holds no clips: push it with --embed-clips, or pass that folder as --data"
+        )
+
+
+def _rows_from_dataset(
+    dataset, column: str | None, only_passed: bool, hashtags: list[str] | None, base: Path | None
+) -> Sequence[Any]:
+    column = column or default_video_column(dataset.column_names)
+    if column not in dataset.column_names:
+        raise ConfigError(f"the dataset has no column {column!r} (columns: {dataset.column_names}); set --video_column")
+    dataset = filter_rows(dataset, only_passed, hashtags)
+    if column != EMBEDDED_CLIP_COLUMN and type(dataset.features[column]).__name__ != "Video":
+        dataset = dataset.filter(lambda value: value is not None, input_columns=column)  # rejected rows: no clip
+        check_relative_paths(dataset, column, base)
+    return video_paths(dataset, column, base)
 
 
 def resolve_videos(
@@ -60,17 +133,21 @@ def resolve_videos(
     max_videos: int | None = None,
     subset_seed: int = 0,
     token_env: str = "HF_TOKEN",
-) -> list[str]:
-    """The list of video paths (or URLs) to pre-train on, in a stable order."""
+) -> Sequence[Any]:
+    """The videos to pre-train on, in a stable order: paths or URLs, or (for a dataset with embedded clips) a
+    sequence that reads each clip's bytes when asked."""
     if not data:
         raise ConfigError("no --data given: pass a curation index, a folder of videos, a list file or a Hub dataset id")
     tags = [t.strip() for t in hashtags.split(",") if t.strip()] if hashtags else None
     path = Path(data)
-    is_dataset = _is_saved_dataset(path) or not path.exists()
+    is_dataset = (
+        _curation_folder(path) is not None or _is_saved_dataset(path) or is_published_folder(path) or not path.exists()
+    )
     if tags and not is_dataset:
         raise ConfigError("--hashtags filters a curation index; --data is a folder or a list file")
     if is_dataset:
-        videos = _rows_from_dataset(_load_dataset(data, token_env), video_column, only_passed, tags)
+        dataset, base = _load_dataset(data, token_env)
+        videos = _rows_from_dataset(dataset, video_column, only_passed, tags, base)
     elif path.is_dir():
         videos = find_videos(path)
     else:
@@ -81,9 +158,61 @@ def resolve_videos(
             for line in lines
             if line and not line.startswith("#")
         ]
-    if not videos:
+    if not len(videos):
         raise ConfigError(f"--data {data!r} gives no videos (after filters)")
     if max_videos is not None and max_videos < len(videos):
-        chosen = np.random.default_rng(subset_seed).choice(len(videos), size=max_videos, replace=False)
-        videos = [videos[i] for i in sorted(chosen)]
+        chosen = sorted(np.random.default_rng(subset_seed).choice(len(videos), size=max_videos, replace=False))
+        videos = videos.select(chosen) if hasattr(videos, "select") else [videos[i] for i in chosen]
     return videos
+
+
+def streaming_rows(
+    data: str | None,
+    rank: int,
+    num_processes: int,
+    video_column: str | None = None,
+    only_passed: bool = True,
+    hashtags: str | None = None,
+    token_env: str = "HF_TOKEN",
+    seed: int = 0,
+    shuffle_buffer: int = 256,
+) -> tuple[Any, int, str, Path | None]:
+    """This rank's rows of a published index read as a stream (``--streaming``): ``(rows, rows of the whole index,
+    video column, folder of relative paths)``. The shards are split between the ranks with
+    ``datasets.distributed.split_dataset_by_node`` (whole shards per rank when their number divides evenly,
+    else every ``num_processes``-th row), then shuffled (shard order and a buffer of ``shuffle_buffer`` rows)."""
+    from datasets.distributed import split_dataset_by_node
+
+    if not data:
+        raise ConfigError(
+            "no --data given: --streaming reads a published index (a folder of parquet shards or a Hub id)"
+        )
+    path = Path(data)
+    if path.exists() and not is_published_folder(path):
+        raise ConfigError(
+            f"--streaming reads a published index (push_index.py --to-folder DIR, or its Hub id); {data} is not one: "
+            "drop --streaming to train from it"
+        )
+    base = path if path.exists() else None
+    rows = load_published(data, token_env, streaming=True)
+    num_rows = rows.info.splits["train"].num_examples if rows.info.splits and "train" in rows.info.splits else None
+    if not num_rows:
+        raise ConfigError(f"--data {data!r}: its card states no row count (dataset_info); write it with push_index.py")
+    column = video_column or default_video_column(rows.column_names or [])
+    if column not in (rows.column_names or []):
+        raise ConfigError(f"the dataset has no column {column!r} (columns: {rows.column_names}); set --video_column")
+    if type((rows.features or {}).get(column)).__name__ == "Video":
+        from datasets import Video
+
+        rows = rows.cast_column(column, Video(decode=False))  # the bytes, decoded by our readers
+    tags = [t.strip() for t in hashtags.split(",") if t.strip()] if hashtags else None
+    rows = filter_rows(rows, only_passed, tags)
+    if column != EMBEDDED_CLIP_COLUMN:
+        rows = rows.filter(lambda value: value is not None, input_columns=column)
+        if base is None:
+            raise ConfigError(
+                f"--streaming from the Hub reads embedded clips: {data} has no {EMBEDDED_CLIP_COLUMN!r} column; push "
+                "it with --embed-clips"
+            )
+    rows = split_dataset_by_node(rows, rank=rank, world_size=num_processes)
+    return rows.shuffle(seed=seed, buffer_size=shuffle_buffer), num_rows, column, base

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.data_loader import DataLoaderShard
 from accelerate.state import AcceleratorState, is_initialized
 from accelerate.utils import ProjectConfiguration, set_seed
 from torch.utils.data import DataLoader
@@ -43,6 +44,7 @@ from tqdm.auto import tqdm
 from ..atomic_files import write_json_atomic, write_text_atomic
 from ..data.collate import PretrainCollator
 from ..data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
+from ..data.streaming_dataset import StreamingPretrainDataset
 from ..data.transforms import normalize_video
 from ..errors import ConfigError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
@@ -58,7 +60,7 @@ from .checkpointing import (
 from .divergence import TrainingDiverged, finite_or_none, largest_weight, weights_problem
 from .model_init import build_pretraining_model
 from .optim import weight_decay_groups
-from .pretrain_data import resolve_videos
+from .pretrain_data import resolve_videos, streaming_rows
 from .reconstructions import reconstruction_grid
 from .schedules import cosine_with_warmup
 
@@ -150,19 +152,7 @@ def pretrain(args: PretrainArguments) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
 
     # Data: one dense clip per video, num_sample crops of it, masks added by the collator.
-    videos = resolve_videos(
-        args.data,
-        args.video_column,
-        args.only_passed,
-        args.hashtags,
-        args.max_videos,
-        args.subset_seed,
-        args.hub_token_env,
-    )
-    model = build_model(args)
-    config = model.config
-    dataset = PretrainVideoDataset(
-        videos,
+    clip_options = dict(
         num_frames=args.num_frames,
         sampling_rate=args.sampling_rate,
         input_size=args.input_size,
@@ -170,6 +160,23 @@ def pretrain(args: PretrainArguments) -> dict:
         backend=args.decode_backend,
         seed=args.seed,
     )
+    if args.streaming:
+        dataset = streaming_dataset(args, accelerator, clip_options)
+        num_videos = dataset.num_rows  # of the whole index; each process streams its share
+    else:
+        videos = resolve_videos(
+            args.data,
+            args.video_column,
+            args.only_passed,
+            args.hashtags,
+            args.max_videos,
+            args.subset_seed,
+            args.hub_token_env,
+        )
+        dataset = PretrainVideoDataset(videos, **clip_options)
+        num_videos = len(dataset)
+    model = build_model(args)
+    config = model.config
     normalize_on_device = (
         accelerator.device.type == "cuda" if args.normalize_on_device is None else args.normalize_on_device
     )
@@ -182,25 +189,26 @@ def pretrain(args: PretrainArguments) -> dict:
         decoder_mask_ratio=args.decoder_mask_ratio,
         normalize=not normalize_on_device,
     )
-    sampler = EpochKeySampler(len(dataset), args.seed)
-    loader = DataLoader(
-        dataset,
+    loader_options = dict(
         batch_size=args.per_device_train_batch_size,
-        sampler=sampler,
         collate_fn=collator,
         drop_last=True,
         num_workers=args.dataloader_num_workers,
         pin_memory=torch.cuda.is_available(),
         persistent_workers=args.dataloader_num_workers > 0,
     )
+    if args.streaming:  # each rank reads its own shards: not sharded again by Accelerate, only put on the device
+        loader = DataLoaderShard(dataset, device=accelerator.device, **loader_options)
+    else:
+        loader = DataLoader(dataset, sampler=EpochKeySampler(len(dataset), args.seed), **loader_options)
     world = accelerator.num_processes
     accumulation = args.gradient_accumulation_steps
     if accumulation < 1:
         raise ConfigError(f"--gradient_accumulation_steps {accumulation}: must be 1 or more")
     total_videos = args.per_device_train_batch_size * world * accumulation
-    if len(dataset) // total_videos == 0:
+    if num_videos // total_videos == 0:
         raise ConfigError(
-            f"{len(dataset)} videos cannot fill one step of {total_videos} videos "
+            f"{num_videos} videos cannot fill one step of {total_videos} videos "
             f"({args.per_device_train_batch_size} per device x {world} processes x {accumulation} accumulation)"
         )
     scale = total_videos / 256
@@ -215,8 +223,11 @@ def pretrain(args: PretrainArguments) -> dict:
         betas=(args.adam_beta1, args.adam_beta2),
         eps=args.adam_epsilon,
     )
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    steps_per_epoch = len(loader) // accumulation  # the prepared loader yields this process's micro-batches
+    if args.streaming:  # the stream is already this process's share
+        model, optimizer = accelerator.prepare(model, optimizer)
+    else:
+        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    steps_per_epoch = len(loader) // accumulation  # the loader yields this process's micro-batches
     total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
     warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else round(args.warmup_epochs * steps_per_epoch)
 
@@ -233,7 +244,7 @@ def pretrain(args: PretrainArguments) -> dict:
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,
         "learning_rate": lr_peak,
-        "videos": len(videos),
+        "videos": num_videos,
         "resumed_from": str(resume_from) if resume_from else None,
     }
     if accelerator.is_main_process:
@@ -341,6 +352,9 @@ def pretrain(args: PretrainArguments) -> dict:
         "seconds": round(time.perf_counter() - started, 2),
         "skipped_videos_on_main_process": skipped_videos,
         "rank_parameter_digests": digests,
+        "streamed_video_ids": (
+            accelerator.gather_for_metrics([dataset.read_ids], use_gather_object=True) if args.streaming else None
+        ),
         "final_model": str(output_dir / "final"),
     }
     if accelerator.is_main_process:
@@ -390,7 +404,34 @@ def _stop_diverged(accelerator: Accelerator, output_dir: Path, step: int, loss: 
     )
 
 
-def _preview_batch(dataset: PretrainVideoDataset, collator: PretrainCollator, size: int = 8) -> dict:
+def streaming_dataset(
+    args: PretrainArguments, accelerator: Accelerator, clip_options: dict
+) -> StreamingPretrainDataset:
+    """This process's items of a published index read as a stream (``--streaming``)."""
+    rows, num_rows, column, base = streaming_rows(
+        args.data,
+        accelerator.process_index,
+        accelerator.num_processes,
+        args.video_column,
+        args.only_passed,
+        args.hashtags,
+        args.hub_token_env,
+        args.seed,
+    )
+    return StreamingPretrainDataset(
+        rows,
+        num_rows=num_rows,
+        rank=accelerator.process_index,
+        num_processes=accelerator.num_processes,
+        video_column=column,
+        base=base,
+        **clip_options,
+    )
+
+
+def _preview_batch(
+    dataset: PretrainVideoDataset | StreamingPretrainDataset, collator: PretrainCollator, size: int = 8
+) -> dict:
     """A fixed batch for watching the run: the first crop of up to ``size`` videos (epoch-0 keys, so the
     crops and the masks are the same every time). Its loss is logged at the start, at every reconstruction
     step and at the end."""

@@ -29,7 +29,7 @@ from hf_tiktokactions.curation.engines import REVIEW_LIST_FILE
 from hf_tiktokactions.curation.index import INDEX_DIR, read_records, save_index
 from hf_tiktokactions.curation.pipeline import CLIPS_DIR, METADATA_DIR, metadata_path
 from hf_tiktokactions.errors import ConfigError, OutputStateError
-from hf_tiktokactions.layout import PURGE_LOG_DIR
+from hf_tiktokactions.layout import PURGE_LOG_DIR, resolved_path
 
 
 def _now() -> str:
@@ -84,8 +84,10 @@ def _check_output(output: Path) -> None:
         )
 
 
-def _source(record: dict[str, Any]) -> Path | None:
-    return Path(record["source_path"]) if record.get("source_path") else None
+def _source(record: dict[str, Any], output: Path) -> Path | None:
+    """The raw video of ``record``: its ``source_path``, stored relative to the curation folder ``output``."""
+    source = resolved_path(record.get("source_path"), output)
+    return Path(source) if source else None
 
 
 def was_downloaded(source: Path) -> bool:
@@ -146,7 +148,7 @@ def purge(
     deletion = Deletion(dry_run)
     records = read_records(output) if (output / METADATA_DIR).is_dir() else []
     for record in records:
-        source = _source(record)
+        source = _source(record, output)
         if source is not None:
             _delete_source(deletion, source, delete_own_videos)
     clips = output / CLIPS_DIR
@@ -179,10 +181,10 @@ def remove_videos(output: str | Path, video_ids: Iterable[str], dry_run: bool = 
         meta = metadata_path(output, video_id)
         record = read_json(meta) if meta.is_file() else {}
         removed += bool(record)
-        source = _source(record)
+        source = _source(record, output)
         if source is not None:
             deletion.delete_file(source, "raw_videos")
-        clip = output / (record.get("clip_path") or f"{CLIPS_DIR}/{video_id}.mp4")
+        clip = Path(resolved_path(record.get("clip_path") or f"{CLIPS_DIR}/{video_id}.mp4", output))
         if clip.is_file():
             deletion.delete_file(clip, "clips")
         if meta.is_file():
@@ -198,7 +200,7 @@ def find_collection_metadata(output: str | Path) -> Path | None:
     from hf_tiktokactions.curation.inputs import collection_metadata_file
 
     for record in read_records(output):
-        source = _source(record)
+        source = _source(record, output)
         if source is not None and source.parent.name == VIDEOS_DIR and (source.parent.parent / MANIFEST_FILE).is_file():
             return collection_metadata_file(source.parent.parent)
     return None

@@ -32,10 +32,10 @@ from typing import Any
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import write_json_atomic
 from hf_tiktokactions.collection.hashtags import Hashtag
-from hf_tiktokactions.curation.index import load_index
+from hf_tiktokactions.curation.index import curation_folder, load_index
 from hf_tiktokactions.curation.pipeline import PASS, REJECTED, REVIEW
 from hf_tiktokactions.errors import OutputStateError
-from hf_tiktokactions.layout import STATS_JSON, STATS_MD
+from hf_tiktokactions.layout import STATS_JSON, STATS_MD, resolved_path
 
 STATUSES = (PASS, REVIEW, REJECTED)
 HASHTAG_RANGE_EDGES = (200, 400, 600, 800)
@@ -88,11 +88,12 @@ def _read_record(path: str | None) -> dict[str, Any]:
         raise OutputStateError(f"{path} is not valid JSON; delete it and rerun curate.py to redo that video") from None
 
 
-def video_facts(index: Any) -> list[VideoFacts]:
-    """One :class:`VideoFacts` per index row; scene lengths come from the row's metadata file."""
+def video_facts(index: Any, folder: str | Path = ".") -> list[VideoFacts]:
+    """One :class:`VideoFacts` per index row; scene lengths come from the row's metadata file (its path relative
+    to the curation folder ``folder``)."""
     facts = []
     for row in index:
-        record = _read_record(row.get("metadata_path"))
+        record = _read_record(resolved_path(row.get("metadata_path"), folder))
         length = scene_seconds(record)
         if length is None:
             length = row.get("duration")
@@ -244,7 +245,7 @@ def statistics_of_index(
 ) -> dict[str, Any]:
     """:func:`compute_statistics` of the index at ``index_path`` (``DIR`` or ``DIR/index``), with provenance."""
     index = load_index(index_path)
-    stats = compute_statistics(video_facts(index), catalogue, count_statuses)
+    stats = compute_statistics(video_facts(index, curation_folder(index_path)), catalogue, count_statuses)
     stats["source"] = {
         "index": str(Path(index_path).resolve()),
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -1,0 +1,202 @@
+"""The index is portable (paths relative to the curation folder) and round-trips through the Hub layout.
+
+Real parts throughout: curation of real MP4 files, the parquet folder ``push_index --to-folder`` writes, the
+pre-training script in a subprocess. The Hub is never contacted: the only mocked calls are ``HfApi``'s
+``repo_info`` / ``create_repo`` / ``upload_folder`` (the upload itself), which record what would go up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import huggingface_hub
+import pytest
+from curation_files import write_scene_video
+from huggingface_hub.errors import RepositoryNotFoundError
+
+from hf_tiktokactions.curation.engines import curate
+from hf_tiktokactions.curation.index import load_index
+from hf_tiktokactions.curation.inputs import load_video_inputs
+from hf_tiktokactions.curation.pipeline import CurationOptions
+from hf_tiktokactions.curation.publish import PublishOptions, push_index, write_folder
+from hf_tiktokactions.data.pretrain_dataset import PretrainVideoDataset
+from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.training.pretrain_data import (
+    check_relative_paths,
+    load_published,
+    resolve_videos,
+    streaming_rows,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPE = ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory) -> Path:
+    videos = tmp_path_factory.mktemp("videos")
+    write_scene_video(videos / "a.mp4", [130])
+    write_scene_video(videos / "b.mp4", [130])
+    (videos / "broken.mp4").write_bytes(b"\x00" * 100)
+    output = tmp_path_factory.mktemp("curated")
+    curate(load_video_inputs(videos), output, CurationOptions(detector="none"), workers=1, progress=False)
+    return output
+
+
+def pretrain_one_step(data, output: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(ROOT / "training" / "pretrain.py"), "--config", str(RECIPE), "--data", str(data)]
+    command += ["--output_dir", str(output), "--max_steps", "1", "--per_device_train_batch_size", "2"]
+    command += ["--save_steps", "100", "--reconstruction_steps", "0", "--report_to", "none", "--disable_tqdm", "true"]
+    command += ["--decode_backend", "pyav", *extra]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=300, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+
+
+def test_paths_are_relative_and_a_moved_folder_still_trains(curated, tmp_path):
+    record = json.loads((curated / "metadata" / "a.json").read_text())
+    assert record["clip_path"] == "clips/a.mp4" and not os.path.isabs(record["source_path"])
+    rows = {r["video_id"]: r for r in load_index(curated)}
+    assert rows["a"]["clip_path"] == "clips/a.mp4" and rows["a"]["metadata_path"] == "metadata/a.json"
+    assert not os.path.isabs(rows["a"]["source_path"]) and rows["broken"]["clip_path"] is None
+
+    moved = tmp_path / "elsewhere" / "curated"
+    shutil.copytree(curated, tmp_path / "copy")
+    shutil.move(tmp_path / "copy", moved)
+    assert resolve_videos(str(moved)) == [str(moved / "clips" / "a.mp4"), str(moved / "clips" / "b.mp4")]
+    # an index written when paths were absolute still reads (its paths as they are)
+    old = tmp_path / "old"
+    shutil.copytree(curated, old)
+    absolute = load_index(old).map(lambda row: {"clip_path": row["clip_path"] and str(old / row["clip_path"])})
+    absolute.save_to_disk(str(tmp_path / "old_index"))
+    shutil.rmtree(old / "index")
+    shutil.move(tmp_path / "old_index", old / "index")
+    assert resolve_videos(str(old)) == [str(old / "clips" / "a.mp4"), str(old / "clips" / "b.mp4")]
+
+    result = pretrain_one_step(moved / "index", tmp_path / "run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 1
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class FakeHub:
+    """Records the Hub calls ``push_index`` makes; ``visibility`` is the existing repository's (None: no repository)."""
+
+    def __init__(self, monkeypatch, visibility: bool | None):
+        self.calls: list[tuple[str, dict]] = []
+        self.uploaded: dict[str, bytes] = {}
+        hub = self
+
+        def repo_info(api, repo_id, **kwargs):
+            hub.calls.append(("repo_info", kwargs))
+            if visibility is None:
+                raise RepositoryNotFoundError("404", response=httpx.Response(404, request=httpx.Request("GET", "x")))
+            return huggingface_hub.hf_api.DatasetInfo(id=repo_id, private=visibility)
+
+        def upload_folder(api, **kwargs):
+            hub.calls.append(("upload_folder", kwargs))
+            hub.uploaded = _files(Path(kwargs["folder_path"]))
+            return SimpleNamespace(commit_url="https://huggingface.co/datasets/x/y/commit/1")
+
+        monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", repo_info)
+        monkeypatch.setattr(
+            huggingface_hub.HfApi, "create_repo", lambda api, *a, **kw: hub.calls.append(("create_repo", kw))
+        )
+        monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+
+
+def _card(contents) -> str:
+    from hf_tiktokactions.hub.dataset_card import published_contents_text
+
+    return f"---\nlicense: other\n---\n# (card)\n\n{published_contents_text(contents)}\n"
+
+
+def test_the_folder_is_what_is_pushed_and_holds_no_local_path(curated, tmp_path, monkeypatch):
+    options = PublishOptions(embed_clips=True, statuses=("pass",))
+    write_folder(curated, tmp_path / "folder", options, _card)
+    hub = FakeHub(monkeypatch, visibility=None)
+    contents, _ = push_index(curated, "my-lab/clips", options, _card, token="hf_x", to_folder=tmp_path / "pushed")
+    assert [name for name, _ in hub.calls] == ["repo_info", "create_repo", "upload_folder"]
+    assert hub.calls[1][1]["private"] is True and contents.private is True
+    assert hub.uploaded == _files(tmp_path / "pushed")
+    folder = _files(tmp_path / "folder")
+    assert sorted(folder) == ["README.md", "data/train-00000-of-00001.parquet"]
+    assert folder["data/train-00000-of-00001.parquet"] == hub.uploaded["data/train-00000-of-00001.parquet"]
+    assert (
+        "is **private**" in hub.uploaded["README.md"].decode()
+        and "includes video clips" in folder["README.md"].decode()
+    )
+    for name, data in {**folder, **hub.uploaded}.items():
+        for local in (str(curated), str(curated.parent), str(tmp_path), os.path.expanduser("~") + "/"):
+            assert local.encode() not in data, (name, local)
+    # the default index push: no clip bytes, and neither local paths nor descriptions
+    hub = FakeHub(monkeypatch, visibility=None)
+    contents, _ = push_index(curated, "my-lab/index", PublishOptions(), _card)
+    assert "clip" not in contents.columns and contents.num_rows == 3
+    assert {"source_path", "metadata_path", "description"} == set(contents.left_out)
+    asked = write_folder(curated, tmp_path / "all", PublishOptions(include_descriptions=True, include_local_paths=True))
+    assert {"description", "source_path", "metadata_path"} <= set(asked.columns)
+
+
+def test_a_public_repository_is_refused_unless_allowed(curated, monkeypatch):
+    hub = FakeHub(monkeypatch, visibility=False)
+    with pytest.raises(ConfigError, match="PUBLIC.*--allow-public"):
+        push_index(curated, "someone/open", PublishOptions(), _card, token="hf_x")
+    assert [name for name, _ in hub.calls] == ["repo_info"]  # nothing uploaded
+    contents, _ = push_index(curated, "someone/open", PublishOptions(), _card, token="hf_x", allow_public=True)
+    card = hub.uploaded["README.md"].decode()
+    assert contents.private is False and "is **public**" in card and "private" not in card.split("is **public**")[0]
+    assert [name for name, _ in hub.calls] == ["repo_info", "repo_info", "upload_folder"]  # no create_repo
+
+
+def test_training_from_the_published_folder_reads_the_embedded_clips(curated, tmp_path):
+    copy = tmp_path / "curated"
+    shutil.copytree(curated, copy)
+    write_folder(copy, tmp_path / "published", PublishOptions(embed_clips=True))
+    shutil.rmtree(copy / "clips")  # only the bytes in the parquet shards are left
+    videos = resolve_videos(str(tmp_path / "published"))
+    assert len(videos) == 2 and all(isinstance(v, bytes) for v in videos)
+    item = PretrainVideoDataset(videos, num_frames=4, input_size=32, num_sample=1, backend="pyav")[0]
+    assert item["pixel_values"].shape == (1, 4, 3, 32, 32) and not item["skipped"]
+    result = pretrain_one_step(tmp_path / "published", tmp_path / "run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["steps"] == 1 and summary["skipped_videos_on_main_process"] == 0
+
+    # without clips, the relative paths of a Hub copy name nothing: one clear error (the folder itself resolves them)
+    write_folder(curated, tmp_path / "rows_only", PublishOptions())
+    assert resolve_videos(str(tmp_path / "rows_only"))[0] == str(tmp_path / "rows_only" / "clips" / "a.mp4")
+    as_from_the_hub = load_published(str(tmp_path / "rows_only"))  # the same loader as for a Hub id
+    with pytest.raises(ConfigError, match="push it with --embed-clips"):
+        check_relative_paths(as_from_the_hub, "clip_path", base=None)
+
+
+def test_streaming_ranks_read_their_own_shards(curated, tmp_path):
+    write_folder(curated, tmp_path / "published", PublishOptions(embed_clips=True), num_shards=2)
+    with pytest.raises(ConfigError, match="--streaming reads a published index"):
+        streaming_rows(str(curated), 0, 1)
+    accelerate = Path(sys.executable).parent / "accelerate"
+    command = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    command += ["--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "training" / "pretrain.py")]
+    command += ["--config", str(RECIPE), "--data", str(tmp_path / "published"), "--streaming", "true"]
+    command += ["--output_dir", str(tmp_path / "run"), "--max_steps", "2", "--per_device_train_batch_size", "1"]
+    command += ["--save_steps", "100", "--reconstruction_steps", "0", "--report_to", "none", "--disable_tqdm", "true"]
+    command += ["--decode_backend", "pyav"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=400, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["num_processes"] == 2 and summary["steps"] == 2
+    first, second = (set(ids) for ids in summary["streamed_video_ids"])
+    assert first and second and not first & second and first | second == {"a", "b"}
