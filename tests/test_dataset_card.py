@@ -145,3 +145,24 @@ def test_push_offline_fails_in_one_line(curated):
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: pushing to my-lab/index failed")
+
+
+def test_the_dataset_card_command_builds_the_same_card_from_stats_json(curated, tmp_path, capsys):
+    from hf_tiktokactions.cli_errors import run_cli
+    from hf_tiktokactions.curation.governance.stats import write_statistics
+    from hf_tiktokactions.hub.__main__ import main as hub_main
+
+    output, _, catalogue = curated
+    stats = statistics_of_index(output, catalogue)
+    stats_json = write_statistics(stats, tmp_path / "stats")["json"]
+    assert hub_main(["dataset-card", "--stats", str(stats_json), "--output", str(tmp_path / "card")]) == 0
+    card = DatasetCard.load(tmp_path / "card" / "README.md")
+    assert card.text == index_dataset_card(json.loads(stats_json.read_text())).text
+    assert "## Detailed statistics" in card.text and "| clips | 17 |" in card.text
+
+    flat = tmp_path / "flat.json"  # the statistics dict the command took before it used this builder
+    flat.write_text(json.dumps({"num_videos": 10, "num_clips": 12, "per_category": {"dance": 10}}))
+    assert run_cli(hub_main, ["dataset-card", "--stats", str(flat), "--output", str(tmp_path / "bad")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {flat}: not the stats.json of a curated index (missing totals")
+    assert "dataset_scripts/stats.py" in error and not (tmp_path / "bad").exists()

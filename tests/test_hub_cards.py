@@ -6,28 +6,43 @@ import json
 from pathlib import Path
 
 import pytest
-from huggingface_hub import DatasetCard, ModelCard
+from huggingface_hub import ModelCard
 from test_hub_export import tiny_classifier
 
 from hf_tiktokactions.cli_errors import run_cli
 from hf_tiktokactions.hub.__main__ import main as hub_main
-from hf_tiktokactions.hub.cards import dataset_card
 
-K400 = {
+RUN = {  # the fields every results.json has (format: hf_tiktokactions/training/results_file.py)
     "task": "video-classification",
-    "dataset": {"name": "Kinetics-400", "type": "kinetics400", "split": "validation"},
-    "metrics": [
-        {"type": "accuracy", "name": "top-1", "value": 81.1, "views": "5x3"},
-        {"type": "accuracy", "name": "top-5", "value": 94.9, "views": "5x3"},
-    ],
+    "checkpoint": "/runs/ft/final",
+    "seed": 0,
+    "num_videos": 3,
+    "seconds": 1.0,
+    "clips_per_second": 45.0,
+}
+K400 = {
+    **RUN,
+    "dataset": "Kinetics-400",
+    "split": "validation",
+    "views": "5x3",
+    "top1": 81.1,
+    "top5": 94.9,
+    "mean_class_accuracy": 80.2,
+    "dataset_id": "kinetics400",
+    "dataset_config": None,
     "recipe": {"epochs": 90, "lr": 0.001, "layer_decay": 0.75, "mixup": 0.8},
     "hardware": "8x H200, bf16",
-    "seed": 0,
 }
 UCF = {
-    "task": "video-classification",
-    "dataset": {"name": "UCF101", "type": "ucf101", "split": "test", "config": "split1"},
-    "metrics": [{"type": "accuracy", "name": "top-1", "value": 97.5, "views": "2x3"}],
+    **RUN,
+    "dataset": "UCF101",
+    "split": "test",
+    "views": "2x3",
+    "top1": 97.5,
+    "top5": 99.9,
+    "mean_class_accuracy": 97.0,
+    "dataset_id": "ucf101",
+    "dataset_config": "1",
     "recipe": {"epochs": 50},
     "hardware": "1x H200, bf16",
 }
@@ -81,8 +96,12 @@ def test_model_card_from_results_files_validates_offline(tmp_path: Path, model_a
     assert found == {
         ("kinetics400", "validation", None, "top-1 (5x3 views)", 81.1, "5x3"),
         ("kinetics400", "validation", None, "top-5 (5x3 views)", 94.9, "5x3"),
-        ("ucf101", "test", "split1", "top-1 (2x3 views)", 97.5, "2x3"),
+        ("kinetics400", "validation", None, "mean class accuracy (5x3 views)", 80.2, "5x3"),
+        ("ucf101", "test", "1", "top-1 (2x3 views)", 97.5, "2x3"),
+        ("ucf101", "test", "1", "top-5 (2x3 views)", 99.9, "2x3"),
+        ("ucf101", "test", "1", "mean class accuracy (2x3 views)", 97.0, "2x3"),
     }
+    assert {r.dataset_name for r in data.eval_results} == {"Kinetics-400", "UCF101"}
     assert all(r.task_type == "video-classification" for r in data.eval_results)
 
     text = card.text
@@ -99,6 +118,7 @@ def test_model_card_from_results_files_validates_offline(tmp_path: Path, model_a
     assert 'from_pretrained("tiktokactions/videomaev2-b-k400", trust_remote_code=True)' in text
     assert "`layer_decay`: 0.75" in text and "8x H200, bf16" in text  # recipe and hardware
     assert "| Kinetics-400 | validation | accuracy top-1 | 5x3 | 81.10 |" in text
+    assert "| UCF101 | test (split 1) | accuracy mean class accuracy | 2x3 | 97.00 |" in text
     assert "not redistributed" in text and "Retention" in text
 
 
@@ -107,7 +127,7 @@ def test_card_and_export_take_results_file_paths(tmp_path: Path, model_and_resul
     from hf_tiktokactions.hub.export import export_model
 
     model, (k400, ucf) = model_and_results
-    assert len(model_card(model, [k400, str(ucf)]).data.eval_results) == 3
+    assert len(model_card(model, [k400, str(ucf)]).data.eval_results) == 6
     ucf.write_text(
         json.dumps(
             {**UCF, "recipe": {"sampling_rate": 2, "test_num_segment": 2, "test_num_crop": 3, "sampling": "dense"}}
@@ -130,31 +150,10 @@ def test_card_without_results_has_no_model_index(tmp_path: Path, model_and_resul
 
 def test_a_bad_results_file_stops_the_card_with_one_line(tmp_path: Path, model_and_results, capsys) -> None:
     model, (k400, _) = model_and_results
-    k400.write_text(json.dumps({**K400, "metrics": [{"type": "accuracy", "name": "top-1", "value": 0.811}]}))
+    k400.write_text(json.dumps({key: value for key, value in K400.items() if key != "views"}))
     assert (
         run_cli(hub_main, ["card", "--model", str(model), "--results", str(k400), "--output", str(tmp_path / "c")]) == 2
     )
     error = capsys.readouterr().err
-    assert error.startswith("error: ") and "missing 'views'" in error and "Traceback" not in error
+    assert error.startswith(f"error: {k400}: ") and "missing field 'views'" in error and "Traceback" not in error
     assert not (tmp_path / "c" / "README.md").exists()
-
-
-def test_dataset_card_from_statistics(tmp_path: Path) -> None:
-    stats = {
-        "num_videos": 283582,
-        "num_clips": 1034512,
-        "total_hours": 1962.4,
-        "num_hashtags": 386,
-        "date_range": "2020-01-01..2023-06-30",
-        "per_category": {"sports": 120000, "dance": 90000},
-    }
-    (tmp_path / "stats.json").write_text(json.dumps(stats))
-    assert hub_main(["dataset-card", "--stats", str(tmp_path / "stats.json"), "--output", str(tmp_path / "ds")]) == 0
-    card = DatasetCard.load(tmp_path / "ds" / "README.md")
-    assert card.data.task_categories == ["video-classification"]
-    assert card.data.size_categories == ["1M<n<10M"] or card.data.size_categories == "1M<n<10M"
-    assert "| clips | 1,034,512 |" in card.text and "| hours of clips | 1,962.40 |" in card.text
-    assert "| dance | 90,000 |" in card.text and "not redistributed" in card.text
-
-    empty = dataset_card({})
-    assert "No statistics were given." in empty.text

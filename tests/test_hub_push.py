@@ -114,12 +114,13 @@ def test_offline_push_fails_with_one_line(tmp_path: Path, monkeypatch, capsys) -
 
 
 def test_push_index_uses_the_token_hf_auth_login_stored(tmp_path: Path, monkeypatch) -> None:
-    """push_index, too, takes the stored token when HF_TOKEN is unset. Mocked: only the upload calls."""
-    import datasets
+    """push_index, too, takes the stored token when HF_TOKEN is unset. Mocked: only the Hub calls."""
+    import httpx
     import huggingface_hub
+    from huggingface_hub.errors import RepositoryNotFoundError
     from index_files import build_output
 
-    from hf_tiktokactions.curation.publish import push_index
+    from hf_tiktokactions.curation.publish import PublishOptions, push_index
 
     build_output(tmp_path / "curated", [("salsa", "pass", 2, "7s")])
     monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -128,10 +129,13 @@ def test_push_index_uses_the_token_hf_auth_login_stored(tmp_path: Path, monkeypa
     token_file.write_text(STORED_TOKEN)
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(token_file))
     calls = []
+
+    def repo_info(api, repo_id, **kwargs):
+        calls.append(("repo_info", api.token))
+        raise RepositoryNotFoundError("404", response=httpx.Response(404, request=httpx.Request("GET", "x")))
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", repo_info)
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, *a, **kw: calls.append(("repo", self.token)))
-    monkeypatch.setattr(huggingface_hub.HfApi, "upload_file", lambda self, **kw: calls.append(("card", self.token)))
-    monkeypatch.setattr(
-        datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: calls.append(("rows", kw["token"]))
-    )
-    push_index(tmp_path / "curated", "my-lab/index", card="---\nlicense: other\n---\n# card\n")
-    assert calls == [("repo", STORED_TOKEN), ("card", STORED_TOKEN), ("rows", STORED_TOKEN)]
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", self.token)))
+    push_index(tmp_path / "curated", "my-lab/index", PublishOptions(), card=None)
+    assert calls == [("repo_info", STORED_TOKEN), ("repo", STORED_TOKEN), ("upload", STORED_TOKEN)]

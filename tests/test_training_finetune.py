@@ -399,9 +399,13 @@ def test_results_files_refuse_non_finite_scores_and_write_null_for_other_non_fin
     assert not (tmp_path / "broken").exists()
     predictions = MultiViewPredictions(good, labels, np.arange(2), 1, 1.0)
     written = write_test_results(
-        tmp_path / "ok", predictions, multiview_metrics(predictions, 2), **options, extra={"x": float("inf")}
+        tmp_path / "ok",
+        predictions,
+        multiview_metrics(predictions, 2),
+        **options,
+        extra={"recipe": {"max_grad_norm": float("inf")}},
     )
-    assert written["x"] is None
+    assert written["recipe"]["max_grad_norm"] is None
     json.loads((tmp_path / "ok" / "results.json").read_text(), parse_constant=pytest.fail)  # no NaN / Infinity
     for line in (tmp_path / "ok" / "predictions.jsonl").read_text().splitlines():
         json.loads(line, parse_constant=pytest.fail)

@@ -20,6 +20,7 @@ from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.training.arguments import FinetuneArguments, parse_with_config
 from hf_tiktokactions.training.finetune_inputs import resolve_data
 from hf_tiktokactions.training.finetuning import _test_dataset, _train_dataset, finetune
+from hf_tiktokactions.training.results_file import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"num_frames": 4, "input_size": 32, "short_side_size": 32, "decode_backend": "pyav"}
@@ -120,8 +121,8 @@ def test_ssv2_validation_takes_the_middle_frame_of_each_segment(benchmarks):
     assert [frame_indices(view) for view in test] == [[0, 10, 21, 31], [5, 15, 26, 36]]  # upstream test mode
 
 
-@pytest.mark.parametrize("name, split", [("kinetics400", "validation"), ("ucf101", "test (split 1)")])
-def test_results_name_the_split_they_scored(benchmarks, tmp_path, name, split):
+@pytest.mark.parametrize("name, split, config", [("kinetics400", "validation", None), ("ucf101", "test", "1")])
+def test_results_name_the_split_they_scored(benchmarks, tmp_path, name, split, config):
     folder = benchmarks[name]
     classifier = tmp_path / "classifier"
     VideoMAEv2ForVideoClassification(
@@ -134,6 +135,9 @@ def test_results_name_the_split_they_scored(benchmarks, tmp_path, name, split):
     finetune(*parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="t"))
     written = json.loads((tmp_path / "run" / "results.json").read_text())
     assert written["split"] == split and written["dataset_id"] == name and written["num_videos"] == 2
+    assert written["dataset_config"] == config
+    assert read_results(tmp_path / "run" / "results.json").split == split  # the model-index's split, as written
     predictions = (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()
     assert [json.loads(line)["video_id"] for line in predictions] == folder.ids[SCORED[name]]
-    assert f"| {split} | 2x1 |" in (tmp_path / "run" / "results.md").read_text()
+    label = f"{split} (split {config})" if config else split
+    assert f"| {label} | 2x1 |" in (tmp_path / "run" / "results.md").read_text()

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.errors import ConfigError
 
 
 def _add_card_options(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +25,7 @@ def _add_card_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="JSON",
-        help="results file (repeatable; format in hub/results.py)",
+        help="a fine-tuning run's results.json (repeatable; format in training/results_file.py)",
     )
     parser.add_argument("--license", default="apache-2.0", help="license id for the card's YAML (default: apache-2.0)")
     parser.add_argument(
@@ -79,9 +78,9 @@ def _preprocessing(args: argparse.Namespace) -> dict:
 
 
 def _results(paths: list[str]):
-    from hf_tiktokactions.hub.results import load_results
+    from hf_tiktokactions.training.results_file import read_results
 
-    return [load_results(path) for path in paths]
+    return [read_results(path) for path in paths]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     dataset = commands.add_parser(
         "dataset-card", help="write the pre-training index's dataset card from a statistics JSON"
     )
-    dataset.add_argument("--stats", required=True, help="statistics JSON (an object; see cards.dataset_card)")
+    dataset.add_argument(
+        "--stats", required=True, help="the stats.json that dataset_scripts/stats.py wrote for the index"
+    )
     dataset.add_argument("--output", required=True, help="folder to write README.md into")
     dataset.add_argument("--pretty-name", default="TikTokActions pre-training index (private)")
     dataset.add_argument("--template-dir", default=None)
@@ -142,15 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         card.save(path)
         print(f"model card: {path} ({len(args.results)} results files)")
     elif args.command == "dataset-card":
-        from hf_tiktokactions.hub.cards import dataset_card
+        from hf_tiktokactions.hub.dataset_card import index_dataset_card, read_statistics
 
-        try:
-            stats = json.loads(Path(args.stats).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f"{args.stats}: cannot read the statistics JSON ({error})") from None
+        stats = read_statistics(args.stats)
         path = Path(args.output) / "README.md"
         path.parent.mkdir(parents=True, exist_ok=True)
-        dataset_card(stats, pretty_name=args.pretty_name, template_dir=args.template_dir).save(path)
+        index_dataset_card(stats, pretty_name=args.pretty_name, template_dir=args.template_dir).save(path)
         print(f"dataset card: {path}")
     elif args.command == "export":
         from hf_tiktokactions.hub.export import export_model

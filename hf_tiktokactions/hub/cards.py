@@ -2,11 +2,11 @@
 
 ``model_card(model_dir, results, ...)`` builds a ``huggingface_hub.ModelCard`` whose YAML holds
 ``library_name``, ``pipeline_tag: video-classification``, license, tags, datasets, base_model and a
-``model-index`` made from results files (see ``results.py`` for their format: one entry per metric,
-with task, dataset, split and the number of test views). ``dataset_card(stats, ...)`` builds the card of
-the private pre-training index from a statistics dict. ``pretrained_model_card(model_dir, run, figures, ...)``
-builds the card of a pre-trained (not fine-tuned) model from its run records (``pretraining_run.py``). All
-validate their YAML when built.
+``model-index`` made from fine-tuning runs' ``results.json`` files (format: ``training/results_file.py``; one entry
+per metric (top-1, top-5, mean class accuracy), with task, dataset, split and the number of test views).
+``pretrained_model_card(model_dir, run, figures, ...)`` builds the card of a pre-trained (not fine-tuned) model
+from its run records (``pretraining_run.py``). Both validate their YAML when built. Dataset cards:
+``dataset_card.py``.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.hub.pretraining_run import LOSS_CURVE_FILE, RECONSTRUCTIONS_FILE, PretrainingRun
 from hf_tiktokactions.hub.processor_config import IMAGENET_MEAN, IMAGENET_STD, PreprocessingSpec, read_preprocessing
-from hf_tiktokactions.hub.results import EvalResults, as_results
 from hf_tiktokactions.resources import shipped_dir
+from hf_tiktokactions.training.results_file import RunResults, as_results
 
-__all__ = ["TEMPLATES_DIR", "model_card", "pretrained_model_card", "dataset_card", "results_table", "size_name"]
+__all__ = ["TEMPLATES_DIR", "card_template", "model_card", "pretrained_model_card", "results_table", "size_name"]
 
 TEMPLATES_DIR = shipped_dir("card_templates")
-MODEL_TEMPLATE, DATASET_TEMPLATE = "model_card_template.md", "dataset_card_template.md"
+MODEL_TEMPLATE = "model_card_template.md"
 PRETRAINED_TEMPLATE = "pretrained_model_card_template.md"
 PRETRAINED_TAGS = ["videomae", "videomaev2", "self-supervised", "masked-autoencoder", "tiktokactions", "custom_code"]
 PAPER = "Advancing Human Action Recognition with Foundation Models trained on Unlabeled Public Videos"
@@ -37,7 +37,8 @@ DEFAULT_TAGS = ["video-classification", "action-recognition", "videomae", "video
 _SIZES = {384: "ViT-S", 768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H", 1408: "ViT-g"}
 
 
-def _template(name: str, template_dir: str | os.PathLike | None) -> Path:
+def card_template(name: str, template_dir: str | os.PathLike | None) -> Path:
+    """The template ``name`` in ``template_dir`` (default: the shipped ``model_cards/``); ``ConfigError`` if absent."""
     path = Path(template_dir or TEMPLATES_DIR) / name
     if not path.is_file():
         raise ConfigError(
@@ -62,33 +63,32 @@ def size_name(hidden_size: int) -> str:
     return _SIZES.get(hidden_size, f"ViT (width {hidden_size})")
 
 
-def _eval_results(results: Iterable[EvalResults]) -> list[EvalResult]:
-    entries = []
-    for result in results:
-        for metric in result.metrics:
-            entries.append(
-                EvalResult(
-                    task_type=result.task,
-                    task_name="Video Classification",
-                    dataset_type=result.dataset.type,
-                    dataset_name=result.dataset.name,
-                    dataset_config=result.dataset.config,
-                    dataset_split=result.dataset.split,
-                    metric_type=metric.type,
-                    metric_name=f"{metric.name} ({metric.views} views)",
-                    metric_value=metric.value,
-                    metric_args={"views": metric.views},
-                )
-            )
-    return entries
+def _eval_results(results: Iterable[RunResults]) -> list[EvalResult]:
+    """One model-index entry per metric of each run: an ``accuracy`` named with the test views."""
+    return [
+        EvalResult(
+            task_type=result.task,
+            task_name="Video Classification",
+            dataset_type=result.dataset_type,
+            dataset_name=result.dataset,
+            dataset_config=result.dataset_config,
+            dataset_split=result.split,
+            metric_type="accuracy",
+            metric_name=f"{name} ({result.views} views)",
+            metric_value=value,
+            metric_args={"views": result.views},
+        )
+        for result in results
+        for name, value in result.metrics()
+    ]
 
 
-def results_table(results: Iterable[EvalResults]) -> str:
+def results_table(results: Iterable[RunResults]) -> str:
     """A markdown table: dataset, split, metric, views, value."""
     rows = [
-        f"| {r.dataset.name} | {r.dataset.split}{f' ({r.dataset.config})' if r.dataset.config else ''} | {m.type} {m.name} | {m.views} | {m.value:.2f} |"
+        f"| {r.dataset} | {r.split_label} | accuracy {name} | {r.views} | {value:.2f} |"
         for r in results
-        for m in r.metrics
+        for name, value in r.metrics()
     ]
     if not rows:
         return "No evaluation results were given for this card."
@@ -101,11 +101,11 @@ def _recipe_lines(recipe: Mapping[str, Any]) -> str:
     )
 
 
-def _procedure(results: list[EvalResults], pretraining: str) -> str:
+def _procedure(results: list[RunResults], pretraining: str) -> str:
     lines = [pretraining, ""]
     for result in results:
         lines.append(
-            f"- Fine-tuning for {result.dataset.name} on {result.hardware}"
+            f"- Fine-tuning for {result.dataset} on {result.hardware or 'unrecorded hardware'}"
             + (f", seed {result.seed}" if result.seed is not None else "")
             + ":"
         )
@@ -113,8 +113,8 @@ def _procedure(results: list[EvalResults], pretraining: str) -> str:
     return "\n".join(lines).strip()
 
 
-def _protocol(results: list[EvalResults], spec: PreprocessingSpec) -> str:
-    views = sorted({m.views for r in results for m in r.metrics})
+def _protocol(results: list[RunResults], spec: PreprocessingSpec) -> str:
+    views = sorted({r.views for r in results})
     return (
         "Multi-view testing: each test video is read as several temporal clips x spatial crops (the *views* "
         f"column, temporal x spatial{': ' + ', '.join(views) if views else ''}), each clip {spec.num_frames} frames "
@@ -127,7 +127,7 @@ def _protocol(results: list[EvalResults], spec: PreprocessingSpec) -> str:
 
 def model_card(
     model_dir: str | os.PathLike,
-    results: Iterable[EvalResults | str | os.PathLike] = (),
+    results: Iterable[RunResults | str | os.PathLike] = (),
     *,
     repo_id: str | None = None,
     model_name: str | None = None,
@@ -139,10 +139,12 @@ def model_card(
     training_data: str = "",
     template_dir: str | os.PathLike | None = None,
 ) -> ModelCard:
-    """The model card of the saved classifier in ``model_dir``, with ``results`` as its model-index.
+    """The model card of the saved classifier in ``model_dir``, with ``results`` (``results.json`` paths or
+    ``RunResults``) as its model-index.
 
     ``pretraining_dataset`` is the (private) index's dataset id, listed under ``datasets`` with the
-    fine-tuning datasets. Raises ``ConfigError`` for an unreadable model folder or missing template.
+    fine-tuning datasets. Raises ``ConfigError`` for an unreadable model folder, a bad results file or a missing
+    template.
     """
     results = as_results(results)
     config = _model_config(model_dir)
@@ -150,7 +152,7 @@ def model_card(
     spec = read_preprocessing(model_dir, geometry)  # the stored processor config, else the model's geometry
     name = model_name or repo_id or Path(model_dir).resolve().name
     datasets = list(
-        dict.fromkeys(([pretraining_dataset] if pretraining_dataset else []) + [r.dataset.type for r in results])
+        dict.fromkeys(([pretraining_dataset] if pretraining_dataset else []) + [r.dataset_type for r in results])
     )
     card_data = ModelCardData(
         model_name=name,
@@ -160,7 +162,7 @@ def model_card(
         tags=list(dict.fromkeys([*DEFAULT_TAGS, *extra_tags])),
         datasets=datasets or None,
         base_model=base_model,
-        metrics=sorted({m.type for r in results for m in r.metrics}) or None,
+        metrics=["accuracy"] if results else None,
         eval_results=_eval_results(results) or None,
     )
     size = size_name(int(config.get("hidden_size", 768)))
@@ -173,7 +175,7 @@ def model_card(
     )
     card = ModelCard.from_template(
         card_data,
-        template_path=str(_template(MODEL_TEMPLATE, template_dir)),
+        template_path=str(card_template(MODEL_TEMPLATE, template_dir)),
         model_name=name,
         repo_id=repo_id or "ORG/NAME",
         summary=summary or f"A {size} video classifier for human action recognition from the hf-tiktokactions project.",
@@ -193,7 +195,7 @@ def model_card(
             "3.5-10 s single-scene clips that show people"
             + (f" (the private index `{pretraining_dataset}`, see its dataset card)" if pretraining_dataset else "")
             + ". Fine-tuning used: "
-            + (", ".join(f"{r.dataset.name} ({r.dataset.split})" for r in results) or "see the results below")
+            + (", ".join(f"{r.dataset} ({r.split_label})" for r in results) or "see the results below")
             + "."
         ),
         procedure=_procedure(results, pretraining),
@@ -332,7 +334,7 @@ def pretrained_model_card(
     )
     card = ModelCard.from_template(
         card_data,
-        template_path=str(_template(PRETRAINED_TEMPLATE, template_dir)),
+        template_path=str(card_template(PRETRAINED_TEMPLATE, template_dir)),
         model_name=name,
         repo_id=repo_id or "ORG/NAME",
         summary=summary or f"A {size} video encoder pre-trained without labels, from the hf-tiktokactions project.",
@@ -365,101 +367,4 @@ def pretrained_model_card(
         ),
     )
     ModelCard(str(card))
-    return card
-
-
-def _human(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-_STAT_NAMES = {
-    "num_videos": "videos",
-    "num_clips": "clips",
-    "total_hours": "hours of clips",
-    "num_hashtags": "hashtags searched",
-    "mean_clip_seconds": "mean clip length (s)",
-    "date_range": "video creation dates",
-    "resolutions": "frame sizes",
-}
-
-
-def _size_category(num_clips: int | None) -> str | None:
-    if not num_clips:
-        return None
-    for limit, name in (
-        (1_000, "n<1K"),
-        (10_000, "1K<n<10K"),
-        (100_000, "10K<n<100K"),
-        (1_000_000, "100K<n<1M"),
-        (10_000_000, "1M<n<10M"),
-    ):
-        if num_clips < limit:
-            return name
-    return "10M<n<100M"
-
-
-DATASET_CONTENTS = (
-    "The index is **private** and not distributed: it holds video identifiers, clip boundaries and derived "
-    "statistics only, never video files, frames or user names."
-)
-
-
-def dataset_card(
-    stats: Mapping[str, Any],
-    *,
-    pretty_name: str = "TikTokActions pre-training index (private)",
-    license: str = "other",
-    summary: str = "",
-    template_dir: str | os.PathLike | None = None,
-    contents: str = DATASET_CONTENTS,
-    redistribution: str = "The videos are not redistributed.",
-    private: bool = True,
-) -> DatasetCard:
-    """The card of the private pre-training index, from a statistics dict.
-
-    ``contents`` says what the dataset holds and ``redistribution`` whether videos go with it (the defaults: the
-    private index, without video files); ``private`` adds the tag ``private``.
-
-    Known keys (all optional, shown in this order): ``num_videos``, ``num_clips``, ``total_hours``,
-    ``num_hashtags``, ``mean_clip_seconds``, ``date_range``, ``resolutions``; any other scalar key is
-    shown too. ``per_category`` (a dict category -> number of videos) becomes its own table.
-    """
-    if not isinstance(stats, Mapping):
-        raise ConfigError(f"dataset statistics must be a JSON object, got {type(stats).__name__}")
-    per_category = stats.get("per_category") or {}
-    if not isinstance(per_category, Mapping):
-        raise ConfigError("statistics field per_category must map category names to video counts")
-    keys = [key for key in _STAT_NAMES if key in stats] + [
-        k for k in stats if k not in _STAT_NAMES and k != "per_category"
-    ]
-    rows = [f"| {_STAT_NAMES.get(key, key.replace('_', ' '))} | {_human(stats[key])} |" for key in keys]
-    statistics_table = ("| statistic | value |\n|---|---|\n" + "\n".join(rows)) if rows else "No statistics were given."
-    category_table = (
-        "| category | videos |\n|---|---|\n"
-        + "\n".join(f"| {name} | {_human(count)} |" for name, count in per_category.items())
-        if per_category
-        else ""
-    )
-    card_data = DatasetCardData(
-        pretty_name=pretty_name,
-        license=license,
-        task_categories=["video-classification"],
-        size_categories=_size_category(stats.get("num_clips")),
-        tags=["video", "action-recognition", "self-supervised", "tiktokactions"] + (["private"] if private else []),
-    )
-    card = DatasetCard.from_template(
-        card_data,
-        template_path=str(_template(DATASET_TEMPLATE, template_dir)),
-        pretty_name=pretty_name,
-        summary=summary or "Unlabeled clips of people in public short social videos, for self-supervised pre-training.",
-        statistics_table=statistics_table,
-        category_table=category_table,
-        contents=contents,
-        redistribution=redistribution,
-    )
-    DatasetCard(str(card))
     return card

@@ -1,7 +1,9 @@
-"""The dataset card of a curated index, from its statistics (``stats.json``) and the runs that made it.
+"""Dataset cards: the one builder of the curated index's card, from its statistics (``stats.json``) and the runs
+that made it. ``dataset_scripts/stats.py``, ``push_index`` and ``hub dataset-card`` all use it.
 
-Built on :func:`hub.cards.dataset_card` (template ``model_cards/dataset_card_template.md``): that
-card gets the headline numbers and the per-category table; this module adds the license note to
+:func:`card_for_curated_folder` reads what a curation folder holds and calls :func:`index_dataset_card`, which
+builds on :func:`dataset_card` (template ``model_cards/dataset_card_template.md``): that
+card gets the headline numbers and the per-category table; :func:`index_dataset_card` adds the license note to
 the YAML and, before *Intended use*, the sections the paper's appendix and ethics section need:
 how the videos were collected, the hashtag selection principles, the processing, the detailed
 statistics (status and reasons, scene lengths, hashtag ranges), and after the ethics section the
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import DatasetCard
+from huggingface_hub import DatasetCard, DatasetCardData
 
 from hf_tiktokactions.curation.governance.stats import (
     duration_table,
@@ -27,7 +29,7 @@ from hf_tiktokactions.curation.governance.stats import (
 )
 from hf_tiktokactions.curation.publish import PublishedContents
 from hf_tiktokactions.errors import ConfigError
-from hf_tiktokactions.hub.cards import dataset_card
+from hf_tiktokactions.hub.cards import card_template
 
 LICENSE_NAME = "tiktok-research-api-terms"
 LICENSE_LINK = "https://www.tiktok.com/legal/page/global/terms-of-service-research-api/en"
@@ -49,10 +51,11 @@ CLIPS_LICENSE_NOTE = (
     "source videos."
 )
 REFRESH_DAYS = 15
+DATASET_TEMPLATE = "dataset_card_template.md"
 
 
 def _headline(stats: Mapping[str, Any], collection: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The scalar statistics and per-category counts that :func:`cards.dataset_card` renders."""
+    """The scalar statistics and per-category counts that :func:`dataset_card` renders."""
     totals = stats["totals"]
     headline: dict[str, Any] = {
         "num_videos": totals["videos"],
@@ -70,6 +73,103 @@ def _headline(stats: Mapping[str, Any], collection: Mapping[str, Any] | None) ->
     headline.update(videos_passed=totals["pass"], videos_in_review=totals["review"], videos_rejected=totals["rejected"])
     headline["per_category"] = {name: group["videos"] for name, group in stats["categories"].items()}
     return headline
+
+
+def _human(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+_STAT_NAMES = {
+    "num_videos": "videos",
+    "num_clips": "clips",
+    "total_hours": "hours of clips",
+    "num_hashtags": "hashtags searched",
+    "mean_clip_seconds": "mean clip length (s)",
+    "date_range": "video creation dates",
+    "resolutions": "frame sizes",
+}
+
+
+def _size_category(num_clips: int | None) -> str | None:
+    if not num_clips:
+        return None
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ):
+        if num_clips < limit:
+            return name
+    return "10M<n<100M"
+
+
+DATASET_CONTENTS = (
+    "The index is **private** and not distributed: it holds video identifiers, clip boundaries and derived "
+    "statistics only, never video files, frames or user names."
+)
+
+
+def dataset_card(
+    stats: Mapping[str, Any],
+    *,
+    pretty_name: str = "TikTokActions pre-training index (private)",
+    license: str = "other",
+    summary: str = "",
+    template_dir: str | os.PathLike | None = None,
+    contents: str = DATASET_CONTENTS,
+    redistribution: str = "The videos are not redistributed.",
+    private: bool = True,
+) -> DatasetCard:
+    """The card of the private pre-training index, from a statistics dict.
+
+    ``contents`` says what the dataset holds and ``redistribution`` whether videos go with it (the defaults: the
+    private index, without video files); ``private`` adds the tag ``private``.
+
+    Known keys (all optional, shown in this order): ``num_videos``, ``num_clips``, ``total_hours``,
+    ``num_hashtags``, ``mean_clip_seconds``, ``date_range``, ``resolutions``; any other scalar key is
+    shown too. ``per_category`` (a dict category -> number of videos) becomes its own table.
+    """
+    if not isinstance(stats, Mapping):
+        raise ConfigError(f"dataset statistics must be a JSON object, got {type(stats).__name__}")
+    per_category = stats.get("per_category") or {}
+    if not isinstance(per_category, Mapping):
+        raise ConfigError("statistics field per_category must map category names to video counts")
+    keys = [key for key in _STAT_NAMES if key in stats] + [
+        k for k in stats if k not in _STAT_NAMES and k != "per_category"
+    ]
+    rows = [f"| {_STAT_NAMES.get(key, key.replace('_', ' '))} | {_human(stats[key])} |" for key in keys]
+    statistics_table = ("| statistic | value |\n|---|---|\n" + "\n".join(rows)) if rows else "No statistics were given."
+    category_table = (
+        "| category | videos |\n|---|---|\n"
+        + "\n".join(f"| {name} | {_human(count)} |" for name, count in per_category.items())
+        if per_category
+        else ""
+    )
+    card_data = DatasetCardData(
+        pretty_name=pretty_name,
+        license=license,
+        task_categories=["video-classification"],
+        size_categories=_size_category(stats.get("num_clips")),
+        tags=["video", "action-recognition", "self-supervised", "tiktokactions"] + (["private"] if private else []),
+    )
+    card = DatasetCard.from_template(
+        card_data,
+        template_path=str(card_template(DATASET_TEMPLATE, template_dir)),
+        pretty_name=pretty_name,
+        summary=summary or "Unlabeled clips of people in public short social videos, for self-supervised pre-training.",
+        statistics_table=statistics_table,
+        category_table=category_table,
+        contents=contents,
+        redistribution=redistribution,
+    )
+    DatasetCard(str(card))
+    return card
 
 
 def collection_section(stats: Mapping[str, Any], collection: Mapping[str, Any] | None) -> str:
@@ -282,6 +382,35 @@ def _optional_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as error:
         raise ConfigError(f"{path} is not valid JSON ({error})") from None
+
+
+STATISTICS_KEYS = (
+    "totals",
+    "status",
+    "count_statuses",
+    "hashtags",
+    "hashtag_ranges",
+    "durations",
+    "categories",
+    "principles",
+)
+
+
+def read_statistics(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``stats.json`` that ``dataset_scripts/stats.py`` wrote, checked for what the card needs.
+
+    Raises ``ConfigError`` naming the file: unreadable, not JSON, or missing one of ``STATISTICS_KEYS``."""
+    try:
+        stats = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(f"{path}: cannot read the statistics JSON ({error})") from None
+    missing = [key for key in STATISTICS_KEYS if key not in stats] if isinstance(stats, dict) else list(STATISTICS_KEYS)
+    if missing:
+        raise ConfigError(
+            f"{path}: not the stats.json of a curated index (missing {', '.join(missing)}); write it with "
+            "`python dataset_scripts/stats.py --index DIR --output OUT` (or let stats.py write the card itself)"
+        )
+    return stats
 
 
 def card_for_curated_folder(

@@ -38,7 +38,7 @@ from hf_tiktokactions.hub.processor_config import (
     read_preprocessing,
     write_processor_configs,
 )
-from hf_tiktokactions.hub.results import EvalResults, as_results
+from hf_tiktokactions.training.results_file import RunResults, as_results
 
 __all__ = [
     "export_model",
@@ -232,7 +232,7 @@ _RECIPE_KEYS = {
 
 
 def _preprocessing_spec(
-    model_dir, model_config, results: list[EvalResults], overrides: dict[str, Any]
+    model_dir, model_config, results: list[RunResults], overrides: dict[str, Any]
 ) -> PreprocessingSpec:
     """Defaults for the model < the first results file's fine-tuning recipe < a stored processor config < ``overrides``."""
     values = PreprocessingSpec.for_model_config(model_config).__dict__.copy()
@@ -263,7 +263,7 @@ def _save_with_code(model, output: Path, auto_map: dict[str, str], auto_class: s
 def export_model(
     model_dir: str | os.PathLike,
     output: str | os.PathLike,
-    results: Iterable[EvalResults | str | os.PathLike] = (),
+    results: Iterable[RunResults | str | os.PathLike] = (),
     *,
     preprocessing: dict[str, Any] | None = None,
     overwrite: bool = False,

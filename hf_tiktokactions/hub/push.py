@@ -19,7 +19,7 @@ from huggingface_hub.utils import validate_repo_id
 
 from hf_tiktokactions.errors import ConfigError, CredentialsError, TikTokActionsError
 from hf_tiktokactions.hub.export import export_model
-from hf_tiktokactions.hub.results import EvalResults
+from hf_tiktokactions.training.results_file import RunResults
 
 __all__ = ["push_model", "PushError"]
 
@@ -41,7 +41,7 @@ def _token() -> str:
 def push_model(
     model_dir: str | os.PathLike,
     repo_id: str,
-    results: Iterable[EvalResults | str | os.PathLike] = (),
+    results: Iterable[RunResults | str | os.PathLike] = (),
     *,
     private: bool = False,
     commit_message: str = "Upload VideoMAE V2 model (hf-tiktokactions export)",

@@ -348,9 +348,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     metrics = multiview_metrics(predictions, len(data.class_names))
     results = {
         "dataset": data.dataset,
-        "split": data.test.name
-        if args.dataset not in ("ucf101", "hmdb51")
-        else f"{data.test.name} (split {args.split})",
+        "split": data.test.name,
         "views": f"{args.test_num_segment}x{args.test_num_crop}",
         "top1": metrics["top1"],
         "top5": metrics["top5"],
@@ -390,7 +388,9 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
             },
         )
         summary = (
-            f"{results['dataset']} {results['split']}, {results['views']} views, {results['num_videos']} videos: "
+            f"{results['dataset']} {results['split']}"
+            + (f" (split {results['dataset_config']})" if results["dataset_config"] else "")
+            + f", {results['views']} views, {results['num_videos']} videos: "
             f"top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%, "
             f"mean class {results['mean_class_accuracy']:.2f}% "
             f"({results['clips_per_second']:.1f} clips/s) -> {output_dir / 'results.json'}"

@@ -1,9 +1,8 @@
 """The files a fine-tuning run reports its test results in, next to its outputs.
 
-* ``results.json``: ``dataset``, ``split``, ``views`` (``"5x3"``), ``top1``, ``top5``, ``mean_class_accuracy``
-  (percentages), ``checkpoint``, ``seed``, plus ``task``, ``num_videos``, ``seconds``, ``clips_per_second``,
-  ``dataset_id`` (the ``--dataset`` value), ``dataset_config`` (the UCF101/HMDB51 split number, else null),
-  ``init_from``, ``num_processes``, ``hardware``, ``recipe`` (the run's options) and ``versions``;
+* ``results.json``: the one results format, read by model cards and the model-index; every field is documented in
+  ``results_file.py`` (``dataset``, ``split``, ``views`` (``"5x3"``), ``top1``, ``top5``, ``mean_class_accuracy``
+  (percentages), ``checkpoint``, ``seed``, ``num_videos``, ..., ``recipe``, ``versions``);
 * ``results.md``: the same as a one-row markdown table;
 * ``predictions.jsonl``: one line per video: id, path, label, prediction, top-5 classes and probabilities;
 * ``confusion_matrix.png`` (and the counts inside ``confusion_matrix.json``).
@@ -22,6 +21,7 @@ from ..atomic_files import write_text_atomic
 from ..errors import CheckpointError
 from .divergence import finite_or_none
 from .evaluation import MultiViewPredictions
+from .results_file import RESULTS_FILE, parse_results
 
 RESULT_KEYS = ("dataset", "split", "views", "top1", "top5", "mean_class_accuracy", "checkpoint", "seed")
 TABLE_COLUMNS = (
@@ -36,10 +36,16 @@ TABLE_COLUMNS = (
 )
 
 
+def _split_label(row: dict[str, Any]) -> str:
+    """``test (split 1)`` where the dataset has numbered splits (``dataset_config``), else the split name."""
+    return f"{row['split']} (split {row['dataset_config']})" if row.get("dataset_config") else str(row["split"])
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Results dicts -> a markdown table: dataset, split, views, top-1, top-5, mean class accuracy, checkpoint, seed."""
     lines = ["| " + " | ".join(title for title, _ in TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
     for row in rows:
+        row = {**row, "split": _split_label(row)}
         cells = [f"{row[key]:.2f}" if isinstance(row[key], float) else str(row[key]) for _, key in TABLE_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -88,7 +94,8 @@ def write_test_results(
     """Write results.json, results.md, predictions.jsonl, confusion_matrix.{json,png}; returns the results dict.
 
     Scores that are not finite (a diverged model) are refused: nothing is written. Other non-finite values are
-    written as null, so every file is valid JSON."""
+    written as null, so every file is valid JSON. ``extra`` holds the optional fields of ``results_file.py``;
+    results that do not match that format raise ``ConfigError`` before anything is written."""
     broken = ~np.isfinite(predictions.probabilities).all(axis=1)
     if broken.any():
         raise CheckpointError(
@@ -113,7 +120,8 @@ def write_test_results(
         **(extra or {}),
     }
     results = finite_or_none(results)
-    write_text_atomic(output_dir / "results.json", json.dumps(results, indent=2, allow_nan=False) + "\n")
+    parse_results(results, output_dir / RESULTS_FILE)  # the format the cards read; refuse before writing
+    write_text_atomic(output_dir / RESULTS_FILE, json.dumps(results, indent=2, allow_nan=False) + "\n")
     write_text_atomic(output_dir / "results.md", markdown_table([results]))
     lines = []
     for probabilities, label, index in zip(predictions.probabilities, predictions.labels, predictions.indices):
@@ -142,6 +150,6 @@ def write_test_results(
         counts,
         class_names,
         output_dir / "confusion_matrix.png",
-        f"{dataset} {split}, {views} views: top-1 {results['top1']:.2f}%",
+        f"{dataset} {_split_label(results)}, {views} views: top-1 {results['top1']:.2f}%",
     )
     return results
