@@ -8,8 +8,8 @@ same defaults), generated once into /tmp/curation_bench. The process pins itself
 ``os.sched_setaffinity`` and runs the local engine with one worker, the detector off: probe, one
 decode pass, PySceneDetect content detection, clip choice, 320-short-side x264 re-encode, clip probe,
 10-frame sampling, metadata, index. For scale, the same run times FFmpeg (one thread, same core) on
-the same files: decode only, and decode + scale to 320 + x264 ultrafast / veryfast (the figures
-docs/BENCHMARKS.md and DESIGN.md compare against). The detector figure uses the untrained YOLOv8n
+the same files: decode only, and decode + scale to 320 + x264 ultrafast / veryfast (the figures the
+reference measurements of docs/BENCHMARKS.md give). The detector figure uses the untrained YOLOv8n
 built from ultralytics' ``yolov8n.yaml`` (speed only; no weights are downloaded), batches of 10
 frames of 320x568, at 640 input size.
 """

@@ -52,7 +52,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--videos", type=int, default=64, help="test items of the end-to-end measurement (0 = skip it)")
     parser.add_argument("--files", type=int, default=16, help="distinct video files the items cycle through")
     parser.add_argument(
-        "--normalize-in-workers", action="store_true", help="float32 clips from the workers (the old path)"
+        "--normalize-in-workers",
+        action="store_true",
+        help="float32 clips normalised in the workers (instead of uint8 normalised on the device)",
     )
     parser.add_argument(
         "--data-only", action="store_true", help="only the items (decode, resize, crop) on one CPU thread"

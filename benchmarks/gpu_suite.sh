@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# The GPU measurements of docs/BENCHMARKS.md in one go, for a short lease on a GPU machine.
+# The GPU measurements of docs/BENCHMARKS.md in one go, for a short stay on a rented GPU machine.
 #
 #   bash benchmarks/gpu_suite.sh OUT_DIR VIDEO_DIR [STAGE ...]
 #
 # VIDEO_DIR holds 48 320x568 benchmark clips named bench_320x568_<i>.mp4
 # (`python benchmarks/make_videos.py VIDEO_DIR --height 568 --width 320 --count 48`, made beforehand so the
-# lease is not spent encoding). Stages run in the order given (default: all, most important first); each has
+# GPU time is not spent encoding). Stages run in the order given (default: all, most important first); each has
 # its own time limit, so one that fails or overruns leaves the others' results. Every JSON line a benchmark
 # prints goes to OUT_DIR/results.jsonl with a "stage" key; the full output goes to OUT_DIR/log.txt.
 #
-# All stages take about 11 minutes on an H200 (2026-11-26), more than one 10-minute device call: run them as
+# All stages take about 11 minutes on an H200 (2026-11-26), so to keep each invocation under 10 minutes run them as
 #   ... env step_b step_g e2e e2e_workers eval eval_workers step_g_full    (about 5 minutes)
 #   ... step_b_compile step_g_compile diagnostics                          (about 6 minutes)
-# and, a call of its own, compare_embedded: training/compare_init.py on the embedded set with the recipe pair that
+# and, an invocation of its own, compare_embedded: training/compare_init.py on the embedded set with the recipe pair that
 # beats scratch on the CPU (20k pre-training steps, 400 fine-tuning steps; not timed on a GPU yet, under 10 min
 # if 12 loader workers keep the GPU fed). Its run folders go to WORK_DIR (default /tmp/gpu_suite_work), its report
 # (compare_init.json, .md, .png) to OUT_DIR/compare_embedded.
@@ -41,7 +41,7 @@ else
     e2e=(--preset vit-b --batch 16 --num-sample 4 --workers 16)
     evl=(--preset vit-b --views 5x3 --videos-per-batch 4 --videos 256 --files 48 --workers 16)
     # 8k steps of 128 clips on 700 unlabeled clips: ~1460 epochs (5x the longest CPU run). On an H200 a step took
-    # 20 ms (2026-11-26), so this is ~3 min; 20k steps (~3600 epochs) need ~7 min, a lease of their own.
+    # 20 ms (2026-11-26), so this is ~3 min; 20k steps (~3600 epochs) need ~7 min, an invocation of their own.
     diag=(--pretrain-steps 8000 --pretrain-batch 128)
     compare=(--embedded_clips_per_class 100 --pretrain_args "--dataloader_num_workers 12" --finetune_args "--dataloader_num_workers 8")
 fi

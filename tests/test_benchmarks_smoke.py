@@ -1,7 +1,7 @@
 """The GPU benchmark suite's plumbing, on the CPU with tiny sizes (SMOKE=1): every stage runs and reports.
 
 The figures themselves are measurements for docs/BENCHMARKS.md, never asserted here; this only keeps the
-scripts that a short GPU lease depends on from breaking unnoticed.
+scripts that a short run on a GPU machine depends on from breaking unnoticed.
 """
 
 import json

@@ -57,7 +57,7 @@ def test_pretraining_preset_has_the_official_shapes(preset):
 
 
 def test_vit_g_decoder_mlp_is_2234_wide():
-    """The number the issue names: int(512 * 48 / 11), not 4 x 512."""
+    """The official ViT-g decoder MLP keeps the encoder's ratio 48/11: int(512 * 48 / 11), not 4 x 512."""
     assert VideoMAEv2Config.from_preset("vit-g").decoder_intermediate_size == 2234
 
 

@@ -237,7 +237,7 @@ def write_flat_h264(path: Path, side: int, num_frames: int, fps: int) -> Path:
 
 @pytest.fixture(scope="module")
 def hostile_files(tmp_path_factory) -> Path:
-    """The uploads of issue 20: 10000x10000 pixels (32 frames, about 300 KB), and 600 fps (2 s, 1200 frames)."""
+    """Hostile uploads: 10000x10000 pixels (32 frames, about 300 KB), and 600 fps (2 s, 1200 frames)."""
     import av
 
     folder = tmp_path_factory.mktemp("hostile")
