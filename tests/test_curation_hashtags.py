@@ -103,6 +103,17 @@ def test_the_papers_examples_carry_the_papers_principles():
     assert principles["piano"] == "noun_substitution" and principles["cuttingcakes"] == "consolidation"
 
 
+def test_the_catalogue_says_it_is_ours_and_comment_lines_keep_line_numbers(tmp_path):
+    first = CATALOGUE.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# Our own catalogue of 500 hashtags") and "386" in first and "not published" in first
+    path = write(
+        tmp_path, "tango,dance,specification,\nsalsa,cooking,specification,\n", "# ours\n# two lines\n" + HEADER
+    )
+    with pytest.raises(CatalogueError, match="unknown category 'cooking'") as info:
+        load_catalogue(path)
+    assert f"{path}:5" in str(info.value)  # the file's own line number, comments counted
+
+
 def test_collecting_doc_counts_match_the_catalogue():
     """docs/COLLECTING.md: the catalogue size, the request count at 900 videos a hashtag and the count tables."""
     tags = load_catalogue(CATALOGUE)

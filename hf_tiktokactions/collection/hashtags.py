@@ -4,7 +4,8 @@ The catalogue is a CSV file with the columns ``hashtag, category, principle, not
 is one of :data:`CATEGORIES`; ``principle`` names the selection principle of the paper that
 introduced the hashtag (:data:`PRINCIPLES`). Hashtags are written without ``#``, in lower case,
 with letters, digits and underscores only, which is what the Research API's ``hashtag_name``
-condition matches.
+condition matches. Lines before the header that start with ``#`` are comments (the shipped catalogue says
+there what it is).
 """
 
 from __future__ import annotations
@@ -63,14 +64,16 @@ def load_catalogue(path: str | Path) -> list[Hashtag]:
     if not path.is_file():
         raise CatalogueError(f"hashtag catalogue {path} does not exist")
     with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+        lines = handle.read().splitlines(keepends=True)
+        comments = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+        reader = csv.DictReader(lines[comments:])  # leading "# ..." lines describe the catalogue
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise CatalogueError(f"{path}: missing column(s) {', '.join(missing)}; expected header {','.join(COLUMNS)}")
         rows: list[Hashtag] = []
         first_line: dict[str, int] = {}
         for row in reader:
-            where = f"{path}:{reader.line_num}"
+            where = f"{path}:{reader.line_num + comments}"
             name = (row["hashtag"] or "").strip()
             check_tag(name, where)
             category = _canonical(row["category"] or "")
@@ -86,7 +89,7 @@ def load_catalogue(path: str | Path) -> list[Hashtag]:
                 )
             if name in first_line:
                 raise CatalogueError(f"{where}: duplicate hashtag {name!r} (first listed on line {first_line[name]})")
-            first_line[name] = reader.line_num
+            first_line[name] = reader.line_num + comments
             rows.append(Hashtag(name, category, principle, (row["notes"] or "").strip()))
     if not rows:
         raise CatalogueError(f"{path}: the catalogue lists no hashtags")
