@@ -3,7 +3,7 @@
 ``pipeline("video-classification", model=EXPORT, trust_remote_code=True)(path)`` calls the video processor with
 ``do_sample_frames=True``; transformers' default sampling spreads ``num_frames`` over the whole video, but the
 model was trained on dense clips. This processor gives the model the clip it was trained and tested on, the same
-way ``hf_tiktokactions/inference.py`` serves a single view (``data/views.py``, ``data/video_budget.py``):
+way the project's own inference serves a single view (``inference.py``, ``data/views.py`` of its package):
 
 1. frames: ``num_frames`` frames ``sampling_rate`` apart, centred in the video (``segment_based``: the middle
    frame of each of ``num_frames`` equal segments); a shorter video repeats its last reachable frame;
