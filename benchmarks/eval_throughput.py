@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -61,6 +63,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--profile", action="store_true", help="also print the operators that take the model's time")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="model-only measurements per model, the models alternating (first one first, then the other), so the "
+        "load of a shared machine hits both alike; the summary compares the medians",
+    )
+    parser.add_argument(
         "--models", default="ours,transformers", help="comma list of: ours, transformers (model-only baseline)"
     )
     parser.add_argument("--video-dir", type=Path, default=Path("/tmp/eval_throughput_videos"))
@@ -69,6 +78,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", choices=DTYPES, help="autocast dtype (default bf16 on GPU, fp32 on CPU)")
+    parser.add_argument(
+        "--cast-weights", action="store_true", help="model-only: cast both models' weights to --dtype (no autocast)"
+    )
+    parser.add_argument(
+        "--compile",
+        choices=("default", "reduce-overhead", "max-autotune"),
+        help="model-only: torch.compile both models with this mode (reduce-overhead: CUDA graphs)",
+    )
     return parser.parse_args()
 
 
@@ -93,27 +110,30 @@ def transformers_classifier(config: VideoMAEv2Config):
 
 def random_batch(args, views: int) -> torch.Tensor:
     """(videos_per_batch * views, T, 3, S, S) random clips on the device: one batch of the model measurements."""
-    return torch.randn(
-        args.videos_per_batch * views, args.num_frames, 3, args.image_size, args.image_size, device=args.device
-    )
+    shape = (args.videos_per_batch * views, args.num_frames, 3, args.image_size, args.image_size)
+    dtype = DTYPES[args.dtype] if args.cast_weights and args.dtype else None
+    return torch.randn(shape, device=args.device, dtype=dtype)
 
 
 def benchmark_model(model, args, views: int, dtype) -> dict:
     clips = args.videos_per_batch * views
+    dtype = None if args.cast_weights else dtype  # cast weights run as they are
     pixel_values = random_batch(args, views)
     device_type = torch.device(args.device).type
     with torch.no_grad(), torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
         for _ in range(args.warmup):
             average_view_probabilities(model(pixel_values=pixel_values).logits, views)
         sync(args.device)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(args.batches):
             average_view_probabilities(model(pixel_values=pixel_values).logits, views)
         sync(args.device)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     record = {
         "measurement": "model",
-        "clips_per_s": round(clips * args.batches / seconds, 2),
+        "clips_per_s": round(clips * args.batches / seconds, 3),
+        # clips per CPU second of this process (all threads): on a shared machine less swayed by other processes
+        "clips_per_cpu_s": round(clips * args.batches / max(cpu_seconds, 1e-9), 3),
         "videos_per_s": round(args.videos_per_batch * args.batches / seconds, 3),
         "clips_per_batch": clips,
     }
@@ -246,14 +266,20 @@ def main() -> None:
             "device": machine(args.device),
             "dtype": args.dtype or ("bf16" if dtype is torch.bfloat16 else "fp32"),
             "attention": "sdpa",
+            "weights": args.dtype if args.cast_weights and args.dtype else "fp32",
+            "compile": args.compile,
         }
     )
-    rates = {}
-    for name in args.models.split(","):
+    names = args.models.split(",")
+    for name in names:
         if name not in ("ours", "transformers"):
             raise SystemExit(f"--models: unknown {name!r}; use ours, transformers")
-        model = VideoMAEv2ForVideoClassification(config) if name == "ours" else transformers_classifier(config)
-        model = model.to(args.device).eval()
+    if args.rounds > 1:
+        compare_in_rounds(names, config, args, views, dtype, common)
+        return
+    rates = {}
+    for name in names:
+        model = build_model(name, config, args)
         record = {**common, "model": name, **benchmark_model(model, args, views, dtype)}
         rates[name] = record["clips_per_s"]
         print(json.dumps(record), flush=True)
@@ -278,6 +304,47 @@ def main() -> None:
                 }
             )
         )
+
+
+def build_model(name: str, config: VideoMAEv2Config, args) -> torch.nn.Module:
+    model = VideoMAEv2ForVideoClassification(config) if name == "ours" else transformers_classifier(config)
+    model = model.to(args.device).eval()
+    if args.cast_weights and args.dtype:
+        model = model.to(DTYPES[args.dtype])
+    return torch.compile(model, mode=args.compile) if args.compile else model
+
+
+def compare_in_rounds(names: list[str], config, args, views: int, dtype, common: dict) -> None:
+    """``--rounds`` model-only measurements of each model, alternating which goes first; medians compared."""
+    models = {name: build_model(name, config, args) for name in names}
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    cpu_rates: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(args.rounds):
+        order = names if round_index % 2 == 0 else names[::-1]
+        for name in order:
+            record = {
+                **common,
+                "model": name,
+                "round": round_index,
+                **benchmark_model(models[name], args, views, dtype),
+            }
+            rates[name].append(record["clips_per_s"])
+            cpu_rates[name].append(record["clips_per_cpu_s"])
+            print(json.dumps(record), flush=True)
+    summary = {
+        **common,
+        "comparison": "median clips/s over alternating rounds, model only",
+        "rounds": args.rounds,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        **{f"{name}_clips_per_s_median": round(statistics.median(rates[name]), 3) for name in names},
+        **{f"{name}_clips_per_cpu_s_median": round(statistics.median(cpu_rates[name]), 3) for name in names},
+    }
+    if len(names) == 2 and set(names) == {"ours", "transformers"}:
+        summary["speedup"] = round(statistics.median(rates["ours"]) / statistics.median(rates["transformers"]), 3)
+        summary["speedup_cpu_time"] = round(
+            statistics.median(cpu_rates["ours"]) / statistics.median(cpu_rates["transformers"]), 3
+        )
+    print(json.dumps(summary), flush=True)
 
 
 if __name__ == "__main__":

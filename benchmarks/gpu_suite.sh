@@ -12,7 +12,9 @@
 # All stages take about 11 minutes on an H200 (2026-11-26), so to keep each invocation under 10 minutes run them as
 #   ... env step_b step_g e2e e2e_workers eval eval_workers step_g_full    (about 5 minutes)
 #   ... step_b_compile step_g_compile diagnostics                          (about 6 minutes)
-# and, an invocation of its own, compare_embedded: training/compare_init.py on the embedded set with the recipe pair that
+# eval_compile (ours vs transformers' classifier, bf16 weights, torch.compile + CUDA graphs; an invocation of its
+# own, not timed on a GPU yet), and, an invocation of its own, compare_embedded: training/compare_init.py on the
+# embedded set with the recipe pair that
 # beats scratch on the CPU (20k pre-training steps, 400 fine-tuning steps; not timed on a GPU yet, under 10 min
 # if 12 loader workers keep the GPU fed). Its run folders go to WORK_DIR (default /tmp/gpu_suite_work), its report
 # (compare_init.json, .md, .png) to OUT_DIR/compare_embedded.
@@ -23,7 +25,7 @@ set -u -o pipefail
 out=$1 videos=$2
 shift 2
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_workers eval eval_workers step_b_compile step_g_full step_g_compile diagnostics compare_embedded)
+[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_workers eval eval_workers step_b_compile step_g_full step_g_compile diagnostics compare_embedded eval_compile)
 python=${PYTHON:-python3}
 mkdir -p "$out"
 
@@ -69,6 +71,10 @@ if torch.cuda.is_available() else None}))" ;;
         e2e) run e2e 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" ;;
         e2e_workers) run e2e_workers 120 benchmarks/pretrain_e2e.py --videos "$videos/*.mp4" "${e2e[@]}" --normalize-in-workers ;;
         eval) run eval 180 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" --profile ;;
+        # the classifier alone against transformers' in the same process: bf16 weights, torch.compile with CUDA graphs,
+        # alternating rounds (docs/BENCHMARKS.md; target: 2x transformers). Not run yet on a GPU.
+        eval_compile) run eval_compile 420 benchmarks/eval_throughput.py "${evl[@]}" --videos 0 --dtype bf16 --cast-weights \
+            --compile reduce-overhead --rounds 3 ;;
         eval_workers) run eval_workers 150 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" --normalize-in-workers --models ours ;;
         step_b_compile) run step_b_compile 200 benchmarks/pretrain_step.py "${b[@]}" --compile --models ours ;;
         # ViT-g without activation checkpointing (no recomputed forward), eager and compiled

@@ -2,8 +2,8 @@
 
 Builds a random-weight ViT-B/16 classifier (16x224, 400 classes; weights do not change the cost),
 writes a test video (default: 10 s of 720x1280 portrait H.264 at 30 fps, like a phone clip), and times
-``ActionClassifier.predict`` from ``spaces/app.py`` (the function behind ``/classify``) after one
-warm-up call. Prints one JSON line per (dtype, mode): median and min wall time of the repeats, and the
+``VideoClassifier.classify`` from ``hf_tiktokactions/inference.py`` (what ``/classify`` of ``spaces/app.py`` runs)
+after one warm-up call. Prints one JSON line per (dtype, mode): median and min wall time of the repeats, and the
 process CPU seconds divided by the thread count (what an otherwise idle machine would take at best).
 The request time limit is lifted here (a loaded machine would hit it); the other upload limits are the
 defaults. ``--hostile`` also times the refusal of a 10000x10000 H.264 upload (32 flat frames, about 300 KB)
@@ -15,7 +15,6 @@ and the resident memory the refusal adds (Linux: the VmHWM high-water mark, rese
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -27,14 +26,6 @@ from fractions import Fraction
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_app():
-    spec = importlib.util.spec_from_file_location("space_app", REPO_ROOT / "spaces" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_video(path: Path, seconds: float, height: int, width: int, fps: int) -> None:
@@ -83,8 +74,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    app = load_app()
-    from hf_tiktokactions.hub.processor_config import PreprocessingSpec, write_processor_configs
+    from hf_tiktokactions.data.video_budget import VideoBudget
+    from hf_tiktokactions.hub.export import load_classifier
+    from hf_tiktokactions.hub.processor_config import read_preprocessing, write_processor_configs
+    from hf_tiktokactions.inference import PreprocessingSpec, VideoClassifier
     from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,32 +86,38 @@ def main() -> None:
         VideoMAEv2ForVideoClassification(config).save_pretrained(model_dir)
         write_processor_configs(model_dir, PreprocessingSpec.for_model_config(config))
         write_video(video, args.seconds, args.height, args.width, args.fps)
-        views = app._parse_views(args.accurate_views)
-        budget = app.VideoBudget(request_seconds=24 * 3600.0)
+        views = parse_views(args.accurate_views)
+        budget = VideoBudget(request_seconds=24 * 3600.0)
+        spec = read_preprocessing(model_dir, config)
         classifiers = {
-            name: app.ActionClassifier(str(model_dir), accurate_views=views, dtype=getattr(torch, name))
-            for name in args.dtypes
+            name: VideoClassifier(load_classifier(model_dir), spec, dtype=getattr(torch, name)) for name in args.dtypes
         }
         for mode_name in args.modes:
-            mode = app.FAST if mode_name == "fast" else app.ACCURATE
+            mode = None if mode_name == "fast" else views
             runs: dict[str, list[dict]] = {name: [] for name in args.dtypes}
             for classifier in classifiers.values():
-                classifier.predict(str(video), mode, budget)  # warm-up
+                classifier.classify(str(video), mode, budget)  # warm-up
             # rounds alternate the dtypes, so load from other processes hits each alike
             for _ in range(args.repeats):
                 for name, classifier in classifiers.items():
                     cpu_started = time.process_time()  # all threads of this process
-                    seconds = classifier.predict(str(video), mode, budget).seconds
+                    started = time.perf_counter()
+                    seconds = classifier.classify(str(video), mode, budget).seconds
+                    seconds["total"] = time.perf_counter() - started
                     runs[name].append({**seconds, "cpu": time.process_time() - cpu_started})
             for name in args.dtypes:
                 print(json.dumps(summarise(runs[name], args, mode_name, name, views)), flush=True)
         if args.hostile:
-            print(
-                json.dumps(hostile_refusal(next(iter(classifiers.values())), Path(tmp) / "huge.mp4", app)), flush=True
-            )
+            print(json.dumps(hostile_refusal(next(iter(classifiers.values())), Path(tmp) / "huge.mp4")), flush=True)
         del classifiers
         if args.server:
             print(json.dumps(server_latency(model_dir, video, args)), flush=True)
+
+
+def parse_views(text: str) -> tuple[int, int]:
+    """ "2x3" -> (2, 3)."""
+    temporal, spatial = (int(part) for part in text.lower().split("x"))
+    return temporal, spatial
 
 
 def summarise(
@@ -171,8 +170,8 @@ def peak_rss_bytes() -> int:
     return int(status.split("VmHWM:")[1].split()[0]) * 1024
 
 
-def hostile_refusal(classifier, path: Path, app) -> dict:
-    """Seconds and resident memory ``predict`` spends refusing a 10000x10000 file (the default budget)."""
+def hostile_refusal(classifier, path: Path) -> dict:
+    """Seconds and resident memory ``classify`` spends refusing a 10000x10000 file (the default budget)."""
     from hf_tiktokactions.errors import BudgetExceeded
 
     write_flat_video(path, 10_000, 32)
@@ -180,7 +179,7 @@ def hostile_refusal(classifier, path: Path, app) -> dict:
     before = peak_rss_bytes()
     started = time.perf_counter()
     try:
-        classifier.predict(str(path), app.FAST)
+        classifier.classify(str(path))
         message = "(classified, not refused)"
     except BudgetExceeded as error:
         message = str(error)

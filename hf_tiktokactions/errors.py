@@ -62,6 +62,10 @@ class VideoRejected(TikTokActionsError):
         self.reason = reason
 
 
+class SingleImageError(VideoDecodeError):
+    """A file that FFmpeg opens as a one-frame video: an image, not a video clip."""
+
+
 class DetectorError(TikTokActionsError):
     """A person detector cannot be built: weights not found, optional package missing, unknown class name."""
 

@@ -42,11 +42,11 @@ import gradio as gr
 import numpy as np
 import torch
 
-from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices, test_views
-from hf_tiktokactions.data.transforms import normalize_video, resize_clip, spatial_crop
-from hf_tiktokactions.data.video_budget import VideoBudget, check_deadline, decode_within, probe_within
-from hf_tiktokactions.errors import TikTokActionsError, VideoDecodeError
-from hf_tiktokactions.hub.processor_config import PreprocessingSpec, read_preprocessing
+from hf_tiktokactions.data.transforms import resize_clip
+from hf_tiktokactions.data.video_budget import VideoBudget
+from hf_tiktokactions.errors import SingleImageError, TikTokActionsError, VideoDecodeError
+from hf_tiktokactions.hub.processor_config import read_preprocessing
+from hf_tiktokactions.inference import PreprocessingSpec, VideoClassifier, top_labels
 
 log = logging.getLogger("space")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -121,108 +121,56 @@ def resolve_model_location(model_id: str | None) -> str:
     )
 
 
-class ActionClassifier:
-    """Loads the model once; ``predict(path, mode)`` decodes only the frames it needs and classifies them."""
+class ActionClassifier(VideoClassifier):
+    """The served model (``hf_tiktokactions.inference.VideoClassifier``) loaded from ``location``; ``predict(path,
+    mode)`` classifies one upload and reports what it did for the page."""
 
     def __init__(self, location: str, accurate_views: tuple[int, int] = (2, 3), dtype: torch.dtype = torch.float32):
         from hf_tiktokactions.hub.export import load_classifier  # refuses folders without a trained head
 
-        self.location = location
-        self.model = load_classifier(location).to(dtype)
-        self.dtype = dtype
-        config = self.model.config
-        self.spec: PreprocessingSpec = (
-            read_preprocessing(location, config) if Path(location).is_dir() else self._hub_spec(location, config)
+        model = load_classifier(location)
+        spec = (
+            read_preprocessing(location, model.config) if Path(location).is_dir() else self._hub_spec(location, model)
         )
+        super().__init__(model, spec, dtype)
+        self.location = location
         self.accurate_views = accurate_views
-        self.labels = [config.id2label[i] for i in range(len(config.id2label))]
 
     @staticmethod
-    def _hub_spec(model_id: str, config) -> PreprocessingSpec:
+    def _hub_spec(model_id: str, model) -> PreprocessingSpec:
         from huggingface_hub import snapshot_download
 
         folder = snapshot_download(model_id, allow_patterns=["*preprocessor_config.json"])
-        return read_preprocessing(folder, config)
-
-    def warm_up(self) -> None:
-        """One forward pass, so the first user does not pay for lazy initialisation."""
-        spec = self.spec
-        with torch.inference_mode():
-            self.model(torch.zeros(1, spec.num_frames, 3, spec.crop_size, spec.crop_size, dtype=self.dtype))
-
-    def _views(self, num_video_frames: int, mode: str) -> list[tuple[np.ndarray, int, int]]:
-        """(frame indices, crop index, number of crops) per view; the fast mode takes the centre crop."""
-        spec = self.spec
-        if mode == FAST:
-            if spec.segment_based:
-                indices = segment_indices(num_video_frames, spec.num_frames)
-            else:
-                indices = dense_clip_indices(num_video_frames, spec.num_frames, spec.sampling_rate)
-            return [(indices, 0, 1)]
-        temporal, spatial = self.accurate_views
-        views = test_views(num_video_frames, temporal, spatial, spec.num_frames, spec.sampling_rate, spec.segment_based)
-        return [(view.indices, view.spatial, spatial) for view in views]
+        return read_preprocessing(folder, model.config)
 
     def predict(self, path: str, mode: str = FAST, budget: VideoBudget | None = None) -> Prediction:
-        """Top-5 labels for the video at ``path``.
+        """Top-5 labels for the video at ``path``: one clip (fast) or ``accurate_views`` views.
 
         Raises ``UserInputError`` for unusable uploads and ``BudgetExceeded`` (naming the limit) for one that
         would cost more than ``budget`` (default: ``VideoBudget()``): the file is probed before anything is decoded.
         """
-        spec, budget = self.spec, budget or VideoBudget()
         started = time.perf_counter()
-        deadline = time.monotonic() + budget.request_seconds
         try:
-            probed = probe_within(path, budget)
-            num_video_frames, fps = probed.num_frames, probed.fps
-            if num_video_frames < 2:  # FFmpeg opens still images as one-frame videos
-                raise UserInputError("This file holds a single image, not a video. Upload a video clip.")
-            views = self._views(num_video_frames, mode)
-            wanted = np.unique(np.concatenate([indices for indices, _, _ in views]))
-            # uint8 (U, C, h, w): each frame decoded once and brought to the short side at once
-            resized = decode_within(
-                probed, wanted, budget, spec.short_side, deadline, num_threads=max(1, torch.get_num_threads())
-            )
+            result = self.classify(path, None if mode == FAST else self.accurate_views, budget)
+        except SingleImageError:
+            raise UserInputError("This file holds a single image, not a video. Upload a video clip.") from None
         except VideoDecodeError:
             raise UserInputError(
                 "This file could not be read as a video (it is corrupt, truncated or not a video). "
                 "Upload an MP4, WebM or MOV clip."
             ) from None
-        decoded = time.perf_counter()
-
-        slot = {int(index): position for position, index in enumerate(wanted)}
-        crops = []  # uint8 (T, C, S, S) per view
-        for indices, crop, num_crops in views:
-            clip = spatial_crop(resized[[slot[int(i)] for i in indices]], spec.short_side, crop, num_crops)
-            crops.append(resize_clip(clip, (spec.crop_size, spec.crop_size)))
-        pixel_values = normalize_video(torch.stack(crops)).to(self.dtype)  # (V, T, C, S, S)
-        prepared = time.perf_counter()
-
-        with torch.inference_mode():
-            chunks = []
-            for chunk in pixel_values.split(4):
-                check_deadline(deadline, budget)
-                chunks.append(self.model(chunk).logits)
-            logits = torch.cat(chunks)  # (V, num_labels)
-        probabilities = logits.float().softmax(dim=-1).mean(dim=0)  # averaged over views
-        inferred = time.perf_counter()
-
-        top = probabilities.topk(min(TOP_K, probabilities.numel()))
-        scores = {self.labels[i]: float(p) for p, i in zip(top.values.tolist(), top.indices.tolist())}
+        spec, seconds = self.spec, result.seconds
         details = (
-            f"**{len(views)} view{'s' if len(views) > 1 else ''}** of {spec.num_frames} frames "
+            f"**{result.num_views} view{'s' if result.num_views > 1 else ''}** of {spec.num_frames} frames "
             f"({'TSN segments' if spec.segment_based else f'{spec.sampling_rate} frames apart'}) "
-            f"from {num_video_frames} frames at {fps:.1f} fps. "
-            f"Decode {decoded - started:.2f} s, preprocess {prepared - decoded:.2f} s, model {inferred - prepared:.2f} s "
+            f"from {result.num_video_frames} frames at {result.fps:.1f} fps. "
+            f"Decode {seconds['decode']:.2f} s, preprocess {seconds['preprocess']:.2f} s, "
+            f"model {seconds['model']:.2f} s "
             f"({str(self.dtype).replace('torch.', '')}, torch threads: {torch.get_num_threads()})."
         )
-        seconds = {
-            "decode": decoded - started,
-            "preprocess": prepared - decoded,
-            "model": inferred - prepared,
-        }
-        frames_shown = gallery_frames(crops[0])
-        seconds["total"] = time.perf_counter() - started
+        scores = top_labels(result.probabilities, self.model.config.id2label, TOP_K)
+        frames_shown = gallery_frames(result.first_view)
+        seconds = {**seconds, "total": time.perf_counter() - started}
         return Prediction(scores, frames_shown, details, seconds)
 
 

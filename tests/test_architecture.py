@@ -20,12 +20,13 @@ ALLOWED = {
     "modeling": set(),
     "collection": set(),
     "data": {"modeling"},
+    "inference": {"modeling", "data"},
     "curation": {"collection", "data"},
-    "training": {"modeling", "data"},
-    "hub": {"modeling", "data", "training", "curation", "collection", "cli_errors"},
+    "training": {"modeling", "data", "inference"},
+    "hub": {"modeling", "data", "training", "curation", "collection", "cli_errors", "inference"},
 }
 # the files `hub export` ships as remote code: they may import only each other
-REMOTE_CODE = ("configuration_videomaev2", "modeling_videomaev2", "masking")
+REMOTE_CODE = ("configuration_videomaev2", "modeling_videomaev2", "masking", "video_processing_videomaev2")
 
 
 def _imports(path: Path) -> set[str]:

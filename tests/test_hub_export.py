@@ -19,7 +19,7 @@ from hf_tiktokactions.hub.export import export_model, shipped_code_problems
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification, VideoMAEv2Model
 
 ACTIONS = ["clap", "jump", "kick", "sit_down", "spin", "stand_up", "wave"]
-SHIPPED_CODE = {"modeling_videomaev2.py", "configuration_videomaev2.py", "masking.py"}
+SHIPPED_CODE = {"modeling_videomaev2.py", "configuration_videomaev2.py", "masking.py", "video_processing_videomaev2.py"}
 
 
 def tiny_classifier(folder: Path, seed: int = 0) -> VideoMAEv2ForVideoClassification:

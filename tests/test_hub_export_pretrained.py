@@ -71,6 +71,7 @@ def test_export_writes_both_auto_classes_the_figures_and_a_pretraining_card(run:
         "modeling_videomaev2.py",
         "configuration_videomaev2.py",
         "masking.py",
+        "video_processing_videomaev2.py",
         "loss_curve.png",
         "reconstructions.png",
     }

@@ -24,8 +24,9 @@ import torch
 from torch.utils.data import Dataset
 
 from hf_tiktokactions.data.decoding import open_video
-from hf_tiktokactions.data.sampling import dense_clip_indices, multiview_clips, segment_indices
+from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices
 from hf_tiktokactions.data.transforms import EvalTransform, FinetuneTrainTransform, normalize_video
+from hf_tiktokactions.data.views import frames_needed, plan_views, view_clips
 from hf_tiktokactions.errors import VideoDecodeError
 
 __all__ = ["FinetuneVideoDataset", "MultiViewVideoDataset", "collate_clips", "video_paths"]
@@ -159,24 +160,17 @@ class MultiViewVideoDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         with open_video(self.videos[index], self.backend) as reader:
-            views = multiview_clips(
+            views, num_crops = plan_views(
                 reader.num_frames,
-                self.num_segments,
-                self.num_crops,
                 self.num_frames,
                 self.sampling_rate,
                 self.sampling == "segment",
+                (self.num_segments, self.num_crops),
             )
-            wanted = np.unique(np.concatenate([view.indices for view in views]))
+            wanted = frames_needed(views)
             frames = reader.read(wanted)  # uint8 (F, C, H, W), one decode for every view
         frames = self.transform.resize(frames)  # each distinct frame once, not once per view
-        position = {int(frame): i for i, frame in enumerate(wanted)}
-        clips = torch.stack(
-            [
-                self.transform.crop(frames[[position[int(i)] for i in view.indices]], crop_index=view.spatial)
-                for view in views
-            ]
-        )
+        clips = view_clips(frames, wanted, views, num_crops, self.transform.short_side_size, self.transform.input_size)
         if self.normalize:
             clips = normalize_video(clips)
         return {"pixel_values": clips, "labels": torch.full((len(clips),), self.labels[index]), "index": index}

@@ -147,7 +147,7 @@ def multiview_clips(
     ]
 
 
-# Earlier names, still used by spaces/app.py. ``__test__ = False`` keeps pytest from collecting them as
+# Earlier names, kept for outside callers. ``__test__ = False`` keeps pytest from collecting them as
 # tests when a test module imports them.
 test_view_indices = multiview_indices
 test_views = multiview_clips

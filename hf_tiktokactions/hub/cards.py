@@ -22,7 +22,13 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.hub.pretraining_run import LOSS_CURVE_FILE, RECONSTRUCTIONS_FILE, PretrainingRun
-from hf_tiktokactions.hub.processor_config import IMAGENET_MEAN, IMAGENET_STD, PreprocessingSpec, read_preprocessing
+from hf_tiktokactions.hub.processor_config import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MIN_TRANSFORMERS_VERSION,
+    PreprocessingSpec,
+    read_preprocessing,
+)
 from hf_tiktokactions.resources import shipped_dir
 from hf_tiktokactions.training.results_file import RunResults, as_results
 
@@ -187,6 +193,7 @@ def model_card(
         num_labels=len(config.get("id2label", {})) or config.get("num_labels", "?"),
         sampling_rate=spec.sampling_rate,
         short_side=spec.short_side,
+        min_transformers=MIN_TRANSFORMERS_VERSION,
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         training_data=training_data

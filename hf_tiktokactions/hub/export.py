@@ -7,6 +7,7 @@
     output/modeling_videomaev2.py            copied by transformers' save_pretrained, with the files it
     output/configuration_videomaev2.py       imports relatively; they import only torch and transformers
     output/masking.py
+    output/video_processing_videomaev2.py    the video processor pipeline() uses: the model's clip from a file
     output/video_preprocessor_config.json    AutoVideoProcessor (see processor_config.py)
     output/preprocessor_config.json          AutoImageProcessor
     output/README.md                         the model card (see cards.py)
@@ -260,6 +261,18 @@ def _save_with_code(model, output: Path, auto_map: dict[str, str], auto_class: s
         raise CheckpointError(f"export to {output} is incomplete: missing {missing}, code problems {problems}")
 
 
+def _ship_video_processor(output: Path, spec: PreprocessingSpec) -> None:
+    """The processor configs, and the video processor's code next to them (``AutoVideoProcessor`` with
+    ``trust_remote_code=True``, what ``pipeline("video-classification")`` loads)."""
+    from hf_tiktokactions.modeling import video_processing_videomaev2
+
+    shutil.copyfile(video_processing_videomaev2.__file__, output / Path(video_processing_videomaev2.__file__).name)
+    write_processor_configs(output, spec, remote_code=True)
+    problems = shipped_code_problems(output)
+    if problems:
+        raise CheckpointError(f"export to {output} is incomplete: code problems {problems}")
+
+
 def export_model(
     model_dir: str | os.PathLike,
     output: str | os.PathLike,
@@ -293,7 +306,7 @@ def export_model(
         )
     _prepare_output(output, overwrite)
     _save_with_code(model, output, AUTO_CLASSES, "AutoModelForVideoClassification")
-    write_processor_configs(output, spec)
+    _ship_video_processor(output, spec)
     model_card(output, results, **card_options).save(output / "README.md")
     return output
 
@@ -316,7 +329,7 @@ def _export_pretraining(
     spec = _preprocessing_spec(model_dir, model.config, [], {**recorded, **preprocessing})
     _prepare_output(output, overwrite)
     _save_with_code(model, output, PRETRAINING_AUTO_CLASSES, "AutoModelForPreTraining")
-    write_processor_configs(output, spec)
+    _ship_video_processor(output, spec)
     figures = run.write_figures(output)
     pretrained_model_card(output, run, figures, **card_options).save(output / "README.md")
     return output

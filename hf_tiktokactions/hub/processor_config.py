@@ -5,6 +5,8 @@
 * ``video_preprocessor_config.json``: read by ``AutoVideoProcessor`` (transformers'
   ``VideoMAEVideoProcessor``): short-side resize, centre crop, rescale by 1/255, ImageNet mean/std.
   Calling it on uint8 frames (T, C, H, W) gives ``pixel_values`` (1, T, C, crop, crop), our layout.
+  An export adds the ``auto_map`` of the shipped video processor, which also samples the clip from a file
+  (``trust_remote_code=True``, what ``pipeline("video-classification")`` uses).
 * ``preprocessor_config.json``: the same settings for ``AutoImageProcessor`` (``VideoMAEImageProcessor``).
 
 Both also carry ``num_frames`` and ``sampling_rate`` (the stride between the sampled frames) plus the
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.inference import PreprocessingSpec
 
 __all__ = [
     "PreprocessingSpec",
@@ -34,45 +37,14 @@ __all__ = [
 ]
 
 VIDEO_PROCESSOR_FILE = "video_preprocessor_config.json"
+# The first transformers release whose pipeline("video-classification") hands the file to the model's video processor
+# (with do_sample_frames=True) instead of sampling frames itself; the model card states it.
+MIN_TRANSFORMERS_VERSION = "5.11.0"
+REMOTE_VIDEO_PROCESSOR = "video_processing_videomaev2.VideoMAEv2VideoProcessor"  # module.class of the shipped code
 IMAGE_PROCESSOR_FILE = "preprocessor_config.json"
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 _BILINEAR = 2  # PIL.Image.Resampling.BILINEAR, as transformers stores it
-
-
-@dataclass(frozen=True)
-class PreprocessingSpec:
-    """How a clip is made from a video for this model.
-
-    ``num_frames`` frames taken ``sampling_rate`` frames apart; short side resized to ``short_side``,
-    centre (or one of ``num_crops``) ``crop_size`` square crop; ImageNet normalisation. Multi-view testing
-    uses ``num_views`` temporal x ``num_crops`` spatial views; ``segment_based`` picks TSN segments (SSv2)
-    instead of dense clips.
-    """
-
-    num_frames: int = 16
-    sampling_rate: int = 4
-    crop_size: int = 224
-    short_side: int = 224
-    num_views: int = 5
-    num_crops: int = 3
-    segment_based: bool = False
-
-    @classmethod
-    def for_model_config(cls, config: Any, **overrides: Any) -> PreprocessingSpec:
-        """Defaults matching a ``VideoMAEv2Config`` (frames and crop size), with ``overrides`` applied."""
-        values = {"num_frames": config.num_frames, "crop_size": config.image_size, "short_side": config.image_size}
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls(**values)
-
-    def __post_init__(self) -> None:
-        for name in ("num_frames", "sampling_rate", "crop_size", "short_side", "num_views", "num_crops"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"preprocessing {name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.short_side < self.crop_size:
-            raise ConfigError(
-                f"short_side {self.short_side} is smaller than crop_size {self.crop_size}; the crop would not fit"
-            )
 
 
 def _common(spec: PreprocessingSpec) -> dict[str, Any]:
@@ -96,14 +68,23 @@ def _common(spec: PreprocessingSpec) -> dict[str, Any]:
     }
 
 
-def video_processor_dict(spec: PreprocessingSpec) -> dict[str, Any]:
-    """The ``video_preprocessor_config.json`` content for ``VideoMAEVideoProcessor``."""
-    return {
+def video_processor_dict(spec: PreprocessingSpec, remote_code: bool = False) -> dict[str, Any]:
+    """The ``video_preprocessor_config.json`` content for ``VideoMAEVideoProcessor``.
+
+    ``remote_code`` adds the ``auto_map`` to the shipped ``VideoMAEv2VideoProcessor``
+    (``modeling/video_processing_videomaev2.py``), which ``AutoVideoProcessor`` and ``pipeline()`` load with
+    ``trust_remote_code=True`` and which takes the model's clip from a file; without it they get transformers'
+    ``VideoMAEVideoProcessor`` with the same pixel settings.
+    """
+    content = {
         "video_processor_type": "VideoMAEVideoProcessor",
         "do_convert_rgb": True,
         "do_sample_frames": False,
         **_common(spec),
     }
+    if remote_code:
+        content["auto_map"] = {"AutoVideoProcessor": REMOTE_VIDEO_PROCESSOR}
+    return content
 
 
 def image_processor_dict(spec: PreprocessingSpec) -> dict[str, Any]:
@@ -111,13 +92,16 @@ def image_processor_dict(spec: PreprocessingSpec) -> dict[str, Any]:
     return {"image_processor_type": "VideoMAEImageProcessor", **_common(spec)}
 
 
-def write_processor_configs(folder: str | os.PathLike, spec: PreprocessingSpec) -> list[Path]:
-    """Write both processor configs into ``folder``; returns their paths."""
+def write_processor_configs(
+    folder: str | os.PathLike, spec: PreprocessingSpec, remote_code: bool = False
+) -> list[Path]:
+    """Write both processor configs into ``folder`` (``remote_code``: see ``video_processor_dict``); returns their
+    paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, content in (
-        (VIDEO_PROCESSOR_FILE, video_processor_dict(spec)),
+        (VIDEO_PROCESSOR_FILE, video_processor_dict(spec, remote_code)),
         (IMAGE_PROCESSOR_FILE, image_processor_dict(spec)),
     ):
         path = folder / name

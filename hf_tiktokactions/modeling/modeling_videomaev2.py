@@ -151,7 +151,9 @@ class VideoMAEv2PatchEmbed(nn.Module):
     def forward(self, pixel_values: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         if index is None:
             x = self.proj(pixel_values.transpose(1, 2))  # (B, D, T/t, H/p, W/p)
-            return x.flatten(2).transpose(1, 2)
+            # packed (B, N, D): a transposed view would pass its layout on to every residual add of every block,
+            # and each LayerNorm and Linear would copy it back (measured: 49 extra copies a ViT-B forward)
+            return x.flatten(2).transpose(1, 2).contiguous()
         t, p = self.proj.kernel_size[0], self.proj.kernel_size[1]
         b, frames, c, h, w = pixel_values.shape
         x = pixel_values.reshape(b, frames // t, t, c, h // p, p, w // p, p)
@@ -177,14 +179,29 @@ class VideoMAEv2Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_dropout = nn.Dropout(proj_dropout)
 
+    def qkv_bias(self) -> torch.Tensor | None:
+        """The fused (3 D,) bias ``[q_bias, 0, v_bias]``; without autograd it is built once and reused until the
+        biases change (an optimiser step or a state-dict load bumps their version, ``.to()`` moves them)."""
+        if self.q_bias is None:
+            return None
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
+        key = (self.q_bias._version, self.v_bias._version, self.q_bias.data_ptr(), self.v_bias.data_ptr())
+        cached = self.__dict__.get("_qkv_bias_cache")
+        if cached is None or cached[0] != key or torch.is_inference_mode_enabled() != cached[1].is_inference():
+            with torch.no_grad():
+                bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
+            self.__dict__["_qkv_bias_cache"] = cached = (key, bias)  # not a buffer: never saved, never moved
+        return cached[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, D) -> (B, L, D)."""
         b, length, dim = x.shape
-        bias = None
-        if self.q_bias is not None:
-            bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
-        qkv = F.linear(x, self.qkv.weight, bias)
-        q, k, v = qkv.view(b, length, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4).unbind(0)
+        qkv = F.linear(x, self.qkv.weight, self.qkv_bias())
+        qkv = qkv.view(b, length, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
+        if qkv.device.type == "cpu":  # CPU attention runs ~10% faster on packed q/k/v than on views strided by 3 D
+            qkv = qkv.contiguous()
+        q, k, v = qkv.unbind(0)  # (B, heads, L, D/heads) each
         dropout = self.attn_dropout if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)  # (B, heads, L, D/heads)
         out = out.transpose(1, 2).reshape(b, length, dim)

@@ -63,7 +63,9 @@ def convert(options: ConvertOptions) -> dict:
 class CardOptions:
     """What the model card says besides the results (shared by ``export`` and ``push``)."""
 
-    results: list[str] = option("results file (repeatable; format in hub/results.py)", [], action="extend")
+    results: list[str] = option(
+        "a fine-tuning run's results.json (repeatable; format in training/results_file.py)", [], action="extend"
+    )
     license: str = option("license id for the card's YAML", "apache-2.0")
     base_model: str | None = option("Hub id of the pre-trained checkpoint this model was fine-tuned from", None)
     pretraining_dataset: str | None = option("dataset id of the (private) pre-training index", None)
@@ -94,19 +96,26 @@ class CardOptions:
         )
 
     def loaded_results(self) -> list:
-        from ..hub.results import load_results
+        from ..training.results_file import read_results
 
-        return [load_results(path) for path in self.results]
+        return [read_results(path) for path in self.results]
 
 
 @dataclass(kw_only=True)
 class ExportOptions(CardOptions):
-    """Write the Hub folder of a fine-tuned model: safetensors, remote code, processor configs, model card."""
+    """Write the Hub folder of a fine-tuned classifier or a pre-training run's final/ folder: safetensors, remote
+    code, processor configs, model card; optionally a Gradio Space folder serving it."""
 
-    model: str = option("fine-tuned model folder (or Hub id)")
+    model: str = option("fine-tuned model folder (or Hub id), or a pre-training run's final/ folder")
     output_dir: str = option("new or empty folder", old_names=("--output",))
     repo_id: str | None = option("Hub id shown in the card's usage example", None)
     overwrite: bool = option("replace a non-empty --output-dir", False)
+    run: str | None = option(
+        "pre-trained models: the pretrain --output_dir whose records go on the card (default: the folder around "
+        "--model)",
+        None,
+    )
+    space: str | None = option("also write a Gradio Space folder serving the exported classifier", None)
 
 
 def export(options: ExportOptions) -> Path:
@@ -119,21 +128,34 @@ def export(options: ExportOptions) -> Path:
         options.loaded_results(),
         preprocessing=options.preprocessing(),
         overwrite=options.overwrite,
+        run_dir=options.run,
         repo_id=options.repo_id,
         **options.card_options(),
     )
     print(f"exported {options.model} -> {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
-    print(f"load with AutoModelForVideoClassification.from_pretrained({str(out)!r}, trust_remote_code=True)")
+    auto_map = json.loads((out / "config.json").read_text(encoding="utf-8")).get("auto_map", {})
+    for auto_class in sorted(name for name in auto_map if name != "AutoConfig"):
+        print(f"load with {auto_class}.from_pretrained({str(out)!r}, trust_remote_code=True)")
+    if options.space:
+        from ..hub.space import write_space
+
+        space = write_space(out, options.space, repo_id=options.repo_id, overwrite=options.overwrite)
+        print(f"Space folder: {space} (upload it as a Gradio Space; run locally: cd {space} && python app.py)")
     return out
 
 
 @dataclass(kw_only=True)
 class PushOptions(CardOptions):
-    """Export a fine-tuned model and upload it to the Hub (token from HF_TOKEN or `hf auth login`)."""
+    """Export a fine-tuned or pre-trained model and upload it to the Hub (token from HF_TOKEN or `hf auth login`)."""
 
-    model: str = option("fine-tuned model folder (or Hub id)")
+    model: str = option("fine-tuned model folder (or Hub id), or a pre-training run's final/ folder")
     repo_id: str = option("ORG/NAME")
     private: bool = option("create the repository as private", False)
+    run: str | None = option(
+        "pre-trained models: the pretrain --output_dir whose records go on the card (default: the folder around "
+        "--model)",
+        None,
+    )
 
 
 def push(options: PushOptions) -> str:
@@ -146,6 +168,7 @@ def push(options: PushOptions) -> str:
         options.loaded_results(),
         private=options.private,
         preprocessing=options.preprocessing(),
+        run_dir=options.run,
         **options.card_options(),
     )
     print(f"pushed {options.model} to {options.repo_id}: {url}")

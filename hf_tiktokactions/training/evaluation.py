@@ -1,7 +1,8 @@
 """Multi-view testing as in the official code: every view of a video in one batch, softmax averaged over views.
 
 ``predict_multiview`` runs a classifier over a ``MultiViewVideoDataset`` (sharded over processes by Accelerate,
-gathered back without the padding duplicates) and returns per-video probabilities; ``multiview_metrics`` scores
+gathered back without the padding duplicates) and returns per-video probabilities, averaged over the views
+as everywhere else (``hf_tiktokactions/inference.py``); ``multiview_metrics`` scores
 them with the package's own ``evaluate`` modules (offline). Writing the results files is ``results.py``'s job.
 """
 
@@ -17,13 +18,8 @@ from tqdm.auto import tqdm
 
 from ..data.finetune_dataset import MultiViewVideoDataset, collate_clips
 from ..data.transforms import normalize_video
+from ..inference import average_view_probabilities
 from .metrics import load_metric
-
-
-def average_view_probabilities(logits: torch.Tensor, num_views: int) -> torch.Tensor:
-    """(B * V, K) logits, views of a video adjacent -> (B, K) mean over the V views of the softmax probabilities."""
-    probabilities = logits.float().softmax(dim=-1)
-    return probabilities.view(-1, num_views, probabilities.shape[-1]).mean(dim=1)
 
 
 @dataclass

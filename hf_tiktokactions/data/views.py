@@ -1,0 +1,69 @@
+"""The views a classifier sees of one video, and the clips cut from frames decoded once.
+
+* ``plan_views``: the model's single clip (``views=None``: ``num_frames`` frames ``sampling_rate`` apart, centred,
+  or the middle frame of each TSN segment; centre crop) or the ``temporal x spatial`` views of multi-view testing;
+* ``frames_needed``: the distinct frames all views use, sorted: decode these once;
+* ``view_clips``: (short-side resized) distinct frames -> one uint8 clip per view, cropped and brought to the
+  model's input size. Frames shared by views are resized once, before this, and only cropped here.
+
+``hf_tiktokactions.inference`` (the Space, multi-view testing through ``MultiViewVideoDataset``) builds on these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from hf_tiktokactions.data.sampling import MultiView, dense_clip_indices, multiview_clips, segment_indices
+from hf_tiktokactions.data.transforms import resize_clip, spatial_crop
+
+__all__ = ["plan_views", "frames_needed", "view_clips"]
+
+
+def plan_views(
+    num_video_frames: int,
+    num_frames: int,
+    sampling_rate: int,
+    segment_based: bool = False,
+    views: tuple[int, int] | None = None,
+) -> tuple[list[MultiView], int]:
+    """(the views, the number of spatial crops) of a video of ``num_video_frames`` frames.
+
+    ``views=None`` is the single clip a model is served (the centred dense clip, or TSN middle frames, and
+    the centre crop); ``(temporal, spatial)`` are the views of multi-view testing, temporal-major.
+    """
+    if views is None:
+        if segment_based:
+            indices = segment_indices(num_video_frames, num_frames)
+        else:
+            indices = dense_clip_indices(num_video_frames, num_frames, sampling_rate)
+        return [MultiView(0, 0, indices)], 1
+    temporal, spatial = views
+    return multiview_clips(num_video_frames, temporal, spatial, num_frames, sampling_rate, segment_based), spatial
+
+
+def frames_needed(views: Sequence[MultiView]) -> np.ndarray:
+    """int64 (F,): the distinct frame indices of all ``views``, ascending."""
+    return np.unique(np.concatenate([view.indices for view in views]))
+
+
+def view_clips(
+    frames: torch.Tensor,
+    wanted: np.ndarray,
+    views: Sequence[MultiView],
+    num_crops: int,
+    short_side: int,
+    crop_size: int,
+) -> torch.Tensor:
+    """uint8 (F, C, H, W) frames ``wanted`` (already short-side resized to ``short_side``) -> uint8
+    (V, T, C, crop_size, crop_size): for each view its frames, crop ``view.spatial`` of ``num_crops`` along the
+    long side (one crop: the centre), resized to ``crop_size``."""
+    slot = {int(index): position for position, index in enumerate(wanted)}
+    clips = []
+    for view in views:
+        clip = frames[[slot[int(i)] for i in view.indices]]
+        clip = spatial_crop(clip, short_side, view.spatial, num_crops)
+        clips.append(resize_clip(clip, (crop_size, crop_size)))
+    return torch.stack(clips)

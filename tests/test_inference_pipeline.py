@@ -1,0 +1,178 @@
+"""transformers' ``pipeline("video-classification")`` serves an exported model as our own inference does.
+
+The export ships a video processor (``modeling/video_processing_videomaev2.py``) that takes the model's clip
+(centred, ``sampling_rate`` apart), decodes with PyAV and turns phone videos upright. Here the pipeline runs in a
+fresh interpreter that cannot import ``hf_tiktokactions``, on real files (MPEG-4 Part 2 in AVI, H.264 and HEVC in
+MP4, a phone MP4 with a display matrix), and its probabilities are compared with the Space's fast mode
+(``hf_tiktokactions.inference.VideoClassifier`` with one view) in float32.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+import transformers
+from packaging.version import Version
+from test_hub_export import ACTIONS, tiny_classifier
+from video_files import can_write_display_rotation, write_test_video
+
+from hf_tiktokactions.data.views import plan_views
+from hf_tiktokactions.hub.export import export_model, load_classifier
+from hf_tiktokactions.hub.processor_config import MIN_TRANSFORMERS_VERSION, read_preprocessing
+from hf_tiktokactions.inference import VideoClassifier
+from hf_tiktokactions.modeling import video_processing_videomaev2 as shipped_processor
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# The names the processor takes from transformers, checked present in the wheel of MIN_TRANSFORMERS_VERSION (5.11.0:
+# transformers/<module>.py defines each class) when that version was chosen; a new import must be checked there too.
+AVAILABLE_IN_MIN_VERSION = {
+    "transformers.feature_extraction_utils": {"BatchFeature"},
+    "transformers.processing_utils": {"VideosKwargs"},
+    "transformers.video_processing_utils": {"BaseVideoProcessor"},
+    "transformers.video_utils": {"VideoMetadata"},
+}
+
+PIPELINE = textwrap.dedent(
+    """
+    import importlib.abc, json, sys
+
+    class RefuseOurPackage(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "hf_tiktokactions" or name.startswith("hf_tiktokactions."):
+                raise ModuleNotFoundError(f"blocked: {name}")
+            return None
+
+    sys.meta_path.insert(0, RefuseOurPackage())
+    try:
+        import hf_tiktokactions
+        raise SystemExit("hf_tiktokactions could be imported; the test would prove nothing")
+    except ModuleNotFoundError:
+        pass
+
+    from transformers import pipeline
+
+    folder, videos, top_k = sys.argv[1], sys.argv[2:-1], int(sys.argv[-1])
+    classifier = pipeline("video-classification", model=folder, trust_remote_code=True)
+    print(type(classifier.video_processor).__name__, file=sys.stderr)
+    results = {video: classifier(video, top_k=top_k) for video in videos}
+    assert not any(m == "hf_tiktokactions" or m.startswith("hf_tiktokactions.") for m in sys.modules)
+    print(json.dumps(results))
+    """
+)
+
+
+def _video_files(folder: Path) -> dict[str, Path]:
+    """Real files a user would pass: 40 frames of 64x48 (portrait) or 48x64, frame index drawn in stripes."""
+    files = {
+        "avi-mpeg4": write_test_video(folder / "clip.avi", 40, 48, 64, codec="mpeg4"),
+        "mp4-h264": write_test_video(folder / "clip.mp4", 40, 64, 48),
+    }
+    if "libx265" in av.codecs_available:
+        files["mp4-hevc"] = write_test_video(folder / "clip_hevc.mp4", 40, 48, 64, codec="libx265")
+    if can_write_display_rotation():
+        files["mp4-phone-rotated"] = write_test_video(folder / "phone.mp4", 40, 64, 48, display_rotation=90)
+    return files
+
+
+@pytest.fixture(scope="module")
+def export_and_videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    tiny_classifier(root / "model", seed=3)
+    export = export_model(root / "model", root / "export", preprocessing={"sampling_rate": 3})
+    return export, _video_files(root)
+
+
+def test_the_pipeline_gives_the_spaces_fast_mode_probabilities_without_our_package(export_and_videos, tmp_path):
+    export, files = export_and_videos
+    assert "libx265" in av.codecs_available, "PyAV's FFmpeg has no HEVC encoder here: the HEVC case would be skipped"
+    classifier = VideoClassifier(load_classifier(export), read_preprocessing(export), torch.float32)
+    ours = {name: classifier.classify(str(path)).probabilities for name, path in files.items()}
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+    completed = subprocess.run(
+        [sys.executable, "-c", PIPELINE, str(export), *map(str, files.values()), str(len(ACTIONS))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "VideoMAEv2VideoProcessor" in completed.stderr  # the shipped processor, not transformers' default
+    theirs = json.loads(completed.stdout.strip().splitlines()[-1])
+    for name, path in files.items():
+        scores = {row["label"]: row["score"] for row in theirs[str(path)]}
+        assert set(scores) == set(ACTIONS)
+        expected = {ACTIONS[i]: float(p) for i, p in enumerate(ours[name])}
+        worst = max(abs(scores[label] - expected[label]) for label in ACTIONS)
+        assert worst < 2e-3, f"{name}: pipeline and Space differ by {worst:.4f}"
+
+
+def test_transformers_default_sampling_would_serve_the_model_other_probabilities(export_and_videos):
+    """The processor's own sampling matters: transformers' default spreads the frames over the whole video, and
+    the model's probabilities then move by far more than the 2e-3 the pipeline test allows."""
+    export, files = export_and_videos
+    from transformers import AutoVideoProcessor
+
+    processor = AutoVideoProcessor.from_pretrained(export, trust_remote_code=True)
+    assert type(processor).__name__ == "VideoMAEv2VideoProcessor"
+    path = str(files["mp4-h264"])
+    ours = processor(path, num_frames=4, do_sample_frames=True, return_tensors="pt")["pixel_values"]
+    assert ours.shape == (1, 4, 3, 32, 32)
+    _, metadata = shipped_processor.read_video_frames(path, processor.sample_frames)
+    assert list(metadata.frames_indices) == [14, 17, 20, 23]  # 40 frames, 4 x 3 apart, centred
+    spread, _ = shipped_processor.read_video_frames(path, lambda metadata: np.arange(0, 40, 40 / 4).astype(int))
+    theirs = processor(spread, do_sample_frames=False, return_tensors="pt")["pixel_values"]
+    model = load_classifier(export)
+    with torch.inference_mode():
+        moved = (model(ours).logits.softmax(-1) - model(theirs).logits.softmax(-1)).abs().max()
+    assert moved > 0.01
+
+
+def test_the_rotated_phone_video_reaches_the_model_upright(export_and_videos):
+    export, files = export_and_videos
+    if "mp4-phone-rotated" not in files:
+        pytest.skip("writing a display matrix needs PyAV >= 18")
+    frames, _ = shipped_processor.read_video_frames(str(files["mp4-phone-rotated"]), lambda metadata: [0])
+    assert frames.shape[-2:] == (64, 48)  # the stored frames are 48x64, turned back to portrait
+
+
+@pytest.mark.parametrize("segment_based", [False, True], ids=["dense", "segments"])
+def test_the_shipped_sampler_takes_the_clip_our_inference_takes(segment_based):
+    for num_video_frames in range(1, 200):
+        for num_frames, rate in ((16, 4), (8, 2), (4, 3)):
+            (view,), _ = plan_views(num_video_frames, num_frames, rate, segment_based)
+            shipped = shipped_processor.clip_indices(num_video_frames, num_frames, rate, segment_based)
+            assert list(shipped) == list(view.indices), (num_video_frames, num_frames, rate)
+
+
+def test_the_card_states_the_minimum_transformers_version_the_processor_needs(export_and_videos):
+    export, _ = export_and_videos
+    card = (export / "README.md").read_text()
+    stated = set(re.findall(r"transformers>=([0-9.]+)", card))
+    assert stated == {MIN_TRANSFORMERS_VERSION}
+    assert Version(MIN_TRANSFORMERS_VERSION) <= Version(transformers.__version__)
+    source = Path(shipped_processor.__file__).read_text()
+    imported: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("transformers"):
+            imported.setdefault(node.module, set()).update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            assert not any(alias.name.startswith("transformers") for alias in node.names)
+    for module, names in imported.items():
+        assert names <= AVAILABLE_IN_MIN_VERSION.get(module, set()), f"{module}: {names} not checked in 5.11.0"
+    config = json.loads((export / "video_preprocessor_config.json").read_text())
+    assert config["auto_map"] == {"AutoVideoProcessor": "video_processing_videomaev2.VideoMAEv2VideoProcessor"}
+    assert (export / "video_processing_videomaev2.py").read_text() == source
