@@ -337,7 +337,10 @@ def _collect_locked(
         bar.update(len(request.hashtags) - bar.n)
     except QuotaExhausted as exc:
         status = "quota_exhausted"
-        message = f"{exc}. Stopped before {_describe(request, state.position)}; rerun the same command (after the daily reset) to resume there."
+        message = (
+            f"{exc}. Stopped before {_describe(request, state.position)}; "
+            "rerun the same command (after the daily reset) to resume there."
+        )
     except TikTokActionsError as exc:
         status, message = "failed", str(exc)
         state.requests_total += client.requests_sent - sent_before
