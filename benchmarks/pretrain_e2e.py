@@ -53,18 +53,8 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> None:
-    args = parse_args()
-    files = sorted(glob.glob(args.videos))
-    if not files:
-        raise SystemExit(f"no files match {args.videos}")
-    device = torch.device(args.device)
-    config = VideoMAEv2Config.from_preset(args.preset, num_frames=args.num_frames, image_size=args.input_size)
-    model = VideoMAEv2ForPreTraining(config).to(device).train()
-    step_model = torch.compile(model, fullgraph=True) if args.compile else model
-    optimizer = torch.optim.AdamW(
-        weight_decay_groups(model, 0.05), lr=1e-4, betas=(0.9, 0.95), fused=device.type == "cuda"
-    )
+def make_loader(args: argparse.Namespace, files: list[str], patch_size: int, device: torch.device) -> DataLoader:
+    """The training data path: enough videos for every step, decoded and masked in ``args.workers`` workers."""
     needed = args.batch * (args.steps + args.warmup)
     videos = (files * (needed // len(files) + 1))[:needed]
     dataset = PretrainVideoDataset(
@@ -78,10 +68,10 @@ def main() -> None:
     collator = PretrainCollator(
         num_frames=args.num_frames,
         input_size=args.input_size,
-        patch_size=config.patch_size,
+        patch_size=patch_size,
         normalize=args.normalize_in_workers,
     )
-    loader = DataLoader(
+    return DataLoader(
         dataset,
         batch_size=args.batch,
         sampler=EpochKeySampler(len(dataset), 0),
@@ -92,6 +82,51 @@ def main() -> None:
         persistent_workers=args.workers > 0,
         prefetch_factor=4 if args.workers else None,
     )
+
+
+def report(
+    args: argparse.Namespace,
+    files: list[str],
+    device: torch.device,
+    clips_per_s: float,
+    model_only: float,
+    waiting: float,
+) -> dict:
+    """The printed result: end-to-end vs model-only clips/s and the share of time spent waiting on the loader."""
+    return {
+        "benchmark": "pretrain_e2e",
+        "preset": args.preset,
+        "videos_per_step": args.batch,
+        "num_sample": args.num_sample,
+        "clips_per_step": args.batch * args.num_sample,
+        "workers": args.workers,
+        "backend": args.backend,
+        "normalize_on_device": not args.normalize_in_workers,
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+        "cpu_cores": os.cpu_count(),
+        "files": len(files),
+        "clips_per_s": round(clips_per_s, 2),
+        "model_only_clips_per_s": round(model_only, 2),
+        "end_to_end_vs_model_only": round(clips_per_s / model_only, 3),
+        "data_wait_share": round(waiting, 3),
+        "bottleneck": "data loading" if clips_per_s < 0.9 * model_only else "model",
+        "torch": torch.__version__,
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    files = sorted(glob.glob(args.videos))
+    if not files:
+        raise SystemExit(f"no files match {args.videos}")
+    device = torch.device(args.device)
+    config = VideoMAEv2Config.from_preset(args.preset, num_frames=args.num_frames, image_size=args.input_size)
+    model = VideoMAEv2ForPreTraining(config).to(device).train()
+    step_model = torch.compile(model, fullgraph=True) if args.compile else model
+    optimizer = torch.optim.AdamW(
+        weight_decay_groups(model, 0.05), lr=1e-4, betas=(0.9, 0.95), fused=device.type == "cuda"
+    )
+    loader = make_loader(args, files, config.patch_size, device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
     def sync() -> None:
@@ -136,30 +171,7 @@ def main() -> None:
         train_step(last)
     sync()
     model_only = clips / (time.perf_counter() - model_started)
-    waiting = wait / elapsed
-    print(
-        json.dumps(
-            {
-                "benchmark": "pretrain_e2e",
-                "preset": args.preset,
-                "videos_per_step": args.batch,
-                "num_sample": args.num_sample,
-                "clips_per_step": args.batch * args.num_sample,
-                "workers": args.workers,
-                "backend": args.backend,
-                "normalize_on_device": not args.normalize_in_workers,
-                "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
-                "cpu_cores": os.cpu_count(),
-                "files": len(files),
-                "clips_per_s": round(clips / elapsed, 2),
-                "model_only_clips_per_s": round(model_only, 2),
-                "end_to_end_vs_model_only": round(clips / elapsed / model_only, 3),
-                "data_wait_share": round(waiting, 3),
-                "bottleneck": "data loading" if clips / elapsed < 0.9 * model_only else "model",
-                "torch": torch.__version__,
-            }
-        )
-    )
+    print(json.dumps(report(args, files, device, clips / elapsed, model_only, wait / elapsed)))
 
 
 if __name__ == "__main__":

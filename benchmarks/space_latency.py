@@ -226,9 +226,9 @@ def server_latency(model_dir: Path, video: Path, args: argparse.Namespace) -> di
             try:
                 urllib.request.urlopen(url, timeout=2).close()
                 break
-            except OSError:
+            except OSError as exc:
                 if server.poll() is not None:
-                    raise SystemExit("the Space exited during start-up; run spaces/app.py by hand to see why")
+                    raise SystemExit("the Space exited during start-up; run spaces/app.py by hand to see why") from exc
                 time.sleep(0.5)
         client = Client(url, verbose=False, download_files=False)
         client.predict(handle_file(str(video)), "fast (1 view)", api_name="/classify")  # warm-up

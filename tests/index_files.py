@@ -44,8 +44,9 @@ def make_record(
 ) -> dict[str, Any]:
     """One metadata record as the pipeline writes it (the fields the index and the statistics read)."""
     record: dict[str, Any] = {
-        "video_id": video_id, "source_path": source_path or f"/data/videos/{video_id}.mp4", "description": f"#{hashtag}",
-        "hashtag": hashtag, "status": status, "reason": None, "reasons": [], "duration": None, "fps": FPS,
+        "video_id": video_id, "source_path": source_path or f"/data/videos/{video_id}.mp4",
+        "description": f"#{hashtag}", "hashtag": hashtag, "status": status, "reason": None, "reasons": [],
+        "duration": None, "fps": FPS,
         "width": 576, "height": 1024, "num_frames": None, "scenes": [], "clip_path": None, "clip_start": None,
         "clip_end": None, "clip_num_frames": None, "sampled_frames": [], "person_frames": None,
     }  # fmt: skip
@@ -56,7 +57,8 @@ def make_record(
         clip = min(seconds, 10.0)
         start = 1.0 + (seconds - clip) / 2
         record.update(
-            duration=1.0 + seconds, scenes=scenes, chosen_scene={"start_frame": scenes[1]["start_frame"], "end_frame": scenes[1]["end_frame"]},
+            duration=1.0 + seconds, scenes=scenes,
+            chosen_scene={"start_frame": scenes[1]["start_frame"], "end_frame": scenes[1]["end_frame"]},
             clip_path=f"clips/{video_id}.mp4", clip_start=start, clip_end=start + clip, clip_num_frames=int(clip * FPS),
             sampled_frames=list(range(0, int(clip * FPS), int(clip * FPS) // 10))[:10],
         )  # fmt: skip

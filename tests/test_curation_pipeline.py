@@ -30,7 +30,7 @@ def curated(tmp_path_factory):
     """A folder with one good multi-scene video and one of every kind of bad input, curated once."""
     videos = tmp_path_factory.mktemp("videos")
     good = write_scene_video(videos / "good.mp4", [45, 150, 60])  # longest scene: frames 45..195, 5 s
-    long = write_scene_video(videos / "long.mp4", [390], height=96, width=128)  # 13 s: the centre 10 s
+    write_scene_video(videos / "long.mp4", [390], height=96, width=128)  # 13 s: the centre 10 s
     (videos / "zero.mp4").write_bytes(b"")
     truncated_copy(good, videos / "truncated.mp4")
     truncated_copy(
@@ -203,9 +203,11 @@ def test_importing_curation_stays_light():
     import sys
 
     code = (
-        "import sys, hf_tiktokactions.curation.engines, hf_tiktokactions.curation.index, hf_tiktokactions.curation.publish\n"
+        "import sys, hf_tiktokactions.curation.engines, hf_tiktokactions.curation.index, "
+        "hf_tiktokactions.curation.publish\n"
         "heavy = [m for m in ('torch', 'datasets', 'cv2', 'ultralytics', 'ray', 'scenedetect') if m in sys.modules]\n"
-        "upper = [m for m in sys.modules if m.split('.')[:2] in (['hf_tiktokactions', 'training'], ['hf_tiktokactions', 'hub'], ['hf_tiktokactions', 'modeling'])]\n"
+        "upper = [m for m in sys.modules if m.split('.')[:2] in "
+        "(['hf_tiktokactions', 'training'], ['hf_tiktokactions', 'hub'], ['hf_tiktokactions', 'modeling'])]\n"
         "print(heavy, upper)"
     )
     assert (

@@ -113,6 +113,6 @@ def test_write_clip_is_h264_with_short_gop_and_keeps_timestamps(tmp_path):
 
 def test_write_clip_leaves_nothing_when_encoding_fails(tmp_path):
     frame = av.VideoFrame.from_ndarray(np.zeros((64, 96, 3), np.uint8), format="rgb24").reformat(format="yuv420p")
-    with pytest.raises(Exception):
+    with pytest.raises(av.error.FFmpegError):  # x264 rejects the preset
         write_clip([frame], [0.0], 25.0, tmp_path / "y.mp4", ClipEncoding(preset="no-such-preset"))
     assert list(tmp_path.iterdir()) == []

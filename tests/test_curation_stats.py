@@ -160,7 +160,8 @@ def test_bar_chart_stays_readable_with_hundreds_of_hashtags(tmp_path):
 def test_cli_writes_everything(appendix, tmp_path):
     output, catalogue_csv = appendix
     result = subprocess.run(
-        [sys.executable, str(ROOT / "dataset_scripts" / "stats.py"), "--index", str(output / "index"), "--output", str(tmp_path), "--hashtags", str(catalogue_csv)],
+        [sys.executable, str(ROOT / "dataset_scripts" / "stats.py"),
+         "--index", str(output / "index"), "--output", str(tmp_path), "--hashtags", str(catalogue_csv)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -179,7 +180,8 @@ def test_cli_writes_everything(appendix, tmp_path):
 
 def test_cli_without_an_index_fails_in_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "dataset_scripts" / "stats.py"), "--index", str(tmp_path), "--output", str(tmp_path / "o")],
+        [sys.executable, str(ROOT / "dataset_scripts" / "stats.py"),
+         "--index", str(tmp_path), "--output", str(tmp_path / "o")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "no index here" in result.stderr

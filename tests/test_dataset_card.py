@@ -139,7 +139,8 @@ def test_push_offline_fails_in_one_line(curated):
     output, _, _ = curated
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": "hf_dummy"}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "dataset_scripts" / "push_index.py"), "--index", str(output), "--repo-id", "my-lab/index"],
+        [sys.executable, str(ROOT / "dataset_scripts" / "push_index.py"),
+         "--index", str(output), "--repo-id", "my-lab/index"],
         capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr

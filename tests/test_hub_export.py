@@ -137,7 +137,8 @@ REMOTE_LOAD = textwrap.dedent(
     with torch.inference_mode():
         logits = model(pixel_values).logits
     encoder = AutoModel.from_pretrained(folder, trust_remote_code=True)
-    torch.save({"logits": logits, "class": type(model).__module__, "encoder": type(encoder).__name__}, f"{work}/outputs.pt")
+    outputs = {"logits": logits, "class": type(model).__module__, "encoder": type(encoder).__name__}
+    torch.save(outputs, f"{work}/outputs.pt")
     assert not any(m == "hf_tiktokactions" or m.startswith("hf_tiktokactions.") for m in sys.modules)
     """
 )

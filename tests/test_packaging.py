@@ -28,7 +28,8 @@ assert Path(hf_tiktokactions.__file__).resolve().is_relative_to(site), hf_tiktok
 for path in (TEMPLATES_DIR / "model_card_template.md", TEMPLATES_DIR / "dataset_card_template.md", PRETRAIN_RECIPE,
              FINETUNE_RECIPE, Path(CompareArguments().pretrain_config), Path(CompareArguments().finetune_config)):
     assert path.is_file() and path.resolve().is_relative_to(site), path
-assert parse_with_config(PretrainArguments, ["--config", "pretrain_vit_g_tiktok.yaml"], prog="x").model_preset == "vit-g"
+recipe = parse_with_config(PretrainArguments, ["--config", "pretrain_vit_g_tiktok.yaml"], prog="x")
+assert recipe.model_preset == "vit-g"
 from hf_tiktokactions.resources import shipped_dir
 for name in ("app.py", "README.md", "requirements.txt"):  # the Space's sources, for hub export --space
     assert (shipped_dir("space") / name).resolve().is_relative_to(site), name

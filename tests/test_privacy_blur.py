@@ -86,7 +86,8 @@ def test_cli_blurs_an_image_and_reports(tmp_path):
 
     cv2.imwrite(str(tmp_path / "astronaut.png"), data.astronaut()[..., ::-1])
     result = subprocess.run(
-        [sys.executable, str(ROOT / "dataset_scripts" / "blur_faces.py"), str(tmp_path / "astronaut.png"), str(tmp_path / "out" / "astronaut.png")],
+        [sys.executable, str(ROOT / "dataset_scripts" / "blur_faces.py"),
+         str(tmp_path / "astronaut.png"), str(tmp_path / "out" / "astronaut.png")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -102,7 +103,8 @@ def test_cli_blurs_an_image_and_reports(tmp_path):
 
 def test_cli_missing_input_fails_in_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "dataset_scripts" / "blur_faces.py"), str(tmp_path / "nothing.mp4"), str(tmp_path / "out.mp4")],
+        [sys.executable, str(ROOT / "dataset_scripts" / "blur_faces.py"),
+         str(tmp_path / "nothing.mp4"), str(tmp_path / "out.mp4")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "no such file" in result.stderr

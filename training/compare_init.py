@@ -4,8 +4,10 @@
 On the embedded synthetic set, on CPU (a few minutes):
     python training/compare_init.py --embedded true --output_dir runs/compare-init
 At full scale:
-    python training/compare_init.py --pretrain_data INDEX --pretrain_config training/configs/pretrain_vit_b_tiktok.yaml \
-        --finetune_config training/configs/finetune_vit_b_ucf101.yaml --finetune_args "--data_root UCF101" --output_dir runs/fig4
+    python training/compare_init.py --pretrain_data INDEX \
+        --pretrain_config training/configs/pretrain_vit_b_tiktok.yaml \
+        --finetune_config training/configs/finetune_vit_b_ucf101.yaml \
+        --finetune_args "--data_root UCF101" --output_dir runs/fig4
 
 Outputs: OUTPUT_DIR/compare_init.json, .md and .png; every run's own folder with its results.json.
 """

@@ -1,4 +1,6 @@
-"""Fine-tune and test VideoMAE V2: ``python training/finetune.py --config training/configs/RECIPE.yaml [--key value ...]``.
+"""Fine-tune and test VideoMAE V2.
+
+``python training/finetune.py --config training/configs/RECIPE.yaml [--key value ...]``
 
 Also under ``torchrun --nproc_per_node N`` or ``accelerate launch`` (Trainer picks the processes up). The options
 are ``transformers.TrainingArguments`` plus ``FinetuneArguments`` (hf_tiktokactions/training/arguments.py);

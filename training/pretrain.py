@@ -1,6 +1,9 @@
-"""Pre-train VideoMAE V2: ``accelerate launch training/pretrain.py --config training/configs/RECIPE.yaml [--key value ...]``.
+"""Pre-train VideoMAE V2.
 
-On a machine without a GPU, two CPU processes: ``accelerate launch --multi_gpu --num_processes 2 training/pretrain.py ...``
+``accelerate launch training/pretrain.py --config training/configs/RECIPE.yaml [--key value ...]``
+
+On a machine without a GPU, two CPU processes:
+``accelerate launch --multi_gpu --num_processes 2 training/pretrain.py ...``
 (``--cpu --num_processes 2`` starts only one). ``--help`` lists every option.
 """
 

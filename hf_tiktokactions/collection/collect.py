@@ -310,23 +310,7 @@ def _collect_locked(
                     tag, *windows[w], fields=request.fields, cursor=pos.cursor, search_id=pos.search_id
                 )
                 room = request.max_per_hashtag - state.counts[tag]
-                fresh: list[dict] = []
-                invalid: list[dict] = []
-                keys: set[str] = set()
-                for video in page.videos:
-                    if video.get("id") is None:
-                        continue
-                    try:
-                        key = research_video_id(video["id"])
-                    except InvalidVideoId as exc:
-                        if str(video["id"]) not in state.invalid_seen | {str(v["id"]) for v in invalid}:
-                            logger.warning("#%s: %s", tag, exc)
-                            invalid.append({"id": video["id"], "hashtag": tag, "reason": str(exc)})
-                        continue
-                    if key in state.seen or key in keys or len(fresh) == room:
-                        continue
-                    keys.add(key)
-                    fresh.append({**video, "hashtag": tag})
+                fresh, invalid = _sort_page(page.videos, tag, state, room)
                 more = page.has_more and len(fresh) < room
                 nxt = Position(i, w, page.cursor, page.search_id or pos.search_id) if more else Position(i, w + 1)
                 state.commit_page(fresh, invalid, tag, nxt)
@@ -337,7 +321,10 @@ def _collect_locked(
         bar.update(len(request.hashtags) - bar.n)
     except QuotaExhausted as exc:
         status = "quota_exhausted"
-        message = f"{exc}. Stopped before {_describe(request, state.position)}; rerun the same command (after the daily reset) to resume there."
+        message = (
+            f"{exc}. Stopped before {_describe(request, state.position)}; "
+            "rerun the same command (after the daily reset) to resume there."
+        )
     except TikTokActionsError as exc:
         status, message = "failed", str(exc)
         state.requests_total += client.requests_sent - sent_before
@@ -359,6 +346,31 @@ def _collect_locked(
     )
     _write_summary(result, state)
     return result
+
+
+def _sort_page(videos: list[dict], tag: str, state: _Collection, room: int) -> tuple[list[dict], list[dict]]:
+    """Split one page's videos into new ones (at most ``room``, tagged with ``tag``) and newly seen invalid ids.
+
+    Videos without an id, already collected, repeated within the page or over ``room`` are dropped.
+    """
+    fresh: list[dict] = []
+    invalid: list[dict] = []
+    keys: set[str] = set()
+    for video in videos:
+        if video.get("id") is None:
+            continue
+        try:
+            key = research_video_id(video["id"])
+        except InvalidVideoId as exc:
+            if str(video["id"]) not in state.invalid_seen | {str(v["id"]) for v in invalid}:
+                logger.warning("#%s: %s", tag, exc)
+                invalid.append({"id": video["id"], "hashtag": tag, "reason": str(exc)})
+            continue
+        if key in state.seen or key in keys or len(fresh) == room:
+            continue
+        keys.add(key)
+        fresh.append({**video, "hashtag": tag})
+    return fresh, invalid
 
 
 def _describe(request: CollectionRequest, position: Position) -> str:

@@ -70,9 +70,13 @@ _RETRYABLE_CODES = {"rate_limit_exceeded", "internal_error"}
 _QUOTA_CODES = {"daily_quota_limit_exceeded", "quota_exceeded"}
 _HINTS = {
     "invalid_params": "check --fields, the dates and the hashtag",
-    "scope_not_authorized": "the research client lacks the research.data.basic scope; check the project on developers.tiktok.com",
+    "scope_not_authorized": (
+        "the research client lacks the research.data.basic scope; check the project on developers.tiktok.com"
+    ),
     "access_token_invalid": "a freshly fetched token was rejected too; check the research project's status",
-    "scope_permission_missed": "the research client lacks a scope a requested field needs; drop that field or ask TikTok for it",
+    "scope_permission_missed": (
+        "the research client lacks a scope a requested field needs; drop that field or ask TikTok for it"
+    ),
 }
 
 

@@ -386,8 +386,9 @@ def _check_config(output: Path, options: CurationOptions) -> None:
         previous = {k: v for k, v in read_json(path).items() if k not in _RUN_INDEPENDENT}
         changed = sorted(k for k in set(current) | set(previous) if current.get(k) != previous.get(k))
         if changed:
+            differences = ", ".join(f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in changed)
             raise OutputStateError(
-                f"{output} was curated with other settings ({', '.join(f'{k}: {previous.get(k)!r} -> {current.get(k)!r}' for k in changed)}); "
+                f"{output} was curated with other settings ({differences}); "
                 "rerun with the same options or use a new --output"
             )
     else:

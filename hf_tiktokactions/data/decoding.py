@@ -40,7 +40,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -50,7 +50,7 @@ from hf_tiktokactions.errors import VideoDecodeError
 
 __all__ = ["VideoInfo", "VideoReader", "BACKENDS", "open_video", "read_frames", "probe_video"]
 
-VideoSource = Union[str, os.PathLike, bytes, BinaryIO]
+VideoSource = str | os.PathLike | bytes | BinaryIO
 BACKENDS = ("decord", "torchcodec", "pyav")
 
 

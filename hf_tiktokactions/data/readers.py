@@ -215,7 +215,8 @@ def load_kinetics(
     csv_files = sorted(csv_dir.glob("*.csv"))
     if not csv_files:
         raise DatasetLayoutError(
-            f"Kinetics: no .csv annotation file in {csv_dir}. Pass the folder of the release's train/validate/test CSVs."
+            f"Kinetics: no .csv annotation file in {csv_dir}. "
+            "Pass the folder of the release's train/validate/test CSVs."
         )
     extra_features = {"time_start": Value("int32"), "time_end": Value("int32")}
     list_files = [path for path in csv_files if _is_videomae_list(path)]

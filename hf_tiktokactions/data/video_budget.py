@@ -25,7 +25,7 @@ import bisect
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -243,6 +243,49 @@ def _decode_groups(probed: ProbedVideo, targets: np.ndarray) -> list[list[int]]:
     return groups
 
 
+def _decode_group(
+    container,
+    stream,
+    group: Sequence[int],
+    remaining: set[int],
+    keep: Callable[..., None],
+    decoded: int,
+    budget: VideoBudget,
+    deadline: float | None,
+) -> int:
+    """Decode from the keyframe before ``group[0]`` until the frames whose pts are in ``remaining`` went to ``keep``.
+
+    ``decoded`` is the number of packets decoded so far for this video; returns it with this group's added.
+    Raises ``BudgetExceeded`` past ``budget.max_decoded_frames`` packets or past the deadline.
+    """
+    context = stream.codec_context
+    container.seek(group[0], backward=True, any_frame=False, stream=stream)
+    context.flush_buffers()
+    for packet in container.demux(stream):
+        if packet.size == 0:  # the demuxer's end-of-stream marker
+            break
+        decoded += 1
+        if decoded > budget.max_decoded_frames:
+            raise _refuse(
+                "max_decoded_frames",
+                f"Reading the frames this mode needs means decoding more than {budget.max_decoded_frames} "
+                f"frames (MAX_DECODED_FRAMES={budget.max_decoded_frames}); the video has too few "
+                "keyframes. Re-encode it (or trim it) and try again.",
+            )
+        check_deadline(deadline, budget)
+        context.skip_frame = "DEFAULT" if packet.pts in remaining else "NONREF"
+        for frame in context.decode(packet):
+            keep(frame)
+            remaining.discard(frame.pts)
+        if not remaining:
+            break
+    if remaining:  # frames still inside the decoder (reordering delay)
+        context.skip_frame = "DEFAULT"
+        for frame in context.decode(None):
+            keep(frame)
+    return decoded
+
+
 def decode_within(
     probed: ProbedVideo,
     indices: Sequence[int],
@@ -295,30 +338,7 @@ def decode_within(
                 remaining = {target for target in group if frames[slot_of[target]] is None}
                 if not remaining:
                     continue
-                container.seek(group[0], backward=True, any_frame=False, stream=stream)
-                context.flush_buffers()
-                for packet in container.demux(stream):
-                    if packet.size == 0:  # the demuxer's end-of-stream marker
-                        break
-                    decoded += 1
-                    if decoded > budget.max_decoded_frames:
-                        raise _refuse(
-                            "max_decoded_frames",
-                            f"Reading the frames this mode needs means decoding more than {budget.max_decoded_frames} "
-                            f"frames (MAX_DECODED_FRAMES={budget.max_decoded_frames}); the video has too few "
-                            "keyframes. Re-encode it (or trim it) and try again.",
-                        )
-                    check_deadline(deadline, budget)
-                    context.skip_frame = "DEFAULT" if packet.pts in remaining else "NONREF"
-                    for frame in context.decode(packet):
-                        keep(frame)
-                        remaining.discard(frame.pts)
-                    if not remaining:
-                        break
-                if remaining:  # frames still inside the decoder (reordering delay)
-                    context.skip_frame = "DEFAULT"
-                    for frame in context.decode(None):
-                        keep(frame)
+                decoded = _decode_group(container, stream, group, remaining, keep, decoded, budget, deadline)
         except (BudgetExceeded, VideoDecodeError):
             raise
         except Exception as error:

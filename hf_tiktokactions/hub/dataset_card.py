@@ -230,7 +230,8 @@ def processing_section(curation: Mapping[str, Any] | None) -> str:
             else ""
         )
         + ".",
-        f"2. The longest scene is kept: under {low:g} s the video is rejected; over {high:g} s its central {high:g} s are kept.",
+        f"2. The longest scene is kept: under {low:g} s the video is rejected; "
+        f"over {high:g} s its central {high:g} s are kept.",
         "3. The clip is re-encoded as H.264"
         + (
             f" with short side {options['short_side']} px, CRF {options['crf']}, keyframe every {options['gop']} frames"
@@ -243,8 +244,8 @@ def processing_section(curation: Mapping[str, Any] | None) -> str:
             f"a clip with a person in at least {options.get('min_person_frames', '?')} of them passes, the others are "
             "kept for review by a person."
             if detector and str(detector).lower() != "none"
-            else "4. The person filter: a detector looks at evenly spaced frames; clips with a person in enough of them "
-            "pass, the others are kept for review by a person."
+            else "4. The person filter: a detector looks at evenly spaced frames; "
+            "clips with a person in enough of them pass, the others are kept for review by a person."
         ),
         "5. One metadata file per video and an index (a `datasets` dataset) with the clip, its times and the decision.",
     ]
@@ -416,7 +417,8 @@ def read_statistics(path: str | os.PathLike) -> dict[str, Any]:
 def card_for_curated_folder(
     folder: str | os.PathLike, stats: Mapping[str, Any], collection_dir: str | os.PathLike | None = None, **kwargs: Any
 ) -> DatasetCard:
-    """:func:`index_dataset_card` with what ``folder`` (curate.py's output) holds: its curation summary and last purge log.
+    """:func:`index_dataset_card` with what ``folder`` (curate.py's output) holds:
+    its curation summary and last purge log.
 
     ``collection_dir`` is collect_tiktok.py's output folder (its ``summary.json`` gives dates and fields).
     """

@@ -259,7 +259,8 @@ def _summary_table(first_column: str, groups: dict[str, dict]) -> str:
     for name, summary in groups.items():
         top1, top5 = summary["top1"], summary["top5"]
         rows.append(
-            f"| {name} | {len(summary['runs'])} | {top1['mean']:.2f} +- {top1['std']:.2f} | {top5['mean']:.2f} +- {top5['std']:.2f} |"
+            f"| {name} | {len(summary['runs'])} "
+            f"| {top1['mean']:.2f} +- {top1['std']:.2f} | {top5['mean']:.2f} +- {top5['std']:.2f} |"
         )
     return "\n".join(rows) + "\n"
 

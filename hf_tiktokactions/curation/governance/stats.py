@@ -183,7 +183,7 @@ def _reasons(facts: list[VideoFacts]) -> dict[str, Any]:
 
 def _group_by(per_hashtag: dict[str, dict[str, Any]], key: str) -> dict[str, dict[str, int]]:
     groups: dict[str, dict[str, int]] = {}
-    for tag, row in per_hashtag.items():
+    for row in per_hashtag.values():
         name = row.get(key) or UNCATALOGUED
         group = groups.setdefault(name, {"hashtags": 0, "videos": 0, **{s: 0 for s in STATUSES}})
         group["hashtags"] += 1

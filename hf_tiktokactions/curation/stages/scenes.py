@@ -61,7 +61,10 @@ class SceneCutter:
         return FrameTimecode(index, self._fps)
 
     def add(self, frame_bgr: np.ndarray) -> list[int]:
-        """Process the next frame (BGR uint8 (H, W, 3)); returns the frame indices of new cuts (often earlier frames)."""
+        """Process the next frame (BGR uint8 (H, W, 3)).
+
+        Returns the frame indices of new cuts (often earlier frames).
+        """
         cuts = [int(c.frame_num) for c in self._detector.process_frame(self._timecode(self._num_frames), frame_bgr)]
         self._num_frames += 1
         self._cuts += cuts

@@ -1,7 +1,7 @@
 """The project's own ``evaluate`` metric modules, loaded by local path so nothing is fetched from the Hub.
 
-Loading the Hub's ``accuracy`` metric through ``evaluate.load`` downloads the metric script from the Hub and fails offline; these modules are
-the same kind of ``evaluate.Metric`` scripts, shipped inside the package:
+Loading the Hub's ``accuracy`` metric through ``evaluate.load`` downloads the metric script from the Hub and fails
+offline; these modules are the same kind of ``evaluate.Metric`` scripts, shipped inside the package:
 
 * ``top_k_accuracy``: scores (N, K) + labels (N,) -> ``{"top_k_accuracy": fraction}`` (``k`` at compute);
 * ``mean_class_accuracy``: predicted + true class ids -> the mean over classes of per-class recall;
@@ -10,7 +10,7 @@ the same kind of ``evaluate.Metric`` scripts, shipped inside the package:
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 METRICS_DIR = Path(__file__).resolve().parent
