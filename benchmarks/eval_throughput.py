@@ -9,7 +9,8 @@ Measurements, one JSON line each (the model ones for ours and, in the same run, 
   the model), as the final test of a fine-tuning run. ``--normalize-in-workers`` ships float32 instead.
 
     python benchmarks/eval_throughput.py --preset vit-b --views 5x3 --videos-per-batch 4         # GPU, bf16
-    python benchmarks/eval_throughput.py --preset vit-s --views 5x3 --videos-per-batch 1 --batches 2 --videos 2 --device cpu
+    python benchmarks/eval_throughput.py --preset vit-s --views 5x3 --videos-per-batch 1 --batches 2 --videos 2 \
+        --device cpu
     python benchmarks/eval_throughput.py --views 5x3 --videos 32 --data-only                   # the data side, one core
 
 ``--files`` distinct videos are generated into ``--video-dir`` (default /tmp/eval_throughput_videos) with

@@ -273,7 +273,8 @@ def create_app() -> tuple[gr.Blocks, ActionClassifier | None]:
     except UserInputError as error:
         problem = str(error)
     except (OSError, ValueError, TikTokActionsError) as error:
-        problem = f"MODEL_ID={os.environ.get('MODEL_ID') or DEFAULT_MODEL_DIR}: cannot load the model ({str(error).splitlines()[0]})."
+        model_id = os.environ.get("MODEL_ID") or DEFAULT_MODEL_DIR
+        problem = f"MODEL_ID={model_id}: cannot load the model ({str(error).splitlines()[0]})."
     if problem:
         print(f"space: {problem}", file=sys.stderr)
     examples_dir = os.environ.get("EXAMPLES_DIR") or str(Path.home() / ".cache" / "hf-tiktokactions" / "space-examples")

@@ -112,7 +112,8 @@ class FinetuneVideoDataset(Dataset):
                     warnings.warn(f"skipping a training video that cannot be decoded: {error}", stacklevel=2)
                 index = int(torch.randint(0, len(self.videos), ()).item())
         raise VideoDecodeError(
-            f"{self.max_consecutive_failures} training videos in a row could not be decoded (last: {self.videos[index]}); check the data"
+            f"{self.max_consecutive_failures} training videos in a row could not be decoded "
+            f"(last: {self.videos[index]}); check the data"
         )
 
 

@@ -235,7 +235,8 @@ _RECIPE_KEYS = {
 def _preprocessing_spec(
     model_dir, model_config, results: list[RunResults], overrides: dict[str, Any]
 ) -> PreprocessingSpec:
-    """Defaults for the model < the first results file's fine-tuning recipe < a stored processor config < ``overrides``."""
+    """Defaults for the model < the first results file's fine-tuning recipe < a stored processor config
+    < ``overrides``."""
     values = PreprocessingSpec.for_model_config(model_config).__dict__.copy()
     recipe = results[0].recipe if results else {}
     values.update({field: recipe[key] for key, field in _RECIPE_KEYS.items() if isinstance(recipe.get(key), int)})

@@ -31,7 +31,10 @@ class PretrainArguments:
     data: str | None = field(
         default=None,
         metadata={
-            "help": "a curation index folder (datasets.save_to_disk), a folder of videos, a text file listing videos, or a Hub dataset id"
+            "help": (
+                "a curation index folder (datasets.save_to_disk), a folder of videos, a text file listing videos, or "
+                "a Hub dataset id"
+            )
         },
     )
     video_column: str | None = field(
@@ -67,7 +70,10 @@ class PretrainArguments:
     normalize_on_device: bool | None = field(
         default=None,
         metadata={
-            "help": "ship uint8 clips and normalise them on the device: 4x less to pin and copy (on an H200 with 16 workers, ViT-B: 1236 instead of 357 clips/s); default: on when training on a CUDA device"
+            "help": (
+                "ship uint8 clips and normalise them on the device: 4x less to pin and copy (on an H200 with 16 "
+                "workers, ViT-B: 1236 instead of 357 clips/s); default: on when training on a CUDA device"
+            )
         },
     )
 
@@ -157,19 +163,28 @@ class FinetuneArguments:
     dataset: str = field(
         default="videofolder",
         metadata={
-            "help": "ucf101, hmdb51, kinetics400, ssv2, videofolder, or a datasets folder (save_to_disk) / Hub dataset id with video and label columns"
+            "help": (
+                "ucf101, hmdb51, kinetics400, ssv2, videofolder, or a datasets folder (save_to_disk) / Hub dataset id"
+                " with video and label columns"
+            )
         },
     )
     data_root: str | None = field(
         default=None,
         metadata={
-            "help": "the videos: the class folders (ucf101, hmdb51, videofolder) or the folder searched for the videos (kinetics400, ssv2)"
+            "help": (
+                "the videos: the class folders (ucf101, hmdb51, videofolder) or the folder searched for the videos "
+                "(kinetics400, ssv2)"
+            )
         },
     )
     annotation_dir: str | None = field(
         default=None,
         metadata={
-            "help": "official annotation files: Kinetics CSVs, SSv2 JSONs (required), UCF101 / HMDB51 split lists (optional)"
+            "help": (
+                "official annotation files: Kinetics CSVs, SSv2 JSONs (required), UCF101 / HMDB51 split lists "
+                "(optional)"
+            )
         },
     )
     split: int = field(default=1, metadata={"help": "1, 2 or 3: the official train/test split of UCF101 and HMDB51"})
@@ -211,7 +226,10 @@ class FinetuneArguments:
     init_from: str | None = field(
         default=None,
         metadata={
-            "help": "a pre-training or classification folder of ours, a converted or official .pth checkpoint, a transformers VideoMAE folder, or none (from scratch)"
+            "help": (
+                "a pre-training or classification folder of ours, a converted or official .pth checkpoint, a "
+                "transformers VideoMAE folder, or none (from scratch)"
+            )
         },
     )
     model_preset: str = field(default="vit-b", metadata={"help": "architecture when training from scratch"})
