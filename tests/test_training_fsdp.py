@@ -5,6 +5,7 @@ trains as DDP does, refuses configs it cannot apply, and resumes its sharded che
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hf_tiktokactions import VideoMAEv2ForPreTraining
+from hf_tiktokactions import VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
 from hf_tiktokactions.training.checkpointing import checkpoint_problem, completed_checkpoints
 
@@ -148,3 +149,60 @@ def test_sharded_checkpoint_resumes_exactly_after_the_process_group_is_killed(sy
     # final/ is a consolidated folder one process loads.
     model = VideoMAEv2ForPreTraining.from_pretrained(interrupted / "final")
     assert sum(p.numel() for p in model.parameters()) == sum(t.numel() for t in final_weights(straight).values())
+
+
+def test_finetuning_under_the_fsdp_config_shards_and_finishes_with_results(synthetic, tmp_path):
+    command = [*FSDP_ON_TWO_CPUS, str(ROOT / "training" / "finetune.py")]
+    command += ["--config", str(ROOT / "training" / "configs" / "finetune_tiny_synthetic.yaml")]
+    command += ["--data_root", str(synthetic), "--output_dir", str(tmp_path), "--max_steps", "2"]
+    # An evaluation before the end: the root unit keeps its gathered parameters after a forward.
+    command += ["--eval_strategy", "steps", "--eval_steps", "2", "--disable_tqdm", "true"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=_env(), cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    record = json.loads((tmp_path / "run_config.json").read_text())["distributed"]
+    assert record["strategy"] == "fsdp2 (per VideoMAEv2Block), 2 ranks, gloo"
+    assert record["sharded_units"]["VideoMAEv2Block"] == 2 and record["unsharded_parameters"] == []
+    assert sum(record["parameters_per_rank"]) == record["parameters"]
+    assert max(record["parameters_per_rank"]) < 0.51 * record["parameters"]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["num_processes"] == 2 and results["num_videos"] == 7
+    model = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "final")  # gathered into one folder
+    assert model.config.num_labels == 7
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("config", ["fsdp_vit_g_2x8.yaml", "multi_gpu_2x8.yaml"])
+def test_two_node_configs_parse_with_placeholders_to_replace(config):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    loaded = load_config_from_file(str(CONFIGS / config))
+    assert (loaded.num_machines, loaded.num_processes, loaded.main_process_port) == (2, 16, 29500)
+    assert loaded.main_process_ip == "MAIN_NODE_IP" and loaded.machine_rank == 0
+    assert loaded.same_network and loaded.rdzv_backend == "static"
+
+
+def test_two_node_fsdp_config_runs_with_both_machine_ranks_on_this_machine(synthetic, tmp_path):
+    """The 2 x 8 GPU command on two "machines" of one CPU rank each, both on 127.0.0.1, sharing the output folder
+    (as real machines share a file system: each rank writes its own checkpoint shard)."""
+    port = _free_port()
+    machines = []
+    for rank in (0, 1):
+        command = [ACCELERATE, "launch", "--config_file", str(CONFIGS / "fsdp_vit_g_2x8.yaml")]
+        command += ["--num_processes", "2", "--machine_rank", str(rank), "--main_process_ip", "127.0.0.1"]
+        command += ["--main_process_port", str(port), "--mixed_precision", "no", *PRETRAIN, *QUICK]
+        command += ["--data", str(synthetic), "--max_steps", "2", "--per_device_train_batch_size", "2"]
+        command += ["--reconstruction_steps", "0", "--output_dir", str(tmp_path)]
+        machines.append(
+            subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        )
+    outputs = [machine.communicate(timeout=600)[0].decode(errors="replace") for machine in machines]
+    assert [machine.returncode for machine in machines] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    record = json.loads((tmp_path / "run_config.json").read_text())["distributed"]
+    assert record["strategy"] == "fsdp2 (per VideoMAEv2Block), 2 ranks, gloo"
+    assert checkpoint_problem(completed_checkpoints(tmp_path)[-1]) is None  # both ranks' shards in the manifest
+    assert VideoMAEv2ForPreTraining.from_pretrained(tmp_path / "final").config.num_frames == 4
