@@ -83,6 +83,9 @@ def test_fsdp_config_shards_per_block_on_two_cpu_ranks_and_trains_as_ddp(synthet
     assert {"pytorch_model_fsdp_0/__0_0.distcp", "pytorch_model_fsdp_0/__1_0.distcp"} <= files.keys()
     assert {"optimizer_0/.metadata", "pytorch_model_fsdp_0/.metadata"} <= files.keys()
     assert checkpoint_problem(checkpoint) is None
+    shard = checkpoint / "pytorch_model_fsdp_0" / "__1_0.distcp"
+    shard.write_bytes(shard.read_bytes()[:-1])  # rank 1's shard truncated: this checkpoint is no longer resumed
+    assert "pytorch_model_fsdp_0/__1_0.distcp has" in checkpoint_problem(checkpoint)
     assert (tmp_path / "fsdp" / "reconstructions" / "step-2.png").exists()
 
     ddp = launch(DDP_ON_TWO_CPUS, *common, "--output_dir", tmp_path / "ddp")
