@@ -323,9 +323,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         )
     fsdp_version = (training_args.fsdp_plugin_args or {}).get("fsdp_version")
     if (fsdp_version is not None or fsdp_requested()) and not torch.cuda.is_available():
-        _ = (
-            training_args.device
-        )  # sets up these arguments' gloo ranks (PartialState) before FSDP is made to apply to them
+        # These arguments' gloo ranks (their PartialState) must exist before FSDP is made to apply to them.
+        _ = training_args.device
         prepare_cpu_fsdp(fsdp_version)
     trainer = VideoClassificationTrainer(
         model=model,
