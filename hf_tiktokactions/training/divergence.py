@@ -33,6 +33,28 @@ def largest_weight(model: torch.nn.Module) -> torch.Tensor:
     return torch.stack(values).max()  # NaN propagates through amax and max
 
 
+def is_sharded(model: torch.nn.Module) -> bool:
+    """True when ``model``'s parameters are FSDP2 shards (DTensors): each rank holds a different part."""
+    return any(hasattr(param, "to_local") for param in model.parameters())
+
+
+def max_over_ranks(value: torch.Tensor) -> torch.Tensor:
+    """The largest of every rank's 0-d ``value`` (NaN if any is NaN), on every rank: a collective."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return value
+    gathered = [torch.zeros_like(value) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, value)
+    return torch.stack(gathered).max()
+
+
+def largest_weight_of_model(model: torch.nn.Module) -> torch.Tensor:
+    """:func:`largest_weight` over the whole model: over all ranks' shards under FSDP (a collective then)."""
+    largest = largest_weight(model)
+    return max_over_ranks(largest) if is_sharded(model) else largest
+
+
 def weights_problem(largest: float) -> str | None:
     """Why weights whose largest absolute value is ``largest`` are not good, or None."""
     if not math.isfinite(largest):

@@ -28,7 +28,14 @@ from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset,
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
 from ..errors import ConfigError
 from .arguments import FinetuneArguments, to_json_dict
-from .divergence import TrainingDiverged, largest_weight, weights_problem
+from .distributed import (
+    applied_strategy,
+    check_wrap_classes,
+    fsdp_requested,
+    prepare_cpu_fsdp,
+    require_requested_strategy,
+)
+from .divergence import TrainingDiverged, is_sharded, largest_weight_of_model, max_over_ranks, weights_problem
 from .evaluation import classification_metrics, multiview_metrics, predict_multiview
 from .finetune_inputs import FinetuneData, LabelledVideos, resolve_data
 from .model_init import build_classifier
@@ -46,6 +53,10 @@ def smooth_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> 
     )
 
 
+def _local(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.to_local() if hasattr(tensor, "to_local") else tensor  # this rank's shard of a DTensor (FSDP2)
+
+
 class StopOnDivergence(TrainerCallback):
     """Stops training at a NaN or infinite gradient (a non-finite loss gives one), before the optimizer step, and
     at weights that are no longer finite or have run away, right after it (before they are evaluated or saved).
@@ -54,15 +65,18 @@ class StopOnDivergence(TrainerCallback):
     together."""
 
     def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
-        grads = [p.grad.detach().float().norm() for p in model.parameters() if p.grad is not None]
-        if grads and not torch.isfinite(torch.stack(grads)).all():
+        grads = [_local(p.grad).detach().float().norm() for p in model.parameters() if p.grad is not None]
+        finite = torch.isfinite(torch.stack(grads)).all() if grads else torch.tensor(True)
+        if is_sharded(model):  # each rank holds a shard of the gradients: all ranks take the same verdict
+            finite = max_over_ranks((~finite).float()) == 0
+        if not finite:
             raise TrainingDiverged(
                 f"non-finite loss or gradient at step {state.global_step + 1}; the weights were not updated nor "
                 f"saved. Lower the learning rate (now {args.learning_rate:g}), set --max_grad_norm, or check the data"
             )
 
     def on_optimizer_step(self, args, state, control, model=None, **kwargs):
-        problem = weights_problem(largest_weight(model).item())
+        problem = weights_problem(largest_weight_of_model(model).item())
         if problem is not None:
             raise TrainingDiverged(
                 f"after step {state.global_step + 1} {problem}; they were not saved. Lower the learning rate "
@@ -101,12 +115,20 @@ class VideoClassificationTrainer(Trainer):
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """Refuses weights that are not finite or have run away (checkpoints and the final model alike)."""
-        problem = weights_problem(largest_weight(self.model).item())
+        problem = weights_problem(largest_weight_of_model(self.model).item())
         if problem is not None:
             raise TrainingDiverged(
                 f"at step {self.state.global_step} {problem}; {output_dir or self.args.output_dir} was not saved. "
                 "Lower the learning rate or set --max_grad_norm"
             )
+        if (
+            self.is_fsdp_enabled
+            and not _internal_call
+            and "FULL" not in str(self.accelerator.state.fsdp_plugin.state_dict_type)
+        ):
+            # Trainer writes no model for a sharded state-dict type: the final model is gathered into one folder.
+            self._save(output_dir, state_dict=self.accelerator.get_state_dict(self.model))
+            return
         super().save_model(output_dir, _internal_call)
 
     def create_optimizer(self, model=None) -> torch.optim.Optimizer:
@@ -299,6 +321,11 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
             switch_prob=args.mixup_switch_prob,
             label_smoothing=training_args.label_smoothing_factor,
         )
+    fsdp_version = (training_args.fsdp_plugin_args or {}).get("fsdp_version")
+    if (fsdp_version is not None or fsdp_requested()) and not torch.cuda.is_available():
+        # These arguments' gloo ranks (their PartialState) must exist before FSDP is made to apply to them.
+        _ = training_args.device
+        prepare_cpu_fsdp(fsdp_version)
     trainer = VideoClassificationTrainer(
         model=model,
         args=training_args,
@@ -311,6 +338,9 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         warmup_start_ratio=warmup_lr / peak_lr,
         mixup=mixup,
     )
+    check_wrap_classes(trainer.accelerator, model)
+    if fsdp_requested() and not trainer.is_fsdp_enabled:
+        require_requested_strategy(applied_strategy(trainer.accelerator, model))
     record = {
         "args": to_json_dict(args),
         "training_args": json.loads(training_args.to_json_string()),
@@ -328,9 +358,11 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     checkpoint = str(args.init_from or "scratch")
     if data.train is not None:
         train_output = trainer.train()
+        record["distributed"] = applied_strategy(trainer.accelerator, trainer.model)  # as prepared for training
+        require_requested_strategy(record["distributed"])
         checkpoint = str(output_dir / "final")
         trainer.save_model(checkpoint)
-        if write_record:  # the record gains the training summary (runtime, final loss)
+        if write_record:  # the record gains the training summary (runtime, final loss) and the strategy applied
             record["train"] = train_output.metrics
             _write_run_config(output_dir, record)
 

@@ -37,7 +37,8 @@ import torch
 from accelerate import Accelerator
 from accelerate.data_loader import DataLoaderShard
 from accelerate.state import AcceleratorState, is_initialized
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate.utils import DistributedType, ProjectConfiguration, set_seed
+from torch.distributed.tensor import DTensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -56,6 +57,13 @@ from .checkpointing import (
     load_checkpoint,
     resolve_resume,
     save_checkpoint,
+)
+from .distributed import (
+    applied_strategy,
+    check_wrap_classes,
+    fsdp_requested,
+    prepare_cpu_fsdp,
+    require_requested_strategy,
 )
 from .divergence import TrainingDiverged, finite_or_none, largest_weight, weights_problem
 from .model_init import build_pretraining_model
@@ -86,8 +94,11 @@ def build_model(args: PretrainArguments) -> VideoMAEv2ForPreTraining:
 
 
 def make_accelerator(args: PretrainArguments) -> Accelerator:
+    """The run's Accelerator: the launch config's strategy (DDP or FSDP) on GPUs, and on CPU ranks over gloo too."""
     on_gpu = torch.cuda.is_available()
     precision = args.mixed_precision if args.mixed_precision != "auto" else ("bf16" if on_gpu else "no")
+    if fsdp_requested() and not on_gpu:
+        prepare_cpu_fsdp()
     trackers = [t for t in args.report_to.split(",") if t and t != "none"]
     project = ProjectConfiguration(project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / "logs"))
     # Accelerate's state is one per process: after a fine-tuning in this process (an experiment driver), a
@@ -223,10 +234,14 @@ def pretrain(args: PretrainArguments) -> dict:
         betas=(args.adam_beta1, args.adam_beta2),
         eps=args.adam_epsilon,
     )
+    check_wrap_classes(accelerator, model)
     if args.streaming:  # the stream is already this process's share
         model, optimizer = accelerator.prepare(model, optimizer)
     else:
         model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    strategy = applied_strategy(accelerator, model)
+    require_requested_strategy(strategy)
+    sharded = accelerator.distributed_type == DistributedType.FSDP
     steps_per_epoch = len(loader) // accumulation  # the loader yields this process's micro-batches
     total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
     warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else round(args.warmup_epochs * steps_per_epoch)
@@ -241,6 +256,7 @@ def pretrain(args: PretrainArguments) -> dict:
         "args": to_json_dict(args),
         "versions": versions(),
         "num_processes": world,
+        "distributed": strategy,
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,
         "learning_rate": lr_peak,
@@ -253,7 +269,8 @@ def pretrain(args: PretrainArguments) -> dict:
         "pretrain", config={k: v for k, v in to_json_dict(args).items() if isinstance(v, (int, float, str, bool))}
     )
 
-    preview = _preview_batch(dataset, collator) if accelerator.is_main_process else None
+    # Under FSDP a forward is collective (parameters are all-gathered): every rank runs the preview with the main one.
+    preview = _preview_batch(dataset, collator) if accelerator.is_main_process or sharded else None
     preview_loss_start = _preview_loss(accelerator, model, preview) if preview is not None else None
     bar = tqdm(
         total=total_steps,
@@ -292,6 +309,8 @@ def pretrain(args: PretrainArguments) -> dict:
                 continue
 
             grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm or float("inf"))
+            if isinstance(grad_norm, DTensor):  # FSDP2: the norm over all shards, replicated on every rank
+                grad_norm = grad_norm.full_tensor()
             # One all-reduce gives every rank the same verdict and the mean loss of the step.
             totals = accelerator.reduce(torch.stack([grad_norm.detach().float(), loss_sum]), "sum")
             step_loss = totals[1].item() / (world * accumulation)
@@ -338,7 +357,6 @@ def pretrain(args: PretrainArguments) -> dict:
     _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit)
     preview_loss_end = _preview_loss(accelerator, model, preview) if preview is not None else None
     state_dict = accelerator.get_state_dict(model)  # collective: gathers FSDP shards onto the main process
-    sharded = accelerator.distributed_type.value == "FSDP"
     digest = None if sharded else parameter_digest(accelerator.unwrap_model(model))
     digests = accelerator.gather_for_metrics([digest], use_gather_object=True)
     summary = {
@@ -464,6 +482,8 @@ def _log_reconstruction(accelerator: Accelerator, model, preview: dict, output_d
             unwrapped, *(preview[k][:1].to(device) for k in ("pixel_values", "bool_masked_pos", "decoder_masked_pos"))
         )
     accelerator.log({"preview_loss": _preview_loss(accelerator, model, preview)}, step=step)
+    if not accelerator.is_main_process:  # a rank that only joined the (FSDP) forwards
+        return
     folder = output_dir / "reconstructions"
     folder.mkdir(exist_ok=True)
     Image.fromarray(image).save(folder / f"step-{step}.png")
