@@ -7,7 +7,6 @@ worker node then finishes the job, and the index equals the local engine's.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shlex
@@ -21,6 +20,7 @@ import pytest
 from curation_files import write_scene_video
 from ray_cluster import RAY, LocalRayCluster
 
+from hf_tiktokactions.cli import parse_step_options
 from hf_tiktokactions.curation.engines import curate
 from hf_tiktokactions.curation.index import load_index
 from hf_tiktokactions.curation.inputs import load_video_inputs
@@ -142,10 +142,7 @@ def test_the_documented_commands_take_the_options_they_are_given():
     ray_starts = [c for c in commands if c[:2] == ["ray", "start"]]
     curates = [c for c in commands if c[:2] == ["python", "dataset_scripts/curate.py"]]
     assert len(ray_starts) == 3 and len(curates) == 1
-    spec = importlib.util.spec_from_file_location("curate_script", ROOT / "dataset_scripts" / "curate.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    args = script.parse_args(curates[0][2:])
+    args = parse_step_options("curate", curates[0][2:])  # what dataset_scripts/curate.py parses
     assert args.engine == "ray" and args.ray_address == "HEAD_IP:6379" and args.workers is None
     help_text = subprocess.run([RAY, "start", "--help"], capture_output=True, text=True, check=True).stdout
     for command in ray_starts:
