@@ -30,6 +30,17 @@ def add_quickstart_parser(sub) -> None:
     quick.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs, help="default: the recipe's")
     quick.add_argument("--labeled-clips-per-class", type=int, default=defaults.labeled_clips_per_class)
     quick.add_argument("--pool-clips-per-class", type=int, default=defaults.pool_clips_per_class)
+    quick.add_argument(
+        "--pretrain",
+        choices=["reference", "full", "quick"],
+        default=defaults.pretrain,
+        help="reference: continue the encoder the package ships (hf_tiktokactions/reference/); full: make that "
+        "encoder from nothing (20k steps, hours on 2 CPU cores); quick: the tiny plumbing check. "
+        "Default: reference when shipped, else quick",
+    )
+    quick.add_argument("--finetune-steps", type=int, default=defaults.finetune_steps, help="reference/full: 150")
+    quick.add_argument("--finetune-seeds", default=defaults.finetune_seeds, help="reference/full: a comma list")
+    quick.add_argument("--reference", type=Path, default=defaults.reference, help="the reference encoder's folder")
     quick.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
 
 
@@ -60,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             finetune_epochs=args.finetune_epochs,
             labeled_clips_per_class=args.labeled_clips_per_class,
             pool_clips_per_class=args.pool_clips_per_class,
+            pretrain=args.pretrain,
+            finetune_steps=args.finetune_steps,
+            finetune_seeds=args.finetune_seeds,
+            reference=args.reference,
             progress=not args.no_progress,
         )
     )

@@ -64,3 +64,95 @@ def pretrain_with_recipe(index: Path, output_dir: Path, seed: int, progress: boo
     )
     args = dataclasses.replace(args, seed=seed, resume="latest", disable_tqdm=not progress, **overrides)
     return pretrain(args)
+
+
+# ------------------------------------------------------------------------------------------ the shipped file
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+"""The shipped reference: ``config.json`` and ``model.safetensors`` (fp16) of a ``VideoMAEv2ForPreTraining``,
+``README.md`` (recipe, data seed, steps, wall time), ``pretrain_loss.png``, ``metrics.jsonl``, ``record.json``."""
+WEIGHTS_FILE = "model.safetensors"
+RECORD_FILE = "record.json"
+
+
+def has_reference(folder: Path = REFERENCE_DIR) -> bool:
+    return (folder / WEIGHTS_FILE).is_file() and (folder / "config.json").is_file()
+
+
+def reference_record(folder: Path = REFERENCE_DIR) -> dict[str, Any]:
+    """How the shipped reference was made (``record.json``): command, recipe, data seed, steps, seconds."""
+    import json
+
+    path = folder / RECORD_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def materialize_reference(destination: Path, folder: Path = REFERENCE_DIR) -> Path:
+    """Write the shipped fp16 reference as a float32 model folder at ``destination`` (for ``--init_from``)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from .errors import ConfigError
+
+    if not has_reference(folder):
+        raise ConfigError(
+            f"no reference encoder in {folder}; make one with `hf-tiktokactions quickstart --pretrain full` "
+            "or run `hf-tiktokactions quickstart --pretrain quick`"
+        )
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(folder / "config.json", destination / "config.json")
+    weights = {name: tensor.float() for name, tensor in load_file(folder / WEIGHTS_FILE).items()}
+    save_file(weights, destination / WEIGHTS_FILE, metadata={"format": "pt"})
+    return destination
+
+
+def export_reference(pretrain_dir: Path, destination: Path, record: dict[str, Any]) -> Path:
+    """Write ``pretrain_dir/final`` as a shippable reference folder: fp16 weights, config, the loss curve
+    (``metrics.jsonl`` and ``pretrain_loss.png``), the last reconstruction image and ``record.json``."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from .atomic_files import write_json_atomic
+
+    final = pretrain_dir / "final"
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(final / "config.json", destination / "config.json")
+    weights = {name: tensor.half().contiguous() for name, tensor in load_file(final / WEIGHTS_FILE).items()}
+    save_file(weights, destination / WEIGHTS_FILE, metadata={"format": "pt"})
+    shutil.copyfile(pretrain_dir / "metrics.jsonl", destination / "metrics.jsonl")
+    plot_loss_curve(read_losses(pretrain_dir / "metrics.jsonl"), destination / "pretrain_loss.png", "reference")
+    reconstructions = sorted(
+        (pretrain_dir / "reconstructions").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1])
+    )
+    if reconstructions:
+        shutil.copyfile(reconstructions[-1], destination / "reconstruction.png")
+    write_json_atomic(destination / RECORD_FILE, record)
+    return destination
+
+
+def read_losses(metrics_file: Path) -> list[tuple[int, float]]:
+    """(step, loss) of each line of a pre-training ``metrics.jsonl``; empty when there is none."""
+    import json
+
+    if not metrics_file.is_file():
+        return []
+    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+    return [(row["step"], row["loss"]) for row in rows if "loss" in row]
+
+
+def plot_loss_curve(losses: list[tuple[int, float]], path: Path, label: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5, 3.5))
+    if losses:
+        axes.plot(*zip(*losses), label=label)
+    axes.set(xlabel="pre-training step", ylabel="reconstruction loss", yscale="log", title="pre-training loss")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
