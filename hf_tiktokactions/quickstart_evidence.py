@@ -93,11 +93,7 @@ def make_evidence_data(options: QuickstartOptions) -> tuple[dict[str, Any], Path
         test_fraction=min(TEST_VIDEOS_PER_ACTION, per_action // 2) / per_action,
         progress=options.progress,
     )
-    full = options.pretrain == "full"
-    spec = FULL_POOL if full else CONTINUE_POOL
-    if options.pool_clips_per_class:
-        spec = PoolSpec(clips_per_class=options.pool_clips_per_class)
-    pool_seed = options.seed + 1 if full else options.seed + 2  # reference: videos the reference never saw
+    spec, pool_seed = pool_spec(options)
     pool = spec.make(data / "pool", seed=pool_seed, progress=options.progress)
     numbers = {
         "pool_videos": _count(pool),
@@ -106,6 +102,15 @@ def make_evidence_data(options: QuickstartOptions) -> tuple[dict[str, Any], Path
         "test_videos": _count(labeled / "test"),
     }
     return numbers, data
+
+
+def pool_spec(options: QuickstartOptions) -> tuple[PoolSpec, int]:
+    """The unlabeled pool of this mode and its seed (reference: videos the reference never saw)."""
+    full = options.pretrain == "full"
+    spec = FULL_POOL if full else CONTINUE_POOL
+    if options.pool_clips_per_class:
+        spec = PoolSpec(clips_per_class=options.pool_clips_per_class)
+    return spec, options.seed + 1 if full else options.seed + 2
 
 
 def _count(folder: Path) -> int:
@@ -123,17 +128,8 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
             index, output, options.seed, options.progress, max_steps=steps, reconstruction_steps=min(5000, steps)
         )
         numbers = _pretrain_numbers(summary, steps, "random weights", "pretrain_embedded_synthetic.yaml")
-        numbers["seconds_including_resumes"] = round(time.perf_counter() - started, 1)
-        record = {
-            "command": "hf-tiktokactions quickstart --pretrain full",
-            "recipe": "pretrain_embedded_synthetic.yaml",
-            "data": f"{numbers['videos']} curated videos of the synthetic pool, seed {options.seed + 1} "
-            f"({FULL_POOL.clips_per_class} an action, {FULL_POOL.size}x{FULL_POOL.size} pixels, "
-            f"{FULL_POOL.num_frames} frames at {FULL_POOL.fps} fps)",
-            "seed": options.seed,
-            **numbers,
-        }
-        export_reference(output, options.output / "reference", record)
+        numbers["seconds_this_call"] = round(time.perf_counter() - started, 1)
+        export_reference(output, options.output / "reference", full_record(options, numbers))
         return numbers, output / "final"
     reference = reference_record(options.reference)
     init = materialize_reference(options.output / "reference_init", options.reference)
@@ -150,6 +146,7 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
         min_learning_rate=base_lr / 100,
         warmup_learning_rate=base_lr / 100,
         reconstruction_steps=steps,
+        logging_steps=max(1, steps // 20),
     )
     start = (
         f"the shipped reference encoder ({reference.get('steps', '?')} steps on {reference.get('videos', '?')} "
@@ -160,6 +157,34 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
     return numbers, output / "final"
 
 
+def full_record(options: QuickstartOptions, numbers: dict[str, Any]) -> dict[str, Any]:
+    """What ``record.json`` of a reference says: the exact command, the recipe, the data and its seed, the times."""
+    import json
+
+    spec, pool_seed = pool_spec(options)
+    command = f"hf-tiktokactions quickstart --pretrain full --seed {options.seed}"
+    if options.pretrain_steps is not None:
+        command += f" --pretrain-steps {options.pretrain_steps}"
+    if options.pool_clips_per_class:
+        command += f" --pool-clips-per-class {options.pool_clips_per_class}"
+    stage_seconds = {}
+    for stage in ("data", "curate"):
+        marker = options.output / "stages" / f"{stage}.json"
+        if marker.is_file():
+            stage_seconds[stage] = json.loads(marker.read_text())["seconds"]
+    return {
+        "command": command,
+        "recipe": "pretrain_embedded_synthetic.yaml",
+        "data": f"{numbers['videos']} curated videos of the synthetic pool of seed {pool_seed} ({spec.clips_per_class} "
+        f"an action, {spec.size}x{spec.size} pixels, {spec.num_frames} frames at {spec.fps} fps)",
+        "data_seed": pool_seed,
+        "seed": options.seed,
+        "device": options.device,
+        "stage_seconds": stage_seconds,
+        **numbers,
+    }
+
+
 def _recipe_value(name: str) -> Any:
     import yaml
 
@@ -167,12 +192,12 @@ def _recipe_value(name: str) -> Any:
 
 
 def _pretrain_numbers(summary: dict[str, Any], steps: int, start: str, recipe_name: str) -> dict[str, Any]:
-    clips_per_step = _recipe_value("per_device_train_batch_size")
+    videos_per_step = _recipe_value("per_device_train_batch_size")  # one process; 2 crops of each video
     videos = summary["videos"]
     return {
         "steps": summary["steps"],
         "videos": videos,
-        "epochs": round(steps * clips_per_step / max(1, videos), 1),
+        "epochs": round(steps * videos_per_step / max(1, videos), 1),
         "start": start,
         "recipe": recipe_name,
         "loss_start": _round(summary.get("preview_loss_start")),
@@ -320,7 +345,7 @@ def write_evidence_figures(options: QuickstartOptions, summary: dict[str, Any]) 
         offset = reference[-1][0]
         continued = [(offset + step, loss) for step, loss in continued]
     if continued:
-        losses.plot(*zip(*continued), label="this run")
+        losses.plot(*zip(*continued), marker=".", label="this run")
     losses.set(xlabel="pre-training step", ylabel="reconstruction loss", yscale="log", title="pre-training")
     losses.legend(fontsize=7)
     figure.tight_layout()

@@ -129,7 +129,37 @@ def export_reference(pretrain_dir: Path, destination: Path, record: dict[str, An
     if reconstructions:
         shutil.copyfile(reconstructions[-1], destination / "reconstruction.png")
     write_json_atomic(destination / RECORD_FILE, record)
+    (destination / "README.md").write_text(reference_readme(record))
+    for path in destination.iterdir():
+        path.chmod(0o644)  # package data: readable by every user of an installed copy
     return destination
+
+
+def reference_readme(record: dict[str, Any]) -> str:
+    """``README.md`` of a reference folder, from its ``record.json``."""
+    import json
+
+    return f"""# The reference encoder of `hf-tiktokactions quickstart`
+
+`VideoMAEv2ForPreTraining` (`vit-mini`: 4 blocks of 128, 8x64x64 clips, patch 8, tubelet 2; encoder and decoder)
+pre-trained by this package's own pipeline on unlabeled synthetic videos, weights in half precision
+(`model.safetensors`). `hf-tiktokactions quickstart` (`--pretrain reference`) continues it on the index it
+curates and fine-tunes it; `hf-tiktokactions quickstart --pretrain full` makes it again from random weights.
+
+* command: `{record.get("command")}`
+* recipe: `training/configs/{record.get("recipe")}`
+* data: {record.get("data")}
+* seed: {record.get("seed")} (the pool's: {record.get("data_seed")})
+* steps: {record.get("steps")} ({record.get("epochs")} epochs over {record.get("videos")} videos, 2 crops each)
+* reconstruction loss of the fixed preview batch: {record.get("loss_start")} -> {record.get("loss_end")}
+  (`metrics.jsonl`, `pretrain_loss.png`; the last reconstruction: `reconstruction.png`)
+* pre-training wall time: {record.get("seconds")} s on {record.get("device")}; data and curation:
+  {record.get("stage_seconds")} s
+
+```json
+{json.dumps(record, indent=2)}
+```
+"""
 
 
 def read_losses(metrics_file: Path) -> list[tuple[int, float]]:
