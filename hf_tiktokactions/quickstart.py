@@ -316,6 +316,9 @@ def evidence_lines(summary: dict[str, Any]) -> list[str]:
         f"margin {comparison['margin_top1']:+.1f} points top-1 on {comparison['test_videos']} test videos "
         f"({comparison['views']} views, chance {comparison['chance_top1']} %)"
     )
+    if summary["pretrain_mode"] == "full":
+        folder = Path(summary["model"]).parent / "reference"
+        lines.append(f"reference encoder: {folder} (to ship it: cp {folder}/* hf_tiktokactions/reference/)")
     if summary["pretrain_mode"] == "quick":
         lines.append("(--pretrain quick checks the plumbing with the tiny model: these numbers are not evidence)")
     return lines

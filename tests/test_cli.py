@@ -12,6 +12,8 @@ from transformers import AutoModelForVideoClassification
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "hf-tiktokactions"
 SMALL = [
+    "--pretrain",
+    "quick",  # the plumbing check: the default becomes `reference` once the package ships one
     "--pretrain-steps",
     "20",
     "--finetune-epochs",
