@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -42,6 +43,7 @@ def check_comparison(summary: dict, seeds: list[int]) -> None:
     assert comparison["margin_top1"] == round(comparison["pretrained"]["top1"] - comparison["scratch"]["top1"], 2)
 
 
+@pytest.mark.timeout(1800)  # two quickstarts with four and two fine-tunings of vit-mini
 def test_full_makes_a_reference_that_reference_mode_continues(tmp_path):
     full = tmp_path / "full"
     result = quickstart(full, "--pretrain", "full", "--pretrain-steps", "2", "--finetune-seeds", "0,1")
