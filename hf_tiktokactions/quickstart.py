@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic_files import write_json_atomic
-from .errors import ConfigError
+from .errors import ConfigError, OutputStateError
 from .reference_encoder import REFERENCE_DIR, has_reference
 from .resources import recipe
 
@@ -258,6 +258,24 @@ def resolve_mode(options: QuickstartOptions) -> QuickstartOptions:
     return options
 
 
+def claim_mode(options: QuickstartOptions) -> None:
+    """Stages of one mode are never reused by another: the output folder remembers its ``--pretrain`` mode."""
+    marker = options.output / "stages" / "mode.json"
+    if marker.is_file():
+        earlier = json.loads(marker.read_text())["pretrain"]
+        if earlier != options.pretrain:
+            raise OutputStateError(
+                f"{options.output} holds a --pretrain {earlier} run; pass --pretrain {earlier} to finish it, "
+                f"or another --output for --pretrain {options.pretrain}"
+            )
+    elif (options.output / "stages").is_dir() and options.pretrain != "quick":
+        raise OutputStateError(
+            f"{options.output} holds a run made before --pretrain existed (a quick run); pass --pretrain quick "
+            f"to finish it, or another --output for --pretrain {options.pretrain}"
+        )
+    write_json_atomic(marker, {"pretrain": options.pretrain})
+
+
 def stages_for(options: QuickstartOptions) -> list[Stage]:
     """``STAGES`` for the quick mode; the evidence stages (``quickstart_evidence.py``) for reference and full."""
     if options.pretrain == "quick":
@@ -278,6 +296,8 @@ def stages_for(options: QuickstartOptions) -> list[Stage]:
 def space_command(model: Path) -> str:
     """The command that starts the Space on ``model`` with this interpreter (the README's ``.venv``)."""
     interpreter = Path(sys.executable)
+    if interpreter.name.startswith("python") and (interpreter.parent / "python").exists():
+        interpreter = interpreter.parent / "python"  # the console script runs python3: the README names python
     try:
         interpreter = interpreter.relative_to(Path.cwd())
     except ValueError:
@@ -357,6 +377,7 @@ def quickstart(options: QuickstartOptions) -> dict[str, Any]:
     _select_device(options.device)
     options = resolve_mode(options)
     options.output.mkdir(parents=True, exist_ok=True)
+    claim_mode(options)
     started = time.perf_counter()
     stages = stages_for(options)
     records = []

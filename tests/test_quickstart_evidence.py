@@ -13,7 +13,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hf_tiktokactions.quickstart import QuickstartOptions, resolve_mode, space_command
+from hf_tiktokactions.errors import OutputStateError
+from hf_tiktokactions.quickstart import QuickstartOptions, claim_mode, resolve_mode, space_command
 from hf_tiktokactions.reference_encoder import has_reference, materialize_reference
 
 TINY = [
@@ -82,7 +83,7 @@ def test_full_makes_a_reference_that_reference_mode_continues(tmp_path):
     assert summary["stages"][0]["numbers"]["pool_seed"] == 2  # fresh videos, not the reference's pool (seed 1)
     check_comparison(summary, [3])
     assert "then 2 more steps" in result.stdout and "margin" in result.stdout
-    assert f"{sys.executable} spaces/app.py" in result.stdout or ".venv/bin/python spaces/app.py" in result.stdout
+    assert "bin/python spaces/app.py" in result.stdout  # the environment's interpreter, not a bare `python`
 
 
 def test_materialized_reference_is_the_shipped_weights_in_float32(tmp_path):
@@ -110,6 +111,13 @@ def test_mode_defaults_to_reference_only_when_one_is_shipped(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"")
     assert resolve_mode(QuickstartOptions(reference=tmp_path)).pretrain == "reference"
     assert resolve_mode(QuickstartOptions(reference=tmp_path, pretrain="full")).pretrain == "full"
+
+
+def test_an_output_folder_keeps_its_mode(tmp_path):
+    claim_mode(QuickstartOptions(output=tmp_path, pretrain="quick"))
+    claim_mode(QuickstartOptions(output=tmp_path, pretrain="quick"))  # the same mode finishes the run
+    with pytest.raises(OutputStateError, match="holds a --pretrain quick run; pass --pretrain quick"):
+        claim_mode(QuickstartOptions(output=tmp_path, pretrain="reference"))
 
 
 def test_space_command_names_this_interpreter():
