@@ -14,6 +14,10 @@ Stages (each resumable: a finished stage leaves ``stages/<name>.json`` and is re
    folder that installs as it is (``hub/space.py``).
 
 Everything lands in ``--output`` (default ``runs/quickstart``); ``summary.json`` holds the measurements.
+
+``--pretrain`` picks the setting: ``quick`` runs the stages above with the tiny recipes (a plumbing check);
+``reference`` (the default once the package ships ``reference/``) and ``full`` run the evidence stages of
+``quickstart_evidence.py`` (``vit-mini``, both arms fine-tuned per seed, ``comparison`` in ``summary.json``).
 """
 
 from __future__ import annotations
