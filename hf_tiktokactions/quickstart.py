@@ -14,6 +14,10 @@ Stages (each resumable: a finished stage leaves ``stages/<name>.json`` and is re
    folder that installs as it is (``hub/space.py``).
 
 Everything lands in ``--output-dir`` (default ``runs/quickstart``); ``summary.json`` holds the measurements.
+
+``--pretrain`` picks the setting: ``quick`` runs the stages above with the tiny recipes (a plumbing check);
+``reference`` (the default once the package ships ``reference/``) and ``full`` run the evidence stages of
+``quickstart_evidence.py`` (``vit-mini``, both arms fine-tuned per seed, ``comparison`` in ``summary.json``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from .atomic_files import write_json_atomic
-from .errors import ConfigError
+from .errors import ConfigError, OutputStateError
+from .reference_encoder import REFERENCE_DIR, has_reference
 from .resources import recipe
 from .steps.options import option
 
@@ -39,18 +45,35 @@ FINETUNE_RECIPE = recipe("finetune_tiny_synthetic.yaml")
 @dataclass
 class QuickstartOptions:
     """Run the whole loop on the embedded synthetic set: generate, curate, pre-train, fine-tune (pre-trained and
-    from scratch), multi-view test, model card and a Space-ready folder (minutes on a CPU)."""
+    from scratch), multi-view test, model card and a Space-ready folder (minutes on a CPU with ``--pretrain quick``)."""
 
     output_dir: Path = option(
         "where everything goes (a rerun reuses finished stages)", Path("runs/quickstart"), old_names=("--output",)
     )
     device: str = option("where every stage runs", "cpu", choices=("cpu", "cuda"))
     seed: int = option("seed of the data, the pre-training and the fine-tuning", 0)
-    labeled_clips_per_class: int = option("clips per class of the labeled action set", 16)
-    pool_clips_per_class: int = option("clips per class of the unlabeled pool", 8)
-    pretrain_steps: int = option("pre-training steps", 300)
-    finetune_epochs: int | None = option("fine-tuning epochs (default: the recipe's)", None)
+    labeled_clips_per_class: int | None = option(
+        "clips per class of the labeled action set (default: the mode's, quick 16, reference/full 20 train + 15 test)",
+        None,
+    )
+    pool_clips_per_class: int | None = option(
+        "clips per class of the unlabeled pool (default: the mode's, quick 8, reference 10, full 100)", None
+    )
+    pretrain_steps: int | None = option(
+        "pre-training steps (default: the mode's, quick 300, reference 200 more, full 20000)", None
+    )
+    finetune_epochs: int | None = option("fine-tuning epochs of --pretrain quick (default: the recipe's)", None)
     progress: bool = option("progress bars (--no-progress for logs and CI)", True)
+    pretrain: str | None = option(
+        "reference: continue the encoder the package ships (hf_tiktokactions/reference/); full: make that encoder "
+        "from nothing (20k steps, hours on 2 CPU cores); quick: the tiny plumbing check "
+        "(default: reference when shipped, else quick)",
+        None,
+        choices=("reference", "full", "quick"),
+    )
+    finetune_steps: int | None = option("reference/full: fine-tuning steps of each arm and seed (default: 150)", None)
+    finetune_seeds: str = option("reference/full: one fine-tuning per seed and arm, a comma list", "0,1")
+    reference: Path = option("the reference encoder's folder", REFERENCE_DIR)
 
 
 @dataclass
@@ -203,7 +226,7 @@ def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
         marker = options.output_dir / "stages" / "finetune_pretrained.json"
         raise ConfigError(f"{model_dir} holds no fine-tuned model; delete {marker} to redo that stage")
     export_model(model_dir, folder, results=[finetuned / "results.json"], overwrite=True)
-    space = write_space(folder, options.output / "space", overwrite=True)  # uploadable as it is (hub/space.py)
+    space = write_space(folder, options.output_dir / "space", overwrite=True)  # uploadable as it is (hub/space.py)
     return {"files": sorted(p.name for p in folder.iterdir()), "space": str(space)}, folder
 
 
@@ -219,6 +242,123 @@ STAGES = [
     Stage("finetune_scratch", finetune_scratch, "the same fine-tuning from random weights"),
     Stage("publish", publish, "model card and the Space-ready folder"),
 ]
+
+
+QUICK_DEFAULTS = {"labeled_clips_per_class": 16, "pool_clips_per_class": 8, "pretrain_steps": 300}
+PRETRAIN_MODES = ("reference", "full", "quick")
+
+
+def resolve_mode(options: QuickstartOptions) -> QuickstartOptions:
+    """Pick the pre-training mode (``--pretrain``) and fill the quick mode's defaults."""
+    import dataclasses
+
+    mode = options.pretrain or ("reference" if has_reference(options.reference) else "quick")
+    if mode not in PRETRAIN_MODES:
+        raise ConfigError(f"--pretrain must be one of {', '.join(PRETRAIN_MODES)}, got {mode!r}")
+    options = dataclasses.replace(options, pretrain=mode)
+    if mode == "quick":
+        unset = {k: v for k, v in QUICK_DEFAULTS.items() if getattr(options, k) is None}
+        options = dataclasses.replace(options, **unset)
+    return options
+
+
+def claim_mode(options: QuickstartOptions) -> None:
+    """Stages of one mode are never reused by another: the output folder remembers its ``--pretrain`` mode."""
+    marker = options.output_dir / "stages" / "mode.json"
+    if marker.is_file():
+        earlier = json.loads(marker.read_text())["pretrain"]
+        if earlier != options.pretrain:
+            raise OutputStateError(
+                f"{options.output_dir} holds a --pretrain {earlier} run; pass --pretrain {earlier} to finish it, "
+                f"or another --output-dir for --pretrain {options.pretrain}"
+            )
+    elif (options.output_dir / "stages").is_dir() and options.pretrain != "quick":
+        raise OutputStateError(
+            f"{options.output_dir} holds a run made before --pretrain existed (a quick run); pass --pretrain quick "
+            f"to finish it, or another --output-dir for --pretrain {options.pretrain}"
+        )
+    write_json_atomic(marker, {"pretrain": options.pretrain})
+
+
+def stages_for(options: QuickstartOptions) -> list[Stage]:
+    """``STAGES`` for the quick mode; the evidence stages (``quickstart_evidence.py``) for reference and full."""
+    if options.pretrain == "quick":
+        return STAGES
+    from . import quickstart_evidence as evidence
+
+    how = "continue the shipped reference encoder" if options.pretrain == "reference" else "vit-mini from nothing"
+    return [
+        Stage("data", evidence.make_evidence_data, "generate the unlabeled pool and the labeled action set"),
+        STAGES[1],
+        Stage("pretrain", evidence.pretrain_evidence, f"pre-train on the curated index: {how}"),
+        Stage("finetune_pretrained", evidence.finetune_pretrained_arm, "fine-tune the pre-trained model, each seed"),
+        Stage("finetune_scratch", evidence.finetune_scratch_arm, "the same fine-tuning from random weights"),
+        Stage("publish", evidence.publish_first_seed, "model card and the Space-ready folder"),
+    ]
+
+
+def space_command(model: Path) -> str:
+    """The command that starts the Space on ``model`` with this interpreter (the README's ``.venv``)."""
+    interpreter = Path(sys.executable)
+    if interpreter.name.startswith("python") and (interpreter.parent / "python").exists():
+        interpreter = interpreter.parent / "python"  # the console script runs python3: the README names python
+    try:
+        interpreter = interpreter.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return f"MODEL_ID={shlex.quote(str(model))} {shlex.quote(str(interpreter))} spaces/app.py"
+
+
+def evidence_lines(summary: dict[str, Any]) -> list[str]:
+    """The final lines: how the encoder was pre-trained, then both arms' mean, spread and per-seed top-1."""
+    pretrain = summary["pretraining"]
+    comparison = summary["comparison"]
+    lines = []
+    if summary["pretrain_mode"] == "reference":
+        reference = pretrain.get("reference", {})
+        lines.append(
+            f"pre-training: the shipped reference encoder ({reference.get('steps', '?')} steps, "
+            f"{reference.get('epochs', '?')} epochs over {reference.get('videos', '?')} unlabeled videos, "
+            f"{reference.get('recipe', '?')}, {reference.get('seconds', '?')} s; made by "
+            f"`{reference.get('command', '?')}`), then {pretrain['steps']} more steps "
+            f"({pretrain['epochs']} epochs) on this run's {pretrain['videos']} curated videos"
+        )
+    else:
+        lines.append(
+            f"pre-training: {pretrain.get('steps')} steps, {pretrain.get('epochs', '?')} epochs over "
+            f"{pretrain.get('videos')} curated unlabeled videos, from {pretrain.get('start', 'random weights')}, "
+            f"{pretrain.get('recipe', PRETRAIN_RECIPE.name)}"
+        )
+    for arm, label in (("pretrained", "fine-tuned from pre-training"), ("scratch", "from scratch")):
+        numbers = comparison[arm]
+        per_seed = " / ".join(f"{value:.1f}" for value in numbers["top1_per_seed"])
+        lines.append(
+            f"{label:<29} top-1 {numbers['top1']:5.1f} % +- {numbers.get('top1_std', 0.0):.1f} "
+            f"(seeds: {per_seed}), top-5 {numbers['top5']:.1f} %"
+        )
+    lines.append(
+        f"margin {comparison['margin_top1']:+.1f} points top-1 on {comparison['test_videos']} test videos "
+        f"({comparison['views']} views, chance {comparison['chance_top1']} %)"
+    )
+    if summary["pretrain_mode"] == "full":
+        folder = Path(summary["model"]).parent / "reference"
+        lines.append(f"reference encoder: {folder} (to ship it: cp {folder}/* hf_tiktokactions/reference/)")
+    if summary["pretrain_mode"] == "quick":
+        lines.append("(--pretrain quick checks the plumbing with the tiny model: these numbers are not evidence)")
+    return lines
+
+
+def _arm(numbers: dict[str, Any], seed: int) -> dict[str, Any]:
+    """A fine-tuning stage's numbers in the evidence shape (the quick mode fine-tunes one seed)."""
+    if "top1_per_seed" in numbers:
+        return numbers
+    one_seed = {
+        "top1_std": 0.0,
+        "top1_per_seed": [numbers["top1"]],
+        "top5_per_seed": [numbers["top5"]],
+        "seeds": [seed],
+    }
+    return {**numbers, **one_seed}
 
 
 # ---------------------------------------------------------------------------------------------- summary
@@ -239,35 +379,43 @@ def summary_table(records: list[StageRecord]) -> str:
 def quickstart(options: QuickstartOptions) -> dict[str, Any]:
     """Run (or finish) every stage and write ``summary.json``; returns the summary."""
     _select_device(options.device)
+    options = resolve_mode(options)
     options.output_dir.mkdir(parents=True, exist_ok=True)
+    claim_mode(options)
     started = time.perf_counter()
+    stages = stages_for(options)
     records = []
-    for number, stage in enumerate(STAGES, 1):
-        print(f"[{number}/{len(STAGES)}] {stage.name}: {stage.description}", flush=True)
+    for number, stage in enumerate(stages, 1):
+        print(f"[{number}/{len(stages)}] {stage.name}: {stage.description}", flush=True)
         records.append(run_stage(stage, options))
     by_name = {r.name: r for r in records}
-    space_command = f"MODEL_ID={shlex.quote(str(options.output_dir / 'model'))} python spaces/app.py"
+    from .quickstart_evidence import comparison, write_evidence_figures
+
+    command = space_command(options.output_dir / "model")
+    pretrained = _arm(by_name["finetune_pretrained"].numbers, options.seed)
+    scratch = _arm(by_name["finetune_scratch"].numbers, options.seed)
     summary = {
         "seconds": round(time.perf_counter() - started, 1),
         "device": options.device,
         "seed": options.seed,
+        "pretrain_mode": options.pretrain,
+        "pretraining": by_name["pretrain"].numbers,
+        "comparison": comparison(pretrained, scratch),
         "pretrained": {k: by_name["finetune_pretrained"].numbers[k] for k in ("top1", "top5", "views")},
         "scratch": {k: by_name["finetune_scratch"].numbers[k] for k in ("top1", "top5", "views")},
         "stages": [asdict(r) for r in records],
         "model": str(options.output_dir / "model"),
-        "space_command": space_command,
+        "space_command": command,
     }
+    summary["figures"] = write_evidence_figures(options, summary)
     write_json_atomic(options.output_dir / "summary.json", summary)
     print()
     print(summary_table(records))
     print()
-    print(
-        f"fine-tuned from pre-training: top-1 {summary['pretrained']['top1']:.1f} %, top-5 {summary['pretrained']['top5']:.1f} %"
-        f"  |  from scratch: top-1 {summary['scratch']['top1']:.1f} %, top-5 {summary['scratch']['top5']:.1f} %"
-        f"  ({summary['pretrained']['views']} views)"
-    )
-    print(f"summary: {options.output_dir / 'summary.json'}")
-    print(f"try it:  {space_command}")
+    for line in evidence_lines(summary):
+        print(line)
+    print(f"summary: {options.output_dir / 'summary.json'}, plot: {summary['figures']['plot']}")
+    print(f"try it:  {command}")
     return summary
 
 

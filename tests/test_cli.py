@@ -15,6 +15,8 @@ from transformers import AutoModelForVideoClassification
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "hf-tiktokactions"
 SMALL = [
+    "--pretrain",
+    "quick",  # the plumbing check: the default becomes `reference` once the package ships one
     "--pretrain-steps",
     "20",
     "--finetune-epochs",
@@ -47,7 +49,7 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path):
     curate = summary["stages"][1]["numbers"]
     assert curate["videos"] == 14 and curate.get("status_pass", 0) > 0
     assert (output / "curated" / "index").is_dir() and (output / "pretrain" / "final" / "model.safetensors").exists()
-    for table_cell in ("stage", "finetune_scratch", "publish", "try it:", "python spaces/app.py"):
+    for table_cell in ("stage", "finetune_scratch", "publish", "try it:", "bin/python spaces/app.py"):
         assert table_cell in result.stdout
 
     model = AutoModelForVideoClassification.from_pretrained(output / "model", trust_remote_code=True)

@@ -33,6 +33,8 @@ assert recipe.model_preset == "vit-g"
 from hf_tiktokactions.resources import shipped_dir
 for name in ("app.py", "README.md", "requirements.txt"):  # the Space's sources, for hub export --space
     assert (shipped_dir("space") / name).resolve().is_relative_to(site), name
+from hf_tiktokactions.reference_encoder import REFERENCE_DIR  # the quickstart's reference encoder
+assert (REFERENCE_DIR / "README.md").resolve().is_relative_to(site)
 print("ok")
 """
 
@@ -78,6 +80,8 @@ def test_the_wheel_ships_the_recipes_and_card_templates(tmp_path):
     } <= names
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / "hf_tiktokactions").rglob("*.py")}
     assert modules <= names, sorted(modules - names)
+    reference = {str(p.relative_to(ROOT)) for p in (ROOT / "hf_tiktokactions" / "reference").iterdir()}
+    assert "hf_tiktokactions/reference/README.md" in reference and reference <= names, sorted(reference - names)
 
     site = tmp_path / "site"
     installed = subprocess.run(

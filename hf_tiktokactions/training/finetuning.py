@@ -364,6 +364,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         trainer.save_model(checkpoint)
         if write_record:  # the record gains the training summary (runtime, final loss) and the strategy applied
             record["train"] = train_output.metrics
+            record["log_history"] = trainer.state.log_history  # loss and single-view validation per logging step
             _write_run_config(output_dir, record)
 
     test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop)

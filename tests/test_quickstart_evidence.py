@@ -1,0 +1,126 @@
+"""``hf-tiktokactions quickstart --pretrain full`` makes a reference encoder folder, ``--pretrain reference``
+continues it; both fine-tune both arms per seed and write the comparison, its plot and the reconstructions.
+
+Real stages at a tiny size (a few pre-training and fine-tuning steps of ``vit-mini``, 4 labelled videos an
+action): the numbers are plumbing, the shapes and the files are what is checked."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hf_tiktokactions.errors import OutputStateError
+from hf_tiktokactions.quickstart import QuickstartOptions, claim_mode, resolve_mode, space_command
+from hf_tiktokactions.reference_encoder import has_reference, materialize_reference
+
+TINY = [
+    "--finetune-steps",
+    "2",
+    "--labeled-clips-per-class",
+    "4",
+    "--pool-clips-per-class",
+    "3",
+    "--no-progress",
+]
+
+
+def quickstart(output: Path, *options: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "hf_tiktokactions", "quickstart", "--output-dir", str(output), *options, *TINY]
+    return subprocess.run(command, capture_output=True, text=True, timeout=1800)
+
+
+def check_comparison(summary: dict, seeds: list[int]) -> None:
+    comparison = summary["comparison"]
+    assert comparison["views"] == "2x3" and comparison["test_videos"] == 14  # 2 test videos an action
+    for arm in ("pretrained", "scratch"):
+        numbers = comparison[arm]
+        assert numbers["seeds"] == seeds and len(numbers["top1_per_seed"]) == len(seeds)
+        assert abs(numbers["top1"] - sum(numbers["top1_per_seed"]) / len(seeds)) < 0.01
+        assert 0 <= numbers["top1"] <= numbers["top5"] <= 100 and numbers["top1_std"] >= 0
+    assert comparison["margin_top1"] == round(comparison["pretrained"]["top1"] - comparison["scratch"]["top1"], 2)
+
+
+@pytest.mark.timeout(1800)  # two quickstarts with four and two fine-tunings of vit-mini
+def test_full_makes_a_reference_that_reference_mode_continues(tmp_path):
+    full = tmp_path / "full"
+    result = quickstart(full, "--pretrain", "full", "--pretrain-steps", "2", "--finetune-seeds", "0,1")
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads((full / "summary.json").read_text())
+    assert summary["pretrain_mode"] == "full" and summary["pretraining"]["steps"] == 2
+    assert summary["pretraining"]["start"] == "random weights" and summary["pretraining"]["videos"] == 21
+    check_comparison(summary, [0, 1])
+    assert (full / "finetune_scratch" / "seed1" / "results.json").is_file()
+    assert (full / "comparison.png").stat().st_size > 0 and (full / "reconstructions.png").stat().st_size > 0
+    assert (full / "model" / "config.json").is_file()
+
+    reference = full / "reference"
+    assert has_reference(reference)
+    record = json.loads((reference / "record.json").read_text())
+    assert (
+        record["command"]
+        == "hf-tiktokactions quickstart --pretrain full --seed 0 --pretrain-steps 2 --pool-clips-per-class 3"
+    )
+    assert record["data_seed"] == 1 and record["steps"] == 2 and set(record["stage_seconds"]) == {"data", "curate"}
+    assert "pretrain_embedded_synthetic.yaml" in (reference / "README.md").read_text()
+    assert (reference / "pretrain_loss.png").is_file() and (reference / "metrics.jsonl").is_file()
+    half = load_file(reference / "model.safetensors")
+    assert all(tensor.dtype == torch.float16 for tensor in half.values())
+    assert (reference / "model.safetensors").stat().st_size < 5_000_000
+
+    continued = tmp_path / "continued"
+    result = quickstart(
+        continued, "--reference", str(reference), "--pretrain-steps", "2", "--finetune-seeds", "3"
+    )  # the default mode when a reference exists
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads((continued / "summary.json").read_text())
+    assert summary["pretrain_mode"] == "reference"
+    assert summary["pretraining"]["reference"]["command"] == record["command"]
+    assert summary["pretraining"]["start"].startswith("the shipped reference encoder (2 steps")
+    assert summary["stages"][0]["numbers"]["pool_seed"] == 2  # fresh videos, not the reference's pool (seed 1)
+    check_comparison(summary, [3])
+    assert "then 2 more steps" in result.stdout and "margin" in result.stdout
+    assert "bin/python spaces/app.py" in result.stdout  # the environment's interpreter, not a bare `python`
+
+
+def test_materialized_reference_is_the_shipped_weights_in_float32(tmp_path):
+    from hf_tiktokactions.modeling.configuration_videomaev2 import VideoMAEv2Config
+    from hf_tiktokactions.modeling.modeling_videomaev2 import VideoMAEv2ForPreTraining
+    from hf_tiktokactions.reference_encoder import export_reference
+
+    run = tmp_path / "run"
+    VideoMAEv2ForPreTraining(VideoMAEv2Config.from_preset("vit-tiny")).save_pretrained(run / "final")
+    (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 0.5}) + "\n")
+    export_reference(run, tmp_path / "reference", {"command": "test", "steps": 1})
+    init = materialize_reference(tmp_path / "init", tmp_path / "reference")
+    original, restored = load_file(run / "final" / "model.safetensors"), load_file(init / "model.safetensors")
+    assert restored.keys() == original.keys()
+    for name, tensor in restored.items():
+        assert tensor.dtype == torch.float32 and torch.equal(tensor, original[name].half().float())
+    VideoMAEv2ForPreTraining.from_pretrained(init)  # loads as a model folder
+
+
+def test_mode_defaults_to_reference_only_when_one_is_shipped(tmp_path):
+    assert resolve_mode(QuickstartOptions(reference=tmp_path)).pretrain == "quick"
+    quick = resolve_mode(QuickstartOptions(reference=tmp_path))
+    assert (quick.pretrain_steps, quick.labeled_clips_per_class, quick.pool_clips_per_class) == (300, 16, 8)
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert resolve_mode(QuickstartOptions(reference=tmp_path)).pretrain == "reference"
+    assert resolve_mode(QuickstartOptions(reference=tmp_path, pretrain="full")).pretrain == "full"
+
+
+def test_an_output_folder_keeps_its_mode(tmp_path):
+    claim_mode(QuickstartOptions(output_dir=tmp_path, pretrain="quick"))
+    claim_mode(QuickstartOptions(output_dir=tmp_path, pretrain="quick"))  # the same mode finishes the run
+    with pytest.raises(OutputStateError, match="holds a --pretrain quick run; pass --pretrain quick"):
+        claim_mode(QuickstartOptions(output_dir=tmp_path, pretrain="reference"))
+
+
+def test_space_command_names_this_interpreter():
+    command = space_command(Path("runs/quickstart/model"))
+    assert command.startswith("MODEL_ID=runs/quickstart/model ") and command.endswith(" spaces/app.py")
+    assert " python spaces/app.py" not in command  # never a bare `python`: the README leaves no venv activated
