@@ -196,6 +196,7 @@ class _Tally:
 
 def pretrain(args: PretrainArguments) -> dict:
     """Run pre-training as configured; returns the summary (also written to ``summary.json``)."""
+    # Setup: the accelerator (the launch's strategy), the seed, the output folder.
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     output_dir = Path(args.output_dir)
