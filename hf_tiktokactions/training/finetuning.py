@@ -36,7 +36,7 @@ from .distributed import (
     require_requested_strategy,
 )
 from .divergence import TrainingDiverged, is_sharded, largest_weight_of_model, max_over_ranks, weights_problem
-from .evaluation import classification_metrics, multiview_metrics, predict_multiview
+from .evaluation import MultiViewPredictions, classification_metrics, multiview_metrics, predict_multiview
 from .finetune_inputs import FinetuneData, LabelledVideos, resolve_data
 from .model_init import build_classifier
 from .optim import layer_decay_groups
@@ -298,6 +298,7 @@ def _schedule_args(
 
 def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[str, Any]:
     """Fine-tune (unless ``eval_only``) and test with multi-view testing; returns the results dict."""
+    # Setup: device and precision, the seed, the data and the model.
     training_args = resolve_device_and_precision(args, training_args)
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
@@ -306,11 +307,58 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     model, origin = build_classifier(args, data.class_names, output_dir)
     if args.gradient_checkpointing_blocks:
         model.activation_checkpointing_enable()
+    # Schedule: the lr scaled by the total batch, the warm-up given in epochs.
     if data.train is not None:
         training_args = _schedule_args(args, training_args, len(data.train.videos))
-    peak_lr, min_lr, warmup_lr = schedule_learning_rates(
-        args, total_train_batch(training_args), training_args.learning_rate
+    learning_rates = schedule_learning_rates(args, total_train_batch(training_args), training_args.learning_rate)
+    # The Trainer, checked against the launch's strategy, and the run record.
+    trainer = _build_trainer(args, training_args, model, data, learning_rates)
+    record = _run_record(args, training_args, trainer, origin, data, learning_rates)
+    write_record = trainer.is_world_process_zero()
+    if write_record:
+        _write_run_config(output_dir, record)
+
+    # Training (unless eval only): the final model in final/, the record completed.
+    checkpoint = str(args.init_from or "scratch")
+    if data.train is not None:
+        train_output = trainer.train()
+        record["distributed"] = applied_strategy(trainer.accelerator, trainer.model)  # as prepared for training
+        require_requested_strategy(record["distributed"])
+        checkpoint = str(output_dir / "final")
+        trainer.save_model(checkpoint)
+        if write_record:  # the record gains the training summary (runtime, final loss) and the strategy applied
+            record["train"] = train_output.metrics
+            record["log_history"] = trainer.state.log_history  # loss and single-view validation per logging step
+            _write_run_config(output_dir, record)
+
+    # The multi-view test and its results files.
+    test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop)
+    autocast = torch.bfloat16 if training_args.bf16 else None
+    predictions = predict_multiview(
+        trainer.model,
+        test,
+        videos_per_batch=args.test_videos_per_batch,
+        num_workers=training_args.dataloader_num_workers,
+        accelerator=trainer.accelerator,
+        autocast_dtype=autocast,
+        progress=not training_args.disable_tqdm,
     )
+    metrics = multiview_metrics(predictions, len(data.class_names))
+    results = _report(args, training_args, trainer, data, record, predictions, metrics, checkpoint, output_dir)
+    trainer.accelerator.wait_for_everyone()
+    return results
+
+
+def _build_trainer(
+    args: FinetuneArguments,
+    training_args: TrainingArguments,
+    model: torch.nn.Module,
+    data: FinetuneData,
+    learning_rates: tuple[float, float, float],
+) -> VideoClassificationTrainer:
+    """The Trainer with the recipe (mixup/cutmix when training with them), on the launch's strategy (FSDP made to
+    apply to CPU gloo ranks too)."""
+    peak_lr, min_lr, warmup_lr = learning_rates
     mixup = None
     if data.train is not None and (args.mixup > 0 or args.cutmix > 0):
         mixup = VideoMixup(
@@ -341,7 +389,20 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     check_wrap_classes(trainer.accelerator, model)
     if fsdp_requested() and not trainer.is_fsdp_enabled:
         require_requested_strategy(applied_strategy(trainer.accelerator, model))
-    record = {
+    return trainer
+
+
+def _run_record(
+    args: FinetuneArguments,
+    training_args: TrainingArguments,
+    trainer: VideoClassificationTrainer,
+    origin: str,
+    data: FinetuneData,
+    learning_rates: tuple[float, float, float],
+) -> dict[str, Any]:
+    """What ``run_config.json`` records before training: options, versions, processes, classes, lrs, videos."""
+    peak_lr, min_lr, warmup_lr = learning_rates
+    return {
         "args": to_json_dict(args),
         "training_args": json.loads(training_args.to_json_string()),
         "versions": versions(),
@@ -351,34 +412,20 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         "learning_rates": {"peak": peak_lr, "min": min_lr, "warmup_start": warmup_lr},
         "videos": {split.name: len(split.videos) for split in (data.train, data.eval, data.test) if split is not None},
     }
-    write_record = trainer.is_world_process_zero()
-    if write_record:
-        _write_run_config(output_dir, record)
 
-    checkpoint = str(args.init_from or "scratch")
-    if data.train is not None:
-        train_output = trainer.train()
-        record["distributed"] = applied_strategy(trainer.accelerator, trainer.model)  # as prepared for training
-        require_requested_strategy(record["distributed"])
-        checkpoint = str(output_dir / "final")
-        trainer.save_model(checkpoint)
-        if write_record:  # the record gains the training summary (runtime, final loss) and the strategy applied
-            record["train"] = train_output.metrics
-            record["log_history"] = trainer.state.log_history  # loss and single-view validation per logging step
-            _write_run_config(output_dir, record)
 
-    test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop)
-    autocast = torch.bfloat16 if training_args.bf16 else None
-    predictions = predict_multiview(
-        trainer.model,
-        test,
-        videos_per_batch=args.test_videos_per_batch,
-        num_workers=training_args.dataloader_num_workers,
-        accelerator=trainer.accelerator,
-        autocast_dtype=autocast,
-        progress=not training_args.disable_tqdm,
-    )
-    metrics = multiview_metrics(predictions, len(data.class_names))
+def _report(
+    args: FinetuneArguments,
+    training_args: TrainingArguments,
+    trainer: VideoClassificationTrainer,
+    data: FinetuneData,
+    record: dict[str, Any],
+    predictions: MultiViewPredictions,
+    metrics: dict[str, Any],
+    checkpoint: str,
+    output_dir: Path,
+) -> dict[str, Any]:
+    """The test results; process zero writes the results files (``write_test_results``) and prints a line."""
     results = {
         "dataset": data.dataset,
         "split": data.test.name,
@@ -389,45 +436,45 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         "checkpoint": checkpoint,
         "seed": training_args.seed,
     }
-    if trainer.is_world_process_zero():
-        results = write_test_results(
-            output_dir,
-            predictions,
-            metrics,
-            class_names=data.class_names,
-            videos=data.test.videos,
-            video_ids=data.test.video_ids,
-            dataset=results["dataset"],
-            split=results["split"],
-            views=results["views"],
-            checkpoint=checkpoint,
-            seed=training_args.seed,
-            extra={
-                "dataset_id": args.dataset,
-                "dataset_config": str(args.split) if args.dataset in ("ucf101", "hmdb51") else None,
-                "init_from": origin,
-                "num_processes": trainer.accelerator.num_processes,
-                "hardware": args.hardware or hardware_description(training_args),
-                "recipe": {
-                    **record["args"],
-                    "learning_rate": peak_lr,
-                    "weight_decay": training_args.weight_decay,
-                    "per_device_train_batch_size": training_args.per_device_train_batch_size,
-                    "num_train_epochs": training_args.num_train_epochs,
-                    "max_steps": training_args.max_steps,
-                    "label_smoothing_factor": training_args.label_smoothing_factor,
-                },
-                "versions": versions(),
+    if not trainer.is_world_process_zero():
+        return results
+    results = write_test_results(
+        output_dir,
+        predictions,
+        metrics,
+        class_names=data.class_names,
+        videos=data.test.videos,
+        video_ids=data.test.video_ids,
+        dataset=results["dataset"],
+        split=results["split"],
+        views=results["views"],
+        checkpoint=checkpoint,
+        seed=training_args.seed,
+        extra={
+            "dataset_id": args.dataset,
+            "dataset_config": str(args.split) if args.dataset in ("ucf101", "hmdb51") else None,
+            "init_from": record["init_from"],
+            "num_processes": trainer.accelerator.num_processes,
+            "hardware": args.hardware or hardware_description(training_args),
+            "recipe": {
+                **record["args"],
+                "learning_rate": record["learning_rates"]["peak"],
+                "weight_decay": training_args.weight_decay,
+                "per_device_train_batch_size": training_args.per_device_train_batch_size,
+                "num_train_epochs": training_args.num_train_epochs,
+                "max_steps": training_args.max_steps,
+                "label_smoothing_factor": training_args.label_smoothing_factor,
             },
-        )
-        summary = (
-            f"{results['dataset']} {results['split']}"
-            + (f" (split {results['dataset_config']})" if results["dataset_config"] else "")
-            + f", {results['views']} views, {results['num_videos']} videos: "
-            f"top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%, "
-            f"mean class {results['mean_class_accuracy']:.2f}% "
-            f"({results['clips_per_second']:.1f} clips/s) -> {output_dir / 'results.json'}"
-        )
-        print(summary, flush=True)
-    trainer.accelerator.wait_for_everyone()
+            "versions": versions(),
+        },
+    )
+    summary = (
+        f"{results['dataset']} {results['split']}"
+        + (f" (split {results['dataset_config']})" if results["dataset_config"] else "")
+        + f", {results['views']} views, {results['num_videos']} videos: "
+        f"top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%, "
+        f"mean class {results['mean_class_accuracy']:.2f}% "
+        f"({results['clips_per_second']:.1f} clips/s) -> {output_dir / 'results.json'}"
+    )
+    print(summary, flush=True)
     return results

@@ -26,6 +26,7 @@ logs in ``logs/``, the final model in ``final/`` (``VideoMAEv2ForPreTraining.fro
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -155,14 +156,118 @@ class MetricsFile:
                 f.write(json.dumps(finite_or_none(record), allow_nan=False) + "\n")
 
 
+@dataclasses.dataclass
+class _Data:
+    """The training data: the dataset, its collator and loader, and the number of videos in the whole index."""
+
+    dataset: PretrainVideoDataset | StreamingPretrainDataset
+    collator: PretrainCollator
+    loader: DataLoader
+    num_videos: int
+    normalize_on_device: bool
+
+
+@dataclasses.dataclass
+class _Plan:
+    """The numbers the loop runs by, all counted in optimizer steps, and the distributed strategy applied."""
+
+    world: int
+    accumulation: int
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    lr_peak: float
+    lr_end: float
+    lr_start: float
+    strategy: dict
+    sharded: bool
+
+
+@dataclasses.dataclass
+class _Tally:
+    """What the loop counts between logging steps and for the summary."""
+
+    first_loss: float | None = None
+    last_loss: float | None = None
+    window_start: float = dataclasses.field(default_factory=time.perf_counter)
+    window_steps: int = 0
+    skipped_videos: int = 0
+
+
 def pretrain(args: PretrainArguments) -> dict:
     """Run pre-training as configured; returns the summary (also written to ``summary.json``)."""
+    # Setup: the accelerator (the launch's strategy), the seed, the output folder.
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    # Data: one dense clip per video, num_sample crops of it, masks added by the collator.
+    # Data and model: one dense clip per video, num_sample crops of it, masks added by the collator.
+    dataset, num_videos = _build_dataset(args, accelerator)
+    model = build_model(args)
+    data = _build_loader(args, accelerator, dataset, num_videos, model.config)
+    # Optimization: AdamW at the lr scaled by the total batch, prepared for the launch's strategy.
+    plan, model, optimizer = _build_optimization(args, accelerator, model, data)
+    # Resume (model, optimizer, RNG, progress) and the run record.
+    progress, resume_from = _resume(args, accelerator, output_dir)
+    metrics = MetricsFile(output_dir / "metrics.jsonl", progress.step, accelerator.is_main_process)
+    run_record = _write_run_record(args, accelerator, output_dir, plan, data.num_videos, resume_from)
+
+    # Watching: under FSDP a forward is collective (parameters are all-gathered), so every rank runs the preview.
+    preview = _preview_batch(dataset, data.collator) if accelerator.is_main_process or plan.sharded else None
+    preview_loss_start = _preview_loss(accelerator, model, preview) if preview is not None else None
+    bar = tqdm(
+        total=plan.total_steps,
+        initial=progress.step,
+        desc="pre-training",
+        unit="step",
+        disable=args.disable_tqdm or not accelerator.is_local_main_process,
+    )
+    tally = _Tally()
+    started = time.perf_counter()
+
+    # The loop: micro-batches accumulate into optimizer steps; an epoch ends when no whole step is left in it.
+    micro_batches_per_epoch = plan.steps_per_epoch * plan.accumulation
+    while progress.step < plan.total_steps:
+        epoch_loader = (
+            accelerator.skip_first_batches(data.loader, progress.batches_in_epoch)
+            if progress.batches_in_epoch
+            else data.loader
+        )
+        # The prepared loader passes its own epoch counter to the sampler on every __iter__: set it, not the sampler.
+        epoch_loader.set_epoch(progress.epoch)
+        loss_sum = torch.zeros((), device=accelerator.device)
+        for batch in epoch_loader:
+            if progress.batches_in_epoch >= micro_batches_per_epoch:
+                break  # the rest of the epoch cannot fill a whole optimizer step
+            if not _micro_batch(accelerator, model, batch, data, plan, progress, tally, loss_sum):
+                continue
+            step_loss, grad_norm, lr = _optimizer_step(args, accelerator, model, optimizer, plan, progress, loss_sum)
+            tally.window_steps += 1
+            bar.update(1)
+            _log_step(accelerator, args, plan, progress, tally, metrics, bar, step_loss, grad_norm, lr)
+            if preview is not None and args.reconstruction_steps and progress.step % args.reconstruction_steps == 0:
+                _log_reconstruction(accelerator, model, preview, output_dir, progress.step)
+            if progress.step % args.save_steps == 0:
+                _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit)
+            if progress.step >= plan.total_steps:
+                break
+        if progress.batches_in_epoch >= micro_batches_per_epoch:
+            progress.epoch += 1
+            progress.batches_in_epoch = 0
+    bar.close()
+
+    # The end: the last checkpoint, the final model and the summary.
+    _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit)
+    preview_loss_end = _preview_loss(accelerator, model, preview) if preview is not None else None
+    outcome = {"preview_loss_start": preview_loss_start, "preview_loss_end": preview_loss_end, "started": started}
+    return _finish(args, accelerator, model, output_dir, data, plan, progress, tally, run_record, outcome)
+
+
+def _build_dataset(
+    args: PretrainArguments, accelerator: Accelerator
+) -> tuple[PretrainVideoDataset | StreamingPretrainDataset, int]:
+    """The dataset and the number of videos in the whole index (a stream holds only this process's share)."""
     clip_options = dict(
         num_frames=args.num_frames,
         sampling_rate=args.sampling_rate,
@@ -173,21 +278,28 @@ def pretrain(args: PretrainArguments) -> dict:
     )
     if args.streaming:
         dataset = streaming_dataset(args, accelerator, clip_options)
-        num_videos = dataset.num_rows  # of the whole index; each process streams its share
-    else:
-        videos = resolve_videos(
-            args.data,
-            args.video_column,
-            args.only_passed,
-            args.hashtags,
-            args.max_videos,
-            args.subset_seed,
-            args.hub_token_env,
-        )
-        dataset = PretrainVideoDataset(videos, **clip_options)
-        num_videos = len(dataset)
-    model = build_model(args)
-    config = model.config
+        return dataset, dataset.num_rows  # of the whole index; each process streams its share
+    videos = resolve_videos(
+        args.data,
+        args.video_column,
+        args.only_passed,
+        args.hashtags,
+        args.max_videos,
+        args.subset_seed,
+        args.hub_token_env,
+    )
+    dataset = PretrainVideoDataset(videos, **clip_options)
+    return dataset, len(dataset)
+
+
+def _build_loader(
+    args: PretrainArguments,
+    accelerator: Accelerator,
+    dataset: PretrainVideoDataset | StreamingPretrainDataset,
+    num_videos: int,
+    config: VideoMAEv2Config,
+) -> _Data:
+    """The collator (masks; normalisation unless it runs on the device) and the loader (not yet prepared)."""
     normalize_on_device = (
         accelerator.device.type == "cuda" if args.normalize_on_device is None else args.normalize_on_device
     )
@@ -212,14 +324,22 @@ def pretrain(args: PretrainArguments) -> dict:
         loader = DataLoaderShard(dataset, device=accelerator.device, **loader_options)
     else:
         loader = DataLoader(dataset, sampler=EpochKeySampler(len(dataset), args.seed), **loader_options)
+    return _Data(dataset, collator, loader, num_videos, normalize_on_device)
+
+
+def _build_optimization(
+    args: PretrainArguments, accelerator: Accelerator, model: VideoMAEv2ForPreTraining, data: _Data
+) -> tuple[_Plan, torch.nn.Module, torch.optim.Optimizer]:
+    """The optimizer at the lr scaled by the total batch; model, optimizer and loader (``data.loader`` is replaced)
+    prepared for the launch's strategy; the schedule's numbers in optimizer steps."""
     world = accelerator.num_processes
     accumulation = args.gradient_accumulation_steps
     if accumulation < 1:
         raise ConfigError(f"--gradient_accumulation_steps {accumulation}: must be 1 or more")
     total_videos = args.per_device_train_batch_size * world * accumulation
-    if num_videos // total_videos == 0:
+    if data.num_videos // total_videos == 0:
         raise ConfigError(
-            f"{num_videos} videos cannot fill one step of {total_videos} videos "
+            f"{data.num_videos} videos cannot fill one step of {total_videos} videos "
             f"({args.per_device_train_batch_size} per device x {world} processes x {accumulation} accumulation)"
         )
     scale = total_videos / 256
@@ -238,28 +358,49 @@ def pretrain(args: PretrainArguments) -> dict:
     if args.streaming:  # the stream is already this process's share
         model, optimizer = accelerator.prepare(model, optimizer)
     else:
-        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+        model, optimizer, data.loader = accelerator.prepare(model, optimizer, data.loader)
     strategy = applied_strategy(accelerator, model)
     require_requested_strategy(strategy)
     sharded = accelerator.distributed_type == DistributedType.FSDP
-    steps_per_epoch = len(loader) // accumulation  # the loader yields this process's micro-batches
+    steps_per_epoch = len(data.loader) // accumulation  # the loader yields this process's micro-batches
     total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
     warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else round(args.warmup_epochs * steps_per_epoch)
+    plan = _Plan(
+        world, accumulation, steps_per_epoch, total_steps, warmup_steps, lr_peak, lr_end, lr_start, strategy, sharded
+    )
+    return plan, model, optimizer
 
+
+def _resume(
+    args: PretrainArguments, accelerator: Accelerator, output_dir: Path
+) -> tuple[TrainingProgress, Path | None]:
+    """The progress to start from: a fresh one, or the one of ``--resume``'s checkpoint (whose model, optimizer
+    and random states are loaded into the prepared objects)."""
     progress = TrainingProgress()
     resume_from = resolve_resume(args.resume, output_dir, announce=accelerator.is_main_process)
     if resume_from is not None:
         progress = load_checkpoint(accelerator, resume_from)
         accelerator.print(f"resumed from {resume_from} at step {progress.step}")
-    metrics = MetricsFile(output_dir / "metrics.jsonl", progress.step, accelerator.is_main_process)
+    return progress, resume_from
+
+
+def _write_run_record(
+    args: PretrainArguments,
+    accelerator: Accelerator,
+    output_dir: Path,
+    plan: _Plan,
+    num_videos: int,
+    resume_from: Path | None,
+) -> dict:
+    """``run_config.json`` (on the main process) and the trackers' config; returns the record."""
     run_record = {
         "args": to_json_dict(args),
         "versions": versions(),
-        "num_processes": world,
-        "distributed": strategy,
-        "total_steps": total_steps,
-        "steps_per_epoch": steps_per_epoch,
-        "learning_rate": lr_peak,
+        "num_processes": plan.world,
+        "distributed": plan.strategy,
+        "total_steps": plan.total_steps,
+        "steps_per_epoch": plan.steps_per_epoch,
+        "learning_rate": plan.lr_peak,
         "videos": num_videos,
         "resumed_from": str(resume_from) if resume_from else None,
     }
@@ -268,110 +409,132 @@ def pretrain(args: PretrainArguments) -> dict:
     accelerator.init_trackers(
         "pretrain", config={k: v for k, v in to_json_dict(args).items() if isinstance(v, (int, float, str, bool))}
     )
+    return run_record
 
-    # Under FSDP a forward is collective (parameters are all-gathered): every rank runs the preview with the main one.
-    preview = _preview_batch(dataset, collator) if accelerator.is_main_process or sharded else None
-    preview_loss_start = _preview_loss(accelerator, model, preview) if preview is not None else None
-    bar = tqdm(
-        total=total_steps,
-        initial=progress.step,
-        desc="pre-training",
-        unit="step",
-        disable=args.disable_tqdm or not accelerator.is_local_main_process,
+
+def _micro_batch(
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    batch: dict,
+    data: _Data,
+    plan: _Plan,
+    progress: TrainingProgress,
+    tally: _Tally,
+    loss_sum: torch.Tensor,
+) -> bool:
+    """Forward and backward of one micro-batch, its loss added to ``loss_sum`` (in place); True when it is the last
+    one of an optimizer step."""
+    tally.skipped_videos += batch.pop("num_skipped", 0)
+    if data.normalize_on_device:
+        batch["pixel_values"] = normalize_video(batch["pixel_values"])
+    last_micro_batch = (progress.batches_in_epoch + 1) % plan.accumulation == 0
+    # Gradients are all-reduced once per optimizer step, on its last micro-batch.
+    with contextlib.nullcontext() if last_micro_batch else accelerator.no_sync(model):
+        loss = model(**batch).loss
+        accelerator.backward(loss / plan.accumulation)
+    loss_sum += loss.detach().float()
+    progress.batches_in_epoch += 1
+    return last_micro_batch
+
+
+def _optimizer_step(
+    args: PretrainArguments,
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    plan: _Plan,
+    progress: TrainingProgress,
+    loss_sum: torch.Tensor,
+) -> tuple[float, torch.Tensor, float]:
+    """Clip, check for divergence (on every rank alike), set the lr and step; ``loss_sum`` is zeroed.
+
+    Returns (the step's mean loss over ranks and micro-batches, the gradient norm, the lr used)."""
+    grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm or float("inf"))
+    if isinstance(grad_norm, DTensor):  # FSDP2: the norm over all shards, replicated on every rank
+        grad_norm = grad_norm.full_tensor()
+    # One all-reduce gives every rank the same verdict and the mean loss of the step.
+    totals = accelerator.reduce(torch.stack([grad_norm.detach().float(), loss_sum]), "sum")
+    step_loss = totals[1].item() / (plan.world * plan.accumulation)
+    loss_sum.zero_()
+    if not torch.isfinite(totals).all() and accelerator.mixed_precision != "fp16":
+        _stop_diverged(accelerator, Path(args.output_dir), progress.step, step_loss)
+    lr = cosine_with_warmup(
+        progress.step, plan.total_steps, plan.lr_peak, plan.lr_end, plan.warmup_steps, plan.lr_start
     )
-    first_loss = last_loss = None
-    clips_per_step = args.per_device_train_batch_size * args.num_sample * world * accumulation
-    window_start, window_steps, skipped_videos = time.perf_counter(), 0, 0
-    started = time.perf_counter()
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    progress.step += 1
+    return step_loss, grad_norm, lr
 
-    micro_batches_per_epoch = steps_per_epoch * accumulation
-    while progress.step < total_steps:
-        epoch_loader = (
-            accelerator.skip_first_batches(loader, progress.batches_in_epoch) if progress.batches_in_epoch else loader
-        )
-        # The prepared loader passes its own epoch counter to the sampler on every __iter__: set it, not the sampler.
-        epoch_loader.set_epoch(progress.epoch)
-        loss_sum = torch.zeros((), device=accelerator.device)
-        for batch in epoch_loader:
-            if progress.batches_in_epoch >= micro_batches_per_epoch:
-                break  # the rest of the epoch cannot fill a whole optimizer step
-            skipped_videos += batch.pop("num_skipped", 0)
-            if normalize_on_device:
-                batch["pixel_values"] = normalize_video(batch["pixel_values"])
-            last_micro_batch = (progress.batches_in_epoch + 1) % accumulation == 0
-            # Gradients are all-reduced once per optimizer step, on its last micro-batch.
-            with contextlib.nullcontext() if last_micro_batch else accelerator.no_sync(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss / accumulation)
-            loss_sum += loss.detach().float()
-            progress.batches_in_epoch += 1
-            if not last_micro_batch:
-                continue
 
-            grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm or float("inf"))
-            if isinstance(grad_norm, DTensor):  # FSDP2: the norm over all shards, replicated on every rank
-                grad_norm = grad_norm.full_tensor()
-            # One all-reduce gives every rank the same verdict and the mean loss of the step.
-            totals = accelerator.reduce(torch.stack([grad_norm.detach().float(), loss_sum]), "sum")
-            step_loss = totals[1].item() / (world * accumulation)
-            loss_sum.zero_()
-            if not torch.isfinite(totals).all() and accelerator.mixed_precision != "fp16":
-                _stop_diverged(accelerator, output_dir, progress.step, step_loss)
-            lr = cosine_with_warmup(progress.step, total_steps, lr_peak, lr_end, warmup_steps, lr_start)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            progress.step += 1
-            window_steps += 1
-            bar.update(1)
+def _log_step(
+    accelerator: Accelerator,
+    args: PretrainArguments,
+    plan: _Plan,
+    progress: TrainingProgress,
+    tally: _Tally,
+    metrics: MetricsFile,
+    bar: tqdm,
+    step_loss: float,
+    grad_norm: torch.Tensor,
+    lr: float,
+) -> None:
+    """On a logging step (and the last one): the trackers, ``metrics.jsonl`` and the progress bar."""
+    if not (progress.step % args.logging_steps == 0 or progress.step == plan.total_steps):
+        return
+    tally.first_loss = step_loss if tally.first_loss is None else tally.first_loss
+    tally.last_loss = step_loss
+    elapsed = time.perf_counter() - tally.window_start
+    clips_per_step = args.per_device_train_batch_size * args.num_sample * plan.world * plan.accumulation
+    record = {
+        "step": progress.step,
+        "epoch": progress.epoch,
+        "loss": step_loss,
+        "lr": lr,
+        "grad_norm": float(grad_norm),
+        "clips_per_s": clips_per_step * tally.window_steps / elapsed,
+        "skipped_videos": tally.skipped_videos,
+    }
+    accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.step)
+    metrics.write(record)
+    bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}")
+    tally.window_start, tally.window_steps = time.perf_counter(), 0
 
-            if progress.step % args.logging_steps == 0 or progress.step == total_steps:
-                first_loss = step_loss if first_loss is None else first_loss
-                last_loss = step_loss
-                elapsed = time.perf_counter() - window_start
-                record = {
-                    "step": progress.step,
-                    "epoch": progress.epoch,
-                    "loss": step_loss,
-                    "lr": lr,
-                    "grad_norm": float(grad_norm),
-                    "clips_per_s": clips_per_step * window_steps / elapsed,
-                    "skipped_videos": skipped_videos,
-                }
-                accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.step)
-                metrics.write(record)
-                bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}")
-                window_start, window_steps = time.perf_counter(), 0
-            if preview is not None and args.reconstruction_steps and progress.step % args.reconstruction_steps == 0:
-                _log_reconstruction(accelerator, model, preview, output_dir, progress.step)
-            if progress.step % args.save_steps == 0:
-                _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit)
-            if progress.step >= total_steps:
-                break
-        if progress.batches_in_epoch >= micro_batches_per_epoch:
-            progress.epoch += 1
-            progress.batches_in_epoch = 0
-    bar.close()
 
-    _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit)
-    preview_loss_end = _preview_loss(accelerator, model, preview) if preview is not None else None
+def _finish(
+    args: PretrainArguments,
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    output_dir: Path,
+    data: _Data,
+    plan: _Plan,
+    progress: TrainingProgress,
+    tally: _Tally,
+    run_record: dict,
+    outcome: dict,
+) -> dict:
+    """The final model (gathered from every rank) and ``summary.json``; returns the summary.
+
+    ``outcome``: the preview losses at the start and the end, and the ``time.perf_counter()`` the loop started at.
+    """
     state_dict = accelerator.get_state_dict(model)  # collective: gathers FSDP shards onto the main process
-    digest = None if sharded else parameter_digest(accelerator.unwrap_model(model))
+    digest = None if plan.sharded else parameter_digest(accelerator.unwrap_model(model))
     digests = accelerator.gather_for_metrics([digest], use_gather_object=True)
     summary = {
         **run_record,
         "steps": progress.step,
         "epochs_completed": progress.epoch,
-        "first_logged_loss": first_loss,
-        "last_logged_loss": last_loss,
-        "preview_loss_start": preview_loss_start,
-        "preview_loss_end": preview_loss_end,
-        "seconds": round(time.perf_counter() - started, 2),
-        "skipped_videos_on_main_process": skipped_videos,
+        "first_logged_loss": tally.first_loss,
+        "last_logged_loss": tally.last_loss,
+        "preview_loss_start": outcome["preview_loss_start"],
+        "preview_loss_end": outcome["preview_loss_end"],
+        "seconds": round(time.perf_counter() - outcome["started"], 2),
+        "skipped_videos_on_main_process": tally.skipped_videos,
         "rank_parameter_digests": digests,
         "streamed_video_ids": (
-            accelerator.gather_for_metrics([dataset.read_ids], use_gather_object=True) if args.streaming else None
+            accelerator.gather_for_metrics([data.dataset.read_ids], use_gather_object=True) if args.streaming else None
         ),
         "final_model": str(output_dir / "final"),
     }
@@ -379,8 +542,9 @@ def pretrain(args: PretrainArguments) -> dict:
         accelerator.unwrap_model(model).save_pretrained(output_dir / "final", state_dict=state_dict)
         write_json_atomic(output_dir / "summary.json", summary)
         accelerator.print(
-            f"pre-training done: {progress.step} steps, loss {first_loss} -> {last_loss}, {summary['seconds']} s, "
-            f"{world} process(es); model in {output_dir / 'final'}, summary in {output_dir / 'summary.json'}"
+            f"pre-training done: {progress.step} steps, loss {tally.first_loss} -> {tally.last_loss}, "
+            f"{summary['seconds']} s, {plan.world} process(es); model in {output_dir / 'final'}, "
+            f"summary in {output_dir / 'summary.json'}"
         )
     accelerator.wait_for_everyone()
     accelerator.end_training()
