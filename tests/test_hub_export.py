@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from without_our_package import BLOCK_OUR_PACKAGE
 
 from hf_tiktokactions.data.transforms import EvalTransform
 from hf_tiktokactions.errors import CheckpointError, ConfigError
@@ -111,22 +112,8 @@ def test_processor_config_reproduces_our_eval_preprocessing(exported) -> None:
 
 
 # A fresh interpreter in which `import hf_tiktokactions` fails, like a user who only has torch + transformers.
-REMOTE_LOAD = textwrap.dedent(
+REMOTE_LOAD = BLOCK_OUR_PACKAGE + textwrap.dedent(
     """
-    import importlib.abc, sys
-
-    class RefuseOurPackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "hf_tiktokactions" or name.startswith("hf_tiktokactions."):
-                raise ModuleNotFoundError(f"blocked: {name}")
-            return None
-
-    sys.meta_path.insert(0, RefuseOurPackage())
-    try:
-        import hf_tiktokactions
-        raise SystemExit("hf_tiktokactions could be imported; the test would prove nothing")
-    except ModuleNotFoundError:
-        pass
 
     import torch
     from transformers import AutoModel, AutoModelForVideoClassification

@@ -20,6 +20,7 @@ import torch
 from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file, save_file
+from without_our_package import BLOCK_OUR_PACKAGE
 
 from hf_tiktokactions.cli_errors import run_cli
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
@@ -105,22 +106,8 @@ def test_export_writes_both_auto_classes_the_figures_and_a_pretraining_card(run:
 
 
 # A fresh interpreter in which `import hf_tiktokactions` fails, like a user who only has torch + transformers.
-REMOTE_LOAD = textwrap.dedent(
+REMOTE_LOAD = BLOCK_OUR_PACKAGE + textwrap.dedent(
     """
-    import importlib.abc, sys
-
-    class RefuseOurPackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "hf_tiktokactions" or name.startswith("hf_tiktokactions."):
-                raise ModuleNotFoundError(f"blocked: {name}")
-            return None
-
-    sys.meta_path.insert(0, RefuseOurPackage())
-    try:
-        import hf_tiktokactions
-        raise SystemExit("hf_tiktokactions could be imported; the test would prove nothing")
-    except ModuleNotFoundError:
-        pass
 
     import torch
     from transformers import AutoModel, AutoModelForPreTraining

@@ -26,6 +26,7 @@ import transformers
 from packaging.version import Version
 from test_hub_export import ACTIONS, tiny_classifier
 from video_files import can_write_display_rotation, write_test_video
+from without_our_package import BLOCK_OUR_PACKAGE
 
 from hf_tiktokactions.data.views import plan_views
 from hf_tiktokactions.hub.export import export_model, load_classifier
@@ -44,22 +45,9 @@ AVAILABLE_IN_MIN_VERSION = {
     "transformers.video_utils": {"VideoMetadata"},
 }
 
-PIPELINE = textwrap.dedent(
+PIPELINE = BLOCK_OUR_PACKAGE + textwrap.dedent(
     """
-    import importlib.abc, json, sys
-
-    class RefuseOurPackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "hf_tiktokactions" or name.startswith("hf_tiktokactions."):
-                raise ModuleNotFoundError(f"blocked: {name}")
-            return None
-
-    sys.meta_path.insert(0, RefuseOurPackage())
-    try:
-        import hf_tiktokactions
-        raise SystemExit("hf_tiktokactions could be imported; the test would prove nothing")
-    except ModuleNotFoundError:
-        pass
+    import json
 
     from transformers import pipeline
 
