@@ -7,6 +7,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -17,3 +19,25 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 def generator() -> torch.Generator:
     """A seeded CPU generator, so every test draws the same masks and weights."""
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def hub_calls(monkeypatch) -> list[tuple]:
+    """The Hub upload calls of hub.push, the one thing tests mock: record create_repo / upload_folder calls (and
+    the uploaded folder's contents) instead of sending them."""
+    from hub_doubles import digests
+
+    from hf_tiktokactions.hub import push as push_module
+
+    calls: list[tuple] = []
+
+    def create_repo(repo_id, **kwargs):
+        calls.append(("create_repo", repo_id, kwargs))
+
+    def upload_folder(*, repo_id, folder_path, **kwargs):
+        calls.append(("upload_folder", repo_id, kwargs, digests(Path(folder_path))))
+        return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
+
+    monkeypatch.setattr(push_module, "create_repo", create_repo)
+    monkeypatch.setattr(push_module, "upload_folder", upload_folder)
+    return calls

@@ -7,7 +7,6 @@ The only mock is the Hub upload (``create_repo`` / ``upload_folder`` as imported
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hub_doubles import digests
 from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file, save_file
@@ -25,7 +25,6 @@ from without_our_package import BLOCK_OUR_PACKAGE
 from hf_tiktokactions.cli_errors import run_cli
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
 from hf_tiktokactions.errors import CheckpointError
-from hf_tiktokactions.hub import push as push_module
 from hf_tiktokactions.hub.__main__ import main as hub_main
 from hf_tiktokactions.hub.export import export_model
 from hf_tiktokactions.modeling import VideoMAEv2ForPreTraining, VideoMAEv2Model
@@ -33,10 +32,6 @@ from hf_tiktokactions.modeling import VideoMAEv2ForPreTraining, VideoMAEv2Model
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
 STEPS = 6
-
-
-def digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
 @pytest.fixture(scope="module")
@@ -167,23 +162,6 @@ def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path,
         assert outputs["pooled"].shape == (2, 64)
     torch.testing.assert_close(outputs["logits"], expected.logits, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(outputs["loss"], expected.loss, rtol=1e-5, atol=1e-6)
-
-
-@pytest.fixture
-def hub_calls(monkeypatch) -> list[tuple]:
-    """Record create_repo / upload_folder calls (and the uploaded folder's contents) instead of sending them."""
-    calls: list[tuple] = []
-
-    def create_repo(repo_id, **kwargs):
-        calls.append(("create_repo", repo_id, kwargs))
-
-    def upload_folder(*, repo_id, folder_path, **kwargs):
-        calls.append(("upload_folder", repo_id, kwargs, digests(Path(folder_path))))
-        return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
-
-    monkeypatch.setattr(push_module, "create_repo", create_repo)
-    monkeypatch.setattr(push_module, "upload_folder", upload_folder)
-    return calls
 
 
 def test_push_uploads_the_pretrained_export(run: Path, exported: Path, hub_calls, monkeypatch) -> None:

@@ -6,40 +6,17 @@ Only the Hub calls are mocked (huggingface_hub's ``create_repo`` and ``upload_fo
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-import pytest
+from hub_doubles import digests
 from huggingface_hub import constants
 from test_hub_export import tiny_classifier
 
 from hf_tiktokactions.cli_errors import run_cli
-from hf_tiktokactions.hub import push as push_module
 from hf_tiktokactions.hub.__main__ import main as hub_main
 
 FAKE_TOKEN = "hf_fake_token_for_tests_0123456789"
 STORED_TOKEN = "hf_stored_by_hf_auth_login_9876543210"
-
-
-def digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
-
-
-@pytest.fixture
-def hub_calls(monkeypatch) -> list[tuple]:
-    """Record create_repo / upload_folder calls (and the uploaded folder's contents) instead of sending them."""
-    calls: list[tuple] = []
-
-    def create_repo(repo_id, **kwargs):
-        calls.append(("create_repo", repo_id, kwargs))
-
-    def upload_folder(*, repo_id, folder_path, **kwargs):
-        calls.append(("upload_folder", repo_id, kwargs, digests(Path(folder_path))))
-        return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
-
-    monkeypatch.setattr(push_module, "create_repo", create_repo)
-    monkeypatch.setattr(push_module, "upload_folder", upload_folder)
-    return calls
 
 
 def test_push_uploads_exactly_what_export_writes(tmp_path: Path, hub_calls, monkeypatch, capsys) -> None:
