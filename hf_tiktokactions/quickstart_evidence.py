@@ -214,36 +214,28 @@ def finetune_arm(options: QuickstartOptions, arm: str, init_from: Path | None) -
     """Fine-tune once per seed with the same recipe; mean, spread and per-seed numbers of the 2x3-view test."""
     from transformers import TrainingArguments
 
-    from .training.arguments import FinetuneArguments, parse_with_config
+    from .training.arguments import FinetuneArguments, recipe_options
     from .training.finetuning import finetune
 
     steps = finetune_steps(options)
     folder = options.output_dir / f"finetune_{arm}"
     runs = []
     for seed in seeds(options):
-        argv = [
-            "--config",
-            str(EVIDENCE_FINETUNE_RECIPE),
-            "--data_root",
-            str(options.output_dir / "data" / "actions"),
-            "--output_dir",
-            str(folder / f"seed{seed}"),
-            "--seed",
-            str(seed),
-            "--max_steps",
-            str(steps),
-            "--warmup_steps",
-            str(min(40, steps // 4)),
-            "--eval_steps",
-            str(max(1, steps // 5)),
-            "--eval_split",
-            "test",
-            "--disable_tqdm",
-            str(not options.progress),
-        ]
+        overrides: dict[str, Any] = {
+            "data_root": str(options.output_dir / "data" / "actions"),
+            "output_dir": str(folder / f"seed{seed}"),
+            "seed": seed,
+            "max_steps": steps,
+            "warmup_steps": min(40, steps // 4),
+            "eval_steps": max(1, steps // 5),
+            "eval_split": "test",
+            "disable_tqdm": not options.progress,
+        }
         if init_from is not None:
-            argv += ["--init_from", str(init_from)]
-        args, training_args = parse_with_config((FinetuneArguments, TrainingArguments), argv, prog="quickstart")
+            overrides["init_from"] = str(init_from)
+        args, training_args = recipe_options(
+            (FinetuneArguments, TrainingArguments), EVIDENCE_FINETUNE_RECIPE, **overrides
+        )
         runs.append(finetune(args, training_args))
     return arm_numbers(runs, steps), folder
 

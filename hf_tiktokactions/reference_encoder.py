@@ -52,17 +52,19 @@ def pretrain_with_recipe(index: Path, output_dir: Path, seed: int, progress: boo
 
     Returns the summary of ``training.pretraining.pretrain``.
     """
-    import dataclasses
-
-    from .training.arguments import PretrainArguments, parse_with_config
+    from .training.arguments import PretrainArguments, recipe_options
     from .training.pretraining import pretrain
 
-    args = parse_with_config(
+    args = recipe_options(
         PretrainArguments,
-        ["--config", str(FULL_PRETRAIN_RECIPE), "--data", str(index), "--output_dir", str(output_dir)],
-        prog="quickstart",
+        FULL_PRETRAIN_RECIPE,
+        data=str(index),
+        output_dir=str(output_dir),
+        seed=seed,
+        resume="latest",
+        disable_tqdm=not progress,
+        **overrides,
     )
-    args = dataclasses.replace(args, seed=seed, resume="latest", disable_tqdm=not progress, **overrides)
     return pretrain(args)
 
 
