@@ -1,5 +1,5 @@
 """One inference path: the Space's classifier and multi-view testing give the same view-averaged probabilities,
-and the model's inference-time shortcuts (the cached qkv bias) follow changes to the weights."""
+and the model's inference-time shortcuts (the cached qkv bias, the in-place blocks) change no number."""
 
 from __future__ import annotations
 
@@ -55,3 +55,25 @@ def test_the_cached_qkv_bias_follows_the_weights():
     torch.testing.assert_close(changed, fresh)
     with torch.inference_mode():
         torch.testing.assert_close(model(pixel_values).logits, fresh)
+
+
+@pytest.mark.parametrize("layer_scale", [0.0, 0.1], ids=["no-layer-scale", "layer-scale"])
+@pytest.mark.parametrize("autocast", [None, torch.bfloat16], ids=["fp32", "bf16-autocast"])
+def test_the_in_place_inference_blocks_equal_the_autograd_blocks(layer_scale, autocast):
+    """Without autograd the blocks add their branches in place; every hidden state, the dtype of the residual
+    stream and the logits stay those of the autograd path, and the caller's input is left untouched."""
+    torch.manual_seed(0)
+    config = VideoMAEv2Config.from_preset("vit-tiny", num_labels=3, layer_scale_init_value=layer_scale)
+    model = VideoMAEv2ForVideoClassification(config).eval()
+    pixel_values = torch.randn(2, 4, 3, 32, 32)
+    kept = pixel_values.clone()
+    with torch.autocast("cpu", dtype=autocast, enabled=autocast is not None):
+        with torch.no_grad():
+            in_place = model(pixel_values, output_hidden_states=True)
+        with_autograd = model(pixel_values, output_hidden_states=True)
+    assert len(in_place.hidden_states) == len(with_autograd.hidden_states) == config.num_hidden_layers + 1
+    for ours, reference in zip(in_place.hidden_states, with_autograd.hidden_states, strict=True):
+        assert ours.dtype == reference.dtype
+        torch.testing.assert_close(ours, reference.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(in_place.logits, with_autograd.logits.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(pixel_values, kept, rtol=0, atol=0)
