@@ -17,7 +17,11 @@
 # embedded set with the recipe pair that
 # beats scratch on the CPU (20k pre-training steps, 400 fine-tuning steps; not timed on a GPU yet, under 10 min
 # if 12 loader workers keep the GPU fed). Its run folders go to WORK_DIR (default /tmp/gpu_suite_work), its report
-# (compare_init.json, .md, .png) to OUT_DIR/compare_embedded.
+# (compare_init.json, .md, .png) to OUT_DIR/compare_embedded. quickstart_full, an invocation of its own: the main
+# job's whole evidence live on the GPU (`hf-tiktokactions quickstart --pretrain full --device cuda`: data, curation,
+# 20k pre-training steps from random weights, both arms fine-tuned per seed; target under 10 minutes, not timed on a
+# GPU yet); its summary.json, comparison.png, reconstructions.png and the reference's record.json go to
+# OUT_DIR/quickstart_full.
 #
 # SMOKE=1 runs every stage with tiny sizes on the CPU: a check of the plumbing, not a measurement.
 set -u -o pipefail
@@ -25,7 +29,7 @@ set -u -o pipefail
 out=$1 videos=$2
 shift 2
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_workers eval eval_workers step_b_compile step_g_full step_g_compile diagnostics compare_embedded eval_compile)
+[ ${#stages[@]} -gt 0 ] || stages=(env step_b step_g e2e e2e_workers eval eval_workers step_b_compile step_g_full step_g_compile diagnostics compare_embedded eval_compile quickstart_full)
 python=${PYTHON:-python3}
 mkdir -p "$out"
 
@@ -37,6 +41,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
     diag=(--labelled 2 --test 1 --unlabeled 2 --size 32 --num-frames 4 --batch 4 --pretrain-steps 3 --finetune-steps 2 --device cpu)
     compare=(--embedded_clips_per_class 4 --pretrain_args "--max_steps 3 --per_device_train_batch_size 4 --dataloader_num_workers 0"
              --finetune_args "--max_steps 2 --max_train_videos 8 --per_device_train_batch_size 4 --eval_strategy no --dataloader_num_workers 0")
+    quick=(--device cpu --pretrain-steps 2 --finetune-steps 2 --finetune-seeds 0 --labeled-clips-per-class 4 --pool-clips-per-class 3)
 else
     b=(--preset vit-b --batch 64)
     g=(--preset vit-g --batch 32 --steps 10 --warmup 3)
@@ -46,6 +51,7 @@ else
     # 20 ms (2026-11-26), so this is ~3 min; 20k steps (~3600 epochs) need ~7 min, an invocation of their own.
     diag=(--pretrain-steps 8000 --pretrain-batch 128)
     compare=(--embedded_clips_per_class 100 --pretrain_args "--dataloader_num_workers 12" --finetune_args "--dataloader_num_workers 8")
+    quick=(--device cuda)
 fi
 work=${WORK_DIR:-/tmp/gpu_suite_work}
 
@@ -92,6 +98,18 @@ if torch.cuda.is_available() else None}))" ;;
             "$python" -c 'import json, sys; arms = json.load(open(sys.argv[1]))["arms"]
 print(json.dumps({"stage": "compare_embedded", "top1": {arm: summary["top1"]["mean"] for arm, summary in arms.items()}}))' \
                 "$out/compare_embedded/compare_init.json" >>"$out/results.jsonl" || true ;;
+        quickstart_full)
+            rm -rf "$work/quickstart_full"  # live from nothing: no stage of an earlier run is reused
+            run quickstart_full "${QUICKSTART_LIMIT:-600}" -m hf_tiktokactions quickstart --pretrain full "${quick[@]}" \
+                --output-dir "$work/quickstart_full" --no-progress
+            mkdir -p "$out/quickstart_full"
+            cp "$work"/quickstart_full/{summary.json,comparison.png,reconstructions.png} "$work"/quickstart_full/reference/record.json \
+                "$out/quickstart_full/" 2>/dev/null
+            "$python" -c 'import json, sys; summary = json.load(open(sys.argv[1])); comparison = summary["comparison"]
+print(json.dumps({"stage": "quickstart_full", "seconds": summary["seconds"], "device": summary["device"],
+                  "top1": {arm: comparison[arm]["top1"] for arm in ("pretrained", "scratch")},
+                  "stage_seconds": {stage["name"]: stage["seconds"] for stage in summary["stages"]}}))' \
+                "$out/quickstart_full/summary.json" >>"$out/results.jsonl" || true ;;
         *) echo "unknown stage $stage" >&2; exit 2 ;;
     esac
 done

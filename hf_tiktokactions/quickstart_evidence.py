@@ -119,13 +119,22 @@ def _count(folder: Path) -> int:
 
 def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     """``reference``: continue the shipped reference; ``full``: the reference's recipe from random weights."""
+    from .quickstart import loader_workers
+
     steps = pretrain_steps(options)
     output = options.output_dir / "pretrain"
     index = options.output_dir / "curated" / "index"
+    workers = loader_workers(options)
     started = time.perf_counter()
     if options.pretrain == "full":
         summary = pretrain_with_recipe(
-            index, output, options.seed, options.progress, max_steps=steps, reconstruction_steps=min(5000, steps)
+            index,
+            output,
+            options.seed,
+            options.progress,
+            max_steps=steps,
+            reconstruction_steps=min(5000, steps),
+            **workers,
         )
         numbers = _pretrain_numbers(summary, steps, "random weights", "pretrain_embedded_synthetic.yaml")
         numbers["seconds_this_call"] = round(time.perf_counter() - started, 1)
@@ -147,6 +156,7 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
         warmup_learning_rate=base_lr / 100,
         reconstruction_steps=steps,
         logging_steps=max(1, steps // 20),
+        **workers,
     )
     start = (
         f"the shipped reference encoder ({reference.get('steps', '?')} steps on {reference.get('videos', '?')} "
@@ -212,31 +222,23 @@ def _round(value: float | None) -> float | None:
 
 def finetune_arm(options: QuickstartOptions, arm: str, init_from: Path | None) -> tuple[dict[str, Any], Path]:
     """Fine-tune once per seed with the same recipe; mean, spread and per-seed numbers of the 2x3-view test."""
-    from transformers import TrainingArguments
-
-    from .training.arguments import FinetuneArguments, recipe_options
+    from .quickstart import finetune_arguments
     from .training.finetuning import finetune
 
     steps = finetune_steps(options)
     folder = options.output_dir / f"finetune_{arm}"
     runs = []
     for seed in seeds(options):
-        overrides: dict[str, Any] = {
-            "data_root": str(options.output_dir / "data" / "actions"),
-            "output_dir": str(folder / f"seed{seed}"),
-            "seed": seed,
+        schedule = {
             "max_steps": steps,
             "warmup_steps": min(40, steps // 4),
             "eval_steps": max(1, steps // 5),
             "eval_split": "test",
-            "disable_tqdm": not options.progress,
         }
-        if init_from is not None:
-            overrides["init_from"] = str(init_from)
-        args, training_args = recipe_options(
-            (FinetuneArguments, TrainingArguments), EVIDENCE_FINETUNE_RECIPE, **overrides
+        arguments = finetune_arguments(
+            options, EVIDENCE_FINETUNE_RECIPE, folder / f"seed{seed}", seed, init_from, **schedule
         )
-        runs.append(finetune(args, training_args))
+        runs.append(finetune(*arguments))
     return arm_numbers(runs, steps), folder
 
 

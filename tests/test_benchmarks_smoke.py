@@ -22,6 +22,7 @@ STAGES = [
     "step_g_full",
     "diagnostics",
     "compare_embedded",
+    "quickstart_full",
 ]
 
 
@@ -73,3 +74,11 @@ def test_gpu_suite_runs_every_stage_on_the_cpu(tmp_path):
     assert json.loads((out / "diagnostics.json").read_text())["test_top1"].keys() == {"scratch", "pretrained"}
     assert next(row for row in rows if row["stage"] == "compare_embedded")["top1"].keys() == {"index", "scratch"}
     assert (out / "compare_embedded" / "metrics.jsonl").exists()
+    quickstart = next(row for row in rows if row["stage"] == "quickstart_full")
+    assert quickstart["top1"].keys() == {"pretrained", "scratch"} and quickstart["stage_seconds"]["pretrain"] > 0
+    assert {p.name for p in (out / "quickstart_full").iterdir()} == {
+        "summary.json",
+        "comparison.png",
+        "reconstructions.png",
+        "record.json",
+    }
