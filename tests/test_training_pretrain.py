@@ -125,6 +125,8 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (interrupted / "summary.json").exists(), "the run finished before it could be killed"
+    saved = json.loads((completed_checkpoints(interrupted)[-1] / "training_state.json").read_text())["progress"]
+    assert saved["seconds"] > 0  # the training time so far, which the resumed run's clock goes on from
     result = run_pretrain(*common, "--output_dir", interrupted, "--save_steps", 4, "--resume", "latest")
     assert result.returncode == 0, result.stderr[-3000:]
     resumed = read_metrics(interrupted)
@@ -132,6 +134,7 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path):
     for step in range(1, 13):
         assert resumed[step] == pytest.approx(expected[step], rel=1e-5, abs=1e-6), step
     assert json.loads((interrupted / "run_config.json").read_text())["resumed_from"] is not None
+    assert json.loads((interrupted / "summary.json").read_text())["seconds"] > saved["seconds"]
 
 
 def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_workers(synthetic, tmp_path):

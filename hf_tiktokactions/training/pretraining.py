@@ -224,7 +224,7 @@ def pretrain(args: PretrainArguments) -> dict:
         disable=args.disable_tqdm or not accelerator.is_local_main_process,
     )
     tally = _Tally()
-    started = time.perf_counter()
+    started = time.perf_counter() - progress.seconds  # a resumed run's clock goes on from its checkpoint's
 
     # The loop: micro-batches accumulate into optimizer steps; an epoch ends when no whole step is left in it.
     micro_batches_per_epoch = plan.steps_per_epoch * plan.accumulation
@@ -249,7 +249,7 @@ def pretrain(args: PretrainArguments) -> dict:
             if preview is not None and args.reconstruction_steps and progress.step % args.reconstruction_steps == 0:
                 _log_reconstruction(accelerator, model, preview, output_dir, progress.step)
             if progress.step % args.save_steps == 0:
-                _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit)
+                _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit, started)
             if progress.step >= plan.total_steps:
                 break
         if progress.batches_in_epoch >= micro_batches_per_epoch:
@@ -258,7 +258,7 @@ def pretrain(args: PretrainArguments) -> dict:
     bar.close()
 
     # The end: the last checkpoint, the final model and the summary.
-    _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit)
+    _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit, started)
     preview_loss_end = _preview_loss(accelerator, model, preview) if preview is not None else None
     outcome = {"preview_loss_start": preview_loss_start, "preview_loss_end": preview_loss_end, "started": started}
     return _finish(args, accelerator, model, output_dir, data, plan, progress, tally, run_record, outcome)
@@ -517,7 +517,9 @@ def _finish(
 ) -> dict:
     """The final model (gathered from every rank) and ``summary.json``; returns the summary.
 
-    ``outcome``: the preview losses at the start and the end, and the ``time.perf_counter()`` the loop started at.
+    ``outcome``: the preview losses at the start and the end, and the run's clock (the ``time.perf_counter()`` the
+    loop started at, moved back by the seconds of training of the checkpoint it resumed from): ``seconds`` is
+    the training time of the whole run, over every call that made it.
     """
     state_dict = accelerator.get_state_dict(model)  # collective: gathers FSDP shards onto the main process
     digest = None if plan.sharded else parameter_digest(accelerator.unwrap_model(model))
@@ -552,9 +554,11 @@ def _finish(
 
 
 def _save_good_checkpoint(
-    accelerator: Accelerator, model, output_dir: Path, progress: TrainingProgress, keep: int
+    accelerator: Accelerator, model, output_dir: Path, progress: TrainingProgress, keep: int, started: float
 ) -> None:
-    """Save a checkpoint of ``progress.step`` when the weights are finite and sane; stop the run otherwise."""
+    """Save a checkpoint of ``progress.step`` (and the seconds of training since the run's clock ``started``)
+    when the weights are finite and sane; stop the run otherwise."""
+    progress.seconds = round(time.perf_counter() - started, 2)
     largest = accelerator.gather(largest_weight(model).to(accelerator.device)[None]).max().item()
     problem = weights_problem(largest)
     if problem is not None:
