@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hf_tiktokactions.data.decoding import open_video
+from hf_tiktokactions.data.frame_cache import DecodedVideoCache
 from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices
 from hf_tiktokactions.data.transforms import EvalTransform, FinetuneTrainTransform, normalize_video
 from hf_tiktokactions.data.views import frames_needed, plan_views, view_clips
@@ -58,6 +58,8 @@ class FinetuneVideoDataset(Dataset):
         num_sample: augmented copies per decoded clip.
         max_consecutive_failures: undecodable videos are skipped (warned once each) and replaced by a random one;
             this many failures in a row end training with a ``VideoDecodeError``.
+        decoded_cache_bytes: keep up to this many bytes of decoded frames in each data-loading process
+            (``DecodedVideoCache``; 0: decode on every read), for small sets read many times.
 
     Random draws come from torch's global generator (which Trainer seeds, and DataLoader seeds per worker).
     """
@@ -74,6 +76,7 @@ class FinetuneVideoDataset(Dataset):
         num_sample: int = 2,
         backend: str = "decord",
         max_consecutive_failures: int = 20,
+        decoded_cache_bytes: int = 0,
     ):
         _check_sampling(sampling)
         if len(videos) != len(labels) or not videos:
@@ -84,6 +87,7 @@ class FinetuneVideoDataset(Dataset):
         self.transform = transform
         self.num_frames, self.sampling_rate, self.sampling = num_frames, sampling_rate, sampling
         self.num_sample, self.backend = num_sample, backend
+        self.frames = DecodedVideoCache(decoded_cache_bytes)
         self.max_consecutive_failures = max_consecutive_failures
         self._warned: set[str] = set()
 
@@ -97,7 +101,7 @@ class FinetuneVideoDataset(Dataset):
 
     def _item(self, index: int) -> dict[str, Any]:
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
-        with open_video(self.videos[index], self.backend) as reader:
+        with self.frames.open(self.videos[index], self.backend) as reader:
             frames = reader.read(self._indices(reader.num_frames, rng))  # uint8 (T, C, H, W)
         clips = torch.stack([self.transform(frames) for _ in range(self.num_sample)])
         return {"pixel_values": clips, "labels": torch.full((self.num_sample,), self.labels[index]), "index": index}
@@ -127,6 +131,7 @@ class MultiViewVideoDataset(Dataset):
 
     The frames the views share are resized once. ``normalize=False`` gives uint8 clips (a quarter of the bytes
     to pass from the workers and copy to the device); ``predict_multiview`` normalises those on the device.
+    ``decoded_cache_bytes``: as :class:`FinetuneVideoDataset`'s (a test split evaluated again and again).
     """
 
     def __init__(
@@ -143,6 +148,7 @@ class MultiViewVideoDataset(Dataset):
         short_side_size: int = 224,
         backend: str = "decord",
         normalize: bool = True,
+        decoded_cache_bytes: int = 0,
     ):
         _check_sampling(sampling)
         self.normalize = normalize
@@ -151,6 +157,7 @@ class MultiViewVideoDataset(Dataset):
         self.num_segments, self.num_crops = num_segments, num_crops
         self.transform = EvalTransform(input_size, short_side_size, num_crops)
         self.backend = backend
+        self.frames = DecodedVideoCache(decoded_cache_bytes)
 
     @property
     def num_views(self) -> int:
@@ -160,7 +167,7 @@ class MultiViewVideoDataset(Dataset):
         return len(self.videos)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        with open_video(self.videos[index], self.backend) as reader:
+        with self.frames.open(self.videos[index], self.backend) as reader:
             views, num_crops = plan_views(
                 reader.num_frames,
                 self.num_frames,

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, get_worker_info
 
-from hf_tiktokactions.data.decoding import open_video
+from hf_tiktokactions.data.frame_cache import DecodedVideoCache
 from hf_tiktokactions.data.sampling import dense_clip_indices
 from hf_tiktokactions.data.transforms import PRETRAIN_SCALES, MultiScaleCrop
 from hf_tiktokactions.errors import VideoDecodeError
@@ -105,13 +105,13 @@ def video_paths(videos: Any, video_column: str = "video", base: str | os.PathLik
 
 def decode_crops(settings: Any, video: Any, rng: np.random.Generator) -> torch.Tensor:
     """One dense clip of ``video`` cropped ``settings.num_sample`` times with ``rng`` (``settings`` carries
-    ``num_frames``, ``sampling_rate``, ``short_video``, ``backend``, ``crop`` and ``num_sample``, as
-    :class:`PretrainVideoDataset` does).
+    ``num_frames``, ``sampling_rate``, ``short_video``, ``backend``, ``frames`` (a ``DecodedVideoCache``),
+    ``crop`` and ``num_sample``, as :class:`PretrainVideoDataset` does).
 
     Returns:
         uint8 (num_sample, T, C, S, S).
     """
-    with open_video(video, settings.backend) as reader:
+    with settings.frames.open(video, settings.backend) as reader:
         indices = dense_clip_indices(
             reader.num_frames, settings.num_frames, settings.sampling_rate, rng, settings.short_video
         )
@@ -131,6 +131,8 @@ class PretrainVideoDataset(Dataset):
         scales: multi-scale crop scales of the short side.
         short_video: ``"clamp"`` (upstream) or ``"loop"`` for videos shorter than the clip span.
         seed: base seed of the per-process generators.
+        decoded_cache_bytes: keep up to this many bytes of decoded frames in each data-loading process
+            (``DecodedVideoCache``; 0: decode on every read), for small sets read many times.
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class PretrainVideoDataset(Dataset):
         short_video: str = "clamp",
         seed: int = 0,
         max_consecutive_failures: int = 20,
+        decoded_cache_bytes: int = 0,
     ):
         self.videos = video_paths(videos, video_column)
         if not self.videos:
@@ -156,6 +159,7 @@ class PretrainVideoDataset(Dataset):
         self.input_size = input_size
         self.num_sample = num_sample
         self.backend = backend
+        self.frames = DecodedVideoCache(decoded_cache_bytes)
         self.crop = MultiScaleCrop(input_size, scales)
         self.short_video = short_video
         self.seed = seed

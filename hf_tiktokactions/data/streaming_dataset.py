@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
+from hf_tiktokactions.data.frame_cache import DecodedVideoCache
 from hf_tiktokactions.data.pretrain_dataset import decode_crops, video_source
 from hf_tiktokactions.data.transforms import PRETRAIN_SCALES, MultiScaleCrop
 from hf_tiktokactions.errors import VideoDecodeError
@@ -69,6 +70,7 @@ class StreamingPretrainDataset(IterableDataset):
         self.video_column, self.id_column, self.base = video_column, id_column, base
         self.num_frames, self.sampling_rate, self.num_sample = num_frames, sampling_rate, num_sample
         self.backend, self.crop, self.short_video = backend, MultiScaleCrop(input_size, scales), short_video
+        self.frames = DecodedVideoCache(0)  # one pass over a stream: nothing is read twice
         self.seed, self.max_consecutive_failures, self.preview_size = seed, max_consecutive_failures, preview_size
         self.epoch, self.num_skipped = 0, 0
         self.read_ids: list[str] = []

@@ -66,6 +66,13 @@ class PretrainArguments:
     input_size: int = field(default=224, metadata={"help": "side of the square crops"})
     num_sample: int = field(default=4, metadata={"help": "augmented clips per decoded video (repeated augmentation)"})
     decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
+    decoded_cache_mb: int = field(
+        default=0,
+        metadata={
+            "help": "keep up to this many MB of decoded frames in each data-loading process and read them from memory "
+            "(0: decode on every read); for small sets read many times"
+        },
+    )
     dataloader_num_workers: int = field(default=8, metadata={"help": "DataLoader worker processes per device"})
     normalize_on_device: bool | None = field(
         default=None,
@@ -210,6 +217,13 @@ class FinetuneArguments:
         default=None, metadata={"help": "a random subset of the validation and test videos (quick runs)"}
     )
     decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
+    decoded_cache_mb: int = field(
+        default=0,
+        metadata={
+            "help": "keep up to this many MB of decoded frames in each data-loading process and read them from memory "
+            "(0: decode on every read); for small sets read many times"
+        },
+    )
     num_frames: int = 16
     sampling_rate: int = field(default=4, metadata={"help": "stride between the frames of a dense clip"})
     sampling: str | None = field(

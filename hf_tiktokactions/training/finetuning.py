@@ -202,6 +202,14 @@ def resolve_device_and_precision(args: FinetuneArguments, training_args: Trainin
     return training_args
 
 
+def keep_workers_for_the_cache(args: FinetuneArguments, training_args: TrainingArguments) -> TrainingArguments:
+    """With ``--decoded_cache_mb`` the decoded frames live in the loader workers: the workers must last the run."""
+    workers = training_args.dataloader_num_workers
+    if args.decoded_cache_mb and workers and not training_args.dataloader_persistent_workers:
+        training_args = dataclasses.replace(training_args, dataloader_persistent_workers=True)
+    return training_args
+
+
 def hardware_description(training_args: TrainingArguments) -> str:
     world = training_args.world_size
     if torch.cuda.is_available():
@@ -233,11 +241,15 @@ def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVi
         sampling=args.sampling,
         num_sample=args.num_sample,
         backend=args.decode_backend,
+        decoded_cache_bytes=args.decoded_cache_mb * 2**20,
     )
 
 
-def _test_dataset(args: FinetuneArguments, split: LabelledVideos, segments: int, crops: int) -> MultiViewVideoDataset:
-    """uint8 clips, normalised on the device (by ``predict_multiview`` or the Trainer's ``compute_loss``)."""
+def _test_dataset(
+    args: FinetuneArguments, split: LabelledVideos, segments: int, crops: int, cached: bool = False
+) -> MultiViewVideoDataset:
+    """uint8 clips, normalised on the device (by ``predict_multiview`` or the Trainer's ``compute_loss``);
+    ``cached``: a split read again and again (the validation during training) keeps its decoded frames."""
     return MultiViewVideoDataset(
         split.videos,
         split.labels,
@@ -250,6 +262,7 @@ def _test_dataset(args: FinetuneArguments, split: LabelledVideos, segments: int,
         short_side_size=args.short_side_size,
         backend=args.decode_backend,
         normalize=False,
+        decoded_cache_bytes=args.decoded_cache_mb * 2**20 if cached else 0,
     )
 
 
@@ -299,7 +312,7 @@ def _schedule_args(
 def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[str, Any]:
     """Fine-tune (unless ``eval_only``) and test with multi-view testing; returns the results dict."""
     # Setup: device and precision, the seed, the data and the model.
-    training_args = resolve_device_and_precision(args, training_args)
+    training_args = keep_workers_for_the_cache(args, resolve_device_and_precision(args, training_args))
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -379,7 +392,7 @@ def _build_trainer(
         args=training_args,
         data_collator=collate_clips,
         train_dataset=_train_dataset(args, data.train) if data.train is not None else None,
-        eval_dataset=_test_dataset(args, data.eval, 1, 1) if data.eval is not None else None,
+        eval_dataset=_test_dataset(args, data.eval, 1, 1, cached=True) if data.eval is not None else None,
         compute_metrics=single_view_metrics,
         layer_decay=args.layer_decay,
         min_lr_ratio=min_lr / peak_lr,

@@ -288,7 +288,7 @@ def _build_dataset(
         args.subset_seed,
         args.hub_token_env,
     )
-    dataset = PretrainVideoDataset(videos, **clip_options)
+    dataset = PretrainVideoDataset(videos, **clip_options, decoded_cache_bytes=args.decoded_cache_mb * 2**20)
     return dataset, len(dataset)
 
 
