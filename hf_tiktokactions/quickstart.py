@@ -60,7 +60,7 @@ class QuickstartOptions:
         "clips per class of the unlabeled pool (default: the mode's, quick 8, reference 10, full 100)", None
     )
     pretrain_steps: int | None = option(
-        "pre-training steps (default: the mode's, quick 300, reference 200 more, full 20000)", None
+        "pre-training steps (default: the mode's, quick 300, reference 100 more, full 20000)", None
     )
     finetune_epochs: int | None = option("fine-tuning epochs of --pretrain quick (default: the recipe's)", None)
     progress: bool = option("progress bars (--no-progress for logs and CI)", True)
@@ -71,7 +71,7 @@ class QuickstartOptions:
         None,
         choices=("reference", "full", "quick"),
     )
-    finetune_steps: int | None = option("reference/full: fine-tuning steps of each arm and seed (default: 150)", None)
+    finetune_steps: int | None = option("reference/full: fine-tuning steps of each arm and seed (default: 120)", None)
     finetune_seeds: str = option("reference/full: one fine-tuning per seed and arm, a comma list", "0,1")
     reference: Path = option("the reference encoder's folder", REFERENCE_DIR)
 
