@@ -3,8 +3,9 @@
 The embedded recipes train on a few hundred 64x64 clips of 32 frames for hundreds of epochs; decoding one
 such clip costs about 24 ms of CPU (decord, 2-core box), which was a third of a `vit-mini` fine-tuning step's
 CPU time, while keeping its frames costs 0.4 MB. :class:`DecodedVideoCache` decodes a video's frames once,
-keeps them up to a byte budget (videos met after the budget is spent are decoded on every read, as without a
-cache) and serves ``read(indices)`` from memory with the same pixels, layout and errors as ``open_video``.
+keeps them until a byte budget is spent (the last video kept may pass it; videos met after that are decoded on
+every read, as without a cache) and serves ``read(indices)`` from memory with the same pixels, layout and
+errors as ``open_video``.
 
 A cache belongs to one process: the datasets that use one need persistent DataLoader workers (or none).
 """
@@ -37,7 +38,8 @@ class DecodedVideoCache:
     """``open(source, backend)``: an open video like ``open_video``'s, from memory once it was decoded.
 
     Args:
-        max_bytes: the most decoded frames to keep, in bytes; 0 keeps none (``open`` is ``open_video``).
+        max_bytes: keep decoding into memory while fewer bytes than this are kept (the last video kept may pass
+            it); 0 keeps none (``open`` is ``open_video``).
     """
 
     def __init__(self, max_bytes: int):

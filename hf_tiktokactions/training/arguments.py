@@ -23,6 +23,12 @@ from .protocol import resolve_augmentation
 T = TypeVar("T")
 
 
+DECODED_CACHE_HELP = (
+    "keep up to this many MB of decoded frames in each data-loading process and read them from memory "
+    "(0: decode on every read); for small sets read many times"
+)
+
+
 @dataclass
 class PretrainArguments:
     """VideoMAE V2 pre-training. Defaults follow the official recipe (OpenGVLab/VideoMAEv2 hybrid pre-training)."""
@@ -66,13 +72,7 @@ class PretrainArguments:
     input_size: int = field(default=224, metadata={"help": "side of the square crops"})
     num_sample: int = field(default=4, metadata={"help": "augmented clips per decoded video (repeated augmentation)"})
     decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
-    decoded_cache_mb: int = field(
-        default=0,
-        metadata={
-            "help": "keep up to this many MB of decoded frames in each data-loading process and read them from memory "
-            "(0: decode on every read); for small sets read many times"
-        },
-    )
+    decoded_cache_mb: int = field(default=0, metadata={"help": DECODED_CACHE_HELP})
     dataloader_num_workers: int = field(default=8, metadata={"help": "DataLoader worker processes per device"})
     normalize_on_device: bool | None = field(
         default=None,
@@ -217,13 +217,7 @@ class FinetuneArguments:
         default=None, metadata={"help": "a random subset of the validation and test videos (quick runs)"}
     )
     decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
-    decoded_cache_mb: int = field(
-        default=0,
-        metadata={
-            "help": "keep up to this many MB of decoded frames in each data-loading process and read them from memory "
-            "(0: decode on every read); for small sets read many times"
-        },
-    )
+    decoded_cache_mb: int = field(default=0, metadata={"help": DECODED_CACHE_HELP})
     num_frames: int = 16
     sampling_rate: int = field(default=4, metadata={"help": "stride between the frames of a dense clip"})
     sampling: str | None = field(
