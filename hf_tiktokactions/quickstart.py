@@ -32,48 +32,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import quickstart_evidence as evidence
 from .atomic_files import write_json_atomic
 from .errors import ConfigError, OutputStateError
-from .reference_encoder import REFERENCE_DIR, has_reference
+from .quickstart_options import QuickstartOptions, finetune_arguments, round_number
+from .reference_encoder import has_reference
 from .resources import recipe
-from .steps.options import option
 
 PRETRAIN_RECIPE = recipe("pretrain_tiny_synthetic.yaml")
 FINETUNE_RECIPE = recipe("finetune_tiny_synthetic.yaml")
-
-
-@dataclass
-class QuickstartOptions:
-    """Run the whole loop on the embedded synthetic set: generate, curate, pre-train, fine-tune (pre-trained and
-    from scratch), multi-view test, model card and a Space-ready folder (minutes on a CPU with ``--pretrain quick``)."""
-
-    output_dir: Path = option(
-        "where everything goes (a rerun reuses finished stages)", Path("runs/quickstart"), old_names=("--output",)
-    )
-    device: str = option("where every stage runs", "cpu", choices=("cpu", "cuda"))
-    seed: int = option("seed of the data, the pre-training and the fine-tuning", 0)
-    labeled_clips_per_class: int | None = option(
-        "clips per class of the labeled action set (default: the mode's, quick 16, reference/full 20 train + 15 test)",
-        None,
-    )
-    pool_clips_per_class: int | None = option(
-        "clips per class of the unlabeled pool (default: the mode's, quick 8, reference 10, full 100)", None
-    )
-    pretrain_steps: int | None = option(
-        "pre-training steps (default: the mode's, quick 300, reference 100 more, full 20000)", None
-    )
-    finetune_epochs: int | None = option("fine-tuning epochs of --pretrain quick (default: the recipe's)", None)
-    progress: bool = option("progress bars (--no-progress for logs and CI)", True)
-    pretrain: str | None = option(
-        "reference: continue the encoder the package ships (hf_tiktokactions/reference/); full: make that encoder "
-        "from nothing (20k steps, hours on 2 CPU cores); quick: the tiny plumbing check "
-        "(default: reference when shipped, else quick)",
-        None,
-        choices=("reference", "full", "quick"),
-    )
-    finetune_steps: int | None = option("reference/full: fine-tuning steps of each arm and seed (default: 120)", None)
-    finetune_seeds: str = option("reference/full: one fine-tuning per seed and arm, a comma list", "0,1")
-    reference: Path = option("the reference encoder's folder", REFERENCE_DIR)
 
 
 @dataclass
@@ -173,37 +140,10 @@ def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
     numbers = {
         "steps": summary["steps"],
         "videos": summary["videos"],
-        "loss_start": _round(summary["preview_loss_start"]),
-        "loss_end": _round(summary["preview_loss_end"]),
+        "loss_start": round_number(summary["preview_loss_start"]),
+        "loss_end": round_number(summary["preview_loss_end"]),
     }
     return numbers, output / "final"
-
-
-def loader_workers(options: QuickstartOptions) -> dict[str, int]:
-    """Data-loader workers beyond the recipes' one: a GPU steps far faster than one process decodes clips."""
-    return {"dataloader_num_workers": min(8, os.cpu_count() or 1)} if options.device == "cuda" else {}
-
-
-def finetune_arguments(
-    options: QuickstartOptions, recipe_file: Path, output: Path, seed: int, init_from: Path | None, **overrides: Any
-) -> tuple[Any, Any]:
-    """``(FinetuneArguments, TrainingArguments)`` of one quickstart fine-tuning: ``recipe_file`` on this run's
-    labeled set, written to ``output``, from ``init_from`` (a model folder; ``None``: random weights)."""
-    from transformers import TrainingArguments
-
-    from .training.arguments import FinetuneArguments, recipe_options
-
-    values: dict[str, Any] = {
-        "data_root": str(options.output_dir / "data" / "actions"),
-        "output_dir": str(output),
-        "seed": seed,
-        "disable_tqdm": not options.progress,
-        **loader_workers(options),
-        **overrides,
-    }
-    if init_from is not None:
-        values["init_from"] = str(init_from)
-    return recipe_options((FinetuneArguments, TrainingArguments), recipe_file, **values)
 
 
 def _finetune(options: QuickstartOptions, name: str, init_from: Path | None) -> tuple[dict[str, Any], Path]:
@@ -242,10 +182,6 @@ def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     export_model(model_dir, folder, results=[finetuned / "results.json"], overwrite=True)
     space = write_space(folder, options.output_dir / "space", overwrite=True)  # uploadable as it is (hub/space.py)
     return {"files": sorted(p.name for p in folder.iterdir()), "space": str(space)}, folder
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 STAGES = [
@@ -298,7 +234,6 @@ def stages_for(options: QuickstartOptions) -> list[Stage]:
     """``STAGES`` for the quick mode; the evidence stages (``quickstart_evidence.py``) for reference and full."""
     if options.pretrain == "quick":
         return STAGES
-    from . import quickstart_evidence as evidence
 
     how = "continue the shipped reference encoder" if options.pretrain == "reference" else "vit-mini from nothing"
     return [
@@ -403,7 +338,6 @@ def quickstart(options: QuickstartOptions) -> dict[str, Any]:
         print(f"[{number}/{len(stages)}] {stage.name}: {stage.description}", flush=True)
         records.append(run_stage(stage, options))
     by_name = {r.name: r for r in records}
-    from .quickstart_evidence import comparison, write_evidence_figures
 
     command = space_command(options.output_dir / "model")
     pretrained = _arm(by_name["finetune_pretrained"].numbers, options.seed)
@@ -414,14 +348,14 @@ def quickstart(options: QuickstartOptions) -> dict[str, Any]:
         "seed": options.seed,
         "pretrain_mode": options.pretrain,
         "pretraining": by_name["pretrain"].numbers,
-        "comparison": comparison(pretrained, scratch),
+        "comparison": evidence.comparison(pretrained, scratch),
         "pretrained": {k: by_name["finetune_pretrained"].numbers[k] for k in ("top1", "top5", "views")},
         "scratch": {k: by_name["finetune_scratch"].numbers[k] for k in ("top1", "top5", "views")},
         "stages": [asdict(r) for r in records],
         "model": str(options.output_dir / "model"),
         "space_command": command,
     }
-    summary["figures"] = write_evidence_figures(options, summary)
+    summary["figures"] = evidence.write_evidence_figures(options, summary)
     write_json_atomic(options.output_dir / "summary.json", summary)
     print()
     print(summary_table(records))

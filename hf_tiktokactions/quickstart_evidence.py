@@ -26,9 +26,10 @@ import shutil
 import statistics
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import ConfigError
+from .quickstart_options import QuickstartOptions, finetune_arguments, loader_workers, round_number
 from .reference_encoder import (
     FULL_POOL,
     PoolSpec,
@@ -40,9 +41,6 @@ from .reference_encoder import (
     reference_record,
 )
 from .resources import recipe
-
-if TYPE_CHECKING:
-    from .quickstart import QuickstartOptions
 
 EVIDENCE_FINETUNE_RECIPE = recipe("finetune_embedded_synthetic.yaml")
 TRAIN_VIDEOS_PER_ACTION = 20
@@ -119,8 +117,6 @@ def _count(folder: Path) -> int:
 
 def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     """``reference``: continue the shipped reference; ``full``: the reference's recipe from random weights."""
-    from .quickstart import loader_workers
-
     steps = pretrain_steps(options)
     output = options.output_dir / "pretrain"
     index = options.output_dir / "curated" / "index"
@@ -210,19 +206,14 @@ def _pretrain_numbers(summary: dict[str, Any], steps: int, start: str, recipe_na
         "epochs": round(steps * videos_per_step / max(1, videos), 1),
         "start": start,
         "recipe": recipe_name,
-        "loss_start": _round(summary.get("preview_loss_start")),
-        "loss_end": _round(summary.get("preview_loss_end")),
+        "loss_start": round_number(summary.get("preview_loss_start")),
+        "loss_end": round_number(summary.get("preview_loss_end")),
         "seconds": summary.get("seconds"),
     }
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
-
-
 def finetune_arm(options: QuickstartOptions, arm: str, init_from: Path | None) -> tuple[dict[str, Any], Path]:
     """Fine-tune once per seed with the same recipe; mean, spread and per-seed numbers of the 2x3-view test."""
-    from .quickstart import finetune_arguments
     from .training.finetuning import finetune
 
     steps = finetune_steps(options)
