@@ -265,12 +265,14 @@ def evidence_lines(summary: dict[str, Any]) -> list[str]:
     lines = []
     if summary["pretrain_mode"] == "reference":
         reference = pretrain.get("reference", {})
+        seconds, machine = reference.get("seconds"), reference.get("machine", reference.get("device"))
+        took = "" if seconds is None else f", {seconds / 60:.0f} min on {machine}"
         lines.append(
-            f"pre-training: the shipped reference encoder ({reference.get('steps', '?')} steps, "
-            f"{reference.get('epochs', '?')} epochs over {reference.get('videos', '?')} unlabeled videos, "
-            f"{reference.get('recipe', '?')}, {reference.get('seconds', '?')} s; made by "
-            f"`{reference.get('command', '?')}`), then {pretrain['steps']} more steps "
-            f"({pretrain['epochs']} epochs) on this run's {pretrain['videos']} curated videos"
+            f"pre-training: the shipped reference encoder (made by `{reference.get('command', '?')}`: "
+            f"{reference.get('steps', '?')} steps, {reference.get('epochs', '?')} epochs over "
+            f"{reference.get('videos', '?')} unlabeled videos, {reference.get('recipe', '?')}{took}), "
+            f"then {pretrain['steps']} more steps ({pretrain['epochs']} epochs) on this run's {pretrain['videos']} "
+            "curated videos"
         )
     else:
         lines.append(
@@ -313,16 +315,35 @@ def _arm(numbers: dict[str, Any], seed: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- summary
 
 
-def summary_table(records: list[StageRecord]) -> str:
-    """A fixed-width table: stage, time, key numbers, outputs."""
-    rows = [("stage", "time", "key numbers", "outputs")]
+def summary_table(records: list[StageRecord], numbers_width: int = 72) -> str:
+    """A fixed-width table: stage, time, key numbers (sorted by name, as a reused stage's record keeps them;
+    wrapped at ``numbers_width`` between items), outputs."""
+    rows = [("stage", "time", ["key numbers"], "outputs")]
     for r in records:
-        numbers = ", ".join(f"{k} {v}" for k, v in r.numbers.items() if not isinstance(v, (list, dict)))
-        rows.append((r.name, f"{r.seconds:.0f} s" + (" (reused)" if r.reused else ""), numbers, r.outputs))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows]
-    lines.insert(1, "-" * len(lines[0]))
+        items = [f"{k} {v}" for k, v in sorted(r.numbers.items()) if not isinstance(v, (list, dict))]
+        wrapped = _wrap_items(items, numbers_width)
+        rows.append((r.name, f"{r.seconds:.0f} s" + (" (reused)" if r.reused else ""), wrapped, r.outputs))
+    widths = [max(len(row[0]) for row in rows), max(len(row[1]) for row in rows)]
+    widths.append(max(len(line) for row in rows for line in row[2]))
+    lines = []
+    for stage, seconds, numbers, outputs in rows:
+        lines.append(f"{stage:<{widths[0]}}  {seconds:<{widths[1]}}  {numbers[0]:<{widths[2]}}  {outputs}")
+        lines.extend(f"{'':<{widths[0]}}  {'':<{widths[1]}}  {more}" for more in numbers[1:])
+    lines.insert(1, "-" * max(len(line) for line in lines))
     return "\n".join(lines)
+
+
+def _wrap_items(items: list[str], width: int) -> list[str]:
+    """``items`` joined by ", " into lines of at most ``width`` characters, never splitting an item."""
+    lines = [""]
+    for item in items:
+        candidate = f"{lines[-1]}, {item}" if lines[-1] else item
+        if len(candidate) <= width or not lines[-1]:
+            lines[-1] = candidate
+        else:
+            lines[-1] += ","
+            lines.append(item)
+    return lines
 
 
 def quickstart(options: QuickstartOptions) -> dict[str, Any]:

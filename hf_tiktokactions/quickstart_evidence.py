@@ -34,6 +34,7 @@ from .reference_encoder import (
     FULL_POOL,
     PoolSpec,
     export_reference,
+    machine_description,
     materialize_reference,
     plot_loss_curve,
     pretrain_with_recipe,
@@ -154,10 +155,8 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
         logging_steps=max(1, steps // 20),
         **workers,
     )
-    start = (
-        f"the shipped reference encoder ({reference.get('steps', '?')} steps on {reference.get('videos', '?')} "
-        f"videos, {reference.get('recipe', '?')})"
-    )
+    made = f"{reference.get('steps', '?')} steps on {reference.get('videos', '?')} videos"
+    start = f"the shipped reference encoder ({made})"
     numbers = _pretrain_numbers(summary, steps, start, f"pretrain_embedded_synthetic.yaml, lr x {CONTINUE_LR_FRACTION}")
     numbers["reference"] = reference
     return numbers, output / "final"
@@ -186,6 +185,7 @@ def full_record(options: QuickstartOptions, numbers: dict[str, Any]) -> dict[str
         "data_seed": pool_seed,
         "seed": options.seed,
         "device": options.device,
+        "machine": machine_description(),
         "stage_seconds": stage_seconds,
         **numbers,
     }

@@ -155,13 +155,40 @@ curates and fine-tunes it; `hf-tiktokactions quickstart --pretrain full` makes i
 * steps: {record.get("steps")} ({record.get("epochs")} epochs over {record.get("videos")} videos, 2 crops each)
 * reconstruction loss of the fixed preview batch: {record.get("loss_start")} -> {record.get("loss_end")}
   (`metrics.jsonl`, `pretrain_loss.png`; the last reconstruction: `reconstruction.png`)
-* pre-training wall time: {record.get("seconds")} s on {record.get("device")}; data and curation:
-  {record.get("stage_seconds")} s
+* pre-training wall time: {_duration(record.get("seconds"))} on {record.get("device")}
+  ({record.get("machine", "machine not recorded")}); {_stage_times(record.get("stage_seconds") or {})}
 
 ```json
 {json.dumps(record, indent=2)}
 ```
 """
+
+
+def machine_description() -> str:
+    """This machine in words for a record: the CPU model, its cores, torch's version (and the GPU when one is used)."""
+    import os
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        model_names = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+    except OSError:
+        model_names = []
+    if model_names:
+        cpu = model_names[0].split(":", 1)[1].strip()
+    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}"
+
+
+def _duration(seconds: float | None) -> str:
+    return "not recorded" if seconds is None else f"{seconds:.0f} s ({seconds / 60:.0f} min)"
+
+
+def _stage_times(stage_seconds: dict[str, float]) -> str:
+    named = {"data": "data", "curate": "curation"}
+    return ", ".join(f"{named.get(stage, stage)} {seconds} s" for stage, seconds in stage_seconds.items())
 
 
 def read_losses(metrics_file: Path) -> list[tuple[int, float]]:
