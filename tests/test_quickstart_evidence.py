@@ -5,6 +5,7 @@ Real stages at a tiny size (a few pre-training and fine-tuning steps of ``vit-mi
 action): the numbers are plumbing, the shapes and the files are what is checked."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +66,9 @@ def test_full_makes_a_reference_that_reference_mode_continues(tmp_path):
         == "hf-tiktokactions quickstart --pretrain full --seed 0 --pretrain-steps 2 --pool-clips-per-class 3"
     )
     assert record["data_seed"] == 1 and record["steps"] == 2 and set(record["stage_seconds"]) == {"data", "curate"}
+    assert f"{os.cpu_count()} cores" in record["machine"]  # where the recorded time was measured
     assert "pretrain_embedded_synthetic.yaml" in (reference / "README.md").read_text()
+    assert record["machine"] in (reference / "README.md").read_text()
     assert (reference / "pretrain_loss.png").is_file() and (reference / "metrics.jsonl").is_file()
     half = load_file(reference / "model.safetensors")
     assert all(tensor.dtype == torch.float16 for tensor in half.values())
@@ -83,6 +86,7 @@ def test_full_makes_a_reference_that_reference_mode_continues(tmp_path):
     assert summary["stages"][0]["numbers"]["pool_seed"] == 2  # fresh videos, not the reference's pool (seed 1)
     check_comparison(summary, [3])
     assert "then 2 more steps" in result.stdout and "margin" in result.stdout
+    assert f"min on {record['machine']}" in result.stdout  # how long the reference took, and where
     assert "bin/python spaces/app.py" in result.stdout  # the environment's interpreter, not a bare `python`
 
 
@@ -124,3 +128,17 @@ def test_space_command_names_this_interpreter():
     command = space_command(Path("runs/quickstart/model"))
     assert command.startswith("MODEL_ID=runs/quickstart/model ") and command.endswith(" spaces/app.py")
     assert " python spaces/app.py" not in command  # never a bare `python`: the README leaves no venv activated
+
+
+def test_summary_table_wraps_key_numbers_between_items_and_prints_a_reused_stage_alike():
+    from hf_tiktokactions.quickstart import StageRecord, summary_table
+
+    numbers = {"top1": 32.38, "start": "the shipped reference encoder (20000 steps on 700 videos)", "steps": 100}
+    live = StageRecord("pretrain", 25.0, numbers, "runs/quickstart/pretrain/final")
+    reused = StageRecord("pretrain", 25.0, dict(sorted(numbers.items())), "runs/quickstart/pretrain/final")
+    table = summary_table([live], numbers_width=40)
+    assert table == summary_table([reused], numbers_width=40)
+    numbers_column = [line[line.index("  ", 12) :].strip() for line in table.splitlines()[2:]]
+    assert any("top1 32.38" in line for line in numbers_column)  # an item is never split over two lines
+    assert table.splitlines()[2].endswith("runs/quickstart/pretrain/final")  # outputs on the first line
+    assert len(table.splitlines()) > 3  # wrapped
