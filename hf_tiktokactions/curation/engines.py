@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import filecmp
 import hashlib
+import itertools
 import logging
 import os
 import shutil
@@ -181,16 +182,27 @@ def run_local(
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    pending_videos = iter(videos)
+    pending_videos: Iterator[VideoInput] = iter(videos)
     suspects: list[VideoInput] = []
+    broken = False  # the pool broke while videos were being submitted to it
     with _pool(workers, options) as pool:
         in_flight: dict = {}
-        while not suspects:
+        while not suspects and not broken:
             for video in pending_videos:
-                in_flight[pool.submit(_local_worker, video, output, options)] = video
+                try:
+                    in_flight[pool.submit(_local_worker, video, output, options)] = video
+                except BrokenProcessPool:  # a worker died since the pool started or the last wait
+                    broken = True
+                    if in_flight:  # this video never ran: it goes to the next pool
+                        pending_videos = itertools.chain([video], pending_videos)
+                    else:  # nothing ran at all: run it alone, so every new pool makes progress
+                        suspects.append(video)
+                    break
                 if len(in_flight) >= 2 * workers:
                     break
             if not in_flight:
+                if broken:
+                    break
                 return
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
