@@ -138,7 +138,6 @@ def test_summary_table_wraps_key_numbers_between_items_and_prints_a_reused_stage
     reused = StageRecord("pretrain", 25.0, dict(sorted(numbers.items())), "runs/quickstart/pretrain/final")
     table = summary_table([live], numbers_width=40)
     assert table == summary_table([reused], numbers_width=40)
-    numbers_column = [line[line.index("  ", 12) :].strip() for line in table.splitlines()[2:]]
-    assert any("top1 32.38" in line for line in numbers_column)  # an item is never split over two lines
+    assert "top1 32.38" in table  # an item is never split over two lines
     assert table.splitlines()[2].endswith("runs/quickstart/pretrain/final")  # outputs on the first line
     assert len(table.splitlines()) > 3  # wrapped
