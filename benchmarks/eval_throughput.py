@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from transformers_baseline import videomae_config
 
 from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset
+from hf_tiktokactions.machine import cpu_model
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification
 from hf_tiktokactions.training.evaluation import average_view_probabilities, predict_multiview
 
@@ -93,7 +93,7 @@ def parse_args() -> argparse.Namespace:
 def machine(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(0)
-    return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
+    return f"CPU {cpu_model()}, {torch.get_num_threads()} threads"
 
 
 def sync(device: str) -> None:

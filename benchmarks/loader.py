@@ -21,7 +21,6 @@ import glob
 import itertools
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -33,6 +32,7 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hf_tiktokactions.data import PretrainCollator, PretrainVideoDataset, probe_video
+from hf_tiktokactions.machine import cpu_model
 
 
 def _ours(files, args) -> DataLoader:
@@ -130,7 +130,7 @@ def main() -> None:
                     "seconds": round(wall, 3),
                     "clips_per_s": round(clips / wall, 2),
                     "clips_per_cpu_s": round(cpu_clips / cpu, 2),
-                    "machine": f"{platform.machine()} {os.cpu_count()} cores",
+                    "machine": f"{cpu_model()}, {os.cpu_count()} cores",
                     "load_avg_1min": round(os.getloadavg()[0], 2),  # other processes on the box skew wall clock
                     "torch": torch.__version__,
                     "date": datetime.date.today().isoformat(),

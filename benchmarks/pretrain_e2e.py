@@ -16,7 +16,6 @@ import contextlib
 import glob
 import json
 import os
-import platform
 import time
 
 import torch
@@ -25,6 +24,7 @@ from torch.utils.data import DataLoader
 from hf_tiktokactions.data.collate import PretrainCollator
 from hf_tiktokactions.data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
 from hf_tiktokactions.data.transforms import normalize_video
+from hf_tiktokactions.machine import cpu_model
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
 from hf_tiktokactions.training.optim import weight_decay_groups
 
@@ -102,7 +102,7 @@ def report(
         "workers": args.workers,
         "backend": args.backend,
         "normalize_on_device": not args.normalize_in_workers,
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else cpu_model(),
         "cpu_cores": os.cpu_count(),
         "files": len(files),
         "clips_per_s": round(clips_per_s, 2),

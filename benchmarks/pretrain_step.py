@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import time
 
 import torch
@@ -22,6 +21,7 @@ import transformers
 from torch.utils.flop_counter import FlopCounterMode
 from transformers_baseline import videomae_config
 
+from hf_tiktokactions.machine import cpu_model
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining, tube_mask
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -129,7 +129,7 @@ def measure(name: str, model, make_masks, args, dtype) -> dict:
         "batch": args.batch,
         "frames": args.num_frames,
         "image_size": config_size,
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else cpu_model(),
         "dtype": str(dtype).removeprefix("torch."),
         "compile": bool(args.compile and name == "ours"),
         "gradient_checkpointing": args.gradient_checkpointing,

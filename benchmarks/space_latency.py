@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -125,6 +124,8 @@ def summarise(
 ) -> dict:
     import torch
 
+    from hf_tiktokactions.machine import cpu_model
+
     return {
         "benchmark": "space_latency",
         "preset": args.preset,
@@ -141,7 +142,7 @@ def summarise(
         # on a busy machine wall time overstates; CPU seconds / threads is what an idle one would take
         "cpu_s_per_thread_median": round(statistics.median(r["cpu"] for r in runs) / torch.get_num_threads(), 3),
         "repeats": len(runs),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": f"{cpu_model()}, {os.cpu_count()} cores",
         "load_average_1min": round(os.getloadavg()[0], 2),
         "torch": torch.__version__,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .machine import machine_description
 from .quickstart_options import QuickstartOptions, finetune_arguments, loader_workers, round_number
 from .reference_encoder import (
     FULL_POOL,
     PoolSpec,
     export_reference,
-    machine_description,
     materialize_reference,
     plot_loss_curve,
     pretrain_with_recipe,

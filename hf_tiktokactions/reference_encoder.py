@@ -164,24 +164,6 @@ curates and fine-tunes it; `hf-tiktokactions quickstart --pretrain full` makes i
 """
 
 
-def machine_description() -> str:
-    """This machine in words for a record: the CPU model, its cores, torch's version (and the GPU when one is used)."""
-    import os
-    import platform
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        model_names = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
-    except OSError:
-        model_names = []
-    if model_names:
-        cpu = model_names[0].split(":", 1)[1].strip()
-    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}"
-
-
 def _duration(seconds: float | None) -> str:
     return "not recorded" if seconds is None else f"{seconds:.0f} s ({seconds / 60:.0f} min)"
 

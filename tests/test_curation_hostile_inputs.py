@@ -321,3 +321,49 @@ def test_a_worker_killed_from_outside_is_not_a_verdict(tmp_path):
     assert again.returncode == 0, again.stderr
     index = load_index(out)
     assert sorted(index["video_id"]) == ["v0", "v1", "v2", "v3"] and set(index["status"]) == {"pass"}
+
+
+class _PoolThatBreaks:
+    """A real spawn pool whose workers all exit (``os._exit``) just before video number ``break_at`` is submitted:
+    the moment a worker killed while the pool was still being filled makes ``submit`` itself raise."""
+
+    def __init__(self, pool, break_at: int) -> None:
+        self.pool, self.break_at, self.submitted = pool, break_at, 0
+
+    def submit(self, function, *args):
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.submitted == self.break_at:
+            with pytest.raises(BrokenProcessPool):
+                self.pool.submit(os._exit, 1).result(timeout=60)
+        self.submitted += 1
+        return self.pool.submit(function, *args)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.shutdown()
+
+
+@pytest.mark.parametrize("break_at", [0, 1], ids=["before-any-video", "after-one-video"])
+def test_a_pool_that_breaks_while_videos_are_submitted_costs_no_video(tmp_path, monkeypatch, break_at):
+    """The pool breaks as the first (nothing in flight) or the second video is submitted: the run goes on,
+    the video that never ran goes to a fresh pool (or runs alone), and every video ends with a passing record."""
+    from hf_tiktokactions.curation import engines
+
+    videos = tmp_path / "videos"
+    for i in range(4):
+        write_scene_video(videos / f"v{i}.mp4", [150], height=96, width=128)
+    real_pool, pools = engines._pool, []
+
+    def first_one_breaks(workers, options):
+        pools.append(real_pool(workers, options))
+        return _PoolThatBreaks(pools[-1], break_at) if len(pools) == 1 else pools[-1]
+
+    monkeypatch.setattr(engines, "_pool", first_one_breaks)
+    result = curate(load_video_inputs(videos), tmp_path / "out", OPTIONS, workers=2, progress=False)
+    assert len(pools) == 2  # the broken one, then a fresh one for the rest
+    assert result.processed == 4 and result.by_status == {"pass": 4}, result
+    index = load_index(tmp_path / "out")
+    assert sorted(index["video_id"]) == ["v0", "v1", "v2", "v3"] and set(index["status"]) == {"pass"}

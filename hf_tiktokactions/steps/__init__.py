@@ -45,7 +45,7 @@ _ELSEWHERE = {
     "scaling_study": "hf_tiktokactions.training.experiments",
     "ScalingArguments": "hf_tiktokactions.training.experiments",
     "quickstart": "hf_tiktokactions.quickstart",
-    "QuickstartOptions": "hf_tiktokactions.quickstart",
+    "QuickstartOptions": "hf_tiktokactions.quickstart_options",
     "recipe_options": "hf_tiktokactions.training.arguments",
 }
 

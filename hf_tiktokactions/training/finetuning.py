@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from ..atomic_files import write_text_atomic
 from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset, collate_clips
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
 from ..errors import ConfigError
+from ..machine import cpu_model
 from .arguments import FinetuneArguments, to_json_dict
 from .distributed import (
     applied_strategy,
@@ -215,7 +215,7 @@ def hardware_description(training_args: TrainingArguments) -> str:
     if torch.cuda.is_available():
         device = f"{world}x {torch.cuda.get_device_name(0)}"
     else:
-        device = f"{world}x CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        device = f"{world}x CPU ({cpu_model()}, {torch.get_num_threads()} threads)"
     return f"{device}, {'bf16' if training_args.bf16 else 'fp32'}"
 
 
