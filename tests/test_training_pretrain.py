@@ -89,7 +89,11 @@ def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
     assert model.config.num_frames == 4 and model.config.image_size == 32
 
 
-def test_resume_after_kill_continues_exactly(synthetic, tmp_path):
+@pytest.mark.parametrize("workers", [0, 1], ids=["no-workers", "persistent-worker"])
+def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers):
+    """Killed after step 4 of 12 (7 steps an epoch), resumed: the same loss at every step, drop path included (it
+    draws from torch's CPU stream, as the loader does when it starts an iterator: with persistent workers only the
+    first time, without them at every epoch)."""
     common = [
         "--config",
         RECIPE,
@@ -103,7 +107,11 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path):
         0,
         "--per_device_train_batch_size",
         4,
+        "--drop_path_rate",
+        0.1,
         *QUICK,
+        "--dataloader_num_workers",
+        workers,
     ]
     straight = tmp_path / "straight"
     assert run_pretrain(*common, "--output_dir", straight, "--save_steps", 100).returncode == 0

@@ -3,7 +3,9 @@
 Determinism: the sampler shuffles with (seed, epoch); each item's crops and masks are drawn from
 generators seeded by (seed, epoch, video index). So a run gives the same batches whatever the number
 of DataLoader workers, and a resumed run (model, optimizer, RNG and progress restored from a checkpoint, the
-consumed batches of the epoch skipped) continues exactly where the first one stopped.
+consumed batches of the epoch skipped) continues exactly where the first one stopped, drop path included: the
+resumed run's new loader iterators leave torch's random stream alone where the first run drew nothing
+(:func:`_uninterrupted_run_drew_nothing_here`).
 
 Gradient accumulation: an optimizer step takes ``gradient_accumulation_steps`` micro-batches of
 ``per_device_train_batch_size`` videos per process (the gradient of the mean of their losses, as DDP takes the
@@ -28,10 +30,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import platform
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -228,6 +232,7 @@ def pretrain(args: PretrainArguments) -> dict:
 
     # The loop: micro-batches accumulate into optimizer steps; an epoch ends when no whole step is left in it.
     micro_batches_per_epoch = plan.steps_per_epoch * plan.accumulation
+    loader_started = resume_from is None  # whether the uninterrupted run had started data.loader's iterator by now
     while progress.step < plan.total_steps:
         epoch_loader = (
             accelerator.skip_first_batches(data.loader, progress.batches_in_epoch)
@@ -236,8 +241,14 @@ def pretrain(args: PretrainArguments) -> dict:
         )
         # The prepared loader passes its own epoch counter to the sampler on every __iter__: set it, not the sampler.
         epoch_loader.set_epoch(progress.epoch)
+        batches = (
+            epoch_loader
+            if loader_started or not _uninterrupted_run_drew_nothing_here(epoch_loader, data.loader)
+            else _batches_without_drawing(epoch_loader)
+        )
+        loader_started = loader_started or epoch_loader is data.loader
         loss_sum = torch.zeros((), device=accelerator.device)
-        for batch in epoch_loader:
+        for batch in batches:
             if progress.batches_in_epoch >= micro_batches_per_epoch:
                 break  # the rest of the epoch cannot fill a whole optimizer step
             if not _micro_batch(accelerator, model, batch, data, plan, progress, tally, loss_sum):
@@ -369,6 +380,35 @@ def _build_optimization(
         world, accumulation, steps_per_epoch, total_steps, warmup_steps, lr_peak, lr_end, lr_start, strategy, sharded
     )
     return plan, model, optimizer
+
+
+def _uninterrupted_run_drew_nothing_here(epoch_loader, loader) -> bool:
+    """Whether a resumed run's new iterator over ``epoch_loader`` starts where the uninterrupted run drew nothing.
+
+    torch's DataLoader draws its workers' base seed from torch's CPU random stream each time it starts an iterator
+    (a persistent-workers loader only once, then it resets the one it has); drop path draws from the same stream.
+    The checkpoint's streams were saved mid-epoch, after the uninterrupted run had its iterator: the resumed run's
+    iterator over the rest of that epoch (``epoch_loader`` is a skip loader) must not draw, nor, with persistent
+    workers, its first iterator over ``loader`` at the next epoch. A loader without them draws at every epoch start,
+    in both runs.
+    """
+    if epoch_loader is not loader:
+        return True
+    return bool(getattr(loader, "persistent_workers", False) and getattr(loader, "num_workers", 0) > 0)
+
+
+def _batches_without_drawing(loader) -> Iterator:
+    """``loader``'s batches, its start leaving torch's CPU random stream as it was (Accelerate's loader starts the
+    underlying iterator, which draws, on the first ``next``)."""
+    iterator = iter(loader)
+    state = torch.get_rng_state()
+    try:
+        first = next(iterator)
+    except StopIteration:
+        return iter(())
+    finally:
+        torch.set_rng_state(state)
+    return itertools.chain([first], iterator)
 
 
 def _resume(
