@@ -82,3 +82,19 @@ def test_gpu_suite_runs_every_stage_on_the_cpu(tmp_path):
         "reconstructions.png",
         "record.json",
     }
+
+
+def test_attention_layout_compares_layouts_that_agree():
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "attention_layout.py"), "--batch", "1", "--tokens", "32"]
+        + ["--dim", "64", "--heads", "4", "--rounds", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [row["variant"] for row in rows] == ["fused", "separate", "fused_packed", "per_head"]
+    assert all(row["ms_median"] > 0 and row["shape"] == [1, 32, 64] for row in rows)
+    assert rows[0]["speed_vs_fused"] == 1.0
