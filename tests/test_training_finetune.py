@@ -409,3 +409,33 @@ def test_results_files_refuse_non_finite_scores_and_write_null_for_other_non_fin
     json.loads((tmp_path / "ok" / "results.json").read_text(), parse_constant=pytest.fail)  # no NaN / Infinity
     for line in (tmp_path / "ok" / "predictions.jsonl").read_text().splitlines():
         json.loads(line, parse_constant=pytest.fail)
+
+
+def test_finetuning_reads_the_clips_a_hub_copy_of_the_dataset_embeds(synthetic, tmp_path):
+    """A labelled set pushed to the Hub with its clips: ``push_to_hub`` embeds a ``Video`` column's files
+    (``embed_table_storage``) and keeps only their names. Written here as the Hub holds it (Parquet shards with the
+    features in their metadata), the video files deleted, then fine-tuned and tested from that folder."""
+    import shutil
+
+    from datasets import Video
+    from datasets.table import embed_table_storage
+
+    from hf_tiktokactions.data import load_videofolder
+    from hf_tiktokactions.training.finetune_inputs import resolve_data
+
+    videos, hub = tmp_path / "videos", tmp_path / "hub"
+    shutil.copytree(synthetic, videos)
+    for split, rows in load_videofolder(videos).items():
+        rows = rows.cast_column("video", Video(decode=False)).with_format("arrow")
+        rows = rows.map(embed_table_storage, batched=True, batch_size=10).with_format(None)
+        rows.to_parquet(str(hub / "data" / f"{split}-00000-of-00001.parquet"))
+    shutil.rmtree(videos)
+
+    args, training_args = parse(tmp_path / "nowhere", tmp_path / "run", "--dataset", hub, "--max_steps", 2)
+    data = resolve_data(args, 0)
+    assert data.train.embedded is not None and isinstance(data.train.sources()[0], bytes)
+    assert all("/" not in name and name.endswith(".mp4") for name in data.test.videos)  # names, not paths
+    results = finetune(args, training_args)
+    assert results["num_videos"] == 7 and results["split"] == "test"
+    predictions = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
+    assert sorted(p["video"] for p in predictions) == sorted(data.test.videos)

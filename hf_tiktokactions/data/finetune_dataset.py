@@ -24,23 +24,33 @@ import torch
 from torch.utils.data import Dataset
 
 from hf_tiktokactions.data.frame_cache import DecodedVideoCache
+from hf_tiktokactions.data.pretrain_dataset import VideoColumn
 from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices
 from hf_tiktokactions.data.transforms import EvalTransform, FinetuneTrainTransform, normalize_video
 from hf_tiktokactions.data.views import frames_needed, plan_views, view_clips
 from hf_tiktokactions.errors import VideoDecodeError
 
-__all__ = ["FinetuneVideoDataset", "MultiViewVideoDataset", "collate_clips", "video_paths"]
+__all__ = ["FinetuneVideoDataset", "MultiViewVideoDataset", "collate_clips", "video_paths", "video_sources"]
 
 SAMPLING_MODES = ("dense", "segment")
 
 
 def video_paths(rows: Any, video_column: str = "video") -> list[str]:
-    """Paths of a ``datasets.Dataset``'s video column (a string column, or a ``Video`` feature read as paths)."""
+    """Paths of a ``datasets.Dataset``'s video column (a string column, or a ``Video`` feature read as paths: for
+    clips embedded in the dataset, as ``push_to_hub`` writes them, only the file's name)."""
     feature = rows.features[video_column]
     if type(feature).__name__ == "Video":
         rows = rows.cast_column(video_column, type(feature)(decode=False))
         return [value["path"] for value in rows[video_column]]
     return [os.fspath(value) for value in rows[video_column]]
+
+
+def video_sources(rows: Any, video_column: str = "video") -> Sequence[Any]:
+    """What to decode for each row: for a ``Video`` feature a lazy column giving a row's embedded bytes before its
+    path (``VideoColumn``: the clips are never all in memory), else the paths."""
+    if type(rows.features[video_column]).__name__ == "Video":
+        return VideoColumn(rows, video_column)
+    return video_paths(rows, video_column)
 
 
 def _check_sampling(sampling: str) -> None:
@@ -52,7 +62,8 @@ class FinetuneVideoDataset(Dataset):
     """Training items: ``num_sample`` augmented copies of one clip per video.
 
     Args:
-        videos, labels: paths and class ids (same length).
+        videos, labels: what to decode (paths, or a lazy column of embedded clips: ``video_sources``) and class
+            ids (same length).
         num_frames, sampling_rate: T frames ``sampling_rate`` apart (``dense``) or T segments (``segment``).
         transform: uint8 (T, C, H, W) -> float (T, C, S, S), e.g. ``FinetuneTrainTransform``.
         num_sample: augmented copies per decoded clip.
@@ -60,6 +71,7 @@ class FinetuneVideoDataset(Dataset):
             this many failures in a row end training with a ``VideoDecodeError``.
         decoded_cache_bytes: keep up to this many bytes of decoded frames in each data-loading process
             (``DecodedVideoCache``; 0: decode on every read), for small sets read many times.
+        names: how warnings and errors name each video (default: ``videos`` themselves, when they are paths).
 
     Random draws come from torch's global generator (which Trainer seeds, and DataLoader seeds per worker).
     """
@@ -77,13 +89,15 @@ class FinetuneVideoDataset(Dataset):
         backend: str = "decord",
         max_consecutive_failures: int = 20,
         decoded_cache_bytes: int = 0,
+        names: Sequence[str] | None = None,
     ):
         _check_sampling(sampling)
-        if len(videos) != len(labels) or not videos:
+        if len(videos) != len(labels) or not len(videos):
             raise ValueError(
                 f"need as many labels as videos, and at least one video (got {len(videos)} and {len(labels)})"
             )
-        self.videos, self.labels = list(videos), [int(label) for label in labels]
+        self.videos, self.labels = _kept(videos), [int(label) for label in labels]
+        self.names = names
         self.transform = transform
         self.num_frames, self.sampling_rate, self.sampling = num_frames, sampling_rate, sampling
         self.num_sample, self.backend = num_sample, backend
@@ -111,13 +125,13 @@ class FinetuneVideoDataset(Dataset):
             try:
                 return self._item(index)
             except VideoDecodeError as error:
-                if self.videos[index] not in self._warned:
-                    self._warned.add(self.videos[index])
+                if _name(self, index) not in self._warned:
+                    self._warned.add(_name(self, index))
                     warnings.warn(f"skipping a training video that cannot be decoded: {error}", stacklevel=2)
                 index = int(torch.randint(0, len(self.videos), ()).item())
         raise VideoDecodeError(
             f"{self.max_consecutive_failures} training videos in a row could not be decoded "
-            f"(last: {self.videos[index]}); check the data"
+            f"(last: {_name(self, index)}); check the data"
         )
 
 
@@ -131,7 +145,8 @@ class MultiViewVideoDataset(Dataset):
 
     The frames the views share are resized once. ``normalize=False`` gives uint8 clips (a quarter of the bytes
     to pass from the workers and copy to the device); ``predict_multiview`` normalises those on the device.
-    ``decoded_cache_bytes``: as :class:`FinetuneVideoDataset`'s (a test split evaluated again and again).
+    ``decoded_cache_bytes``: as :class:`FinetuneVideoDataset`'s (a test split evaluated again and again);
+    ``names``: the videos' names for errors, where ``videos`` are embedded clips rather than paths.
     """
 
     def __init__(
@@ -149,10 +164,11 @@ class MultiViewVideoDataset(Dataset):
         backend: str = "decord",
         normalize: bool = True,
         decoded_cache_bytes: int = 0,
+        names: Sequence[str] | None = None,
     ):
         _check_sampling(sampling)
         self.normalize = normalize
-        self.videos, self.labels = list(videos), [int(label) for label in labels]
+        self.videos, self.labels, self.names = _kept(videos), [int(label) for label in labels], names
         self.num_frames, self.sampling_rate, self.sampling = num_frames, sampling_rate, sampling
         self.num_segments, self.num_crops = num_segments, num_crops
         self.transform = EvalTransform(input_size, short_side_size, num_crops)
@@ -167,6 +183,14 @@ class MultiViewVideoDataset(Dataset):
         return len(self.videos)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        try:
+            return self._item(index)
+        except VideoDecodeError as error:
+            if self.names is None:
+                raise
+            raise VideoDecodeError(f"{self.names[index]}: {error}") from None
+
+    def _item(self, index: int) -> dict[str, Any]:
         with self.frames.open(self.videos[index], self.backend) as reader:
             views, num_crops = plan_views(
                 reader.num_frames,
@@ -182,6 +206,15 @@ class MultiViewVideoDataset(Dataset):
         if self.normalize:
             clips = normalize_video(clips)
         return {"pixel_values": clips, "labels": torch.full((len(clips),), self.labels[index]), "index": index}
+
+
+def _kept(videos: Sequence[Any]) -> Sequence[Any]:
+    """A lazy column of embedded clips as it is (a list of it would hold every clip in memory), else a list."""
+    return videos if isinstance(videos, VideoColumn) else list(videos)
+
+
+def _name(dataset: FinetuneVideoDataset, index: int) -> str:
+    return str(dataset.names[index] if dataset.names is not None else dataset.videos[index])
 
 
 def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -171,8 +171,9 @@ class FinetuneArguments:
         default="videofolder",
         metadata={
             "help": (
-                "ucf101, hmdb51, kinetics400, ssv2, videofolder, or a datasets folder (save_to_disk) / Hub dataset id"
-                " with video and label columns"
+                "ucf101, hmdb51, kinetics400, ssv2, videofolder, or a datasets folder (save_to_disk, or a local copy of"
+                " a Hub dataset repository) / Hub dataset id with video (files, or clips embedded as push_to_hub stores"
+                " them) and label columns"
             )
         },
     )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from datasets import Dataset, DatasetDict
 
 from ..data import load_hmdb51, load_kinetics, load_ssv2, load_ucf101, load_videofolder
-from ..data.finetune_dataset import video_paths
+from ..data.finetune_dataset import video_paths, video_sources
 from ..errors import ConfigError
 from .arguments import FinetuneArguments
 from .protocol import protocol_of
@@ -26,12 +28,22 @@ DISPLAY_NAMES = {
 
 @dataclass
 class LabelledVideos:
-    """One split: paths, class ids and ids of the videos."""
+    """One split: the videos' paths (for clips embedded in the dataset, their file names), class ids and ids;
+    ``embedded``: the clips' bytes, read lazily, when the dataset holds them (a ``push_to_hub`` copy)."""
 
     name: str
     videos: list[str]
     labels: list[int]
     video_ids: list[str]
+    embedded: Sequence[Any] | None = None
+
+    def sources(self) -> Sequence[Any]:
+        """What the datasets decode: the embedded clips, else the paths."""
+        return self.videos if self.embedded is None else self.embedded
+
+    def error_names(self) -> list[str] | None:
+        """How errors name the videos when ``sources`` are not paths (which name themselves)."""
+        return None if self.embedded is None else self.videos
 
 
 @dataclass
@@ -74,7 +86,7 @@ def load_splits(args: FinetuneArguments) -> DatasetDict:
         try:
             loaded = datasets.load_from_disk(name)
         except (FileNotFoundError, ValueError) as error:
-            raise ConfigError(f"--dataset {name}: not a datasets folder written by save_to_disk ({error})") from error
+            loaded = _load_dataset_folder(name, error)
     else:
         try:
             loaded = datasets.load_dataset(name)
@@ -88,6 +100,19 @@ def load_splits(args: FinetuneArguments) -> DatasetDict:
     return loaded
 
 
+def _load_dataset_folder(name: str, not_saved: Exception) -> DatasetDict:
+    """A folder ``save_to_disk`` did not write: a local copy of a Hub dataset repository (data files, README)."""
+    import datasets
+
+    try:
+        return datasets.load_dataset(name)
+    except Exception as error:
+        raise ConfigError(
+            f"--dataset {name}: neither a folder written by save_to_disk ({not_saved}) nor a dataset repository "
+            f"folder that datasets.load_dataset reads ({type(error).__name__}: {error})"
+        ) from error
+
+
 def _labelled(rows: Dataset, name: str, limit: int | None, seed: int) -> LabelledVideos:
     for column in ("video", "label"):
         if column not in rows.column_names:
@@ -95,8 +120,11 @@ def _labelled(rows: Dataset, name: str, limit: int | None, seed: int) -> Labelle
     if limit is not None and limit < len(rows):
         keep = np.sort(np.random.default_rng(seed).permutation(len(rows))[:limit])
         rows = rows.select(keep.tolist())
-    ids = rows["video_id"] if "video_id" in rows.column_names else [Path(p).stem for p in video_paths(rows)]
-    return LabelledVideos(name, video_paths(rows), [int(label) for label in rows["label"]], list(ids))
+    paths = video_paths(rows)
+    ids = rows["video_id"] if "video_id" in rows.column_names else [Path(p).stem for p in paths]
+    sources = video_sources(rows)
+    embedded = sources if len(sources) and isinstance(sources[0], bytes) else None
+    return LabelledVideos(name, paths, [int(label) for label in rows["label"]], list(ids), embedded)
 
 
 def _has_labels(rows: Dataset) -> bool:

@@ -233,7 +233,7 @@ def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVi
         scale=(args.crop_scale_min, 1.0),
     )
     return FinetuneVideoDataset(
-        split.videos,
+        split.sources(),
         split.labels,
         transform,
         num_frames=args.num_frames,
@@ -242,6 +242,7 @@ def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVi
         num_sample=args.num_sample,
         backend=args.decode_backend,
         decoded_cache_bytes=args.decoded_cache_mb * 2**20,
+        names=split.error_names(),
     )
 
 
@@ -251,7 +252,7 @@ def _test_dataset(
     """uint8 clips, normalised on the device (by ``predict_multiview`` or the Trainer's ``compute_loss``);
     ``cached``: a split read again and again (the validation during training) keeps its decoded frames."""
     return MultiViewVideoDataset(
-        split.videos,
+        split.sources(),
         split.labels,
         num_frames=args.num_frames,
         sampling_rate=args.sampling_rate,
@@ -263,6 +264,7 @@ def _test_dataset(
         backend=args.decode_backend,
         normalize=False,
         decoded_cache_bytes=args.decoded_cache_mb * 2**20 if cached else 0,
+        names=split.error_names(),
     )
 
 
