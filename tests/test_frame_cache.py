@@ -89,3 +89,17 @@ def test_the_datasets_give_the_same_items_with_a_cache(videos):
     cached_views, plain_views = views(2**24), views(0)
     assert all(torch.equal(a, b) for a, b in zip(cached_views, plain_views, strict=True))
     assert np.mean([v.float().std().item() for v in plain_views]) > 1  # real pictures, not blank frames
+
+
+def test_a_clip_embedded_in_a_dataset_is_kept_by_its_bytes(videos):
+    """A dataset row read again gives a new ``bytes`` object holding the same clip: it is served from memory."""
+    cache = DecodedVideoCache(10 * 2**20)
+    clip = Path(videos[0]).read_bytes()
+    with cache.open(clip, "pyav") as reader:
+        first = reader.read([0, 3, 15])
+    row_read_again = bytes(bytearray(clip))
+    assert row_read_again is not clip
+    with cache.open(row_read_again, "pyav") as reader:
+        assert reader.backend == "cache" and reader.name == "<bytes video>"
+        assert torch.equal(reader.read([0, 3, 15]), first)
+    assert cache.bytes == 16 * FRAME_BYTES + len(clip)  # the clip's bytes count against the budget too

@@ -45,16 +45,16 @@ class DecodedVideoCache:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._videos: dict[str, tuple[torch.Tensor, float]] = {}
+        self._videos: dict[str | bytes, tuple[torch.Tensor, float]] = {}
 
     def __getstate__(self) -> dict:
         # a DataLoader sends the dataset to each worker: the frames stay in the process that decoded them
         return {**self.__dict__, "bytes": 0, "_videos": {}}
 
     def open(self, source: VideoSource, backend: str = "decord") -> VideoReader:
-        key = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+        key = _key(source)
         if key is not None and key in self._videos:
-            return _CachedReader(key, *self._videos[key])
+            return _CachedReader(_name(key), *self._videos[key])
         reader = open_video(source, backend)
         if key is None or self.bytes >= self.max_bytes:
             return reader
@@ -65,8 +65,19 @@ class DecodedVideoCache:
                 return open_video(source, backend)
             fps = reader.fps
         self._videos[key] = (frames, fps)
-        self.bytes += frames.numel()
-        return _CachedReader(key, frames, fps)
+        self.bytes += frames.numel() + (len(key) if isinstance(key, bytes) else 0)
+        return _CachedReader(_name(key), frames, fps)
+
+
+def _key(source: VideoSource) -> str | bytes | None:
+    """A path, or the clip itself when a dataset embeds it (its bytes are its identity); None for a file object."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return source if isinstance(source, bytes) else None
+
+
+def _name(key: str | bytes) -> str:
+    return key if isinstance(key, str) else "<bytes video>"  # as open_video names one
 
 
 __all__ = ["DecodedVideoCache"]
