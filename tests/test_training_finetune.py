@@ -439,3 +439,35 @@ def test_finetuning_reads_the_clips_a_hub_copy_of_the_dataset_embeds(synthetic, 
     assert results["num_videos"] == 7 and results["split"] == "test"
     predictions = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     assert sorted(p["video"] for p in predictions) == sorted(data.test.videos)
+
+
+def test_an_interrupted_finetuning_resumes_from_its_latest_complete_checkpoint(synthetic, tmp_path):
+    """6 steps saved every 3, then the folder as a run killed while saving step 6 leaves it (checkpoint-6 without its
+    trainer_state.json, written last; no final model, no results): ``--resume latest`` passes over checkpoint-6,
+    goes on from checkpoint-3 (its state is loaded: the history it carries is the resumed run's) and finishes."""
+    import shutil
+
+    out = tmp_path / "run"
+    steps = ("--max_steps", 6, "--save_strategy", "steps", "--save_steps", 3, "--logging_steps", 1)
+    small_test = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1)
+    finetune(*parse(synthetic, out, *steps, *small_test))
+    (out / "checkpoint-6" / "trainer_state.json").unlink()
+    shutil.rmtree(out / "final")
+    (out / "results.json").unlink()
+    state_file = out / "checkpoint-3" / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    state["log_history"][0]["mark"] = "kept in checkpoint-3"  # only a loaded checkpoint carries this
+    state_file.write_text(json.dumps(state))
+
+    finetune(*parse(synthetic, out, *steps, *small_test, "--resume", "latest"))
+    record = json.loads((out / "run_config.json").read_text())
+    assert record["resumed_from"] == str(out / "checkpoint-3")
+    assert record["log_history"][0].get("mark") == "kept in checkpoint-3"
+    assert [entry["step"] for entry in record["log_history"] if "loss" in entry] == [1, 2, 3, 4, 5, 6]
+    assert json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())["global_step"] == 6
+    assert (out / "results.json").is_file() and (out / "final").is_dir()
+
+    with pytest.raises(CheckpointError, match="not a finished Trainer checkpoint folder"):
+        finetune(*parse(synthetic, tmp_path / "other", "--resume", tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="give one of them"):
+        finetune(*parse(synthetic, tmp_path / "other", "--resume", "latest", "--resume_from_checkpoint", out))

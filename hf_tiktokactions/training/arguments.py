@@ -297,6 +297,13 @@ class FinetuneArguments:
     )
     eval_only: bool = field(default=False, metadata={"help": "skip training: test the --init_from classifier"})
     hardware: str | None = field(default=None, metadata={"help": "free text for results.json (default: detected)"})
+    resume: str | None = field(
+        default=None,
+        metadata={
+            "help": "a Trainer checkpoint folder (output_dir/checkpoint-N), or 'latest': the newest complete one in "
+            "output_dir, if any (--resume_from_checkpoint means the same)"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.sampling not in (None, "dense", "segment"):

@@ -43,6 +43,7 @@ from .optim import layer_decay_groups
 from .pretraining import versions
 from .results import write_test_results
 from .schedules import cosine_with_warmup
+from .trainer_checkpoints import resolve_trainer_resume
 
 
 def smooth_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
@@ -318,6 +319,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    resume_from = resolve_trainer_resume(_resume_option(args, training_args), output_dir)
     data: FinetuneData = resolve_data(args, training_args.seed)
     model, origin = build_classifier(args, data.class_names, output_dir)
     if args.gradient_checkpointing_blocks:
@@ -328,7 +330,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     learning_rates = schedule_learning_rates(args, total_train_batch(training_args), training_args.learning_rate)
     # The Trainer, checked against the launch's strategy, and the run record.
     trainer = _build_trainer(args, training_args, model, data, learning_rates)
-    record = _run_record(args, training_args, trainer, origin, data, learning_rates)
+    record = {**_run_record(args, training_args, trainer, origin, data, learning_rates), "resumed_from": resume_from}
     write_record = trainer.is_world_process_zero()
     if write_record:
         _write_run_config(output_dir, record)
@@ -336,7 +338,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     # Training (unless eval only): the final model in final/, the record completed.
     checkpoint = str(args.init_from or "scratch")
     if data.train is not None:
-        train_output = trainer.train()
+        train_output = trainer.train(resume_from_checkpoint=resume_from)
         record["distributed"] = applied_strategy(trainer.accelerator, trainer.model)  # as prepared for training
         require_requested_strategy(record["distributed"])
         checkpoint = str(output_dir / "final")
@@ -405,6 +407,14 @@ def _build_trainer(
     if fsdp_requested() and not trainer.is_fsdp_enabled:
         require_requested_strategy(applied_strategy(trainer.accelerator, model))
     return trainer
+
+
+def _resume_option(args: FinetuneArguments, training_args: TrainingArguments) -> str | None:
+    """``--resume``, or TrainingArguments' ``--resume_from_checkpoint`` (the same thing under Trainer's name)."""
+    theirs = training_args.resume_from_checkpoint
+    if args.resume and theirs and args.resume != theirs:
+        raise ConfigError(f"--resume {args.resume} and --resume_from_checkpoint {theirs}: give one of them")
+    return args.resume or theirs
 
 
 def _run_record(
