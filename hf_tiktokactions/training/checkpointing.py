@@ -28,6 +28,7 @@ import random
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -194,6 +195,30 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
+def newest_complete(
+    found: list[Path], problem_of: Callable[[Path], str | None], where: Path, announce: bool = True
+) -> Path | None:
+    """``--resume latest`` over ``found`` (oldest first): the newest checkpoint ``problem_of`` finds nothing wrong
+    with, a newer incomplete one skipped with a warning (when ``announce``). None when there is none yet; an error
+    when there are checkpoints but none is complete (starting over would silently throw them away)."""
+    skipped = []
+    for folder in reversed(found):
+        problem = problem_of(folder)
+        if problem is None:
+            if announce:
+                for name, reason in skipped:
+                    _warn(f"checkpoint {name} is incomplete ({reason}); resuming from {folder.name} instead")
+            return folder
+        skipped.append((folder.name, problem))
+    if found:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in skipped)
+        raise CheckpointError(
+            f"--resume latest: no complete checkpoint in {where} ({reasons}); "
+            "remove them (or pick another --output_dir) to start over"
+        )
+    return None
+
+
 def resolve_resume(resume: str | None, output_dir: str | Path, announce: bool = True) -> Path | None:
     """``None``, ``"latest"`` or an explicit checkpoint folder -> the folder to resume from.
 
@@ -204,23 +229,9 @@ def resolve_resume(resume: str | None, output_dir: str | Path, announce: bool = 
     if not resume:
         return None
     if resume == "latest":
-        found = completed_checkpoints(output_dir)
-        skipped = []
-        for folder in reversed(found):
-            problem = checkpoint_problem(folder)
-            if problem is None:
-                if announce:
-                    for name, reason in skipped:
-                        _warn(f"checkpoint {name} is incomplete ({reason}); resuming from {folder.name} instead")
-                return folder
-            skipped.append((folder, problem))
-        if found:
-            reasons = "; ".join(f"{folder.name}: {reason}" for folder, reason in skipped)
-            raise CheckpointError(
-                f"--resume latest: no complete checkpoint in {checkpoint_root(output_dir)} ({reasons}); "
-                "remove them (or pick another --output_dir) to start over"
-            )
-        return None
+        return newest_complete(
+            completed_checkpoints(output_dir), checkpoint_problem, checkpoint_root(output_dir), announce
+        )
     path = Path(resume)
     if not path.is_dir() or path.name.endswith(_PARTIAL_SUFFIX):
         raise CheckpointError(

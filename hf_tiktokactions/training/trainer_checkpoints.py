@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 from ..errors import CheckpointError
+from .checkpointing import newest_complete
 
 TRAINER_STATE = "trainer_state.json"
 _CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
@@ -51,23 +51,8 @@ def resolve_trainer_resume(resume: str | None, output_dir: str | Path) -> str | 
     if not resume:
         return None
     if resume == "latest":
-        found = trainer_checkpoints(output_dir)
-        skipped = []
-        for folder in reversed(found):
-            problem = trainer_checkpoint_problem(folder)
-            if problem is None:
-                for name, reason in skipped:
-                    message = f"checkpoint {name} is incomplete ({reason}); resuming from {folder.name}"
-                    print(f"warning: {message}", file=sys.stderr)
-                return str(folder)
-            skipped.append((folder.name, problem))
-        if found:
-            reasons = "; ".join(f"{name}: {reason}" for name, reason in skipped)
-            raise CheckpointError(
-                f"--resume latest: no complete checkpoint in {output_dir} ({reasons}); remove them (or pick another "
-                "--output_dir) to start over"
-            )
-        return None
+        latest = newest_complete(trainer_checkpoints(output_dir), trainer_checkpoint_problem, Path(output_dir))
+        return None if latest is None else str(latest)
     folder = Path(resume)
     problem = trainer_checkpoint_problem(folder) if folder.is_dir() else "no such folder"
     if problem is not None:
