@@ -1,4 +1,9 @@
-"""Test-wide settings: nothing reaches the network, and torch stays within the 2 cores of CI."""
+"""Test-wide settings: nothing reaches the network, and torch stays within the cores of CI.
+
+`.ci/run` runs the suite in one pytest-xdist worker per core: each worker then computes with one thread (and so
+do the processes it starts, through OMP_NUM_THREADS), so the workers never fight over a core. Tests that start
+ranks on the default rendezvous port (29500) share the xdist group ``rendezvous-port-29500`` (one worker runs them
+one after another); tests that start a local Ray cluster share ``ray``."""
 
 import os
 
@@ -12,7 +17,11 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+_THREADS = max(1, min(2, (os.cpu_count() or 1) // _WORKERS))
+if _WORKERS > 1:
+    os.environ["OMP_NUM_THREADS"] = str(_THREADS)
+torch.set_num_threads(_THREADS)
 
 
 @pytest.fixture

@@ -294,6 +294,7 @@ def test_bad_options_end_in_one_line(synthetic, tmp_path):
     assert run.returncode == 2 and run.stderr.strip().startswith("error: --init_from") and "Traceback" not in run.stderr
 
 
+@pytest.mark.xdist_group("rendezvous-port-29500")
 def test_two_cpu_ranks_under_torchrun(synthetic, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
