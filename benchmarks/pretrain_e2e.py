@@ -22,7 +22,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from hf_tiktokactions.data.collate import PretrainCollator
-from hf_tiktokactions.data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
+from hf_tiktokactions.data.epoch_keys import EpochKeySampler
+from hf_tiktokactions.data.pretrain_dataset import PretrainVideoDataset
 from hf_tiktokactions.data.transforms import normalize_video
 from hf_tiktokactions.machine import cpu_model
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining

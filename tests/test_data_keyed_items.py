@@ -5,7 +5,8 @@ from torch.utils.data import DataLoader
 from video_files import write_test_video
 
 from hf_tiktokactions.data.collate import PretrainCollator
-from hf_tiktokactions.data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
+from hf_tiktokactions.data.epoch_keys import EpochKeySampler
+from hf_tiktokactions.data.pretrain_dataset import PretrainVideoDataset
 
 
 def make_dataset(tmp_path, seed=0):
@@ -45,3 +46,33 @@ def test_sampler_order_follows_seed_and_epoch():
     sampler.set_epoch(1)
     assert [i for _, i in sampler] != [i for _, i in first]
     assert list(EpochKeySampler(10, seed=1)) == first
+
+
+def test_a_finetuning_item_draws_from_its_key_and_leaves_the_global_generators_alone(tmp_path):
+    """timm and torchvision augment from the global generators: a keyed item seeds them for itself and gives them
+    back as they were, so the main process's dropout and mixup draws do not depend on the items."""
+    import random
+
+    import numpy as np
+
+    from hf_tiktokactions.data.finetune_dataset import FinetuneVideoDataset
+    from hf_tiktokactions.data.transforms import FinetuneTrainTransform
+
+    paths = [write_test_video(tmp_path / f"v{i}.mp4", 24, 48, 64, pattern="motion", seed=i) for i in range(3)]
+
+    def dataset(seed=0):
+        return FinetuneVideoDataset(
+            paths, [0, 1, 2], FinetuneTrainTransform(32), num_frames=4, sampling_rate=2, seed=seed
+        )
+
+    first, second = dataset(), dataset()
+    torch.manual_seed(1)
+    before = (random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state())
+    a = first[(3, 1)]
+    after = (random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state())
+    assert before[0] == after[0] and np.array_equal(before[1], after[1]) and torch.equal(before[2], after[2])
+    second[(0, 2)]
+    torch.rand(5), random.random(), np.random.rand()  # other draws in between must not matter
+    assert torch.equal(a["pixel_values"], second[(3, 1)]["pixel_values"])
+    assert not torch.equal(a["pixel_values"], first[(4, 1)]["pixel_values"])
+    assert not torch.equal(a["pixel_values"], dataset(seed=1)[(3, 1)]["pixel_values"])

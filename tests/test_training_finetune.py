@@ -442,16 +442,34 @@ def test_finetuning_reads_the_clips_a_hub_copy_of_the_dataset_embeds(synthetic, 
     assert sorted(p["video"] for p in predictions) == sorted(data.test.videos)
 
 
-def test_an_interrupted_finetuning_resumes_from_its_latest_complete_checkpoint(synthetic, tmp_path):
-    """6 steps saved every 3, then the folder as a run killed while saving step 6 leaves it (checkpoint-6 without its
-    trainer_state.json, written last; no final model, no results): ``--resume latest`` passes over checkpoint-6,
-    goes on from checkpoint-3 (its state is loaded: the history it carries is the resumed run's) and finishes."""
+def _losses(output_dir: Path) -> list[float]:
+    history = json.loads((output_dir / "run_config.json").read_text())["log_history"]
+    return [entry["loss"] for entry in history if "loss" in entry]
+
+
+LOADER_WORKERS = {
+    "no-workers": ("--dataloader_num_workers", 0),
+    # the decoded-frame cache keeps the worker for the whole run (persistent workers)
+    "persistent-worker": ("--dataloader_num_workers", 1, "--decoded_cache_mb", 16),
+}
+
+
+@pytest.mark.parametrize("workers", LOADER_WORKERS, ids=list(LOADER_WORKERS))
+def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_checkpoint(synthetic, tmp_path, workers):
+    """6 steps (3 epochs of 2) saved every 3, then the folder as a run killed while saving step 6 leaves it
+    (checkpoint-6 without its trainer_state.json, written last; no final model, no results): ``--resume latest``
+    passes over checkpoint-6, goes on from checkpoint-3 (its state is loaded: the history it carries is the resumed
+    run's), in the middle of an epoch, and trains steps 4-6 exactly as the uninterrupted run did (the same
+    augmentations, mixup and drop path: with drop path 0.1 and mixup, any shifted draw changes the losses)."""
     import shutil
 
     out = tmp_path / "run"
     steps = ("--max_steps", 6, "--save_strategy", "steps", "--save_steps", 3, "--logging_steps", 1)
-    small_test = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1)
+    small_test = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1, *LOADER_WORKERS[workers])
     finetune(*parse(synthetic, out, *steps, *small_test))
+    uninterrupted = _losses(out)
+    history = json.loads((out / "run_config.json").read_text())["log_history"]
+    assert [entry["epoch"] for entry in history if "loss" in entry] == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
     (out / "checkpoint-6" / "trainer_state.json").unlink()
     shutil.rmtree(out / "final")
     (out / "results.json").unlink()
@@ -465,6 +483,7 @@ def test_an_interrupted_finetuning_resumes_from_its_latest_complete_checkpoint(s
     assert record["resumed_from"] == str(out / "checkpoint-3")
     assert record["log_history"][0].get("mark") == "kept in checkpoint-3"
     assert [entry["step"] for entry in record["log_history"] if "loss" in entry] == [1, 2, 3, 4, 5, 6]
+    assert _losses(out) == uninterrupted
     assert json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())["global_step"] == 6
     assert (out / "results.json").is_file() and (out / "final").is_dir()
 
@@ -472,3 +491,25 @@ def test_an_interrupted_finetuning_resumes_from_its_latest_complete_checkpoint(s
         finetune(*parse(synthetic, tmp_path / "other", "--resume", tmp_path / "missing"))
     with pytest.raises(ConfigError, match="give one of them"):
         finetune(*parse(synthetic, tmp_path / "other", "--resume", "latest", "--resume_from_checkpoint", out))
+
+
+def test_the_batches_do_not_depend_on_the_number_of_loader_workers(synthetic, tmp_path):
+    """Each item's clip and augmentations come from (seed, epoch, index): 4 steps over 2 epochs give the same losses
+    built in the main process and in 2 workers; another --data_seed gives other batches."""
+    steps = (
+        "--max_steps",
+        4,
+        "--logging_steps",
+        1,
+        "--eval_strategy",
+        "no",
+        "--test_num_segment",
+        1,
+        "--test_num_crop",
+        1,
+    )
+    finetune(*parse(synthetic, tmp_path / "main", *steps, "--dataloader_num_workers", 0))
+    finetune(*parse(synthetic, tmp_path / "workers", *steps, "--dataloader_num_workers", 2))
+    finetune(*parse(synthetic, tmp_path / "other", *steps, "--dataloader_num_workers", 0, "--data_seed", 1))
+    assert _losses(tmp_path / "main") == _losses(tmp_path / "workers")
+    assert _losses(tmp_path / "other")[0] != _losses(tmp_path / "main")[0]

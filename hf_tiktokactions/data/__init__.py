@@ -26,7 +26,8 @@ _EXPORTS = {
         "short_side_resize",
         "spatial_crop",
     ],
-    "pretrain_dataset": ["EpochKeySampler", "PretrainVideoDataset", "find_videos", "video_paths"],
+    "pretrain_dataset": ["PretrainVideoDataset", "find_videos", "video_paths"],
+    "epoch_keys": ["EpochKeySampler", "seeded_global_generators"],
     "streaming_dataset": ["StreamingPretrainDataset"],
     "collate": ["PretrainCollator"],
 }

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from hf_tiktokactions.data.epoch_keys import seeded_global_generators
 from hf_tiktokactions.data.frame_cache import DecodedVideoCache
 from hf_tiktokactions.data.pretrain_dataset import VideoColumn
 from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices
@@ -72,8 +73,12 @@ class FinetuneVideoDataset(Dataset):
         decoded_cache_bytes: keep up to this many bytes of decoded frames in each data-loading process
             (``DecodedVideoCache``; 0: decode on every read), for small sets read many times.
         names: how warnings and errors name each video (default: ``videos`` themselves, when they are paths).
+        seed: with the (epoch, index) keys of ``EpochKeySampler``, what every random draw of an item comes from.
 
-    Random draws come from torch's global generator (which Trainer seeds, and DataLoader seeds per worker).
+    ``dataset[(epoch, i)]`` builds the item with the global generators (which timm's and torchvision's
+    augmentations draw from) seeded by (seed, epoch, i): the same item in any worker, with any number of
+    workers, and in a resumed run. ``dataset[i]`` draws from the generators as they are (DataLoader seeds them
+    per worker).
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class FinetuneVideoDataset(Dataset):
         max_consecutive_failures: int = 20,
         decoded_cache_bytes: int = 0,
         names: Sequence[str] | None = None,
+        seed: int = 0,
     ):
         _check_sampling(sampling)
         if len(videos) != len(labels) or not len(videos):
@@ -103,6 +109,7 @@ class FinetuneVideoDataset(Dataset):
         self.num_sample, self.backend = num_sample, backend
         self.frames = DecodedVideoCache(decoded_cache_bytes)
         self.max_consecutive_failures = max_consecutive_failures
+        self.seed = seed
         self._warned: set[str] = set()
 
     def __len__(self) -> int:
@@ -120,7 +127,15 @@ class FinetuneVideoDataset(Dataset):
         clips = torch.stack([self.transform(frames) for _ in range(self.num_sample)])
         return {"pixel_values": clips, "labels": torch.full((self.num_sample,), self.labels[index]), "index": index}
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """``pixel_values`` float (num_sample, T, C, S, S), ``labels`` (num_sample,), ``index`` of the video used."""
+        if not isinstance(key, tuple):
+            return self._item_or_replacement(key)
+        epoch, index = key
+        with seeded_global_generators(self.seed, epoch, index):
+            return self._item_or_replacement(index)
+
+    def _item_or_replacement(self, index: int) -> dict[str, Any]:
         for _ in range(self.max_consecutive_failures):
             try:
                 return self._item(index)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler, get_worker_info
+from torch.utils.data import Dataset, get_worker_info
 
 from hf_tiktokactions.data.frame_cache import DecodedVideoCache
 from hf_tiktokactions.data.sampling import dense_clip_indices
@@ -33,7 +33,6 @@ from hf_tiktokactions.errors import VideoDecodeError
 from hf_tiktokactions.layout import resolved_path
 
 __all__ = [
-    "EpochKeySampler",
     "PretrainVideoDataset",
     "VideoColumn",
     "find_videos",
@@ -227,24 +226,3 @@ class PretrainVideoDataset(Dataset):
             f"{self.max_consecutive_failures} videos in a row could not be decoded (last: {skipped[-1]}); "
             "check the data (the first failures were warned about above)"
         )
-
-
-class EpochKeySampler(Sampler):
-    """Yields ``(epoch, index)`` keys in an order shuffled by (seed, epoch), the same on every rank, so a
-    distributed loader can shard the batches and ``PretrainVideoDataset`` can seed each item.
-
-    Call ``set_epoch`` (or the prepared DataLoader's ``set_epoch``) before each epoch.
-    """
-
-    def __init__(self, size: int, seed: int = 0) -> None:
-        self.size, self.seed, self.epoch = size, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self):
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
-        return iter([(self.epoch, int(i)) for i in order])

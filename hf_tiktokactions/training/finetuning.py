@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from transformers import EvalPrediction, Trainer, TrainerCallback, TrainingArgum
 from transformers.trainer_utils import set_seed
 
 from ..atomic_files import write_text_atomic
+from ..data.epoch_keys import EpochKeySampler
 from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset, collate_clips
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
 from ..errors import ConfigError
@@ -85,6 +87,19 @@ class StopOnDivergence(TrainerCallback):
             )
 
 
+class TellSamplerTheEpoch(TrainerCallback):
+    """Sets the ``EpochKeySampler``'s epoch as each epoch begins. Trainer's own ``set_epoch`` calls go through the
+    prepared loader, which does not reach a sampler under both a rank's shard and a resumed epoch's skip."""
+
+    def __init__(self) -> None:
+        self.sampler: EpochKeySampler | None = None
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if self.sampler is not None:
+            # state.epoch is whole at an epoch's start, and epoch + steps done / steps per epoch in a resumed one
+            self.sampler.set_epoch(math.floor(state.epoch + 1e-6))
+
+
 class VideoClassificationTrainer(Trainer):
     """``Trainer`` with the VideoMAE V2 fine-tuning recipe.
 
@@ -106,6 +121,8 @@ class VideoClassificationTrainer(Trainer):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.add_callback(StopOnDivergence())
+        self._epochs_to_sampler = TellSamplerTheEpoch()
+        self.add_callback(self._epochs_to_sampler)
         self.layer_decay, self.min_lr_ratio, self.warmup_start_ratio, self.mixup = (
             layer_decay,
             min_lr_ratio,
@@ -113,6 +130,26 @@ class VideoClassificationTrainer(Trainer):
             mixup,
         )
         self.label_smoother = None  # smoothing is applied to the targets in compute_loss
+
+    def _get_train_sampler(self, train_dataset=None):
+        """(epoch, index) keys for a ``FinetuneVideoDataset``, shuffled by (seed, epoch): its items then draw their
+        clips and augmentations from the key alone (same batches with any number of workers, and after a resume)."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if not isinstance(dataset, FinetuneVideoDataset):
+            return super()._get_train_sampler(train_dataset)
+        self._epochs_to_sampler.sampler = EpochKeySampler(len(dataset), dataset.seed)
+        return self._epochs_to_sampler.sampler
+
+    def get_train_dataloader(self):
+        """The loader draws its workers' base seeds from a generator of its own: a resumed run starts loader
+        iterators where the uninterrupted one did not (the skipped epoch's; with persistent workers, the next
+        epoch's), and drawing them from torch's global generator would shift every later dropout and drop-path draw.
+        Keyed items do not use those seeds."""
+        loader = super().get_train_dataloader()
+        if isinstance(self.train_dataset, FinetuneVideoDataset):
+            # Accelerate's prepared loader wraps the DataLoader that starts the iterators
+            getattr(loader, "base_dataloader", loader).generator = torch.Generator().manual_seed(self.args.seed)
+        return loader
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """Refuses weights that are not finite or have run away (checkpoints and the final model alike)."""
@@ -225,7 +262,7 @@ def _write_run_config(output_dir: Path, record: dict[str, Any]) -> None:
     write_text_atomic(output_dir / "run_config.json", json.dumps(record, indent=2) + "\n")
 
 
-def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVideoDataset:
+def _train_dataset(args: FinetuneArguments, split: LabelledVideos, seed: int) -> FinetuneVideoDataset:
     transform = FinetuneTrainTransform(
         args.input_size,
         flip=args.flip,
@@ -244,6 +281,7 @@ def _train_dataset(args: FinetuneArguments, split: LabelledVideos) -> FinetuneVi
         backend=args.decode_backend,
         decoded_cache_bytes=args.decoded_cache_mb * 2**20,
         names=split.error_names(),
+        seed=seed,
     )
 
 
@@ -386,6 +424,7 @@ def _build_trainer(
             switch_prob=args.mixup_switch_prob,
             label_smoothing=training_args.label_smoothing_factor,
         )
+    data_seed = training_args.data_seed if training_args.data_seed is not None else training_args.seed
     fsdp_version = (training_args.fsdp_plugin_args or {}).get("fsdp_version")
     if (fsdp_version is not None or fsdp_requested()) and not torch.cuda.is_available():
         # These arguments' gloo ranks (their PartialState) must exist before FSDP is made to apply to them.
@@ -395,7 +434,7 @@ def _build_trainer(
         model=model,
         args=training_args,
         data_collator=collate_clips,
-        train_dataset=_train_dataset(args, data.train) if data.train is not None else None,
+        train_dataset=_train_dataset(args, data.train, data_seed) if data.train is not None else None,
         eval_dataset=_test_dataset(args, data.eval, 1, 1, cached=True) if data.eval is not None else None,
         compute_metrics=single_view_metrics,
         layer_decay=args.layer_decay,

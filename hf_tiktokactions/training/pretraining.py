@@ -49,7 +49,8 @@ from tqdm.auto import tqdm
 
 from ..atomic_files import write_json_atomic, write_text_atomic
 from ..data.collate import PretrainCollator
-from ..data.pretrain_dataset import EpochKeySampler, PretrainVideoDataset
+from ..data.epoch_keys import EpochKeySampler
+from ..data.pretrain_dataset import PretrainVideoDataset
 from ..data.streaming_dataset import StreamingPretrainDataset
 from ..data.transforms import normalize_video
 from ..errors import ConfigError
