@@ -441,6 +441,16 @@ def test_finetuning_reads_the_clips_a_hub_copy_of_the_dataset_embeds(synthetic, 
     predictions = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     assert sorted(p["video"] for p in predictions) == sorted(data.test.videos)
 
+    # compare-init's target arm pre-trains on the training videos as files: it says so before pre-training anything
+    from hf_tiktokactions.training.experiments import CompareArguments, compare_init
+
+    compare = CompareArguments(
+        output_dir=str(tmp_path / "compare"), arms="target", seeds="0", finetune_args=f"--dataset {hub}"
+    )
+    with pytest.raises(ConfigError, match="holds its clips inside the dataset"):
+        compare_init(compare)
+    assert not (tmp_path / "compare" / "target-seed0").exists()
+
 
 def _losses(output_dir: Path) -> list[float]:
     history = json.loads((output_dir / "run_config.json").read_text())["log_history"]

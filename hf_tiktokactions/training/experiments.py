@@ -149,9 +149,9 @@ def _target_train_list(args: ExperimentArguments, path: Path) -> str:
     data = resolve_data(options, training.seed)
     if data.train.embedded is not None:
         raise ConfigError(
-            f"--dataset {args.dataset} holds its clips inside the dataset: the target arm (pre-training on the target "
-            "set) reads its training videos as files; use a copy of the dataset with video files, or --arms without "
-            "target"
+            f"--dataset {options.dataset} holds its clips inside the dataset: the target arm (pre-training on the "
+            "target set) reads its training videos as files; use a copy of the dataset with video files, or --arms "
+            "without target"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(video + "\n" for video in data.train.videos))
