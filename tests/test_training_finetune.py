@@ -295,33 +295,31 @@ def test_bad_options_end_in_one_line(synthetic, tmp_path):
 
 
 @pytest.mark.xdist_group("rendezvous-port-29500")
-def test_two_cpu_ranks_under_torchrun(synthetic, tmp_path):
+def test_two_cpu_ranks_under_torchrun_resume_exactly(synthetic, tmp_path):
+    """Two gloo ranks: 7 steps of 2 videos a rank (4 steps an epoch over the 14 training videos), saved every 5;
+    resumed from checkpoint-5, in the middle of the second epoch, the ranks train steps 6-7 as the uninterrupted run
+    did: each rank's shard of the second epoch's keyed batches, under the resume's skip (where Trainer's own
+    set_epoch does not reach the sampler)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        str(SCRIPT),
-        "--config",
-        str(RECIPE),
-        "--data_root",
-        str(synthetic),
-        "--output_dir",
-        str(tmp_path / "ddp"),
-        "--max_steps",
-        "2",
-        "--eval_strategy",
-        "no",
-        "--disable_tqdm",
-        "true",
-    ]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(SCRIPT)]
+    command += ["--config", str(RECIPE), "--data_root", str(synthetic), "--output_dir", str(tmp_path / "ddp")]
+    command += ["--max_steps", "7", "--per_device_train_batch_size", "2", "--save_strategy", "steps"]
+    command += ["--save_steps", "5", "--logging_steps", "1", "--eval_strategy", "no", "--disable_tqdm", "true"]
+    command += ["--test_num_segment", "1", "--test_num_crop", "1"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert json.loads((tmp_path / "ddp" / "run_config.json").read_text())["num_processes"] == 2
+    record = json.loads((tmp_path / "ddp" / "run_config.json").read_text())
+    assert record["num_processes"] == 2
+    epochs = [entry["epoch"] for entry in record["log_history"] if "loss" in entry]
+    assert epochs == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
     results = json.loads((tmp_path / "ddp" / "results.json").read_text())
     assert results["num_processes"] == 2 and results["num_videos"] == 7  # gathered without padding duplicates
+    uninterrupted = _losses(tmp_path / "ddp")
+
+    resumed = [*command, "--resume", str(tmp_path / "ddp" / "checkpoint-5")]
+    run = subprocess.run(resumed, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _losses(tmp_path / "ddp") == uninterrupted
 
 
 def test_every_recipe_parses():

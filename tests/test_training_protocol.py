@@ -102,7 +102,7 @@ def test_ssv2_training_clips_are_never_mirrored_and_take_one_frame_per_segment(b
         benchmarks["ssv2"], flip=True, sampling="dense", rand_augment="none", reprob=0.0, crop_scale_min=1.0
     )
     data = resolve_data(args, seed=0)
-    dataset = _train_dataset(args, data.train)
+    dataset = _train_dataset(args, data.train, seed=0)
     assert "HorizontalFlip" not in repr(dataset.transform.crop_flip)
     torch.manual_seed(0)
     for _ in range(6):
