@@ -3,7 +3,9 @@
 * ``fused`` (ours): one (3D, D) projection; q, k, v are strided views of its output (row stride 3D);
 * ``separate`` (transformers' ``VideoMAESelfAttention``): three (D, D) projections, row stride D;
 * ``fused_packed``: the fused projection, then q, k, v copied contiguous before attention;
-* ``per_head``: one batched matmul with a (3 heads, D, D/heads) weight, writing each head's q, k, v contiguous.
+* ``per_head``: one batched matmul with a (3 heads, D, D/heads) weight, writing each head's q, k, v contiguous;
+* ``fused_math``: ours with attention computed by SDPA's math backend (scores materialised, softmax, then a second
+  matmul) instead of the fused (flash) kernel, to see whether the kernel or the GEMMs are the slower part.
 
 Each variant is projection + ``scaled_dot_product_attention``; the output projection is the same for all and left
 out. Prints one JSON line per variant (median and min milliseconds over the rounds) and checks that they agree:
@@ -20,6 +22,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from hf_tiktokactions.machine import cpu_model
 
@@ -70,7 +73,17 @@ def variants(weight: torch.Tensor, bias: torch.Tensor, heads: int) -> dict:
         qkv = torch.matmul(x.unsqueeze(1), per_head_weight).add_(per_head_bias)  # (B, 3 heads, L, D/heads)
         return F.scaled_dot_product_attention(*qkv.view(b, 3, heads, length, dim // heads).unbind(1))
 
-    return {"fused": fused, "separate": separate, "fused_packed": fused_packed, "per_head": per_head}
+    def fused_math(x):
+        with sdpa_kernel(SDPBackend.MATH):
+            return F.scaled_dot_product_attention(*split_fused(x))
+
+    return {
+        "fused": fused,
+        "separate": separate,
+        "fused_packed": fused_packed,
+        "per_head": per_head,
+        "fused_math": fused_math,
+    }
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """Test-wide settings: nothing reaches the network, and torch stays within the cores of CI.
 
-`.ci/run` runs the suite in one pytest-xdist worker per core: each worker then computes with one thread (and so
-do the processes it starts, through OMP_NUM_THREADS), so the workers never fight over a core. Tests that start
-ranks on the default rendezvous port (29500) share the xdist group ``rendezvous-port-29500`` (one worker runs them
-one after another); tests that start a local Ray cluster share ``ray``."""
+`.ci/run` runs the suite in two passes. Tests marked ``distributed`` (they start ranks or Ray nodes that talk to
+each other, several processes at once) run first, one at a time, alone on the machine; the rest then run in one
+pytest-xdist worker per core, each worker computing with one thread (and so do the processes it starts, through
+OMP_NUM_THREADS), so the workers never fight over a core. Plain ``pytest`` runs everything one at a time."""
 
 import os
 

@@ -95,6 +95,6 @@ def test_attention_layout_compares_layouts_that_agree():
     )
     assert run.returncode == 0, run.stderr[-2000:]
     rows = [json.loads(line) for line in run.stdout.splitlines()]
-    assert [row["variant"] for row in rows] == ["fused", "separate", "fused_packed", "per_head"]
+    assert [row["variant"] for row in rows] == ["fused", "separate", "fused_packed", "per_head", "fused_math"]
     assert all(row["ms_median"] > 0 and row["shape"] == [1, 32, 64] for row in rows)
     assert rows[0]["speed_vs_fused"] == 1.0

@@ -194,7 +194,7 @@ def test_the_python_api_curates_with_an_options_dataclass(tmp_path, capsys):
     assert json.loads((tmp_path / "curated" / "curation_config.json").read_text())["preset"] == "ultrafast"
 
 
-@pytest.mark.xdist_group("rendezvous-port-29500")
+@pytest.mark.distributed
 def test_pretrain_subcommand_runs_under_accelerate_launch_with_two_processes(tmp_path):
     from hf_tiktokactions.data.synthetic import make_synthetic_actions
 

@@ -42,7 +42,7 @@ def _rows(output):
     return rows, [p is not None for p in index["clip_path"]]
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.distributed
 def test_local_and_ray_engines_give_the_same_index(videos, tmp_path):
     local = curate(videos, tmp_path / "local", OPTIONS, engine="local", workers=2, progress=False)
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")

@@ -181,7 +181,7 @@ def test_training_from_the_published_folder_reads_the_embedded_clips(curated, tm
         check_relative_paths(as_from_the_hub, "clip_path", base=None)
 
 
-@pytest.mark.xdist_group("rendezvous-port-29500")
+@pytest.mark.distributed
 def test_streaming_ranks_read_their_own_shards(curated, tmp_path):
     write_folder(curated, tmp_path / "published", PublishOptions(embed_clips=True), num_shards=2)
     with pytest.raises(ConfigError, match="--streaming reads a published index"):

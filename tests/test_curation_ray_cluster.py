@@ -71,7 +71,7 @@ def _check_the_storage_check(cluster: LocalRayCluster, output: Path, video: Path
     assert len(missing) == 2 and all(paths == ["/nowhere/v0.mp4"] for paths in missing.values())
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.distributed
 def test_a_two_node_cluster_curates_like_the_local_engine_and_survives_a_killed_node(tmp_path):
     videos = tmp_path / "videos"
     for i in range(VIDEOS):
@@ -107,7 +107,7 @@ def test_a_two_node_cluster_curates_like_the_local_engine_and_survives_a_killed_
     assert not [p for p in output.rglob("*") if ".tmp" in p.name]
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.distributed
 def test_detector_actors_run_on_the_node_that_declares_a_gpu(tmp_path):
     """A head without GPUs and a worker started with --num-gpus 1: the detector actor lands on the worker.
 

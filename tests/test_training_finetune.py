@@ -294,7 +294,7 @@ def test_bad_options_end_in_one_line(synthetic, tmp_path):
     assert run.returncode == 2 and run.stderr.strip().startswith("error: --init_from") and "Traceback" not in run.stderr
 
 
-@pytest.mark.xdist_group("rendezvous-port-29500")
+@pytest.mark.distributed
 def test_two_cpu_ranks_under_torchrun_resume_exactly(synthetic, tmp_path):
     """Two gloo ranks: 7 steps of 2 videos a rank (4 steps an epoch over the 14 training videos), saved every 5;
     resumed from checkpoint-5, in the middle of the second epoch, the ranks train steps 6-7 as the uninterrupted run

@@ -37,6 +37,9 @@ PRETRAIN = [
 QUICK = ["--report_to", "none", "--disable_tqdm", "true", "--dataloader_num_workers", "0", "--logging_steps", "1"]
 
 
+pytestmark = pytest.mark.distributed  # every test here starts ranks that talk to each other
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Path:
     """28 real H.264 clips (7 actions x 4), 64x64, 16 frames."""

@@ -55,7 +55,7 @@ def read_metrics(output: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in map(json.loads, (output / "metrics.jsonl").read_text().splitlines())}
 
 
-@pytest.mark.xdist_group("rendezvous-port-29500")
+@pytest.mark.distributed
 def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
     accelerate = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(TWO_CPU_PROCESSES)]
     result = run_pretrain(
