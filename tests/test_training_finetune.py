@@ -475,9 +475,9 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
     steps = ("--max_steps", 6, "--save_strategy", "steps", "--save_steps", 3, "--logging_steps", 1)
     small_test = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1, *LOADER_WORKERS[workers])
     finetune(*parse(synthetic, out, *steps, *small_test))
-    uninterrupted = _losses(out)
-    history = json.loads((out / "run_config.json").read_text())["log_history"]
-    assert [entry["epoch"] for entry in history if "loss" in entry] == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    logged = [entry for entry in json.loads((out / "run_config.json").read_text())["log_history"] if "loss" in entry]
+    assert [entry["epoch"] for entry in logged] == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    uninterrupted = [entry["loss"] for entry in logged]
     (out / "checkpoint-6" / "trainer_state.json").unlink()
     shutil.rmtree(out / "final")
     (out / "results.json").unlink()
@@ -504,18 +504,8 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
 def test_the_batches_do_not_depend_on_the_number_of_loader_workers(synthetic, tmp_path):
     """Each item's clip and augmentations come from (seed, epoch, index): 4 steps over 2 epochs give the same losses
     built in the main process and in 2 workers; another --data_seed gives other batches."""
-    steps = (
-        "--max_steps",
-        4,
-        "--logging_steps",
-        1,
-        "--eval_strategy",
-        "no",
-        "--test_num_segment",
-        1,
-        "--test_num_crop",
-        1,
-    )
+    steps = ("--max_steps", 4, "--logging_steps", 1, "--eval_strategy", "no")
+    steps += ("--test_num_segment", 1, "--test_num_crop", 1)
     finetune(*parse(synthetic, tmp_path / "main", *steps, "--dataloader_num_workers", 0))
     finetune(*parse(synthetic, tmp_path / "workers", *steps, "--dataloader_num_workers", 2))
     finetune(*parse(synthetic, tmp_path / "other", *steps, "--dataloader_num_workers", 0, "--data_seed", 1))
