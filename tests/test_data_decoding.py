@@ -72,6 +72,17 @@ def test_reads_exactly_the_requested_frames(indexed_video, backend):
 
 
 @backends
+@pytest.mark.parametrize("name", ["xvid.avi", "mpeg4.mp4"])
+def test_each_frame_of_an_mpeg4_part2_file_with_b_frames_reads_alone(tmp_path, backend, name):
+    # XviD AVIs (UCF101, HMDB51): a keyframe is decoded ahead of the frames shown just before it, so a seek to a
+    # wanted frame's own timestamp lands on that keyframe, after the frame went by.
+    path = write_test_video(tmp_path / name, 40, 48, 64, fps=25, codec="mpeg4", b_frames=2)
+    with open_video(path, backend) as reader:
+        assert reader.info.num_frames == 40
+        assert [frame_index_of(reader.read([index])[0]) for index in range(40)] == list(range(40))
+
+
+@backends
 def test_backends_agree_pixel_for_pixel_on_b_frame_content(tmp_path, backend):
     # a smooth moving pattern makes x264 use many B-frames, which the PyAV reader partly skips
     path = write_test_video(tmp_path / "motion.mp4", 90, 48, 64, fps=30, pattern="motion", noise=0.0)

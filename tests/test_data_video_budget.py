@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from video_files import write_test_video
+from video_files import frame_index_of, write_test_video
 
 from hf_tiktokactions.data.decoding import read_frames
 from hf_tiktokactions.data.transforms import short_side_resize
@@ -59,6 +59,16 @@ def test_decoding_matches_the_plain_reader_and_stays_within_the_decode_budget(vi
         decode_within(probed, [0, 200], VideoBudget(max_decoded_frames=100))
     frames = decode_within(probed, [251, 260], VideoBudget(max_decoded_frames=20))  # from the keyframe at 250
     assert frames.shape == (2, 3, 96, 128)
+
+
+@pytest.mark.parametrize("name", ["xvid.avi", "mpeg4.mp4"])
+def test_each_frame_of_an_mpeg4_part2_file_with_b_frames_decodes_alone(tmp_path: Path, name: str) -> None:
+    # the Space's reader: seeking to a wanted frame's own timestamp lands on the keyframe decoded ahead of it
+    path = write_test_video(tmp_path / name, 40, 48, 64, fps=25, codec="mpeg4", b_frames=2)
+    probed = probe_within(path, VideoBudget())
+    assert probed.num_frames == 40 and len(probed.keyframe_pts) >= 3  # more than one group of pictures
+    budget = VideoBudget(max_decoded_frames=40)
+    assert [frame_index_of(decode_within(probed, [index], budget)[0]) for index in range(40)] == list(range(40))
 
 
 def test_a_passed_deadline_stops_decoding(video: Path) -> None:

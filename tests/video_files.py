@@ -71,11 +71,13 @@ def write_test_video(
     noise: float = 6.0,
     codec: str = "libx264",
     display_rotation: int = 0,
+    b_frames: int | None = None,
 ) -> Path:
     """Write ``num_frames`` frames of ``pattern`` as an H.264 (yuv420p) MP4 at ``path``; returns the path.
 
     ``codec="mpeg4"`` with an ``.avi`` path writes MPEG-4 Part 2 in AVI, as UCF101 and HMDB51 are released (H.264
-    with B-frames in AVI has no frame timestamps: decoders return other frames than asked);
+    with B-frames in AVI has no frame timestamps: decoders return other frames than asked), with XviD's default of
+    up to 2 B-frames in a row (``b_frames``: how many; ``None`` is the codec's usual setting, x264 uses up to 3);
     ``codec="libvpx-vp9"`` with a ``.webm`` path writes VP9 WebM, as Something-Something V2 is released.
 
     ``height`` and ``width`` must be even (yuv420p). ``crf`` is x264's constant rate factor (lower = more
@@ -99,6 +101,8 @@ def write_test_video(
         stream.height, stream.width = (width, height) if turns % 2 else (height, width)
         stream.pix_fmt = "yuv420p"
         stream.options = _CODEC_OPTIONS.get(codec, {"crf": str(crf)})
+        if b_frames is not None or codec == "mpeg4":
+            stream.codec_context.max_b_frames = 2 if b_frames is None else b_frames
         for index in range(num_frames):
             if pattern == "index":
                 array = _index_frame(index, height, width)

@@ -45,6 +45,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
+from hf_tiktokactions.data.keyframe_seek import seek_point
 from hf_tiktokactions.display_rotation import quarter_turns, upright_array
 from hf_tiktokactions.errors import VideoDecodeError
 
@@ -218,7 +219,7 @@ class _TorchCodecReader(VideoReader):
 
 
 class _PyAVReader(VideoReader):
-    """Decodes from the keyframe before the first wanted frame; skips unwanted non-reference frames."""
+    """Decodes from the keyframe shown before the first wanted frame; skips unwanted non-reference frames."""
 
     backend = "pyav"
 
@@ -235,8 +236,14 @@ class _PyAVReader(VideoReader):
         if num_threads == 1:
             context.thread_type = "NONE"
         # Presentation timestamps of all frames, in display order: frame index i has pts self._pts[i].
-        pts = [packet.pts for packet in self._container.demux(self._stream) if packet.pts is not None]
+        pts, keyframes = [], []
+        for packet in self._container.demux(self._stream):
+            if packet.pts is not None:
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    keyframes.append(packet.pts)
         self._pts = np.sort(np.asarray(pts, dtype=np.int64))
+        self._keyframe_pts = sorted(keyframes)
         rate = self._stream.average_rate or self._stream.guessed_rate or 0
         # The upright size is known once a frame (and its display rotation) is decoded: `info` asks on demand.
         super().__init__(name, len(self._pts), float(rate))
@@ -247,7 +254,8 @@ class _PyAVReader(VideoReader):
         frames: torch.Tensor | None = None  # (U, H, W, 3), allocated at the first frame's upright size
         done = np.zeros(len(wanted), dtype=bool)
         found = 0
-        self._container.seek(int(self._pts[indices[0]]), backward=True, any_frame=False, stream=self._stream)
+        seek_to = seek_point(self._keyframe_pts, int(self._pts[indices[0]]))
+        self._container.seek(seek_to, backward=True, any_frame=False, stream=self._stream)
         context.flush_buffers()
 
         def take(decoded) -> int:

@@ -21,7 +21,6 @@ in ``ENV_NAMES`` (the Space documents them in ``spaces/README.md``).
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
 import time
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 
 from hf_tiktokactions.data.decoding import _broken, _load_source, _quiet_ffmpeg_logs
+from hf_tiktokactions.data.keyframe_seek import seek_point
 from hf_tiktokactions.data.transforms import short_side_resize
 from hf_tiktokactions.display_rotation import upright_array
 from hf_tiktokactions.errors import BudgetExceeded, VideoDecodeError
@@ -235,7 +235,7 @@ def _decode_groups(probed: ProbedVideo, targets: np.ndarray) -> list[list[int]]:
     keyframes = probed.keyframe_pts.tolist()
     groups: list[list[int]] = []
     for target in targets.tolist():
-        key = keyframes[max(0, bisect.bisect_right(keyframes, target) - 1)]
+        key = seek_point(keyframes, target)
         if groups and key <= groups[-1][-1]:
             groups[-1].append(target)
         else:
@@ -246,20 +246,21 @@ def _decode_groups(probed: ProbedVideo, targets: np.ndarray) -> list[list[int]]:
 def _decode_group(
     container,
     stream,
-    group: Sequence[int],
+    seek_to: int,
     remaining: set[int],
     keep: Callable[..., None],
     decoded: int,
     budget: VideoBudget,
     deadline: float | None,
 ) -> int:
-    """Decode from the keyframe before ``group[0]`` until the frames whose pts are in ``remaining`` went to ``keep``.
+    """Decode from the keyframe at ``seek_to`` (``keyframe_seek.seek_point``) until the frames whose pts are in
+    ``remaining`` went to ``keep``.
 
     ``decoded`` is the number of packets decoded so far for this video; returns it with this group's added.
     Raises ``BudgetExceeded`` past ``budget.max_decoded_frames`` packets or past the deadline.
     """
     context = stream.codec_context
-    container.seek(group[0], backward=True, any_frame=False, stream=stream)
+    container.seek(seek_to, backward=True, any_frame=False, stream=stream)
     context.flush_buffers()
     for packet in container.demux(stream):
         if packet.size == 0:  # the demuxer's end-of-stream marker
@@ -338,7 +339,8 @@ def decode_within(
                 remaining = {target for target in group if frames[slot_of[target]] is None}
                 if not remaining:
                     continue
-                decoded = _decode_group(container, stream, group, remaining, keep, decoded, budget, deadline)
+                seek_to = seek_point(probed.keyframe_pts, group[0])
+                decoded = _decode_group(container, stream, seek_to, remaining, keep, decoded, budget, deadline)
         except (BudgetExceeded, VideoDecodeError):
             raise
         except Exception as error:
