@@ -67,16 +67,29 @@ class Block(nn.Module):
 
 
 class OfficialVisionTransformer(nn.Module):
-    """Official ``VisionTransformer`` with ``use_mean_pooling=True``; input (B, C, T, H, W)."""
+    """Official ``VisionTransformer``; input (B, C, T, H, W). ``use_mean_pooling=False`` is a model fine-tuned with
+    ``--use_cls``: a final ``norm`` and no ``fc_norm``, the head reading token 0."""
 
-    def __init__(self, img=32, patch=8, frames=4, tubelet=2, dim=64, depth=2, heads=2, mlp_ratio=2.0, classes=6):
+    def __init__(
+        self,
+        img=32,
+        patch=8,
+        frames=4,
+        tubelet=2,
+        dim=64,
+        depth=2,
+        heads=2,
+        mlp_ratio=2.0,
+        classes=6,
+        use_mean_pooling=True,
+    ):
         super().__init__()
         self.patch_embed = nn.Module()
         self.patch_embed.proj = nn.Conv3d(3, dim, (tubelet, patch, patch), (tubelet, patch, patch))
         self.pos_embed = sinusoid_table((frames // tubelet) * (img // patch) ** 2, dim)  # not a parameter
         self.blocks = nn.ModuleList(Block(dim, heads, int(dim * mlp_ratio)) for _ in range(depth))
-        self.norm = nn.Identity()
-        self.fc_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.norm = nn.Identity() if use_mean_pooling else nn.LayerNorm(dim, eps=1e-6)
+        self.fc_norm = nn.LayerNorm(dim, eps=1e-6) if use_mean_pooling else None
         self.head = nn.Linear(dim, classes) if classes > 0 else nn.Identity()
         generator = torch.Generator().manual_seed(0)
         with torch.no_grad():
@@ -88,7 +101,7 @@ class OfficialVisionTransformer(nn.Module):
         x = x + self.pos_embed.type_as(x)
         for block in self.blocks:
             x = block(x)
-        return self.fc_norm(self.norm(x).mean(1))
+        return self.fc_norm(x.mean(1)) if self.fc_norm is not None else self.norm(x[:, 0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))

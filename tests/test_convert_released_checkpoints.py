@@ -249,3 +249,64 @@ def test_a_vit_g_shaped_release_with_patch_14_converts(tmp_path):
     x = torch.randn(2, 4, 3, 28, 28, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         torch.testing.assert_close(ours(x).logits, official(x.transpose(1, 2)), atol=1e-5, rtol=0)
+
+
+def test_deepspeed_fp16_use_cls_and_wrapped_releases_give_the_official_outputs(tmp_path):
+    """Files as other official runs leave them: DeepSpeed's fp16 weights beside its bookkeeping, a model fine-tuned
+    with ``--use_cls`` (the head reads token 0), and weights under ``backbone.`` or ``module._orig_mod.``."""
+    import collections
+
+    from hf_tiktokactions.modeling.conversion import convert
+
+    official = OfficialVisionTransformer().eval()
+    fp16 = {key: value.half() for key, value in official.state_dict().items()}
+    shapes = collections.OrderedDict((key, value.shape) for key, value in fp16.items())
+    deepspeed = {"module": fp16, "param_shapes": [shapes], "ds_config": {"fp16": {"enabled": True}}}
+    save_numpy1_checkpoint({**deepspeed, "args": numpy1_args(), "epoch": 29}, tmp_path / "ds.pth")
+    use_cls = OfficialVisionTransformer(use_mean_pooling=False).eval()
+    save_numpy1_checkpoint({"module": use_cls.state_dict(), "args": numpy1_args()}, tmp_path / "cls.pth")
+    for prefix in ("backbone.", "module._orig_mod."):
+        state = {prefix + key: value for key, value in official.state_dict().items()}
+        torch.save({"model": state, "args": numpy1_args()}, tmp_path / f"{prefix.rstrip('.')}.pth")
+    x = clip()
+
+    report = convert(tmp_path / "ds.pth", tmp_path / "ds")
+    assert report["source_dtypes"] == ["float16"]
+    converted = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "ds").eval()
+    assert {param.dtype for param in converted.parameters()} == {torch.float32}  # fp32 input works as it is
+    rounded = OfficialVisionTransformer().eval()
+    rounded.load_state_dict({key: value.float() for key, value in fp16.items()})  # what the official code runs
+    with torch.no_grad():
+        torch.testing.assert_close(converted(x).logits, rounded(x.transpose(1, 2)), atol=1e-5, rtol=0)
+
+    convert(tmp_path / "cls.pth", tmp_path / "cls")
+    converted = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "cls").eval()
+    assert not converted.config.use_mean_pooling
+    with torch.no_grad():
+        torch.testing.assert_close(converted(x).logits, use_cls(x.transpose(1, 2)), atol=1e-5, rtol=0)
+
+    for name in ("backbone", "module._orig_mod"):
+        convert(tmp_path / f"{name}.pth", tmp_path / name)
+        converted = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / name).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(converted(x).logits, official(x.transpose(1, 2)), atol=1e-5, rtol=0)
+
+
+def test_a_learnt_position_table_is_refused_and_pretraining_masks_come_from_the_args(tmp_path):
+    from hf_tiktokactions.errors import CheckpointError
+    from hf_tiktokactions.modeling.conversion import convert
+
+    state = OfficialVisionTransformer().state_dict()
+    learnt = torch.randn(1, 32, 64, generator=torch.Generator().manual_seed(0))
+    torch.save({"module": {**state, "pos_embed": learnt}}, tmp_path / "learnt.pth")
+    with pytest.raises(CheckpointError, match="pos_embed is a learnt position table"):
+        convert(tmp_path / "learnt.pth", tmp_path / "learnt")
+    assert not (tmp_path / "learnt").exists()
+
+    pretraining = VideoMAEv2ForPreTraining(VideoMAEv2Config.from_preset("vit-tiny")).state_dict()
+    v1_args = argparse.Namespace(num_frames=4, input_size=32, mask_type="tube", mask_ratio=0.75, normlize_target=False)
+    torch.save({"model": pretraining, "args": v1_args}, tmp_path / "v1.pth")
+    convert(tmp_path / "v1.pth", tmp_path / "v1")
+    config = VideoMAEv2Config.from_pretrained(tmp_path / "v1")
+    # VideoMAE V1 decodes every masked token: no running-cell decoder mask
+    assert (config.mask_ratio, config.decoder_mask_ratio, config.norm_pix_loss) == (0.75, 0.0, False)

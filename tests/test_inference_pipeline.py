@@ -129,6 +129,30 @@ def test_transformers_default_sampling_would_serve_the_model_other_probabilities
     assert moved > 0.01
 
 
+def test_the_processor_takes_frames_in_every_form_transformers_processors_take(export_and_videos):
+    """A list of frames is one video (the MCG-NJU cards' ``list(np.random.randn(16, 3, 224, 224))``), as arrays
+    (H, W, C) or (C, H, W), tensors or PIL images; a list of such lists is a batch."""
+    from PIL import Image
+    from transformers import AutoVideoProcessor
+
+    export, files = export_and_videos
+    processor = AutoVideoProcessor.from_pretrained(export, trust_remote_code=True)
+    frames, _ = shipped_processor.read_video_frames(str(files["mp4-h264"]), lambda metadata: range(12))
+    video = frames.permute(0, 2, 3, 1).numpy()  # (T, H, W, C) uint8
+    expected = processor(video, do_sample_frames=True, return_tensors="pt")["pixel_values"]
+    assert expected.shape == (1, 4, 3, 32, 32)  # the model's 4 frames of the 12
+    forms = {
+        "list of (H, W, C) arrays": list(video),
+        "list of (C, H, W) tensors": list(frames),
+        "list of PIL images": [Image.fromarray(frame) for frame in video],
+    }
+    for name, form in forms.items():
+        assert torch.equal(processor(form, do_sample_frames=True, return_tensors="pt")["pixel_values"], expected), name
+    batch = processor([list(video), list(video[::-1])], do_sample_frames=True, return_tensors="pt")["pixel_values"]
+    assert batch.shape == (2, 4, 3, 32, 32) and torch.equal(batch[:1], expected)
+    assert not torch.equal(batch[1:], expected)
+
+
 def test_the_rotated_phone_video_reaches_the_model_upright(export_and_videos):
     export, files = export_and_videos
     if "mp4-phone-rotated" not in files:

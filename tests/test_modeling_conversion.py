@@ -11,6 +11,7 @@ import torch
 from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
 from hf_tiktokactions.errors import CheckpointError
 from hf_tiktokactions.modeling.conversion import convert
+from hf_tiktokactions.modeling.modeling_videomaev2 import sinusoid_position_table
 
 
 class NotAllowListed:
@@ -40,7 +41,7 @@ def official_finetuned_checkpoint(path, num_labels: int = 6) -> dict[str, torch.
     fixed position table that such files can carry."""
     state = random_state(VideoMAEv2ForVideoClassification(tiny_config(num_labels=num_labels)))
     official = {k.removeprefix("encoder."): v for k, v in state.items()}
-    official["pos_embed"] = torch.zeros(1, 32, 64)
+    official["pos_embed"] = sinusoid_position_table(32, 64)
     torch.save({"module": official, "args": argparse.Namespace(num_frames=4, input_size=32)}, path)
     return state
 

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEModel
+from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification, VideoMAEModel
 
-from hf_tiktokactions import VideoMAEv2ForPreTraining, VideoMAEv2Model
+from hf_tiktokactions import VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification, VideoMAEv2Model
 from hf_tiktokactions.modeling import tube_mask
 from hf_tiktokactions.modeling.conversion import convert
 
@@ -60,6 +60,21 @@ def test_encoder_matches_transformers_videomae_model(tmp_path, masked):
         got = ours(x, bool_masked_pos=mask).last_hidden_state
     assert got.shape == expected.shape
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("use_mean_pooling", [True, False])
+def test_classifier_matches_transformers_videomae_classifier(tmp_path, use_mean_pooling):
+    # use_mean_pooling=False is how MCG-NJU/videomae-base is configured, so what its fine-tuning tutorial gives:
+    # the final layernorm, then token 0
+    config = VideoMAEConfig(**SMALL, use_mean_pooling=use_mean_pooling, num_labels=5)
+    theirs = randomise(VideoMAEForVideoClassification(config))
+    theirs.save_pretrained(tmp_path / "theirs")
+    convert(tmp_path / "theirs", tmp_path / "ours")
+    ours = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "ours").eval()
+    assert ours.config.use_mean_pooling == use_mean_pooling
+    x = clip()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x).logits, theirs(x).logits, atol=1e-5, rtol=0)
 
 
 def test_pretraining_loss_matches_transformers_with_decoder_ratio_zero(tmp_path):

@@ -106,7 +106,7 @@ class VideoMAEv2Config(PretrainedConfig):
             grows linearly from 0 to ``drop_path_rate`` over the encoder blocks.
         layer_scale_init_value: LayerScale init (0 disables it, the official default).
         use_mean_pooling: classification by mean pooling + ``fc_norm`` (official); when False the
-            encoder keeps its final ``norm`` and classifies from it.
+            encoder keeps its final ``norm`` and classifies from token 0 (official ``--use_cls``).
         add_pooling_layer: the bare encoder (``VideoMAEv2Model``, ``AutoModel``) ends with mean pooling +
             ``fc_norm`` and returns ``pooler_output`` (OpenGVLab's Hub encoders and their ``extract_features``).
         head_dropout: dropout before the classification head (official ``fc_drop_rate``).

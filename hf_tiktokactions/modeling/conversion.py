@@ -3,7 +3,9 @@ model folders (and check our own folders the same way, for ``--init_from``).
 
 Official checkpoints (OpenGVLab/VideoMAEv2) are pickles ``{'model' | 'module': state_dict, 'args': Namespace}``
 whose keys already use our names (``encoder.blocks.{i}.attn.qkv.weight`` for pre-training, ``blocks.*`` for
-fine-tuned or distilled models), sometimes under ``module.`` or ``_orig_mod.``. transformers VideoMAE folders
+fine-tuned or distilled models), sometimes under ``module.``, ``_orig_mod.`` or ``backbone.`` (in any nesting).
+DeepSpeed runs save their weights in fp16; every converted tensor is float32, as the official code's fp32 model
+holds them once loaded. transformers VideoMAE folders
 use separate query/key/value linears that are fused here. OpenGVLab's Hub folders hold the official fine-tuning
 model under ``model.`` with its sizes in ``config.json``'s ``model_config``. Files are read without running
 anything from them (``checkpoint_files``). Every key is accounted for: anything missing, left over or
@@ -31,7 +33,7 @@ from .modeling_videomaev2 import (
 )
 
 TASKS = ("pretraining", "classification", "encoder")
-_PREFIXES = ("_orig_mod.", "module.", "model.")
+_PREFIXES = ("_orig_mod.", "module.", "model.", "backbone.")
 _DECODER_KEYS = re.compile(r"^(decoder\.|encoder_to_decoder\.|mask_token$)")
 _HEAD_KEYS = re.compile(r"^(fc_norm|head)\.")
 # Fixed sinusoid tables: official fine-tuned checkpoints may carry them; ours are recomputed buffers.
@@ -46,15 +48,17 @@ class ConvertedCheckpoint:
     source_format: str  # "official" or "transformers"
     config_overrides: dict = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
+    source_dtypes: list[str] = field(default_factory=list)  # of the tensors loaded, before the cast to float32
 
 
 def load_official_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read an official ``.pth`` (or a plain state-dict ``.safetensors``) without running code from it
     (``checkpoint_files``).
 
-    Returns the state dict with ``module.`` / ``_orig_mod.`` / ``model.`` prefixes removed (the tensors are not
-    copied; a memory-mapped file stays mapped) and the training args that some checkpoints carry (as a dict;
-    empty when absent). Everything else in the file (optimizer state, scaler) is dropped at once.
+    Returns the state dict with ``module.`` / ``_orig_mod.`` / ``model.`` / ``backbone.`` prefixes removed in any
+    order and nesting (``module._orig_mod.blocks...``; the official fine-tuning strips ``backbone.`` too), the
+    tensors not copied (a memory-mapped file stays mapped), and the training args that some checkpoints carry (as
+    a dict; empty when absent). Everything else in the file (optimizer state, scaler) is dropped at once.
     """
     if path.suffix == ".safetensors":
         raw, args = load_safetensors(path), {}
@@ -65,11 +69,14 @@ def load_official_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict]
         value = raw.pop(key)
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{path}: {key!r} is a {type(value).__name__}, not a tensor")
-        for prefix in _PREFIXES:
-            while key.startswith(prefix):
-                key = key[len(prefix) :]
-        state[key] = value
+        state[_without_wrapper_prefixes(key)] = value
     return state, args
+
+
+def _without_wrapper_prefixes(key: str) -> str:
+    while prefix := next((p for p in _PREFIXES if key.startswith(p)), None):
+        key = key[len(prefix) :]
+    return key
 
 
 def _unwrap(checkpoint, path: Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -89,16 +96,31 @@ def _unwrap(checkpoint, path: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def official_to_ours(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Official names -> ours: fine-tuned encoder keys get the ``encoder.`` prefix; position tables are dropped."""
+    """Official names -> ours: fine-tuned encoder keys get the ``encoder.`` prefix; position tables are dropped
+    after checking that they are the fixed sinusoid tables ours recompute (a learnt table cannot be kept)."""
     converted, dropped = {}, []
     for key, value in state.items():
         if _POSITION_KEYS.search(key):
+            _check_sinusoid_table(key, value)
             dropped.append(key)
             continue
         if not (key.startswith("encoder.") or _DECODER_KEYS.match(key) or _HEAD_KEYS.match(key)):
             key = "encoder." + key
         converted[key] = value
     return converted, dropped
+
+
+def _check_sinusoid_table(key: str, table: torch.Tensor) -> None:
+    """Raise unless ``table`` ((1, N, D) or (N, D)) is the fixed sin/cos table of its size."""
+    if table.dim() not in (2, 3) or (table.dim() == 3 and table.shape[0] != 1):
+        raise CheckpointError(f"{key} has shape {tuple(table.shape)}; expected a (1, tokens, dim) position table")
+    expected = sinusoid_position_table(*table.shape[-2:])[0]
+    difference = (table.reshape(expected.shape).float() - expected).abs().max().item()
+    if difference > 1e-3:  # fp16 checkpoints round the table by up to 5e-4
+        raise CheckpointError(
+            f"{key} is a learnt position table (it differs from the fixed sin/cos table by up to {difference:.3g}); "
+            "VideoMAE V2 uses the fixed table, and a learnt one cannot be converted"
+        )
 
 
 _TRANSFORMERS_BLOCK = {
@@ -280,6 +302,11 @@ def read_checkpoint(source: str | Path) -> ConvertedCheckpoint:
         overrides["image_size"] = int(args["input_size"])
     if "tubelet_size" in args:
         overrides["tubelet_size"] = int(args["tubelet_size"])
+    if "mask_ratio" in args:  # pre-training args; VideoMAE V1's have no decoder mask (it decodes every masked token)
+        overrides["mask_ratio"] = float(args["mask_ratio"])
+        overrides["decoder_mask_ratio"] = float(args.get("decoder_mask_ratio", 0.0))
+    if "normlize_target" in args:  # the official spelling
+        overrides["norm_pix_loss"] = bool(args["normlize_target"])
     return ConvertedCheckpoint(converted, "official", overrides, dropped)
 
 
@@ -346,8 +373,9 @@ def build_model(
     The model is made on the meta device and the checkpoint's tensors are assigned into it (no second copy of
     the weights). Only what the task explains may be new: a head (and ``fc_norm``) for a classifier made from a
     checkpoint without one, and, with ``new_decoder``, the decoder of a pre-training model started from an
-    encoder. Anything else missing, left over, mis-shaped or not floating point is one error. Returns the model
-    and the keys that were initialised rather than loaded.
+    encoder. Anything else missing, left over, mis-shaped or not floating point is one error. Tensors in another
+    floating type (fp16 from DeepSpeed, bf16) become float32, as loading into the official fp32 model makes them.
+    Returns the model and the keys that were initialised rather than loaded.
     """
     if task not in TASKS:
         raise CheckpointError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
@@ -402,6 +430,8 @@ def build_model(
     ]
     if problems:
         raise CheckpointError("checkpoint does not match the model: " + "; ".join(problems))
+    checkpoint.source_dtypes = sorted({str(value.dtype).removeprefix("torch.") for value in state.values()})
+    state = {key: value.float() for key, value in state.items()}  # no copy of a float32 tensor
     model.load_state_dict(state, strict=False, assign=True)
     initialised = sorted(k for k in expected if k not in state)
     _materialise(model, initialised)
@@ -476,6 +506,7 @@ def convert(
         "preset": preset,
         "architecture": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
+        "source_dtypes": checkpoint.source_dtypes,
         "dropped_keys": sorted(checkpoint.dropped),
         "initialised_keys": initialised,
         "loaded_tensors": len(model.state_dict()) - len(initialised),

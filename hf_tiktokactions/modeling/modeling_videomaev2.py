@@ -564,8 +564,10 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
 class VideoMAEv2ForVideoClassification(VideoMAEv2PreTrainedModel):
     """Official fine-tuning model: encoder without final norm, mean over tokens, ``fc_norm``, dropout, ``head``.
 
-    With ``use_mean_pooling=False`` the encoder keeps its final ``norm`` and the tokens are still averaged
-    (the official code would take token 0, which without a CLS token is an arbitrary patch).
+    With ``use_mean_pooling=False`` (official ``--use_cls``; transformers' ``VideoMAEForVideoClassification``
+    with ``use_mean_pooling=False``, as ``MCG-NJU/videomae-base`` is configured) the encoder keeps its final
+    ``norm`` and the head reads token 0, as both do (there is no CLS token: it is the first patch of the first
+    tubelet), so their fine-tuned checkpoints convert to the same predictions.
     """
 
     # Loading a pre-training folder: its decoder and final encoder norm are not used here.
@@ -600,9 +602,7 @@ class VideoMAEv2ForVideoClassification(VideoMAEv2PreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         x, hidden_states = self.encoder.encode(pixel_values, None, output_hidden_states)
-        pooled = x.mean(dim=1)
-        if self.fc_norm is not None:
-            pooled = self.fc_norm(pooled)
+        pooled = self.fc_norm(x.mean(dim=1)) if self.fc_norm is not None else x[:, 0]
         logits = self.head(self.head_dropout(pooled))
 
         loss = None

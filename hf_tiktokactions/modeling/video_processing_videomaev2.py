@@ -18,6 +18,8 @@ transformers and (to read files) PyAV, never this package.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -185,6 +187,10 @@ class VideoMAEv2VideoProcessor(BaseVideoProcessor):
     def preprocess(self, videos, **kwargs) -> BatchFeature:
         """``videos``: a path, decoded frames, or a list of those -> ``pixel_values`` (B, T, C, crop, crop).
 
+        Decoded frames are a (T, H, W, C) / (T, C, H, W) array or tensor, or a list of frames ((H, W, C) /
+        (C, H, W) arrays or PIL images: one video, as transformers' video processors take it); a list of such
+        lists, or a (B, T, ...) array, is a batch.
+
         A path gives the model's clip unless ``do_sample_frames=False`` is passed (then every frame); decoded
         frames are sampled when ``do_sample_frames`` (the call's, else the config's) is true.
         """
@@ -194,7 +200,7 @@ class VideoMAEv2VideoProcessor(BaseVideoProcessor):
         return_tensors = kwargs.pop("return_tensors", None)
         settings = {name: getattr(self, name, None) for name in self.valid_kwargs.__annotations__}
         settings.update({name: value for name, value in kwargs.items() if value is not None})
-        batch = list(videos) if isinstance(videos, (list, tuple)) else [videos]
+        batch = _as_videos(videos)
         clips = []
         for video in batch:
             sample = (
@@ -220,6 +226,43 @@ class VideoMAEv2VideoProcessor(BaseVideoProcessor):
             std = torch.tensor(settings["image_std"], dtype=torch.float32).view(1, -1, 1, 1)
             video = (video - mean) / std
         return video
+
+
+def _as_videos(videos) -> list:
+    """What ``preprocess`` was given -> a list of videos, each a path or (T, ...) frames."""
+    if isinstance(videos, (str, os.PathLike)):
+        return [os.fspath(videos)]
+    if not isinstance(videos, (list, tuple)):
+        array = videos if isinstance(videos, torch.Tensor) else np.asarray(videos)
+        return list(array) if array.ndim == 5 else [array]
+    if not videos:
+        raise ValueError("no video given: pass a path, frames, or a list of those")
+    if all(_is_frame(item) for item in videos):  # the frames of one video
+        return [np.stack([_frame_array(frame) for frame in videos])]
+    return [
+        np.stack([_frame_array(frame) for frame in item])
+        if isinstance(item, (list, tuple))
+        else os.fspath(item)
+        if isinstance(item, os.PathLike)
+        else item
+        for item in videos
+    ]
+
+
+def _is_pil_image(item) -> bool:
+    return hasattr(item, "convert") and hasattr(item, "getbands")
+
+
+def _is_frame(item) -> bool:
+    """A PIL image, or an (H, W, C) / (C, H, W) array or tensor."""
+    return _is_pil_image(item) or getattr(item, "ndim", None) == 3
+
+
+def _frame_array(frame) -> np.ndarray:
+    """One frame -> an array: a PIL image as RGB (H, W, 3), an array or tensor as it is."""
+    if _is_pil_image(frame):
+        return np.asarray(frame.convert("RGB"))
+    return frame.numpy() if isinstance(frame, torch.Tensor) else np.asarray(frame)
 
 
 def _get(size, key: str):
