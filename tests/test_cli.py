@@ -156,6 +156,28 @@ def test_both_spellings_give_the_same_options_on_a_training_step():
     assert training.output_dir == "f" and finetune.model_preset == "vit-tiny"
 
 
+@pytest.mark.parametrize(
+    "step, line, says",
+    [
+        ("pretrain", "num_frames: [4, 8]", "num_frames takes one value, got [4, 8]"),
+        ("finetune", "per_device_train_batch_size: 2.5", "per_device_train_batch_size: 2.5 is not a valid int"),
+        ("finetune", "report_to: none", None),  # a list option given one string, as on the command line
+        ("finetune", "num_train_epochs: 3", None),  # an integer where a float belongs
+    ],
+)
+def test_a_recipe_value_of_the_wrong_type_is_named_in_one_line(tmp_path, capsys, step, line, says):
+    from hf_tiktokactions.cli import parse_step_options, run_step
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(line + "\n")
+    if says is None:
+        options = parse_step_options(step, ["--config", str(recipe), "--output-dir", "o"])
+        assert options is not None
+        return
+    assert run_step(step, ["--config", str(recipe), "--output-dir", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == f"error: {recipe}: {says}\n"
+
+
 def test_an_unknown_option_is_named_in_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "hf_tiktokactions", "stats", "--index", str(tmp_path), "--output-dir", "x", "--bogus"],

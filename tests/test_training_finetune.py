@@ -112,6 +112,60 @@ def test_trainer_optimizer_and_schedule_follow_the_recipe(tmp_path):
     assert head_group["weight_decay"] == 0.05
 
 
+def test_the_logged_lr_is_the_peak_of_the_layer_decay_groups(tmp_path):
+    """As the official code logs max_lr: the first group (the patch embedding) runs layer_decay^(depth+1) lower."""
+    model = tiny_classifier()
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, use_cpu=True, report_to=[])
+    trainer = VideoClassificationTrainer(model=model, args=args, layer_decay=0.5, warmup_start_ratio=1.0)
+    trainer.create_optimizer_and_scheduler(num_training_steps=10)
+    assert trainer._get_learning_rate() == pytest.approx(1e-3)
+    assert trainer.optimizer.param_groups[0]["lr"] < 1e-3 * 0.5**model.config.num_hidden_layers
+
+
+def test_a_warm_up_longer_than_the_run_is_reported(tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path), warmup_steps=12, use_cpu=True, report_to=[])
+    trainer = VideoClassificationTrainer(model=tiny_classifier(), args=args)
+    with pytest.warns(UserWarning, match=r"warm-up \(12 steps\) is longer than the run \(10 steps\)"):
+        trainer.create_optimizer_and_scheduler(num_training_steps=10)
+
+
+@pytest.mark.parametrize(
+    "options, recipe_lines, says",
+    [
+        (["--lr_scheduler_type", "constant"], [], "--lr_scheduler_type constant is not used"),
+        (["--warmup_epochs", "2", "--warmup_steps", "3"], [], "--warmup_epochs 2 and --warmup_steps 3 both set the"),
+        ([], ["learning_rate: 0.5"], "--learning_rate 0.5 and --base_learning_rate 0.0007 both set the lr"),
+    ],
+)
+def test_trainer_options_the_schedule_would_override_are_refused(tmp_path, capsys, options, recipe_lines, says):
+    from hf_tiktokactions.cli import run_step
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        (ROOT / "training" / "configs" / "finetune_vit_b_k400.yaml").read_text() + "\n".join(recipe_lines)
+    )
+    argv = ["--config", str(recipe), "--output_dir", str(tmp_path / "run"), *options]
+    assert run_step("finetune", argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {says}") and error.count("\n") == 1, error
+    assert not (tmp_path / "run").exists()  # refused before anything was made
+
+
+def test_the_command_line_wins_over_the_recipes_other_way_of_giving_lr_and_warm_up():
+    from hf_tiktokactions.cli import parse_step_options
+
+    recipe = ["--config", "finetune_vit_b_k400.yaml"]  # base_learning_rate 7e-4, warmup_epochs 5
+    args, training = parse_step_options("finetune", [*recipe, "--learning_rate", "0.5", "--warmup_steps", "3"])
+    assert (args.base_learning_rate, training.learning_rate, args.warmup_epochs, training.warmup_steps) == (
+        None,
+        0.5,
+        None,
+        3,
+    )
+    args, training = parse_step_options("finetune", [*recipe, "--base_learning_rate", "1e-3"])
+    assert (args.base_learning_rate, args.warmup_epochs) == (1e-3, 5)
+
+
 def test_validation_on_uint8_clips_equals_validation_on_normalised_clips(synthetic, tmp_path):
     """The Trainer normalises uint8 clips on the device: same loss and metrics as clips normalised in the workers."""
     from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset, collate_clips

@@ -180,3 +180,25 @@ def test_finetune_run_scales_min_and_warmup_lr_like_the_lr(tmp_path):
     record = json.loads((tmp_path / "run" / "run_config.json").read_text())
     assert record["learning_rates"] == pytest.approx({"peak": 1e-3, "min": 1e-5, "warmup_start": 1e-7})
     assert record["training_args"]["learning_rate"] == pytest.approx(1e-3)
+
+
+def test_without_a_full_recipe_the_defaults_are_the_official_ones(tmp_path):
+    """run_class_finetuning.py's defaults, not transformers' (no weight decay or smoothing, clipping at 1.0, lr 5e-5,
+    3 epochs), where no recipe sets them; the pre-training defaults are the ViT-B script's."""
+    from hf_tiktokactions.cli import parse_step_options
+
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("dataset: videofolder\n")
+    for argv in ([], ["--config", str(partial)]):
+        args, training = parse_step_options("finetune", [*argv, "--output-dir", "o"])
+        assert (training.weight_decay, training.label_smoothing_factor, training.max_grad_norm) == (0.05, 0.1, 0.0)
+        assert (training.num_train_epochs, args.base_learning_rate, args.warmup_epochs) == (30, 1e-3, 5.0)
+        assert (args.warmup_learning_rate, args.min_learning_rate, args.layer_decay) == (0.0, 1e-6, 0.75)
+    absolute = tmp_path / "absolute.yaml"
+    absolute.write_text("learning_rate: 3.0e-4\n")
+    args, training = parse_step_options("finetune", ["--config", str(absolute), "--output-dir", "o"])
+    assert (args.base_learning_rate, training.learning_rate) == (None, 3e-4)
+    pretrain = PretrainArguments()
+    script = parse_recipe("pretrain_vit_b_tiktok")
+    for name in ("num_train_epochs", "warmup_epochs", "warmup_learning_rate", "base_learning_rate", "num_sample"):
+        assert getattr(pretrain, name) == script[name], name

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from transformers import HfArgumentParser
+from transformers import HfArgumentParser, TrainingArguments
 
 from ..errors import ConfigError
 from ..resources import shipped_dir
@@ -31,7 +31,8 @@ DECODED_CACHE_HELP = (
 
 @dataclass
 class PretrainArguments:
-    """VideoMAE V2 pre-training. Defaults follow the official recipe (OpenGVLab/VideoMAEv2 hybrid pre-training)."""
+    """VideoMAE V2 pre-training. Defaults are the official ViT-B script's (``pretrain_vit_b_tiktok.yaml``), but for the
+    total batch: 32 videos per device, x processes x ``gradient_accumulation_steps`` (the script's is 1024)."""
 
     # Data
     data: str | None = field(
@@ -114,7 +115,9 @@ class PretrainArguments:
     gradient_accumulation_steps: int = field(
         default=1, metadata={"help": "micro-batches per optimizer step (total batch = per-device x processes x this)"}
     )
-    num_train_epochs: float = 800
+    num_train_epochs: float = field(
+        default=200, metadata={"help": "epochs over the videos, each giving num_sample clips (the zoo's '800e')"}
+    )
     max_steps: int = field(
         default=-1, metadata={"help": "stop after this many optimizer steps (overrides epochs when > 0)"}
     )
@@ -122,8 +125,8 @@ class PretrainArguments:
         default=1e-3, metadata={"help": "lr = base_learning_rate x total batch (videos) / 256"}
     )
     min_learning_rate: float = field(default=1e-5, metadata={"help": "end of the cosine, scaled like the lr"})
-    warmup_learning_rate: float = field(default=1e-6, metadata={"help": "start of the warm-up, scaled like the lr"})
-    warmup_epochs: float = 30
+    warmup_learning_rate: float = field(default=0.0, metadata={"help": "start of the warm-up, scaled like the lr"})
+    warmup_epochs: float = 20
     warmup_steps: int = field(
         default=-1, metadata={"help": "warm-up length in steps (overrides warmup_epochs when >= 0)"}
     )
@@ -163,7 +166,9 @@ class FinetuneArguments:
 
     Parsed together with ``TrainingArguments`` (``output_dir``, ``seed``, ``max_steps``, ``num_train_epochs``,
     ``per_device_train_batch_size``, ``weight_decay``, ``label_smoothing_factor``, ``eval_strategy`` ...).
-    Defaults follow the official VideoMAE V2 ``run_class_finetuning.py``.
+    Defaults follow the official VideoMAE V2 ``run_class_finetuning.py``; on the command line (and through
+    ``recipe_options``) so do those of the ``TrainingArguments`` it sets (``OFFICIAL_FINETUNE_DEFAULTS``), where a
+    recipe does not set them. A ``TrainingArguments`` made in Python keeps transformers' own defaults.
     """
 
     # Data
@@ -266,7 +271,7 @@ class FinetuneArguments:
         default=1e-6, metadata={"help": "end of the cosine (x total batch / 256 when base_learning_rate is set)"}
     )
     warmup_learning_rate: float = field(
-        default=1e-8, metadata={"help": "start of the warm-up (x total batch / 256 when base_learning_rate is set)"}
+        default=0.0, metadata={"help": "start of the warm-up (x total batch / 256 when base_learning_rate is set)"}
     )
     warmup_epochs: float | None = field(
         default=5.0, metadata={"help": "warm-up length in epochs (overrides warmup_steps when set)"}
@@ -348,18 +353,20 @@ def parse_with_config(
         help="YAML recipe whose values are the defaults of this run (a path, or the file name of a shipped recipe)",
     )
     names = {f.name for t in types for f in dataclasses.fields(t)}
-    if known.config:
-        defaults = _read_yaml(Path(known.config))
-        unknown = sorted(set(defaults) - names)
-        if unknown:
-            raise ConfigError(f"{known.config}: unknown option(s) {', '.join(unknown)}; see --help for the names")
-        parser.set_defaults(**defaults)
+    recipe = _read_yaml(Path(known.config)) if known.config else {}
+    unknown = sorted(set(recipe) - names)
+    if unknown:
+        raise ConfigError(f"{known.config}: unknown option(s) {', '.join(unknown)}; see --help for the names")
+    if TrainingArguments in types:
+        parser.set_defaults(**official_finetune_defaults(recipe))
+    parser.set_defaults(**_typed_recipe_values(parser, recipe, known.config))
     unknown = sorted(set(overrides or {}) - names)
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(unknown)}; see --help for the names")
     namespace, remaining = parser.parse_known_args(rest)
     if remaining:
         raise ConfigError(f"unknown option(s) {' '.join(remaining)}; see {prog} --help for the names")
+    _command_line_over_recipe(parser, namespace)
     vars(namespace).update(overrides or {})
     try:
         parsed = [t(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(t) if f.init}) for t in types]
@@ -368,6 +375,67 @@ def parse_with_config(
             raise
         raise ConfigError(str(error)) from error
     return parsed[0] if not isinstance(dataclass_type, tuple) else tuple(parsed)
+
+
+# run_class_finetuning.py's defaults where TrainingArguments has others (transformers': no weight decay, no label
+# smoothing, clipping at 1.0, 3 epochs, lr 5e-5); the lr is its base 1e-3, scaled by the total batch / 256.
+OFFICIAL_FINETUNE_DEFAULTS = {
+    "weight_decay": 0.05,
+    "label_smoothing_factor": 0.1,
+    "max_grad_norm": 0.0,
+    "num_train_epochs": 30,
+    "base_learning_rate": 1e-3,
+}
+
+
+def official_finetune_defaults(recipe: dict[str, Any]) -> dict[str, Any]:
+    """``OFFICIAL_FINETUNE_DEFAULTS``, without the base lr when ``recipe`` gives the lr itself."""
+    skip = {"base_learning_rate"} if recipe.get("learning_rate") is not None else set()
+    return {name: value for name, value in OFFICIAL_FINETUNE_DEFAULTS.items() if name not in skip}
+
+
+# Fine-tuning options that give one setting in two ways, and the value that leaves each unset.
+_RIVAL_OPTIONS = {
+    "learning_rate": ("base_learning_rate", None),  # the lr itself, or a base scaled by the total batch / 256
+    "base_learning_rate": ("learning_rate", TrainingArguments.__dataclass_fields__["learning_rate"].default),
+    "warmup_steps": ("warmup_epochs", None),
+    "warmup_epochs": ("warmup_steps", 0),
+}
+
+
+def _command_line_over_recipe(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+    """Where the command line gives a setting one way and the recipe the other (``--learning_rate`` against the
+    recipe's ``base_learning_rate``, ``--warmup_steps`` against its ``warmup_epochs``), the command line wins: the
+    recipe's rival is unset. Both given the same way is refused by fine-tuning (``check_schedule_options``)."""
+    if not all(hasattr(namespace, name) for name in _RIVAL_OPTIONS):  # fine-tuning only
+        return
+    given = {name for name in _RIVAL_OPTIONS if getattr(namespace, name) != parser.get_default(name)}
+    for name in given:
+        rival, unset = _RIVAL_OPTIONS[name]
+        if rival not in given:
+            setattr(namespace, rival, unset)
+
+
+def _typed_recipe_values(parser: argparse.ArgumentParser, values: dict[str, Any], recipe: str) -> dict[str, Any]:
+    """The recipe's values converted by each option's own type, as a command-line value would be: argparse converts
+    only string defaults, so a list or a float where an integer belongs would otherwise reach the run."""
+    actions = {action.dest: action for action in parser._actions}
+    typed = {}
+    for name, value in values.items():
+        action = actions[name]
+        if value is None or isinstance(value, (str, dict)) or action.type is None:
+            typed[name] = value
+            continue
+        many = action.nargs in ("*", "+")
+        if isinstance(value, list) != many:
+            shape = "a list" if many else "one value"
+            raise ConfigError(f"{recipe}: {name} takes {shape}, got {value!r}")
+        try:
+            typed[name] = [action.type(str(v)) for v in value] if many else action.type(str(value))
+        except (TypeError, ValueError, argparse.ArgumentTypeError):
+            kind = getattr(action.type, "__name__", "value")
+            raise ConfigError(f"{recipe}: {name}: {value!r} is not a valid {kind}") from None
+    return typed
 
 
 def recipe_options(dataclass_type: type[T] | tuple[type, ...], config: str | Path, **overrides: Any) -> Any:

@@ -44,7 +44,7 @@ from .model_init import build_classifier
 from .optim import layer_decay_groups
 from .pretraining import versions
 from .results import write_test_results
-from .schedules import cosine_with_warmup
+from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
 from .trainer_checkpoints import resolve_trainer_resume
 
 
@@ -187,6 +187,7 @@ class VideoClassificationTrainer(Trainer):
         scaled by its layer factor (``LambdaLR`` multiplies every group's own initial lr)."""
         if self.lr_scheduler is None:
             warmup = self.args.get_warmup_steps(num_training_steps)
+            warn_if_warmup_outlasts(warmup, num_training_steps)
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
                 optimizer or self.optimizer,
                 lambda step: cosine_with_warmup(
@@ -195,6 +196,11 @@ class VideoClassificationTrainer(Trainer):
             )
             self._created_lr_scheduler = True
         return self.lr_scheduler
+
+    def _get_learning_rate(self) -> float:
+        """The lr Trainer logs: the peak over the layer-decay groups (the head's), as the official code logs
+        ``max_lr``; the first group is the patch embedding's, ``layer_decay ** (depth + 1)`` times smaller."""
+        return max(group["lr"] for group in self.optimizer.param_groups)
 
     def compute_loss(self, model, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch=None):
         """Training: mixup/cutmix (or smoothing) turn (B,) labels into (B, K) soft targets; evaluation: hard labels.
@@ -332,6 +338,30 @@ def schedule_learning_rates(
     )
 
 
+def check_schedule_options(args: FinetuneArguments, training_args: TrainingArguments) -> None:
+    """Refuse Trainer options that the schedule would override without a word: the schedule is always the
+    official per-step cosine with linear warm-up, ``--warmup_epochs`` (when set) decides the warm-up, and
+    ``--base_learning_rate`` (when set) the lr."""
+    defaults = TrainingArguments.__dataclass_fields__
+    scheduler = str(getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type))
+    if scheduler != "linear":
+        raise ConfigError(
+            f"--lr_scheduler_type {scheduler} is not used: fine-tuning follows the official "
+            "cosine schedule with linear warm-up (--min_learning_rate, --warmup_learning_rate set its ends)"
+        )
+    if args.warmup_epochs is not None and training_args.warmup_steps > 0:
+        raise ConfigError(
+            f"--warmup_epochs {args.warmup_epochs:g} and --warmup_steps {training_args.warmup_steps:g} both set the "
+            "warm-up; pass --warmup_epochs null to give it in steps"
+        )
+    if args.base_learning_rate is not None and training_args.learning_rate != defaults["learning_rate"].default:
+        raise ConfigError(
+            f"--learning_rate {training_args.learning_rate:g} and --base_learning_rate {args.base_learning_rate:g} "
+            "both set the lr (the base is scaled by the total batch / 256); pass --base_learning_rate null to set "
+            "the lr itself"
+        )
+
+
 def _schedule_args(
     args: FinetuneArguments, training_args: TrainingArguments, num_train_videos: int
 ) -> TrainingArguments:
@@ -353,6 +383,7 @@ def _schedule_args(
 def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[str, Any]:
     """Fine-tune (unless ``eval_only``) and test with multi-view testing; returns the results dict."""
     # Setup: device and precision, the seed, the data and the model.
+    check_schedule_options(args, training_args)
     training_args = keep_workers_for_the_cache(args, resolve_device_and_precision(args, training_args))
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)

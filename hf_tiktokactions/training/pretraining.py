@@ -76,7 +76,7 @@ from .model_init import build_pretraining_model
 from .optim import weight_decay_groups
 from .pretrain_data import resolve_videos, streaming_rows
 from .reconstructions import reconstruction_grid
-from .schedules import cosine_with_warmup
+from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
 
 
 def build_model(args: PretrainArguments) -> VideoMAEv2ForPreTraining:
@@ -377,6 +377,8 @@ def _build_optimization(
     steps_per_epoch = len(data.loader) // accumulation  # the loader yields this process's micro-batches
     total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
     warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else round(args.warmup_epochs * steps_per_epoch)
+    if accelerator.is_main_process:
+        warn_if_warmup_outlasts(warmup_steps, total_steps)
     plan = _Plan(
         world, accumulation, steps_per_epoch, total_steps, warmup_steps, lr_peak, lr_end, lr_start, strategy, sharded
     )

@@ -77,10 +77,10 @@ class Deletion:
 
 def _check_output(output: Path) -> None:
     if not output.is_dir():
-        raise OutputStateError(f"--output {output}: no such folder; pass curate.py's --output folder")
+        raise OutputStateError(f"--index {output}: no such folder; pass the --output-dir folder of curate")
     if not (output / METADATA_DIR).is_dir() and not (output / CLIPS_DIR).is_dir():
         raise OutputStateError(
-            f"--output {output}: neither metadata/ nor clips/ here; is it curate.py's --output folder?"
+            f"--index {output}: neither metadata/ nor clips/ here; is it the --output-dir folder of curate?"
         )
 
 
