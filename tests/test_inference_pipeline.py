@@ -25,7 +25,7 @@ import torch
 import transformers
 from packaging.version import Version
 from test_hub_export import ACTIONS, tiny_classifier
-from video_files import can_write_display_rotation, write_test_video
+from video_files import can_write_display_rotation, frame_index_of, write_test_video, write_xvid_avi
 from without_our_package import BLOCK_OUR_PACKAGE
 
 from hf_tiktokactions.data.views import plan_views
@@ -151,6 +151,18 @@ def test_the_processor_takes_frames_in_every_form_transformers_processors_take(e
     batch = processor([list(video), list(video[::-1])], do_sample_frames=True, return_tensors="pt")["pixel_values"]
     assert batch.shape == (2, 4, 3, 32, 32) and torch.equal(batch[:1], expected)
     assert not torch.equal(batch[1:], expected)
+
+
+def test_the_processor_reads_an_xvid_avi_as_a_player_shows_it(tmp_path):
+    """A DivX / XviD AVI (UCF101, HMDB51) packs B-frames with the P-frame after them: its frames' timestamps are
+    made up, so the shipped reader counts frames there."""
+    path = write_xvid_avi(tmp_path / "v_ApplyEyeMakeup_g01_c01.avi", 40, 48, 64)
+    if path is None:
+        pytest.skip("needs the ffmpeg command with libxvid")
+    with av.open(str(path)) as container:
+        shown = [frame_index_of(frame.to_ndarray(format="rgb24")) for frame in container.decode(video=0)]
+    frames, metadata = shipped_processor.read_video_frames(str(path), lambda metadata: range(metadata.total_num_frames))
+    assert metadata.total_num_frames == len(shown) and [frame_index_of(frame) for frame in frames] == shown
 
 
 def test_the_rotated_phone_video_reaches_the_model_upright(export_and_videos):

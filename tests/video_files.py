@@ -22,7 +22,14 @@ from pathlib import Path
 import av
 import numpy as np
 
-__all__ = ["write_test_video", "rotate_video", "can_write_display_rotation", "frame_index_of", "INDEX_BITS"]
+__all__ = [
+    "write_test_video",
+    "write_xvid_avi",
+    "rotate_video",
+    "can_write_display_rotation",
+    "frame_index_of",
+    "INDEX_BITS",
+]
 
 INDEX_BITS = 8
 _BLACK, _WHITE = 16, 235  # video-range luma, so the encoder does not clip
@@ -118,6 +125,27 @@ def write_test_video(
     if encoded != path:
         rotate_video(encoded, path, display_rotation)
         encoded.unlink()
+    return path
+
+
+def write_xvid_avi(path: str | Path, num_frames: int, height: int, width: int, fps: int = 25) -> Path | None:
+    """An ``"index"``-pattern AVI encoded by Xvid with up to 2 B-frames in a row, as DivX / XviD tools wrote UCF101
+    and HMDB51: a B-frame is packed into the packet of the P-frame shown after it, and the packets carry no usable
+    timestamps. Needs the ``ffmpeg`` command with libxvid (Debian's has it); None without it."""
+    import shutil
+    import subprocess
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return None
+    encoders = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    if "libxvid" not in encoders:
+        return None
+    path = Path(path)
+    source = write_test_video(path.with_name(f".{path.stem}.source.mp4"), num_frames, height, width, fps=fps, crf=0)
+    command = [ffmpeg, "-v", "error", "-y", "-i", str(source), "-c:v", "libxvid", "-bf", "2", "-g", "12"]
+    subprocess.run([*command, "-q:v", "2", str(path)], check=True, timeout=120)
+    source.unlink()
     return path
 
 

@@ -11,7 +11,9 @@ does both in one call. Backends:
   B-frame-heavy H.264, decodes fewer frames. Also the fallback: a file the chosen backend cannot open or
   read is tried once with PyAV before it counts as broken, and a backend that is not installed (decord
   has no wheels for ARM Linux or Apple silicon) is replaced by PyAV for the whole process, with one
-  warning. All three use FFmpeg's decoders and colour conversion: they return the same uint8 pixels.
+  warning. All three use FFmpeg's decoders and colour conversion: they return the same uint8 pixels. An AVI with
+  B-frames (an XviD or DivX file, as UCF101 and HMDB51 are stored) and an MPEG transport stream (``.ts``,
+  ``.mts``, ``.m2ts``) are always read with PyAV: decord and torchcodec return other frames than asked on them.
 
 Frames come out upright: a phone video's display rotation (the MP4 display matrix, the old ``rotate``
 tag) is applied, so a portrait video recorded by a sensor in landscape reads as portrait, and
@@ -45,7 +47,12 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from hf_tiktokactions.data.keyframe_seek import seek_point
+from hf_tiktokactions.data.keyframe_seek import (
+    demux_from_keyframe,
+    frames_counted_in_display_order,
+    keyframe_before,
+    keyframe_of,
+)
 from hf_tiktokactions.display_rotation import quarter_turns, upright_array
 from hf_tiktokactions.errors import VideoDecodeError
 
@@ -219,7 +226,10 @@ class _TorchCodecReader(VideoReader):
 
 
 class _PyAVReader(VideoReader):
-    """Decodes from the keyframe shown before the first wanted frame; skips unwanted non-reference frames."""
+    """Decodes from the keyframe shown before the first wanted frame; skips unwanted non-reference frames.
+
+    An AVI is read by counting frames from its start instead (``keyframe_seek.frames_counted_in_display_order``).
+    """
 
     backend = "pyav"
 
@@ -240,29 +250,34 @@ class _PyAVReader(VideoReader):
         for packet in self._container.demux(self._stream):
             if packet.pts is not None:
                 pts.append(packet.pts)
-                if packet.is_keyframe:
-                    keyframes.append(packet.pts)
+                keyframes.append(keyframe_of(packet))
         self._pts = np.sort(np.asarray(pts, dtype=np.int64))
-        self._keyframe_pts = sorted(keyframes)
+        self._keyframes = sorted(k for k in keyframes if k is not None)
+        self._count_frames = frames_counted_in_display_order(self._container)
         rate = self._stream.average_rate or self._stream.guessed_rate or 0
         # The upright size is known once a frame (and its display rotation) is decoded: `info` asks on demand.
         super().__init__(name, len(self._pts), float(rate))
 
     def _read_sorted(self, indices: np.ndarray) -> torch.Tensor:
         context = self._stream.codec_context
-        wanted = {int(p): slot for slot, p in enumerate(self._pts[indices])}
+        # Each decoded frame's place: its pts, or in an AVI its position in the decoder's output from the start.
+        keys = indices if self._count_frames else self._pts[indices]
+        wanted = {int(key): slot for slot, key in enumerate(keys)}
         frames: torch.Tensor | None = None  # (U, H, W, 3), allocated at the first frame's upright size
         done = np.zeros(len(wanted), dtype=bool)
-        found = 0
-        seek_to = seek_point(self._keyframe_pts, int(self._pts[indices[0]]))
-        self._container.seek(seek_to, backward=True, any_frame=False, stream=self._stream)
+        found, counted = 0, 0
+        start = self._keyframes[0] if self._count_frames else keyframe_before(self._keyframes, int(keys[0]))
+        packets = demux_from_keyframe(self._container, self._stream, start, int(self._pts[indices[0]]))
+        if packets is None:
+            raise _broken(self.name, "the container cannot seek to a keyframe before the frames asked for")
         context.flush_buffers()
 
         def take(decoded) -> int:
-            nonlocal frames
+            nonlocal frames, counted
             got = 0
             for frame in decoded:
-                slot = wanted.get(frame.pts)
+                slot = wanted.get(counted if self._count_frames else frame.pts)
+                counted += 1
                 if slot is not None and not done[slot]:
                     array = upright_array(frame.to_ndarray(format="rgb24"), frame.rotation)
                     if frames is None:
@@ -272,10 +287,11 @@ class _PyAVReader(VideoReader):
                     got += 1
             return got
 
-        for packet in self._container.demux(self._stream):
+        for packet in packets:
             if packet.size == 0:  # the demuxer's end-of-stream marker
                 break
-            context.skip_frame = "DEFAULT" if packet.pts in wanted else "NONREF"
+            skippable = not self._count_frames and packet.pts not in wanted
+            context.skip_frame = "NONREF" if skippable else "DEFAULT"
             found += take(context.decode(packet))
             if found == len(wanted):
                 break
@@ -372,6 +388,29 @@ class _FallbackReader(VideoReader):
         self._primary.close()
 
 
+MPEG_TS_SUFFIXES = (".ts", ".mts", ".m2ts")
+
+
+def _only_pyav_reads_right(source: str | io.BytesIO, name: str) -> bool:
+    """Files the other backends misread. An MPEG transport stream (camcorders' .mts): decord returns other frames
+    than asked, or never returns. An AVI whose video has B-frames (UCF101 and HMDB51 are XviD / DivX AVIs): decord
+    misreads where a B-frame is packed with the P-frame after it, torchcodec wherever B-frames reorder. The PyAV
+    reader seeks by decode time in the first and counts decoded frames in the second (``keyframe_seek.py``)."""
+    suffix = os.path.splitext(name.lower())[1]
+    if suffix in MPEG_TS_SUFFIXES:
+        return True
+    if suffix != ".avi":
+        return False
+    import av
+
+    try:
+        with av.open(_rewind(source), metadata_errors="ignore") as container:
+            streams = container.streams.video
+            return bool(streams) and bool(streams[0].codec_context.has_b_frames)
+    except Exception:  # the chosen backend reports a broken file in its own words
+        return False
+
+
 def open_video(source: VideoSource, backend: str = "decord", num_threads: int = 1) -> VideoReader:
     """Open ``source`` with ``backend`` (falling back to PyAV); reads the index only, decodes nothing.
 
@@ -383,6 +422,8 @@ def open_video(source: VideoSource, backend: str = "decord", num_threads: int = 
     backend = _installed_or_pyav(backend)
     name = _name(source)
     loaded = _load_source(source)
+    if backend != "pyav" and _only_pyav_reads_right(loaded, name):
+        backend = "pyav"
     try:
         primary = _open_with(backend, loaded, name, num_threads)
     except Exception as error:

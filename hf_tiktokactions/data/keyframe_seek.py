@@ -1,29 +1,66 @@
-"""Where to seek in a video stream so that decoding from there passes a wanted frame.
+"""Seek in a video stream so that decoding from there passes a wanted frame, whatever the container's seek index.
 
-Demuxers seek by their own index: AVI's idx1 by decode order, MP4's sample table by decode time shifted by the
-edit list, Matroska's cues by presentation time. With B-frames a keyframe is decoded before the frames shown just
-ahead of it: in an XviD AVI (UCF101, HMDB51) the keyframe shown 13th is decoded 10th, so a backward seek to the
-wanted frame's own timestamp (frame 10, a P-frame decoded 7th) lands on that keyframe, after frame 10 went by,
-and frame 10 never comes out. A backward seek to the presentation timestamp of the last keyframe *shown* at or
-before the wanted frame lands on that keyframe in all three (each index files a keyframe at or before its own
-pts, and the next keyframe after that pts), so decoding passes every frame shown from there on.
+With B-frames a keyframe is decoded before the frames shown just ahead of it: in an AVI (UCF101, HMDB51) the
+keyframe shown 13th is decoded 10th, so a backward seek to the wanted frame's own timestamp (frame 10, decoded 7th)
+lands on that keyframe, after frame 10 went by, and frame 10 never comes out. So a read seeks to the last keyframe
+*shown* at or before the wanted frame (:func:`keyframe_before`) and :func:`demux_from_keyframe` checks where the
+seek landed: AVI's idx1, MP4's sample table and Matroska's cues put a seek to a keyframe's pts on that keyframe;
+MPEG-TS, which has no index, bisects the file by decode time and needs the keyframe's dts.
+
+AVI files written by Video for Windows tools (DivX, XviD: how UCF101 and HMDB51 are stored) may pack a B-frame
+into the packet of the P-frame after it; their packets carry no usable timestamps and the decoder's frames come
+out with made-up ones. :func:`frames_counted_in_display_order` says when a reader must count the decoder's output
+frames from the start of the stream instead of matching timestamps.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 
-__all__ = ["seek_point"]
+__all__ = ["Keyframe", "demux_from_keyframe", "frames_counted_in_display_order", "keyframe_before", "keyframe_of"]
+
+Keyframe = tuple[int, int]  # (pts, dts) of a keyframe packet
 
 
-def seek_point(keyframe_pts: Sequence[int], target_pts: int) -> int:
-    """Timestamp to seek backward to so that decoding passes the frame shown at ``target_pts``.
+def keyframe_of(packet) -> Keyframe | None:
+    """(pts, dts) of ``packet`` (a PyAV packet) when it is a keyframe with a timestamp, else None."""
+    if not packet.is_keyframe or packet.pts is None:
+        return None
+    return packet.pts, packet.dts if packet.dts is not None else packet.pts
 
-    ``keyframe_pts``: the presentation timestamps of the stream's keyframes, ascending. Without any (a
-    container that flags none) it is ``target_pts`` itself; before the first keyframe, the first keyframe.
+
+def keyframe_before(keyframes: Sequence[Keyframe], target_pts: int) -> Keyframe | None:
+    """The last keyframe shown at or before ``target_pts`` (the first keyframe for an earlier target).
+
+    ``keyframes`` are sorted by pts; None when there are none (a container that flags no keyframe).
     """
-    if not len(keyframe_pts):
-        return int(target_pts)
-    slot = bisect.bisect_right(keyframe_pts, target_pts) - 1
-    return int(keyframe_pts[max(slot, 0)])
+    if not keyframes:
+        return None
+    slot = bisect.bisect_right([pts for pts, _ in keyframes], target_pts) - 1
+    return keyframes[max(slot, 0)]
+
+
+def demux_from_keyframe(container, stream, keyframe: Keyframe | None, target_pts: int) -> Iterator | None:
+    """The packets of ``stream`` from ``keyframe`` (or an earlier keyframe) on, or None when no seek lands there.
+
+    Seeks backward to the keyframe's pts, then to its dts, and keeps the first seek whose first packet is a
+    keyframe shown no later than ``keyframe``. Without a keyframe on record it seeks to ``target_pts`` unchecked.
+    """
+    if keyframe is None:
+        container.seek(target_pts, backward=True, any_frame=False, stream=stream)
+        return container.demux(stream)
+    pts, dts = keyframe
+    for seek_to in dict.fromkeys((pts, min(pts, dts))):
+        container.seek(seek_to, backward=True, any_frame=False, stream=stream)
+        packets = container.demux(stream)
+        first = next(packets, None)
+        if first is not None and first.is_keyframe and first.pts is not None and first.pts <= pts:
+            return itertools.chain([first], packets)
+    return None
+
+
+def frames_counted_in_display_order(container) -> bool:
+    """True for AVI: frame ``i`` is the ``i``-th frame the decoder returns from the start, whatever its timestamp."""
+    return container.format.name == "avi"

@@ -31,7 +31,13 @@ import numpy as np
 import torch
 
 from hf_tiktokactions.data.decoding import _broken, _load_source, _quiet_ffmpeg_logs
-from hf_tiktokactions.data.keyframe_seek import seek_point
+from hf_tiktokactions.data.keyframe_seek import (
+    Keyframe,
+    demux_from_keyframe,
+    frames_counted_in_display_order,
+    keyframe_before,
+    keyframe_of,
+)
 from hf_tiktokactions.data.transforms import short_side_resize
 from hf_tiktokactions.display_rotation import upright_array
 from hf_tiktokactions.errors import BudgetExceeded, VideoDecodeError
@@ -87,7 +93,8 @@ class ProbedVideo:
     """A video that passed :func:`probe_within`: its real frame count, fps, duration and frame size.
 
     ``pts`` are the presentation timestamps of all frames in display order (frame ``i`` has ``pts[i]``);
-    ``keyframe_pts`` those of the keyframes, ascending.
+    ``keyframes`` the (pts, dts) of the keyframes, by pts; ``counted``: frame ``i`` is the ``i``-th frame the
+    decoder returns from the start (AVI, see ``keyframe_seek.py``), not the one with timestamp ``pts[i]``.
     """
 
     path: str
@@ -97,7 +104,13 @@ class ProbedVideo:
     height: int
     width: int
     pts: np.ndarray  # int64 (num_frames,)
-    keyframe_pts: np.ndarray  # int64 (K,)
+    keyframes: tuple[Keyframe, ...]
+    counted: bool = False
+
+    @property
+    def keyframe_pts(self) -> np.ndarray:
+        """int64 (K,): the keyframes' presentation timestamps, ascending."""
+        return np.asarray([pts for pts, _ in self.keyframes], dtype=np.int64)
 
 
 def _refuse(field: str, message: str) -> BudgetExceeded:
@@ -192,14 +205,14 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
                 if packet.pts is None:
                     continue
                 pts.append(packet.pts)
-                if packet.is_keyframe:
-                    keyframes.append(packet.pts)
+                keyframes.append(keyframe_of(packet))
         except BudgetExceeded:
             raise
         except Exception as error:
             raise _broken(path, error) from error
         time_base = float(stream.time_base or 0)
         height, width = context.height, context.width
+        counted = frames_counted_in_display_order(container)
     if not pts:
         raise _broken(path, "no frames")
     pts_sorted = np.sort(np.asarray(pts, dtype=np.int64))
@@ -216,7 +229,8 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         height,
         width,
         pts_sorted,
-        np.asarray(sorted(keyframes) or pts_sorted[:1], dtype=np.int64),
+        tuple(sorted(k for k in keyframes if k is not None)) or ((int(pts_sorted[0]),) * 2,),
+        counted,
     )
 
 
@@ -231,11 +245,13 @@ def check_deadline(deadline: float | None, budget: VideoBudget) -> None:
 
 
 def _decode_groups(probed: ProbedVideo, targets: np.ndarray) -> list[list[int]]:
-    """Wanted pts in runs that share a decode pass: a new run starts where seeking beats decoding through."""
-    keyframes = probed.keyframe_pts.tolist()
+    """Wanted pts in runs that share a decode pass: a new run starts where seeking beats decoding through.
+    Counted frames (an AVI) are one run from the start."""
+    if probed.counted:
+        return [targets.tolist()]
     groups: list[list[int]] = []
     for target in targets.tolist():
-        key = seek_point(keyframes, target)
+        key, _ = keyframe_before(probed.keyframes, target)
         if groups and key <= groups[-1][-1]:
             groups[-1].append(target)
         else:
@@ -246,23 +262,37 @@ def _decode_groups(probed: ProbedVideo, targets: np.ndarray) -> list[list[int]]:
 def _decode_group(
     container,
     stream,
-    seek_to: int,
+    probed: ProbedVideo,
     remaining: set[int],
     keep: Callable[..., None],
     decoded: int,
     budget: VideoBudget,
     deadline: float | None,
 ) -> int:
-    """Decode from the keyframe at ``seek_to`` (``keyframe_seek.seek_point``) until the frames whose pts are in
-    ``remaining`` went to ``keep``.
+    """Decode from the keyframe shown at or before the first of ``remaining`` (their pts; counted frames: their
+    positions, from the start) until each went to ``keep(frame, pts_or_position)``.
 
     ``decoded`` is the number of packets decoded so far for this video; returns it with this group's added.
     Raises ``BudgetExceeded`` past ``budget.max_decoded_frames`` packets or past the deadline.
     """
     context = stream.codec_context
-    container.seek(seek_to, backward=True, any_frame=False, stream=stream)
+    first = min(remaining)
+    start = probed.keyframes[0] if probed.counted else keyframe_before(probed.keyframes, first)
+    packets = demux_from_keyframe(container, stream, start, first)
+    if packets is None:
+        raise _broken(probed.path, "the container cannot seek to a keyframe before the frames asked for")
     context.flush_buffers()
-    for packet in container.demux(stream):
+    position = 0
+
+    def take(frames) -> None:
+        nonlocal position
+        for frame in frames:
+            key = position if probed.counted else frame.pts
+            position += 1
+            keep(frame, key)
+            remaining.discard(key)
+
+    for packet in packets:
         if packet.size == 0:  # the demuxer's end-of-stream marker
             break
         decoded += 1
@@ -274,16 +304,13 @@ def _decode_group(
                 "keyframes. Re-encode it (or trim it) and try again.",
             )
         check_deadline(deadline, budget)
-        context.skip_frame = "DEFAULT" if packet.pts in remaining else "NONREF"
-        for frame in context.decode(packet):
-            keep(frame)
-            remaining.discard(frame.pts)
+        context.skip_frame = "DEFAULT" if probed.counted or packet.pts in remaining else "NONREF"
+        take(context.decode(packet))
         if not remaining:
             break
     if remaining:  # frames still inside the decoder (reordering delay)
         context.skip_frame = "DEFAULT"
-        for frame in context.decode(None):
-            keep(frame)
+        take(context.decode(None))
     return decoded
 
 
@@ -305,12 +332,13 @@ def decode_within(
     wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
     if wanted.size == 0 or wanted.min() < 0 or wanted.max() >= probed.num_frames or np.any(np.diff(wanted) <= 0):
         raise ValueError(f"indices must be sorted, distinct and in [0, {probed.num_frames})")
-    slot_of = {int(p): slot for slot, p in enumerate(probed.pts[wanted])}
+    keys = wanted if probed.counted else probed.pts[wanted]  # what _decode_group matches a decoded frame by
+    slot_of = {int(key): slot for slot, key in enumerate(keys)}
     frames: list[torch.Tensor | None] = [None] * len(slot_of)
     decoded = 0
 
-    def keep(frame) -> None:
-        slot = slot_of.get(frame.pts)
+    def keep(frame, key: int) -> None:
+        slot = slot_of.get(key)
         if slot is None or frames[slot] is not None:
             return
         if (frame.height, frame.width) != (probed.height, probed.width):
@@ -335,12 +363,10 @@ def decode_within(
         if num_threads == 1:
             context.thread_type = "NONE"
         try:
-            for group in _decode_groups(probed, np.sort(probed.pts[wanted])):
+            for group in _decode_groups(probed, np.sort(keys)):
                 remaining = {target for target in group if frames[slot_of[target]] is None}
-                if not remaining:
-                    continue
-                seek_to = seek_point(probed.keyframe_pts, group[0])
-                decoded = _decode_group(container, stream, seek_to, remaining, keep, decoded, budget, deadline)
+                if remaining:
+                    decoded = _decode_group(container, stream, probed, remaining, keep, decoded, budget, deadline)
         except (BudgetExceeded, VideoDecodeError):
             raise
         except Exception as error:

@@ -63,7 +63,8 @@ def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMet
     """uint8 (T, C, H, W) frames ``sample_indices(metadata)`` of the video file ``path``, upright, and its metadata.
 
     Frames are counted from the packets' timestamps (nothing decoded), then decoded from the start until every
-    wanted one is found.
+    wanted one is found, matched by timestamp; in an AVI by their place in the decoder's output, since DivX and XviD
+    files (UCF101, HMDB51) pack a B-frame with the P-frame after it and their frames' timestamps are made up.
     """
     import av
 
@@ -78,18 +79,21 @@ def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMet
         )
         indices = np.asarray(sample_indices(metadata), dtype=np.int64).reshape(-1)
         metadata.frames_indices = indices
-        wanted = {pts[int(i)] for i in np.unique(indices)}
+        counted = container.format.name == "avi"
+        keys = [int(i) if counted else pts[int(i)] for i in indices]  # what a decoded frame is matched by
+        wanted = set(keys)
         found: dict[int, np.ndarray] = {}
         container.seek(0, stream=stream)
-        for frame in container.decode(stream):
-            if frame.pts in wanted and frame.pts not in found:
-                found[frame.pts] = _upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
+        for position, frame in enumerate(container.decode(stream)):
+            key = position if counted else frame.pts
+            if key in wanted and key not in found:
+                found[key] = _upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
             if len(found) == len(wanted):
                 break
-    missing = [int(i) for i in indices if pts[int(i)] not in found]
+    missing = [int(i) for i, key in zip(indices, keys) if key not in found]
     if missing:
         raise ValueError(f"{path}: frames {missing[:5]} could not be decoded")
-    frames = np.stack([found[pts[int(i)]] for i in indices])  # (T, H, W, C)
+    frames = np.stack([found[key] for key in keys])  # (T, H, W, C)
     return torch.from_numpy(frames).permute(0, 3, 1, 2), metadata
 
 
