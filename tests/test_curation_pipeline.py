@@ -197,6 +197,20 @@ def test_a_scene_longer_than_the_buffer_cap_decodes_its_window_again(curated, tm
     assert abs(first_a - first_b).mean() < 2  # the same frame (the moving bar's position tells frames apart)
 
 
+def test_a_video_trimmed_by_stream_copy_is_curated_not_called_truncated(tmp_path):
+    """Its container declares the frames an edit list hides; only those the player shows are decoded."""
+    from video_files import trim_by_stream_copy
+
+    source = write_scene_video(tmp_path / "source.mp4", [180])
+    (tmp_path / "videos").mkdir()
+    if trim_by_stream_copy(source, tmp_path / "videos" / "trimmed.mp4", 1.1) is None:
+        pytest.skip("needs the ffmpeg command")
+    result = curate(load_video_inputs(tmp_path / "videos"), tmp_path / "out", OPTIONS, workers=1, progress=False)
+    row = load_index(tmp_path / "out")[0]
+    assert result.by_status == {"pass": 1}, row["reason"]
+    assert count_frames(resolved_path(row["clip_path"], tmp_path / "out")) == 147  # 4.9 s at 30 fps
+
+
 def test_importing_curation_stays_light():
     """No torch, datasets, cv2, ultralytics or Ray at import, and nothing from the layers above curation."""
     import subprocess

@@ -13,7 +13,14 @@ import textwrap
 
 import pytest
 import torch
-from video_files import can_write_display_rotation, frame_index_of, rotate_video, write_test_video, write_xvid_avi
+from video_files import (
+    can_write_display_rotation,
+    frame_index_of,
+    rotate_video,
+    trim_by_stream_copy,
+    write_test_video,
+    write_xvid_avi,
+)
 
 from hf_tiktokactions.data.decoding import BACKENDS, open_video, probe_video, read_frames
 from hf_tiktokactions.errors import TikTokActionsError, VideoDecodeError
@@ -103,6 +110,19 @@ def test_each_frame_of_an_xvid_avi_or_a_transport_stream_reads_as_a_player_shows
     shown = _as_a_player_shows_it(path)
     with open_video(path, backend) as reader:
         assert reader.backend == "pyav" and reader.info.num_frames == len(shown) >= 36
+        assert [frame_index_of(reader.read([index])[0]) for index in range(len(shown))] == shown
+
+
+def test_a_video_trimmed_by_stream_copy_reads_the_frames_a_player_shows(tmp_path):
+    # its edit list hides the 33 frames before the cut that the file keeps for decoding
+    source = write_test_video(tmp_path / "source.mp4", 90, 48, 64, fps=30)
+    path = trim_by_stream_copy(source, tmp_path / "trimmed.mp4", 1.1)
+    if path is None:
+        pytest.skip("needs the ffmpeg command")
+    shown = _as_a_player_shows_it(path)
+    assert shown[0] == 33 and len(shown) == 57
+    with open_video(path, "pyav") as reader:
+        assert reader.info.num_frames == len(shown)
         assert [frame_index_of(reader.read([index])[0]) for index in range(len(shown))] == shown
 
 

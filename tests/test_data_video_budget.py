@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 import torch
-from video_files import frame_index_of, write_test_video, write_xvid_avi
+from video_files import frame_index_of, trim_by_stream_copy, write_test_video, write_xvid_avi
 
 from hf_tiktokactions.data.decoding import read_frames
 from hf_tiktokactions.data.transforms import short_side_resize
@@ -87,6 +87,17 @@ def test_each_frame_of_an_xvid_avi_or_a_transport_stream_decodes_as_a_player_sho
     assert probed.num_frames == len(shown) >= 36
     decoded = [frame_index_of(decode_within(probed, [index], VideoBudget())[0]) for index in range(len(shown))]
     assert decoded == shown
+
+
+def test_a_video_trimmed_by_stream_copy_decodes_the_frames_a_player_shows(tmp_path: Path) -> None:
+    source = write_test_video(tmp_path / "source.mp4", 90, 48, 64, fps=30)
+    path = trim_by_stream_copy(source, tmp_path / "trimmed.mp4", 1.1)
+    if path is None:
+        pytest.skip("needs the ffmpeg command")
+    probed = probe_within(path, VideoBudget())
+    assert probed.num_frames == 57
+    decoded = [frame_index_of(decode_within(probed, [index], VideoBudget())[0]) for index in range(57)]
+    assert decoded == list(range(33, 90))
 
 
 def test_a_passed_deadline_stops_decoding(video: Path) -> None:

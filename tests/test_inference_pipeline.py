@@ -25,7 +25,13 @@ import torch
 import transformers
 from packaging.version import Version
 from test_hub_export import ACTIONS, tiny_classifier
-from video_files import can_write_display_rotation, frame_index_of, write_test_video, write_xvid_avi
+from video_files import (
+    can_write_display_rotation,
+    frame_index_of,
+    trim_by_stream_copy,
+    write_test_video,
+    write_xvid_avi,
+)
 from without_our_package import BLOCK_OUR_PACKAGE
 
 from hf_tiktokactions.data.views import plan_views
@@ -163,6 +169,15 @@ def test_the_processor_reads_an_xvid_avi_as_a_player_shows_it(tmp_path):
         shown = [frame_index_of(frame.to_ndarray(format="rgb24")) for frame in container.decode(video=0)]
     frames, metadata = shipped_processor.read_video_frames(str(path), lambda metadata: range(metadata.total_num_frames))
     assert metadata.total_num_frames == len(shown) and [frame_index_of(frame) for frame in frames] == shown
+
+
+def test_the_processor_reads_a_video_trimmed_by_stream_copy_as_a_player_shows_it(tmp_path):
+    source = write_test_video(tmp_path / "source.mp4", 90, 48, 64, fps=30)
+    path = trim_by_stream_copy(source, tmp_path / "trimmed.mp4", 1.1)
+    if path is None:
+        pytest.skip("needs the ffmpeg command")
+    frames, metadata = shipped_processor.read_video_frames(str(path), lambda metadata: range(metadata.total_num_frames))
+    assert metadata.total_num_frames == 57 and [frame_index_of(frame) for frame in frames] == list(range(33, 90))
 
 
 def test_the_rotated_phone_video_reaches_the_model_upright(export_and_videos):

@@ -25,6 +25,7 @@ import numpy as np
 __all__ = [
     "write_test_video",
     "write_xvid_avi",
+    "trim_by_stream_copy",
     "rotate_video",
     "can_write_display_rotation",
     "frame_index_of",
@@ -147,6 +148,21 @@ def write_xvid_avi(path: str | Path, num_frames: int, height: int, width: int, f
     subprocess.run([*command, "-q:v", "2", str(path)], check=True, timeout=120)
     source.unlink()
     return path
+
+
+def trim_by_stream_copy(source: str | Path, target: str | Path, start_seconds: float) -> Path | None:
+    """``ffmpeg -ss START -i SOURCE -c copy TARGET``, how people cut a video without re-encoding: the MP4 keeps the
+    packets from the keyframe before START (the decoder needs them) and an edit list that hides the frames before
+    START. Needs the ``ffmpeg`` command; None without it."""
+    import shutil
+    import subprocess
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return None
+    command = [ffmpeg, "-v", "error", "-y", "-ss", str(start_seconds), "-i", str(source), "-c", "copy", str(target)]
+    subprocess.run(command, check=True, timeout=120)
+    return Path(target)
 
 
 def can_write_display_rotation() -> bool:

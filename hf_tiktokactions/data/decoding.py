@@ -249,8 +249,9 @@ class _PyAVReader(VideoReader):
         pts, keyframes = [], []
         for packet in self._container.demux(self._stream):
             if packet.pts is not None:
-                pts.append(packet.pts)
-                keyframes.append(keyframe_of(packet))
+                keyframes.append(keyframe_of(packet))  # a keyframe cut by an edit list still starts decoding
+                if not packet.is_discard:  # frames an edit list cuts (a trim by stream copy) are never shown
+                    pts.append(packet.pts)
         self._pts = np.sort(np.asarray(pts, dtype=np.int64))
         self._keyframes = sorted(k for k in keyframes if k is not None)
         self._count_frames = frames_counted_in_display_order(self._container)

@@ -204,8 +204,9 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
                     _check_counts(packets, 0.0, 0.0, budget)
                 if packet.pts is None:
                     continue
-                pts.append(packet.pts)
-                keyframes.append(keyframe_of(packet))
+                keyframes.append(keyframe_of(packet))  # a keyframe cut by an edit list still starts decoding
+                if not packet.is_discard:
+                    pts.append(packet.pts)
         except BudgetExceeded:
             raise
         except Exception as error:

@@ -70,7 +70,9 @@ def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMet
 
     with av.open(str(path), metadata_errors="ignore") as container:
         stream = container.streams.video[0]
-        pts = sorted(packet.pts for packet in container.demux(stream) if packet.pts is not None)
+        # packets an edit list cuts (a trim by stream copy) are decoded for their references but never shown
+        shown = (p for p in container.demux(stream) if p.pts is not None and not getattr(p, "is_discard", False))
+        pts = sorted(packet.pts for packet in shown)
         if not pts:
             raise ValueError(f"{path}: no video frames")
         fps = float(stream.average_rate or stream.guessed_rate or 0) or None

@@ -22,7 +22,8 @@ from hf_tiktokactions.errors import VideoRejected
 
 @dataclass(frozen=True)
 class SourceProbe:
-    """Container facts about the first video stream. ``duration`` is in seconds (0 when unknown)."""
+    """Container facts about the first video stream. ``duration`` is in seconds (0 when unknown); ``num_frames``
+    the frames the container declares (0 when unknown), less those an edit list cuts."""
 
     width: int
     height: int
@@ -80,9 +81,10 @@ def probe_source(path: str | os.PathLike, max_pixels: int, max_aspect_ratio: flo
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             duration = container.duration / 1_000_000
-        probe = SourceProbe(
-            width, height, float(rate), int(stream.frames or 0), duration, stream.codec_context.name, size
-        )
+        declared = int(stream.frames or 0)
+        if declared and duration > 0 and rate:  # an edit list (a trim by stream copy) shows fewer frames than stored
+            declared = min(declared, round(duration * float(rate)))
+        probe = SourceProbe(width, height, float(rate), declared, duration, stream.codec_context.name, size)
     if width <= 0 or height <= 0:
         raise VideoRejected("the video stream has no frame size (corrupt header)")
     if width * height > max_pixels:
