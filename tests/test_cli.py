@@ -194,6 +194,13 @@ def test_the_space_step_names_a_missing_app(tmp_path):
     assert main(["space", "--app", str(tmp_path / "app.py")]) == 2
 
 
+def test_the_space_step_names_a_missing_model_folder_instead_of_serving(tmp_path, capsys):
+    from hf_tiktokactions.cli import main
+
+    assert main(["space", "--model", str(tmp_path / "no-such-model")]) == 2  # returns: nothing was served
+    assert capsys.readouterr().err.startswith(f"error: --model {tmp_path / 'no-such-model'}: no such folder")
+
+
 def test_the_python_api_curates_with_an_options_dataclass(tmp_path, capsys):
     from hf_tiktokactions.data.synthetic import make_synthetic_actions
     from hf_tiktokactions.steps import CurateOptions, curate

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,12 +213,20 @@ class SpaceOptions:
         return {name: str(value) for name, value in values.items() if value is not None}
 
 
+HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # what a missing local folder may still be
+
+
 def space(options: SpaceOptions) -> None:
     """Run the Space's app.py as its own ``__main__`` with the options in its environment (serves until stopped)."""
     app = Path(options.app)
     if not app.is_file():
         raise ConfigError(
             f"--app {app}: no such file; the Space ships with the repository (spaces/app.py), pass its path"
+        )
+    if options.model is not None and not Path(options.model).exists() and not HUB_REPO_ID.fullmatch(options.model):
+        raise ConfigError(
+            f"--model {options.model}: no such folder (and not a Hub id like ORG/NAME); pass a fine-tuned model "
+            "folder, e.g. runs/quickstart/model after the quickstart"
         )
     os.environ.update(options.environment())
     runpy.run_path(str(app), run_name="__main__")
