@@ -20,6 +20,7 @@ import huggingface_hub
 import pytest
 from curation_files import write_scene_video
 from huggingface_hub.errors import RepositoryNotFoundError
+from huggingface_hub.utils import filter_repo_objects
 
 from hf_tiktokactions.curation.engines import curate
 from hf_tiktokactions.curation.index import load_index
@@ -103,9 +104,11 @@ class FakeHub:
                 raise RepositoryNotFoundError("404", response=httpx.Response(404, request=httpx.Request("GET", "x")))
             return huggingface_hub.hf_api.DatasetInfo(id=repo_id, private=visibility)
 
-        def upload_folder(api, **kwargs):
+        def upload_folder(api, **kwargs):  # uploads what huggingface_hub's own filter lets through
             hub.calls.append(("upload_folder", kwargs))
-            hub.uploaded = _files(Path(kwargs["folder_path"]))
+            files = _files(Path(kwargs["folder_path"]))
+            kept = filter_repo_objects(files, allow_patterns=kwargs.get("allow_patterns"))
+            hub.uploaded = {name: files[name] for name in kept}
             return SimpleNamespace(commit_url="https://huggingface.co/datasets/x/y/commit/1")
 
         monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", repo_info)
@@ -146,6 +149,21 @@ def test_the_folder_is_what_is_pushed_and_holds_no_local_path(curated, tmp_path,
     assert {"source_path", "metadata_path", "description"} == set(contents.left_out)
     asked = write_folder(curated, tmp_path / "all", PublishOptions(include_descriptions=True, include_local_paths=True))
     assert {"description", "source_path", "metadata_path"} <= set(asked.columns)
+
+
+def test_a_folder_holding_anything_else_is_refused_before_any_upload(curated, tmp_path, monkeypatch):
+    """--to-folder pointed at the curation folder would have uploaded its clips, metadata and index."""
+    hub = FakeHub(monkeypatch, visibility=None)
+    with pytest.raises(ConfigError, match=r"--to-folder .* holds .*clips, curation_config.json"):
+        push_index(curated, "my-lab/index", PublishOptions(), _card, token="hf_x", to_folder=curated)
+    assert [name for name, _ in hub.calls] == ["repo_info"]
+    push_index(curated, "my-lab/index", PublishOptions(), _card, token="hf_x", to_folder=tmp_path / "pushed")
+    (tmp_path / "pushed" / "notes.txt").write_text("mine\n")  # a file the user put there later
+    with pytest.raises(ConfigError, match="holds notes.txt"):
+        push_index(curated, "my-lab/index", PublishOptions(), _card, token="hf_x", to_folder=tmp_path / "pushed")
+    (tmp_path / "pushed" / "notes.txt").unlink()
+    push_index(curated, "my-lab/index", PublishOptions(), _card, token="hf_x", to_folder=tmp_path / "pushed")
+    assert sorted(hub.uploaded) == ["README.md", "data/train-00000-of-00001.parquet"]  # a second push, same files
 
 
 def test_a_public_repository_is_refused_unless_allowed(curated, monkeypatch):

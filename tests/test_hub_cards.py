@@ -30,7 +30,16 @@ K400 = {
     "mean_class_accuracy": 80.2,
     "dataset_id": "kinetics400",
     "dataset_config": None,
-    "recipe": {"epochs": 90, "lr": 0.001, "layer_decay": 0.75, "mixup": 0.8},
+    "recipe": {
+        "epochs": 90,
+        "lr": 0.001,
+        "layer_decay": 0.75,
+        "mixup": 0.8,
+        "data_root": "/data/kinetics",  # where the training machine kept things: never published
+        "annotation_dir": "/home/me/k400",
+        "init_from": "runs/pretrain/final",
+        "decode_backend": "~/odd",
+    },
     "hardware": "8x H200, bf16",
 }
 UCF = {
@@ -117,6 +126,8 @@ def test_model_card_from_results_files_validates_offline(tmp_path: Path, model_a
         assert section in text
     assert 'from_pretrained("tiktokactions/videomaev2-b-k400", trust_remote_code=True)' in text
     assert "`layer_decay`: 0.75" in text and "8x H200, bf16" in text  # recipe and hardware
+    for local in ("/data/kinetics", "/home/me", "runs/pretrain", "~/odd", "data_root", "init_from"):
+        assert local not in text, local
     assert "| Kinetics-400 | validation | accuracy top-1 | 5x3 | 81.10 |" in text
     assert "| UCF101 | test (split 1) | accuracy mean class accuracy | 2x3 | 97.00 |" in text
     assert "not redistributed" in text and "Retention" in text

@@ -490,6 +490,7 @@ def test_finetuning_reads_the_clips_a_hub_copy_of_the_dataset_embeds(synthetic, 
     assert all("/" not in name and name.endswith(".mp4") for name in data.test.videos)  # names, not paths
     results = finetune(args, training_args)
     assert results["num_videos"] == 7 and results["split"] == "test"
+    assert results["dataset"] == "hub"  # the folder's name: its path stays on this machine, out of cards
     predictions = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     assert sorted(p["video"] for p in predictions) == sorted(data.test.videos)
 

@@ -172,6 +172,7 @@ def card_metadata(card: str, dataset: Any) -> str:
 
 
 CardMaker = Callable[[PublishedContents], str]
+PUBLISHED = ("README.md", DATA_DIR)  # what a published folder holds
 
 
 def write_folder(
@@ -184,12 +185,19 @@ def write_folder(
 ) -> PublishedContents:
     """Write what would be uploaded into ``folder`` (its old ``data/`` shards are replaced): ``data/*.parquet``
     (``num_shards`` of them, default: shards of at most 500 MB) and ``README.md`` (the card, with the data files
-    and features in its YAML). ``repo`` is the ``(repo_id, private)`` the folder is meant for, stated in the card."""
+    and features in its YAML). ``repo`` is the ``(repo_id, private)`` the folder is meant for, stated in the card.
+    A folder that holds anything else (a curation folder, say) is refused: a push uploads the folder."""
     with quiet_progress_bars():
         return _write_folder(index_path, Path(folder), options, card, repo, num_shards)
 
 
 def _write_folder(index_path, folder: Path, options: PublishOptions, card, repo, num_shards) -> PublishedContents:
+    stray = sorted(entry.name for entry in folder.iterdir() if entry.name not in PUBLISHED) if folder.is_dir() else []
+    if stray:
+        raise ConfigError(
+            f"--to-folder {folder} holds {', '.join(stray[:5])}{' ...' if len(stray) > 5 else ''}: it must be new, "
+            f"empty, or hold only what push-index writes ({', '.join(PUBLISHED)})"
+        )
     index = load_index(index_path)
     dataset = prepare_for_hub(index, options, curation_folder(index_path))
     contents = describe(dataset, options, list(index.column_names))
@@ -254,6 +262,7 @@ def push_index(
             repo_id=repo_id,
             repo_type="dataset",
             folder_path=str(staging),
+            allow_patterns=["README.md", f"{DATA_DIR}/*.parquet"],  # the folder's files and nothing else
             delete_patterns=[f"{DATA_DIR}/{SPLIT}-*.parquet"],  # shards of an earlier push
             commit_message=f"Index: {contents.num_rows} rows" + (", clips embedded" if options.embed_clips else ""),
         )

@@ -101,9 +101,22 @@ def results_table(results: Iterable[RunResults]) -> str:
     return "| dataset | split | metric | views | value (%) |\n|---|---|---|---|---|\n" + "\n".join(rows)
 
 
+# Recipe options that name places on the training machine: meaningless to a reader of the card, and private.
+LOCAL_PATH_OPTIONS = ("data_root", "annotation_dir", "init_from", "output_dir", "resume", "logging_dir")
+
+
+def _is_local_path(key: str, value: Any) -> bool:
+    if key in LOCAL_PATH_OPTIONS:
+        return True
+    return isinstance(value, str) and (os.path.isabs(value) or value.startswith(("~", "./", "../")))
+
+
 def _recipe_lines(recipe: Mapping[str, Any]) -> str:
+    """The recorded fine-tuning options, one per line; options holding local paths are left out."""
     return "\n".join(
-        f"  - `{key}`: {json.dumps(value) if not isinstance(value, str) else value}" for key, value in recipe.items()
+        f"  - `{key}`: {json.dumps(value) if not isinstance(value, str) else value}"
+        for key, value in recipe.items()
+        if not _is_local_path(key, value)
     )
 
 

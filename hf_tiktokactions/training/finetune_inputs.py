@@ -57,6 +57,14 @@ class FinetuneData:
     test: LabelledVideos
 
 
+def display_name(dataset: str) -> str:
+    """The name results and cards give ``--dataset``: a benchmark's own name, a local folder's last part (its path
+    is the training machine's business), or the Hub id."""
+    if dataset in DISPLAY_NAMES:
+        return DISPLAY_NAMES[dataset]
+    return Path(dataset).resolve().name if Path(dataset).expanduser().exists() else dataset
+
+
 def _need(value: str | None, option: str, dataset: str) -> str:
     if not value:
         raise ConfigError(f"--dataset {dataset} needs {option}")
@@ -168,7 +176,7 @@ def resolve_data(args: FinetuneArguments, seed: int) -> FinetuneData:
             )
         train = _labelled(splits[args.train_split], args.train_split, args.max_train_videos, seed)
     return FinetuneData(
-        dataset=DISPLAY_NAMES.get(args.dataset, args.dataset),
+        dataset=display_name(args.dataset),
         class_names=class_names,
         train=train,
         eval=_labelled(splits[eval_name], eval_name, args.max_eval_videos, seed),
