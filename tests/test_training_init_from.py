@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
-from hf_tiktokactions.errors import CheckpointError
+from hf_tiktokactions.errors import CheckpointError, ConfigError
 from hf_tiktokactions.training.arguments import FinetuneArguments, PretrainArguments
 from hf_tiktokactions.training.model_init import build_classifier
 from hf_tiktokactions.training.pretraining import build_model
@@ -66,6 +66,22 @@ def test_finetuning_from_a_classifier_whose_head_lost_its_bias_is_an_error(tmp_p
     edit_weights(tmp_path / "cls", lambda s: s.pop("head.bias"))
     with pytest.raises(CheckpointError, match=r"missing \['head.bias'\]"):
         finetune_from(tmp_path / "cls", tmp_path)
+
+
+def test_a_kept_head_answers_in_the_datasets_class_order_or_is_refused(tmp_path):
+    """A classifier whose classes come in another order (a videofolder run sorts JumpRope before JumpingJack,
+    UCF101's classInd the other way) gets its head rows reordered; one of other classes is not tested."""
+    theirs = ["kick", "Clap", "jump"]  # another order, and another letter case
+    source = VideoMAEv2ForVideoClassification(tiny(num_labels=3, id2label=dict(enumerate(theirs))))
+    source.save_pretrained(tmp_path / "cls")
+    model, _ = finetune_from(tmp_path / "cls", tmp_path)
+    assert torch.equal(model.head.weight, source.head.weight[[1, 2, 0]])  # rows for clap, jump, kick
+    assert torch.equal(model.head.bias, source.head.bias[[1, 2, 0]])
+    other = VideoMAEv2ForVideoClassification(tiny(num_labels=3, id2label=dict(enumerate(["run", "swim", "jump"]))))
+    other.save_pretrained(tmp_path / "other")
+    args = FinetuneArguments(init_from=str(tmp_path / "other"), num_frames=4, input_size=32, eval_only=True)
+    with pytest.raises(ConfigError, match="classifies other classes than --dataset .*clap, kick, run"):
+        build_classifier(args, CLASSES, tmp_path)
 
 
 def pretrain_args(init_from) -> PretrainArguments:

@@ -79,6 +79,31 @@ def test_kinetics_without_its_validation_list_says_what_to_do(benchmarks, tmp_pa
         resolve_data(args, seed=0)
 
 
+def test_a_listed_video_missing_on_disk_is_left_out_or_named(benchmarks, tmp_path, caplog):
+    """Every Kinetics copy lacks some videos: they are left out with a warning that counts them (the test used to
+    stop at the first one), or, with --missing_videos error, named before anything runs."""
+    folder = benchmarks["kinetics400"]
+    annotations = shutil.copytree(folder.annotation_dir, tmp_path / "annotations")
+    with (annotations / "val.csv").open("a") as handle:
+        handle.write("abseiling,zzzNEVERGOT,10,20,val\n")
+    with caplog.at_level(logging.WARNING):
+        data = resolve_data(small_args(folder, annotation_dir=str(annotations)), seed=0)
+    assert data.test.video_ids == folder.ids["validation"]  # the listed video that is not on disk is left out
+    assert "zzzNEVERGOT" in caplog.text
+    with pytest.raises(Exception, match="zzzNEVERGOT"):
+        resolve_data(small_args(folder, annotation_dir=str(annotations), missing_videos="error"), seed=0)
+
+
+def test_an_unlabelled_split_is_not_scored(benchmarks, tmp_path):
+    """Kinetics' test.csv as published has no label column: scoring it gave 0 % and a results file."""
+    folder = benchmarks["kinetics400"]
+    annotations = shutil.copytree(folder.annotation_dir, tmp_path / "annotations")
+    lines = (annotations / "test.csv").read_text().splitlines()
+    (annotations / "test.csv").write_text("\n".join(line.split(",", 1)[1] for line in lines) + "\n")
+    with pytest.raises(ConfigError, match="--test_split test: this split has no labels"):
+        resolve_data(small_args(folder, annotation_dir=str(annotations), test_split="test"), seed=0)
+
+
 def test_ssv2_never_flips_and_samples_segments_whatever_the_recipe_says(tmp_path, caplog):
     recipe = ROOT / "training" / "configs" / "finetune_vit_b_ssv2.yaml"
     with caplog.at_level(logging.WARNING, logger="hf_tiktokactions.training.protocol"):

@@ -216,6 +216,13 @@ class FinetuneArguments:
             "code; the split's test list for ucf101 and hmdb51; else test when it has labels, else validation)"
         },
     )
+    missing_videos: str = field(
+        default="drop",
+        metadata={
+            "help": "listed videos that are not on disk (every Kinetics copy lacks some): drop (left out, counted in "
+            "a warning) or error"
+        },
+    )
     max_train_videos: int | None = field(
         default=None, metadata={"help": "a random subset of the training videos (quick runs)"}
     )
@@ -316,6 +323,8 @@ class FinetuneArguments:
         self.sampling, self.flip = resolve_augmentation(self.dataset, self.sampling, self.flip)
         if self.mixed_precision not in ("auto", "bf16", "no"):
             raise ConfigError(f"--mixed_precision must be auto, bf16 or no, got {self.mixed_precision!r}")
+        if self.missing_videos not in ("drop", "error"):
+            raise ConfigError(f"--missing_videos must be drop or error, got {self.missing_videos!r}")
         if self.split not in (1, 2, 3):
             raise ConfigError(f"--split must be 1, 2 or 3, got {self.split}")
         if min(self.num_sample, self.test_num_segment, self.test_num_crop, self.test_videos_per_batch) < 1:

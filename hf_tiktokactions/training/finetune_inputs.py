@@ -74,18 +74,17 @@ def _need(value: str | None, option: str, dataset: str) -> str:
 def load_splits(args: FinetuneArguments) -> DatasetDict:
     """The ``DatasetDict`` of ``--dataset`` (a benchmark reader, a saved ``datasets`` folder or a Hub id)."""
     name = args.dataset
+    missing = args.missing_videos
     if name == "ucf101":
-        return load_ucf101(_need(args.data_root, "--data_root", name), args.split, args.annotation_dir)
+        return load_ucf101(_need(args.data_root, "--data_root", name), args.split, args.annotation_dir, missing)
     if name == "hmdb51":
-        return load_hmdb51(_need(args.data_root, "--data_root", name), args.split, args.annotation_dir)
+        return load_hmdb51(_need(args.data_root, "--data_root", name), args.split, args.annotation_dir, missing)
     if name == "kinetics400":
-        return load_kinetics(
-            _need(args.annotation_dir, "--annotation_dir (the CSVs)", name), _need(args.data_root, "--data_root", name)
-        )
+        annotations = _need(args.annotation_dir, "--annotation_dir (the CSVs)", name)
+        return load_kinetics(annotations, _need(args.data_root, "--data_root", name), missing)
     if name == "ssv2":
-        return load_ssv2(
-            _need(args.annotation_dir, "--annotation_dir (the JSONs)", name), _need(args.data_root, "--data_root", name)
-        )
+        annotations = _need(args.annotation_dir, "--annotation_dir (the JSONs)", name)
+        return load_ssv2(annotations, _need(args.data_root, "--data_root", name), missing)
     if name == "videofolder":
         return load_videofolder(_need(args.data_root, "--data_root", name))
     import datasets
@@ -144,6 +143,11 @@ def _pick(splits: DatasetDict, wanted: str, preference: tuple[str, ...], what: s
     if wanted != "auto":
         if wanted not in splits:
             raise ConfigError(f"--{what} {wanted!r} is not a split of this dataset (splits: {', '.join(splits)})")
+        if not _has_labels(splits[wanted]):
+            raise ConfigError(
+                f"--{what} {wanted}: this split has no labels (Kinetics' test.csv and SSv2's test list are published "
+                "without them), so it cannot be scored; name a labelled split"
+            )
         return wanted
     for name in preference:
         if name in splits and _has_labels(splits[name]):

@@ -20,9 +20,12 @@ patch sizes agree.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from pathlib import Path
+
+import torch
 
 from ..errors import CheckpointError, ConfigError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
@@ -55,6 +58,7 @@ def build_classifier(
         return VideoMAEv2ForVideoClassification(
             VideoMAEv2Config.from_preset(args.model_preset, **overrides)
         ), f"scratch ({args.model_preset})"
+    head_classes = checkpoint_class_names(args.init_from)
     model, report = load_accounted(
         VideoMAEv2ForVideoClassification,
         args.init_from,
@@ -62,7 +66,53 @@ def build_classifier(
         dict(task="classification", num_labels=len(class_names)),
         overrides,
     )
+    if head_classes is not None and "head.weight" not in report["initialised_keys"]:
+        match_head_to_classes(model, head_classes, class_names, args)
     return model, (str(args.init_from) if report["source_format"] == "ours" else f"converted {args.init_from}")
+
+
+def checkpoint_class_names(init_from: str) -> list[str] | None:
+    """The class names of a classifier folder's head (its config's ``id2label``, in head order); None without
+    a folder, a label map, or with transformers' placeholder names (``LABEL_0`` ...)."""
+    config_file = Path(init_from) / "config.json"
+    if not config_file.is_file():
+        return None
+    try:
+        id2label = json.loads(config_file.read_text()).get("id2label") or {}
+        names = [id2label[key] for key in sorted(id2label, key=int)]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not names or all(name == f"LABEL_{i}" for i, name in enumerate(names)):
+        return None
+    return names
+
+
+def match_head_to_classes(model, head_classes: list[str], class_names: list[str], args: FinetuneArguments) -> None:
+    """A kept head answers in its own class order: put its rows in the dataset's order when both name the same
+    classes (letter case aside: UCF101's lists and folders differ there), and refuse to test a head of other
+    classes (its answers would be read under the dataset's names)."""
+    ours = [name.casefold() for name in class_names]
+    theirs = [name.casefold() for name in head_classes]
+    if ours == theirs:
+        return
+    if sorted(ours) == sorted(theirs):
+        order = torch.tensor([theirs.index(name) for name in ours])
+        with torch.no_grad():
+            model.head.weight.copy_(model.head.weight[order])
+            model.head.bias.copy_(model.head.bias[order])
+        logger.info("--init_from %s: the head's rows were put in the dataset's class order", args.init_from)
+        return
+    differ = sorted(set(theirs) ^ set(ours))[:5]
+    if args.eval_only:
+        raise ConfigError(
+            f"--init_from {args.init_from} classifies other classes than --dataset {args.dataset} (e.g. "
+            f"{', '.join(differ)}): its answers would be scored under the wrong names"
+        )
+    logger.warning(
+        "--init_from %s: its head was trained on other classes (e.g. %s); it is kept as the new head's start",
+        args.init_from,
+        ", ".join(differ),
+    )
 
 
 def build_pretraining_model(init_from: str, overrides: dict, work_dir: Path) -> VideoMAEv2ForPreTraining:
