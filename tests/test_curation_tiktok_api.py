@@ -218,6 +218,53 @@ def test_quota_stop_saves_the_exact_position_and_resume_gives_every_video_once(t
         assert json.loads((tmp_path / "state.json").read_text())["runs"] == days + 1
 
 
+def test_a_resume_whose_cached_search_expired_asks_the_window_again(tmp_path):
+    """A search_id names a cached search: the next day the API may not know it (here: a new server) and answers
+    invalid_params to every resume; the window is asked again from its start, each video kept once."""
+    vids = videos(900)  # about 300 a window: three pages each
+    with server_for(vids, daily_request_quota=2) as server:
+        assert collect(client_for(server), request(), tmp_path, progress=False).status == "quota_exhausted"
+        assert json.loads((tmp_path / "state.json").read_text())["position"]["search_id"]
+    with server_for(vids) as server:
+        result = collect(client_for(server), request(), tmp_path, progress=False)
+        ids = [r["id"] for r in collected(tmp_path)]
+        assert result.status == "complete" and len(ids) == len(set(ids)) and set(ids) == expected_ids(server)
+
+
+def test_pages_ask_for_no_more_records_than_are_still_wanted(tmp_path):
+    """The daily quota counts records as well as requests: a page asks for what the hashtag still needs."""
+    with server_for(videos()) as server:
+        collect(client_for(server), request(max_per_hashtag=10), tmp_path, progress=False)
+        asked = [body["max_count"] for _, body in server.request_log if "max_count" in body]
+        assert asked and max(asked) == 10
+
+
+def test_a_200_that_is_not_the_apis_json_is_retried(tmp_path):
+    with server_for(videos(50)) as server:
+        server.fail_next(200, "", times=2)  # a proxy's page with status 200
+        result = collect(client_for(server), request(), tmp_path, progress=False)
+        ids = [r["id"] for r in collected(tmp_path)]
+        assert result.status == "complete" and set(ids) == expected_ids(server)
+
+
+def test_a_page_that_does_not_move_the_cursor_ends_its_window(tmp_path, monkeypatch):
+    """has_more with no videos and the same cursor would be asked again until the quota ran out."""
+    from hf_tiktokactions.testing import research_api_server
+
+    answer = research_api_server._Handler._page
+
+    def stuck(handler, body, params):
+        page = answer(handler, body, params)
+        if (body.get("cursor") or 0) >= 100:
+            page.update(videos=[], cursor=body["cursor"], has_more=True)
+        return page
+
+    monkeypatch.setattr(research_api_server._Handler, "_page", stuck)
+    with server_for(videos(300)) as server:
+        result = collect(client_for(server), request(), tmp_path, max_requests=30, progress=False)
+        assert result.status == "complete" and server.query_requests <= 2 * len(TAGS) * 3
+
+
 def test_uncommitted_tail_is_cut_and_refetched(tmp_path):
     with server_for(videos(), daily_request_quota=5) as server:
         collect(client_for(server), request(), tmp_path, progress=False)
@@ -296,6 +343,7 @@ def test_cli_quota_exit_status_resume_and_no_secret_anywhere(tmp_path):
         (("--start-date", "2024-01-01"), None, "--start-date '2024-01-01' is not a date in the form YYYYMMDD"),
         (("--fields", "id,plays"), None, "--fields: unknown video field(s) plays"),
         (("--max-per-hashtag", "0"), None, "--max-per-hashtag must be at least 1"),
+        (("--backoff-base", "-1"), None, "the backoff delays not negative"),
     ],
 )
 def test_cli_user_errors_are_one_clear_line(tmp_path, extra, env, message):

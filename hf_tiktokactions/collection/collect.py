@@ -33,8 +33,8 @@ from tqdm.auto import tqdm
 from hf_tiktokactions import __version__
 from hf_tiktokactions.atomic_files import append_jsonl, read_json, read_jsonl, truncate_to, write_json_atomic
 from hf_tiktokactions.collection.hashtags import Hashtag
-from hf_tiktokactions.collection.tiktok_api import DEFAULT_FIELDS, VIDEO_FIELDS, ResearchApiClient
-from hf_tiktokactions.errors import ConfigError, OutputStateError, QuotaExhausted, TikTokActionsError
+from hf_tiktokactions.collection.tiktok_api import DEFAULT_FIELDS, MAX_COUNT, VIDEO_FIELDS, ResearchApiClient
+from hf_tiktokactions.errors import ApiError, ConfigError, OutputStateError, QuotaExhausted, TikTokActionsError
 from hf_tiktokactions.layout import COLLECTION_LOCK_FILE as LOCK_FILE
 from hf_tiktokactions.layout import COLLECTION_STATE_FILE as STATE_FILE
 from hf_tiktokactions.layout import COLLECTION_SUMMARY_FILE as SUMMARY_FILE
@@ -306,12 +306,31 @@ def _collect_locked(
                 if max_requests is not None and client.requests_sent - sent_before >= max_requests:
                     raise QuotaExhausted(f"the request budget of this run (--max-requests {max_requests}) is spent")
                 pos = state.position
-                page = client.query_videos(
-                    tag, *windows[w], fields=request.fields, cursor=pos.cursor, search_id=pos.search_id
-                )
                 room = request.max_per_hashtag - state.counts[tag]
+                try:
+                    page = client.query_videos(
+                        tag,
+                        *windows[w],
+                        fields=request.fields,
+                        cursor=pos.cursor,
+                        search_id=pos.search_id,
+                        max_count=min(MAX_COUNT, room),  # the daily quota counts records too
+                    )
+                except ApiError as error:
+                    if not (pos.search_id and error.code == "invalid_params"):
+                        raise
+                    # A search_id names a *cached* search: a resume the next day may find it expired. The window is
+                    # asked again from its start; the videos already collected are kept once.
+                    logger.warning("#%s %s: %s; querying this window again from its start", tag, windows[w][0], error)
+                    state.position = Position(i, w)
+                    continue
                 fresh, invalid = _sort_page(page.videos, tag, state, room)
-                more = page.has_more and len(fresh) < room
+                stuck = not page.videos and pos.cursor is not None and page.cursor == pos.cursor
+                if stuck and page.has_more:
+                    logger.warning(
+                        "#%s %s: the API returned no videos and the same cursor; window ended", tag, windows[w]
+                    )
+                more = page.has_more and len(fresh) < room and not stuck
                 nxt = Position(i, w, page.cursor, page.search_id or pos.search_id) if more else Position(i, w + 1)
                 state.commit_page(fresh, invalid, tag, nxt)
                 if not more:

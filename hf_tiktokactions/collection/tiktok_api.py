@@ -115,6 +115,13 @@ class RetryPolicy:
     base_delay_s: float = 2.0
     max_delay_s: float = 300.0
 
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base_delay_s < 0 or self.max_delay_s < 0:
+            raise ConfigError(
+                f"retries: --max-attempts must be at least 1 and the backoff delays not negative (got "
+                f"{self.max_attempts}, {self.base_delay_s:g} s, {self.max_delay_s:g} s)"
+            )
+
     def delay(self, attempt: int, rng: random.Random) -> float:
         """The wait before retry number ``attempt`` (0-based)."""
         ceiling = min(self.max_delay_s, self.base_delay_s * (2**attempt))
@@ -382,6 +389,8 @@ class ResearchApiClient:
             log_id = str(error.get("log_id", ""))
             if response.status_code == 200 and code == "ok" and isinstance(payload.get("data"), dict):
                 return payload["data"]
+            if response.status_code == 200 and not payload:  # not the API's JSON: a proxy's page, a cut-off body
+                raise _Retry("HTTP 200 whose body is not the API's JSON")
             if code in _QUOTA_CODES:
                 raise QuotaExhausted(
                     f"{describe}: the daily quota is exhausted ({code}: {message})", code=code, log_id=log_id
