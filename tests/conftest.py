@@ -38,10 +38,19 @@ def hub_calls(monkeypatch) -> list[tuple]:
 
     from hf_tiktokactions.hub import push as push_module
 
-    calls: list[tuple] = []
+    calls = type("HubCalls", (list,), {})()  # a list that a test can give an ``existing`` repository's privacy
 
     def create_repo(repo_id, **kwargs):
         calls.append(("create_repo", repo_id, kwargs))
+
+    def repo_info(repo_id, **kwargs):  # no repository yet, unless a test sets calls.existing (private or not)
+        import httpx
+        from huggingface_hub.errors import RepositoryNotFoundError
+
+        calls.append(("repo_info", repo_id, kwargs))
+        if getattr(calls, "existing", None) is None:
+            raise RepositoryNotFoundError("404", response=httpx.Response(404, request=httpx.Request("GET", "x")))
+        return type("ModelInfo", (), {"private": calls.existing})()
 
     def upload_folder(*, repo_id, folder_path, **kwargs):
         calls.append(("upload_folder", repo_id, kwargs, digests(Path(folder_path))))
@@ -49,4 +58,5 @@ def hub_calls(monkeypatch) -> list[tuple]:
 
     monkeypatch.setattr(push_module, "create_repo", create_repo)
     monkeypatch.setattr(push_module, "upload_folder", upload_folder)
+    monkeypatch.setattr(push_module, "repo_info", repo_info)
     return calls

@@ -168,3 +168,22 @@ def test_a_bad_results_file_stops_the_card_with_one_line(tmp_path: Path, model_a
     error = capsys.readouterr().err
     assert error.startswith(f"error: {k400}: ") and "missing field 'views'" in error and "Traceback" not in error
     assert not (tmp_path / "c" / "README.md").exists()
+
+
+def test_export_refuses_the_results_of_another_model(tmp_path: Path, model_and_results) -> None:
+    """A results file records the weights it tested: when those are here and differ, its numbers are not this
+    model's (a copy of the tested folder is accepted)."""
+    import shutil
+
+    from hf_tiktokactions.errors import ConfigError
+    from hf_tiktokactions.hub.export import export_model
+
+    model, (_, ucf) = model_and_results
+    tiny_classifier(tmp_path / "other", seed=1)
+    ucf.write_text(json.dumps({**UCF, "checkpoint": str(tmp_path / "other")}))
+    with pytest.raises(ConfigError, match=r"tested .*other, whose weights are not .*model's"):
+        export_model(model, tmp_path / "out", results=[ucf])
+    assert not (tmp_path / "out").exists()
+    shutil.copytree(model, tmp_path / "tested")  # the folder the test ran on, copied before the export
+    ucf.write_text(json.dumps({**UCF, "checkpoint": str(tmp_path / "tested")}))
+    export_model(model, tmp_path / "out", results=[ucf])

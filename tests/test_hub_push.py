@@ -30,7 +30,7 @@ def test_push_uploads_exactly_what_export_writes(tmp_path: Path, hub_calls, monk
         == 0
     )
 
-    (create, repo_id, create_kwargs), upload = hub_calls
+    _, (create, repo_id, create_kwargs), upload = hub_calls  # repo_info (none yet), create_repo, upload_folder
     assert (create, repo_id, create_kwargs["private"], create_kwargs["repo_type"]) == (
         "create_repo",
         "me/tiny",
@@ -116,3 +116,17 @@ def test_push_index_uses_the_token_hf_auth_login_stored(tmp_path: Path, monkeypa
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", self.token)))
     push_index(tmp_path / "curated", "my-lab/index", PublishOptions(), card=None)
     assert calls == [("repo_info", STORED_TOKEN), ("repo", STORED_TOKEN), ("upload", STORED_TOKEN)]
+
+
+def test_push_private_refuses_an_existing_public_repository(tmp_path: Path, hub_calls, monkeypatch, capsys) -> None:
+    """create_repo ignores ``private`` for a repository that exists: --private would upload into a public one."""
+    tiny_classifier(tmp_path / "model")
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    hub_calls.existing = False  # public
+    assert run_cli(hub_main, ["push", "--model", str(tmp_path / "model"), "--repo-id", "me/open", "--private"]) == 2
+    assert "me/open already exists and is PUBLIC" in capsys.readouterr().err
+    assert [call[0] for call in hub_calls] == ["repo_info"]  # nothing created, nothing uploaded
+    hub_calls.clear()
+    assert hub_main(["push", "--model", str(tmp_path / "model"), "--repo-id", "me/open"]) == 0
+    create = next(call for call in hub_calls if call[0] == "create_repo")
+    assert create[2]["private"] is None  # without --private: the namespace's default, never a forced public

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             args.model,
             args.repo_id,
             _results(args.results),
-            private=args.private,
+            private=args.private or None,  # without --private: the namespace's default, not a forced public
             preprocessing=_preprocessing(args),
             run_dir=args.run,
             **_card_options(args),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import filecmp
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -297,6 +298,7 @@ def export_model(
     if PRETRAINING_ARCHITECTURE in _architectures(model_dir):
         return _export_pretraining(model_dir, output, results, preprocessing or {}, overwrite, run_dir, card_options)
     results = as_results(results)  # read (and check) results files before anything is written
+    _check_results_are_of(model_dir, results)
     model = load_classifier(model_dir)
     check_finite_weights(model, model_dir)
     spec = _preprocessing_spec(model_dir, model.config, results, preprocessing or {})
@@ -310,6 +312,21 @@ def export_model(
     _ship_video_processor(output, spec)
     model_card(output, results, **card_options).save(output / "README.md")
     return output
+
+
+def _check_results_are_of(model_dir, results: list[RunResults]) -> None:
+    """Refuse a results file whose tested weights are provably another model's: its ``checkpoint`` folder is here
+    and its weights differ from ``model_dir``'s (a moved or copied model still passes)."""
+    ours = Path(model_dir) / "model.safetensors"
+    for result in results:
+        theirs = Path(result.checkpoint) / "model.safetensors"
+        if not (ours.is_file() and theirs.is_file()) or theirs.resolve() == ours.resolve():
+            continue
+        if not filecmp.cmp(ours, theirs, shallow=False):
+            raise ConfigError(
+                f"--results for {result.dataset} tested {result.checkpoint}, whose weights are not {model_dir}'s: the "
+                "card would report another model's numbers; pass the results file of this model's own test"
+            )
 
 
 def _export_pretraining(

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import create_repo, get_token, upload_folder
-from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
+from huggingface_hub import create_repo, get_token, repo_info, upload_folder
+from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled, RepositoryNotFoundError
 from huggingface_hub.utils import validate_repo_id
 
 from hf_tiktokactions.errors import ConfigError, CredentialsError, TikTokActionsError
@@ -43,14 +43,16 @@ def push_model(
     repo_id: str,
     results: Iterable[RunResults | str | os.PathLike] = (),
     *,
-    private: bool = False,
+    private: bool | None = None,
     commit_message: str = "Upload VideoMAE V2 model (hf-tiktokactions export)",
     preprocessing: dict[str, Any] | None = None,
     **card_options: Any,
 ) -> str:
     """Export ``model_dir`` to a temporary folder and upload it to ``repo_id``; returns the commit URL.
 
-    Creates the repository (``private`` if asked) when it does not exist yet.
+    Creates the repository when it does not exist yet: private with ``private=True``, public with ``False``, as the
+    namespace's default with ``None``. An existing public repository is refused with ``private=True`` (the Hub
+    would upload into it as it is).
     """
     try:
         validate_repo_id(repo_id)
@@ -64,6 +66,8 @@ def push_model(
             model_dir, Path(tmp) / "export", results, preprocessing=preprocessing, repo_id=repo_id, **card_options
         )
         try:
+            if private:
+                _refuse_public(repo_id, token)
             create_repo(repo_id, repo_type="model", private=private, exist_ok=True, token=token)
             commit = upload_folder(
                 repo_id=repo_id, folder_path=folder, repo_type="model", commit_message=commit_message, token=token
@@ -79,3 +83,16 @@ def push_model(
                 f"cannot reach the Hub to upload {repo_id} ({type(error).__name__}); check the network"
             ) from None
     return str(getattr(commit, "commit_url", commit))
+
+
+def _refuse_public(repo_id: str, token: str) -> None:
+    """Raise when the model repository ``repo_id`` exists and is public."""
+    try:
+        existing = repo_info(repo_id, repo_type="model", token=token)
+    except RepositoryNotFoundError:
+        return
+    if not existing.private:
+        raise PushError(
+            f"--private, but {repo_id} already exists and is PUBLIC: the upload would be public. Make it private on "
+            "the Hub first, or push without --private"
+        )

@@ -151,7 +151,10 @@ class PushOptions(CardOptions):
 
     model: str = option("fine-tuned model folder (or Hub id), or a pre-training run's final/ folder")
     repo_id: str = option("ORG/NAME")
-    private: bool = option("create the repository as private", False)
+    private: bool = option(
+        "create the repository as private (and refuse an existing public one); without it: the namespace's default",
+        False,
+    )
     run: str | None = option(
         "pre-trained models: the pretrain --output_dir whose records go on the card (default: the folder around "
         "--model)",
@@ -167,7 +170,7 @@ def push(options: PushOptions) -> str:
         options.model,
         options.repo_id,
         options.loaded_results(),
-        private=options.private,
+        private=options.private or None,  # without --private: the namespace's default, not a forced public
         preprocessing=options.preprocessing(),
         run_dir=options.run,
         **options.card_options(),
