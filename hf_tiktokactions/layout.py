@@ -27,6 +27,7 @@ A curation folder (``curate``)::
     DIR/.curation.lock        held while a run writes the folder (``CURATION_LOCK_FILE``)
     DIR/stats.json, stats.md  dataset statistics (``STATS_JSON``, ``STATS_MD``)
     DIR/purge_logs/           records of what retention deleted (``PURGE_LOG_DIR``)
+    DIR/refresh_checks.json   when each held video was last looked up by ``purge --refresh`` (``REFRESH_CHECKS_FILE``)
 
 Paths inside a curation folder's records and index (``clip_path``, ``source_path``, ``metadata_path``) are
 stored relative to the folder (:func:`stored_path`) and read back with :func:`resolved_path`.
@@ -61,6 +62,7 @@ REVIEW_LIST_FILE = "review_list.txt"
 CURATION_LOCK_FILE = ".curation.lock"
 STATS_JSON, STATS_MD = "stats.json", "stats.md"
 PURGE_LOG_DIR = "purge_logs"
+REFRESH_CHECKS_FILE = "refresh_checks.json"
 
 
 def stored_path(path: str | os.PathLike | None, folder: str | os.PathLike) -> str | None:

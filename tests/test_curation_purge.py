@@ -232,6 +232,17 @@ def test_refresh_stopped_by_the_quota_keeps_what_it_confirmed(pipeline):
     refresh = json.loads(log_path.read_text())["refresh"]
     assert refresh["unavailable_ids"] == [first] and refresh["unchecked"] == len(ids) - len(batches[0].ids)
 
+    # The next day, again one query: it goes on with ids not yet looked up instead of asking the first ones again.
+    checks = root / "curated" / "refresh_checks.json"
+    day_one = set(json.loads(checks.read_text()))
+    assert day_one == set(batches[0].ids) - {first}
+    server.reset_quota()
+    again = ["--output", str(root / "curated"), "--refresh", "--api-base", server.url, "--max-unavailable-share", "1"]
+    result = _purge(*again, env=_credentials_env())
+    assert result.returncode in (0, 3), result.stderr
+    day_two = set(json.loads(checks.read_text()))
+    assert day_one < day_two  # new ids looked up, the first day's kept
+
 
 def test_purge_keeps_the_users_own_source_videos_unless_asked(tmp_path):
     own = tmp_path / "my_videos"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from hf_tiktokactions.curation.engines import REVIEW_LIST_FILE
 from hf_tiktokactions.curation.index import INDEX_DIR, read_records, save_index
 from hf_tiktokactions.curation.pipeline import CLIPS_DIR, METADATA_DIR, metadata_path
 from hf_tiktokactions.errors import ConfigError, OutputStateError
-from hf_tiktokactions.layout import PURGE_LOG_DIR, resolved_path
+from hf_tiktokactions.layout import PURGE_LOG_DIR, REFRESH_CHECKS_FILE, resolved_path
 
 
 def _now() -> str:
@@ -225,7 +226,9 @@ def refresh(
     _check_output(output)
     started = _now()
     ids = [record["video_id"] for record in read_records(output)]
-    availability = check_availability(client, ids, created)
+    checks_file = output / REFRESH_CHECKS_FILE
+    checked_at = read_json(checks_file) if checks_file.is_file() else {}
+    availability = check_availability(client, ids, created, checked_at)
     checked = len(availability.available) + len(availability.unavailable)
     if checked and len(availability.unavailable) / checked > max_unavailable_share:
         raise ConfigError(
@@ -234,6 +237,10 @@ def refresh(
             "research project, or raise --max-unavailable-share if this is right"
         )
     deletion, removed = remove_videos(output, availability.unavailable, dry_run)
+    if not dry_run:  # the next refresh starts with what was looked up longest ago (a quota stop goes on from there)
+        held = set(ids) - availability.unavailable
+        checks = {i: t for i, t in checked_at.items() if i in held}
+        write_json_atomic(checks_file, checks | dict.fromkeys(availability.checked_now & held, time.time()))
     log = _log("refresh", started, deletion, removed, refresh=availability.as_json())
     if not dry_run:
         log["log_path"] = str(write_purge_log(output, log))
