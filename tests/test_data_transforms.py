@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -195,3 +196,16 @@ def test_random_erasing_comes_from_timm_and_erases_per_frame():
     transform = FinetuneTrainTransform(input_size=32, rand_augment=None, erase_prob=1.0)
     out = transform(_repeated_clip(4, 64, 64))
     assert not _all_frames_equal(out)  # upstream erases each frame on its own
+
+
+@pytest.mark.parametrize("height, width", [(240, 320), (256, 340), (320, 240), (256, 456)])
+def test_the_test_resize_is_upstreams(height, width):
+    """Upstream's test resize (functional.resize_clip): the long side truncated, cv2.resize with INTER_LINEAR (no
+    antialiasing). Rounding and antialiasing moved UCF101's 320x240 frames by up to 25 of 255 in every crop."""
+    cv2 = pytest.importorskip("cv2")
+    frames = np.random.default_rng(0).integers(0, 256, (2, height, width, 3), dtype=np.uint8)
+    new_h, new_w = (224, int(224 * width / height)) if height <= width else (int(224 * height / width), 224)
+    theirs = np.stack([cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR) for frame in frames])
+    ours = short_side_resize(torch.from_numpy(frames).permute(0, 3, 1, 2), 224).permute(0, 2, 3, 1)
+    assert tuple(ours.shape[1:3]) == (new_h, new_w)
+    assert (ours.int() - torch.from_numpy(theirs).int()).abs().max() <= 1

@@ -131,13 +131,20 @@ class MultiScaleCrop:
 
 
 def short_side_resize(video: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (T, C, H, W) so that its shorter side is ``size``, keeping the aspect ratio."""
+    """Resize (T, C, H, W) so that its shorter side is ``size``, keeping the aspect ratio; dtype kept.
+
+    The official test resize: the long side truncated (``int(size * long / short)``: 320x240 -> 298x224) and
+    bilinear without antialiasing, as ``cv2.resize(INTER_LINEAR)`` in upstream's ``functional.resize_clip``
+    (the crops then hold the same pixels, within 1 of 255).
+    """
     height, width = video.shape[-2:]
     if height <= width:
-        new = (size, max(1, round(width * size / height)))
+        new = (size, max(1, int(size * width / height)))
     else:
-        new = (max(1, round(height * size / width)), size)
-    return resize_clip(video, new)
+        new = (max(1, int(size * height / width)), size)
+    if (height, width) == new:
+        return video
+    return F.interpolate(video, size=new, mode="bilinear", antialias=False, align_corners=False)
 
 
 def spatial_crop(video: torch.Tensor, size: int, index: int = 1, num_crops: int = 3) -> torch.Tensor:

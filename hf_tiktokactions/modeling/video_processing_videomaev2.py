@@ -100,16 +100,13 @@ def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMet
 
 
 def short_side_resize(video: torch.Tensor, size: int) -> torch.Tensor:
-    """(T, C, H, W) -> shorter side ``size``, aspect kept (rounded), bilinear with antialiasing; dtype kept."""
+    """(T, C, H, W) -> shorter side ``size``, the long side truncated, bilinear without antialiasing (the official
+    test resize, ``cv2.resize(INTER_LINEAR)``); dtype kept."""
     height, width = video.shape[-2:]
-    new = (
-        (size, max(1, round(width * size / height)))
-        if height <= width
-        else (max(1, round(height * size / width)), size)
-    )
+    new = (size, max(1, int(size * width / height))) if height <= width else (max(1, int(size * height / width)), size)
     if tuple(new) == (height, width):
         return video
-    return F.interpolate(video, size=new, mode="bilinear", antialias=True, align_corners=False)
+    return F.interpolate(video, size=new, mode="bilinear", antialias=False, align_corners=False)
 
 
 def center_crop(video: torch.Tensor, height: int, width: int) -> torch.Tensor:
