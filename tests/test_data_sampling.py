@@ -86,3 +86,24 @@ def test_one_segment_based_view_is_the_official_validation_clip():
 def test_a_video_without_frames_is_rejected():
     with pytest.raises(ValueError, match="at least one frame"):
         dense_clip_indices(0)
+
+
+def test_finetuning_clips_are_the_official_ones():
+    """VideoClsDataset.load_video's clips as the official code returns them (recorded from it, 16 x 4): indices
+    spread by np.linspace over the span, so the steps are 4, 4, 4, 5; a short video spread over its length."""
+    from hf_tiktokactions.data.sampling import finetune_clip_indices
+
+    official_validation = {
+        300: [118, 122, 126, 130, 135, 139, 143, 147, 152, 156, 160, 164, 169, 173, 177, 181],
+        64: [0, 4, 8, 12, 17, 21, 25, 29, 34, 38, 42, 46, 51, 55, 59, 63],
+        40: [0, 4, 8, 13, 17, 22, 26, 31, 35, 39, 39, 39, 39, 39, 39, 39],
+    }
+    for frames, expected in official_validation.items():
+        assert finetune_clip_indices(frames, 16, 4).tolist() == expected
+    pattern = np.asarray(official_validation[64])
+    starts = set()
+    for seed in range(200):  # training: the end drawn from [64, 300), the same spread behind it
+        clip = finetune_clip_indices(300, 16, 4, np.random.default_rng(seed))
+        assert (clip - clip[0]).tolist() == pattern.tolist() and 0 <= clip[0] and clip[-1] < 300
+        starts.add(int(clip[0]))
+    assert min(starts) < 20 and max(starts) > 210  # the whole video is reachable

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 from hf_tiktokactions.data.epoch_keys import seeded_global_generators
 from hf_tiktokactions.data.frame_cache import DecodedVideoCache
 from hf_tiktokactions.data.pretrain_dataset import VideoColumn
-from hf_tiktokactions.data.sampling import dense_clip_indices, segment_indices
+from hf_tiktokactions.data.sampling import finetune_clip_indices, segment_indices
 from hf_tiktokactions.data.transforms import EvalTransform, FinetuneTrainTransform, normalize_video
 from hf_tiktokactions.data.views import frames_needed, plan_views, view_clips
 from hf_tiktokactions.errors import VideoDecodeError
@@ -118,7 +118,7 @@ class FinetuneVideoDataset(Dataset):
     def _indices(self, num_video_frames: int, rng: np.random.Generator) -> np.ndarray:
         if self.sampling == "segment":
             return segment_indices(num_video_frames, self.num_frames, rng)
-        return dense_clip_indices(num_video_frames, self.num_frames, self.sampling_rate, rng)
+        return finetune_clip_indices(num_video_frames, self.num_frames, self.sampling_rate, rng)
 
     def _item(self, index: int) -> dict[str, Any]:
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))

@@ -6,6 +6,10 @@ deterministic (the centred/validation choice).
 
 Short videos follow the official VideoMAE V2 code:
 
+* fine-tuning clips (``VideoClsDataset`` train and validation modes, :func:`finetune_clip_indices`):
+  ``num_frames`` indices spread evenly (``np.linspace``) over a span of ``num_frames * stride`` frames, so the
+  steps are not all ``stride`` (4, 4, 4, 5, ... for 16 x 4); a shorter video is spread over its length and
+  padded with its last frame;
 * dense clips (pre-training, ``HybridVideoMAE``): start at frame 0 and step by ``stride`` while the next
   index is at most ``num_video_frames - 2`` (upstream's bound), then repeat the last index reached
   (``short_video="clamp"``); ``"loop"`` wraps around to the start instead, keeping motion in every slot;
@@ -20,7 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["dense_clip_indices", "segment_indices", "multiview_indices", "MultiView", "multiview_clips"]
+__all__ = [
+    "dense_clip_indices",
+    "finetune_clip_indices",
+    "segment_indices",
+    "multiview_indices",
+    "MultiView",
+    "multiview_clips",
+]
 
 
 def _check(num_video_frames: int) -> None:
@@ -57,6 +68,30 @@ def dense_clip_indices(
     if short_video == "loop":
         return steps % num_video_frames
     raise ValueError(f"short_video must be 'clamp' or 'loop', got {short_video!r}")
+
+
+def finetune_clip_indices(
+    num_video_frames: int, num_frames: int = 16, stride: int = 4, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """The official fine-tuning clip (``VideoClsDataset.load_video``, train and validation modes).
+
+    A video longer than the span ``num_frames * stride`` gets ``np.linspace(start, end, num_frames)`` truncated
+    to integers and kept below ``end``, with ``end`` drawn from ``[span, num_video_frames)`` (``rng``, training)
+    or centred (``rng=None``, validation) and ``start = end - span``; a shorter one ``num_video_frames // stride``
+    indices spread over it, padded with its last frame.
+
+    Returns:
+        int64 (num_frames,).
+    """
+    _check(num_video_frames)
+    span = num_frames * stride
+    if num_video_frames <= span:
+        spread = np.linspace(0, num_video_frames, num=num_video_frames // stride)
+        index = np.concatenate([spread, np.full(num_frames - len(spread), float(num_video_frames))])
+        return np.clip(index, 0, num_video_frames - 1).astype(np.int64)
+    end = (span + num_video_frames) // 2 if rng is None else int(rng.integers(span, num_video_frames))
+    start = end - span
+    return np.clip(np.linspace(start, end, num=num_frames), start, end - 1).astype(np.int64)
 
 
 def segment_indices(
