@@ -16,10 +16,11 @@ import torch
 from video_files import (
     can_write_display_rotation,
     frame_index_of,
+    frames_as_a_player_shows,
     rotate_video,
     trim_by_stream_copy,
     write_test_video,
-    write_xvid_avi,
+    xvid_or_transport_stream,
 )
 
 from hf_tiktokactions.data.decoding import BACKENDS, open_video, probe_video, read_frames
@@ -89,25 +90,12 @@ def test_each_frame_of_an_mpeg4_part2_file_with_b_frames_reads_alone(tmp_path, b
         assert [frame_index_of(reader.read([index])[0]) for index in range(40)] == list(range(40))
 
 
-def _as_a_player_shows_it(path) -> list[int]:
-    """The frame indices a player shows, in order: every frame decoded from the start."""
-    import av
-
-    with av.open(str(path)) as container:
-        return [frame_index_of(frame.to_ndarray(format="rgb24")) for frame in container.decode(video=0)]
-
-
 @backends
 @pytest.mark.parametrize("kind", ["xvid-packed-b-frames.avi", "mpeg-ts.ts"])
 def test_each_frame_of_an_xvid_avi_or_a_transport_stream_reads_as_a_player_shows_it(tmp_path, backend, kind):
     # decord and torchcodec misread both (other frames, or no end on a transport stream): they go to PyAV
-    if kind.endswith(".avi"):
-        path = write_xvid_avi(tmp_path / kind, 40, 48, 64)
-        if path is None:
-            pytest.skip("needs the ffmpeg command with libxvid")
-    else:
-        path = write_test_video(tmp_path / kind, 40, 48, 64, fps=25)
-    shown = _as_a_player_shows_it(path)
+    path = xvid_or_transport_stream(tmp_path, kind)
+    shown = frames_as_a_player_shows(path)
     with open_video(path, backend) as reader:
         assert reader.backend == "pyav" and reader.info.num_frames == len(shown) >= 36
         assert [frame_index_of(reader.read([index])[0]) for index in range(len(shown))] == shown
@@ -119,7 +107,7 @@ def test_a_video_trimmed_by_stream_copy_reads_the_frames_a_player_shows(tmp_path
     path = trim_by_stream_copy(source, tmp_path / "trimmed.mp4", 1.1)
     if path is None:
         pytest.skip("needs the ffmpeg command")
-    shown = _as_a_player_shows_it(path)
+    shown = frames_as_a_player_shows(path)
     assert shown[0] == 33 and len(shown) == 57
     with open_video(path, "pyav") as reader:
         assert reader.info.num_frames == len(shown)

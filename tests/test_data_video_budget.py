@@ -8,10 +8,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import av
 import pytest
 import torch
-from video_files import frame_index_of, trim_by_stream_copy, write_test_video, write_xvid_avi
+from video_files import (
+    frame_index_of,
+    frames_as_a_player_shows,
+    trim_by_stream_copy,
+    write_test_video,
+    xvid_or_transport_stream,
+)
 
 from hf_tiktokactions.data.decoding import read_frames
 from hf_tiktokactions.data.transforms import short_side_resize
@@ -75,14 +80,8 @@ def test_each_frame_of_an_mpeg4_part2_file_with_b_frames_decodes_alone(tmp_path:
 @pytest.mark.parametrize("kind", ["xvid-packed-b-frames.avi", "mpeg-ts.ts"])
 def test_each_frame_of_an_xvid_avi_or_a_transport_stream_decodes_as_a_player_shows_it(tmp_path: Path, kind) -> None:
     # an Xvid AVI's packets carry no usable timestamps (frames are counted); a transport stream seeks by decode time
-    if kind.endswith(".avi"):
-        path = write_xvid_avi(tmp_path / kind, 40, 48, 64)
-        if path is None:
-            pytest.skip("needs the ffmpeg command with libxvid")
-    else:
-        path = write_test_video(tmp_path / kind, 40, 48, 64, fps=25)
-    with av.open(str(path)) as container:
-        shown = [frame_index_of(frame.to_ndarray(format="rgb24")) for frame in container.decode(video=0)]
+    path = xvid_or_transport_stream(tmp_path, kind)
+    shown = frames_as_a_player_shows(path)
     probed = probe_within(path, VideoBudget())
     assert probed.num_frames == len(shown) >= 36
     decoded = [frame_index_of(decode_within(probed, [index], VideoBudget())[0]) for index in range(len(shown))]

@@ -28,6 +28,7 @@ from test_hub_export import ACTIONS, tiny_classifier
 from video_files import (
     can_write_display_rotation,
     frame_index_of,
+    frames_as_a_player_shows,
     trim_by_stream_copy,
     write_test_video,
     write_xvid_avi,
@@ -165,8 +166,7 @@ def test_the_processor_reads_an_xvid_avi_as_a_player_shows_it(tmp_path):
     path = write_xvid_avi(tmp_path / "v_ApplyEyeMakeup_g01_c01.avi", 40, 48, 64)
     if path is None:
         pytest.skip("needs the ffmpeg command with libxvid")
-    with av.open(str(path)) as container:
-        shown = [frame_index_of(frame.to_ndarray(format="rgb24")) for frame in container.decode(video=0)]
+    shown = frames_as_a_player_shows(path)
     frames, metadata = shipped_processor.read_video_frames(str(path), lambda metadata: range(metadata.total_num_frames))
     assert metadata.total_num_frames == len(shown) and [frame_index_of(frame) for frame in frames] == shown
 

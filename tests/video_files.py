@@ -26,6 +26,8 @@ __all__ = [
     "write_test_video",
     "write_xvid_avi",
     "trim_by_stream_copy",
+    "xvid_or_transport_stream",
+    "frames_as_a_player_shows",
     "rotate_video",
     "can_write_display_rotation",
     "frame_index_of",
@@ -148,6 +150,25 @@ def write_xvid_avi(path: str | Path, num_frames: int, height: int, width: int, f
     subprocess.run([*command, "-q:v", "2", str(path)], check=True, timeout=120)
     source.unlink()
     return path
+
+
+def xvid_or_transport_stream(folder: Path, kind: str) -> Path:
+    """40 ``"index"``-pattern frames of 64x48: ``kind`` ``"xvid-packed-b-frames.avi"`` (:func:`write_xvid_avi`;
+    skips the test without the ffmpeg command) or ``"mpeg-ts.ts"`` (H.264 in an MPEG transport stream)."""
+    import pytest
+
+    if kind.endswith(".avi"):
+        path = write_xvid_avi(folder / kind, 40, 48, 64)
+        if path is None:
+            pytest.skip("needs the ffmpeg command with libxvid")
+        return path
+    return write_test_video(folder / kind, 40, 48, 64, fps=25)
+
+
+def frames_as_a_player_shows(path: str | Path) -> list[int]:
+    """The index of every frame a player shows, in order (every frame decoded from the start)."""
+    with av.open(str(path)) as container:
+        return [frame_index_of(frame.to_ndarray(format="rgb24")) for frame in container.decode(video=0)]
 
 
 def trim_by_stream_copy(source: str | Path, target: str | Path, start_seconds: float) -> Path | None:

@@ -48,10 +48,10 @@ import numpy as np
 import torch
 
 from hf_tiktokactions.data.keyframe_seek import (
+    PacketTimeline,
     demux_from_keyframe,
     frames_counted_in_display_order,
     keyframe_before,
-    keyframe_of,
 )
 from hf_tiktokactions.display_rotation import quarter_turns, upright_array
 from hf_tiktokactions.errors import VideoDecodeError
@@ -246,14 +246,11 @@ class _PyAVReader(VideoReader):
         if num_threads == 1:
             context.thread_type = "NONE"
         # Presentation timestamps of all frames, in display order: frame index i has pts self._pts[i].
-        pts, keyframes = [], []
+        timeline = PacketTimeline()
         for packet in self._container.demux(self._stream):
-            if packet.pts is not None:
-                keyframes.append(keyframe_of(packet))  # a keyframe cut by an edit list still starts decoding
-                if not packet.is_discard:  # frames an edit list cuts (a trim by stream copy) are never shown
-                    pts.append(packet.pts)
-        self._pts = np.sort(np.asarray(pts, dtype=np.int64))
-        self._keyframes = sorted(k for k in keyframes if k is not None)
+            timeline.add(packet)
+        self._pts = np.sort(np.asarray(timeline.shown_pts, dtype=np.int64))
+        self._keyframes = timeline.sorted_keyframes()
         self._count_frames = frames_counted_in_display_order(self._container)
         rate = self._stream.average_rate or self._stream.guessed_rate or 0
         # The upright size is known once a frame (and its display rotation) is decoded: `info` asks on demand.

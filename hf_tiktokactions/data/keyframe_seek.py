@@ -18,10 +18,42 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
-__all__ = ["Keyframe", "demux_from_keyframe", "frames_counted_in_display_order", "keyframe_before", "keyframe_of"]
+__all__ = [
+    "Keyframe",
+    "PacketTimeline",
+    "demux_from_keyframe",
+    "frames_counted_in_display_order",
+    "keyframe_before",
+    "keyframe_of",
+]
 
 Keyframe = tuple[int, int]  # (pts, dts) of a keyframe packet
+
+
+@dataclass
+class PacketTimeline:
+    """What a reader learns from a stream's packets, nothing decoded: the timestamps of the frames shown and the
+    keyframes to seek to. Fill it with :meth:`add` while demuxing."""
+
+    shown_pts: list[int] = field(default_factory=list)  # in packet order; sorted, frame i has the i-th
+    keyframes: list[Keyframe] = field(default_factory=list)  # in packet order
+
+    def add(self, packet) -> None:
+        """Record a PyAV packet. Packets an edit list cuts (a trim by stream copy) are decoded for their
+        references but never shown: they are no frame, yet a keyframe among them still starts decoding."""
+        if packet.pts is None:
+            return
+        keyframe = keyframe_of(packet)
+        if keyframe is not None:
+            self.keyframes.append(keyframe)
+        if not packet.is_discard:
+            self.shown_pts.append(packet.pts)
+
+    def sorted_keyframes(self) -> list[Keyframe]:
+        """The keyframes by pts, as :func:`keyframe_before` takes them."""
+        return sorted(self.keyframes)
 
 
 def keyframe_of(packet) -> Keyframe | None:

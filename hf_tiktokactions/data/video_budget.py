@@ -33,10 +33,10 @@ import torch
 from hf_tiktokactions.data.decoding import _broken, _load_source, _quiet_ffmpeg_logs
 from hf_tiktokactions.data.keyframe_seek import (
     Keyframe,
+    PacketTimeline,
     demux_from_keyframe,
     frames_counted_in_display_order,
     keyframe_before,
-    keyframe_of,
 )
 from hf_tiktokactions.data.transforms import short_side_resize
 from hf_tiktokactions.display_rotation import upright_array
@@ -196,17 +196,13 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         claimed_seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
         _check_counts(int(stream.frames or 0), claimed_fps, claimed_seconds, budget)
 
-        pts, keyframes, packets = [], [], 0
+        timeline, packets = PacketTimeline(), 0
         try:
             for packet in container.demux(stream):  # reads packets, decodes nothing
                 packets += packet.size > 0  # packets without a timestamp count too; the empty end marker not
                 if packets > budget.max_frames:
                     _check_counts(packets, 0.0, 0.0, budget)
-                if packet.pts is None:
-                    continue
-                keyframes.append(keyframe_of(packet))  # a keyframe cut by an edit list still starts decoding
-                if not packet.is_discard:
-                    pts.append(packet.pts)
+                timeline.add(packet)
         except BudgetExceeded:
             raise
         except Exception as error:
@@ -214,9 +210,9 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         time_base = float(stream.time_base or 0)
         height, width = context.height, context.width
         counted = frames_counted_in_display_order(container)
-    if not pts:
+    if not timeline.shown_pts:
         raise _broken(path, "no frames")
-    pts_sorted = np.sort(np.asarray(pts, dtype=np.int64))
+    pts_sorted = np.sort(np.asarray(timeline.shown_pts, dtype=np.int64))
     num_frames = len(pts_sorted)
     span = float(pts_sorted[-1] - pts_sorted[0]) * time_base
     measured_fps = round((num_frames - 1) / span, 3) if num_frames > 1 and span > 0 else 0.0
@@ -230,7 +226,7 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         height,
         width,
         pts_sorted,
-        tuple(sorted(k for k in keyframes if k is not None)) or ((int(pts_sorted[0]),) * 2,),
+        tuple(timeline.sorted_keyframes()) or ((int(pts_sorted[0]),) * 2,),
         counted,
     )
 

@@ -403,10 +403,13 @@ def official_finetune_defaults(recipe: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in OFFICIAL_FINETUNE_DEFAULTS.items() if name not in skip}
 
 
+# TrainingArguments' own lr (5e-5): a learning_rate still at it was not given, and a base lr replaces it.
+TRAINER_DEFAULT_LEARNING_RATE = TrainingArguments.__dataclass_fields__["learning_rate"].default
+
 # Fine-tuning options that give one setting in two ways, and the value that leaves each unset.
 _RIVAL_OPTIONS = {
     "learning_rate": ("base_learning_rate", None),  # the lr itself, or a base scaled by the total batch / 256
-    "base_learning_rate": ("learning_rate", TrainingArguments.__dataclass_fields__["learning_rate"].default),
+    "base_learning_rate": ("learning_rate", TRAINER_DEFAULT_LEARNING_RATE),
     "warmup_steps": ("warmup_epochs", None),
     "warmup_epochs": ("warmup_steps", 0),
 }

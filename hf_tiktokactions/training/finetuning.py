@@ -29,7 +29,7 @@ from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset,
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
 from ..errors import ConfigError
 from ..machine import cpu_model
-from .arguments import FinetuneArguments, to_json_dict
+from .arguments import TRAINER_DEFAULT_LEARNING_RATE, FinetuneArguments, to_json_dict
 from .distributed import (
     applied_strategy,
     check_wrap_classes,
@@ -342,7 +342,6 @@ def check_schedule_options(args: FinetuneArguments, training_args: TrainingArgum
     """Refuse Trainer options that the schedule would override without a word: the schedule is always the
     official per-step cosine with linear warm-up, ``--warmup_epochs`` (when set) decides the warm-up, and
     ``--base_learning_rate`` (when set) the lr."""
-    defaults = TrainingArguments.__dataclass_fields__
     scheduler = str(getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type))
     if scheduler != "linear":
         raise ConfigError(
@@ -354,7 +353,7 @@ def check_schedule_options(args: FinetuneArguments, training_args: TrainingArgum
             f"--warmup_epochs {args.warmup_epochs:g} and --warmup_steps {training_args.warmup_steps:g} both set the "
             "warm-up; pass --warmup_epochs null to give it in steps"
         )
-    if args.base_learning_rate is not None and training_args.learning_rate != defaults["learning_rate"].default:
+    if args.base_learning_rate is not None and training_args.learning_rate != TRAINER_DEFAULT_LEARNING_RATE:
         raise ConfigError(
             f"--learning_rate {training_args.learning_rate:g} and --base_learning_rate {args.base_learning_rate:g} "
             "both set the lr (the base is scaled by the total batch / 256); pass --base_learning_rate null to set "
