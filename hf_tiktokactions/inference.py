@@ -2,8 +2,9 @@
 
 A video is classified by
 
-1. planning its views (``data/views.py``): the model's single clip (``num_frames`` frames ``sampling_rate``
-   apart, centred; centre crop) or ``temporal x spatial`` test views;
+1. planning its views (``data/views.py``): the model's single clip (the official validation clip:
+   ``num_frames`` frames spread over the centred ``num_frames x sampling_rate`` span; centre crop) or
+   ``temporal x spatial`` test views;
 2. decoding the distinct frames of all views once and resizing each to the short side once
    (``data/video_budget.py``: probed and decoded within a ``VideoBudget``, phone videos upright);
 3. cropping every view from those frames, batching the views through the model, and averaging the softmax

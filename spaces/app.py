@@ -3,7 +3,8 @@
 Upload a clip (or pick an example) -> top-5 labels with probabilities, the frames the model saw, and how
 long each step took. Two modes:
 
-* fast: one clip (``num_frames`` frames ``sampling_rate`` apart, centred in the video), centre crop;
+* fast: one clip (the official validation clip: ``num_frames`` frames spread over the centred
+  ``num_frames x sampling_rate`` span), centre crop;
 * accurate: ``ACCURATE_VIEWS`` (temporal x spatial, default 2x3) views; their softmax scores are averaged.
 
 The API endpoint is ``/classify`` (``api_name="classify"``): inputs (video, mode), outputs (label, frames,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from hf_tiktokactions.data.sampling import dense_clip_indices, multiview_clips, multiview_indices, segment_indices
 
@@ -72,15 +73,58 @@ def test_segment_based_multiview_clips_shift_within_segments():
     assert list(views[0]) == list(range(0, 160, 10)) and list(views[1]) == list(range(5, 160, 10))
 
 
-def test_one_segment_based_view_is_the_official_validation_clip():
-    # upstream validation mode: segments of 42 // 4 = 10 frames, the middle one of each (not int(10.5 * x) ...)
-    assert list(multiview_indices(42, 0, 1, num_frames=4, segment_based=True)) == [5, 15, 25, 35]
-    assert list(multiview_indices(42, 0, 1, num_frames=4, segment_based=True)) == list(segment_indices(42, 4))
-    # ... while two test views keep upstream's test mode: frame int(tick * (x + v / 2)), tick = 10.5
+def test_one_segment_based_test_view_is_upstreams_test_mode():
+    # upstream test mode (RawFrameClsDataset.load_frame): frame int(tick * x + tick * v / views), tick = 42 / 4;
+    # one view takes the first frame of each segment, not the validation clip's middle one
+    assert list(multiview_indices(42, 0, 1, num_frames=4, segment_based=True)) == [0, 10, 21, 31]
+    assert list(segment_indices(42, 4)) == [5, 15, 25, 35]  # validation mode: the middle of 42 // 4 = 10 frames
     assert [list(multiview_indices(42, v, 2, num_frames=4, segment_based=True)) for v in range(2)] == [
         [0, 10, 21, 31],
         [5, 15, 26, 36],
     ]
+
+
+def _upstream_ssv2_test_views(num_video_frames: int, num_segment: int, test_num_segment: int) -> list[list[int]]:
+    """RawFrameClsDataset's test mode as written upstream: every view's frames sorted together, then view ``t``
+    is every ``test_num_segment``-th of them from ``t``."""
+    tick = num_video_frames / float(num_segment)
+    every = sorted(
+        int(t_seg * tick / test_num_segment + tick * x) for t_seg in range(test_num_segment) for x in range(num_segment)
+    )
+    return [every[t::test_num_segment] for t in range(test_num_segment)]
+
+
+def test_segment_based_test_views_equal_upstreams_for_every_length():
+    for num_video_frames in range(16, 200):
+        for views in (1, 2, 3):
+            ours = [list(multiview_indices(num_video_frames, v, views, 16, segment_based=True)) for v in range(views)]
+            assert ours == _upstream_ssv2_test_views(num_video_frames, 16, views), (num_video_frames, views)
+
+
+def test_the_single_clip_is_the_official_validation_clip():
+    """What fine-tuning scores between epochs and a served model sees: upstream's validation mode."""
+    from hf_tiktokactions.data.sampling import finetune_clip_indices
+    from hf_tiktokactions.data.views import plan_views
+
+    (view,), crops = plan_views(300, 16, 4)
+    official = [118, 122, 126, 130, 135, 139, 143, 147, 152, 156, 160, 164, 169, 173, 177, 181]
+    assert crops == 1 and view.indices.tolist() == official
+    for frames in range(1, 200):
+        (view,), _ = plan_views(frames, 16, 4)
+        assert view.indices.tolist() == finetune_clip_indices(frames, 16, 4).tolist()
+        (view,), _ = plan_views(frames, 8, 1, segment_based=True)
+        assert view.indices.tolist() == segment_indices(frames, 8).tolist()
+
+
+def test_one_crop_is_upstreams_center_crop():
+    """video_transforms.CenterCrop: offsets int(round((side - size) / 2.)), Python's round (half to even)."""
+    from hf_tiktokactions.data.transforms import spatial_crop
+
+    for height, width in ((224, 299), (224, 297), (224, 298), (301, 224), (230, 299)):
+        video = torch.arange(height * width).view(1, 1, height, width)
+        crop = spatial_crop(video, 224, 0, 1)
+        top, left = int(round((height - 224) / 2.0)), int(round((width - 224) / 2.0))
+        assert crop.shape[-2:] == (224, 224) and int(crop[0, 0, 0, 0]) == top * width + left, (height, width)
 
 
 def test_a_video_without_frames_is_rejected():

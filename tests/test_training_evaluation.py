@@ -143,3 +143,30 @@ def test_predict_multiview_normalises_uint8_clips_on_the_device(synthetic_test):
         model, MultiViewVideoDataset(videos, labels, normalize=False, **options), videos_per_batch=2, progress=False
     )
     np.testing.assert_allclose(uint8.probabilities, floats.probabilities, rtol=1e-6, atol=1e-7)
+
+
+def test_the_validation_during_fine_tuning_reads_the_official_validation_clip(tmp_path):
+    """VideoClsDataset's validation mode: the linspace clip centred in the video, one centre crop (the test views'
+    every-4th-frame window would be frames 30..42 of this 100-frame video)."""
+    from video_files import frame_index_of, write_test_video
+
+    from hf_tiktokactions.data.sampling import finetune_clip_indices
+
+    video = write_test_video(tmp_path / "v.mp4", 100, 96, 64)  # portrait: the crop keeps every stripe
+    dataset = MultiViewVideoDataset(
+        [str(video)],
+        [0],
+        num_frames=4,
+        sampling_rate=4,
+        input_size=64,
+        short_side_size=64,
+        backend="pyav",
+        normalize=False,
+        validation_clip=True,
+        num_segments=5,
+        num_crops=3,
+    )
+    clips = dataset[0]["pixel_values"]
+    assert dataset.num_views == 1 and clips.shape == (1, 4, 3, 64, 64)
+    read = [frame_index_of(frame) for frame in clips[0]]
+    assert read == finetune_clip_indices(100, 4, 4).tolist() == [42, 47, 52, 57]

@@ -3,8 +3,8 @@
 * ``FinetuneVideoDataset`` (training): one clip per video (a random dense window, or TSN segments for SSv2),
   augmented ``num_sample`` times (repeated augmentation, official ``num_sample``): the frames are decoded once.
 * ``MultiViewVideoDataset`` (evaluation): every test view of a video, ``num_segments`` temporal clips x
-  ``num_crops`` spatial crops (official ``test_num_segment`` x ``test_num_crop``); 1 x 1 is the centred clip of
-  single-view validation. The frames of all views are decoded in one read.
+  ``num_crops`` spatial crops (official ``test_num_segment`` x ``test_num_crop``), or (``validation_clip``) the
+  official validation clip scored between epochs. The frames of all views are decoded in one read.
 
 Items are ``{"pixel_values": float (V, T, C, S, S), "labels": int64 (V,), "index": int}`` (``pixel_values`` uint8
 from ``MultiViewVideoDataset(normalize=False)``) with V = num_sample or the number of views; ``collate_clips``
@@ -162,6 +162,9 @@ class MultiViewVideoDataset(Dataset):
     to pass from the workers and copy to the device); ``predict_multiview`` normalises those on the device.
     ``decoded_cache_bytes``: as :class:`FinetuneVideoDataset`'s (a test split evaluated again and again);
     ``names``: the videos' names for errors, where ``videos`` are embedded clips rather than paths.
+    ``validation_clip=True``: each video's one validation clip instead (upstream's validation mode, what
+    fine-tuning scores between epochs: the centred ``finetune_clip_indices`` or the TSN middle frames, centre
+    crop); ``num_segments`` and ``num_crops`` are then ignored.
     """
 
     def __init__(
@@ -180,13 +183,15 @@ class MultiViewVideoDataset(Dataset):
         normalize: bool = True,
         decoded_cache_bytes: int = 0,
         names: Sequence[str] | None = None,
+        validation_clip: bool = False,
     ):
         _check_sampling(sampling)
         self.normalize = normalize
+        self.validation_clip = validation_clip
         self.videos, self.labels, self.names = _kept(videos), [int(label) for label in labels], names
         self.num_frames, self.sampling_rate, self.sampling = num_frames, sampling_rate, sampling
-        self.num_segments, self.num_crops = num_segments, num_crops
-        self.transform = EvalTransform(input_size, short_side_size, num_crops)
+        self.num_segments, self.num_crops = (1, 1) if validation_clip else (num_segments, num_crops)
+        self.transform = EvalTransform(input_size, short_side_size, self.num_crops)
         self.backend = backend
         self.frames = DecodedVideoCache(decoded_cache_bytes)
 
@@ -212,7 +217,7 @@ class MultiViewVideoDataset(Dataset):
                 self.num_frames,
                 self.sampling_rate,
                 self.sampling == "segment",
-                (self.num_segments, self.num_crops),
+                None if self.validation_clip else (self.num_segments, self.num_crops),
             )
             wanted = frames_needed(views)
             frames = reader.read(wanted)  # uint8 (F, C, H, W), one decode for every view

@@ -134,8 +134,8 @@ def multiview_indices(
     Dense (``segment_based=False``, Kinetics-style): take every ``stride``-th frame (padded with the last up
     to ``num_frames``) and slide a ``num_frames`` window to ``num_views`` evenly spaced starts. Segment-based
     (SSv2): ``num_frames`` segments, view ``v`` takes frame ``int(tick * (x + v / num_views))`` of segment
-    ``x``, ``tick = num_video_frames / num_frames`` (upstream test mode); one view is the validation clip, the
-    middle frame of each segment (``segment_indices`` without ``rng``, upstream validation mode).
+    ``x``, ``tick = num_video_frames / num_frames`` (upstream test mode, so one view takes the first frame of
+    each segment; the validation clip's middle frames are ``segment_indices`` without ``rng``).
 
     Returns:
         int64 (num_frames,).
@@ -144,8 +144,6 @@ def multiview_indices(
     if not 0 <= view < num_views:
         raise ValueError(f"view must be in [0, {num_views}), got {view}")
     if segment_based:
-        if num_views == 1:
-            return segment_indices(num_video_frames, num_frames)
         tick = num_video_frames / num_frames
         return np.array([int(tick * x + tick * view / num_views) for x in range(num_frames)], dtype=np.int64)
     every = np.arange(0, num_video_frames, stride, dtype=np.int64)

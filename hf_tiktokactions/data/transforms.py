@@ -150,7 +150,8 @@ def short_side_resize(video: torch.Tensor, size: int) -> torch.Tensor:
 def spatial_crop(video: torch.Tensor, size: int, index: int = 1, num_crops: int = 3) -> torch.Tensor:
     """Square ``size`` crop number ``index`` of ``num_crops`` evenly spaced along the long side.
 
-    Upstream's test crops: start ``int(index * (long - size) / (num_crops - 1))``; one crop is the centre.
+    Upstream's test crops: start ``int(index * (long - size) / (num_crops - 1))``; one crop is upstream's
+    ``CenterCrop`` (offsets ``round((side - size) / 2)``, half to even, as its validation mode crops).
     The short side must already be ``size`` for a crop to cover it (see ``short_side_resize``); any other
     size is centred on the short side.
     """
@@ -160,8 +161,8 @@ def spatial_crop(video: torch.Tensor, size: int, index: int = 1, num_crops: int 
     if num_crops > 1:
         start = int(index * (long_side - size) / (num_crops - 1))
     else:
-        start = (long_side - size) // 2
-    across = (short_side - size) // 2
+        start = round((long_side - size) / 2)
+    across = round((short_side - size) / 2)
     if along_height:
         return video[..., start : start + size, across : across + size]
     return video[..., across : across + size, start : start + size]

@@ -1,7 +1,8 @@
 """The views a classifier sees of one video, and the clips cut from frames decoded once.
 
-* ``plan_views``: the model's single clip (``views=None``: ``num_frames`` frames ``sampling_rate`` apart, centred,
-  or the middle frame of each TSN segment; centre crop) or the ``temporal x spatial`` views of multi-view testing;
+* ``plan_views``: the model's single clip (``views=None``: the official validation clip, ``num_frames`` frames
+  spread over the centred ``num_frames x sampling_rate`` span, or the middle frame of each TSN segment; centre
+  crop) or the ``temporal x spatial`` views of multi-view testing;
 * ``frames_needed``: the distinct frames all views use, sorted: decode these once;
 * ``view_clips``: (short-side resized) distinct frames -> one uint8 clip per view, cropped and brought to the
   model's input size. Frames shared by views are resized once, before this, and only cropped here.
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from hf_tiktokactions.data.sampling import MultiView, dense_clip_indices, multiview_clips, segment_indices
+from hf_tiktokactions.data.sampling import MultiView, finetune_clip_indices, multiview_clips, segment_indices
 from hf_tiktokactions.data.transforms import resize_clip, spatial_crop
 
 __all__ = ["plan_views", "frames_needed", "view_clips"]
@@ -31,14 +32,15 @@ def plan_views(
 ) -> tuple[list[MultiView], int]:
     """(the views, the number of spatial crops) of a video of ``num_video_frames`` frames.
 
-    ``views=None`` is the single clip a model is served (the centred dense clip, or TSN middle frames, and
-    the centre crop); ``(temporal, spatial)`` are the views of multi-view testing, temporal-major.
+    ``views=None`` is the single clip a model is validated on during fine-tuning and served (upstream's
+    validation mode: ``finetune_clip_indices`` centred, or TSN middle frames; the centre crop);
+    ``(temporal, spatial)`` are the views of multi-view testing (upstream's test mode), temporal-major.
     """
     if views is None:
         if segment_based:
             indices = segment_indices(num_video_frames, num_frames)
         else:
-            indices = dense_clip_indices(num_video_frames, num_frames, sampling_rate)
+            indices = finetune_clip_indices(num_video_frames, num_frames, sampling_rate)
         return [MultiView(0, 0, indices)], 1
     temporal, spatial = views
     return multiview_clips(num_video_frames, temporal, spatial, num_frames, sampling_rate, segment_based), spatial

@@ -5,12 +5,14 @@
 model was trained on dense clips. This processor gives the model the clip it was trained and tested on, the same
 way the project's own inference serves a single view (``inference.py``, ``data/views.py`` of its package):
 
-1. frames: ``num_frames`` frames ``sampling_rate`` apart, centred in the video (``segment_based``: the middle
-   frame of each of ``num_frames`` equal segments); a shorter video repeats its last reachable frame;
+1. frames: the official validation clip, ``num_frames`` frames spread evenly over the centred span of
+   ``num_frames x sampling_rate`` frames (``segment_based``: the middle frame of each of ``num_frames`` equal
+   segments); a shorter video is spread over its length and padded with its last frame;
 2. decode: a file is read with PyAV (what ``pip install av`` gives; no system FFmpeg, no torchcodec), frame ``i``
    is the ``i``-th presentation timestamp, and phone videos are turned upright by their display rotation;
-3. pixels: bilinear antialiased resize of the short side to ``size["shortest_edge"]`` on uint8, centre crop of
-   ``crop_size``, ``x / 255`` normalised with ``image_mean`` / ``image_std`` (ImageNet).
+3. pixels: the official resize of the short side to ``size["shortest_edge"]`` (bilinear, no antialiasing, the
+   long side truncated) on uint8, centre crop of ``crop_size`` (offsets rounded half to even, as upstream's
+   ``CenterCrop``), ``x / 255`` normalised with ``image_mean`` / ``image_std`` (ImageNet).
 
 Output: ``pixel_values`` float (B, T, C, H, W). Shipped as Hub remote code: it imports only numpy, torch,
 transformers and (to read files) PyAV, never this package.
@@ -30,11 +32,13 @@ from transformers.video_utils import VideoMetadata
 
 
 def clip_indices(num_video_frames: int, num_frames: int, sampling_rate: int, segment_based: bool = False) -> np.ndarray:
-    """int64 (num_frames,): the centred dense clip, or the middle frame of each TSN segment.
+    """int64 (num_frames,): the official validation clip (``VideoClsDataset`` validation mode), or the middle
+    frame of each TSN segment.
 
-    Dense: start ``(num_video_frames - num_frames * sampling_rate) // 2``; a video shorter than the span steps by
-    ``sampling_rate`` from 0 while the index stays <= ``num_video_frames - 2``, then repeats it. Segments: with
-    fewer frames than segments, the first frames (or every frame, padded in front with frame 0).
+    Dense: ``np.linspace`` over the span ``num_frames * sampling_rate`` centred in the video, truncated to
+    integers; a video no longer than the span gets ``num_video_frames // sampling_rate`` indices spread over it,
+    padded with its last frame. Segments: with fewer frames than segments, the first frames (or every frame,
+    padded in front with frame 0).
     """
     if num_video_frames < 1:
         raise ValueError(f"a video needs at least one frame, got {num_video_frames}")
@@ -46,11 +50,13 @@ def clip_indices(num_video_frames: int, num_frames: int, sampling_rate: int, seg
             return np.arange(num_frames, dtype=np.int64)
         padding = np.zeros(num_frames - num_video_frames, dtype=np.int64)
         return np.concatenate([padding, np.arange(num_video_frames, dtype=np.int64)])
-    steps = np.arange(num_frames, dtype=np.int64) * sampling_rate
     span = num_frames * sampling_rate
-    if num_video_frames >= span:
-        return (num_video_frames - span) // 2 + steps
-    return np.minimum(steps, max(num_video_frames - 2, 0) // sampling_rate * sampling_rate)
+    if num_video_frames <= span:
+        spread = np.linspace(0, num_video_frames, num=num_video_frames // sampling_rate)
+        index = np.concatenate([spread, np.full(num_frames - len(spread), float(num_video_frames))])
+        return np.clip(index, 0, num_video_frames - 1).astype(np.int64)
+    end = (span + num_video_frames) // 2
+    return np.clip(np.linspace(end - span, end, num=num_frames), end - span, end - 1).astype(np.int64)
 
 
 def _upright(array: np.ndarray, rotation: float | None) -> np.ndarray:
@@ -110,8 +116,9 @@ def short_side_resize(video: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def center_crop(video: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """(T, C, H, W) -> (T, C, height, width) from the middle (offsets rounded down)."""
-    top, left = (video.shape[-2] - height) // 2, (video.shape[-1] - width) // 2
+    """(T, C, H, W) -> (T, C, height, width) from the middle (offsets rounded half to even, as upstream's
+    ``CenterCrop``)."""
+    top, left = round((video.shape[-2] - height) / 2), round((video.shape[-1] - width) / 2)
     return video[..., top : top + height, left : left + width]
 
 

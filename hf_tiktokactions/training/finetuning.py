@@ -292,10 +292,11 @@ def _train_dataset(args: FinetuneArguments, split: LabelledVideos, seed: int) ->
 
 
 def _test_dataset(
-    args: FinetuneArguments, split: LabelledVideos, segments: int, crops: int, cached: bool = False
+    args: FinetuneArguments, split: LabelledVideos, segments: int = 1, crops: int = 1, validation: bool = False
 ) -> MultiViewVideoDataset:
-    """uint8 clips, normalised on the device (by ``predict_multiview`` or the Trainer's ``compute_loss``);
-    ``cached``: a split read again and again (the validation during training) keeps its decoded frames."""
+    """uint8 clips, normalised on the device (by ``predict_multiview`` or the Trainer's ``compute_loss``):
+    ``segments x crops`` test views, or (``validation``) the one validation clip of each video that is scored
+    between epochs, whose decoded frames are kept since the split is read again and again."""
     return MultiViewVideoDataset(
         split.sources(),
         split.labels,
@@ -308,8 +309,9 @@ def _test_dataset(
         short_side_size=args.short_side_size,
         backend=args.decode_backend,
         normalize=False,
-        decoded_cache_bytes=args.decoded_cache_mb * 2**20 if cached else 0,
+        decoded_cache_bytes=args.decoded_cache_mb * 2**20 if validation else 0,
         names=split.error_names(),
+        validation_clip=validation,
     )
 
 
@@ -465,7 +467,7 @@ def _build_trainer(
         args=training_args,
         data_collator=collate_clips,
         train_dataset=_train_dataset(args, data.train, data_seed) if data.train is not None else None,
-        eval_dataset=_test_dataset(args, data.eval, 1, 1, cached=True) if data.eval is not None else None,
+        eval_dataset=_test_dataset(args, data.eval, validation=True) if data.eval is not None else None,
         compute_metrics=single_view_metrics,
         layer_decay=args.layer_decay,
         min_lr_ratio=min_lr / peak_lr,

@@ -17,7 +17,7 @@ Required fields:
 * ``task``: ``"video-classification"``.
 * ``dataset``: the dataset's display name (``"Kinetics-400"``, ``"UCF101"``).
 * ``split``: the scored split (``"validation"``, ``"test"``); the UCF101/HMDB51 split number is ``dataset_config``.
-* ``views``: the test views, ``"<temporal>x<spatial>"`` (``"5x3"``; ``"1x1"`` is one centred clip).
+* ``views``: the test views, ``"<temporal>x<spatial>"`` (``"5x3"``; ``"1x3"`` is one temporal view of three crops).
 * ``top1``, ``top5``, ``mean_class_accuracy``: percentages in [0, 100]; each is one model-index entry.
 * ``checkpoint``: the tested weights (a folder, or ``"scratch"``); ``seed``: the run's seed (an integer).
 * ``num_videos``: the number of test videos; ``seconds``, ``clips_per_second``: test time (null if not finite).
