@@ -15,6 +15,7 @@ from hf_tiktokactions.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     ClipRandAugment,
+    ClipRandomErasing,
     EvalTransform,
     FinetuneTrainTransform,
     MultiScaleCrop,
@@ -191,11 +192,46 @@ def test_mixup_uses_one_box_for_all_frames():
     torch.testing.assert_close(targets.sum(dim=1), torch.ones(2))
 
 
-def test_random_erasing_comes_from_timm_and_erases_per_frame():
+def test_random_erasing_erases_one_box_through_the_whole_clip():
+    """Upstream's RandomErasing(cube=True): one draw per clip, the same box in every frame, each frame's box its
+    own noise. timm's erases (T, C, H, W) frame by frame: boxes at other places, frames erased or not."""
+    random.seed(0)
     torch.manual_seed(0)
-    transform = FinetuneTrainTransform(input_size=32, rand_augment=None, erase_prob=1.0)
-    out = transform(_repeated_clip(4, 64, 64))
-    assert not _all_frames_equal(out)  # upstream erases each frame on its own
+    erase = ClipRandomErasing(probability=1.0)
+    for _ in range(20):
+        clip = torch.full((8, 3, 40, 56), 5.0)  # normalised values never reach 5; the noise is N(0, 1)
+        changed = erase(clip.clone()) != 5.0  # (T, C, H, W)
+        box = changed[0, 0]
+        rows, cols = box.any(1).nonzero().flatten(), box.any(0).nonzero().flatten()
+        assert box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()  # a rectangle
+        assert 0.02 * 40 * 56 * 0.9 <= box.sum() <= 40 * 56 / 3 * 1.1
+        assert all(torch.equal(changed[t, c], box) for t in range(8) for c in range(3))
+    noisy = erase(torch.full((2, 3, 40, 56), 5.0))
+    assert not torch.equal(noisy[0], noisy[1])  # the same place, not the same pixels
+
+
+def test_random_erasing_erases_a_quarter_of_the_clips():
+    random.seed(1)
+    torch.manual_seed(1)
+    transform = FinetuneTrainTransform(input_size=16, rand_augment=None, flip=False, erase_prob=0.25)
+    clip = torch.full((4, 3, 16, 16), 128, dtype=torch.uint8)
+    clean = normalize_video(clip[:, :, :16, :16])
+    erased = [not torch.equal(transform(clip), clean) for _ in range(400)]
+    assert 70 <= sum(erased) <= 130  # binomial(400, 0.25): mean 100, sd 8.7; per frame it would be ~ 274
+
+
+def test_the_training_crop_resizes_without_antialiasing():
+    """Upstream's random_resized_crop resizes with F.interpolate(bilinear, align_corners=False), no antialiasing:
+    the whole frame (scale 1 at its own aspect ratio) halved must equal that, not an antialiased average."""
+    frames = torch.stack([_textured(48, 64, seed) for seed in range(2)])  # uint8 (T, 3, 48, 64)
+    transform = FinetuneTrainTransform(
+        input_size=24, flip=False, rand_augment=None, erase_prob=0.0, scale=(1.0, 1.0), ratio=(64 / 48, 64 / 48)
+    )
+    ours = transform(frames)
+    theirs = normalize_video(frames).float()
+    theirs = torch.nn.functional.interpolate(theirs, size=(24, 24), mode="bilinear", align_corners=False)
+    levels = (ours - theirs).abs() * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255  # in uint8 levels
+    assert levels.max() <= 1.01
 
 
 @pytest.mark.parametrize("height, width", [(240, 320), (256, 340), (320, 240), (256, 456)])

@@ -263,3 +263,47 @@ def test_classification_from_a_pretraining_folder_keeps_the_encoder(tmp_path):
     for name, value in pretrained.encoder.state_dict().items():
         if not name.startswith("norm."):
             assert torch.equal(classifier.encoder.state_dict()[name], value), name
+
+
+def _uniform_std(bound: float) -> float:
+    return bound / 3**0.5
+
+
+def test_a_classifier_from_scratch_starts_as_the_official_fine_tuning_model():
+    """modeling_finetune.py: truncated-normal linears (std 0.02) with zero biases, the head scaled by init_scale
+    (0.001), unit LayerNorms, PyTorch's default Conv3d; xavier (the pre-training init) gives ViT-B's qkv std 0.026."""
+    torch.manual_seed(0)
+    config = VideoMAEv2Config.from_preset("vit-b", num_frames=2, image_size=32, num_labels=400)
+    model = VideoMAEv2ForVideoClassification(config)
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and name != "head":
+            assert module.weight.std().item() == pytest.approx(0.02, rel=0.03), name
+            assert module.bias is None or not module.bias.any(), name
+    assert model.head.weight.std().item() == pytest.approx(2e-5, rel=0.05) and not model.head.bias.any()
+    assert torch.equal(model.fc_norm.weight, torch.ones(768)) and not model.fc_norm.bias.any()
+    conv = model.encoder.patch_embed.proj
+    bound = 1 / conv.weight[0].numel() ** 0.5  # kaiming_uniform(a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    assert conv.weight.std().item() == pytest.approx(_uniform_std(bound), rel=0.03) and conv.bias.abs().max() <= bound
+
+
+def test_a_pretraining_model_starts_as_the_official_one():
+    """modeling_pretrain.py: xavier linears, except encoder_to_decoder (never passed to its _init_weights: nn.Linear's
+    default); the mask token truncated at one std; drop path spread over the decoder's blocks as over the encoder's."""
+    torch.manual_seed(0)
+    config = VideoMAEv2Config.from_preset("vit-b", num_frames=2, image_size=32, drop_path_rate=0.1)
+    model = VideoMAEv2ForPreTraining(config)
+    qkv = model.encoder.blocks[0].attn.qkv.weight
+    assert qkv.std().item() == pytest.approx(_uniform_std((6 / (768 + 3 * 768)) ** 0.5), rel=0.03)
+    projection = model.encoder_to_decoder.weight
+    assert projection.std().item() == pytest.approx(_uniform_std(1 / 768**0.5), rel=0.03)
+    assert model.mask_token.abs().max() <= 0.02 and model.mask_token.std().item() == pytest.approx(0.0108, rel=0.1)
+    decoder_rates = [block.drop_path_rate for block in model.decoder.blocks]
+    assert decoder_rates == pytest.approx([0.0, 0.1 / 3, 0.2 / 3, 0.1])
+    assert [block.drop_path_rate for block in model.encoder.blocks][-1] == pytest.approx(0.1)
+
+
+def test_a_head_the_checkpoint_lacks_starts_scaled(tmp_path):
+    torch.manual_seed(0)
+    VideoMAEv2ForPreTraining(tiny()).save_pretrained(tmp_path)
+    classifier = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path, num_labels=7)
+    assert classifier.head.weight.abs().max() < 1e-4 and not classifier.head.bias.any()

@@ -348,14 +348,41 @@ def test_bad_options_end_in_one_line(synthetic, tmp_path):
     assert run.returncode == 2 and run.stderr.strip().startswith("error: --init_from") and "Traceback" not in run.stderr
 
 
+RECORDING_DRAWS = """
+import hashlib, json, os, sys
+import torch
+from timm.data.mixup import Mixup
+from hf_tiktokactions.cli import run_step
+
+draws, params_per_batch = [], Mixup._params_per_batch
+
+
+def recording(self):
+    lam, use_cutmix = params_per_batch(self)  # the batch's mixup / cutmix draw
+    torch_stream = hashlib.sha1(torch.get_rng_state().numpy().tobytes()).hexdigest()  # what drop path draws from
+    draws.append([float(lam), bool(use_cutmix), torch_stream])
+    return lam, use_cutmix
+
+
+Mixup._params_per_batch = recording
+code = run_step("finetune", sys.argv[2:])
+with open(os.path.join(sys.argv[1], "draws-" + os.environ["RANK"] + ".json"), "w") as out:
+    json.dump(draws, out)
+sys.exit(code)
+"""
+
+
 @pytest.mark.distributed
-def test_two_cpu_ranks_under_torchrun_resume_exactly(synthetic, tmp_path):
+def test_two_cpu_ranks_under_torchrun_draw_their_own_augmentation_and_resume_exactly(synthetic, tmp_path):
     """Two gloo ranks: 7 steps of 2 videos a rank (4 steps an epoch over the 14 training videos), saved every 5;
     resumed from checkpoint-5, in the middle of the second epoch, the ranks train steps 6-7 as the uninterrupted run
     did: each rank's shard of the second epoch's keyed batches, under the resume's skip (where Trainer's own
-    set_epoch does not reach the sampler)."""
+    set_epoch does not reach the sampler). Each rank draws its own mixup / cutmix and drop-path masks (upstream
+    seeds a rank with seed + rank; one seed on every rank would repeat the same draw on every GPU)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(SCRIPT)]
+    wrapper = tmp_path / "recording_draws.py"
+    wrapper.write_text(RECORDING_DRAWS)
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(wrapper), str(tmp_path)]
     command += ["--config", str(RECIPE), "--data_root", str(synthetic), "--output_dir", str(tmp_path / "ddp")]
     command += ["--max_steps", "7", "--per_device_train_batch_size", "2", "--save_strategy", "steps"]
     command += ["--save_steps", "5", "--logging_steps", "1", "--eval_strategy", "no", "--disable_tqdm", "true"]
@@ -369,6 +396,9 @@ def test_two_cpu_ranks_under_torchrun_resume_exactly(synthetic, tmp_path):
     results = json.loads((tmp_path / "ddp" / "results.json").read_text())
     assert results["num_processes"] == 2 and results["num_videos"] == 7  # gathered without padding duplicates
     uninterrupted = _losses(tmp_path / "ddp")
+    rank0, rank1 = (json.loads((tmp_path / f"draws-{rank}.json").read_text()) for rank in (0, 1))
+    assert len(rank0) == len(rank1) == 7
+    assert all(a[0] != b[0] and a[2] != b[2] for a, b in zip(rank0, rank1)), (rank0, rank1)
 
     resumed = [*command, "--resume", str(tmp_path / "ddp" / "checkpoint-5")]
     run = subprocess.run(resumed, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)

@@ -4,20 +4,24 @@
   ``[1, .875, .75, .66]`` x the short side, one of 13 fixed positions, resize to ``input_size``).
 * ``FinetuneTrainTransform``: the official ``_aug_frame`` order: timm RandAugment (``rand-m7-n4-mstd0.5-inc1``)
   on the whole decoded frames with the same draw for every frame, then random-resized crop (scale 0.08-1,
-  ratio 3/4-4/3) + horizontal flip (off for SSv2), normalise, timm random erasing (per frame, as upstream).
+  ratio 3/4-4/3, bilinear without antialiasing) + horizontal flip (off for SSv2), normalise, random erasing of
+  one box through the whole clip (``ClipRandomErasing``, upstream's ``cube`` mode).
 * ``EvalTransform``: short-side resize, then the centre crop or one of ``num_crops`` crops along the long
   side (multi-view testing), normalise.
 * ``normalize_video``: uint8 -> float, ImageNet mean/std; works on any device, so a training loop can
   also ship uint8 to the GPU and normalise there.
 * ``VideoMixup``: timm Mixup/CutMix on (B, T, C, H, W) batches (one box for all frames of a clip).
 
-Resizing is bilinear with antialiasing (what PIL's bilinear resize does), on channels-last memory, where
-torch's uint8 kernels are fastest. ``rng`` arguments are ``numpy.random.Generator``s; timm and torchvision
-parts draw from the global ``random``/``numpy``/``torch`` generators, which DataLoader seeds per worker.
+Pre-training's resize is bilinear with antialiasing (what upstream's PIL resize does); fine-tuning's crop and the
+test resize are bilinear without it (upstream's ``F.interpolate`` and ``cv2.resize``). Resizing runs on
+channels-last memory, where torch's uint8 kernels are fastest. ``rng`` arguments are ``numpy.random.Generator``s;
+timm and torchvision parts draw from the global ``random``/``numpy``/``torch`` generators, which DataLoader seeds
+per worker.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 
@@ -36,6 +40,7 @@ __all__ = [
     "spatial_crop",
     "ClipRandAugment",
     "FinetuneTrainTransform",
+    "ClipRandomErasing",
     "EvalTransform",
     "VideoMixup",
 ]
@@ -209,9 +214,10 @@ class FinetuneTrainTransform:
     """Fine-tuning augmentation: uint8 (T, C, H, W) -> float (T, C, S, S), normalised.
 
     Order, as the official ``_aug_frame``: RandAugment (timm, one draw per clip) on the whole decoded frames,
-    then random-resized crop + flip (torchvision v2: one draw per clip), normalise, random erasing (timm, per
-    frame as upstream). RandAugment's geometric operations (translate, rotate, shear) move content by pixels
-    of the full frame, so running it after the crop would change their strength and what leaves the picture.
+    then random-resized crop + flip (torchvision v2: one draw per clip; bilinear without antialiasing, as
+    upstream's ``F.interpolate``), normalise, random erasing (one box through the whole clip). RandAugment's
+    geometric operations (translate, rotate, shear) move content by pixels of the full frame, so running it after
+    the crop would change their strength and what leaves the picture.
     Upstream normalises before the crop: a per-channel affine map, which commutes with crop and resize up to rounding.
     """
 
@@ -226,16 +232,12 @@ class FinetuneTrainTransform:
     ):
         from torchvision.transforms import v2
 
-        steps = [v2.RandomResizedCrop(input_size, scale=scale, ratio=ratio, antialias=True)]
+        steps = [v2.RandomResizedCrop(input_size, scale=scale, ratio=ratio, antialias=False)]
         if flip:
             steps.append(v2.RandomHorizontalFlip())
         self.crop_flip = v2.Compose(steps)
         self.rand_augment = ClipRandAugment(rand_augment, input_size) if rand_augment else None
-        self.erase = None
-        if erase_prob > 0:
-            from timm.data.random_erasing import RandomErasing
-
-            self.erase = RandomErasing(erase_prob, mode="pixel", max_count=1, num_splits=1, device="cpu")
+        self.erase = ClipRandomErasing(erase_prob) if erase_prob > 0 else None
 
     def __call__(self, video: torch.Tensor) -> torch.Tensor:
         if self.rand_augment is not None:
@@ -243,7 +245,39 @@ class FinetuneTrainTransform:
         video = self.crop_flip(video)
         video = normalize_video(video)
         if self.erase is not None:
-            video = self.erase(video)  # (T, C, H, W) is a batch to timm: each frame gets its own box
+            video = self.erase(video)
+        return video
+
+
+class ClipRandomErasing:
+    """Random erasing of a video clip as upstream fine-tunes (its ``RandomErasing`` with ``cube=True``, the default
+    its ``_aug_frame`` builds): with ``probability``, ONE box (area 2 %-33 % of the frame, aspect ratio 0.3-3.3,
+    up to 100 tries) is erased at the same place in every frame, each frame's box filled with its own per-pixel
+    normal noise (``mode="pixel"``). timm's ``RandomErasing`` takes (T, C, H, W) for a batch of images and draws a
+    box per frame, so boxes would flicker through a clip. Draws come from the global ``random`` and ``torch``
+    generators, in upstream's order. float (T, C, H, W), normalised, erased in place and returned.
+    """
+
+    def __init__(self, probability: float = 0.25, min_area: float = 0.02, max_area: float = 1 / 3, min_aspect=0.3):
+        self.probability = probability
+        self.min_area, self.max_area = min_area, max_area
+        self.log_aspect_ratio = (math.log(min_aspect), math.log(1 / min_aspect))
+
+    def __call__(self, video: torch.Tensor) -> torch.Tensor:
+        if random.random() > self.probability:
+            return video
+        num_frames, channels, height, width = video.shape
+        for _ in range(100):
+            target_area = random.uniform(self.min_area, self.max_area) * height * width
+            aspect_ratio = math.exp(random.uniform(*self.log_aspect_ratio))
+            box_h = int(round(math.sqrt(target_area * aspect_ratio)))
+            box_w = int(round(math.sqrt(target_area / aspect_ratio)))
+            if box_w < width and box_h < height:
+                top, left = random.randint(0, height - box_h), random.randint(0, width - box_w)
+                for frame in video:
+                    noise = torch.empty((channels, box_h, box_w), dtype=video.dtype, device=video.device).normal_()
+                    frame[:, top : top + box_h, left : left + box_w] = noise
+                break
         return video
 
 

@@ -131,6 +131,11 @@ def _eager_inference(module: nn.Module) -> bool:
     return not module.training and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
 
 
+def drop_path_rates(rate: float, depth: int) -> list[float]:
+    """Stochastic depth per block: linear from 0 to ``rate`` over ``depth`` blocks (upstream's ``linspace``)."""
+    return [rate * i / max(depth - 1, 1) for i in range(depth)]
+
+
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
     """Stochastic depth: zero a residual branch per sample with probability ``rate``; (B, ...) -> (B, ...)."""
     if rate == 0.0 or not training:
@@ -302,22 +307,36 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
         def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None) -> None:
             self.gradient_checkpointing_enable(gradient_checkpointing_kwargs=activation_checkpointing_kwargs)
 
+    # How linears start: "xavier" (official pre-training model) or "trunc_normal" (official fine-tuning model)
+    linear_init = "xavier"
+
     def _init_weights(self, module: nn.Module) -> None:
-        """Official init: xavier-uniform linears with zero bias, unit LayerNorms, truncated-normal mask
-        token; the patch embedding as a flattened linear (as in MAE)."""
+        """The official inits. Pre-training (``modeling_pretrain.py``): xavier-uniform linears, except
+        ``encoder_to_decoder``, which keeps PyTorch's default, and the mask token, truncated normal within one
+        std. Fine-tuning from scratch (``modeling_finetune.py``): truncated-normal linears (std 0.02), the head
+        scaled by ``head_init_scale``. Both: zero biases, unit LayerNorms, PyTorch's default for the patch
+        embedding's Conv3d (neither official model touches it).
+
+        transformers calls this once per module, with ``self`` the nearest enclosing model (a classifier's encoder
+        is initialised by the encoder), and never for a module of our code without parameters of its own (the
+        classifier itself, the patch embedding): the head is therefore set here, as a ``Linear`` of ``self``."""
         if isinstance(module, nn.Linear):
-            init.xavier_uniform_(module.weight)
+            if module is getattr(self, "encoder_to_decoder", None):
+                init.kaiming_uniform_(module.weight, a=math.sqrt(5))  # nn.Linear's own default
+            elif self.linear_init == "trunc_normal":
+                scale = self.config.head_init_scale if module is getattr(self, "head", None) else 1.0
+                init.trunc_normal_(module.weight, std=self.config.initializer_range * scale)
+            else:
+                init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
-        elif isinstance(module, VideoMAEv2PatchEmbed):
-            weight = module.proj.weight
-            fan_in, fan_out = weight[0].numel(), weight.shape[0]
-            bound = math.sqrt(6.0 / (fan_in + fan_out))
-            init.uniform_(weight, -bound, bound)
-            init.zeros_(module.proj.bias)
+        elif isinstance(module, nn.Conv3d):  # nn.Conv3d's own default, also for weights a checkpoint lacks
+            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            bound = 1 / math.sqrt(module.weight[0].numel())
+            init.uniform_(module.bias, -bound, bound)
         elif isinstance(module, VideoMAEv2Attention) and module.q_bias is not None:
             init.zeros_(module.q_bias)
             init.zeros_(module.v_bias)
@@ -327,14 +346,12 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
         if isinstance(module, VideoMAEv2Model):
             init.copy_(module.position_embeddings, sinusoid_position_table(*module.position_embeddings.shape[1:]))
         elif isinstance(module, VideoMAEv2ForPreTraining):
-            init.trunc_normal_(module.mask_token, std=self.config.initializer_range)
+            std = self.config.initializer_range
+            init.trunc_normal_(module.mask_token, std=std, a=-std, b=std)  # upstream truncates at one std
             init.copy_(
                 module.decoder_position_embeddings,
                 sinusoid_position_table(*module.decoder_position_embeddings.shape[1:]),
             )
-        elif isinstance(module, VideoMAEv2ForVideoClassification) and isinstance(module.head, nn.Linear):
-            init.trunc_normal_(module.head.weight, std=self.config.initializer_range * self.config.head_init_scale)
-            init.zeros_(module.head.bias)
 
 
 class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
@@ -347,19 +364,24 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
     """
 
     def __init__(
-        self, config: VideoMAEv2Config, add_final_norm: bool | None = None, add_pooling_layer: bool | None = None
+        self,
+        config: VideoMAEv2Config,
+        add_final_norm: bool | None = None,
+        add_pooling_layer: bool | None = None,
+        linear_init: str | None = None,
     ) -> None:
         super().__init__(config)
+        if linear_init is not None:  # a classifier's encoder starts as the official fine-tuning model does
+            self.linear_init = linear_init
         self.patch_embed = VideoMAEv2PatchEmbed(config)
         self.register_buffer(
             "position_embeddings", sinusoid_position_table(config.num_patches, config.hidden_size), persistent=False
         )
         self.pos_drop = nn.Dropout(config.hidden_dropout_prob)
         depth = config.num_hidden_layers
-        rates = [config.drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear 0 -> rate
         self.blocks = nn.ModuleList(
             VideoMAEv2Block(config.hidden_size, config.num_attention_heads, config.intermediate_size, config, rate)
-            for rate in rates
+            for rate in drop_path_rates(config.drop_path_rate, depth)
         )
         if add_final_norm is None:
             add_final_norm = not config.use_mean_pooling
@@ -425,11 +447,16 @@ class VideoMAEv2Decoder(nn.Module):
 
     def __init__(self, config: VideoMAEv2Config) -> None:
         super().__init__()
+        depth = config.decoder_num_hidden_layers
         self.blocks = nn.ModuleList(
             VideoMAEv2Block(
-                config.decoder_hidden_size, config.decoder_num_attention_heads, config.decoder_intermediate_size, config
+                config.decoder_hidden_size,
+                config.decoder_num_attention_heads,
+                config.decoder_intermediate_size,
+                config,
+                rate,
             )
-            for _ in range(config.decoder_num_hidden_layers)
+            for rate in drop_path_rates(config.drop_path_rate, depth)  # as the encoder's, as upstream
         )
         self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
         self.head = nn.Linear(config.decoder_hidden_size, config.patch_dim)
@@ -573,10 +600,12 @@ class VideoMAEv2ForVideoClassification(VideoMAEv2PreTrainedModel):
     # Loading a pre-training folder: its decoder and final encoder norm are not used here.
     _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^encoder_to_decoder\.", r"^mask_token$", r"^encoder\.norm\."]
 
+    linear_init = "trunc_normal"
+
     def __init__(self, config: VideoMAEv2Config) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.encoder = VideoMAEv2Model(config, add_pooling_layer=False)
+        self.encoder = VideoMAEv2Model(config, add_pooling_layer=False, linear_init=self.linear_init)
         self.fc_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.use_mean_pooling else None
         self.head_dropout = nn.Dropout(config.head_dropout)
         self.head = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()

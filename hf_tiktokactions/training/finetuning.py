@@ -400,6 +400,9 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     learning_rates = schedule_learning_rates(args, total_train_batch(training_args), training_args.learning_rate)
     # The Trainer, checked against the launch's strategy, and the run record.
     trainer = _build_trainer(args, training_args, model, data, learning_rates)
+    # Every process built the same model from the seed; from here each draws its own mixup / cutmix and drop-path
+    # masks, as upstream seeds each rank with seed + rank (one seed would repeat one draw on every GPU).
+    set_seed(training_args.seed + trainer.accelerator.process_index)
     record = {**_run_record(args, training_args, trainer, origin, data, learning_rates), "resumed_from": resume_from}
     write_record = trainer.is_world_process_zero()
     if write_record:
