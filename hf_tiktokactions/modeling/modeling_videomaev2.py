@@ -311,19 +311,16 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
     linear_init = "xavier"
 
     def _init_weights(self, module: nn.Module) -> None:
-        """The official inits. Pre-training (``modeling_pretrain.py``): xavier-uniform linears, except
-        ``encoder_to_decoder``, which keeps PyTorch's default, and the mask token, truncated normal within one
-        std. Fine-tuning from scratch (``modeling_finetune.py``): truncated-normal linears (std 0.02), the head
-        scaled by ``head_init_scale``. Both: zero biases, unit LayerNorms, PyTorch's default for the patch
-        embedding's Conv3d (neither official model touches it).
+        """The official inits. Pre-training (``modeling_pretrain.py``): xavier-uniform linears, truncated-normal
+        mask token. Fine-tuning from scratch (``modeling_finetune.py``): truncated-normal linears (std 0.02), the
+        head scaled by ``head_init_scale``. Both: zero biases, unit LayerNorms, and the patch embedding's Conv3d as
+        PyTorch made it (neither official model touches it).
 
         transformers calls this once per module, with ``self`` the nearest enclosing model (a classifier's encoder
         is initialised by the encoder), and never for a module of our code without parameters of its own (the
         classifier itself, the patch embedding): the head is therefore set here, as a ``Linear`` of ``self``."""
         if isinstance(module, nn.Linear):
-            if module is getattr(self, "encoder_to_decoder", None):
-                init.kaiming_uniform_(module.weight, a=math.sqrt(5))  # nn.Linear's own default
-            elif self.linear_init == "trunc_normal":
+            if self.linear_init == "trunc_normal":
                 scale = self.config.head_init_scale if module is getattr(self, "head", None) else 1.0
                 init.trunc_normal_(module.weight, std=self.config.initializer_range * scale)
             else:
@@ -333,10 +330,6 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
-        elif isinstance(module, nn.Conv3d):  # nn.Conv3d's own default, also for weights a checkpoint lacks
-            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
-            bound = 1 / math.sqrt(module.weight[0].numel())
-            init.uniform_(module.bias, -bound, bound)
         elif isinstance(module, VideoMAEv2Attention) and module.q_bias is not None:
             init.zeros_(module.q_bias)
             init.zeros_(module.v_bias)
@@ -346,8 +339,7 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
         if isinstance(module, VideoMAEv2Model):
             init.copy_(module.position_embeddings, sinusoid_position_table(*module.position_embeddings.shape[1:]))
         elif isinstance(module, VideoMAEv2ForPreTraining):
-            std = self.config.initializer_range
-            init.trunc_normal_(module.mask_token, std=std, a=-std, b=std)  # upstream truncates at one std
+            init.trunc_normal_(module.mask_token, std=self.config.initializer_range)
             init.copy_(
                 module.decoder_position_embeddings,
                 sinusoid_position_table(*module.decoder_position_embeddings.shape[1:]),
@@ -447,16 +439,11 @@ class VideoMAEv2Decoder(nn.Module):
 
     def __init__(self, config: VideoMAEv2Config) -> None:
         super().__init__()
-        depth = config.decoder_num_hidden_layers
         self.blocks = nn.ModuleList(
             VideoMAEv2Block(
-                config.decoder_hidden_size,
-                config.decoder_num_attention_heads,
-                config.decoder_intermediate_size,
-                config,
-                rate,
+                config.decoder_hidden_size, config.decoder_num_attention_heads, config.decoder_intermediate_size, config
             )
-            for rate in drop_path_rates(config.drop_path_rate, depth)  # as the encoder's, as upstream
+            for _ in range(config.decoder_num_hidden_layers)
         )
         self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
         self.head = nn.Linear(config.decoder_hidden_size, config.patch_dim)
