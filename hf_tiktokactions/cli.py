@@ -9,9 +9,12 @@ and run under ``accelerate launch -m hf_tiktokactions pretrain ...`` or ``torchr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,7 @@ class Step:
     recipe: bool = False  # the options come from ``--config RECIPE.yaml`` plus overrides (the training steps)
     exit_code: Callable[[Any], int] | None = None  # the exit status a result asks for (default 0)
     error_exit_code: int = USER_ERROR_EXIT_CODE  # the exit status of a user error
+    rerun_hint: str = "rerun the same command to resume"  # after Ctrl-C / SIGTERM
 
 
 def _quota_exit(result: Any) -> int:
@@ -60,6 +64,8 @@ def _curate_exit(result: Any) -> int:
 def _purge_exit(log: dict) -> int:
     return _quota_exit(log) if "refresh" in log else 0
 
+
+_RESUME_FROM_CHECKPOINT = "rerun it with --resume latest to continue from the newest checkpoint"
 
 STEPS = {
     step.name: step
@@ -102,6 +108,7 @@ STEPS = {
             "training.arguments:PretrainArguments",
             "pre-train VideoMAE V2 with Accelerate",
             recipe=True,
+            rerun_hint=_RESUME_FROM_CHECKPOINT,
         ),
         Step(
             "finetune",
@@ -109,6 +116,7 @@ STEPS = {
             ("training.arguments:FinetuneArguments", "transformers:TrainingArguments"),
             "fine-tune with Trainer and run the multi-view test",
             recipe=True,
+            rerun_hint=_RESUME_FROM_CHECKPOINT,
         ),
         Step(
             "compare-init",
@@ -168,23 +176,43 @@ def parse_step_options(name: str, argv: list[str] | None, prog: str | None = Non
     return parse_options(types, argv, prog=prog, description=first.__doc__)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a scheduler's end of job, a launcher stopping its ranks) ends a step as Ctrl-C does, so it
+    stops its workers and keeps what it finished, instead of dying at once and leaving worker processes behind."""
+
+    def interrupt(signal_number, frame) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_step(name: str, argv: list[str] | None = None, prog: str | None = None) -> int:
     """Parse the options of step ``name``, call its function, return the exit status (what the scripts call)."""
     from .errors import TikTokActionsError
+    from .redaction import redact
 
     step = STEPS[name]
     try:
         options = parse_step_options(name, argv, prog)
     except TikTokActionsError as error:  # bad arguments
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact(str(error))}", file=sys.stderr)
         return USER_ERROR_EXIT_CODE
     try:
-        result = _load(step.function)(*(options if isinstance(options, tuple) else (options,)))
+        with _sigterm_as_interrupt():
+            result = _load(step.function)(*(options if isinstance(options, tuple) else (options,)))
     except KeyboardInterrupt:
-        print("interrupted; what was finished is saved, rerun the same command to resume", file=sys.stderr)
+        print(f"interrupted; what was finished is saved, {step.rerun_hint}", file=sys.stderr)
         return 130
-    except TikTokActionsError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except TikTokActionsError as error:  # its text may hold a server's echo of a request: no secret goes out
+        print(f"error: {redact(str(error))}", file=sys.stderr)
         return step.error_exit_code
     return step.exit_code(result) if step.exit_code else 0
 

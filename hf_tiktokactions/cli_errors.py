@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 from .errors import TikTokActionsError
+from .redaction import redact
 
 USER_ERROR_EXIT_CODE = 2
 
@@ -15,5 +16,5 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
     try:
         return int(main(argv) or 0)
     except TikTokActionsError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact(str(error))}", file=sys.stderr)
         return USER_ERROR_EXIT_CODE

@@ -14,7 +14,17 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hf_tiktokactions"
 # the small shared modules every layer may use
-COMMON = {"__init__", "errors", "atomic_files", "layout", "resources", "display_rotation", "output_guard", "machine"}
+COMMON = {
+    "__init__",
+    "errors",
+    "atomic_files",
+    "layout",
+    "resources",
+    "display_rotation",
+    "output_guard",
+    "machine",
+    "redaction",
+}
 # layer -> the other layers it may import (besides COMMON); a layer absent here may import anything but `testing`
 ALLOWED = {
     "modeling": set(),

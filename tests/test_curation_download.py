@@ -109,6 +109,42 @@ def test_interrupted_manifest_and_scratch_files_are_repaired(mirror, tmp_path):
     assert not (out / ".partial").exists()
 
 
+def test_ctrl_c_stops_soon_and_every_fetched_video_is_recorded(tmp_path):
+    """Leaving a thread pool waits for every queued download: Ctrl-C went on fetching all 300 (hours with yt-dlp)
+    and recorded 20, so the rerun fetched the rest again. Now the queued ones never start, the running ones are
+    recorded."""
+    import _thread
+    import threading
+    import time
+
+    source = tmp_path / "mirror"
+    source.mkdir()
+    records = [{"id": 7_300_000_000_000_000_000 + i, "username": f"u{i}"} for i in range(60)]
+    for record in records:
+        (source / f"{record['id']}.mp4").write_bytes(b"video")
+    metadata = tmp_path / "videos.jsonl"
+    metadata.write_text("".join(json.dumps(record) + "\n" for record in records))
+    fetched, lock = [], threading.Lock()
+
+    class Slow(LocalCopyDownloader):
+        def fetch(self, record, workdir):
+            time.sleep(0.1)
+            path = super().fetch(record, workdir)
+            with lock:
+                fetched.append(record["id"])
+                if len(fetched) == 4:
+                    _thread.interrupt_main()  # as Ctrl-C does, while the main thread waits for results
+            return path
+
+    with pytest.raises(KeyboardInterrupt):
+        download_videos(metadata, tmp_path / "out", Slow(str(source) + "/{id}.mp4"), workers=2, progress=False)
+    manifest = read_manifest(tmp_path / "out" / "manifest.jsonl")
+    assert 4 <= len(fetched) <= 8  # the two under way finish; none of the queued ones start
+    assert sorted(int(key) for key in manifest) == sorted(fetched)  # and every one fetched is recorded
+    result = download_videos(metadata, tmp_path / "out", LocalCopyDownloader(str(source) + "/{id}.mp4"), progress=False)
+    assert (result.already_done, result.ok) == (len(fetched), 60 - len(fetched))
+
+
 def test_owner_opt_out_is_skipped_and_unexpected_errors_become_failures(tmp_path):
     metadata = tmp_path / "videos.jsonl"
     metadata.write_text(

@@ -105,6 +105,45 @@ def test_a_dying_local_worker_costs_no_video(tmp_path):
     assert not [p for p in output.rglob("*") if ".tmp" in p.name]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_curation_stopped_from_outside_leaves_no_worker_behind(tmp_path, stop):
+    """`kill PID` (SIGTERM, what schedulers send) ended the main process at once and its spawn workers curated on,
+    orphaned, for ever. Now SIGTERM stops the run as Ctrl-C does (the queued videos never start, exit status 130),
+    and a worker whose main process died anyhow (SIGKILL) exits; the rerun curates every video."""
+    videos = tmp_path / "videos"
+    for i in range(8):
+        write_scene_video(videos / f"v{i}.mp4", [180], height=240, width=320)
+    output = tmp_path / "out"
+    command = [sys.executable, str(ROOT / "dataset_scripts" / "curate.py"), "--videos", str(videos)]
+    command += ["--output", str(output), "--detector", "none", "--workers", "2", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list((output / "metadata").glob("*.json")):
+        time.sleep(0.01)
+    workers = _pool_workers(process.pid)
+    assert workers and process.poll() is None
+    os.kill(process.pid, stop)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == (130 if stop == signal.SIGTERM else -signal.SIGKILL), stderr
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+    if stop == signal.SIGTERM:
+        assert "interrupted" in stderr and "Traceback" not in stderr
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(load_index(output)["video_id"]) == [f"v{i}" for i in range(8)]
+
+
 def test_ray_detector_actors_ask_for_a_gpu_each_when_the_cluster_has_gpus():
     assert detector_actor_plan({"CPU": 64.0, "GPU": 4.0}) == (4, {"num_gpus": 1, "num_cpus": 0})
     assert detector_actor_plan({"CPU": 2.0}) == (1, {"num_cpus": 1})

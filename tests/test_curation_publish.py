@@ -219,3 +219,47 @@ def test_streaming_ranks_read_their_own_shards(curated, tmp_path):
     assert summary["num_processes"] == 2 and summary["steps"] == 2
     first, second = (set(ids) for ids in summary["streamed_video_ids"])
     assert first and second and not first & second and first | second == {"a", "b"}
+
+
+def test_a_hub_error_that_echoes_the_token_does_not_print_it(curated, tmp_path):
+    """The Hub's errors may quote the request (a proxy, a misconfigured HF_ENDPOINT): push-index printed
+    'bad token Bearer hf_...'. A real HTTP server on 127.0.0.1 answers every call 401 with the Authorization header
+    in its body and headers; the one error line names the failure, not the token."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    token = "hf_SECRETtoken1234567890abcdef"
+
+    class Echo(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _echo(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+            auth = self.headers.get("Authorization", "")
+            body = json.dumps({"error": f"Invalid credentials in Authorization header: {auth}"}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Error-Message", f"bad token {auth}")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_HEAD = _echo
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    environ = {**os.environ, "HF_TOKEN": token, "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}"}
+    environ["HF_HOME"] = str(tmp_path / "hf_home")  # no stored token or cache of this machine
+    for offline in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # the only server reached is the one above
+        environ.pop(offline, None)
+    try:
+        command = [sys.executable, "-m", "hf_tiktokactions", "push-index", "--index", str(curated)]
+        run = subprocess.run(
+            command + ["--repo_id", "me/idx"], capture_output=True, text=True, timeout=120, env=environ
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.returncode == 2 and run.stderr.startswith("error: pushing to me/idx failed"), run.stderr
+    assert "401" in run.stderr and token not in run.stdout + run.stderr and "***" in run.stderr

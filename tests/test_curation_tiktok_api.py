@@ -406,3 +406,79 @@ def test_cli_survives_kill_9_mid_run(tmp_path):
         ids = [r["id"] for r in collected(out)]
         assert len(ids) == len(set(ids)) and set(ids) == expected_ids(server)
         assert (out / "videos.jsonl").read_bytes().endswith(b"\n")
+
+
+class _EchoingApi:
+    """A hostile API on 127.0.0.1 whose errors echo the request: the token endpoint refuses with the raw form body
+    (client key and secret URL-encoded) as its OAuth ``error`` code; the query endpoint hands out a token, then
+    refuses every query with the ``Authorization`` header in its message and log id."""
+
+    ACCESS_TOKEN = "clt.ACCESS-TOKEN-abc123xyz"
+
+    def __init__(self, refuse_token: bool):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from hf_tiktokactions.collection.tiktok_api import TOKEN_PATH
+
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                if self.path.startswith(TOKEN_PATH):
+                    if refuse_token:
+                        return self._send(401, {"error": f"invalid_client:{body}", "error_description": body})
+                    return self._send(200, {"access_token": api.ACCESS_TOKEN, "expires_in": 7200})
+                echo = self.headers.get("Authorization", "")
+                error = {"code": f"invalid_params {echo}", "message": f"echo {echo}", "log_id": echo}
+                self._send(400, {"data": {}, "error": error})
+
+            def _send(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("refuse_token", [True, False], ids=["token-endpoint-echoes", "query-echoes-the-token"])
+def test_no_secret_leaves_through_an_api_that_echoes_requests(tmp_path, refuse_token):
+    """Servers echo what they were sent; a form body comes back URL-encoded (a key with '+', '/', '=', '&' or a
+    space is then spelled otherwise). Neither the key, the secret (in any spelling) nor the access token reaches
+    stderr, stdout or any file of the output folder."""
+    from urllib.parse import quote, quote_plus
+
+    key, secret = "key+with/odd=chars&1", "s3cr3t plus+slash/=x"
+    output = tmp_path / "out"
+    with _EchoingApi(refuse_token) as api:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
+        environ.update({"TIKTOK_CLIENT_KEY": key, "TIKTOK_CLIENT_SECRET": secret})
+        args = [
+            sys.executable, str(CLI), "--hashtags", "salsa", "--start-date", START, "--end-date", "20240110",
+            "--max-per-hashtag", "10", "--output", str(output), "--api-base", api.url, "--max-retries", "1",
+        ]  # fmt: skip
+        run = subprocess.run(args, env=environ, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert ("invalid_client" if refuse_token else "invalid_params") in run.stderr
+    secrets = {spelling for value in (key, secret) for spelling in (value, quote(value, safe=""), quote_plus(value))}
+    secrets.add(_EchoingApi.ACCESS_TOKEN)
+    texts = [run.stdout + run.stderr] + [path.read_text() for path in output.rglob("*") if path.is_file()]
+    assert len(texts) > (1 if refuse_token else 2)  # the query run wrote its state
+    leaked = {secret for secret in secrets for text in texts if secret in text}
+    assert not leaked, leaked

@@ -571,6 +571,9 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
     state["log_history"][0]["mark"] = "kept in checkpoint-3"  # only a loaded checkpoint carries this
     state_file.write_text(json.dumps(state))
 
+    # the same command without --resume would train from step 0 over checkpoint-3: refused
+    with pytest.raises(CheckpointError, match=r"holds checkpoints of an earlier run \(newest: checkpoint-6\)"):
+        finetune(*parse(synthetic, out, *steps, *small_test))
     finetune(*parse(synthetic, out, *steps, *small_test, "--resume", "latest"))
     record = json.loads((out / "run_config.json").read_text())
     assert record["resumed_from"] == str(out / "checkpoint-3")

@@ -136,6 +136,10 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers):
     assert not (interrupted / "summary.json").exists(), "the run finished before it could be killed"
     saved = json.loads((completed_checkpoints(interrupted)[-1] / "training_state.json").read_text())["progress"]
     assert saved["seconds"] > 0  # the training time so far, which the resumed run's clock goes on from
+    # the same command again, without --resume, would start from step 0 and overwrite step-4: refused, at once
+    again = run_pretrain(*common, "--output_dir", interrupted, "--save_steps", 4)
+    assert again.returncode == 2 and "pass --resume latest" in again.stderr and "Traceback" not in again.stderr
+    assert completed_checkpoints(interrupted)[-1].name == "step-4"
     result = run_pretrain(*common, "--output_dir", interrupted, "--save_steps", 4, "--resume", "latest")
     assert result.returncode == 0, result.stderr[-3000:]
     resumed = read_metrics(interrupted)
@@ -435,8 +439,12 @@ def test_partial_checkpoints_are_never_resumed(tmp_path):
         resolve_resume(str(tmp_path / "checkpoints" / "step-6"), tmp_path)
     with pytest.raises(Exception, match="not a finished checkpoint"):
         resolve_resume(str(tmp_path / "checkpoints" / "step-8.partial"), tmp_path)
+    with pytest.raises(
+        Exception, match=r"holds checkpoints of an earlier run \(newest: step-6\): pass --resume latest"
+    ):
+        resolve_resume(None, tmp_path)  # a run without --resume would overwrite them
     shutil.rmtree(tmp_path / "checkpoints")
-    assert resolve_resume("latest", tmp_path) is None
+    assert resolve_resume("latest", tmp_path) is None and resolve_resume(None, tmp_path) is None
 
 
 def test_reconstruction_grid_shows_visible_patches_unchanged():

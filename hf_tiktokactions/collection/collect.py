@@ -349,6 +349,10 @@ def _collect_locked(
         state.requests_total += client.requests_sent - sent_before
         state.save(status, message)
         raise
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the requests sent count against the quota all the same
+        state.requests_total += client.requests_sent - sent_before
+        state.save("running", "interrupted; rerun the same command to resume")
+        raise
     finally:
         bar.close()
     state.requests_total += client.requests_sent - sent_before

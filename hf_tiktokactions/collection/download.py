@@ -317,14 +317,15 @@ def _download_locked(
     if limit is not None:
         todo = todo[:limit]
     logger.info("%d videos to fetch, %d already downloaded", len(todo), result.already_done)
-    with (
-        ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(todo), unit="video", disable=not progress or None) as bar,
-    ):
+    pool = ThreadPoolExecutor(max_workers=workers)
+    with tqdm(total=len(todo), unit="video", disable=not progress or None) as bar:
         futures = [pool.submit(_fetch_one, downloader, record, output) for record in todo]
-        for future in as_completed(futures):
+        recorded: set = set()
+
+        def record_outcome(future) -> None:
             entry = future.result()
             append_jsonl(manifest, [entry])  # only this thread writes the manifest
+            recorded.add(future)
             if entry["status"] == "ok":
                 result.ok += 1
             elif entry["status"] == "skipped":
@@ -334,6 +335,20 @@ def _download_locked(
                 result.failures[entry["reason"]] = result.failures.get(entry["reason"], 0) + 1
                 logger.info("video %s failed: %s", entry["id"], entry["reason"])
             bar.update()
+
+        try:
+            for future in as_completed(futures):
+                record_outcome(future)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM: stop soon, and lose none of what was fetched
+            waiting = sum(not future.done() for future in futures)
+            logger.warning("interrupted: the downloads under way finish and are recorded, %d are left", waiting)
+            pool.shutdown(wait=True, cancel_futures=True)  # the queued ones never start
+            for future in futures:
+                if future.done() and not future.cancelled() and future not in recorded:
+                    record_outcome(future)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     shutil.rmtree(output / PARTIAL_DIR, ignore_errors=True)
     write_json_atomic(
         output / SUMMARY_FILE,

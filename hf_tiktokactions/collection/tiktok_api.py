@@ -38,6 +38,7 @@ from typing import Any
 import requests
 
 from hf_tiktokactions.errors import ApiError, ConfigError, CredentialsError, QuotaExhausted
+from hf_tiktokactions.redaction import redact, register_secret
 
 logger = logging.getLogger(__name__)
 
@@ -99,12 +100,10 @@ class Credentials:
             )
         return cls(environ[ENV_CLIENT_KEY].strip(), environ[ENV_CLIENT_SECRET].strip())
 
-    def redact(self, text: str) -> str:
-        """Remove the key and secret from ``text`` (server messages may echo what they were sent)."""
-        for secret in (self.client_secret, self.client_key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+    def redact(self, text: str, *extra: str | None) -> str:
+        """Remove the key, the secret, ``extra`` ones (access tokens) and every other known secret from ``text``,
+        also URL-encoded (server messages may echo what they were sent, a form body encoded)."""
+        return redact(text, self.client_secret, self.client_key, *extra)
 
 
 @dataclass(frozen=True)
@@ -206,12 +205,17 @@ class ResearchApiClient:
         self.requests_sent = 0
         self.tokens_fetched = 0
         self._token: str | None = None
+        self._tokens_fetched: list[str] = []  # kept out of every message, also once replaced
         self._token_expires_at = 0.0
 
     # -- tokens -----------------------------------------------------------------------------
 
     def _token_is_fresh(self) -> bool:
         return self._token is not None and self.clock() < self._token_expires_at
+
+    def _redact(self, text: str) -> str:
+        """``text`` (from the server) without the key, the secret or any access token this client fetched."""
+        return self.credentials.redact(text, *self._tokens_fetched)
 
     def access_token(self) -> str:
         """A valid client access token, fetched again shortly before the old one expires."""
@@ -248,9 +252,10 @@ class ResearchApiClient:
                     str(error or f"http_{response.status_code}"),
                     str(payload.get("error_description", "")),
                 )
+            code, description = self._redact(code), self._redact(description)
             raise CredentialsError(
                 f"TikTok refused a client access token at {url} ({code}: "
-                f"{self.credentials.redact(description) or 'no description'}); check {ENV_CLIENT_KEY} and "
+                f"{description or 'no description'}); check {ENV_CLIENT_KEY} and "
                 f"{ENV_CLIENT_SECRET} against your research project"
             )
 
@@ -259,6 +264,8 @@ class ResearchApiClient:
         # Refresh early: the margin, but never more than a tenth of the lifetime (short test tokens).
         margin = min(self.refresh_margin_s, lifetime * 0.1)
         self._token = str(payload["access_token"])
+        self._tokens_fetched.append(self._token)
+        register_secret(self._token)
         self._token_expires_at = self.clock() + lifetime - margin
         self.tokens_fetched += 1
         logger.info("fetched a client access token (valid %.0f s)", lifetime)
@@ -375,7 +382,7 @@ class ResearchApiClient:
                 self.requests_sent += 1
                 payload = _json(response)
                 error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-                code = str(error.get("code", "")) or (
+                code = self._redact(str(error.get("code", ""))) or (
                     "ok" if response.status_code == 200 else f"http_{response.status_code}"
                 )
                 if code == "access_token_invalid" and not refreshed:
@@ -385,8 +392,8 @@ class ResearchApiClient:
                     self._token = None
                     continue
                 break
-            message = self.credentials.redact(str(error.get("message", "")))
-            log_id = str(error.get("log_id", ""))
+            message = self._redact(str(error.get("message", "")))
+            log_id = self._redact(str(error.get("log_id", "")))
             if response.status_code == 200 and code == "ok" and isinstance(payload.get("data"), dict):
                 return payload["data"]
             if response.status_code == 200 and not payload:  # not the API's JSON: a proxy's page, a cut-off body

@@ -17,6 +17,7 @@ Both keep a bounded number of videos in flight, so a 300k-video list does not fl
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import hashlib
 import itertools
@@ -24,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -105,6 +107,19 @@ def _init_local_worker(options: CurationOptions) -> None:
         torch.set_num_threads(options.threads)
 
 
+def _exit_when_orphaned(parent: int) -> None:
+    """Poll the parent: a worker whose curation process died (SIGKILL, a crash) exits instead of curating on,
+    unseen, racing the rerun for the same files and holding its memory."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _init_pool_worker(options: CurationOptions) -> None:
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    _init_local_worker(options)
+
+
 def _local_worker(video: VideoInput, output: Path, options: CurationOptions) -> dict[str, Any]:
     return curate_video(video, output, options, _WORKER_DETECTOR)
 
@@ -114,11 +129,11 @@ def _pool(workers: int, options: CurationOptions):
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # no forked torch / OpenMP state in the workers
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_local_worker, initargs=(options,))
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker, initargs=(options,))
 
 
 def _isolated_main(video: VideoInput, output: Path, options: CurationOptions, connection) -> None:
-    _init_local_worker(options)
+    _init_pool_worker(options)
     try:
         connection.send(("record", _local_worker(video, output, options)))
     except RunStopped as stopped:
@@ -164,6 +179,17 @@ def _run_isolated(video: VideoInput, output: Path, options: CurationOptions) -> 
     return None
 
 
+@contextlib.contextmanager
+def _queued_never_start_when_stopped(pool) -> Iterator[None]:
+    """On Ctrl-C / SIGTERM (or the generator closed), the videos under way finish and are committed by their
+    workers; the queued ones are cancelled (leaving the pool would otherwise curate them all first)."""
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+
+
 def run_local(
     videos: Sequence[VideoInput], output: Path, options: CurationOptions, workers: int
 ) -> Iterator[dict[str, Any] | None]:
@@ -185,7 +211,7 @@ def run_local(
     pending_videos: Iterator[VideoInput] = iter(videos)
     suspects: list[VideoInput] = []
     broken = False  # the pool broke while videos were being submitted to it
-    with _pool(workers, options) as pool:
+    with _pool(workers, options) as pool, _queued_never_start_when_stopped(pool):
         in_flight: dict = {}
         while not suspects and not broken:
             for video in pending_videos:

@@ -15,7 +15,6 @@ D hidden size.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

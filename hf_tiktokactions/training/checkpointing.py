@@ -219,14 +219,26 @@ def newest_complete(
     return None
 
 
+def refuse_to_start_over(found: list[Path], output_dir: str | Path) -> None:
+    """A run without ``--resume`` into ``output_dir`` that holds checkpoints ``found`` (oldest first) would train
+    from step 0 and overwrite them: refused, naming the way on (``--resume latest``) and the way to start over."""
+    if found:
+        raise CheckpointError(
+            f"{output_dir} holds checkpoints of an earlier run (newest: {found[-1].name}): pass --resume latest to "
+            "continue it, or delete them (or pick another --output_dir) to start over"
+        )
+
+
 def resolve_resume(resume: str | None, output_dir: str | Path, announce: bool = True) -> Path | None:
     """``None``, ``"latest"`` or an explicit checkpoint folder -> the folder to resume from.
 
     ``"latest"``: the newest complete checkpoint in ``output_dir``; an incomplete newer one is skipped with a
     warning (when ``announce``). None when there is no checkpoint yet; an error when there are checkpoints but none
-    is complete (starting over would silently throw them away). An explicit folder must be complete.
+    is complete (starting over would silently throw them away). An explicit folder must be complete. Without
+    ``resume``, an error when ``output_dir`` holds complete checkpoints (see :func:`refuse_to_start_over`).
     """
     if not resume:
+        refuse_to_start_over(completed_checkpoints(output_dir), output_dir)
         return None
     if resume == "latest":
         return newest_complete(

@@ -389,7 +389,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    resume_from = resolve_trainer_resume(_resume_option(args, training_args), output_dir)
+    # eval-only writes results, no checkpoints: it may test into a training run's folder
+    resume_from = None if args.eval_only else resolve_trainer_resume(_resume_option(args, training_args), output_dir)
     data: FinetuneData = resolve_data(args, training_args.seed)
     model, origin = build_classifier(args, data.class_names, output_dir)
     if args.gradient_checkpointing_blocks:

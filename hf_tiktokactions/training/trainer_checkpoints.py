@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from ..errors import CheckpointError
-from .checkpointing import newest_complete
+from .checkpointing import newest_complete, refuse_to_start_over
 
 TRAINER_STATE = "trainer_state.json"
 _CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
@@ -47,8 +47,10 @@ def resolve_trainer_resume(resume: str | None, output_dir: str | Path) -> str | 
 
     ``"latest"``: the newest complete ``checkpoint-N`` in ``output_dir`` (None when there is none yet: the run
     starts); an error when there are checkpoints but none is complete (starting over would throw them away).
+    Without ``resume``, an error when ``output_dir`` holds checkpoints (``refuse_to_start_over``).
     """
     if not resume:
+        refuse_to_start_over(trainer_checkpoints(output_dir), output_dir)
         return None
     if resume == "latest":
         latest = newest_complete(trainer_checkpoints(output_dir), trainer_checkpoint_problem, Path(output_dir))

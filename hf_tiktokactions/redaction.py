@@ -1,0 +1,52 @@
+"""Keep secrets out of what the package prints, logs and writes: ``redact(text)`` replaces every known secret.
+
+Known secrets: the values of ``SECRET_ENVIRONMENT`` (the Hub token, the TikTok research client's key and secret),
+the Hub token ``hf auth login`` stored, and what a running process registers (``register_secret``: the TikTok
+access tokens it fetched). Servers echo requests in their errors, sometimes URL-encoded (a form body), so each
+secret is also replaced in its ``quote`` / ``quote_plus`` spellings.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import quote, quote_plus
+
+__all__ = ["SECRET_ENVIRONMENT", "register_secret", "known_secrets", "redact"]
+
+SECRET_ENVIRONMENT = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET")
+REDACTED = "***"
+_SHORTEST = 4  # shorter values ("1", "abc") would blank out ordinary words and numbers
+
+_registered: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Redact ``value`` from now on in this process (e.g. an access token just fetched)."""
+    if value and len(value) >= _SHORTEST:
+        _registered.add(value)
+
+
+def _stored_hub_token() -> str | None:
+    try:
+        from huggingface_hub import get_token
+    except ImportError:
+        return None
+    try:
+        return get_token()
+    except Exception:  # an unreadable token file: nothing to redact from it
+        return None
+
+
+def known_secrets(*extra: str | None) -> list[str]:
+    """Every secret to keep out of a text, longest first (a secret inside another goes after it)."""
+    values = {os.environ.get(name, "").strip() for name in SECRET_ENVIRONMENT}
+    values |= _registered | {value for value in (*extra, _stored_hub_token()) if value}
+    return sorted((value for value in values if len(value) >= _SHORTEST), key=len, reverse=True)
+
+
+def redact(text: str, *extra: str | None) -> str:
+    """``text`` with every known secret (and ``extra`` ones) replaced by ``***``, also URL-encoded ones."""
+    for secret in known_secrets(*extra):
+        for spelling in {secret, quote_plus(secret), quote(secret, safe="")}:
+            text = text.replace(spelling, REDACTED)
+    return text
