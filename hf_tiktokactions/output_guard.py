@@ -5,6 +5,7 @@
 * :func:`path_under` -- a path built from outside data (an id, a user name in a template, a file
   name from an input), resolved and checked to stay inside its folder before anything is written,
   read or deleted there;
+* :func:`output_folder` -- the output folder made, or an error naming the option when a file is in the way;
 * :func:`lock_output` -- one writer per output folder: an exclusive ``flock`` on a lock file, held
   until the returned handle is closed (the kernel drops it when the process dies, even on SIGKILL).
 """
@@ -60,9 +61,19 @@ def path_under(folder: str | Path, *parts: str, follow_links: bool = True) -> Pa
     return target
 
 
+def output_folder(output: str | Path, option: str = "--output") -> Path:
+    """``output`` made (with its parents) if missing; an error naming ``option`` when it, or a parent, is a file."""
+    output = Path(output)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputStateError(f"{option} {output}: a file is in the way of this folder; pick another") from None
+    return output
+
+
 def lock_output(output: Path, lock_name: str, command: str) -> IO[str]:
     """Hold ``output/lock_name`` exclusively, or raise naming the folder; close the handle to release it."""
-    output.mkdir(parents=True, exist_ok=True)
+    output_folder(output)
     handle = open(output / lock_name, "w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

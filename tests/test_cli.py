@@ -239,3 +239,34 @@ def test_pretrain_subcommand_runs_under_accelerate_launch_with_two_processes(tmp
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["num_processes"] == 2 and summary["steps"] == 2
+
+
+def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
+    """Each of these ended in a traceback (FileExistsError, UnicodeDecodeError, ValueError, IndexError)."""
+    from video_files import write_test_video
+
+    from hf_tiktokactions.cli import main
+
+    videos = tmp_path / "videos"
+    video = write_test_video(videos / "clip.mp4", 8, 32, 32)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    binary = tmp_path / "list.bin"
+    binary.write_bytes(b"\x00\xff\xfe\x80")
+    text_checkpoint = tmp_path / "model.pth"
+    text_checkpoint.write_text("t hello\n")
+    cases = [
+        (["curate", "--videos", str(videos), "--output", str(a_file)], f"--output {a_file}: a file is in the way"),
+        (["curate", "--videos", str(binary), "--output", str(tmp_path / "c")], f"--videos {binary}: not a list file"),
+        (["pretrain", "--data", str(videos), "--output_dir", str(a_file)], f"--output_dir {a_file}: a file is in"),
+        (["pretrain", "--data", str(videos), "--output_dir", str(tmp_path / "p"), "--model_preset", "vit-zzz"],
+         "--model_preset: unknown preset 'vit-zzz'"),
+        (["convert", str(text_checkpoint), str(tmp_path / "converted")], f"cannot read checkpoint {text_checkpoint}"),
+    ]  # fmt: skip
+    for argv, says in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {says}") and err.count("\n") == 1, (argv, err)
+    # one video file is a list of one
+    assert main(["curate", "--videos", str(video), "--output", str(tmp_path / "one"), "--detector", "none"]) == 0
+    assert [path.name for path in (tmp_path / "one" / "metadata").glob("*.json")] == ["clip.json"]

@@ -263,3 +263,12 @@ def test_a_hub_error_that_echoes_the_token_does_not_print_it(curated, tmp_path):
         server.server_close()
     assert run.returncode == 2 and run.stderr.startswith("error: pushing to me/idx failed"), run.stderr
     assert "401" in run.stderr and token not in run.stdout + run.stderr and "***" in run.stderr
+
+
+def test_a_streamed_epoch_counts_the_videos_the_filters_keep(curated, tmp_path):
+    """The card counts every row of an index published with every status (push-index's default): 3 here, of which
+    2 pass. Streaming made an epoch of 3 (the schedule 1.5x too long, each video read again within the epoch);
+    now 2, as the map-style run counts them."""
+    write_folder(curated, tmp_path / "published", PublishOptions(), num_shards=1)
+    rows, num_rows, column, _ = streaming_rows(str(tmp_path / "published"), 0, 1)
+    assert num_rows == 2 == sum(1 for _ in rows) == len(resolve_videos(str(tmp_path / "published")))

@@ -216,3 +216,19 @@ def test_the_card_states_the_minimum_transformers_version_the_processor_needs(ex
     config = json.loads((export / "video_preprocessor_config.json").read_text())
     assert config["auto_map"] == {"AutoVideoProcessor": "video_processing_videomaev2.VideoMAEv2VideoProcessor"}
     assert (export / "video_processing_videomaev2.py").read_text() == source
+
+
+def test_an_audio_file_is_named_as_having_no_video(tmp_path):
+    """An .mp4 holding only sound raised IndexError from deep inside the processor."""
+    path = tmp_path / "voice-memo.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        samples = np.zeros((1, 16000), dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with pytest.raises(ValueError, match="voice-memo.mp4: no video stream"):
+        shipped_processor.read_video_frames(str(path), lambda metadata: [0])

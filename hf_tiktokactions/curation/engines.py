@@ -57,7 +57,7 @@ from hf_tiktokactions.layout import CURATION_CONFIG_FILE as CONFIG_FILE
 from hf_tiktokactions.layout import CURATION_LOCK_FILE as LOCK_FILE
 from hf_tiktokactions.layout import CURATION_SUMMARY_FILE as SUMMARY_FILE
 from hf_tiktokactions.layout import REVIEW_LIST_FILE, resolved_path
-from hf_tiktokactions.output_guard import OutsideFolder, lock_output, path_under
+from hf_tiktokactions.output_guard import OutsideFolder, lock_output, output_folder, path_under
 
 logger = logging.getLogger(__name__)
 
@@ -497,7 +497,7 @@ def curate(
     output = Path(output)
     try:
         for folder in (output, output / CLIPS_DIR, output / METADATA_DIR):
-            folder.mkdir(parents=True, exist_ok=True)
+            output_folder(folder)
         lock = _lock_output(output)
         try:
             return _curate_locked(videos, output, options, engine, workers, ray_address, progress, on_record)

@@ -106,7 +106,14 @@ def _from_download(download_dir: Path) -> list[VideoInput]:
 
 def _from_list(list_file: Path) -> list[VideoInput]:
     inputs, seen = [], set()
-    for line in list_file.read_text(encoding="utf-8").splitlines():
+    try:
+        text = list_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"--videos {list_file}: not a list file (one video path per line, UTF-8 text) nor a video "
+            f"({', '.join(VIDEO_SUFFIXES)})"
+        ) from None
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -121,12 +128,15 @@ def _from_list(list_file: Path) -> list[VideoInput]:
 
 
 def load_video_inputs(spec: str | Path) -> list[VideoInput]:
-    """The videos named by ``--videos`` (folder, download folder or manifest, or list file); ids are unique."""
+    """The videos named by ``--videos`` (folder, download folder or manifest, list file, or one video file); ids
+    are unique."""
     spec = Path(spec).expanduser()
     if spec.is_dir():
         inputs = _from_download(spec) if (spec / MANIFEST_FILE).is_file() else _from_folder(spec)
     elif spec.is_file() and spec.name == MANIFEST_FILE:
         inputs = _from_download(spec.parent)
+    elif spec.is_file() and spec.suffix.lower() in VIDEO_SUFFIXES:  # one video
+        inputs = [VideoInput(safe_video_id(spec.stem), str(spec.resolve()))]
     elif spec.is_file():
         inputs = _from_list(spec)
     else:

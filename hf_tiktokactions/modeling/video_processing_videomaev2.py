@@ -75,6 +75,8 @@ def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMet
     import av
 
     with av.open(str(path), metadata_errors="ignore") as container:
+        if not container.streams.video:
+            raise ValueError(f"{path}: no video stream (an audio file?)")
         stream = container.streams.video[0]
         # packets an edit list cuts (a trim by stream copy) are decoded for their references but never shown
         shown = (p for p in container.demux(stream) if p.pts is not None and not getattr(p, "is_discard", False))

@@ -29,6 +29,7 @@ from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset,
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
 from ..errors import ConfigError
 from ..machine import cpu_model
+from ..output_guard import output_folder
 from .arguments import TRAINER_DEFAULT_LEARNING_RATE, FinetuneArguments, to_json_dict
 from .distributed import (
     applied_strategy,
@@ -387,8 +388,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     check_schedule_options(args, training_args)
     training_args = keep_workers_for_the_cache(args, resolve_device_and_precision(args, training_args))
     set_seed(training_args.seed)
-    output_dir = Path(training_args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = output_folder(training_args.output_dir, "--output_dir")
     # eval-only writes results, no checkpoints: it may test into a training run's folder
     resume_from = None if args.eval_only else resolve_trainer_resume(_resume_option(args, training_args), output_dir)
     data: FinetuneData = resolve_data(args, training_args.seed)

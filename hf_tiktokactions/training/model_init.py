@@ -35,6 +35,14 @@ from .arguments import FinetuneArguments
 logger = logging.getLogger(__name__)
 
 
+def preset_config(preset: str, **overrides) -> VideoMAEv2Config:
+    """``VideoMAEv2Config.from_preset``, an unknown name a one-line error naming ``--model_preset``."""
+    try:
+        return VideoMAEv2Config.from_preset(preset, **overrides)
+    except ValueError as error:
+        raise ConfigError(f"--model_preset: {error}") from None
+
+
 def classifier_overrides(args: FinetuneArguments, class_names: list[str]) -> dict:
     """Config values the run decides, whatever the checkpoint says."""
     return dict(
@@ -56,7 +64,7 @@ def build_classifier(
     overrides = classifier_overrides(args, class_names)
     if not args.init_from:
         return VideoMAEv2ForVideoClassification(
-            VideoMAEv2Config.from_preset(args.model_preset, **overrides)
+            preset_config(args.model_preset, **overrides)
         ), f"scratch ({args.model_preset})"
     head_classes = checkpoint_class_names(args.init_from)
     model, report = load_accounted(

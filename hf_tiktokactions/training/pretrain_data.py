@@ -30,13 +30,15 @@ def is_published_folder(path: Path) -> bool:
     return path.is_dir() and (any(path.glob("*.parquet")) or any(path.glob("data/*.parquet")))
 
 
-def load_published(data: str, token_env: str = "HF_TOKEN", streaming: bool = False):
+def load_published(data: str, token_env: str = "HF_TOKEN", streaming: bool = False, columns: list[str] | None = None):
     """The ``train`` split of a published index: a local folder of parquet shards or a Hub dataset id, both read
-    with ``datasets.load_dataset`` (``streaming``: an ``IterableDataset`` that reads the shards as it goes)."""
+    with ``datasets.load_dataset`` (``streaming``: an ``IterableDataset`` that reads the shards as it goes;
+    ``columns``: only these columns are read from the shards)."""
     import datasets
 
+    only = {"columns": columns} if columns is not None else {}
     try:
-        loaded = datasets.load_dataset(data, token=os.environ.get(token_env), streaming=streaming)
+        loaded = datasets.load_dataset(data, token=os.environ.get(token_env), streaming=streaming, **only)
     except Exception as error:  # offline, private without token, or no such repo: all end here
         raise ConfigError(
             f"--data {data!r} is not a local path and could not be loaded from the Hub ({type(error).__name__}: "
@@ -214,5 +216,23 @@ def streaming_rows(
                 f"--streaming from the Hub reads embedded clips: {data} has no {EMBEDDED_CLIP_COLUMN!r} column; push "
                 "it with --embed-clips"
             )
+    if len(rows.column_names or []) and (
+        (only_passed and "status" in rows.column_names) or tags or column != EMBEDDED_CLIP_COLUMN
+    ):
+        num_rows = _kept_rows(data, token_env, column, only_passed, tags)  # the card counts every row
     rows = split_dataset_by_node(rows, rank=rank, world_size=num_processes)
     return rows.shuffle(seed=seed, buffer_size=shuffle_buffer), num_rows, column, base
+
+
+def _kept_rows(data: str, token_env: str, column: str, only_passed: bool, tags: list[str] | None) -> int:
+    """How many rows of a published index the filters keep (an epoch is that many videos, as a map-style run
+    counts them): one pass over the columns the filters read, never the clips."""
+    names = load_published(data, token_env, streaming=True).column_names or []
+    needed = [name for name in ("status", "hashtag", column) if name in names and name != EMBEDDED_CLIP_COLUMN]
+    rows = filter_rows(load_published(data, token_env, streaming=True, columns=needed), only_passed, tags)
+    if column != EMBEDDED_CLIP_COLUMN:
+        rows = rows.filter(lambda value: value is not None, input_columns=column)
+    kept = sum(1 for _ in rows)
+    if not kept:
+        raise ConfigError(f"--data {data!r} gives no videos (after filters)")
+    return kept

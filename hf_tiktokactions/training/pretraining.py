@@ -55,6 +55,7 @@ from ..data.streaming_dataset import StreamingPretrainDataset
 from ..data.transforms import normalize_video
 from ..errors import ConfigError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
+from ..output_guard import output_folder
 from .arguments import PretrainArguments, to_json_dict
 from .checkpointing import (
     TrainingProgress,
@@ -73,7 +74,7 @@ from .distributed import (
     require_requested_strategy,
 )
 from .divergence import TrainingDiverged, finite_or_none, largest_weight, weights_problem
-from .model_init import build_pretraining_model
+from .model_init import build_pretraining_model, preset_config
 from .optim import weight_decay_groups
 from .pretrain_data import resolve_videos, streaming_rows
 from .reconstructions import reconstruction_grid
@@ -94,7 +95,7 @@ def build_model(args: PretrainArguments) -> VideoMAEv2ForPreTraining:
     if args.init_from:
         model = build_pretraining_model(args.init_from, overrides, Path(args.output_dir))
     else:
-        model = VideoMAEv2ForPreTraining(VideoMAEv2Config.from_preset(args.model_preset, **overrides))
+        model = VideoMAEv2ForPreTraining(preset_config(args.model_preset, **overrides))
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable()
     return model
@@ -205,8 +206,7 @@ def pretrain(args: PretrainArguments) -> dict:
     # Setup: the accelerator (the launch's strategy), the seed, the output folder.
     accelerator = make_accelerator(args)
     set_seed(args.seed)
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = output_folder(args.output_dir, "--output_dir")
     if not args.resume:  # before anything is built: starting over would overwrite an earlier run's checkpoints
         refuse_to_start_over(completed_checkpoints(output_dir), output_dir)
 
