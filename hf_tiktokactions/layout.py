@@ -57,6 +57,7 @@ CLIPS_DIR = "clips"
 METADATA_DIR = "metadata"
 INDEX_DIR = "index"
 CURATION_CONFIG_FILE = "curation_config.json"
+RUN_RECORD_FILE = "run_config.json"  # a pre-training or fine-tuning run's record (its "job" says which)
 CURATION_SUMMARY_FILE = "curation_summary.json"
 REVIEW_LIST_FILE = "review_list.txt"
 CURATION_LOCK_FILE = ".curation.lock"

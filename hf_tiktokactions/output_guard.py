@@ -6,6 +6,7 @@
   name from an input), resolved and checked to stay inside its folder before anything is written,
   read or deleted there;
 * :func:`output_folder` -- the output folder made, or an error naming the option when a file is in the way;
+* :func:`refuse_another_jobs_folder` -- a step never writes into a folder another step wrote;
 * :func:`lock_output` -- one writer per output folder: an exclusive ``flock`` on a lock file, held
   until the returned handle is closed (the kernel drops it when the process dies, even on SIGKILL).
 """
@@ -13,12 +14,14 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 from pathlib import Path
 from typing import IO, Any
 
 from hf_tiktokactions.errors import OutputStateError
+from hf_tiktokactions.layout import CURATION_CONFIG_FILE, RUN_RECORD_FILE
 
 EXIT_INVALID_IDS = 4
 """Exit status of collection and download runs that finished but refused ids that are not digits only."""
@@ -69,6 +72,30 @@ def output_folder(output: str | Path, option: str = "--output") -> Path:
     except (FileExistsError, NotADirectoryError):
         raise OutputStateError(f"{option} {output}: a file is in the way of this folder; pick another") from None
     return output
+
+
+def folder_job(folder: Path) -> str | None:
+    """Which step wrote ``folder``: ``"curate"``, ``"pretrain"``, ``"finetune"``, or None (none of them, or empty)."""
+    if (folder / CURATION_CONFIG_FILE).is_file():
+        return "curate"
+    try:
+        record = json.loads((folder / RUN_RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    return record.get("job") or ("finetune" if "training_args" in record else "pretrain")  # records before "job"
+
+
+def refuse_another_jobs_folder(folder: str | Path, job: str, option: str = "--output_dir") -> None:
+    """Refuse to write ``job``'s outputs into a folder another step wrote: pre-training into a fine-tuning run
+    replaced its ``final/`` while its ``results.json`` kept describing the classifier, and the like."""
+    found = folder_job(Path(folder))
+    if found is not None and found != job:
+        raise OutputStateError(
+            f"{option} {folder} holds the outputs of a {found} run; a {job} run writes into its own folder: pick "
+            "another"
+        )
 
 
 def lock_output(output: Path, lock_name: str, command: str) -> IO[str]:

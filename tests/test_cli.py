@@ -270,3 +270,31 @@ def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
     # one video file is a list of one
     assert main(["curate", "--videos", str(video), "--output", str(tmp_path / "one"), "--detector", "none"]) == 0
     assert [path.name for path in (tmp_path / "one" / "metadata").glob("*.json")] == ["clip.json"]
+
+
+def test_a_step_refuses_a_folder_another_step_wrote(tmp_path, capsys):
+    """pretrain into a fine-tuning run replaced its final/ while its results.json kept describing the classifier;
+    finetune into a pre-training run, curate into either, pretrain into a curation: all exited 0."""
+    from video_files import write_test_video
+
+    from hf_tiktokactions.cli import main
+
+    videos = tmp_path / "videos"
+    write_test_video(videos / "clip.mp4", 8, 32, 32)
+    curation, pretraining, finetuning = tmp_path / "curated", tmp_path / "pretrain", tmp_path / "finetune"
+    for folder in (curation, pretraining, finetuning):
+        folder.mkdir()
+    (curation / "curation_config.json").write_text("{}")
+    (pretraining / "run_config.json").write_text(json.dumps({"job": "pretrain", "args": {}}))
+    (finetuning / "run_config.json").write_text(json.dumps({"args": {}, "training_args": {}}))  # before "job"
+    cases = [
+        (["pretrain", "--data", str(videos), "--output_dir", str(finetuning)], "a finetune run"),
+        (["pretrain", "--data", str(videos), "--output_dir", str(curation)], "a curate run"),
+        (["finetune", "--dataset", "videofolder", "--data_root", str(videos), "--output_dir", str(pretraining)],
+         "a pretrain run"),
+        (["curate", "--videos", str(videos), "--output", str(pretraining)], "a pretrain run"),
+    ]  # fmt: skip
+    for argv, says in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"holds the outputs of {says}" in err and err.count("\n") == 1, (argv, err)

@@ -589,6 +589,30 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
         finetune(*parse(synthetic, tmp_path / "other", "--resume", "latest", "--resume_from_checkpoint", out))
 
 
+def test_unreadable_validation_and_test_videos_are_found_before_training(synthetic, tmp_path):
+    """A broken validation video stopped the run at the end of the first epoch, before its checkpoint (so every
+    --resume died there again); a broken test video after all the training. Both are found before anything trains:
+    left out and recorded (--missing_videos drop), or named in one error (error)."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic, data)
+    scored = [data / "val", data / "test"]
+    for folder in scored:
+        (next(folder.iterdir()) / "empty.mp4").write_bytes(b"")
+        (next(folder.iterdir()) / "notes.mp4").write_text("not a video")
+    with pytest.raises(ConfigError, match=r"do not open as videos: .*empty\.mp4"):
+        finetune(*parse(data, tmp_path / "strict", "--missing_videos", "error", "--max_steps", 1))
+    assert not (tmp_path / "strict" / "run_config.json").exists()  # refused before anything was built
+    out = tmp_path / "run"
+    quick = ("--max_steps", 2, "--eval_strategy", "steps", "--eval_steps", 1, "--test_num_segment", 1)
+    results = finetune(*parse(data, out, *quick, "--test_num_crop", 1))
+    record = json.loads((out / "run_config.json").read_text())
+    left_out = {Path(item["video"]).name for item in record["unreadable_videos_left_out"]}
+    assert left_out == {"empty.mp4", "notes.mp4"}
+    assert results["num_videos"] == len(list((synthetic / "test").rglob("*.mp4")))  # scored on every good one
+
+
 def test_the_batches_do_not_depend_on_the_number_of_loader_workers(synthetic, tmp_path):
     """Each item's clip and augmentations come from (seed, epoch, index): 4 steps over 2 epochs give the same losses
     built in the main process and in 2 workers; another --data_seed gives other batches."""

@@ -57,7 +57,13 @@ from hf_tiktokactions.layout import CURATION_CONFIG_FILE as CONFIG_FILE
 from hf_tiktokactions.layout import CURATION_LOCK_FILE as LOCK_FILE
 from hf_tiktokactions.layout import CURATION_SUMMARY_FILE as SUMMARY_FILE
 from hf_tiktokactions.layout import REVIEW_LIST_FILE, resolved_path
-from hf_tiktokactions.output_guard import OutsideFolder, lock_output, output_folder, path_under
+from hf_tiktokactions.output_guard import (
+    OutsideFolder,
+    lock_output,
+    output_folder,
+    path_under,
+    refuse_another_jobs_folder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -496,7 +502,9 @@ def curate(
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     output = Path(output)
     try:
-        for folder in (output, output / CLIPS_DIR, output / METADATA_DIR):
+        output_folder(output)
+        refuse_another_jobs_folder(output, "curate", "--output")
+        for folder in (output / CLIPS_DIR, output / METADATA_DIR):
             output_folder(folder)
         lock = _lock_output(output)
         try:

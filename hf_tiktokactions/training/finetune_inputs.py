@@ -159,6 +159,56 @@ def _pick(splits: DatasetDict, wanted: str, preference: tuple[str, ...], what: s
     )
 
 
+def unreadable_videos(split: LabelledVideos, backend: str, workers: int = 8) -> list[tuple[int, str]]:
+    """(position, reason) of each video of ``split`` that does not open as a video (empty, cut, not a video, no
+    video stream), found by reading each one's index, decoding nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..data.decoding import open_video
+    from ..errors import VideoDecodeError
+
+    def reason(position: int) -> str | None:
+        try:
+            with open_video(split.sources()[position], backend) as reader:
+                return None if reader.num_frames > 0 else "no frames"
+        except VideoDecodeError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(workers) as pool:
+        reasons = list(pool.map(reason, range(len(split.videos))))
+    return [(position, why) for position, why in enumerate(reasons) if why is not None]
+
+
+def without_unreadable(split: LabelledVideos, args: FinetuneArguments) -> tuple[LabelledVideos, list[dict]]:
+    """``split`` less the videos that do not open, checked before training: one such video in the validation split
+    stopped the run at the end of every first epoch (before its checkpoint), one in the test split after all the
+    training. ``--missing_videos drop`` leaves them out (returned, to be recorded and warned about), ``error``
+    names them in one error."""
+    bad = unreadable_videos(split, args.decode_backend)
+    if not bad:
+        return split, []
+    names = [f"{split.videos[position]} ({why})" for position, why in bad[:5]]
+    if args.missing_videos == "error" or len(bad) == len(split.videos):
+        raise ConfigError(
+            f"{len(bad)} of the {len(split.videos)} videos of split {split.name!r} do not open as videos: "
+            f"{'; '.join(names)}{' ...' if len(bad) > 5 else ''}"
+            + ("" if len(bad) == len(split.videos) else "; --missing_videos drop leaves them out")
+        )
+    dropped = {position for position, _ in bad}
+    kept = [position for position in range(len(split.videos)) if position not in dropped]
+    embedded = split.embedded
+    if embedded is not None:  # a lazy column of clips stays lazy
+        embedded = embedded.select(kept) if hasattr(embedded, "select") else [embedded[i] for i in kept]
+    smaller = LabelledVideos(
+        split.name,
+        [split.videos[i] for i in kept],
+        [split.labels[i] for i in kept],
+        [split.video_ids[i] for i in kept],
+        embedded,
+    )
+    return smaller, [{"split": split.name, "video": split.videos[i], "reason": why} for i, why in bad]
+
+
 def resolve_data(args: FinetuneArguments, seed: int) -> FinetuneData:
     """Read ``--dataset`` and choose its train, validation and test splits: the ``--*_split`` options, where they
     say ``auto`` the dataset's protocol (``protocol.py``: Kinetics-400 and SSv2 are scored on their validation list,

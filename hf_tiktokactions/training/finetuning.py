@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset,
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
 from ..errors import ConfigError
 from ..machine import cpu_model
-from ..output_guard import output_folder
+from ..output_guard import output_folder, refuse_another_jobs_folder
 from .arguments import TRAINER_DEFAULT_LEARNING_RATE, FinetuneArguments, to_json_dict
 from .distributed import (
     applied_strategy,
@@ -40,13 +41,15 @@ from .distributed import (
 )
 from .divergence import TrainingDiverged, is_sharded, largest_weight_of_model, max_over_ranks, weights_problem
 from .evaluation import MultiViewPredictions, classification_metrics, multiview_metrics, predict_multiview
-from .finetune_inputs import FinetuneData, LabelledVideos, resolve_data
+from .finetune_inputs import FinetuneData, LabelledVideos, resolve_data, without_unreadable
 from .model_init import build_classifier
 from .optim import layer_decay_groups
 from .pretraining import versions
 from .results import write_test_results
 from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
 from .trainer_checkpoints import resolve_trainer_resume
+
+logger = logging.getLogger(__name__)
 
 
 def smooth_targets(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
@@ -389,9 +392,11 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     training_args = keep_workers_for_the_cache(args, resolve_device_and_precision(args, training_args))
     set_seed(training_args.seed)
     output_dir = output_folder(training_args.output_dir, "--output_dir")
+    refuse_another_jobs_folder(output_dir, "finetune")
     # eval-only writes results, no checkpoints: it may test into a training run's folder
     resume_from = None if args.eval_only else resolve_trainer_resume(_resume_option(args, training_args), output_dir)
     data: FinetuneData = resolve_data(args, training_args.seed)
+    data, unreadable = _scored_splits_readable(args, data)
     model, origin = build_classifier(args, data.class_names, output_dir)
     if args.gradient_checkpointing_blocks:
         model.activation_checkpointing_enable()
@@ -404,7 +409,11 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     # Every process built the same model from the seed; from here each draws its own mixup / cutmix and drop-path
     # masks, as upstream seeds each rank with seed + rank (one seed would repeat one draw on every GPU).
     set_seed(training_args.seed + trainer.accelerator.process_index)
-    record = {**_run_record(args, training_args, trainer, origin, data, learning_rates), "resumed_from": resume_from}
+    record = {
+        **_run_record(args, training_args, trainer, origin, data, learning_rates),
+        "resumed_from": resume_from,
+        "unreadable_videos_left_out": unreadable,
+    }
     write_record = trainer.is_world_process_zero()
     if write_record:
         _write_run_config(output_dir, record)
@@ -438,6 +447,29 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     results = _report(args, training_args, trainer, data, record, predictions, metrics, checkpoint, output_dir)
     trainer.accelerator.wait_for_everyone()
     return results
+
+
+def _scored_splits_readable(args: FinetuneArguments, data: FinetuneData) -> tuple[FinetuneData, list[dict]]:
+    """The validation and test splits without the videos that do not open (``without_unreadable``), checked before
+    anything trains; the left-out ones warned about and returned for the run record."""
+    splits = {"eval": data.eval, "test": data.test}
+    checked: dict[str, LabelledVideos] = {}
+    left_out: list[dict] = []
+    for role, split in splits.items():
+        if split is None:
+            continue
+        same = role == "test" and data.eval is not None and split.videos == data.eval.videos
+        checked[role], dropped = (checked["eval"], []) if same else without_unreadable(split, args)
+        left_out += dropped
+    if left_out:
+        shown = "; ".join(f"{item['video']} ({item['reason']})" for item in left_out[:3])
+        logger.warning(
+            "%d validation/test videos do not open and are left out (recorded in run_config.json): %s%s",
+            len(left_out),
+            shown,
+            " ..." if len(left_out) > 3 else "",
+        )
+    return dataclasses.replace(data, eval=checked.get("eval"), test=checked["test"]), left_out
 
 
 def _build_trainer(
@@ -503,6 +535,7 @@ def _run_record(
     """What ``run_config.json`` records before training: options, versions, processes, classes, lrs, videos."""
     peak_lr, min_lr, warmup_lr = learning_rates
     return {
+        "job": "finetune",
         "args": to_json_dict(args),
         "training_args": json.loads(training_args.to_json_string()),
         "versions": versions(),

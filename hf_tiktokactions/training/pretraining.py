@@ -55,7 +55,7 @@ from ..data.streaming_dataset import StreamingPretrainDataset
 from ..data.transforms import normalize_video
 from ..errors import ConfigError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
-from ..output_guard import output_folder
+from ..output_guard import output_folder, refuse_another_jobs_folder
 from .arguments import PretrainArguments, to_json_dict
 from .checkpointing import (
     TrainingProgress,
@@ -207,6 +207,7 @@ def pretrain(args: PretrainArguments) -> dict:
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     output_dir = output_folder(args.output_dir, "--output_dir")
+    refuse_another_jobs_folder(output_dir, "pretrain")
     if not args.resume:  # before anything is built: starting over would overwrite an earlier run's checkpoints
         refuse_to_start_over(completed_checkpoints(output_dir), output_dir)
 
@@ -440,6 +441,7 @@ def _write_run_record(
 ) -> dict:
     """``run_config.json`` (on the main process) and the trackers' config; returns the record."""
     run_record = {
+        "job": "pretrain",
         "args": to_json_dict(args),
         "versions": versions(),
         "num_processes": plan.world,
