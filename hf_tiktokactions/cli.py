@@ -178,8 +178,9 @@ def parse_step_options(name: str, argv: list[str] | None, prog: str | None = Non
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (``kill``, a scheduler's end of job, a launcher stopping its ranks) ends a step as Ctrl-C does, so it
-    stops its workers and keeps what it finished, instead of dying at once and leaving worker processes behind."""
+    """SIGTERM (``kill``, a scheduler's end of job) ends a step as Ctrl-C does, so it stops its workers and keeps
+    what it finished, instead of dying at once and leaving worker processes behind. (Ray installs its own handler
+    once started: ``curate --engine ray`` exits at once, its actors stopped by Ray.)"""
 
     def interrupt(signal_number, frame) -> None:
         raise KeyboardInterrupt
@@ -191,7 +192,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def run_step(name: str, argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -205,8 +206,11 @@ def run_step(name: str, argv: list[str] | None = None, prog: str | None = None) 
     except TikTokActionsError as error:  # bad arguments
         print(f"error: {redact(str(error))}", file=sys.stderr)
         return USER_ERROR_EXIT_CODE
+    # The training steps keep SIGTERM's default: a launcher stops its ranks with it, and a rank blocked in a
+    # collective would run a Python handler only when the collective returns.
+    stopping = contextlib.nullcontext() if step.recipe else _sigterm_as_interrupt()
     try:
-        with _sigterm_as_interrupt():
+        with stopping:
             result = _load(step.function)(*(options if isinstance(options, tuple) else (options,)))
     except KeyboardInterrupt:
         print(f"interrupted; what was finished is saved, {step.rerun_hint}", file=sys.stderr)

@@ -71,31 +71,27 @@ def _pool_workers(parent_pid: int) -> list[int]:
     return workers
 
 
-def test_a_dying_local_worker_costs_no_video(tmp_path):
-    """SIGKILL one pool worker (as the OOM killer would): its videos are redone in fresh processes."""
+def _curation_under_way(tmp_path: Path) -> tuple[subprocess.Popen, list[str], Path, list[int]]:
+    """curate.py on 8 videos with 2 pool workers, once the first video is committed: (the process, its command,
+    its output folder, its workers' PIDs)."""
     videos = tmp_path / "videos"
     for i in range(8):
         write_scene_video(videos / f"v{i}.mp4", [180], height=240, width=320)
     output = tmp_path / "out"
-    command = [
-        sys.executable,
-        str(ROOT / "dataset_scripts" / "curate.py"),
-        "--videos",
-        str(videos),
-        "--output",
-        str(output),
-        "--detector",
-        "none",
-        "--workers",
-        "2",
-        "--quiet",
-    ]
+    command = [sys.executable, str(ROOT / "dataset_scripts" / "curate.py"), "--videos", str(videos)]
+    command += ["--output", str(output), "--detector", "none", "--workers", "2", "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((output / "metadata").glob("*.json")):
         time.sleep(0.01)
     workers = _pool_workers(process.pid)
     assert workers and process.poll() is None
+    return process, command, output, workers
+
+
+def test_a_dying_local_worker_costs_no_video(tmp_path):
+    """SIGKILL one pool worker (as the OOM killer would): its videos are redone in fresh processes."""
+    process, _, output, workers = _curation_under_way(tmp_path)
     os.kill(workers[0], signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
@@ -118,18 +114,7 @@ def test_a_curation_stopped_from_outside_leaves_no_worker_behind(tmp_path, stop)
     """`kill PID` (SIGTERM, what schedulers send) ended the main process at once and its spawn workers curated on,
     orphaned, for ever. Now SIGTERM stops the run as Ctrl-C does (the queued videos never start, exit status 130),
     and a worker whose main process died anyhow (SIGKILL) exits; the rerun curates every video."""
-    videos = tmp_path / "videos"
-    for i in range(8):
-        write_scene_video(videos / f"v{i}.mp4", [180], height=240, width=320)
-    output = tmp_path / "out"
-    command = [sys.executable, str(ROOT / "dataset_scripts" / "curate.py"), "--videos", str(videos)]
-    command += ["--output", str(output), "--detector", "none", "--workers", "2", "--quiet"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list((output / "metadata").glob("*.json")):
-        time.sleep(0.01)
-    workers = _pool_workers(process.pid)
-    assert workers and process.poll() is None
+    process, command, output, workers = _curation_under_way(tmp_path)
     os.kill(process.pid, stop)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == (130 if stop == signal.SIGTERM else -signal.SIGKILL), stderr

@@ -217,3 +217,25 @@ def test_an_interrupted_pretraining_of_a_study_resumes_from_its_checkpoint(tmp_p
     steps = [json.loads(line)["step"] for line in (output / "metrics.jsonl").read_text().splitlines()]
     assert len(steps) == steps_before + 2 and steps[-2:] == [5, 6]
     assert (Path(final) / "config.json").exists()
+
+
+def test_an_interrupted_finetuning_of_a_study_resumes_from_its_checkpoint(tmp_path):
+    """A study's arm stopped after a checkpoint (no results.json yet): the driver goes on from it, as it does for
+    pre-training, where a plain fine-tuning run into that folder is refused (it would start over)."""
+    from hf_tiktokactions.data.synthetic import make_synthetic_actions
+    from hf_tiktokactions.training.experiments import ExperimentArguments, finetune_once
+
+    target = make_synthetic_actions(tmp_path / "target", clips_per_class=4, size=32, num_frames=16, progress=False)
+    args = ExperimentArguments(output_dir=str(tmp_path / "study"))
+    args.finetune_args = (
+        "--max_steps 4 --save_strategy steps --save_steps 2 --eval_strategy no --test_num_segment 1 "
+        "--test_num_crop 1 --logging_steps 1 --disable_tqdm true"
+    )
+    args.finetune_data = {"dataset": "videofolder", "data_root": str(target)}
+    arm = tmp_path / "study" / "scratch" / "seed0"
+    finetune_once(args, arm, 0, None)
+    (arm / "results.json").unlink()  # as if stopped after checkpoint-4 was saved
+    shutil.rmtree(arm / "checkpoint-4")  # ... or rather after checkpoint-2
+    results = finetune_once(args, arm, 0, None)
+    record = json.loads((arm / "run_config.json").read_text())
+    assert record["resumed_from"] == str(arm / "checkpoint-2") and results["num_videos"] > 0

@@ -146,7 +146,9 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers):
     assert sorted(resumed) == list(range(1, 13))
     for step in range(1, 13):
         assert resumed[step] == pytest.approx(expected[step], rel=1e-5, abs=1e-6), step
-    assert json.loads((interrupted / "run_config.json").read_text())["resumed_from"] is not None
+    record = json.loads((interrupted / "run_config.json").read_text())
+    assert record["resumed_from"] is not None and record["earlier_segments"][0]["args"]["save_steps"] == 4
+    assert "resuming with other options" not in result.stderr  # the same options
     assert json.loads((interrupted / "summary.json").read_text())["seconds"] > saved["seconds"]
 
 
@@ -487,3 +489,17 @@ def test_sharded_checkpoint_metadata_is_read_only_when_it_holds_plain_metadata(t
     with pytest.raises(Exception, match=r"\.metadata in pytorch_model_fsdp_0 is not plain .*posix.system"):
         resolve_resume("latest", tmp_path)
     assert not marker.exists()
+
+
+def test_a_resume_with_other_options_is_warned_about_and_keeps_the_earlier_record(tmp_path, caplog):
+    """--resume latest with another batch or mask ratio went on silently and run_config.json described only the
+    last part of the run; a longer run or other logging is no change to what is trained."""
+    from hf_tiktokactions.training.pretraining import _earlier_segments
+
+    earlier = {"job": "pretrain", "args": {"mask_ratio": 0.9, "learning_rate": 1e-3, "max_steps": 10}}
+    (tmp_path / "run_config.json").write_text(json.dumps(earlier))
+    now = {"job": "pretrain", "args": {"mask_ratio": 0.75, "learning_rate": 1e-3, "max_steps": 20}}
+    with caplog.at_level("WARNING"):
+        segments = _earlier_segments(tmp_path, now, announce=True)
+    assert segments == [earlier]
+    assert "mask_ratio 0.9 -> 0.75" in caplog.text and "max_steps" not in caplog.text

@@ -140,8 +140,10 @@ def test_ssv2_training_clips_are_never_mirrored_and_take_one_frame_per_segment(b
 def test_ssv2_validation_takes_the_middle_frame_of_each_segment(benchmarks):
     args = small_args(benchmarks["ssv2"], test_num_segment=2, test_num_crop=1)
     data = resolve_data(args, seed=0)
-    validation = _test_dataset(args, data.eval, 1, 1)[0]["pixel_values"]  # uint8 (1, T, C, S, S)
+    validation = _test_dataset(args, data.eval, validation=True)[0]["pixel_values"]  # uint8 (1, T, C, S, S)
     assert frame_indices(validation[0]) == [5, 15, 25, 35]  # 42 // 4 = 10 frames a segment, the middle one
+    one_view = _test_dataset(args, data.test, 1, 1)[0]["pixel_values"]
+    assert frame_indices(one_view[0]) == [0, 10, 21, 31]  # one test view: upstream's test mode, the first frames
     test = _test_dataset(args, data.test, args.test_num_segment, args.test_num_crop)[0]["pixel_values"]
     assert [frame_indices(view) for view in test] == [[0, 10, 21, 31], [5, 15, 26, 36]]  # upstream test mode
 

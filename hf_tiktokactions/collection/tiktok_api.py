@@ -382,7 +382,7 @@ class ResearchApiClient:
                 self.requests_sent += 1
                 payload = _json(response)
                 error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-                code = self._redact(str(error.get("code", ""))) or (
+                code = str(error.get("code", "")) or (
                     "ok" if response.status_code == 200 else f"http_{response.status_code}"
                 )
                 if code == "access_token_invalid" and not refreshed:
@@ -394,6 +394,7 @@ class ResearchApiClient:
                 break
             message = self._redact(str(error.get("message", "")))
             log_id = self._redact(str(error.get("log_id", "")))
+            shown_code = self._redact(code)  # the code decides what happens; only its text is redacted
             if response.status_code == 200 and code == "ok" and isinstance(payload.get("data"), dict):
                 return payload["data"]
             if response.status_code == 200 and not payload:  # not the API's JSON: a proxy's page, a cut-off body
@@ -403,10 +404,10 @@ class ResearchApiClient:
                     f"{describe}: the daily quota is exhausted ({code}: {message})", code=code, log_id=log_id
                 )
             if code in _RETRYABLE_CODES or response.status_code == 429 or response.status_code >= 500:
-                raise _Retry(f"{code} (HTTP {response.status_code})", _retry_after(response))
+                raise _Retry(f"{shown_code} (HTTP {response.status_code})", _retry_after(response))
             hint = _HINTS.get(code, "")
             raise ApiError(
-                f"{describe} failed with HTTP {response.status_code} {code}: {message or 'no message'}"
+                f"{describe} failed with HTTP {response.status_code} {shown_code}: {message or 'no message'}"
                 + (f" [log_id {log_id}]" if log_id else "")
                 + (f"; {hint}" if hint else ""),
                 code=code,

@@ -127,13 +127,17 @@ def pretrain_once(options: PretrainArguments) -> str:
 
 
 def finetune_once(args: ExperimentArguments, output_dir: Path, seed: int, init_from: str | None) -> dict:
-    """Fine-tune and test (unless ``output_dir/results.json`` exists); returns the results dict."""
+    """Fine-tune and test (unless ``output_dir/results.json`` exists); returns the results dict. An interrupted
+    fine-tuning continues from its newest checkpoint unless ``--finetune_args`` names one."""
     from .finetuning import finetune
 
     done = output_dir / "results.json"
     if done.exists():
         return json.loads(done.read_text())
-    return finetune(*_finetune_options(args, output_dir, seed, init_from))
+    finetune_args, training_args = _finetune_options(args, output_dir, seed, init_from)
+    if not finetune_args.resume and not training_args.resume_from_checkpoint:
+        finetune_args = dataclasses.replace(finetune_args, resume="latest")
+    return finetune(finetune_args, training_args)
 
 
 def summarise(values: list[float]) -> dict[str, float]:

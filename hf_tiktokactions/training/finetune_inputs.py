@@ -160,8 +160,9 @@ def _pick(splits: DatasetDict, wanted: str, preference: tuple[str, ...], what: s
 
 
 def unreadable_videos(split: LabelledVideos, backend: str, workers: int = 8) -> list[tuple[int, str]]:
-    """(position, reason) of each video of ``split`` that does not open as a video (empty, cut, not a video, no
-    video stream), found by reading each one's index, decoding nothing."""
+    """(position, reason) of each video of ``split`` that does not open as a video (missing, empty, not a video, no
+    video stream, no frames in its index), found by reading each one's index, decoding nothing: a file cut after
+    its index opens, and fails when its frames are read."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ..data.decoding import open_video

@@ -393,7 +393,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     set_seed(training_args.seed)
     output_dir = output_folder(training_args.output_dir, "--output_dir")
     refuse_another_jobs_folder(output_dir, "finetune")
-    # eval-only writes results, no checkpoints: it may test into a training run's folder
+    # eval-only trains nothing: checkpoints in its folder are not in its way
     resume_from = None if args.eval_only else resolve_trainer_resume(_resume_option(args, training_args), output_dir)
     data: FinetuneData = resolve_data(args, training_args.seed)
     data, unreadable = _scored_splits_readable(args, data)
