@@ -179,7 +179,7 @@ def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     if not (model_dir / "config.json").is_file():
         marker = options.output_dir / "stages" / "finetune_pretrained.json"
         raise ConfigError(f"{model_dir} holds no fine-tuned model; delete {marker} to redo that stage")
-    export_model(model_dir, folder, results=[finetuned / "results.json"], overwrite=True)
+    export_model(model_dir, folder, results=[finetuned / "results.json"], overwrite=True, synthetic_pretraining=True)
     space = write_space(folder, options.output_dir / "space", overwrite=True)  # uploadable as it is (hub/space.py)
     return {"files": sorted(p.name for p in folder.iterdir()), "space": str(space)}, folder
 

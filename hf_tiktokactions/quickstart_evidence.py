@@ -268,7 +268,9 @@ def publish_first_seed(options: QuickstartOptions) -> tuple[dict[str, Any], Path
             f"{finetuned / 'final'} holds no fine-tuned model; delete "
             f"{options.output_dir / 'stages' / 'finetune_pretrained.json'} to redo that stage"
         )
-    export_model(finetuned / "final", folder, results=[finetuned / "results.json"], overwrite=True)
+    export_model(
+        finetuned / "final", folder, results=[finetuned / "results.json"], overwrite=True, synthetic_pretraining=True
+    )
     space = write_space(folder, options.output_dir / "space", overwrite=True)
     return {"files": sorted(p.name for p in folder.iterdir()), "space": str(space)}, folder
 

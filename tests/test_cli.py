@@ -53,7 +53,9 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path):
         assert table_cell in result.stdout
 
     model = AutoModelForVideoClassification.from_pretrained(output / "model", trust_remote_code=True)
-    assert (output / "model" / "README.md").exists() and model.config.num_labels == 7
+    card = (output / "model" / "README.md").read_text()
+    assert model.config.num_labels == 7
+    assert "synthetic videos" in card and "TikTok Research API" not in card  # what the quickstart's model saw
     with torch.no_grad():
         size = model.config.image_size
         assert model(torch.randn(1, model.config.num_frames, 3, size, size)).logits.shape == (1, 7)

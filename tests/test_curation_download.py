@@ -80,7 +80,9 @@ def test_cli_downloads_records_failures_and_resumes(mirror, tmp_path):
     assert reasons[4] == "the downloaded file is empty"
     assert reasons[5].startswith("source file ") and reasons[5].endswith("5.mp4 not found")
     assert not (out / ".partial").exists()
-    assert json.loads((out / "download_summary.json").read_text())["failed"] == 2
+    summary = json.loads((out / "download_summary.json").read_text())
+    assert summary["failed"] == 2 and "the downloaded file is empty" in summary["failures_by_reason"]
+    assert any(cause.endswith("{id}.mp4 not found") for cause in summary["failures_by_reason"])  # one row a cause
 
     # The gap is filled upstream; a rerun fetches only the two failures and keeps the rest.
     for entry in manifest.values():
@@ -107,6 +109,16 @@ def test_interrupted_manifest_and_scratch_files_are_repaired(mirror, tmp_path):
     assert (result.already_done, result.ok, result.failed) == (2, 2, 2)
     assert all(line.endswith("}") for line in (out / "manifest.jsonl").read_text().splitlines())
     assert not (out / ".partial").exists()
+
+
+def test_failures_are_counted_by_cause_not_by_video(tmp_path):
+    """Every missing file's reason names its own path: the summary had one row per video; now one per cause."""
+    records = [{"id": 7_300_000_000_000_000_000 + i, "username": f"u{i}"} for i in range(5)]
+    metadata = tmp_path / "videos.jsonl"
+    metadata.write_text("".join(json.dumps(record) + "\n" for record in records))
+    (tmp_path / "mirror").mkdir()
+    result = download_videos(metadata, tmp_path / "out", LocalCopyDownloader(str(tmp_path / "mirror") + "/{id}.mp4"))
+    assert result.failed == 5 and len(result.failures) == 1 and list(result.failures.values()) == [5]
 
 
 def test_ctrl_c_stops_soon_and_every_fetched_video_is_recorded(tmp_path):

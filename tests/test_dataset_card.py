@@ -167,3 +167,20 @@ def test_the_dataset_card_command_builds_the_same_card_from_stats_json(curated, 
     error = capsys.readouterr().err
     assert error.startswith(f"error: {flat}: not the stats.json of a curated index (missing totals")
     assert "dataset_scripts/stats.py" in error and not (tmp_path / "bad").exists()
+
+
+def test_the_license_note_matches_what_is_published(curated):
+    """A public push (or one left to the namespace's default) kept "Private research index" in its license note."""
+    from hf_tiktokactions.curation.publish import PublishedContents
+
+    output, _, catalogue = curated
+    stats = statistics_of_index(output, catalogue)
+
+    def note(private: bool | None, clips: bool = False) -> str:
+        contents = PublishedContents(10, ["video_id"], clips, ("pass",), repo_id="lab/index", private=private)
+        return index_dataset_card(stats, contents=contents).data.license_details
+
+    assert note(True).startswith("Private research index")
+    assert note(False).startswith("Research index without videos") and "Private" not in note(None)
+    assert note(False, clips=True).startswith("Research index with clips")
+    assert index_dataset_card(stats).data.license_details.startswith("Private research index")

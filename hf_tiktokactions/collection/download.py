@@ -153,9 +153,18 @@ def _local_path(location: str) -> str:
     return location
 
 
+def _cause(entry: dict[str, Any]) -> str:
+    """A failed entry's reason with its own page URL and id made placeholders (each 404 names its URL)."""
+    reason = str(entry["reason"])
+    if entry.get("url"):
+        reason = reason.replace(str(entry["url"]), "{url}")
+    return reason.replace(str(entry["id"]), "{id}")
+
+
 @dataclass
 class DownloadResult:
-    """Counts of one run; ``failures`` maps reason -> number of videos."""
+    """Counts of one run; ``failures`` maps a cause (the reason with the video's page URL and id replaced by
+    ``{url}`` / ``{id}``, so that one cause is one row) -> number of videos."""
 
     output: Path
     ok: int = 0
@@ -332,7 +341,8 @@ def _download_locked(
                 result.skipped += 1
             else:
                 result.failed += 1
-                result.failures[entry["reason"]] = result.failures.get(entry["reason"], 0) + 1
+                cause = _cause(entry)
+                result.failures[cause] = result.failures.get(cause, 0) + 1
                 logger.info("video %s failed: %s", entry["id"], entry["reason"])
             bar.update()
 

@@ -45,6 +45,11 @@ PRINCIPLES = {
     "consolidation": "one tag over several related classes",
     "social_cultural": "challenges, festivals and rituals with recognisable motion (`flowerchallenge`)",
 }
+PUBLIC_LICENSE_NOTE = (
+    "Research index without videos (identifiers, clip boundaries, derived statistics). The videos belong to their "
+    "creators and are not redistributed; using them is bound by the TikTok Research API terms and the collecting "
+    "lab's ethics approval."
+)
 CLIPS_LICENSE_NOTE = (
     "Research index with clips. The videos belong to their creators; the clips in this dataset may be held and used "
     "only under the TikTok Research API terms and the collecting lab's ethics approval, and are deleted with their "
@@ -52,6 +57,14 @@ CLIPS_LICENSE_NOTE = (
 )
 REFRESH_DAYS = 15
 DATASET_TEMPLATE = "dataset_card_template.md"
+
+
+def _license_note(contents: PublishedContents | None) -> str:
+    """The license note of what is published: clips, an index pushed private, or one that is not (a public push, or
+    the namespace's default visibility, which may be public)."""
+    if contents is not None and contents.embed_clips:
+        return CLIPS_LICENSE_NOTE
+    return LICENSE_NOTE if contents is None or contents.private is True else PUBLIC_LICENSE_NOTE
 
 
 def _headline(stats: Mapping[str, Any], collection: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -360,7 +373,7 @@ def index_dataset_card(
     )
     card.data.license_name = LICENSE_NAME
     card.data.license_link = LICENSE_LINK
-    card.data.license_details = LICENSE_NOTE if contents is None or not contents.embed_clips else CLIPS_LICENSE_NOTE
+    card.data.license_details = _license_note(contents)
     card.data.viewer = False  # the rows are paths on the lab's storage; nothing to preview
     body = "\n\n".join(
         [
