@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .cli_errors import USER_ERROR_EXIT_CODE, run_cli
+from .cli_errors import USER_ERROR_EXIT_CODE, report_error, run_cli
 
 EXIT_LEFT_FOR_RERUN = 3
 
@@ -198,13 +198,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def run_step(name: str, argv: list[str] | None = None, prog: str | None = None) -> int:
     """Parse the options of step ``name``, call its function, return the exit status (what the scripts call)."""
     from .errors import TikTokActionsError
-    from .redaction import redact
 
     step = STEPS[name]
     try:
         options = parse_step_options(name, argv, prog)
     except TikTokActionsError as error:  # bad arguments
-        print(f"error: {redact(str(error))}", file=sys.stderr)
+        report_error(error)
         return USER_ERROR_EXIT_CODE
     # The training steps keep SIGTERM's default: a launcher stops its ranks with it, and a rank blocked in a
     # collective would run a Python handler only when the collective returns.
@@ -215,8 +214,8 @@ def run_step(name: str, argv: list[str] | None = None, prog: str | None = None) 
     except KeyboardInterrupt:
         print(f"interrupted; what was finished is saved, {step.rerun_hint}", file=sys.stderr)
         return 130
-    except TikTokActionsError as error:  # its text may hold a server's echo of a request: no secret goes out
-        print(f"error: {redact(str(error))}", file=sys.stderr)
+    except TikTokActionsError as error:
+        report_error(error)
         return step.error_exit_code
     return step.exit_code(result) if step.exit_code else 0
 

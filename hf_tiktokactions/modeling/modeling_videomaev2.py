@@ -130,11 +130,6 @@ def _eager_inference(module: nn.Module) -> bool:
     return not module.training and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
 
 
-def drop_path_rates(rate: float, depth: int) -> list[float]:
-    """Stochastic depth per block: linear from 0 to ``rate`` over ``depth`` blocks (upstream's ``linspace``)."""
-    return [rate * i / max(depth - 1, 1) for i in range(depth)]
-
-
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
     """Stochastic depth: zero a residual branch per sample with probability ``rate``; (B, ...) -> (B, ...)."""
     if rate == 0.0 or not training:
@@ -370,9 +365,10 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
         )
         self.pos_drop = nn.Dropout(config.hidden_dropout_prob)
         depth = config.num_hidden_layers
+        rates = [config.drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear 0 -> rate
         self.blocks = nn.ModuleList(
             VideoMAEv2Block(config.hidden_size, config.num_attention_heads, config.intermediate_size, config, rate)
-            for rate in drop_path_rates(config.drop_path_rate, depth)
+            for rate in rates
         )
         if add_final_norm is None:
             add_final_norm = not config.use_mean_pooling

@@ -219,15 +219,16 @@ def streaming_rows(
     if len(rows.column_names or []) and (
         (only_passed and "status" in rows.column_names) or tags or column != EMBEDDED_CLIP_COLUMN
     ):
-        num_rows = _kept_rows(data, token_env, column, only_passed, tags)  # the card counts every row
+        num_rows = _kept_rows(data, token_env, rows.column_names, column, only_passed, tags)  # the card: all rows
     rows = split_dataset_by_node(rows, rank=rank, world_size=num_processes)
     return rows.shuffle(seed=seed, buffer_size=shuffle_buffer), num_rows, column, base
 
 
-def _kept_rows(data: str, token_env: str, column: str, only_passed: bool, tags: list[str] | None) -> int:
-    """How many rows of a published index the filters keep (an epoch is that many videos, as a map-style run
-    counts them): one pass over the columns the filters read, never the clips."""
-    names = load_published(data, token_env, streaming=True).column_names or []
+def _kept_rows(
+    data: str, token_env: str, names: list[str], column: str, only_passed: bool, tags: list[str] | None
+) -> int:
+    """How many rows of a published index (whose columns are ``names``) the filters keep (an epoch is that many
+    videos, as a map-style run counts them): one pass over the columns the filters read, never the clips."""
     needed = [name for name in ("status", "hashtag", column) if name in names and name != EMBEDDED_CLIP_COLUMN]
     rows = filter_rows(load_published(data, token_env, streaming=True, columns=needed), only_passed, tags)
     if column != EMBEDDED_CLIP_COLUMN:

@@ -63,7 +63,6 @@ from .checkpointing import (
     checkpoint_root,
     completed_checkpoints,
     load_checkpoint,
-    refuse_to_start_over,
     resolve_resume,
     save_checkpoint,
 )
@@ -211,8 +210,8 @@ def pretrain(args: PretrainArguments) -> dict:
     set_seed(args.seed)
     output_dir = output_folder(args.output_dir, "--output_dir")
     refuse_another_jobs_folder(output_dir, "pretrain")
-    if not args.resume:  # before anything is built: starting over would overwrite an earlier run's checkpoints
-        refuse_to_start_over(completed_checkpoints(output_dir), output_dir)
+    # Before anything is built: a bad --resume, or checkpoints a run without it would overwrite, end here.
+    resume_from = resolve_resume(args.resume, output_dir, announce=accelerator.is_main_process)
 
     # Data and model: one dense clip per video, num_sample crops of it, masks added by the collator.
     dataset, num_videos = _build_dataset(args, accelerator)
@@ -221,7 +220,7 @@ def pretrain(args: PretrainArguments) -> dict:
     # Optimization: AdamW at the lr scaled by the total batch, prepared for the launch's strategy.
     plan, model, optimizer = _build_optimization(args, accelerator, model, data)
     # Resume (model, optimizer, RNG, progress) and the run record.
-    progress, resume_from = _resume(args, accelerator, output_dir)
+    progress = _resume(accelerator, resume_from)
     metrics = MetricsFile(output_dir / "metrics.jsonl", progress.step, accelerator.is_main_process)
     run_record = _write_run_record(args, accelerator, output_dir, plan, data.num_videos, resume_from)
 
@@ -421,17 +420,14 @@ def _batches_without_drawing(loader) -> Iterator:
     return itertools.chain([first], iterator)
 
 
-def _resume(
-    args: PretrainArguments, accelerator: Accelerator, output_dir: Path
-) -> tuple[TrainingProgress, Path | None]:
-    """The progress to start from: a fresh one, or the one of ``--resume``'s checkpoint (whose model, optimizer
-    and random states are loaded into the prepared objects)."""
-    progress = TrainingProgress()
-    resume_from = resolve_resume(args.resume, output_dir, announce=accelerator.is_main_process)
-    if resume_from is not None:
-        progress = load_checkpoint(accelerator, resume_from)
-        accelerator.print(f"resumed from {resume_from} at step {progress.step}")
-    return progress, resume_from
+def _resume(accelerator: Accelerator, resume_from: Path | None) -> TrainingProgress:
+    """The progress to start from: a fresh one, or the one of the checkpoint ``resume_from`` (whose model,
+    optimizer and random states are loaded into the prepared objects)."""
+    if resume_from is None:
+        return TrainingProgress()
+    progress = load_checkpoint(accelerator, resume_from)
+    accelerator.print(f"resumed from {resume_from} at step {progress.step}")
+    return progress
 
 
 def _write_run_record(
