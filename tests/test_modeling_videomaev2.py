@@ -286,14 +286,20 @@ def test_a_classifier_from_scratch_starts_as_the_official_fine_tuning_model():
     assert conv.weight.std().item() == pytest.approx(_uniform_std(bound), rel=0.03) and conv.bias.abs().max() <= bound
 
 
-def test_a_pretraining_model_keeps_the_pretraining_init():
-    """modeling_pretrain.py's xavier linears: the classifier's truncated normal must not reach the encoder that
-    pre-training builds (the same class, VideoMAEv2Model, under another model)."""
+def test_a_pretraining_model_starts_as_the_official_one():
+    """modeling_pretrain.py: xavier linears, except encoder_to_decoder (never passed to its _init_weights: nn.Linear's
+    default); the mask token truncated at one std; drop path spread over the decoder's blocks as over the encoder's."""
     torch.manual_seed(0)
-    model = VideoMAEv2ForPreTraining(VideoMAEv2Config.from_preset("vit-b", num_frames=2, image_size=32))
+    config = VideoMAEv2Config.from_preset("vit-b", num_frames=2, image_size=32, drop_path_rate=0.1)
+    model = VideoMAEv2ForPreTraining(config)
     qkv = model.encoder.blocks[0].attn.qkv.weight
     assert qkv.std().item() == pytest.approx(_uniform_std((6 / (768 + 3 * 768)) ** 0.5), rel=0.03)
-    assert model.encoder.linear_init == "xavier"
+    projection = model.encoder_to_decoder.weight
+    assert projection.std().item() == pytest.approx(_uniform_std(1 / 768**0.5), rel=0.03)
+    assert model.mask_token.abs().max() <= 0.02 and model.mask_token.std().item() == pytest.approx(0.0108, rel=0.1)
+    decoder_rates = [block.drop_path_rate for block in model.decoder.blocks]
+    assert decoder_rates == pytest.approx([0.0, 0.1 / 3, 0.2 / 3, 0.1])
+    assert [block.drop_path_rate for block in model.encoder.blocks][-1] == pytest.approx(0.1)
 
 
 def test_a_head_the_checkpoint_lacks_starts_scaled(tmp_path):

@@ -15,6 +15,7 @@ D hidden size.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -128,6 +129,11 @@ def reconstruction_target(
 def _eager_inference(module: nn.Module) -> bool:
     """Eval mode, no autograd, not being traced by ``torch.compile``: in-place arithmetic on fresh tensors is safe."""
     return not module.training and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+
+
+def drop_path_rates(rate: float, depth: int) -> list[float]:
+    """Stochastic-depth rates of ``depth`` blocks, linear from 0 to ``rate`` (upstream's ``torch.linspace``)."""
+    return [rate * i / max(depth - 1, 1) for i in range(depth)]
 
 
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
@@ -305,16 +311,19 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
     linear_init = "xavier"
 
     def _init_weights(self, module: nn.Module) -> None:
-        """The official inits. Pre-training (``modeling_pretrain.py``): xavier-uniform linears, truncated-normal
-        mask token. Fine-tuning from scratch (``modeling_finetune.py``): truncated-normal linears (std 0.02), the
-        head scaled by ``head_init_scale``. Both: zero biases, unit LayerNorms, and the patch embedding's Conv3d as
-        PyTorch made it (neither official model touches it).
+        """The official inits. Pre-training (``modeling_pretrain.py``): xavier-uniform linears, except
+        ``encoder_to_decoder``, which keeps PyTorch's default, and the mask token, truncated normal within one
+        std. Fine-tuning from scratch (``modeling_finetune.py``): truncated-normal linears (std 0.02), the head
+        scaled by ``head_init_scale``. Both: zero biases, unit LayerNorms, PyTorch's default for the patch
+        embedding's Conv3d (neither official model touches it).
 
         transformers calls this once per module, with ``self`` the nearest enclosing model (a classifier's encoder
         is initialised by the encoder), and never for a module of our code without parameters of its own (the
         classifier itself, the patch embedding): the head is therefore set here, as a ``Linear`` of ``self``."""
         if isinstance(module, nn.Linear):
-            if self.linear_init == "trunc_normal":
+            if module is getattr(self, "encoder_to_decoder", None):
+                init.kaiming_uniform_(module.weight, a=math.sqrt(5))  # nn.Linear's own default
+            elif self.linear_init == "trunc_normal":
                 scale = self.config.head_init_scale if module is getattr(self, "head", None) else 1.0
                 init.trunc_normal_(module.weight, std=self.config.initializer_range * scale)
             else:
@@ -324,6 +333,10 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
+        elif isinstance(module, nn.Conv3d):  # nn.Conv3d's own default, also for weights a checkpoint lacks
+            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            bound = 1 / math.sqrt(module.weight[0].numel())
+            init.uniform_(module.bias, -bound, bound)
         elif isinstance(module, VideoMAEv2Attention) and module.q_bias is not None:
             init.zeros_(module.q_bias)
             init.zeros_(module.v_bias)
@@ -333,7 +346,8 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
         if isinstance(module, VideoMAEv2Model):
             init.copy_(module.position_embeddings, sinusoid_position_table(*module.position_embeddings.shape[1:]))
         elif isinstance(module, VideoMAEv2ForPreTraining):
-            init.trunc_normal_(module.mask_token, std=self.config.initializer_range)
+            std = self.config.initializer_range
+            init.trunc_normal_(module.mask_token, std=std, a=-std, b=std)  # upstream truncates at one std
             init.copy_(
                 module.decoder_position_embeddings,
                 sinusoid_position_table(*module.decoder_position_embeddings.shape[1:]),
@@ -364,11 +378,9 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
             "position_embeddings", sinusoid_position_table(config.num_patches, config.hidden_size), persistent=False
         )
         self.pos_drop = nn.Dropout(config.hidden_dropout_prob)
-        depth = config.num_hidden_layers
-        rates = [config.drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # linear 0 -> rate
         self.blocks = nn.ModuleList(
             VideoMAEv2Block(config.hidden_size, config.num_attention_heads, config.intermediate_size, config, rate)
-            for rate in rates
+            for rate in drop_path_rates(config.drop_path_rate, config.num_hidden_layers)
         )
         if add_final_norm is None:
             add_final_norm = not config.use_mean_pooling
@@ -436,9 +448,13 @@ class VideoMAEv2Decoder(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(
             VideoMAEv2Block(
-                config.decoder_hidden_size, config.decoder_num_attention_heads, config.decoder_intermediate_size, config
+                config.decoder_hidden_size,
+                config.decoder_num_attention_heads,
+                config.decoder_intermediate_size,
+                config,
+                rate,
             )
-            for _ in range(config.decoder_num_hidden_layers)
+            for rate in drop_path_rates(config.drop_path_rate, config.decoder_num_hidden_layers)  # as upstream
         )
         self.norm = nn.LayerNorm(config.decoder_hidden_size, eps=config.layer_norm_eps)
         self.head = nn.Linear(config.decoder_hidden_size, config.patch_dim)

@@ -216,6 +216,9 @@ def pretrain(args: PretrainArguments) -> dict:
     # Data and model: one dense clip per video, num_sample crops of it, masks added by the collator.
     dataset, num_videos = _build_dataset(args, accelerator)
     model = build_model(args)
+    # Every process built the same model from the seed; from here each draws its own drop-path masks (crops and
+    # masks come from keyed generators), as upstream seeds each rank with seed + rank.
+    set_seed(args.seed + accelerator.process_index)
     data = _build_loader(args, accelerator, dataset, num_videos, model.config)
     # Optimization: AdamW at the lr scaled by the total batch, prepared for the launch's strategy.
     plan, model, optimizer = _build_optimization(args, accelerator, model, data)
