@@ -74,8 +74,13 @@ def output_folder(output: str | Path, option: str = "--output") -> Path:
     return output
 
 
+EVAL_ONLY_JOB = "finetune --eval_only"
+"""An evaluation's folder is not a training run's: its run_config.json and results.json would replace the run's."""
+
+
 def folder_job(folder: Path) -> str | None:
-    """Which step wrote ``folder``: ``"curate"``, ``"pretrain"``, ``"finetune"``, or None (none of them, or empty)."""
+    """Which step wrote ``folder``: ``"curate"``, ``"pretrain"``, ``"finetune"``, :data:`EVAL_ONLY_JOB`, or None
+    (none of them, or empty)."""
     if (folder / CURATION_CONFIG_FILE).is_file():
         return "curate"
     try:
@@ -84,7 +89,9 @@ def folder_job(folder: Path) -> str | None:
         return None
     if not isinstance(record, dict):
         return None
-    return record.get("job") or ("finetune" if "training_args" in record else "pretrain")  # records before "job"
+    job = record.get("job") or ("finetune" if "training_args" in record else "pretrain")  # records before "job"
+    eval_only = job == "finetune" and isinstance(record.get("args"), dict) and record["args"].get("eval_only")
+    return EVAL_ONLY_JOB if eval_only else job
 
 
 def refuse_another_jobs_folder(folder: str | Path, job: str, option: str = "--output_dir") -> None:

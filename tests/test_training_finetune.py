@@ -15,7 +15,7 @@ from transformers import TrainingArguments
 
 from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
-from hf_tiktokactions.errors import CheckpointError, ConfigError
+from hf_tiktokactions.errors import CheckpointError, ConfigError, OutputStateError
 from hf_tiktokactions.training.arguments import FinetuneArguments, parse_with_config
 from hf_tiktokactions.training.divergence import TrainingDiverged
 from hf_tiktokactions.training.evaluation import MultiViewPredictions, multiview_metrics
@@ -587,6 +587,37 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
         finetune(*parse(synthetic, tmp_path / "other", "--resume", tmp_path / "missing"))
     with pytest.raises(ConfigError, match="give one of them"):
         finetune(*parse(synthetic, tmp_path / "other", "--resume", "latest", "--resume_from_checkpoint", out))
+
+
+def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_its_own_folder(
+    synthetic, tmp_path, caplog
+):
+    """A checkpoint of another model (here another --model_preset) is refused, named, before anything trains
+    (Trainer stopped in load_state_dict with a traceback); a resume with another lr is warned about and the run so
+    far is kept in run_config.json; --eval_only into a training run's folder (it replaced the run's run_config.json
+    and results.json) and training into an evaluation's folder are refused."""
+    out = tmp_path / "run"
+    quick = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1, "--save_strategy", "steps")
+    finetune(*parse(synthetic, out, "--max_steps", 2, "--save_steps", 2, *quick))
+    before = (out / "run_config.json").read_text(), (out / "results.json").read_text()
+
+    with pytest.raises(CheckpointError, match=r"checkpoint-2: its weights do not fit .* differ in shape"):
+        finetune(*parse(synthetic, out, "--max_steps", 2, *quick, "--resume", "latest", "--model_preset", "vit-mini"))
+    with pytest.raises(OutputStateError, match=r"holds the outputs of a finetune run; a finetune --eval_only run"):
+        finetune(*parse(synthetic, out, *quick, "--eval_only", "true", "--init_from", out / "final"))
+    assert ((out / "run_config.json").read_text(), (out / "results.json").read_text()) == before
+
+    with caplog.at_level("WARNING", logger="hf_tiktokactions.training.resumed_runs"):
+        finetune(*parse(synthetic, out, "--max_steps", 2, *quick, "--resume", "latest", "--learning_rate", 0.5))
+    assert "resuming with other options than the run so far (learning_rate" in caplog.text
+    record = json.loads((out / "run_config.json").read_text())
+    assert [segment["resumed_from"] for segment in record["earlier_segments"]] == [None]
+    assert record["earlier_segments"][0]["args"]["base_learning_rate"] == record["args"]["base_learning_rate"]
+
+    evaluation = tmp_path / "evaluation"
+    finetune(*parse(synthetic, evaluation, *quick, "--eval_only", "true", "--init_from", out / "final"))
+    with pytest.raises(OutputStateError, match=r"holds the outputs of a finetune --eval_only run; a finetune run"):
+        finetune(*parse(synthetic, evaluation, "--max_steps", 2, *quick))
 
 
 def test_unreadable_validation_and_test_videos_are_found_before_training(synthetic, tmp_path):

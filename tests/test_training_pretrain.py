@@ -494,12 +494,13 @@ def test_sharded_checkpoint_metadata_is_read_only_when_it_holds_plain_metadata(t
 def test_a_resume_with_other_options_is_warned_about_and_keeps_the_earlier_record(tmp_path, caplog):
     """--resume latest with another batch or mask ratio went on silently and run_config.json described only the
     last part of the run; a longer run or other logging is no change to what is trained."""
-    from hf_tiktokactions.training.pretraining import _earlier_segments
+    from hf_tiktokactions.training.pretraining import _BOOKKEEPING_OPTIONS, _recorded_options
+    from hf_tiktokactions.training.resumed_runs import earlier_segments
 
     earlier = {"job": "pretrain", "args": {"mask_ratio": 0.9, "learning_rate": 1e-3, "max_steps": 10}}
     (tmp_path / "run_config.json").write_text(json.dumps(earlier))
     now = {"job": "pretrain", "args": {"mask_ratio": 0.75, "learning_rate": 1e-3, "max_steps": 20}}
     with caplog.at_level("WARNING"):
-        segments = _earlier_segments(tmp_path, now, announce=True)
+        segments = earlier_segments(tmp_path, now, _recorded_options, _BOOKKEEPING_OPTIONS, announce=True)
     assert segments == [earlier]
     assert "mask_ratio 0.9 -> 0.75" in caplog.text and "max_steps" not in caplog.text

@@ -28,9 +28,9 @@ from ..atomic_files import write_text_atomic
 from ..data.epoch_keys import EpochKeySampler
 from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset, collate_clips
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..machine import cpu_model
-from ..output_guard import output_folder, refuse_another_jobs_folder
+from ..output_guard import EVAL_ONLY_JOB, output_folder, refuse_another_jobs_folder
 from .arguments import TRAINER_DEFAULT_LEARNING_RATE, FinetuneArguments, to_json_dict
 from .distributed import (
     applied_strategy,
@@ -46,6 +46,7 @@ from .model_init import build_classifier
 from .optim import layer_decay_groups
 from .pretraining import versions
 from .results import write_test_results
+from .resumed_runs import checkpoint_fits, earlier_segments
 from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
 from .trainer_checkpoints import resolve_trainer_resume
 
@@ -392,12 +393,14 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     training_args = keep_workers_for_the_cache(args, resolve_device_and_precision(args, training_args))
     set_seed(training_args.seed)
     output_dir = output_folder(training_args.output_dir, "--output_dir")
-    refuse_another_jobs_folder(output_dir, "finetune")
+    refuse_another_jobs_folder(output_dir, EVAL_ONLY_JOB if args.eval_only else "finetune")
     # eval-only trains nothing: checkpoints in its folder are not in its way
     resume_from = None if args.eval_only else resolve_trainer_resume(_resume_option(args, training_args), output_dir)
     data: FinetuneData = resolve_data(args, training_args.seed)
     data, unreadable = _scored_splits_readable(args, data)
     model, origin = build_classifier(args, data.class_names, output_dir)
+    if resume_from is not None:
+        _require_fitting_checkpoint(Path(resume_from), model)
     if args.gradient_checkpointing_blocks:
         model.activation_checkpointing_enable()
     # Schedule: the lr scaled by the total batch, the warm-up given in epochs.
@@ -415,6 +418,10 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         "unreadable_videos_left_out": unreadable,
     }
     write_record = trainer.is_world_process_zero()
+    if resume_from is not None:
+        record["earlier_segments"] = earlier_segments(
+            output_dir, record, _recorded_options, _BOOKKEEPING_OPTIONS, write_record
+        )
     if write_record:
         _write_run_config(output_dir, record)
 
@@ -522,6 +529,36 @@ def _resume_option(args: FinetuneArguments, training_args: TrainingArguments) ->
     if args.resume and theirs and args.resume != theirs:
         raise ConfigError(f"--resume {args.resume} and --resume_from_checkpoint {theirs}: give one of them")
     return args.resume or theirs
+
+
+def _require_fitting_checkpoint(checkpoint: Path, model: torch.nn.Module) -> None:
+    """A checkpoint of another model (another preset, frame count, input size, class count) ends here, named,
+    before anything trains; Trainer would stop in ``load_state_dict`` with a traceback."""
+    problem = checkpoint_fits(checkpoint, model)
+    if problem is not None:
+        raise CheckpointError(
+            f"--resume {checkpoint}: its weights do not fit the model this run builds ({problem}); resume with the "
+            "options the run started with (its run_config.json), or train into another --output_dir"
+        )
+
+
+# Options a resumed run may change without changing what is trained: how long, how often it saves, logs and tests.
+_BOOKKEEPING_OPTIONS = {
+    "resume", "decode_backend", "decoded_cache_mb", "gradient_checkpointing_blocks", "test_num_segment",
+    "test_num_crop", "test_videos_per_batch", "max_eval_videos", "hardware",
+}  # fmt: skip
+# TrainingArguments that change what is trained (the others say where, how often and how it is recorded).
+_COMPARED_TRAINING_ARGUMENTS = (
+    "learning_rate", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "optim",
+    "per_device_train_batch_size", "gradient_accumulation_steps", "warmup_steps", "label_smoothing_factor", "seed",
+    "data_seed", "bf16", "fp16",
+)  # fmt: skip
+
+
+def _recorded_options(record: dict[str, Any]) -> dict[str, Any]:
+    """A run record's options that a resumed run is compared on: ``args`` and the TrainingArguments that train."""
+    training = record.get("training_args", {})
+    return {**record.get("args", {}), **{key: training.get(key) for key in _COMPARED_TRAINING_ARGUMENTS}}
 
 
 def _run_record(

@@ -78,6 +78,7 @@ from .model_init import build_pretraining_model, preset_config
 from .optim import weight_decay_groups
 from .pretrain_data import resolve_videos, streaming_rows
 from .reconstructions import reconstruction_grid
+from .resumed_runs import earlier_segments
 from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
 
 logger = logging.getLogger(__name__)
@@ -455,7 +456,9 @@ def _write_run_record(
         "resumed_from": str(resume_from) if resume_from else None,
     }
     if resume_from is not None:
-        run_record["earlier_segments"] = _earlier_segments(output_dir, run_record, accelerator.is_main_process)
+        run_record["earlier_segments"] = earlier_segments(
+            output_dir, run_record, _recorded_options, _BOOKKEEPING_OPTIONS, accelerator.is_main_process
+        )
     if accelerator.is_main_process:
         write_json_atomic(output_dir / "run_config.json", run_record)
     accelerator.init_trackers(
@@ -471,27 +474,8 @@ _BOOKKEEPING_OPTIONS = {
 }  # fmt: skip
 
 
-def _earlier_segments(output_dir: Path, record: dict, announce: bool) -> list[dict]:
-    """The records of the runs this one resumes (``run_config.json`` is rewritten, they are kept in it); a warning
-    names each option the resumed run changed that changes the training itself (batch, lr, masking, ...)."""
-    try:
-        earlier = json.loads((output_dir / "run_config.json").read_text())
-    except (OSError, ValueError):
-        return []
-    segments = [*earlier.pop("earlier_segments", []), earlier]
-    before, now = earlier.get("args", {}), record["args"]
-    changed = sorted(
-        key for key in now if key not in _BOOKKEEPING_OPTIONS and key in before and before[key] != now[key]
-    )
-    if changed and announce:
-        shown = ", ".join(f"{key} {before[key]!r} -> {now[key]!r}" for key in changed[:6])
-        logger.warning(
-            "resuming with other options than the run so far (%s%s): the steps before and after differ; "
-            "run_config.json keeps both under earlier_segments",
-            shown,
-            ", ..." if len(changed) > 6 else "",
-        )
-    return segments
+def _recorded_options(record: dict) -> dict:
+    return record.get("args", {})
 
 
 def _micro_batch(
