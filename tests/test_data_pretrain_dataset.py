@@ -73,7 +73,7 @@ def test_collator_flattens_samples_normalises_and_masks(video_folder):
     assert batch["bool_masked_pos"].dtype == torch.bool
     assert int(batch["bool_masked_pos"][0].sum()) == 2 * int(0.9 * 4)  # tube: 3 of 4 positions per slice
     assert int(batch["decoder_masked_pos"][0].sum()) == tokens // 2  # running cell 0.5
-    assert batch["num_skipped"] == 0
+    assert batch["skipped_videos"] == []
     planar = _collator(channels_last=False)([dataset[0]])["pixel_values"]
     assert planar.is_contiguous()
     raw = _collator(normalize=False)([dataset[0]])["pixel_values"]
@@ -91,9 +91,10 @@ def test_a_bad_video_is_skipped_counted_and_replaced(video_folder, broken_video)
     dataset = PretrainVideoDataset([str(broken_video)] + good, **SMALL)
     with pytest.warns(UserWarning, match="broken.mp4"):
         item = dataset[0]
-    assert item["skipped"] == [str(broken_video)] and item["pixel_values"].shape[0] == 3
+    assert [entry["video"] for entry in item["skipped"]] == [str(broken_video)]
+    assert "broken.mp4" in item["skipped"][0]["reason"] and item["pixel_values"].shape[0] == 3
     assert dataset.num_skipped == 1
-    assert _collator()([item, dataset[1]])["num_skipped"] == 1
+    assert _collator()([item, dataset[1]])["skipped_videos"] == item["skipped"]
 
 
 def test_only_bad_videos_end_the_epoch_with_a_clear_error(broken_video):
@@ -120,7 +121,7 @@ def test_dataloader_workers_seed_differently_and_reproducibly(video_folder, brok
     assert all(torch.equal(a["pixel_values"], b["pixel_values"]) for a, b in zip(first, again))
     with_bad = PretrainVideoDataset([str(broken_video)] + one_video.videos[:3], **SMALL)
     batches = _batches(with_bad, seed=1)  # the worker warns in its own process
-    assert sum(b["num_skipped"] for b in batches) == 1 and len(batches) == 4
+    assert sum(len(b["skipped_videos"]) for b in batches) == 1 and len(batches) == 4
 
 
 def test_a_datasets_video_feature_column_is_read_by_path(video_folder):

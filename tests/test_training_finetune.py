@@ -623,7 +623,8 @@ def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_i
 def test_unreadable_validation_and_test_videos_are_found_before_training(synthetic, tmp_path):
     """A broken validation video stopped the run at the end of the first epoch, before its checkpoint (so every
     --resume died there again); a broken test video after all the training. Both are found before anything trains:
-    left out and recorded (--missing_videos drop), or named in one error (error)."""
+    left out and recorded (--missing_videos drop), or named in one error (error). A broken training video is passed
+    over, and named in run_config.json with the reason."""
     import shutil
 
     data = tmp_path / "data"
@@ -632,6 +633,7 @@ def test_unreadable_validation_and_test_videos_are_found_before_training(synthet
     for folder in scored:
         (next(folder.iterdir()) / "empty.mp4").write_bytes(b"")
         (next(folder.iterdir()) / "notes.mp4").write_text("not a video")
+    (next((data / "train").iterdir()) / "broken.mp4").write_text("not a video")  # passed over, and recorded
     with pytest.raises(ConfigError, match=r"do not open as videos: .*empty\.mp4"):
         finetune(*parse(data, tmp_path / "strict", "--missing_videos", "error", "--max_steps", 1))
     assert not (tmp_path / "strict" / "run_config.json").exists()  # refused before anything was built
@@ -641,6 +643,8 @@ def test_unreadable_validation_and_test_videos_are_found_before_training(synthet
     record = json.loads((out / "run_config.json").read_text())
     left_out = {Path(item["video"]).name for item in record["unreadable_videos_left_out"]}
     assert left_out == {"empty.mp4", "notes.mp4"}
+    [skipped] = record["skipped_training_videos"]  # one epoch of 2 steps draws every training video
+    assert Path(skipped["video"]).name == "broken.mp4" and "broken.mp4" in skipped["reason"]
     assert results["num_videos"] == len(list((synthetic / "test").rglob("*.mp4")))  # scored on every good one
 
 

@@ -57,14 +57,20 @@ def read_metrics(output: Path) -> dict[int, float]:
 
 @pytest.mark.distributed
 def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
+    """Two ranks under accelerate launch hold the same model at the end; the undecodable videos both ranks passed
+    over are named, with the reason, in summary.json (more than the main process alone drew)."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic, data)
+    for number in range(14):
+        (data / f"broken-{number:02d}.mp4").write_text("not a video")
     accelerate = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(TWO_CPU_PROCESSES)]
     result = run_pretrain(
         "--config",
         RECIPE,
         "--data",
-        synthetic,
+        data,
         "--output_dir",
-        tmp_path,
+        tmp_path / "run",
         "--max_steps",
         4,
         "--per_device_train_batch_size",
@@ -79,14 +85,19 @@ def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
         launcher=accelerate,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    run = tmp_path / "run"
+    summary = json.loads((run / "summary.json").read_text())
     assert summary["num_processes"] == 2
     digests = summary["rank_parameter_digests"]
     assert len(digests) == 2 and digests[0] == digests[1], "both ranks must hold the same model"
     assert summary["steps"] == 4
-    assert [p.name for p in completed_checkpoints(tmp_path)] == ["step-2", "step-4"]
-    assert (tmp_path / "reconstructions" / "step-4.png").exists()
-    model = VideoMAEv2ForPreTraining.from_pretrained(tmp_path / "final")
+    skipped = summary["skipped_training_videos"]
+    assert skipped and all(Path(item["video"]).name.startswith("broken-") for item in skipped)
+    assert all("broken-" in item["reason"] for item in skipped)  # the decoder's reason names the file
+    assert len(skipped) > summary["skipped_videos_on_main_process"] > 0  # the other rank's too
+    assert [p.name for p in completed_checkpoints(run)] == ["step-2", "step-4"]
+    assert (run / "reconstructions" / "step-4.png").exists()
+    model = VideoMAEv2ForPreTraining.from_pretrained(run / "final")
     assert model.config.num_frames == 4 and model.config.image_size == 32
 
 

@@ -10,7 +10,8 @@ them, so a batch of B videos gives ``B * num_sample`` rows:
   the GPU is nearly free. ``channels_last=False`` gives a planar (contiguous) tensor;
 * ``bool_masked_pos``: bool (B * num_sample, N), tube mask, True = hidden from the encoder;
 * ``decoder_masked_pos``: bool (B * num_sample, N), running-cell mask, True = not reconstructed;
-* ``num_skipped``: int, videos the dataset could not decode and replaced while building this batch.
+* ``skipped_videos``: ``[{"video": name, "reason": why}]``, videos the dataset could not decode and replaced while
+  building this batch.
 
 N = (T / tubelet_size) * (input_size / patch_size)^2. Masks come from ``hf_tiktokactions.modeling.masking``
 and draw from the torch global generator (seeded per DataLoader worker) unless a generator is given.
@@ -111,5 +112,5 @@ class PretrainCollator:
             "pixel_values": pixel_values,
             "bool_masked_pos": encoder_mask,
             "decoder_masked_pos": decoder_mask,
-            "num_skipped": sum(len(item.get("skipped", ())) for item in items),
+            "skipped_videos": [entry for item in items for entry in item.get("skipped", ())],
         }

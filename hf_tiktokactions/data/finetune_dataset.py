@@ -128,7 +128,8 @@ class FinetuneVideoDataset(Dataset):
         return {"pixel_values": clips, "labels": torch.full((self.num_sample,), self.labels[index]), "index": index}
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        """``pixel_values`` float (num_sample, T, C, S, S), ``labels`` (num_sample,), ``index`` of the video used."""
+        """``pixel_values`` float (num_sample, T, C, S, S), ``labels`` (num_sample,), ``index`` of the video used,
+        ``skipped``: the undecodable videos passed over to reach it (``{"video": name, "reason": why}``)."""
         if not isinstance(key, tuple):
             return self._item_or_replacement(key)
         epoch, index = key
@@ -136,10 +137,12 @@ class FinetuneVideoDataset(Dataset):
             return self._item_or_replacement(index)
 
     def _item_or_replacement(self, index: int) -> dict[str, Any]:
+        skipped: list[dict[str, str]] = []
         for _ in range(self.max_consecutive_failures):
             try:
-                return self._item(index)
+                return {**self._item(index), "skipped": skipped}
             except VideoDecodeError as error:
+                skipped.append({"video": _name(self, index), "reason": str(error)})
                 if _name(self, index) not in self._warned:
                     self._warned.add(_name(self, index))
                     warnings.warn(f"skipping a training video that cannot be decoded: {error}", stacklevel=2)
@@ -237,10 +240,12 @@ def _name(dataset: FinetuneVideoDataset, index: int) -> str:
     return str(dataset.names[index] if dataset.names is not None else dataset.videos[index])
 
 
-def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """Items -> ``pixel_values`` float (sum V, T, C, S, S), ``labels`` int64 (sum V,), ``index`` int64 (B,)."""
+def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Items -> ``pixel_values`` float (sum V, T, C, S, S), ``labels`` int64 (sum V,), ``index`` int64 (B,),
+    ``skipped_videos``: the training videos passed over to make them (``{"video": name, "reason": why}``)."""
     return {
         "pixel_values": torch.cat([item["pixel_values"] for item in items]),
         "labels": torch.cat([item["labels"] for item in items]),
         "index": torch.tensor([item["index"] for item in items]),
+        "skipped_videos": [entry for item in items for entry in item.get("skipped", ())],
     }

@@ -119,7 +119,8 @@ def decode_crops(settings: Any, video: Any, rng: np.random.Generator) -> torch.T
 
 
 class PretrainVideoDataset(Dataset):
-    """Items: ``{"pixel_values": uint8 (num_sample, T, C, S, S), "skipped": [names of replaced videos]}``.
+    """Items: ``{"pixel_values": uint8 (num_sample, T, C, S, S), "skipped": [...]}``, ``skipped`` naming the
+    videos passed over to make it (``{"video": name, "reason": why}``).
 
     Args:
         videos: list of paths / fsspec URLs, a folder, or a ``datasets.Dataset`` (see ``video_column``).
@@ -209,20 +210,20 @@ class PretrainVideoDataset(Dataset):
         return item
 
     def _item(self, index: int) -> dict[str, Any]:
-        skipped: list[str] = []
+        skipped: list[dict[str, str]] = []
         for _ in range(self.max_consecutive_failures):
             video = self.videos[index]
             try:
                 return {"pixel_values": self.clips(video), "skipped": skipped}
             except VideoDecodeError as error:
                 name = str(video) if not isinstance(video, bytes) else f"<{len(video)} bytes>"
-                skipped.append(name)
+                skipped.append({"video": name, "reason": str(error)})
                 self.num_skipped += 1
                 if name not in self._warned:
                     self._warned.add(name)
                     warnings.warn(f"skipping a video that cannot be decoded: {error}", stacklevel=2)
                 index = int(self.rng.integers(len(self.videos)))
         raise VideoDecodeError(
-            f"{self.max_consecutive_failures} videos in a row could not be decoded (last: {skipped[-1]}); "
+            f"{self.max_consecutive_failures} videos in a row could not be decoded (last: {skipped[-1]['video']}); "
             "check the data (the first failures were warned about above)"
         )

@@ -112,7 +112,7 @@ class StreamingPretrainDataset(IterableDataset):
         per_epoch = len(self)
         mine = per_epoch // workers + (1 if worker < per_epoch % workers else 0)
         for _ in range(mine):
-            skipped: list[str] = []
+            skipped: list[dict[str, str]] = []
             for _ in range(self.max_consecutive_failures):
                 row = self._next_row()
                 key = self._position * workers + worker
@@ -121,7 +121,7 @@ class StreamingPretrainDataset(IterableDataset):
                     item = self._decode(row, [0, key])
                 except VideoDecodeError as error:
                     name = str(row.get(self.id_column) or key) if self.id_column else str(key)
-                    skipped.append(name)
+                    skipped.append({"video": name, "reason": str(error)})
                     self.num_skipped += 1
                     warnings.warn(f"skipping a streamed video that cannot be decoded: {error}", stacklevel=2)
                     continue
@@ -133,7 +133,7 @@ class StreamingPretrainDataset(IterableDataset):
             else:
                 raise VideoDecodeError(
                     f"{self.max_consecutive_failures} streamed videos in a row could not be decoded (last: "
-                    f"{skipped[-1]}); check the data"
+                    f"{skipped[-1]['video']}); check the data"
                 )
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:

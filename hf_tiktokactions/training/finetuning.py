@@ -48,6 +48,7 @@ from .pretraining import versions
 from .results import write_test_results
 from .resumed_runs import checkpoint_fits, earlier_segments
 from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
+from .skipped_videos import SkippedVideos
 from .trainer_checkpoints import resolve_trainer_resume
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class VideoClassificationTrainer(Trainer):
             mixup,
         )
         self.label_smoother = None  # smoothing is applied to the targets in compute_loss
+        self.skipped_videos = SkippedVideos()  # undecodable training videos this process passed over
 
     def _get_train_sampler(self, train_dataset=None):
         """(epoch, index) keys for a ``FinetuneVideoDataset``, shuffled by (seed, epoch): its items then draw their
@@ -212,6 +214,9 @@ class VideoClassificationTrainer(Trainer):
         uint8 clips (B, T, C, H, W) are normalised here, on the device: a quarter of the bytes to pin and copy."""
         inputs = dict(inputs)
         inputs.pop("index", None)
+        skipped = inputs.pop("skipped_videos", ())
+        if model.training:
+            self.skipped_videos.add(skipped)
         labels = inputs.pop("labels")
         pixel_values = inputs.pop("pixel_values")
         if pixel_values.dtype == torch.uint8:
@@ -433,6 +438,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         require_requested_strategy(record["distributed"])
         checkpoint = str(output_dir / "final")
         trainer.save_model(checkpoint)
+        # collective: the undecodable training videos every rank passed over (in this call), with the reason
+        record["skipped_training_videos"] = trainer.skipped_videos.gathered(trainer.accelerator)
         if write_record:  # the record gains the training summary (runtime, final loss) and the strategy applied
             record["train"] = train_output.metrics
             record["log_history"] = trainer.state.log_history  # loss and single-view validation per logging step

@@ -80,6 +80,7 @@ from .pretrain_data import resolve_videos, streaming_rows
 from .reconstructions import reconstruction_grid
 from .resumed_runs import earlier_segments
 from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
+from .skipped_videos import SkippedVideos
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ class _Tally:
     last_loss: float | None = None
     window_start: float = dataclasses.field(default_factory=time.perf_counter)
     window_steps: int = 0
-    skipped_videos: int = 0
+    skipped: SkippedVideos = dataclasses.field(default_factory=SkippedVideos)
 
 
 def pretrain(args: PretrainArguments) -> dict:
@@ -490,7 +491,7 @@ def _micro_batch(
 ) -> bool:
     """Forward and backward of one micro-batch, its loss added to ``loss_sum`` (in place); True when it is the last
     one of an optimizer step."""
-    tally.skipped_videos += batch.pop("num_skipped", 0)
+    tally.skipped.add(batch.pop("skipped_videos", ()))
     if data.normalize_on_device:
         batch["pixel_values"] = normalize_video(batch["pixel_values"])
     last_micro_batch = (progress.batches_in_epoch + 1) % plan.accumulation == 0
@@ -561,7 +562,7 @@ def _log_step(
         "lr": lr,
         "grad_norm": float(grad_norm),
         "clips_per_s": clips_per_step * tally.window_steps / elapsed,
-        "skipped_videos": tally.skipped_videos,
+        "skipped_videos": tally.skipped.count,
     }
     accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.step)
     metrics.write(record)
@@ -599,7 +600,8 @@ def _finish(
         "preview_loss_start": outcome["preview_loss_start"],
         "preview_loss_end": outcome["preview_loss_end"],
         "seconds": round(time.perf_counter() - outcome["started"], 2),
-        "skipped_videos_on_main_process": tally.skipped_videos,
+        "skipped_videos_on_main_process": tally.skipped.count,
+        "skipped_training_videos": tally.skipped.gathered(accelerator),  # collective: every rank's, this call
         "rank_parameter_digests": digests,
         "streamed_video_ids": (
             accelerator.gather_for_metrics([data.dataset.read_ids], use_gather_object=True) if args.streaming else None
