@@ -3,6 +3,7 @@ initialisation, the results files, the CLI, and two CPU ranks under torchrun."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -365,9 +366,22 @@ def recording(self):
 
 
 Mixup._params_per_batch = recording
+import hf_tiktokactions.data.decoding as decoding
+
+opened, open_video = [], decoding.open_video
+
+
+def recording_open(source, *args, **kwargs):  # which videos this rank opens
+    opened.append(os.path.basename(str(source)))
+    return open_video(source, *args, **kwargs)
+
+
+decoding.open_video = recording_open
 code = run_step("finetune", sys.argv[2:])
 with open(os.path.join(sys.argv[1], "draws-" + os.environ["RANK"] + ".json"), "w") as out:
     json.dump(draws, out)
+with open(os.path.join(sys.argv[1], "opened-" + os.environ["RANK"] + ".json"), "w") as out:
+    json.dump(opened, out)
 sys.exit(code)
 """
 
@@ -378,12 +392,17 @@ def test_two_cpu_ranks_under_torchrun_draw_their_own_augmentation_and_resume_exa
     resumed from checkpoint-5, in the middle of the second epoch, the ranks train steps 6-7 as the uninterrupted run
     did: each rank's shard of the second epoch's keyed batches, under the resume's skip (where Trainer's own
     set_epoch does not reach the sampler). Each rank draws its own mixup / cutmix and drop-path masks (upstream
-    seeds a rank with seed + rank; one seed on every rank would repeat the same draw on every GPU)."""
+    seeds a rank with seed + rank; one seed on every rank would repeat the same draw on every GPU). The test videos
+    that do not open are found once, each rank probing its share, and left out on both."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     wrapper = tmp_path / "recording_draws.py"
     wrapper.write_text(RECORDING_DRAWS)
+    data = tmp_path / "data"
+    shutil.copytree(synthetic, data)
+    for name in ("a-empty.mp4", "b-notes.mp4"):  # the first two test videos: each rank probes one of them
+        (data / "test" / "clap" / name).write_text("" if "empty" in name else "not a video")
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(wrapper), str(tmp_path)]
-    command += ["--config", str(RECIPE), "--data_root", str(synthetic), "--output_dir", str(tmp_path / "ddp")]
+    command += ["--config", str(RECIPE), "--data_root", str(data), "--output_dir", str(tmp_path / "ddp")]
     command += ["--max_steps", "7", "--per_device_train_batch_size", "2", "--save_strategy", "steps"]
     command += ["--save_steps", "5", "--logging_steps", "1", "--eval_strategy", "no", "--disable_tqdm", "true"]
     command += ["--test_num_segment", "1", "--test_num_crop", "1"]
@@ -391,6 +410,10 @@ def test_two_cpu_ranks_under_torchrun_draw_their_own_augmentation_and_resume_exa
     assert run.returncode == 0, run.stderr[-3000:]
     record = json.loads((tmp_path / "ddp" / "run_config.json").read_text())
     assert record["num_processes"] == 2
+    left_out = [Path(item["video"]).name for item in record["unreadable_videos_left_out"]]
+    assert left_out == ["a-empty.mp4", "b-notes.mp4"]  # both ranks' finds, one list
+    opened = [set(json.loads((tmp_path / f"opened-{rank}.json").read_text())) for rank in (0, 1)]
+    assert [sorted(names & {"a-empty.mp4", "b-notes.mp4"}) for names in opened] == [["a-empty.mp4"], ["b-notes.mp4"]]
     epochs = [entry["epoch"] for entry in record["log_history"] if "loss" in entry]
     assert epochs == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
     results = json.loads((tmp_path / "ddp" / "results.json").read_text())
@@ -498,8 +521,6 @@ def test_finetuning_reads_the_clips_a_hub_copy_of_the_dataset_embeds(synthetic, 
     """A labelled set pushed to the Hub with its clips: ``push_to_hub`` embeds a ``Video`` column's files
     (``embed_table_storage``) and keeps only their names. Written here as the Hub holds it (Parquet shards with the
     features in their metadata), the video files deleted, then fine-tuned and tested from that folder."""
-    import shutil
-
     from datasets import Video
     from datasets.table import embed_table_storage
 
@@ -554,8 +575,6 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
     passes over checkpoint-6, goes on from checkpoint-3 (its state is loaded: the history it carries is the resumed
     run's), in the middle of an epoch, and trains steps 4-6 exactly as the uninterrupted run did (the same
     augmentations, mixup and drop path: with drop path 0.1 and mixup, any shifted draw changes the losses)."""
-    import shutil
-
     out = tmp_path / "run"
     steps = ("--max_steps", 6, "--save_strategy", "steps", "--save_steps", 3, "--logging_steps", 1)
     small_test = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1, *LOADER_WORKERS[workers])
@@ -625,8 +644,6 @@ def test_unreadable_validation_and_test_videos_are_found_before_training(synthet
     --resume died there again); a broken test video after all the training. Both are found before anything trains:
     left out and recorded (--missing_videos drop), or named in one error (error). A broken training video is passed
     over, and named in run_config.json with the reason."""
-    import shutil
-
     data = tmp_path / "data"
     shutil.copytree(synthetic, data)
     scored = [data / "val", data / "test"]

@@ -162,11 +162,22 @@ def _pick(splits: DatasetDict, wanted: str, preference: tuple[str, ...], what: s
 def unreadable_videos(split: LabelledVideos, backend: str, workers: int = 8) -> list[tuple[int, str]]:
     """(position, reason) of each video of ``split`` that does not open as a video (missing, empty, not a video, no
     video stream, no frames in its index), found by reading each one's index, decoding nothing: a file cut after
-    its index opens, and fails when its frames are read."""
+    its index opens, and fails when its frames are read.
+
+    Under a multi-process launch each process reads its share and the answers are gathered (a collective: every
+    process calls this), so every process leaves out the same videos, even when one of them meets a transient
+    read error, and N processes read each video once instead of N times.
+    """
     from concurrent.futures import ThreadPoolExecutor
+
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
 
     from ..data.decoding import open_video
     from ..errors import VideoDecodeError
+
+    state = PartialState()
+    share = range(state.process_index, len(split.videos), state.num_processes)
 
     def reason(position: int) -> str | None:
         try:
@@ -176,8 +187,8 @@ def unreadable_videos(split: LabelledVideos, backend: str, workers: int = 8) -> 
             return str(error)
 
     with ThreadPoolExecutor(workers) as pool:
-        reasons = list(pool.map(reason, range(len(split.videos))))
-    return [(position, why) for position, why in enumerate(reasons) if why is not None]
+        found = [(position, why) for position, why in zip(share, pool.map(reason, share)) if why is not None]
+    return sorted(gather_object(found)) if state.num_processes > 1 else found
 
 
 def without_unreadable(split: LabelledVideos, args: FinetuneArguments) -> tuple[LabelledVideos, list[dict]]:
