@@ -192,11 +192,18 @@ def test_training_from_the_published_folder_reads_the_embedded_clips(curated, tm
     assert summary["steps"] == 1 and summary["skipped_videos_on_main_process"] == 0
 
     # without clips, the relative paths of a Hub copy name nothing: one clear error (the folder itself resolves them)
-    write_folder(curated, tmp_path / "rows_only", PublishOptions())
-    assert resolve_videos(str(tmp_path / "rows_only"))[0] == str(tmp_path / "rows_only" / "clips" / "a.mp4")
-    as_from_the_hub = load_published(str(tmp_path / "rows_only"))  # the same loader as for a Hub id
+    rows_only = tmp_path / "rows_only"
+    write_folder(curated, rows_only, PublishOptions())
+    as_from_the_hub = load_published(str(rows_only))  # the same loader as for a Hub id
     with pytest.raises(ConfigError, match="push it with --embed-clips"):
         check_relative_paths(as_from_the_hub, "clip_path", base=None)
+    # the folder without the clips beside its shards: one error, not a warning a video until 20 in a row end the run
+    for streaming in (False, True):
+        with pytest.raises(ConfigError, match=r"rows_only: none of the first 2 'clip_path' values names a file there"):
+            streaming_rows(str(rows_only), 0, 1) if streaming else resolve_videos(str(rows_only))
+    shutil.copytree(curated / "clips", rows_only / "clips")
+    assert resolve_videos(str(rows_only))[0] == str(rows_only / "clips" / "a.mp4")
+    assert streaming_rows(str(rows_only), 0, 1)[1] == 2
 
 
 @pytest.mark.distributed

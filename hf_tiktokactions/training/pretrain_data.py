@@ -10,6 +10,7 @@ clips (the ``clip`` column of ``push_index --embed-clips``) are decoded from the
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -103,14 +104,30 @@ def filter_rows(dataset, only_passed: bool, hashtags: list[str] | None):
 
 
 def check_relative_paths(dataset, column: str, base: Path | None) -> None:
-    """Refuse relative path values that no folder can resolve (a Hub index pushed without its clips)."""
-    if base is not None or column == EMBEDDED_CLIP_COLUMN or column not in (dataset.column_names or []):
+    """Refuse path values that name no clip: relative ones with no folder to resolve them (a Hub index pushed
+    without its clips), or ones that name no file in the folder the index lies in (its parquet shards copied without
+    the clips): every video would be passed over, one warning each, until too many in a row end the run."""
+    if column == EMBEDDED_CLIP_COLUMN or column not in (dataset.column_names or []):
         return
-    first = next((v for v in dataset.select(range(min(20, len(dataset))))[column] if v), None)
-    if isinstance(first, str) and "://" not in first and not os.path.isabs(first):
+    if hasattr(dataset, "select"):
+        sample = dataset.select(range(min(20, len(dataset))))[column]
+    else:  # a stream: its first rows
+        sample = [row[column] for row in itertools.islice(dataset.select_columns([column]), 20)]
+    local = [value for value in sample if isinstance(value, str) and value and "://" not in value]
+    if not local:
+        return
+    if base is None:
+        relative = next((value for value in local if not os.path.isabs(value)), None)
+        if relative is not None:
+            raise ConfigError(
+                f"--data: the {column!r} values ({relative!r}, ...) are relative to the curation folder the index came "
+                "from and the dataset holds no clips: push it with --embed-clips, or pass that folder as --data"
+            )
+    elif not any(os.path.exists(value if os.path.isabs(value) else base / value) for value in local):
         raise ConfigError(
-            f"--data: the {column!r} values ({first!r}, ...) are relative to the curation folder the index came from "
-            "and the dataset holds no clips: push it with --embed-clips, or pass that folder as --data"
+            f"--data {base}: none of the first {len(local)} {column!r} values names a file there ({local[0]!r}, ...): "
+            "the folder holds the index without its clips; publish it with --embed-clips, or copy the curation "
+            "folder's clips beside it"
         )
 
 
@@ -216,6 +233,7 @@ def streaming_rows(
                 f"--streaming from the Hub reads embedded clips: {data} has no {EMBEDDED_CLIP_COLUMN!r} column; push "
                 "it with --embed-clips"
             )
+        check_relative_paths(rows, column, base)
     if len(rows.column_names or []) and (
         (only_passed and "status" in rows.column_names) or tags or column != EMBEDDED_CLIP_COLUMN
     ):
