@@ -19,6 +19,7 @@ import httpx
 import huggingface_hub
 import pytest
 from curation_files import write_scene_video
+from huggingface_hub import DatasetCard
 from huggingface_hub.errors import RepositoryNotFoundError
 from huggingface_hub.utils import filter_repo_objects
 
@@ -181,6 +182,10 @@ def test_training_from_the_published_folder_reads_the_embedded_clips(curated, tm
     copy = tmp_path / "curated"
     shutil.copytree(curated, copy)
     write_folder(copy, tmp_path / "published", PublishOptions(embed_clips=True))
+    clip_bytes = sum(path.stat().st_size for path in (copy / "clips").glob("*.mp4"))
+    card = DatasetCard.load(tmp_path / "published" / "README.md")
+    [split] = card.data.dataset_info["splits"]
+    assert split["num_examples"] == 2 and split["num_bytes"] > clip_bytes  # the clips counted, as push_to_hub does
     shutil.rmtree(copy / "clips")  # only the bytes in the parquet shards are left
     videos = resolve_videos(str(tmp_path / "published"))
     assert len(videos) == 2 and all(isinstance(v, bytes) for v in videos)

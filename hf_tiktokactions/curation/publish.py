@@ -114,14 +114,20 @@ def describe(dataset: Any, options: PublishOptions, index_columns: list[str]) ->
     )
 
 
-def _num_shards(dataset: Any, embed_clips: bool, max_shard_bytes: int) -> int:
+def dataset_bytes(dataset: Any, embed_clips: bool) -> int:
+    """The published rows' size: the table's, plus each clip file's when the clips are embedded (as
+    ``Dataset.push_to_hub`` counts ``num_bytes``: the table holds only their paths until the shards are written)."""
     from datasets import Video
 
     size = dataset.data.nbytes
     if embed_clips:
         files = dataset.select_columns([CLIP_COLUMN]).cast_column(CLIP_COLUMN, Video(decode=False))[CLIP_COLUMN]
         size += sum(os.path.getsize(v["path"]) for v in files)
-    return max(1, min(len(dataset), size // max_shard_bytes + 1))
+    return int(size)
+
+
+def _num_shards(dataset: Any, embed_clips: bool, max_shard_bytes: int) -> int:
+    return max(1, min(len(dataset), dataset_bytes(dataset, embed_clips) // max_shard_bytes + 1))
 
 
 def write_shards(
@@ -151,9 +157,10 @@ def write_shards(
     return paths
 
 
-def card_metadata(card: str, dataset: Any) -> str:
+def card_metadata(card: str, dataset: Any, embed_clips: bool = False) -> str:
     """``card`` with the YAML ``push_to_hub`` adds: the ``configs`` (data files) and ``dataset_info`` (features,
-    row count), so ``datasets.load_dataset`` reads the folder, or the repository, with the index's features."""
+    row count, bytes), so ``datasets.load_dataset`` reads the folder, or the repository, with the index's
+    features."""
     from datasets import DatasetInfo
     from datasets.info import DatasetInfosDict
     from datasets.splits import SplitDict, SplitInfo
@@ -162,7 +169,7 @@ def card_metadata(card: str, dataset: Any) -> str:
 
     parsed = DatasetCard(card)
     splits = SplitDict()
-    splits.add(SplitInfo(name=SPLIT, num_bytes=int(dataset.data.nbytes), num_examples=len(dataset)))
+    splits.add(SplitInfo(name=SPLIT, num_bytes=dataset_bytes(dataset, embed_clips), num_examples=len(dataset)))
     info = DatasetInfo(features=dataset.features, splits=splits)
     DatasetInfosDict({"default": info}).to_dataset_card_data(parsed.data)
     MetadataConfigs(
@@ -206,7 +213,7 @@ def _write_folder(index_path, folder: Path, options: PublishOptions, card, repo,
     shutil.rmtree(folder / DATA_DIR, ignore_errors=True)
     write_shards(dataset, folder, options.embed_clips, num_shards=num_shards)
     text = card(contents) if callable(card) else (card or "---\n---\n")
-    (folder / "README.md").write_text(card_metadata(text, dataset), encoding="utf-8")
+    (folder / "README.md").write_text(card_metadata(text, dataset, options.embed_clips), encoding="utf-8")
     return contents
 
 
