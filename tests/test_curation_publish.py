@@ -204,11 +204,15 @@ def test_training_from_the_published_folder_reads_the_embedded_clips(curated, tm
         check_relative_paths(as_from_the_hub, "clip_path", base=None)
     # the folder without the clips beside its shards: one error, not a warning a video until 20 in a row end the run
     for streaming in (False, True):
-        with pytest.raises(ConfigError, match=r"rows_only: none of the first 2 'clip_path' values names a file there"):
+        with pytest.raises(ConfigError, match=r"rows_only: none of the first 2 'clip_path' .* without its clips"):
             streaming_rows(str(rows_only), 0, 1) if streaming else resolve_videos(str(rows_only))
     shutil.copytree(curated / "clips", rows_only / "clips")
     assert resolve_videos(str(rows_only))[0] == str(rows_only / "clips" / "a.mp4")
     assert streaming_rows(str(rows_only), 0, 1)[1] == 2
+    # a curation folder whose clips are gone says so (publishing advice would not help)
+    shutil.rmtree(copy / "clips", ignore_errors=True)
+    with pytest.raises(ConfigError, match=r"curated: none of the first 2 .* its clips are gone \(deleted by retention"):
+        resolve_videos(str(copy))
 
 
 @pytest.mark.distributed

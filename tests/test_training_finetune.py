@@ -660,7 +660,8 @@ def test_unreadable_validation_and_test_videos_are_found_before_training(synthet
     record = json.loads((out / "run_config.json").read_text())
     left_out = {Path(item["video"]).name for item in record["unreadable_videos_left_out"]}
     assert left_out == {"empty.mp4", "notes.mp4"}
-    [skipped] = record["skipped_training_videos"]  # one epoch of 2 steps draws every training video
+    [skipped] = record["skipped_training_videos"]["videos"]  # one epoch of 2 steps draws every training video
+    assert record["skipped_training_videos"]["count"] == 1
     assert Path(skipped["video"]).name == "broken.mp4" and "broken.mp4" in skipped["reason"]
     assert results["num_videos"] == len(list((synthetic / "test").rglob("*.mp4")))  # scored on every good one
 

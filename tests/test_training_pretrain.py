@@ -91,10 +91,11 @@ def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
     digests = summary["rank_parameter_digests"]
     assert len(digests) == 2 and digests[0] == digests[1], "both ranks must hold the same model"
     assert summary["steps"] == 4
-    skipped = summary["skipped_training_videos"]
+    skipped = summary["skipped_training_videos"]["videos"]
     assert skipped and all(Path(item["video"]).name.startswith("broken-") for item in skipped)
     assert all("broken-" in item["reason"] for item in skipped)  # the decoder's reason names the file
     assert len(skipped) > summary["skipped_videos_on_main_process"] > 0  # the other rank's too
+    assert summary["skipped_training_videos"]["count"] > summary["skipped_videos_on_main_process"]
     assert [p.name for p in completed_checkpoints(run)] == ["step-2", "step-4"]
     assert (run / "reconstructions" / "step-4.png").exists()
     model = VideoMAEv2ForPreTraining.from_pretrained(run / "final")
@@ -504,14 +505,19 @@ def test_sharded_checkpoint_metadata_is_read_only_when_it_holds_plain_metadata(t
 
 def test_a_resume_with_other_options_is_warned_about_and_keeps_the_earlier_record(tmp_path, caplog):
     """--resume latest with another batch or mask ratio went on silently and run_config.json described only the
-    last part of the run; a longer run or other logging is no change to what is trained."""
+    last part of the run; other logging is no change to what is trained, a longer run is told apart (its lr
+    schedule is stretched from the resumed step on)."""
     from hf_tiktokactions.training.pretraining import _BOOKKEEPING_OPTIONS, _recorded_options
     from hf_tiktokactions.training.resumed_runs import earlier_segments
 
-    earlier = {"job": "pretrain", "args": {"mask_ratio": 0.9, "learning_rate": 1e-3, "max_steps": 10}}
+    earlier = {"job": "pretrain", "args": {"mask_ratio": 0.9, "max_steps": 10, "logging_steps": 1}}
     (tmp_path / "run_config.json").write_text(json.dumps(earlier))
-    now = {"job": "pretrain", "args": {"mask_ratio": 0.75, "learning_rate": 1e-3, "max_steps": 20}}
+    now = {"job": "pretrain", "args": {"mask_ratio": 0.75, "max_steps": 20, "logging_steps": 5}}
     with caplog.at_level("WARNING"):
-        segments = earlier_segments(tmp_path, now, _recorded_options, _BOOKKEEPING_OPTIONS, announce=True)
+        segments = earlier_segments(
+            tmp_path, now, _recorded_options, _BOOKKEEPING_OPTIONS, announce=True, length=("max_steps",)
+        )
     assert segments == [earlier]
-    assert "mask_ratio 0.9 -> 0.75" in caplog.text and "max_steps" not in caplog.text
+    other, longer = [record.getMessage() for record in caplog.records]
+    assert "(mask_ratio 0.9 -> 0.75)" in other
+    assert "another length (max_steps 10 -> 20)" in longer and "logging_steps" not in caplog.text

@@ -425,7 +425,13 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     write_record = trainer.is_world_process_zero()
     if resume_from is not None:
         record["earlier_segments"] = earlier_segments(
-            output_dir, record, _recorded_options, _BOOKKEEPING_OPTIONS, write_record
+            output_dir,
+            record,
+            _recorded_options,
+            _BOOKKEEPING_OPTIONS,
+            write_record,
+            length=("num_train_epochs", "max_steps"),
+            kept_once=("log_history",),  # the resumed Trainer carries the history on
         )
     if write_record:
         _write_run_config(output_dir, record)
@@ -439,7 +445,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         checkpoint = str(output_dir / "final")
         trainer.save_model(checkpoint)
         # collective: the undecodable training videos every rank passed over (in this call), with the reason
-        record["skipped_training_videos"] = trainer.skipped_videos.gathered(trainer.accelerator)
+        record["skipped_training_videos"] = trainer.skipped_videos.gathered()
         if write_record:  # the record gains the training summary (runtime, final loss) and the strategy applied
             record["train"] = train_output.metrics
             record["log_history"] = trainer.state.log_history  # loss and single-view validation per logging step
@@ -549,16 +555,18 @@ def _require_fitting_checkpoint(checkpoint: Path, model: torch.nn.Module) -> Non
         )
 
 
-# Options a resumed run may change without changing what is trained: how long, how often it saves, logs and tests.
+# Options a resumed run may change without changing what is trained: how it reads, validates and tests, and where
+# the weights first came from (a resume loads the checkpoint's).
 _BOOKKEEPING_OPTIONS = {
     "resume", "decode_backend", "decoded_cache_mb", "gradient_checkpointing_blocks", "test_num_segment",
-    "test_num_crop", "test_videos_per_batch", "max_eval_videos", "hardware",
+    "test_num_crop", "test_videos_per_batch", "max_eval_videos", "hardware", "eval_split", "test_split",
+    "missing_videos", "init_from",
 }  # fmt: skip
 # TrainingArguments that change what is trained (the others say where, how often and how it is recorded).
 _COMPARED_TRAINING_ARGUMENTS = (
     "learning_rate", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "optim",
     "per_device_train_batch_size", "gradient_accumulation_steps", "warmup_steps", "label_smoothing_factor", "seed",
-    "data_seed", "bf16", "fp16",
+    "data_seed", "bf16", "fp16", "num_train_epochs", "max_steps",
 )  # fmt: skip
 
 

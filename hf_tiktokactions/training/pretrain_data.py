@@ -20,7 +20,7 @@ import numpy as np
 
 from ..data.pretrain_dataset import find_videos, video_paths
 from ..errors import ConfigError
-from ..layout import INDEX_DIR, METADATA_DIR
+from ..layout import INDEX_DIR, METADATA_DIR, PURGE_LOG_DIR
 
 INDEX_PATH_COLUMN = "clip_path"
 EMBEDDED_CLIP_COLUMN = "clip"
@@ -124,10 +124,19 @@ def check_relative_paths(dataset, column: str, base: Path | None) -> None:
                 "from and the dataset holds no clips: push it with --embed-clips, or pass that folder as --data"
             )
     elif not any(os.path.exists(value if os.path.isabs(value) else base / value) for value in local):
+        if _curation_folder(base) is not None:
+            why = (
+                f"its clips are gone (deleted by retention: see {base / PURGE_LOG_DIR}; or moved): curate the videos "
+                "again, or pass the folder that holds the clips"
+            )
+        else:
+            why = (
+                "the folder holds the index without its clips: publish it with --embed-clips, or copy the curation "
+                "folder's clips beside it"
+            )
         raise ConfigError(
-            f"--data {base}: none of the first {len(local)} {column!r} values names a file there ({local[0]!r}, ...): "
-            "the folder holds the index without its clips; publish it with --embed-clips, or copy the curation "
-            "folder's clips beside it"
+            f"--data {base}: none of the first {len(local)} {column!r} values names an existing file ({local[0]!r}, "
+            f"...); {why}"
         )
 
 

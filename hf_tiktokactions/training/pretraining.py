@@ -43,7 +43,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.data_loader import DataLoaderShard
 from accelerate.state import AcceleratorState, is_initialized
-from accelerate.utils import DistributedType, ProjectConfiguration, set_seed
+from accelerate.utils import DistributedType, ProjectConfiguration, gather_object, set_seed
 from torch.distributed.tensor import DTensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -458,7 +458,12 @@ def _write_run_record(
     }
     if resume_from is not None:
         run_record["earlier_segments"] = earlier_segments(
-            output_dir, run_record, _recorded_options, _BOOKKEEPING_OPTIONS, accelerator.is_main_process
+            output_dir,
+            run_record,
+            _recorded_options,
+            _BOOKKEEPING_OPTIONS,
+            accelerator.is_main_process,
+            length=("max_steps", "num_train_epochs"),
         )
     if accelerator.is_main_process:
         write_json_atomic(output_dir / "run_config.json", run_record)
@@ -468,9 +473,9 @@ def _write_run_record(
     return run_record
 
 
-# Options a resumed run may change without changing what is trained: how long, how often it saves and logs, how.
+# Options a resumed run may change without changing what is trained: how often it saves and logs, how it reads.
 _BOOKKEEPING_OPTIONS = {
-    "resume", "max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps",
+    "resume", "save_steps", "save_total_limit", "logging_steps",
     "reconstruction_steps", "disable_tqdm", "report_to", "dataloader_num_workers", "decoded_cache_mb",
 }  # fmt: skip
 
@@ -590,7 +595,8 @@ def _finish(
     """
     state_dict = accelerator.get_state_dict(model)  # collective: gathers FSDP shards onto the main process
     digest = None if plan.sharded else parameter_digest(accelerator.unwrap_model(model))
-    digests = accelerator.gather_for_metrics([digest], use_gather_object=True)
+    # gather_object: gather_for_metrics would cut the list to a streamed epoch's last-batch remainder
+    digests = gather_object([digest])
     summary = {
         **run_record,
         "steps": progress.step,
@@ -601,11 +607,9 @@ def _finish(
         "preview_loss_end": outcome["preview_loss_end"],
         "seconds": round(time.perf_counter() - outcome["started"], 2),
         "skipped_videos_on_main_process": tally.skipped.count,
-        "skipped_training_videos": tally.skipped.gathered(accelerator),  # collective: every rank's, this call
+        "skipped_training_videos": tally.skipped.gathered(),  # collective: every rank's, since this call started
         "rank_parameter_digests": digests,
-        "streamed_video_ids": (
-            accelerator.gather_for_metrics([data.dataset.read_ids], use_gather_object=True) if args.streaming else None
-        ),
+        "streamed_video_ids": (gather_object([data.dataset.read_ids]) if args.streaming else None),
         "final_model": str(output_dir / "final"),
     }
     if accelerator.is_main_process:

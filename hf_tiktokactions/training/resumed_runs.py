@@ -4,8 +4,9 @@
   by every run; the earlier ones are kept in it), with a warning that names each option the resumed run changed
   that changes the training itself;
 * :func:`checkpoint_fits` -- why a checkpoint's weights cannot load into the model this run built (another
-  ``--model_preset``, ``--num_frames``, ``--input_size``, number of classes, ...), read from the safetensors header
-  before anything trains, so that the error names the options and not a ``load_state_dict`` traceback.
+  ``--model_preset`` or number of classes: the weights' shapes; the frame count and input size change no weight,
+  the position table being computed, and are named by the warning above), read from the safetensors header before
+  anything trains, so that the error names the weights and not a ``load_state_dict`` traceback.
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ def earlier_segments(
     options_of: Callable[[Mapping[str, Any]], Mapping[str, Any]],
     bookkeeping: Collection[str],
     announce: bool,
+    length: Collection[str] = (),
+    kept_once: Collection[str] = (),
 ) -> list[dict]:
-    """The records of the runs this one resumes: those kept in ``output_dir/run_config.json`` and the record itself.
+    """The records of the runs this one resumes: those kept in ``output_dir/run_config.json`` and the record itself
+    (less its ``kept_once`` keys, e.g. a history the resumed run carries on).
 
-    ``options_of(record)`` gives a record's options; a warning (when ``announce``) names each one, other than the
-    ``bookkeeping`` ones (how long, how often it saves and logs), that the resumed run changed.
+    ``options_of(record)`` gives a record's options. When ``announce``, a warning names each option the resumed run
+    changed other than the ``bookkeeping`` ones (how often it saves, logs, tests); a changed ``length`` option (how
+    long the run is) gets its own: the lr schedule is stretched or shortened from the resumed step on.
     """
     try:
         earlier = json.loads((output_dir / "run_config.json").read_text())
@@ -41,16 +46,27 @@ def earlier_segments(
         return []
     if not isinstance(earlier, dict):
         return []
-    segments = [*earlier.pop("earlier_segments", []), earlier]
+    segments = [*earlier.pop("earlier_segments", []), {k: v for k, v in earlier.items() if k not in kept_once}]
     before, now = options_of(earlier), options_of(record)
-    changed = sorted(key for key in now if key not in bookkeeping and key in before and before[key] != now[key])
-    if changed and announce:
-        shown = ", ".join(f"{key} {before[key]!r} -> {now[key]!r}" for key in changed[:6])
+    changed = sorted(key for key in now if key in before and before[key] != now[key] and key not in bookkeeping)
+    if not announce:
+        return segments
+    longer = [key for key in changed if key in length]
+    other = [key for key in changed if key not in length]
+    if other:
+        shown = ", ".join(f"{key} {before[key]!r} -> {now[key]!r}" for key in other[:6])
         logger.warning(
             "resuming with other options than the run so far (%s%s): the steps before and after differ; "
             "run_config.json keeps both under earlier_segments",
             shown,
-            ", ..." if len(changed) > 6 else "",
+            ", ..." if len(other) > 6 else "",
+        )
+    if longer:
+        shown = ", ".join(f"{key} {before[key]!r} -> {now[key]!r}" for key in longer)
+        logger.warning(
+            "resuming a run of another length (%s): the lr schedule is recomputed for the new length from the "
+            "resumed step on",
+            shown,
         )
     return segments
 

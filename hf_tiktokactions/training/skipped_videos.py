@@ -3,7 +3,8 @@
 Datasets replace an undecodable training video by another one and go on; each item carries
 ``skipped``: ``[{"video": name, "reason": why}]`` for the videos it passed over, and the collators hand them on
 in the batch (``skipped_videos``). The training loop adds each batch's to a :class:`SkippedVideos`; at the end
-every rank's are gathered (a collective: every rank calls :meth:`SkippedVideos.gathered`).
+every rank's are gathered (a collective: every rank calls :meth:`SkippedVideos.gathered`). A resumed run names
+those of the steps it trained (the counts are not kept in checkpoints).
 """
 
 from __future__ import annotations
@@ -28,11 +29,17 @@ class SkippedVideos:
             if len(self.reasons) < KEPT:
                 self.reasons.setdefault(entry["video"], entry["reason"])
 
-    def gathered(self, accelerator: Any) -> list[dict[str, str]]:
-        """Every rank's videos, each once, sorted by name (collective)."""
-        per_rank = accelerator.gather_for_metrics([self.reasons], use_gather_object=True)
+    def gathered(self) -> dict[str, Any]:
+        """Every rank's: ``{"count": times passed over, "videos": [{"video", "reason"}, ...]}``, each video once,
+        sorted by name (a collective). ``gather_object``, not ``Accelerator.gather_for_metrics``: the latter cuts
+        the list to the last batch's remainder while a training loader still counts as ending, and so dropped the
+        other ranks' entries."""
+        from accelerate.utils import gather_object
+
+        per_rank = gather_object([(self.count, self.reasons)])  # one process: the list as it is
         merged: dict[str, str] = {}
-        for reasons in per_rank:
+        for _, reasons in per_rank:
             for video, reason in reasons.items():
                 merged.setdefault(video, reason)
-        return [{"video": video, "reason": merged[video]} for video in sorted(merged)[:KEPT]]
+        videos = [{"video": video, "reason": merged[video]} for video in sorted(merged)[:KEPT]]
+        return {"count": sum(count for count, _ in per_rank), "videos": videos}
