@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from video_files import write_test_video
 
 from hf_tiktokactions.data import PretrainCollator, PretrainVideoDataset
+from hf_tiktokactions.data.pretrain_dataset import video_paths
 from hf_tiktokactions.errors import VideoDecodeError
 
 SMALL = dict(num_frames=4, sampling_rate=2, input_size=32, num_sample=3)
@@ -95,6 +96,20 @@ def test_a_bad_video_is_skipped_counted_and_replaced(video_folder, broken_video)
     assert "broken.mp4" in item["skipped"][0]["reason"] and item["pixel_values"].shape[0] == 3
     assert dataset.num_skipped == 1
     assert _collator()([item, dataset[1]])["skipped_videos"] == item["skipped"]
+
+
+def test_a_bad_embedded_clip_is_named_by_its_stored_file_name(video_folder):
+    """Embedded clips are bytes: two broken ones of the same size were both named '<13 bytes>'."""
+    from datasets import Dataset, Video
+
+    good = Path(PretrainVideoDataset(video_folder, **SMALL).videos[0])
+    clips = [{"bytes": b"not a video A", "path": "7001.mp4"}, {"bytes": good.read_bytes(), "path": good.name}]
+    clips.append({"bytes": b"not a video B", "path": "7002.mp4"})
+    index = Dataset.from_dict({"clip": clips}).cast_column("clip", Video(decode=False))
+    dataset = PretrainVideoDataset(video_paths(index, "clip"), **SMALL)
+    with pytest.warns(UserWarning):
+        named = [entry["video"] for key in (0, 2) for entry in dataset[key]["skipped"]]
+    assert named[0] == "7001.mp4 (embedded, 13 bytes)" and "7002.mp4 (embedded, 13 bytes)" in named
 
 
 def test_only_bad_videos_end_the_epoch_with_a_clear_error(broken_video):

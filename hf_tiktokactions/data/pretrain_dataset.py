@@ -82,6 +82,13 @@ class VideoColumn(Sequence):
     def __getitem__(self, index):  # Sequence's int index; slices are not needed here
         return video_source(self.rows[int(index)][self.column], self.base)
 
+    def name(self, index: int) -> str:
+        """How messages name row ``index``: its stored path (an embedded clip keeps its file's base name), else the
+        row number."""
+        value = self.rows[int(index)][self.column]
+        path = value.get("path") if isinstance(value, dict) else value
+        return str(path) if path else f"row {index}"
+
     def select(self, indices: Sequence[int]) -> VideoColumn:
         """The rows ``indices``, still read one at a time."""
         return VideoColumn(self.rows.select(indices), self.column, self.base)
@@ -209,6 +216,10 @@ class PretrainVideoDataset(Dataset):
             self._item_rng = None
         return item
 
+    def _clip_name(self, index: int, clip: bytes) -> str:
+        named = self.videos.name(index) if isinstance(self.videos, VideoColumn) else f"row {index}"
+        return f"{named} (embedded, {len(clip)} bytes)"
+
     def _item(self, index: int) -> dict[str, Any]:
         skipped: list[dict[str, str]] = []
         for _ in range(self.max_consecutive_failures):
@@ -216,7 +227,7 @@ class PretrainVideoDataset(Dataset):
             try:
                 return {"pixel_values": self.clips(video), "skipped": skipped}
             except VideoDecodeError as error:
-                name = str(video) if not isinstance(video, bytes) else f"<{len(video)} bytes>"
+                name = str(video) if not isinstance(video, bytes) else self._clip_name(index, video)
                 skipped.append({"video": name, "reason": str(error)})
                 self.num_skipped += 1
                 if name not in self._warned:
