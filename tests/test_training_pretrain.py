@@ -398,17 +398,21 @@ def test_yaml_then_cli_overrides():
 
 
 def test_index_filters_and_reproducible_subsets(tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
     rows = {
         "video_id": [f"v{i}" for i in range(10)],
-        "clip_path": [f"/clips/v{i}.mp4" if i != 3 else None for i in range(10)],
+        "clip_path": [f"{clips}/v{i}.mp4" if i != 3 else None for i in range(10)],
         "status": ["pass"] * 3 + ["rejected"] + ["pass"] * 4 + ["review"] * 2,
         "hashtag": ["salsa", "tango"] * 5,
     }
+    for path in filter(None, rows["clip_path"]):
+        Path(path).touch()  # only their paths are read here
     datasets.Dataset.from_dict(rows).save_to_disk(tmp_path / "index")
     index = str(tmp_path / "index")
-    assert resolve_videos(index) == [f"/clips/v{i}.mp4" for i in (0, 1, 2, 4, 5, 6, 7)]
+    assert resolve_videos(index) == [f"{clips}/v{i}.mp4" for i in (0, 1, 2, 4, 5, 6, 7)]
     assert len(resolve_videos(index, only_passed=False)) == 9
-    assert resolve_videos(index, hashtags="#Tango") == ["/clips/v1.mp4", "/clips/v5.mp4", "/clips/v7.mp4"]
+    assert resolve_videos(index, hashtags="#Tango") == [f"{clips}/v{i}.mp4" for i in (1, 5, 7)]
     subset = resolve_videos(index, max_videos=4, subset_seed=1)
     assert len(subset) == 4 and subset == resolve_videos(index, max_videos=4, subset_seed=1)
     assert subset != resolve_videos(index, max_videos=4, subset_seed=2)
@@ -419,6 +423,9 @@ def test_index_filters_and_reproducible_subsets(tmp_path):
         resolve_videos(str(listing), hashtags="salsa")
     with pytest.raises(ConfigError, match="could not be loaded from the Hub"):
         resolve_videos("some-org/not-here")
+    shutil.rmtree(clips)  # an index whose clips moved: one error, not a warning a video
+    with pytest.raises(ConfigError, match=r"none of the first 7 'clip_path' .* moved or deleted, or the index was"):
+        resolve_videos(index)
 
 
 def test_init_from_continues_from_an_earlier_model(tmp_path):

@@ -129,6 +129,8 @@ def check_relative_paths(dataset, column: str, base: Path | None) -> None:
                 f"its clips are gone (deleted by retention: see {base / PURGE_LOG_DIR}; or moved): curate the videos "
                 "again, or pass the folder that holds the clips"
             )
+        elif all(os.path.isabs(value) for value in local):
+            why = "the clips were moved or deleted, or the index was made on another machine"
         else:
             why = (
                 "the folder holds the index without its clips: publish it with --embed-clips, or copy the curation "
