@@ -286,5 +286,6 @@ def test_a_streamed_epoch_counts_the_videos_the_filters_keep(curated, tmp_path):
     2 pass. Streaming made an epoch of 3 (the schedule 1.5x too long, each video read again within the epoch);
     now 2, as the map-style run counts them."""
     write_folder(curated, tmp_path / "published", PublishOptions(), num_shards=1)
+    shutil.copytree(curated / "clips", tmp_path / "published" / "clips")  # the clip paths name files beside it
     rows, num_rows, column, _ = streaming_rows(str(tmp_path / "published"), 0, 1)
     assert num_rows == 2 == sum(1 for _ in rows) == len(resolve_videos(str(tmp_path / "published")))
