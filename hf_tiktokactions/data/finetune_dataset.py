@@ -142,9 +142,10 @@ class FinetuneVideoDataset(Dataset):
             try:
                 return {**self._item(index), "skipped": skipped}
             except VideoDecodeError as error:
-                skipped.append({"video": _name(self, index), "reason": str(error)})
-                if _name(self, index) not in self._warned:
-                    self._warned.add(_name(self, index))
+                name = _name(self, index)
+                skipped.append({"video": name, "reason": str(error)})
+                if name not in self._warned:
+                    self._warned.add(name)
                     warnings.warn(f"skipping a training video that cannot be decoded: {error}", stacklevel=2)
                 index = int(torch.randint(0, len(self.videos), ()).item())
         raise VideoDecodeError(

@@ -188,7 +188,7 @@ def unreadable_videos(split: LabelledVideos, backend: str, workers: int = 8) -> 
 
     with ThreadPoolExecutor(workers) as pool:
         found = [(position, why) for position, why in zip(share, pool.map(reason, share)) if why is not None]
-    return sorted(gather_object(found)) if state.num_processes > 1 else found
+    return sorted(gather_object(found))  # one process: its own list
 
 
 def without_unreadable(split: LabelledVideos, args: FinetuneArguments) -> tuple[LabelledVideos, list[dict]]:

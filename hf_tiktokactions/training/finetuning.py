@@ -545,7 +545,7 @@ def _resume_option(args: FinetuneArguments, training_args: TrainingArguments) ->
 
 
 def _require_fitting_checkpoint(checkpoint: Path, model: torch.nn.Module) -> None:
-    """A checkpoint of another model (another preset, frame count, input size, class count) ends here, named,
+    """A checkpoint of another model (another preset or class count: weights of other shapes) ends here, named,
     before anything trains; Trainer would stop in ``load_state_dict`` with a traceback."""
     problem = checkpoint_fits(checkpoint, model)
     if problem is not None:

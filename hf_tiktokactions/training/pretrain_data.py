@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.pretrain_dataset import find_videos, video_paths
+from ..data.pretrain_dataset import find_videos, video_paths, video_source
 from ..errors import ConfigError
 from ..layout import INDEX_DIR, METADATA_DIR, PURGE_LOG_DIR
 
@@ -123,7 +123,7 @@ def check_relative_paths(dataset, column: str, base: Path | None) -> None:
                 f"--data: the {column!r} values ({relative!r}, ...) are relative to the curation folder the index came "
                 "from and the dataset holds no clips: push it with --embed-clips, or pass that folder as --data"
             )
-    elif not any(os.path.exists(value if os.path.isabs(value) else base / value) for value in local):
+    elif not any(os.path.exists(video_source(value, base)) for value in local):
         if _curation_folder(base) is not None:
             why = (
                 f"its clips are gone (deleted by retention: see {base / PURGE_LOG_DIR}; or moved): curate the videos "
