@@ -302,39 +302,7 @@ def _collect_locked(
             bar.set_postfix_str(f"#{tag} {windows[w][0]}", refresh=False)
             if state.position.window_index != w or state.position.hashtag_index != i:
                 state.position = Position(i, w)
-            while state.counts[tag] < request.max_per_hashtag:
-                if max_requests is not None and client.requests_sent - sent_before >= max_requests:
-                    raise QuotaExhausted(f"the request budget of this run (--max-requests {max_requests}) is spent")
-                pos = state.position
-                room = request.max_per_hashtag - state.counts[tag]
-                try:
-                    page = client.query_videos(
-                        tag,
-                        *windows[w],
-                        fields=request.fields,
-                        cursor=pos.cursor,
-                        search_id=pos.search_id,
-                        max_count=min(MAX_COUNT, room),  # the daily quota counts records too
-                    )
-                except ApiError as error:
-                    if not (pos.search_id and error.code == "invalid_params"):
-                        raise
-                    # A search_id names a *cached* search: a resume the next day may find it expired. The window is
-                    # asked again from its start; the videos already collected are kept once.
-                    logger.warning("#%s %s: %s; querying this window again from its start", tag, windows[w][0], error)
-                    state.position = Position(i, w)
-                    continue
-                fresh, invalid = _sort_page(page.videos, tag, state, room)
-                stuck = not page.videos and pos.cursor is not None and page.cursor == pos.cursor
-                if stuck and page.has_more:
-                    logger.warning(
-                        "#%s %s: the API returned no videos and the same cursor; window ended", tag, windows[w]
-                    )
-                more = page.has_more and len(fresh) < room and not stuck
-                nxt = Position(i, w, page.cursor, page.search_id or pos.search_id) if more else Position(i, w + 1)
-                state.commit_page(fresh, invalid, tag, nxt)
-                if not more:
-                    break
+            _collect_window(client, request, state, i, w, max_requests, sent_before)
             state.position = Position(i, w + 1)
         state.position = Position(len(request.hashtags), 0)
         bar.update(len(request.hashtags) - bar.n)
@@ -369,6 +337,55 @@ def _collect_locked(
     )
     _write_summary(result, state)
     return result
+
+
+def _collect_window(
+    client: ResearchApiClient,
+    request: CollectionRequest,
+    state: _Collection,
+    i: int,
+    w: int,
+    max_requests: int | None,
+    sent_before: int,
+) -> None:
+    """Page through window ``w`` of hashtag ``i`` until it ends or the hashtag has its videos, committing each page.
+
+    ``max_requests``: this run's request budget (None: no limit); ``sent_before``: the client's request count when
+    the run started.
+    """
+    tag = request.hashtags[i]
+    windows = request.windows
+    while state.counts[tag] < request.max_per_hashtag:
+        if max_requests is not None and client.requests_sent - sent_before >= max_requests:
+            raise QuotaExhausted(f"the request budget of this run (--max-requests {max_requests}) is spent")
+        pos = state.position
+        room = request.max_per_hashtag - state.counts[tag]
+        try:
+            page = client.query_videos(
+                tag,
+                *windows[w],
+                fields=request.fields,
+                cursor=pos.cursor,
+                search_id=pos.search_id,
+                max_count=min(MAX_COUNT, room),  # the daily quota counts records too
+            )
+        except ApiError as error:
+            if not (pos.search_id and error.code == "invalid_params"):
+                raise
+            # A search_id names a *cached* search: a resume the next day may find it expired. The window is
+            # asked again from its start; the videos already collected are kept once.
+            logger.warning("#%s %s: %s; querying this window again from its start", tag, windows[w][0], error)
+            state.position = Position(i, w)
+            continue
+        fresh, invalid = _sort_page(page.videos, tag, state, room)
+        stuck = not page.videos and pos.cursor is not None and page.cursor == pos.cursor
+        if stuck and page.has_more:
+            logger.warning("#%s %s: the API returned no videos and the same cursor; window ended", tag, windows[w])
+        more = page.has_more and len(fresh) < room and not stuck
+        nxt = Position(i, w, page.cursor, page.search_id or pos.search_id) if more else Position(i, w + 1)
+        state.commit_page(fresh, invalid, tag, nxt)
+        if not more:
+            break
 
 
 def _sort_page(videos: list[dict], tag: str, state: _Collection, room: int) -> tuple[list[dict], list[dict]]:

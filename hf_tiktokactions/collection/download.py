@@ -303,26 +303,7 @@ def _download_locked(
     drop_partial_last_line(manifest)
     previous = read_manifest(manifest)
     result = DownloadResult(output=output)
-    todo, invalid = [], []
-    for record in records:
-        entry = previous.get(str(record["id"]))
-        try:
-            research_video_id(record["id"])
-        except InvalidVideoId as exc:
-            result.invalid += 1
-            if not entry or entry["status"] != "invalid":
-                invalid.append(_invalid_entry(record, downloader, str(exc)))
-            continue
-        if entry and _manifest_file(output, entry) is not None:
-            result.already_done += 1
-        else:
-            todo.append(record)
-    if invalid:
-        append_jsonl(manifest, invalid)
-    if result.invalid:
-        logger.warning(
-            "%d ids in %s are not Research API ids; recorded as invalid in %s", result.invalid, metadata, manifest
-        )
+    todo = _videos_to_fetch(metadata, output, records, downloader, previous, result)
     if limit is not None:
         todo = todo[:limit]
     logger.info("%d videos to fetch, %d already downloaded", len(todo), result.already_done)
@@ -360,6 +341,45 @@ def _download_locked(
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     shutil.rmtree(output / PARTIAL_DIR, ignore_errors=True)
+    _write_summary(metadata, output, downloader, result)
+    return result
+
+
+def _videos_to_fetch(
+    metadata: Path,
+    output: Path,
+    records: list[dict[str, Any]],
+    downloader: Downloader,
+    previous: dict[str, dict[str, Any]],
+    result: DownloadResult,
+) -> list[dict[str, Any]]:
+    """The records still to download: not already in ``output`` (as ``previous``, the manifest, says), with a valid
+    Research API id. Invalid ids are counted in ``result`` and recorded in the manifest once."""
+    manifest = output / MANIFEST_FILE
+    todo, invalid = [], []
+    for record in records:
+        entry = previous.get(str(record["id"]))
+        try:
+            research_video_id(record["id"])
+        except InvalidVideoId as exc:
+            result.invalid += 1
+            if not entry or entry["status"] != "invalid":
+                invalid.append(_invalid_entry(record, downloader, str(exc)))
+            continue
+        if entry and _manifest_file(output, entry) is not None:
+            result.already_done += 1
+        else:
+            todo.append(record)
+    if invalid:
+        append_jsonl(manifest, invalid)
+    if result.invalid:
+        logger.warning(
+            "%d ids in %s are not Research API ids; recorded as invalid in %s", result.invalid, metadata, manifest
+        )
+    return todo
+
+
+def _write_summary(metadata: Path, output: Path, downloader: Downloader, result: DownloadResult) -> None:
     write_json_atomic(
         output / SUMMARY_FILE,
         {
@@ -372,10 +392,9 @@ def _download_locked(
             "invalid": result.invalid,
             "already_done": result.already_done,
             "failures_by_reason": dict(sorted(result.failures.items(), key=lambda kv: -kv[1])),
-            "manifest": str(manifest),
+            "manifest": str(output / MANIFEST_FILE),
         },
     )
-    return result
 
 
 def _invalid_entry(record: dict[str, Any], downloader: Downloader, reason: str) -> dict[str, Any]:
