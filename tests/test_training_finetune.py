@@ -574,11 +574,18 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
     (checkpoint-6 without its trainer_state.json, written last; no final model, no results): ``--resume latest``
     passes over checkpoint-6, goes on from checkpoint-3 (its state is loaded: the history it carries is the resumed
     run's), in the middle of an epoch, and trains steps 4-6 exactly as the uninterrupted run did (the same
-    augmentations, mixup and drop path: with drop path 0.1 and mixup, any shifted draw changes the losses)."""
+    augmentations, mixup and drop path: with drop path 0.1 and mixup, any shifted draw changes the losses). A broken
+    training video is passed over in each epoch, and the resumed record counts all three times, as the
+    uninterrupted one (checkpoint-3 kept the steps before it)."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic, data)
+    (next((data / "train").iterdir()) / "broken.mp4").write_text("not a video")
     out = tmp_path / "run"
     steps = ("--max_steps", 6, "--save_strategy", "steps", "--save_steps", 3, "--logging_steps", 1)
     small_test = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1, *LOADER_WORKERS[workers])
-    finetune(*parse(synthetic, out, *steps, *small_test))
+    finetune(*parse(data, out, *steps, *small_test))
+    skipped = json.loads((out / "run_config.json").read_text())["skipped_training_videos"]
+    assert skipped["count"] == 3 and [Path(item["video"]).name for item in skipped["videos"]] == ["broken.mp4"]
     logged = [entry for entry in json.loads((out / "run_config.json").read_text())["log_history"] if "loss" in entry]
     assert [entry["epoch"] for entry in logged] == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
     uninterrupted = [entry["loss"] for entry in logged]
@@ -592,20 +599,21 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
 
     # the same command without --resume would train from step 0 over checkpoint-3: refused
     with pytest.raises(CheckpointError, match=r"holds checkpoints of an earlier run \(newest: checkpoint-6\)"):
-        finetune(*parse(synthetic, out, *steps, *small_test))
-    finetune(*parse(synthetic, out, *steps, *small_test, "--resume", "latest"))
+        finetune(*parse(data, out, *steps, *small_test))
+    finetune(*parse(data, out, *steps, *small_test, "--resume", "latest"))
     record = json.loads((out / "run_config.json").read_text())
     assert record["resumed_from"] == str(out / "checkpoint-3")
     assert record["log_history"][0].get("mark") == "kept in checkpoint-3"
+    assert record["skipped_training_videos"] == skipped
     assert [entry["step"] for entry in record["log_history"] if "loss" in entry] == [1, 2, 3, 4, 5, 6]
     assert _losses(out) == uninterrupted
     assert json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())["global_step"] == 6
     assert (out / "results.json").is_file() and (out / "final").is_dir()
 
     with pytest.raises(CheckpointError, match="not a finished Trainer checkpoint folder"):
-        finetune(*parse(synthetic, tmp_path / "other", "--resume", tmp_path / "missing"))
+        finetune(*parse(data, tmp_path / "other", "--resume", tmp_path / "missing"))
     with pytest.raises(ConfigError, match="give one of them"):
-        finetune(*parse(synthetic, tmp_path / "other", "--resume", "latest", "--resume_from_checkpoint", out))
+        finetune(*parse(data, tmp_path / "other", "--resume", "latest", "--resume_from_checkpoint", out))
 
 
 def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_its_own_folder(

@@ -106,12 +106,17 @@ def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
 def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers):
     """Killed after step 4 of 12 (7 steps an epoch), resumed: the same loss at every step, drop path included (it
     draws from torch's CPU stream, as the loader does when it starts an iterator: with persistent workers only the
-    first time, without them at every epoch)."""
+    first time, without them at every epoch). The undecodable videos passed over are the uninterrupted run's too,
+    those of the steps before the checkpoint included."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic, data)
+    for number in range(3):
+        (data / f"broken-{number}.mp4").write_text("not a video")
     common = [
         "--config",
         RECIPE,
         "--data",
-        synthetic,
+        data,
         "--max_steps",
         12,
         "--logging_steps",
@@ -161,7 +166,11 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers):
     record = json.loads((interrupted / "run_config.json").read_text())
     assert record["resumed_from"] is not None and record["earlier_segments"][0]["args"]["save_steps"] == 4
     assert "resuming with other options" not in result.stderr  # the same options
-    assert json.loads((interrupted / "summary.json").read_text())["seconds"] > saved["seconds"]
+    summary = json.loads((interrupted / "summary.json").read_text())
+    assert summary["seconds"] > saved["seconds"]
+    skipped = json.loads((straight / "summary.json").read_text())["skipped_training_videos"]
+    assert skipped["count"] > 0 and summary["skipped_training_videos"] == skipped
+    assert 0 < saved["skipped_videos"]["count"] < skipped["count"]  # the steps before the checkpoint had some
 
 
 def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_workers(synthetic, tmp_path):

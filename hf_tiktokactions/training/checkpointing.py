@@ -50,13 +50,15 @@ _FOREIGN_PICKLES = re.compile(r"^(random_states_\d+|custom_checkpoint_\d+)\.pkl$
 @dataclass
 class TrainingProgress:
     """What a resume needs beyond model and optimizer: the optimizer step, the epoch, how many batches of that
-    epoch (per process, micro-batches when accumulating) were consumed, and the seconds of training so far (summed
-    over the calls that made the checkpoint, not the pauses between them)."""
+    epoch (per process, micro-batches when accumulating) were consumed, the seconds of training so far (summed
+    over the calls that made the checkpoint, not the pauses between them), and the undecodable training videos of
+    the steps so far (every rank's, as ``SkippedVideos.gathered`` gives them; None in older checkpoints)."""
 
     step: int = 0
     epoch: int = 0
     batches_in_epoch: int = 0
     seconds: float = 0.0
+    skipped_videos: dict | None = None
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:

@@ -48,7 +48,7 @@ from .pretraining import versions
 from .results import write_test_results
 from .resumed_runs import checkpoint_fits, earlier_segments
 from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
-from .skipped_videos import SkippedVideos
+from .skipped_videos import KeepInTrainerCheckpoints, SkippedVideos, read_from_checkpoint
 from .trainer_checkpoints import resolve_trainer_resume
 
 logger = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ class VideoClassificationTrainer(Trainer):
         )
         self.label_smoother = None  # smoothing is applied to the targets in compute_loss
         self.skipped_videos = SkippedVideos()  # undecodable training videos this process passed over
+        self.add_callback(KeepInTrainerCheckpoints(self.skipped_videos))
 
     def _get_train_sampler(self, train_dataset=None):
         """(epoch, index) keys for a ``FinetuneVideoDataset``, shuffled by (seed, epoch): its items then draw their
@@ -439,12 +440,14 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     # Training (unless eval only): the final model in final/, the record completed.
     checkpoint = str(args.init_from or "scratch")
     if data.train is not None:
+        if resume_from is not None and trainer.is_world_process_zero():  # one process carries every rank's record
+            trainer.skipped_videos.carry_on(read_from_checkpoint(resume_from))
         train_output = trainer.train(resume_from_checkpoint=resume_from)
         record["distributed"] = applied_strategy(trainer.accelerator, trainer.model)  # as prepared for training
         require_requested_strategy(record["distributed"])
         checkpoint = str(output_dir / "final")
         trainer.save_model(checkpoint)
-        # collective: the undecodable training videos every rank passed over (in this call), with the reason
+        # collective: the undecodable training videos every rank passed over (since the run started), with the reason
         record["skipped_training_videos"] = trainer.skipped_videos.gathered()
         if write_record:  # the record gains the training summary (runtime, final loss) and the strategy applied
             record["train"] = train_output.metrics

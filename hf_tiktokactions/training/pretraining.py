@@ -240,6 +240,8 @@ def pretrain(args: PretrainArguments) -> dict:
         disable=args.disable_tqdm or not accelerator.is_local_main_process,
     )
     tally = _Tally()
+    if accelerator.is_main_process:  # one process carries the checkpoint's record of every rank's
+        tally.skipped.carry_on(progress.skipped_videos)
     started = time.perf_counter() - progress.seconds  # a resumed run's clock goes on from its checkpoint's
 
     # The loop: micro-batches accumulate into optimizer steps; an epoch ends when no whole step is left in it.
@@ -272,7 +274,7 @@ def pretrain(args: PretrainArguments) -> dict:
             if preview is not None and args.reconstruction_steps and progress.step % args.reconstruction_steps == 0:
                 _log_reconstruction(accelerator, model, preview, output_dir, progress.step)
             if progress.step % args.save_steps == 0:
-                _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit, started)
+                _save_good_checkpoint(accelerator, model, output_dir, progress, tally, args.save_total_limit, started)
             if progress.step >= plan.total_steps:
                 break
         if progress.batches_in_epoch >= micro_batches_per_epoch:
@@ -281,7 +283,7 @@ def pretrain(args: PretrainArguments) -> dict:
     bar.close()
 
     # The end: the last checkpoint, the final model and the summary.
-    _save_good_checkpoint(accelerator, model, output_dir, progress, args.save_total_limit, started)
+    _save_good_checkpoint(accelerator, model, output_dir, progress, tally, args.save_total_limit, started)
     preview_loss_end = _preview_loss(accelerator, model, preview) if preview is not None else None
     outcome = {"preview_loss_start": preview_loss_start, "preview_loss_end": preview_loss_end, "started": started}
     return _finish(args, accelerator, model, output_dir, data, plan, progress, tally, run_record, outcome)
@@ -606,8 +608,8 @@ def _finish(
         "preview_loss_start": outcome["preview_loss_start"],
         "preview_loss_end": outcome["preview_loss_end"],
         "seconds": round(time.perf_counter() - outcome["started"], 2),
-        "skipped_videos_on_main_process": tally.skipped.count,
-        "skipped_training_videos": tally.skipped.gathered(),  # collective: every rank's, since this call started
+        "skipped_videos_on_main_process": tally.skipped.count - tally.skipped.carried,  # in this call
+        "skipped_training_videos": tally.skipped.gathered(),  # collective: every rank's, since the run started
         "rank_parameter_digests": digests,
         "streamed_video_ids": (gather_object([data.dataset.read_ids]) if args.streaming else None),
         "final_model": str(output_dir / "final"),
@@ -626,10 +628,16 @@ def _finish(
 
 
 def _save_good_checkpoint(
-    accelerator: Accelerator, model, output_dir: Path, progress: TrainingProgress, keep: int, started: float
+    accelerator: Accelerator,
+    model,
+    output_dir: Path,
+    progress: TrainingProgress,
+    tally: _Tally,
+    keep: int,
+    started: float,
 ) -> None:
-    """Save a checkpoint of ``progress.step`` (and the seconds of training since the run's clock ``started``)
-    when the weights are finite and sane; stop the run otherwise."""
+    """Save a checkpoint of ``progress.step`` (with the seconds of training since the run's clock ``started`` and
+    every rank's skipped videos so far) when the weights are finite and sane; stop the run otherwise."""
     progress.seconds = round(time.perf_counter() - started, 2)
     largest = accelerator.gather(largest_weight(model).to(accelerator.device)[None]).max().item()
     problem = weights_problem(largest)
@@ -638,6 +646,7 @@ def _save_good_checkpoint(
             f"after step {progress.step} {problem}; not saved. {_last_good(output_dir)} "
             "Lower the learning rate or set --max_grad_norm"
         )
+    progress.skipped_videos = tally.skipped.gathered()  # collective
     save_checkpoint(accelerator, output_dir, progress, keep)
 
 
