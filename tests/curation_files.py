@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -29,30 +30,53 @@ def write_scene_video(
     width: int = 160,
     fps: int = 30,
     faststart: bool = False,
+    **container: Any,
 ) -> Path:
-    """An H.264 MP4 whose scenes last ``scene_frames`` frames each, separated by hard cuts."""
+    """An H.264 MP4 whose scenes last ``scene_frames`` frames each, separated by hard cuts (``container``: the
+    container options of :func:`write_frames`)."""
     times = [i / fps for i in range(sum(scene_frames))]
     frames = [_scene_frame(s, i, height, width) for s, n in enumerate(scene_frames) for i in range(n)]
-    return write_frames(path, frames, times, fps, faststart)
+    return write_frames(path, frames, times, fps, faststart, **container)
 
 
 def write_frames(
-    path: str | Path, frames: list[np.ndarray], times: list[float], fps: float = 30, faststart: bool = False
+    path: str | Path,
+    frames: list[np.ndarray],
+    times: list[float],
+    fps: float = 30,
+    faststart: bool = False,
+    container_format: str = "mp4",
+    sample_aspect_ratio: Fraction | None = None,
+    thumbnail_track: bool = False,
 ) -> Path:
     """Encode RGB frames with start times ``times`` (seconds): a VFR file when the steps vary.
 
     ``faststart`` puts the MP4 index first, so a truncated copy still opens (and decodes fewer frames).
+    ``container_format="matroska"`` writes an MKV (no frame count in the container; a ``DURATION`` tag per track).
+    ``sample_aspect_ratio`` makes an anamorphic encode: non-square pixels a player stretches by that ratio.
+    ``thumbnail_track`` puts a one-frame 64x64 MJPEG track before the video (a thumbnail some tools add).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     time_base = Fraction(1, 90000)
     options = {"movflags": "+faststart"} if faststart else {}
-    with av.open(str(path), "w", format="mp4", options=options) as container:
+    with av.open(str(path), "w", format=container_format, options=options) as container:
+        thumbnail = container.add_stream("mjpeg", rate=1) if thumbnail_track else None
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         stream.time_base = stream.codec_context.time_base = time_base
         stream.options = {"crf": "23", "preset": "ultrafast"}
+        if sample_aspect_ratio is not None:
+            stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
+        if thumbnail is not None:
+            thumbnail.width = thumbnail.height = 64
+            thumbnail.pix_fmt = "yuvj420p"
+            picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
+            picture = picture.reformat(format="yuvj420p")
+            picture.pts = 0
+            for packet in [*thumbnail.encode(picture), *thumbnail.encode()]:
+                container.mux(packet)
         for array, time in zip(frames, times):
             frame = av.VideoFrame.from_ndarray(array, format="rgb24")
             frame.pts, frame.time_base = int(round(time / time_base)), time_base
@@ -73,13 +97,23 @@ def write_vfr_video(path: str | Path, seconds: float = 5.0, height: int = 120, w
     return write_frames(path, frames, times, fps=20)
 
 
-def write_audio_only(path: str | Path, seconds: float = 5.0) -> Path:
-    """An MP4 holding only an AAC audio track (a sine)."""
+def write_audio_only(path: str | Path, seconds: float = 5.0, cover_art: bool = False) -> Path:
+    """An MP4 holding an AAC audio track (a sine). ``cover_art``: and its cover art, a PNG picture stored as a video
+    stream marked *attached picture* (what music files and some phone exports carry)."""
     path = Path(path)
     rate = 44100
     with av.open(str(path), "w", format="mp4") as container:
         stream = container.add_stream("aac", rate=rate)
         stream.layout = "mono"
+        if cover_art:
+            cover = container.add_stream("png")
+            cover.width = cover.height = 64
+            cover.pix_fmt = "rgb24"
+            cover.disposition = av.stream.Disposition.attached_pic
+            picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 90, np.uint8), format="rgb24")
+            picture.pts = 0
+            for packet in [*cover.encode(picture), *cover.encode()]:
+                container.mux(packet)
         samples = (np.sin(np.arange(int(seconds * rate)) * 2 * np.pi * 440 / rate) * 0.3).astype(np.float32)
         for start in range(0, samples.size, 1024):
             chunk = samples[start : start + 1024][None, :]

@@ -24,6 +24,7 @@ COMMON = {
     "output_guard",
     "machine",
     "redaction",
+    "video_streams",
 }
 # layer -> the other layers it may import (besides COMMON); a layer absent here may import anything but `testing`
 ALLOWED = {

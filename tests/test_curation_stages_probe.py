@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from curation_files import write_audio_only, write_scene_video
 
-from hf_tiktokactions.curation.stages.probe import count_frames, probe_source
+from hf_tiktokactions.curation.stages.probe import check_source, count_frames, probe_source
 from hf_tiktokactions.errors import VideoRejected
 
 LIMITS = dict(max_pixels=3840 * 2160, max_aspect_ratio=4.0, min_seconds=3.5)
@@ -13,12 +13,12 @@ LIMITS = dict(max_pixels=3840 * 2160, max_aspect_ratio=4.0, min_seconds=3.5)
 
 def _reason(path, **overrides) -> str:
     with pytest.raises(VideoRejected) as caught:
-        probe_source(path, **{**LIMITS, **overrides})
+        check_source(probe_source(path), **{**LIMITS, **overrides})
     return caught.value.reason
 
 
 def test_probe_reads_size_rate_frames_and_duration(tmp_path):
-    probe = probe_source(write_scene_video(tmp_path / "v.mp4", [120]), **LIMITS)
+    probe = probe_source(write_scene_video(tmp_path / "v.mp4", [120]))
     assert (probe.width, probe.height, probe.fps, probe.num_frames, probe.codec) == (160, 120, 30.0, 120, "h264")
     assert probe.duration == pytest.approx(4.0, abs=0.05)
     assert count_frames(tmp_path / "v.mp4") == 120

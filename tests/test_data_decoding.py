@@ -101,17 +101,23 @@ def test_each_frame_of_an_xvid_avi_or_a_transport_stream_reads_as_a_player_shows
         assert [frame_index_of(reader.read([index])[0]) for index in range(len(shown))] == shown
 
 
-def test_a_video_trimmed_by_stream_copy_reads_the_frames_a_player_shows(tmp_path):
-    # its edit list hides the 33 frames before the cut that the file keeps for decoding
+@backends
+def test_a_video_trimmed_by_stream_copy_reads_the_frames_a_player_shows(tmp_path, backend):
+    # its edit list hides the 33 frames before the cut that the file keeps for decoding; decord counted them and
+    # returned frames from before the cut (it goes to PyAV now), probe_video counted them too
     source = write_test_video(tmp_path / "source.mp4", 90, 48, 64, fps=30)
     path = trim_by_stream_copy(source, tmp_path / "trimmed.mp4", 1.1)
     if path is None:
         pytest.skip("needs the ffmpeg command")
     shown = frames_as_a_player_shows(path)
     assert shown[0] == 33 and len(shown) == 57
-    with open_video(path, "pyav") as reader:
+    assert probe_video(path).num_frames == len(shown)
+    with open_video(path, backend) as reader:
         assert reader.info.num_frames == len(shown)
         assert [frame_index_of(reader.read([index])[0]) for index in range(len(shown))] == shown
+        assert frame_index_of(reader.read([len(shown) - 1])[0]) == shown[-1]
+    with open_video(path, backend) as reader:  # a clip of a few frames, as training items read them
+        assert [frame_index_of(frame) for frame in reader.read([10, 30, 50])] == [shown[10], shown[30], shown[50]]
 
 
 @backends

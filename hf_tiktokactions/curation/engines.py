@@ -378,6 +378,33 @@ def _lock_output(output: Path):
     return lock_output(output, LOCK_FILE, "curate")
 
 
+def _under_earlier_ids(output: Path, videos: Sequence[VideoInput]) -> list[VideoInput]:
+    """``videos``, each file an earlier run into ``output`` curated under the id that run gave it.
+
+    An input's id can depend on the others: ``clip.mp4`` is ``clip`` alone and ``clip.mp4`` once a ``clip.mov`` is
+    beside it, and a list's second ``same.mp4`` is named by its path. A rerun with more inputs curated such a done
+    video again under its new id, and the index held it twice. Only the earlier records are read, once, and only
+    when some input has no record under its own id.
+    """
+    if all(metadata_path(output, video.video_id).is_file() for video in videos):
+        return list(videos)
+    earlier: dict[str, str] = {}  # source file -> the id it was curated under
+    for meta in sorted((output / METADATA_DIR).glob("*.json")):
+        try:
+            source = resolved_path(read_json(meta).get("source_path"), output)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if source:
+            earlier.setdefault(os.path.abspath(source), meta.stem)
+    renamed = []
+    for video in videos:
+        known = earlier.get(os.path.abspath(video.source_path))
+        if known and known != video.video_id and not metadata_path(output, video.video_id).is_file():
+            video = replace(video, video_id=known)
+        renamed.append(video)
+    return renamed
+
+
 def _distinct_from_earlier(output: Path, video: VideoInput) -> VideoInput:
     """``video``, renamed ``<id>-<hash of its path>`` when ``DIR`` holds another video under its id.
 
@@ -536,7 +563,7 @@ def _curate_locked(
     clean_partial_files(output)
     if options.uses_detector:
         build_detector(options)  # fail on missing weights or unknown classes before any work
-    planned = [_distinct_from_earlier(output, v) for v in videos]
+    planned = [_distinct_from_earlier(output, v) for v in _under_earlier_ids(output, videos)]
     todo = [v for v in planned if not metadata_path(output, v.video_id).is_file()]
     result = CurationResult(output=output, inputs=len(videos), already_done=len(videos) - len(todo))
     logger.info("%d videos to curate, %d already done", len(todo), result.already_done)

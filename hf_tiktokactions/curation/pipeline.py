@@ -32,7 +32,7 @@ from hf_tiktokactions.curation.inputs import VideoInput
 from hf_tiktokactions.curation.stages.clip_selection import CandidateFrames, ClipRule, choose_clip
 from hf_tiktokactions.curation.stages.clip_writer import ClipEncoding, clip_size, write_clip
 from hf_tiktokactions.curation.stages.person_detection import PersonDetector
-from hf_tiktokactions.curation.stages.probe import count_frames, probe_source
+from hf_tiktokactions.curation.stages.probe import check_source, count_frames, probe_source
 from hf_tiktokactions.curation.stages.sampling import evenly_spaced_indices
 from hf_tiktokactions.errors import ConfigError, RunStopped, VideoRejected
 from hf_tiktokactions.layout import CLIPS_DIR, METADATA_DIR, stored_path
@@ -193,7 +193,7 @@ def _video_stage(video: VideoInput, output: Path, options: CurationOptions, reco
     from hf_tiktokactions.curation.stages.decode_pass import decode_pass, read_frame_range
     from hf_tiktokactions.curation.stages.scenes import SceneCutter
 
-    probe = probe_source(video.source_path, options.max_pixels, options.max_aspect_ratio, options.min_seconds)
+    probe = probe_source(video.source_path)
     record.update(
         width=probe.width,
         height=probe.height,
@@ -201,6 +201,7 @@ def _video_stage(video: VideoInput, output: Path, options: CurationOptions, reco
         num_frames=probe.num_frames,
         duration=round(probe.duration, 6),
     )
+    check_source(probe, options.max_pixels, options.max_aspect_ratio, options.min_seconds)
     fps = probe.fps if probe.fps > 0 else 30.0
     stored_width, stored_height = clip_size(probe.width, probe.height, options.short_side)
     candidates = CandidateFrames(
@@ -230,6 +231,12 @@ def _video_stage(video: VideoInput, output: Path, options: CurationOptions, reco
     if probe.num_frames and decoded.num_frames < probe.num_frames * (1 - TRUNCATION_TOLERANCE) - 1:
         raise VideoRejected(
             f"truncated: decoded {decoded.num_frames} of the {probe.num_frames} frames the container declares"
+        )
+    decoded_seconds = record.get("duration", 0.0) if decoded.num_frames else 0.0
+    if not probe.num_frames and decoded_seconds < probe.stream_seconds * (1 - TRUNCATION_TOLERANCE) - 1 / fps:
+        # Matroska / WebM declare no frame count; a download cut short still declares the stream's whole length
+        raise VideoRejected(
+            f"truncated: decoded {decoded_seconds:.2f} s of the {probe.stream_seconds:.2f} s the container declares"
         )
     span = choose_clip(
         candidates.best, candidates.window, decoded.times, fps, ClipRule(options.min_seconds, options.max_seconds)

@@ -11,9 +11,14 @@ does both in one call. Backends:
   B-frame-heavy H.264, decodes fewer frames. Also the fallback: a file the chosen backend cannot open or
   read is tried once with PyAV before it counts as broken, and a backend that is not installed (decord
   has no wheels for ARM Linux or Apple silicon) is replaced by PyAV for the whole process, with one
-  warning. All three use FFmpeg's decoders and colour conversion: they return the same uint8 pixels. An AVI with
-  B-frames (an XviD or DivX file, as UCF101 and HMDB51 are stored) and an MPEG transport stream (``.ts``,
-  ``.mts``, ``.m2ts``) are always read with PyAV: decord and torchcodec return other frames than asked on them.
+  warning. All three use FFmpeg's decoders and colour conversion: on 8-bit video they return the same uint8
+  pixels; on 10-bit video (HDR phone video) each converts to 8-bit RGB its own way, a few levels apart on
+  average. An AVI with B-frames (an XviD or DivX file, as UCF101 and HMDB51 are stored) and an MPEG transport
+  stream (``.ts``, ``.mts``, ``.m2ts``) are always read with PyAV: decord and torchcodec return other frames than
+  asked on them. So is an MP4 whose edit list hides its first frames (trimmed by stream copy, ``ffmpeg -ss 1 -c
+  copy``), on which decord counts the hidden frames and returns frames from before the cut.
+
+Every backend reads the file's main video stream, never a cover picture (``video_streams.py``).
 
 Frames come out upright: a phone video's display rotation (the MP4 display matrix, the old ``rotate``
 tag) is applied, so a portrait video recorded by a sensor in landscape reads as portrait, and
@@ -55,6 +60,7 @@ from hf_tiktokactions.data.keyframe_seek import (
 )
 from hf_tiktokactions.display_rotation import quarter_turns, upright_array
 from hf_tiktokactions.errors import VideoDecodeError
+from hf_tiktokactions.video_streams import main_video_stream, shown_frame_count, video_stream_duration
 
 __all__ = ["VideoInfo", "VideoReader", "BACKENDS", "open_video", "read_frames", "probe_video"]
 
@@ -189,6 +195,10 @@ class VideoReader:
         self.close()
 
 
+class _MisreadByThisBackend(Exception):
+    """Raised by a reader that opened a file it would read other frames of than a player shows: PyAV reads it."""
+
+
 class _DecordReader(VideoReader):
     backend = "decord"
 
@@ -196,8 +206,13 @@ class _DecordReader(VideoReader):
         import decord
 
         self._reader = decord.VideoReader(source, num_threads=num_threads, ctx=decord.cpu(0))
+        fps = float(self._reader.get_avg_fps())
+        if len(self._reader) and self._reader.get_frame_timestamp(0)[0] < -0.5 / (fps or 30):
+            # An edit list hides the first frames (an MP4 trimmed by stream copy): decord counts them, and returns
+            # them, or frames a second early, depending on how it seeks. PyAV reads such files as a player shows them.
+            raise _MisreadByThisBackend
         # decord learns the frame size only by decoding a frame, so the size is left to `info` on demand
-        super().__init__(name, len(self._reader), float(self._reader.get_avg_fps()))
+        super().__init__(name, len(self._reader), fps)
 
     def _read_sorted(self, indices: np.ndarray) -> torch.Tensor:
         batch = self._reader.get_batch(indices.tolist())
@@ -237,10 +252,10 @@ class _PyAVReader(VideoReader):
         import av
 
         self._container = av.open(source)
-        if not self._container.streams.video:
+        self._stream = main_video_stream(self._container)
+        if self._stream is None:
             self._container.close()
             raise _broken(name, "no video stream")
-        self._stream = self._container.streams.video[0]
         context = self._stream.codec_context
         context.thread_count = num_threads
         if num_threads == 1:
@@ -403,8 +418,8 @@ def _only_pyav_reads_right(source: str | io.BytesIO, name: str) -> bool:
 
     try:
         with av.open(_rewind(source), metadata_errors="ignore") as container:
-            streams = container.streams.video
-            return bool(streams) and bool(streams[0].codec_context.has_b_frames)
+            stream = main_video_stream(container)
+            return stream is not None and bool(stream.codec_context.has_b_frames)
     except Exception:  # the chosen backend reports a broken file in its own words
         return False
 
@@ -424,6 +439,8 @@ def open_video(source: VideoSource, backend: str = "decord", num_threads: int = 
         backend = "pyav"
     try:
         primary = _open_with(backend, loaded, name, num_threads)
+    except _MisreadByThisBackend:
+        return _open_with("pyav", loaded, name, num_threads)
     except Exception as error:
         if backend == "pyav":
             raise error if isinstance(error, VideoDecodeError) else _broken(name, error) from error
@@ -457,10 +474,13 @@ def probe_video(source: VideoSource) -> VideoInfo:
     loaded = _load_source(source)
     try:
         with av.open(loaded) as container:
-            if not container.streams.video:
+            stream = main_video_stream(container)
+            if stream is None:
                 raise _broken(name, "no video stream")
-            stream = container.streams.video[0]
-            num_frames = stream.frames or sum(1 for p in container.demux(stream) if p.pts is not None)
+            seconds = video_stream_duration(stream) or (container.duration or 0) / 1_000_000
+            num_frames = shown_frame_count(stream, seconds) or sum(
+                1 for p in container.demux(stream) if p.pts is not None
+            )
             rate = stream.average_rate or stream.guessed_rate or 0
             size = (stream.codec_context.height, stream.codec_context.width)
             if quarter_turns(_first_frame_rotation(container, stream)) % 2:

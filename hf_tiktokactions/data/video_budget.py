@@ -41,6 +41,7 @@ from hf_tiktokactions.data.keyframe_seek import (
 from hf_tiktokactions.data.transforms import short_side_resize
 from hf_tiktokactions.display_rotation import upright_array
 from hf_tiktokactions.errors import BudgetExceeded, VideoDecodeError
+from hf_tiktokactions.video_streams import main_video_stream
 
 __all__ = ["ENV_NAMES", "ProbedVideo", "VideoBudget", "check_deadline", "decode_within", "probe_within"]
 
@@ -127,10 +128,10 @@ def _open(path: str, budget: VideoBudget):
     longest_side = math.isqrt(int(budget.max_pixels * budget.max_aspect_ratio)) + 1
     limit = {"max_pixels": str(budget.max_pixels + 64 * longest_side)}
     container = av.open(path, stream_options=[limit], metadata_errors="ignore")
-    if not container.streams.video:
+    stream = main_video_stream(container)
+    if stream is None:
         container.close()
         raise _broken(path, "no video stream")
-    stream = container.streams.video[0]
     stream.codec_context.options = limit
     return container, stream
 

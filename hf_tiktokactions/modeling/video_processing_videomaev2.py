@@ -65,6 +65,16 @@ def _upright(array: np.ndarray, rotation: float | None) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
 
 
+def _main_video_stream(container):
+    """The file's video stream as FFmpeg picks it, never a cover picture (an MP4's or MP3's attached picture); None
+    when there is none. The package's ``video_streams.main_video_stream``, repeated: this file ships alone."""
+    import av.stream
+
+    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    best = container.streams.best("video")
+    return best if best in videos else (videos[0] if videos else None)
+
+
 def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMetadata]:
     """uint8 (T, C, H, W) frames ``sample_indices(metadata)`` of the video file ``path``, upright, and its metadata.
 
@@ -75,9 +85,9 @@ def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMet
     import av
 
     with av.open(str(path), metadata_errors="ignore") as container:
-        if not container.streams.video:
+        stream = _main_video_stream(container)
+        if stream is None:
             raise ValueError(f"{path}: no video stream (an audio file?)")
-        stream = container.streams.video[0]
         # packets an edit list cuts (a trim by stream copy) are decoded for their references but never shown
         shown = (p for p in container.demux(stream) if p.pts is not None and not getattr(p, "is_discard", False))
         pts = sorted(packet.pts for packet in shown)

@@ -27,6 +27,7 @@ from hf_tiktokactions.curation.stages.clip_writer import ClipEncoding, write_cli
 from hf_tiktokactions.curation.stages.person_detection import Detection
 from hf_tiktokactions.display_rotation import upright_array
 from hf_tiktokactions.errors import ConfigError, DetectorError, VideoDecodeError
+from hf_tiktokactions.video_streams import main_video_stream
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 BLUR_ENCODING = ClipEncoding(preset="veryfast", crf=18, gop=16)
@@ -142,9 +143,9 @@ def blur_video(
     frames, times = [], []
     try:
         with av.open(str(source), metadata_errors="ignore") as container:
-            if not container.streams.video:
+            stream = main_video_stream(container)
+            if stream is None:
                 raise VideoDecodeError(f"{source}: no video stream")
-            stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 30)
             origin = None
             for index, frame in enumerate(container.decode(stream)):

@@ -23,6 +23,7 @@ from hf_tiktokactions.curation.stages.clip_selection import CandidateFrames
 from hf_tiktokactions.curation.stages.probe import quiet_ffmpeg
 from hf_tiktokactions.curation.stages.scenes import Scene, SceneCutter, detection_size
 from hf_tiktokactions.display_rotation import quarter_turns, upright_frame
+from hf_tiktokactions.video_streams import main_video_stream
 
 
 @dataclass
@@ -45,11 +46,11 @@ class DecodePass:
 
 
 def _decoded_frames(path: str | os.PathLike, threads: int) -> Iterator[Any]:
-    """``av.VideoFrame`` of the first video stream, in display order."""
+    """``av.VideoFrame`` of the main video stream (never a cover picture), in display order."""
     import av
 
     with av.open(str(path), metadata_errors="ignore") as container:
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)
         context = stream.codec_context
         context.thread_count = threads
         if threads == 1:
@@ -58,7 +59,8 @@ def _decoded_frames(path: str | os.PathLike, threads: int) -> Iterator[Any]:
 
 
 def _upright_clip_frame(frame: Any, clip_width: int, clip_height: int) -> Any:
-    """``frame`` scaled to ``clip_width`` x ``clip_height`` (the stored orientation), yuv420p, turned upright."""
+    """``frame`` scaled to ``clip_width`` x ``clip_height`` (the stored orientation; square pixels: the clip size
+    follows the shown aspect ratio), yuv420p, turned upright."""
     return upright_frame(frame.reformat(width=clip_width, height=clip_height, format="yuv420p"), frame.rotation)
 
 

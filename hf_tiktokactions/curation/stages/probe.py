@@ -1,9 +1,14 @@
 """What a container says about a video, read without decoding a frame (the ``ffprobe`` equivalent).
 
-:func:`probe_source` checks an input before the decode pass and turns every way it can be unusable
-(missing, empty, not a media file, audio only, too large, too short) into :class:`VideoRejected` with
-the reason the index records. :func:`count_frames` counts the packets of a written clip's video
+:func:`probe_source` reads an input's container before the decode pass and turns every way it cannot be read
+(missing, empty, not a media file, audio only) into :class:`VideoRejected` with the reason the index records;
+:func:`check_source` then rejects what it read as too large, too elongated or too short (the caller records the
+facts first, so a rejected video keeps them). :func:`count_frames` counts the packets of a written clip's video
 stream (``ffprobe -count_packets``), which for our all-frames H.264 clips is its frame count.
+
+The video stream is the file's main one, never a cover picture (``video_streams.main_video_stream``). A stream
+of non-square pixels (an anamorphic encode: its sample aspect ratio is not 1:1) is probed at the size a player
+shows, so the clip made from it is resampled to square pixels.
 
 ``hf_tiktokactions.data.decoding.probe_video`` answers the same question for the data layer, but it
 imports torch; curation workers that run with the detector off never need torch, so this module
@@ -18,12 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions.errors import VideoRejected
+from hf_tiktokactions.video_streams import (
+    main_video_stream,
+    shown_frame_count,
+    square_pixel_width,
+    video_stream_duration,
+)
 
 
 @dataclass(frozen=True)
 class SourceProbe:
-    """Container facts about the first video stream. ``duration`` is in seconds (0 when unknown); ``num_frames``
-    the frames the container declares (0 when unknown), less those an edit list cuts."""
+    """Container facts about the main video stream. ``width`` x ``height``: the size a player shows (as stored,
+    before the display rotation; non-square pixels made square). ``duration`` is in seconds (0 when unknown);
+    ``stream_seconds`` the video stream's own declared length (0 when only the container's, which may be the
+    audio's, is known); ``num_frames`` the frames the container declares (0 when unknown), less those an edit
+    list cuts."""
 
     width: int
     height: int
@@ -32,6 +46,7 @@ class SourceProbe:
     duration: float
     codec: str
     size_bytes: int
+    stream_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,8 +69,8 @@ def open_error_reason(error: BaseException) -> str:
     return f"cannot open: {type(error).__name__}: {text}"
 
 
-def probe_source(path: str | os.PathLike, max_pixels: int, max_aspect_ratio: float, min_seconds: float) -> SourceProbe:
-    """Read the container header of ``path``; raise :class:`VideoRejected` when it cannot become a clip."""
+def probe_source(path: str | os.PathLike) -> SourceProbe:
+    """Read the container header of ``path``; raise :class:`VideoRejected` when it cannot be read as a video."""
     import av
 
     path = Path(path)
@@ -70,30 +85,31 @@ def probe_source(path: str | os.PathLike, max_pixels: int, max_aspect_ratio: flo
     except Exception as error:
         raise VideoRejected(open_error_reason(error)) from None
     with container:
-        if not container.streams.video:
+        stream = main_video_stream(container)
+        if stream is None:
             kinds = sorted({s.type for s in container.streams})
             raise VideoRejected("no video stream (audio only)" if "audio" in kinds else "no video stream")
-        stream = container.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
+        width, height = square_pixel_width(stream), stream.codec_context.height
         rate = stream.average_rate or stream.guessed_rate or 0
-        duration = 0.0
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000
-        declared = int(stream.frames or 0)
-        if declared and duration > 0 and rate:  # an edit list (a trim by stream copy) shows fewer frames than stored
-            declared = min(declared, round(duration * float(rate)))
-        probe = SourceProbe(width, height, float(rate), declared, duration, stream.codec_context.name, size)
+        stream_seconds = video_stream_duration(stream)
+        duration = stream_seconds or (container.duration / 1_000_000 if container.duration is not None else 0.0)
+        declared = shown_frame_count(stream, duration)
+        codec = stream.codec_context.name
     if width <= 0 or height <= 0:
         raise VideoRejected("the video stream has no frame size (corrupt header)")
+    return SourceProbe(width, height, float(rate), declared, duration, codec, size, stream_seconds)
+
+
+def check_source(probe: SourceProbe, max_pixels: int, max_aspect_ratio: float, min_seconds: float) -> None:
+    """Raise :class:`VideoRejected` when the probed video cannot become a clip: too many pixels, too elongated,
+    shorter than ``min_seconds``."""
+    width, height, duration = probe.width, probe.height, probe.duration
     if width * height > max_pixels:
         raise VideoRejected(f"resolution {width}x{height} exceeds --max-pixels {max_pixels}")
     if max(width, height) / min(width, height) > max_aspect_ratio:
         raise VideoRejected(f"aspect ratio {width}x{height} is beyond {max_aspect_ratio:g}:1")
     if 0 < duration < min_seconds:
         raise VideoRejected(f"too short: {duration:.2f} s < {min_seconds:g} s")
-    return probe
 
 
 def count_frames(path: str | os.PathLike) -> int:
@@ -101,5 +117,5 @@ def count_frames(path: str | os.PathLike) -> int:
     import av
 
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)
         return sum(1 for packet in container.demux(stream) if packet.size > 0)

@@ -1,0 +1,72 @@
+"""Which stream of a media file is its video, and how many frames it shows (PyAV only, no torch: every layer uses it).
+
+A file can hold more than one video stream. An MP4, M4A or MP3 with cover art holds the picture as a one-frame
+video stream marked *attached picture*; a Matroska file can carry a thumbnail track before the video itself.
+:func:`main_video_stream` takes FFmpeg's own choice (``av_find_best_stream``, which decord and torchcodec read too),
+never a cover picture: a song with cover art has no video.
+
+An MP4 trimmed by stream copy (``ffmpeg -ss 1 -i in.mp4 -c copy out.mp4``) keeps the frames from the keyframe
+before the cut and an edit list that hides those before it: the container declares more frames than a player
+shows. :func:`shown_frame_count` takes the hidden ones off.
+
+An anamorphic encode stores frames of non-square pixels (a sample aspect ratio other than 1:1, in the container
+or the bitstream) that a player stretches: :func:`square_pixel_width` is the width it shows them at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["main_video_stream", "shown_frame_count", "square_pixel_width", "video_stream_duration"]
+
+
+def _is_cover_picture(stream: Any) -> bool:
+    import av.stream
+
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def main_video_stream(container: Any) -> Any | None:
+    """The video stream of ``container`` (an open ``av`` container) to read; None when it has none but cover
+    pictures."""
+    videos = [stream for stream in container.streams.video if not _is_cover_picture(stream)]
+    if not videos:
+        return None
+    best = container.streams.best("video")
+    return best if best in videos else videos[0]
+
+
+def square_pixel_width(stream: Any) -> int:
+    """The width a player shows ``stream``'s frames at: the stored width times the sample aspect ratio (the
+    container's, else the bitstream's, as FFmpeg's ``av_guess_sample_aspect_ratio``), rounded."""
+    width = stream.codec_context.width
+    for aspect in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if aspect is not None and aspect > 0:
+            return max(1, round(width * float(aspect))) if aspect != 1 else width
+    return width
+
+
+def video_stream_duration(stream: Any) -> float:
+    """Seconds of ``stream`` as it declares them: its own duration, else Matroska's per-stream ``DURATION`` tag
+    (kept at the start of the file, so a download cut short still shows it); 0 when it declares none (the
+    container's duration, which may be the audio's, is the caller's fallback)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if tag:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            pass
+    return 0.0
+
+
+def shown_frame_count(stream: Any, duration: float) -> int:
+    """The frames ``stream`` declares (0 when it does not), less those an edit list hides: never more than
+    ``duration`` seconds (the stream's, or the container's when it declares none) hold at its frame rate."""
+    declared = int(stream.frames or 0)
+    rate = stream.average_rate or stream.guessed_rate or 0
+    if declared and duration > 0 and rate:
+        declared = min(declared, round(duration * float(rate)))
+    return declared
