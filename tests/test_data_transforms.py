@@ -245,3 +245,21 @@ def test_the_test_resize_is_upstreams(height, width):
     ours = short_side_resize(torch.from_numpy(frames).permute(0, 3, 1, 2), 224).permute(0, 2, 3, 1)
     assert tuple(ours.shape[1:3]) == (new_h, new_w)
     assert (ours.int() - torch.from_numpy(theirs).int()).abs().max() <= 1
+
+
+def test_a_short_side_above_the_input_size_is_cropped_at_the_input_size_as_upstream_validates():
+    """Upstream's validation is Resize(short_side) then CenterCrop(input_size), as the exported processor: the crop
+    was the short side's square squeezed to the input size, another picture. Test crops are spread the same way."""
+    from hf_tiktokactions.data.sampling import MultiView
+    from hf_tiktokactions.data.views import view_clips
+
+    resized = torch.randint(0, 256, (2, 3, 40, 60), dtype=torch.uint8)  # already short-side resized to 40
+    centre = EvalTransform(input_size=32, short_side_size=40, num_crops=1).crop(resized)
+    assert torch.equal(centre, resized[..., 4:36, 14:46])  # offsets round((40 - 32) / 2), round((60 - 32) / 2)
+    crops = [EvalTransform(input_size=32, short_side_size=40, num_crops=3).crop(resized, i) for i in range(3)]
+    assert all(torch.equal(crop, resized[..., 4:36, left : left + 32]) for crop, left in zip(crops, (0, 14, 28)))
+    views = [MultiView(0, spatial, np.array([0, 1])) for spatial in range(3)]
+    clips = view_clips(resized, np.array([0, 1]), views, 3, short_side=40, crop_size=32)
+    assert all(torch.equal(clip, crop) for clip, crop in zip(clips, crops))
+    smaller = EvalTransform(input_size=48, short_side_size=40, num_crops=1).crop(resized)
+    assert smaller.shape == (2, 3, 48, 48)  # a short side below the input size: its square, scaled up

@@ -173,6 +173,14 @@ def spatial_crop(video: torch.Tensor, size: int, index: int = 1, num_crops: int 
     return video[..., across : across + size, start : start + size]
 
 
+def crop_at_input_size(clip: torch.Tensor, short_side: int, crop_size: int, index: int, num_crops: int) -> torch.Tensor:
+    """(T, C, H, W) with short side ``short_side`` -> (T, C, crop_size, crop_size): crop ``index`` of ``num_crops``
+    (``spatial_crop``); when ``short_side`` < ``crop_size``, the short side's square scaled up instead."""
+    if short_side < crop_size:
+        return resize_clip(spatial_crop(clip, short_side, index, num_crops), (crop_size, crop_size))
+    return spatial_crop(clip, crop_size, index, num_crops)
+
+
 class ClipRandAugment:
     """timm RandAugment (e.g. ``"rand-m7-n4-mstd0.5-inc1"``) with ONE draw for all frames of a clip.
 
@@ -284,7 +292,8 @@ class ClipRandomErasing:
 class EvalTransform:
     """Evaluation: short-side resize to ``short_side_size``, crop ``crop_index`` of ``num_crops``, normalise.
 
-    uint8 (T, C, H, W) -> float (T, C, input_size, input_size). ``num_crops=1`` is the centre crop.
+    uint8 (T, C, H, W) -> float (T, C, input_size, input_size). ``num_crops=1`` is the centre crop: upstream's
+    validation ``Resize(short_side_size)`` + ``CenterCrop(input_size)``.
     """
 
     def __init__(self, input_size: int = 224, short_side_size: int = 224, num_crops: int = 1):
@@ -303,8 +312,7 @@ class EvalTransform:
     def crop(self, resized: torch.Tensor, crop_index: int | None = None) -> torch.Tensor:
         """Crop ``crop_index`` of an already resized clip, at ``input_size``; dtype kept (not normalised)."""
         index = crop_index if crop_index is not None else self.num_crops // 2
-        video = spatial_crop(resized, self.short_side_size, index, self.num_crops)
-        return resize_clip(video, (self.input_size, self.input_size))
+        return crop_at_input_size(resized, self.short_side_size, self.input_size, index, self.num_crops)
 
 
 class VideoMixup:

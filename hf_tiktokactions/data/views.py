@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from hf_tiktokactions.data.sampling import MultiView, finetune_clip_indices, multiview_clips, segment_indices
-from hf_tiktokactions.data.transforms import resize_clip, spatial_crop
+from hf_tiktokactions.data.transforms import crop_at_input_size
 
 __all__ = ["plan_views", "frames_needed", "view_clips"]
 
@@ -60,12 +60,13 @@ def view_clips(
     crop_size: int,
 ) -> torch.Tensor:
     """uint8 (F, C, H, W) frames ``wanted`` (already short-side resized to ``short_side``) -> uint8
-    (V, T, C, crop_size, crop_size): for each view its frames, crop ``view.spatial`` of ``num_crops`` along the
-    long side (one crop: the centre), resized to ``crop_size``."""
+    (V, T, C, crop_size, crop_size): for each view its frames, the ``crop_size`` square ``view.spatial`` of
+    ``num_crops`` along the long side, centred across the short side (one crop: the centre crop, upstream's
+    validation ``Resize(short_side)`` + ``CenterCrop(crop_size)``; upstream tests with ``short_side`` =
+    ``crop_size``). A short side below ``crop_size`` is scaled up to it."""
     slot = {int(index): position for position, index in enumerate(wanted)}
     clips = []
     for view in views:
         clip = frames[[slot[int(i)] for i in view.indices]]
-        clip = spatial_crop(clip, short_side, view.spatial, num_crops)
-        clips.append(resize_clip(clip, (crop_size, crop_size)))
+        clips.append(crop_at_input_size(clip, short_side, crop_size, view.spatial, num_crops))
     return torch.stack(clips)
