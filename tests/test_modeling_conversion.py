@@ -127,6 +127,10 @@ def test_pickles_are_loaded_with_weights_only(tmp_path):
 def test_explicit_preset_and_bad_paths(tmp_path):
     official_pretraining_checkpoint(tmp_path / "pretrain.pth")
     assert convert(tmp_path / "pretrain.pth", tmp_path / "out", preset="vit-tiny")["preset"] == "vit-tiny"
+    # the shapes win over a preset's sizes, but no shape shows the heads: vit-b's 12 on these weights, silently
+    with pytest.raises(CheckpointError, match=r"--model-preset vit-b does not fit these weights: hidden_size 768 \(the "):
+        convert(tmp_path / "pretrain.pth", tmp_path / "wrong", preset="vit-b")
+    assert not (tmp_path / "wrong").exists()
     result = run_cli(tmp_path / "nope.pth", tmp_path / "out2")
     assert result.returncode == 2 and "nope.pth does not exist" in result.stderr
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")

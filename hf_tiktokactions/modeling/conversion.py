@@ -259,6 +259,7 @@ def load_transformers_folder(folder: Path) -> tuple[dict[str, torch.Tensor], dic
     ]
     overrides = {name: config[name] for name in names if name in config}
     overrides["qkv_bias"] = bool(config.get("qv_bias", config.get("qkv_bias", True)))
+    overrides["decoder_mask_ratio"] = 0.0  # transformers' VideoMAE is V1: its decoder reconstructs every masked token
     if "id2label" in overrides:
         overrides["id2label"] = {int(k): v for k, v in overrides["id2label"].items()}
     return state, overrides
@@ -350,6 +351,7 @@ def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **ov
             None,
         )
     base = VideoMAEv2Config.from_preset(preset).to_dict() if preset else {}
+    _refuse_a_preset_the_weights_contradict(preset, base, shapes)
     if preset is None and "num_attention_heads" not in overrides:
         heads = {384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 16}.get(hidden)
         if heads is None:
@@ -363,6 +365,22 @@ def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **ov
     for name in ("model_type", "transformers_version", "architectures"):
         merged.pop(name, None)
     return VideoMAEv2Config(**merged)
+
+
+def _refuse_a_preset_the_weights_contradict(preset: str | None, base: dict, shapes: dict) -> None:
+    """The weights' shapes win over a preset's sizes, but not its head count, which no shape shows: a preset of
+    another width or depth would give the weights the wrong heads and wrong numbers, without an error. (The patch
+    size may differ: ViT-g's 14 comes from the weights, with a preset for the heads.)"""
+    differing = [
+        f"{name} {base[name]} (the weights: {shapes[name]})"
+        for name in ("hidden_size", "num_hidden_layers", "intermediate_size")
+        if name in base and base[name] != shapes[name]
+    ]
+    if differing:
+        raise CheckpointError(
+            f"--model-preset {preset} does not fit these weights: {', '.join(differing)}; leave it out (the sizes "
+            "are read from the weights) or give the preset they were trained with"
+        )
 
 
 def build_model(
