@@ -128,7 +128,8 @@ def test_explicit_preset_and_bad_paths(tmp_path):
     official_pretraining_checkpoint(tmp_path / "pretrain.pth")
     assert convert(tmp_path / "pretrain.pth", tmp_path / "out", preset="vit-tiny")["preset"] == "vit-tiny"
     # the shapes win over a preset's sizes, but no shape shows the heads: vit-b's 12 on these weights, silently
-    with pytest.raises(CheckpointError, match=r"--model-preset vit-b does not fit these weights: hidden_size 768 \(the "):
+    does_not_fit = r"--model-preset vit-b does not fit these weights: hidden_size 768 \(the weights: 64\)"
+    with pytest.raises(CheckpointError, match=does_not_fit):
         convert(tmp_path / "pretrain.pth", tmp_path / "wrong", preset="vit-b")
     assert not (tmp_path / "wrong").exists()
     result = run_cli(tmp_path / "nope.pth", tmp_path / "out2")

@@ -254,6 +254,37 @@ def test_classification_pools_tokens_and_accepts_soft_labels():
     assert len(hidden) == model.config.num_hidden_layers + 1
 
 
+def test_a_clip_of_another_geometry_is_named_not_run():
+    """vit-tiny takes 4 frames of 32x32: 8 frames of 32x16 hold as many tokens and ran on with every token at another
+    place; a (B, C, T, H, W) clip, upstream's layout, failed inside Conv3d."""
+    model = VideoMAEv2ForVideoClassification(tiny(num_labels=3)).eval()
+    for shape in [(1, 8, 3, 32, 16), (1, 4, 3, 16, 64), (1, 4, 3, 32, 48), (1, 3, 4, 32, 32)]:
+        with pytest.raises(ValueError, match=r"takes \(batch, frames, channels, height, width\) = \(B, 4, 3, 32, 32\)"):
+            model(torch.zeros(shape))
+    with pytest.raises(ValueError, match=r"pass pixel_values.transpose\(1, 2\)"):
+        model(torch.zeros(1, 3, 4, 32, 32))
+    pretraining = VideoMAEv2ForPreTraining(tiny())
+    with pytest.raises(ValueError, match=r"\(B, 4, 3, 32, 32\)"):
+        pretraining(torch.zeros(1, 8, 3, 32, 16))
+
+
+def test_biases_changed_through_data_are_used_by_the_next_forward():
+    """DeepSpeed's and some weight-averaging code's copies write parameters through ``.data``, which no version
+    counter sees: a fused q/v bias kept between no-grad forwards went stale."""
+    torch.manual_seed(0)
+    model = VideoMAEv2ForVideoClassification(tiny(num_labels=3)).eval()
+    x = clip(model.config, batch=1)
+    with torch.no_grad():
+        model(x)
+        for block in model.encoder.blocks:
+            block.attn.q_bias.data.add_(0.5)
+            block.attn.v_bias.data.add_(0.5)
+        after = model(x).logits
+        fresh = VideoMAEv2ForVideoClassification(model.config).eval()
+        fresh.load_state_dict(model.state_dict())
+        torch.testing.assert_close(after, fresh(x).logits)
+
+
 def test_classification_from_a_pretraining_folder_keeps_the_encoder(tmp_path):
     torch.manual_seed(0)
     pretrained = VideoMAEv2ForPreTraining(tiny())

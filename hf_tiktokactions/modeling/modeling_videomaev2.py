@@ -190,19 +190,12 @@ class VideoMAEv2Attention(nn.Module):
         self.proj_dropout = nn.Dropout(proj_dropout)
 
     def qkv_bias(self) -> torch.Tensor | None:
-        """The fused (3 D,) bias ``[q_bias, 0, v_bias]``; without autograd it is built once and reused until the
-        biases change (an optimiser step or a state-dict load bumps their version, ``.to()`` moves them)."""
+        """The fused (3 D,) bias ``[q_bias, 0, v_bias]``, built at every call: a few thousand numbers, against a
+        projection of every token. (A copy kept between calls went stale when the biases were changed through
+        ``.data``, as DeepSpeed's and some averaging code's weight copies do: nothing tells such a change.)"""
         if self.q_bias is None:
             return None
-        if torch.is_grad_enabled() or torch.compiler.is_compiling():
-            return torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
-        key = (self.q_bias._version, self.v_bias._version, self.q_bias.data_ptr(), self.v_bias.data_ptr())
-        cached = self.__dict__.get("_qkv_bias_cache")
-        if cached is None or cached[0] != key or torch.is_inference_mode_enabled() != cached[1].is_inference():
-            with torch.no_grad():
-                bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
-            self.__dict__["_qkv_bias_cache"] = cached = (key, bias)  # not a buffer: never saved, never moved
-        return cached[1]
+        return torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, D) -> (B, L, D)."""
@@ -393,11 +386,26 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
     def get_input_embeddings(self) -> nn.Module:
         return self.patch_embed
 
+    def _check_geometry(self, pixel_values: torch.Tensor) -> None:
+        """The fixed position table fits one clip geometry: another one either fails deep inside or, where the
+        token count happens to match, runs on with every token at another place (as upstream's PatchEmbed, an
+        error instead)."""
+        config = self.config
+        expected = (config.num_frames, config.num_channels, config.image_size, config.image_size)
+        if pixel_values.dim() != 5 or tuple(pixel_values.shape[1:]) != expected:
+            transposed = pixel_values.dim() == 5 and tuple(pixel_values.transpose(1, 2).shape[1:]) == expected
+            hint = " (a (B, C, T, H, W) clip, as upstream's code takes: pass pixel_values.transpose(1, 2))"
+            raise ValueError(
+                f"pixel_values of shape {tuple(pixel_values.shape)}: this model takes (batch, frames, channels, "
+                f"height, width) = (B, {', '.join(map(str, expected))}){hint if transposed else ''}"
+            )
+
     def encode(
         self, pixel_values: torch.Tensor, visible_index: torch.Tensor | None = None, output_hidden_states: bool = False
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
         """(B, T, C, H, W) -> (B, K, D) for the K tokens in ``visible_index`` (B, K) (all N when None),
         plus the hidden states after the embedding and after each block when asked for."""
+        self._check_geometry(pixel_values)
         x = self.patch_embed(pixel_values, visible_index)
         position = self.position_embeddings.to(dtype=x.dtype)
         if visible_index is not None:
