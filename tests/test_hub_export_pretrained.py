@@ -20,6 +20,7 @@ from hub_doubles import digests
 from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file, save_file
+from video_files import write_test_video
 from without_our_package import BLOCK_OUR_PACKAGE
 
 from hf_tiktokactions.cli_errors import run_cli
@@ -105,10 +106,12 @@ REMOTE_LOAD = BLOCK_OUR_PACKAGE + textwrap.dedent(
     """
 
     import torch
-    from transformers import AutoModel, AutoModelForPreTraining
+    from transformers import AutoModel, AutoModelForPreTraining, AutoVideoProcessor
 
     folder, work = sys.argv[1], sys.argv[2]
     inputs = torch.load(f"{work}/inputs.pt")
+    processor = AutoVideoProcessor.from_pretrained(folder, trust_remote_code=True)  # as the card loads it
+    from_file = processor(f"{work}/video.mp4", return_tensors="pt")["pixel_values"]
     encoder = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
     mae = AutoModelForPreTraining.from_pretrained(folder, trust_remote_code=True).eval()
     with torch.inference_mode():
@@ -121,6 +124,7 @@ REMOTE_LOAD = BLOCK_OUR_PACKAGE + textwrap.dedent(
             "logits": reconstruction.logits,
             "loss": reconstruction.loss,
             "classes": [type(encoder).__name__, type(mae).__name__, type(mae).__module__],
+            "from_file": from_file,
         },
         f"{work}/outputs.pt",
     )
@@ -139,6 +143,7 @@ def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path,
         expected_tokens = encoder(pixel_values).last_hidden_state
         expected = ours(**inputs)
     torch.save(inputs, tmp_path / "inputs.pt")
+    write_test_video(tmp_path / "video.mp4", 40, 48, 64)
 
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -157,6 +162,7 @@ def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path,
     assert outputs["classes"][:2] == ["VideoMAEv2Model", "VideoMAEv2ForPreTraining"]
     assert outputs["classes"][2].startswith("transformers_modules.")
     assert outputs["tokens"].shape == (2, 2 * 4 * 4, 64)  # (B, N, D): features for downstream use
+    assert outputs["from_file"].shape == (1, 4, 3, 32, 32)  # the card's processor reads a video file
     torch.testing.assert_close(outputs["tokens"], expected_tokens, rtol=1e-5, atol=1e-5)
     if outputs["pooled"] is not None:  # pooler_output, where the shipped encoder defines one
         assert outputs["pooled"].shape == (2, 64)

@@ -132,12 +132,31 @@ def _procedure(results: list[RunResults], pretraining: str) -> str:
     return "\n".join(lines).strip()
 
 
+def _clip_sampling(spec: PreprocessingSpec) -> str:
+    """How the processor samples the model's clip from a video, in words."""
+    if spec.segment_based:
+        return (
+            f"{spec.num_frames} frames, the middle one of each of {spec.num_frames} equal segments of the video (TSN "
+            "segments, the official validation clip of Something-Something V2)"
+        )
+    return (
+        f"{spec.num_frames} frames spread over the {spec.num_frames} x {spec.sampling_rate} frames in the middle of "
+        "the video (the official validation clip)"
+    )
+
+
 def _protocol(results: list[RunResults], spec: PreprocessingSpec) -> str:
     views = sorted({r.views for r in results})
+    clip = (
+        f"{spec.num_frames} frames, one from each of {spec.num_frames} equal segments of the video (TSN segments; "
+        "each temporal view takes other frames within the segments)"
+        if spec.segment_based
+        else f"{spec.num_frames} frames {spec.sampling_rate} apart"
+    )
     return (
         "Multi-view testing: each test video is read as several temporal clips x spatial crops (the *views* "
-        f"column, temporal x spatial{': ' + ', '.join(views) if views else ''}), each clip {spec.num_frames} frames "
-        f"{spec.sampling_rate} apart{' (TSN segments)' if spec.segment_based else ''}, short side {spec.short_side}, "
+        f"column, temporal x spatial{': ' + ', '.join(views) if views else ''}), each clip {clip}, "
+        f"short side {spec.short_side}, "
         f"{spec.crop_size}x{spec.crop_size} crops spread along the long side. The softmax scores of the views are "
         "averaged and the top-1 / top-5 accuracy of the averaged scores is reported. The processor config's "
         f"default protocol is {spec.num_views}x{spec.num_crops}."
@@ -207,6 +226,7 @@ def model_card(
         patch_size=config.get("patch_size", 16),
         num_labels=len(config.get("id2label", {})) or config.get("num_labels", "?"),
         sampling_rate=spec.sampling_rate,
+        clip_sampling=_clip_sampling(spec),
         short_side=spec.short_side,
         min_transformers=MIN_TRANSFORMERS_VERSION,
         mean=IMAGENET_MEAN,
