@@ -137,3 +137,29 @@ def test_explicit_preset_and_bad_paths(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="junk.pth"):
         convert(tmp_path / "junk.pth", tmp_path / "out3")
+
+
+def test_the_preprocessing_an_official_run_recorded_reaches_the_export(tmp_path):
+    """An SSv2 checkpoint's args say segment sampling, stride 2, 2x3 test views: the export's processor took the
+    dense defaults (stride 4, 5x3), and pipeline() fed the model clips it was never trained on."""
+    from hf_tiktokactions.hub.export import export_model
+
+    state = random_state(VideoMAEv2ForVideoClassification(tiny_config(num_labels=3)))
+    args = argparse.Namespace(
+        num_frames=4, input_size=32, data_set="SSV2", sampling_rate=2, short_side_size=32, test_num_segment=2,
+        test_num_crop=3,
+    )  # fmt: skip
+    torch.save({"module": {k.removeprefix("encoder."): v for k, v in state.items()}, "args": args}, tmp_path / "s.pth")
+    report = convert(tmp_path / "s.pth", tmp_path / "converted")
+    expected = {"sampling_rate": 2, "short_side": 32, "num_views": 2, "num_crops": 3, "segment_based": True}
+    assert report["preprocessing"] == expected
+    export_model(tmp_path / "converted", tmp_path / "export")
+    processor = json.loads((tmp_path / "export" / "video_preprocessor_config.json").read_text())
+    assert (processor["segment_based"], processor["sampling_rate"], processor["num_views"], processor["num_crops"]) == (
+        True,
+        2,
+        2,
+        3,
+    )
+    official_finetuned_checkpoint(tmp_path / "k400.pth")  # args without data_set: nothing said, the defaults stay
+    assert convert(tmp_path / "k400.pth", tmp_path / "k400")["preprocessing"] == {}

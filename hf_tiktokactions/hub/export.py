@@ -38,6 +38,7 @@ from hf_tiktokactions.hub.processor_config import (
     VIDEO_PROCESSOR_FILE,
     PreprocessingSpec,
     read_preprocessing,
+    recorded_at_conversion,
     write_processor_configs,
 )
 from hf_tiktokactions.training.results_file import RunResults, as_results
@@ -236,9 +237,10 @@ _RECIPE_KEYS = {
 def _preprocessing_spec(
     model_dir, model_config, results: list[RunResults], overrides: dict[str, Any]
 ) -> PreprocessingSpec:
-    """Defaults for the model < the first results file's fine-tuning recipe < a stored processor config
-    < ``overrides``."""
+    """Defaults for the model < what a converted checkpoint's official args recorded < the first results file's
+    fine-tuning recipe < a stored processor config < ``overrides``."""
     values = PreprocessingSpec.for_model_config(model_config).__dict__.copy()
+    values.update(recorded_at_conversion(Path(model_dir)))
     recipe = results[0].recipe if results else {}
     values.update({field: recipe[key] for key, field in _RECIPE_KEYS.items() if isinstance(recipe.get(key), int)})
     if recipe.get("sampling") in ("dense", "segment"):

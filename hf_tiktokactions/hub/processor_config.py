@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.inference import PreprocessingSpec
+from hf_tiktokactions.modeling.conversion import CONVERSION_REPORT
 
 __all__ = [
     "PreprocessingSpec",
@@ -34,6 +35,7 @@ __all__ = [
     "image_processor_dict",
     "write_processor_configs",
     "read_preprocessing",
+    "recorded_at_conversion",
 ]
 
 VIDEO_PROCESSOR_FILE = "video_preprocessor_config.json"
@@ -110,13 +112,25 @@ def write_processor_configs(
     return written
 
 
+def recorded_at_conversion(folder: Path) -> dict[str, Any]:
+    """The preprocessing ``conversion.json`` records (the converted checkpoint's own args), {} when none."""
+    try:
+        recorded = json.loads((folder / CONVERSION_REPORT).read_text(encoding="utf-8")).get("preprocessing") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    known = {spec_field.name for spec_field in fields(PreprocessingSpec)}
+    return {key: value for key, value in recorded.items() if key in known}
+
+
 def read_preprocessing(folder: str | os.PathLike, model_config: Any | None = None) -> PreprocessingSpec:
     """The spec stored in ``folder``'s video (or image) processor config.
 
-    A folder without one gets the defaults for ``model_config`` (or the ViT-B/16 defaults).
+    A folder without one gets the defaults for ``model_config`` (or the ViT-B/16 defaults), with what a converted
+    checkpoint's official args recorded (``conversion.json``'s ``preprocessing``: an SSv2 model samples segments).
     """
     folder = Path(folder)
     defaults = PreprocessingSpec.for_model_config(model_config) if model_config is not None else PreprocessingSpec()
+    defaults = replace(defaults, **recorded_at_conversion(folder))
     for name in (VIDEO_PROCESSOR_FILE, IMAGE_PROCESSOR_FILE):
         path = folder / name
         if path.is_file():

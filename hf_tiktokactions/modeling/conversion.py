@@ -49,6 +49,7 @@ class ConvertedCheckpoint:
     config_overrides: dict = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     source_dtypes: list[str] = field(default_factory=list)  # of the tensors loaded, before the cast to float32
+    preprocessing: dict = field(default_factory=dict)  # the test-time sampling an official run's args record
 
 
 def load_official_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -308,7 +309,35 @@ def read_checkpoint(source: str | Path) -> ConvertedCheckpoint:
         overrides["decoder_mask_ratio"] = float(args.get("decoder_mask_ratio", 0.0))
     if "normlize_target" in args:  # the official spelling
         overrides["norm_pix_loss"] = bool(args["normlize_target"])
-    return ConvertedCheckpoint(converted, "official", overrides, dropped)
+    converted_checkpoint = ConvertedCheckpoint(converted, "official", overrides, dropped)
+    converted_checkpoint.preprocessing = preprocessing_from_args(args)
+    return converted_checkpoint
+
+
+CONVERSION_REPORT = "conversion.json"  # what convert() wrote, beside the converted weights
+# official argument -> the processor config's name for it (``inference.PreprocessingSpec``)
+_PREPROCESSING_ARGS = {
+    "sampling_rate": "sampling_rate",
+    "short_side_size": "short_side",
+    "test_num_segment": "num_views",
+    "test_num_crop": "num_crops",
+}
+
+
+def preprocessing_from_args(args: dict) -> dict:
+    """How the official run that saved the checkpoint read its videos, from its args: the clip stride, the short
+    side, the test views, and whether clips are TSN segments (upstream's SSV2 dataset) or dense. ``convert``
+    records it in ``conversion.json``, where the processor config of an export takes it from; {} without args
+    (DeepSpeed's files carry none)."""
+    found = {}
+    for theirs, ours in _PREPROCESSING_ARGS.items():
+        try:
+            found[ours] = int(args[theirs])
+        except (KeyError, TypeError, ValueError):
+            pass
+    if "data_set" in args:
+        found["segment_based"] = str(args["data_set"]) == "SSV2"
+    return found
 
 
 def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **overrides) -> VideoMAEv2Config:
@@ -490,8 +519,9 @@ def convert(
 ) -> dict:
     """Convert ``source`` into a ``from_pretrained`` folder at ``output_dir``; returns (and writes as
     ``conversion.json``) a report: source format, task, preset, dropped keys, the keys that were initialised
-    (a new head; with ``new_decoder``, the decoder of a pre-training model made from an encoder) and how many
-    tensors were loaded. ``config_overrides`` are config values (e.g. the decoder depth) the caller decides."""
+    (a new head; with ``new_decoder``, the decoder of a pre-training model made from an encoder), how many
+    tensors were loaded, and the preprocessing an official checkpoint's args record (``preprocessing_from_args``).
+    ``config_overrides`` are config values (e.g. the decoder depth) the caller decides."""
     checkpoint = read_checkpoint(source)
     has_decoder = any(_DECODER_KEYS.match(k) for k in checkpoint.state_dict)
     task = task or (
@@ -528,6 +558,7 @@ def convert(
         "dropped_keys": sorted(checkpoint.dropped),
         "initialised_keys": initialised,
         "loaded_tensors": len(model.state_dict()) - len(initialised),
+        "preprocessing": checkpoint.preprocessing,
     }
-    (output_dir / "conversion.json").write_text(json.dumps(report, indent=2) + "\n")
+    (output_dir / CONVERSION_REPORT).write_text(json.dumps(report, indent=2) + "\n")
     return report
