@@ -93,3 +93,15 @@ def test_pretraining_loss_matches_transformers_with_decoder_ratio_zero(tmp_path)
     assert torch.equal(got.decoder_masked_pos, ~mask)
     torch.testing.assert_close(got.logits, expected.logits, atol=1e-5, rtol=0)
     torch.testing.assert_close(got.loss, expected.loss, atol=1e-5, rtol=1e-5)
+
+
+def test_a_pretraining_folder_without_the_encoders_final_norm_is_named(tmp_path):
+    """transformers' default (use_mean_pooling=True) leaves the encoder without a final LayerNorm: the pre-training
+    model cannot be rebuilt (the error only said a key was missing); its encoder still converts."""
+    from hf_tiktokactions.errors import CheckpointError
+
+    theirs = randomise(VideoMAEForPreTraining(VideoMAEConfig(**SMALL, use_mean_pooling=True)))
+    theirs.save_pretrained(tmp_path / "theirs")
+    with pytest.raises(CheckpointError, match=r"no final LayerNorm .*use_mean_pooling=True.*--task encoder"):
+        convert(tmp_path / "theirs", tmp_path / "ours")
+    assert convert(tmp_path / "theirs", tmp_path / "encoder", task="encoder")["task"] == "encoder"

@@ -527,6 +527,12 @@ def convert(
     task = task or (
         "pretraining" if has_decoder else "encoder" if checkpoint.source_format == "opengvlab" else "classification"
     )
+    if task == "pretraining" and "encoder.norm.weight" not in checkpoint.state_dict and has_decoder:
+        raise CheckpointError(
+            f"{source}: the encoder has no final LayerNorm (a transformers VideoMAEForPreTraining saved with "
+            "use_mean_pooling=True, its default), which VideoMAE V2 pre-training applies before the decoder: it "
+            "cannot become a pre-training model; convert it with --task encoder or --task classification"
+        )
     overrides = {**checkpoint.config_overrides, **(config_overrides or {})}
     if task == "classification" and has_decoder:
         overrides.pop("use_mean_pooling", None)  # fine-tuning from pre-training: official mean pooling
