@@ -105,3 +105,27 @@ def test_a_pretraining_folder_without_the_encoders_final_norm_is_named(tmp_path)
     with pytest.raises(CheckpointError, match=r"no final LayerNorm .*use_mean_pooling=True.*--task encoder"):
         convert(tmp_path / "theirs", tmp_path / "ours")
     assert convert(tmp_path / "theirs", tmp_path / "encoder", task="encoder")["task"] == "encoder"
+
+
+def test_a_hub_repository_with_pickled_weights_only_converts_by_its_id(tmp_path):
+    """Repositories from before safetensors hold pytorch_model.bin (read with weights_only), converted by repo id
+    from the Hub cache. (Online, resolve_source now also asks for pytorch_model.bin when a repository has no
+    safetensors; offline, the cached snapshot holds every file, so this test cannot tell the two apart.)"""
+    import os
+    import subprocess
+    import sys
+
+    from test_convert_released_checkpoints import hub_cache_with
+
+    theirs = randomise(VideoMAEForVideoClassification(VideoMAEConfig(**SMALL, num_labels=5)))
+    theirs.config.save_pretrained(tmp_path / "theirs")  # the layout transformers 4 wrote by default before 4.35
+    torch.save(theirs.state_dict(), tmp_path / "theirs" / "pytorch_model.bin")
+    files = {name: tmp_path / "theirs" / name for name in ("config.json", "pytorch_model.bin")}
+    hub_cache_with(tmp_path / "hub", "MCG-NJU/videomae-old", files)
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "hf_tiktokactions", "convert", "MCG-NJU/videomae-old", str(tmp_path / "ours")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    ours = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "ours").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(clip()).logits, theirs(clip()).logits, atol=1e-5, rtol=0)

@@ -15,6 +15,7 @@ from ..errors import CheckpointError
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _FOLDER_FILES = ["*.json", "*.safetensors"]
+_PICKLED_WEIGHTS = ["*.json", "pytorch_model.bin"]  # a repository from before safetensors (read with weights_only)
 
 
 def resolve_source(source: str | Path, filename: str | None = None) -> Path:
@@ -34,6 +35,8 @@ def resolve_source(source: str | Path, filename: str | None = None) -> Path:
         if filename:
             return Path(hf_hub_download(repo_id, filename))
         folder = Path(snapshot_download(repo_id, allow_patterns=_FOLDER_FILES))
+        if not any(folder.glob("*.safetensors")):
+            folder = Path(snapshot_download(repo_id, allow_patterns=_PICKLED_WEIGHTS))
     except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as error:
         reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
         raise CheckpointError(
