@@ -48,6 +48,7 @@ def write_frames(
     container_format: str = "mp4",
     sample_aspect_ratio: Fraction | None = None,
     thumbnail_track: bool = False,
+    last_frame_seconds: float | None = None,
 ) -> Path:
     """Encode RGB frames with start times ``times`` (seconds): a VFR file when the steps vary.
 
@@ -55,6 +56,7 @@ def write_frames(
     ``container_format="matroska"`` writes an MKV (no frame count in the container; a ``DURATION`` tag per track).
     ``sample_aspect_ratio`` makes an anamorphic encode: non-square pixels a player stretches by that ratio.
     ``thumbnail_track`` puts a one-frame 64x64 MJPEG track before the video (a thumbnail some tools add).
+    ``last_frame_seconds``: how long the last frame is shown (the packet's duration).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,12 +79,15 @@ def write_frames(
             picture.pts = 0
             for packet in [*thumbnail.encode(picture), *thumbnail.encode()]:
                 container.mux(packet)
+        packets = []
         for array, time in zip(frames, times):
             frame = av.VideoFrame.from_ndarray(array, format="rgb24")
             frame.pts, frame.time_base = int(round(time / time_base)), time_base
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
+            packets += stream.encode(frame)
+        packets += stream.encode()
+        if last_frame_seconds is not None:  # how long the last frame is shown (a still end of a screen recording)
+            max(packets, key=lambda packet: packet.pts).duration = int(round(last_frame_seconds / time_base))
+        for packet in packets:
             container.mux(packet)
     return path
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import av
 import pytest
-from curation_files import truncated_copy, write_audio_only, write_scene_video
+from curation_files import _scene_frame, truncated_copy, write_audio_only, write_frames, write_scene_video
 
 from hf_tiktokactions.curation.engines import curate
 from hf_tiktokactions.curation.index import load_index
@@ -26,6 +26,9 @@ def curated(tmp_path_factory):
     write_audio_only(videos / "song.mp4", cover_art=True)
     write_scene_video(videos / "thumbnail_first.mkv", [150], container_format="matroska", thumbnail_track=True)
     write_scene_video(videos / "whole.mkv", [300], container_format="matroska")
+    still_end = dict(container_format="matroska", last_frame_seconds=1.5)  # a screen recording's still end
+    write_frames(videos / "still_end.mkv", [_scene_frame(0, i, 120, 160) for i in range(121)],
+                 [i / 30 for i in range(121)], 30, **still_end)  # fmt: skip
     truncated_copy(
         write_scene_video(videos / ".source.mkv", [300], container_format="matroska"), videos / "cut.mkv", 0.6
     )
@@ -51,12 +54,15 @@ def test_a_cover_picture_is_not_the_video(curated):
 
 
 def test_a_matroska_file_cut_short_is_called_truncated(curated):
-    """Matroska declares no frame count, only the track's length: a download cut at 60 % passed as a 6 s video."""
+    """Matroska declares no frame count: a download cut at 60 % passed as a 6 s video. Its header declares the
+    file's size; a whole file (a still last frame of 1.5 s included, which a check by duration took for a cut)
+    passes."""
     _, rows = curated
-    assert rows["whole"]["status"] == "pass", rows["whole"]["reason"]
+    for whole in ("whole", "still_end"):
+        assert rows[whole]["status"] == "pass", rows[whole]["reason"]
     cut = rows["cut"]
-    assert cut["status"] == "rejected" and cut["reason"].startswith("truncated: decoded ")
-    assert cut["reason"].endswith("of the 10.00 s the container declares")
+    assert cut["status"] == "rejected" and cut["reason"].startswith("truncated: the file holds ")
+    assert cut["reason"].endswith("bytes its header declares (a download cut short)")
 
 
 def test_non_square_pixels_become_a_clip_of_the_shape_a_player_shows(curated):

@@ -218,4 +218,4 @@ def test_the_card_describes_the_clip_the_processor_samples(tmp_path: Path, model
     card = (tmp_path / "segments" / "README.md").read_text()
     assert "4 frames, the middle one of each of 4 equal segments of the video" in card
     assert "one from each of 4 equal segments" in card  # the evaluation protocol
-    assert "spread over" not in card and "frames 2 apart" not in card
+    assert "spread over" not in card and "frames 2 apart" not in card and "frame stride" not in card

@@ -87,6 +87,7 @@ def test_export_writes_both_auto_classes_the_figures_and_a_pretraining_card(run:
     text = card.text
     assert f"Trained for {STEPS} optimiser steps" in text
     assert "14 videos from `videos`" in text  # the data, by folder name only
+    assert "given a video file, the shipped processor takes 4 frames" in text and "does not apply" not in text
     assert "| `mask_ratio` | 0.9 |" in text and "| `base_learning_rate` | 0.1 |" in text  # the recipe
     losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == STEPS and f"{losses[0]:.4f} (step 1) to {losses[-1]:.4f} (step {STEPS})" in text

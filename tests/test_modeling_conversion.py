@@ -163,3 +163,17 @@ def test_the_preprocessing_an_official_run_recorded_reaches_the_export(tmp_path)
     )
     official_finetuned_checkpoint(tmp_path / "k400.pth")  # args without data_set: nothing said, the defaults stay
     assert convert(tmp_path / "k400.pth", tmp_path / "k400")["preprocessing"] == {}
+
+
+def test_a_recognised_preset_is_not_held_against_a_model_of_its_own_mlp_size(tmp_path):
+    """The preset check is for one the user passed: a vit-tiny-wide model with another MLP size (recognised as
+    vit-tiny by width and depth) was refused for a --model-preset nobody gave. An SSv2-style sparse Kinetics run
+    (``--sparse_sample``) samples segments too."""
+    from hf_tiktokactions.modeling.conversion import preprocessing_from_args
+
+    state = random_state(VideoMAEv2ForVideoClassification(tiny_config(num_labels=3, intermediate_size=96)))
+    torch.save({"module": {k.removeprefix("encoder."): v for k, v in state.items()}}, tmp_path / "own.pth")
+    convert(tmp_path / "own.pth", tmp_path / "own")
+    assert VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "own").config.intermediate_size == 96
+    assert preprocessing_from_args({"data_set": "Kinetics-400", "sparse_sample": True})["segment_based"] is True
+    assert preprocessing_from_args({"data_set": "Kinetics-400", "sparse_sample": False})["segment_based"] is False

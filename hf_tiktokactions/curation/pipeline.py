@@ -232,12 +232,6 @@ def _video_stage(video: VideoInput, output: Path, options: CurationOptions, reco
         raise VideoRejected(
             f"truncated: decoded {decoded.num_frames} of the {probe.num_frames} frames the container declares"
         )
-    decoded_seconds = record.get("duration", 0.0) if decoded.num_frames else 0.0
-    if not probe.num_frames and decoded_seconds < probe.stream_seconds * (1 - TRUNCATION_TOLERANCE) - 1 / fps:
-        # Matroska / WebM declare no frame count; a download cut short still declares the stream's whole length
-        raise VideoRejected(
-            f"truncated: decoded {decoded_seconds:.2f} s of the {probe.stream_seconds:.2f} s the container declares"
-        )
     span = choose_clip(
         candidates.best, candidates.window, decoded.times, fps, ClipRule(options.min_seconds, options.max_seconds)
     )

@@ -227,6 +227,11 @@ def model_card(
         num_labels=len(config.get("id2label", {})) or config.get("num_labels", "?"),
         sampling_rate=spec.sampling_rate,
         clip_sampling=_clip_sampling(spec),
+        sampling_note=(
+            "`segment_based`: the middle frame of each of `num_frames` equal segments"
+            if spec.segment_based
+            else f"`sampling_rate`, the frame stride of a clip: {spec.sampling_rate}"
+        ),
         short_side=spec.short_side,
         min_transformers=MIN_TRANSFORMERS_VERSION,
         mean=IMAGENET_MEAN,

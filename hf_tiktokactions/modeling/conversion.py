@@ -324,9 +324,13 @@ _PREPROCESSING_ARGS = {
 }
 
 
+_SPARSE_SAMPLE_DATASETS = ("Kinetics-400", "MIT")  # upstream's build.py samples segments there with --sparse_sample
+
+
 def preprocessing_from_args(args: dict) -> dict:
     """How the official run that saved the checkpoint read its videos, from its args: the clip stride, the short
-    side, the test views, and whether clips are TSN segments (upstream's SSV2 dataset) or dense. ``convert``
+    side, the test views, and whether clips are TSN segments (upstream's SSV2 dataset, and Kinetics-400 or MIT with
+    ``--sparse_sample``) or dense. ``convert``
     records it in ``conversion.json``, where the processor config of an export takes it from; {} without args
     (DeepSpeed's files carry none)."""
     found = {}
@@ -336,7 +340,9 @@ def preprocessing_from_args(args: dict) -> dict:
         except (KeyError, TypeError, ValueError):
             pass
     if "data_set" in args:
-        found["segment_based"] = str(args["data_set"]) == "SSV2"
+        data_set = str(args["data_set"])
+        sparse = data_set in _SPARSE_SAMPLE_DATASETS and bool(args.get("sparse_sample", False))
+        found["segment_based"] = data_set == "SSV2" or sparse
     return found
 
 
@@ -368,6 +374,7 @@ def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **ov
         shapes["num_labels"] = state["head.weight"].shape[0]
     # Only a classifier that kept the final norm and has no fc_norm was trained without mean pooling.
     shapes["use_mean_pooling"] = not ("head.weight" in state and "fc_norm.weight" not in state)
+    given_preset = preset
     if preset is None:
         preset = next(
             (
@@ -380,7 +387,8 @@ def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **ov
             None,
         )
     base = VideoMAEv2Config.from_preset(preset).to_dict() if preset else {}
-    _refuse_a_preset_the_weights_contradict(preset, base, shapes)
+    if given_preset is not None:  # a recognised one fits by construction (a model may have its own MLP size)
+        _refuse_a_preset_the_weights_contradict(given_preset, base, shapes)
     if preset is None and "num_attention_heads" not in overrides:
         heads = {384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 16}.get(hidden)
         if heads is None:

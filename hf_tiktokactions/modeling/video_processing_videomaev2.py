@@ -67,11 +67,11 @@ def _upright(array: np.ndarray, rotation: float | None) -> np.ndarray:
 
 def _main_video_stream(container):
     """The file's video stream as FFmpeg picks it, never a cover picture (an MP4's or MP3's attached picture); None
-    when there is none. The package's ``video_streams.main_video_stream``, repeated: this file ships alone."""
-    import av.stream
-
-    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-    best = container.streams.best("video")
+    when there is none. The package's ``video_streams.main_video_stream``, repeated: this file ships alone, and
+    may meet a PyAV older than the package's (``streams.best`` is PyAV 13's, ``Stream.disposition`` 12's)."""
+    attached_picture = 0x0400  # FFmpeg's AV_DISPOSITION_ATTACHED_PIC
+    videos = [s for s in container.streams.video if not int(getattr(s, "disposition", 0)) & attached_picture]
+    best = container.streams.best("video") if hasattr(container.streams, "best") else None
     return best if best in videos else (videos[0] if videos else None)
 
 

@@ -569,7 +569,7 @@ def _log_step(
         "lr": lr,
         "grad_norm": float(grad_norm),
         "clips_per_s": clips_per_step * tally.window_steps / elapsed,
-        "skipped_videos": tally.skipped.count,
+        "skipped_videos": tally.skipped.count - tally.skipped.carried,  # this process, in this call
     }
     accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.step)
     metrics.write(record)

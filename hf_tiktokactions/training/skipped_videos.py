@@ -68,7 +68,9 @@ class SkippedVideos:
 
 class KeepInTrainerCheckpoints(TrainerCallback):
     """Writes every rank's record so far into each checkpoint Trainer saves (``CHECKPOINT_FILE``; on_save runs on
-    every rank, so the gathering is collective); :func:`read_from_checkpoint` gives it back to a resumed run."""
+    every rank, so the gathering is collective); :func:`read_from_checkpoint` gives it back to a resumed run. It is
+    written just after Trainer's own files: a run killed in between leaves a checkpoint without it, from which a
+    resumed run counts afresh."""
 
     def __init__(self, skipped: SkippedVideos) -> None:
         self.skipped = skipped

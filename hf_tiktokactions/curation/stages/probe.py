@@ -35,9 +35,9 @@ from hf_tiktokactions.video_streams import (
 class SourceProbe:
     """Container facts about the main video stream. ``width`` x ``height``: the size a player shows (as stored,
     before the display rotation; non-square pixels made square). ``duration`` is in seconds (0 when unknown);
-    ``stream_seconds`` the video stream's own declared length (0 when only the container's, which may be the
-    audio's, is known); ``num_frames`` the frames the container declares (0 when unknown), less those an edit
-    list cuts."""
+    ``num_frames`` the frames the container declares (0 when unknown), less those an edit list cuts;
+    ``declared_bytes`` the file size a Matroska / WebM header declares (0 when none: other containers, or a
+    live-written file of unknown size)."""
 
     width: int
     height: int
@@ -46,7 +46,7 @@ class SourceProbe:
     duration: float
     codec: str
     size_bytes: int
-    stream_seconds: float = 0.0
+    declared_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,25 +91,68 @@ def probe_source(path: str | os.PathLike) -> SourceProbe:
             raise VideoRejected("no video stream (audio only)" if "audio" in kinds else "no video stream")
         width, height = square_pixel_width(stream), stream.codec_context.height
         rate = stream.average_rate or stream.guessed_rate or 0
-        stream_seconds = video_stream_duration(stream)
-        duration = stream_seconds or (container.duration / 1_000_000 if container.duration is not None else 0.0)
+        duration = video_stream_duration(stream) or (container.duration or 0) / 1_000_000
         declared = shown_frame_count(stream, duration)
         codec = stream.codec_context.name
     if width <= 0 or height <= 0:
         raise VideoRejected("the video stream has no frame size (corrupt header)")
-    return SourceProbe(width, height, float(rate), declared, duration, codec, size, stream_seconds)
+    return SourceProbe(width, height, float(rate), declared, duration, codec, size, matroska_declared_bytes(path))
 
 
 def check_source(probe: SourceProbe, max_pixels: int, max_aspect_ratio: float, min_seconds: float) -> None:
-    """Raise :class:`VideoRejected` when the probed video cannot become a clip: too many pixels, too elongated,
-    shorter than ``min_seconds``."""
+    """Raise :class:`VideoRejected` when the probed video cannot become a clip: cut short, too many pixels, too
+    elongated, shorter than ``min_seconds``."""
     width, height, duration = probe.width, probe.height, probe.duration
+    if probe.size_bytes < probe.declared_bytes:  # Matroska declares no frame count the decode pass could miss
+        raise VideoRejected(
+            f"truncated: the file holds {probe.size_bytes} of the {probe.declared_bytes} bytes its header declares "
+            "(a download cut short)"
+        )
     if width * height > max_pixels:
         raise VideoRejected(f"resolution {width}x{height} exceeds --max-pixels {max_pixels}")
     if max(width, height) / min(width, height) > max_aspect_ratio:
         raise VideoRejected(f"aspect ratio {width}x{height} is beyond {max_aspect_ratio:g}:1")
     if 0 < duration < min_seconds:
         raise VideoRejected(f"too short: {duration:.2f} s < {min_seconds:g} s")
+
+
+_EBML_HEADER, _MATROSKA_SEGMENT = 0x1A45DFA3, 0x18538067
+
+
+def _ebml_number(data: bytes, at: int, keep_marker: bool) -> tuple[int, int]:
+    """An EBML variable-length number at ``data[at:]``: (value, bytes it takes); the length marker bit is kept for
+    element ids and dropped for sizes (a size of all ones, "unknown", is returned as -1)."""
+    first = data[at]
+    length = next((i + 1 for i in range(8) if first & (0x80 >> i)), 0)
+    if not length or at + length > len(data):
+        raise ValueError("not an EBML number")
+    value = int.from_bytes(data[at : at + length], "big")
+    if not keep_marker:
+        value &= (1 << (7 * length)) - 1
+        if value == (1 << (7 * length)) - 1:
+            return -1, length
+    return value, length
+
+
+def matroska_declared_bytes(path: str | os.PathLike) -> int:
+    """The size a Matroska / WebM file's header declares (its EBML header plus the segment's declared size); 0 for
+    other files and for a segment of unknown size. A download cut short keeps the header and so declares more bytes
+    than it holds; Matroska declares no frame count, so nothing else shows the cut."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(64)
+        position = 0
+        for expected in (_EBML_HEADER, _MATROSKA_SEGMENT):
+            element, taken = _ebml_number(data, position, keep_marker=True)
+            if element != expected:
+                return 0
+            size, size_taken = _ebml_number(data, position + taken, keep_marker=False)
+            position += taken + size_taken
+            if element == _EBML_HEADER:
+                position += size
+        return position + size if size >= 0 else 0
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def count_frames(path: str | os.PathLike) -> int:
