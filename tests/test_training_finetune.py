@@ -684,3 +684,13 @@ def test_the_batches_do_not_depend_on_the_number_of_loader_workers(synthetic, tm
     finetune(*parse(synthetic, tmp_path / "other", *steps, "--dataloader_num_workers", 0, "--data_seed", 1))
     assert _losses(tmp_path / "main") == _losses(tmp_path / "workers")
     assert _losses(tmp_path / "other")[0] != _losses(tmp_path / "main")[0]
+
+
+def test_an_odd_batch_that_mixup_cannot_take_is_warned_about(synthetic, tmp_path, caplog):
+    """timm's Mixup takes even batches (upstream stops on an odd one); ours trained them with smoothing alone,
+    silently."""
+    odd = ("--per_device_train_batch_size", 3, "--num_sample", 1, "--mixup", 0.8, "--max_steps", 1)
+    small_test = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1)
+    with caplog.at_level("WARNING", logger="hf_tiktokactions.training.finetuning"):
+        finetune(*parse(synthetic, tmp_path / "odd", *odd, *small_test))
+    assert "mixup/cutmix need an even batch: batches of 3 clips" in caplog.text

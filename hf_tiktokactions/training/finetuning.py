@@ -224,7 +224,7 @@ class VideoClassificationTrainer(Trainer):
             pixel_values = normalize_video(pixel_values)
         if model.training:
             num_classes = self.accelerator.unwrap_model(model).config.num_labels
-            if self.mixup is not None and pixel_values.shape[0] % 2 == 0:
+            if self.mixup is not None and pixel_values.shape[0] % 2 == 0:  # odd: warned about at the start
                 pixel_values, labels = self.mixup(pixel_values, labels)
             elif self.args.label_smoothing_factor > 0:
                 labels = smooth_targets(labels, num_classes, self.args.label_smoothing_factor)
@@ -515,6 +515,15 @@ def _build_trainer(
             switch_prob=args.mixup_switch_prob,
             label_smoothing=training_args.label_smoothing_factor,
         )
+        clips = training_args.per_device_train_batch_size * args.num_sample
+        if clips % 2:  # timm's Mixup takes even batches only (upstream stops on an odd one)
+            logger.warning(
+                "mixup/cutmix need an even batch: batches of %d clips (--per_device_train_batch_size %d x "
+                "--num_sample %d) are trained with label smoothing alone; make the batch even to mix",
+                clips,
+                training_args.per_device_train_batch_size,
+                args.num_sample,
+            )
     data_seed = training_args.data_seed if training_args.data_seed is not None else training_args.seed
     fsdp_version = (training_args.fsdp_plugin_args or {}).get("fsdp_version")
     if (fsdp_version is not None or fsdp_requested()) and not torch.cuda.is_available():
