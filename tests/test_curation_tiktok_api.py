@@ -189,6 +189,9 @@ def test_retry_after_is_honoured_and_retries_end_in_a_clear_error():
         server.fail_next(429, "rate_limit_exceeded", headers={"Retry-After": "0.005"})
         client.query_videos("salsa", START, "20240130")
         assert sleeps == [pytest.approx(0.005)]
+        server.fail_next(429, "rate_limit_exceeded", headers={"Retry-After": "0.05"})  # beyond --backoff-max (0.01)
+        client.query_videos("salsa", START, "20240130")
+        assert sleeps[-1] == pytest.approx(0.05)  # the server's wait is kept: it was cut to the cap
         server.fail_next(500, "internal_error", times=10)
         with pytest.raises(ApiError, match=r"#salsa.*still failing after 5 attempts.*internal_error"):
             client.query_videos("salsa", START, "20240130")
@@ -247,8 +250,10 @@ def test_a_200_that_is_not_the_apis_json_is_retried(tmp_path):
         assert result.status == "complete" and set(ids) == expected_ids(server)
 
 
-def test_a_page_that_does_not_move_the_cursor_ends_its_window(tmp_path, monkeypatch):
-    """has_more with no videos and the same cursor would be asked again until the quota ran out."""
+@pytest.mark.parametrize("empty", [True, False], ids=["empty-page", "repeated-page"])
+def test_a_page_that_does_not_move_the_cursor_ends_its_window(tmp_path, monkeypatch, empty):
+    """has_more and the same cursor would be asked again until the quota ran out: with no videos, and (ended only
+    for an empty page before) with the same videos again."""
     from hf_tiktokactions.testing import research_api_server
 
     answer = research_api_server._Handler._page
@@ -256,7 +261,7 @@ def test_a_page_that_does_not_move_the_cursor_ends_its_window(tmp_path, monkeypa
     def stuck(handler, body, params):
         page = answer(handler, body, params)
         if (body.get("cursor") or 0) >= 100:
-            page.update(videos=[], cursor=body["cursor"], has_more=True)
+            page.update(cursor=body["cursor"], has_more=True, **({"videos": []} if empty else {}))
         return page
 
     monkeypatch.setattr(research_api_server._Handler, "_page", stuck)
@@ -482,3 +487,39 @@ def test_no_secret_leaves_through_an_api_that_echoes_requests(tmp_path, refuse_t
     assert len(texts) > (1 if refuse_token else 2)  # the query run wrote its state
     leaked = {secret for secret in secrets for text in texts if secret in text}
     assert not leaked, leaked
+
+
+def test_a_page_the_api_keeps_refusing_ends_its_window_after_one_fresh_search(tmp_path, monkeypatch):
+    """The API may answer "invalid_params: Invalid count or cursor" part-way through a search: the window was asked
+    again from its start every time, until the day's quota was gone, every day, and later windows never came."""
+    from hf_tiktokactions.testing import research_api_server
+
+    answer = research_api_server._Handler._page
+
+    def refusing(handler, body, params):
+        if (body.get("cursor") or 0) >= 100:
+            raise research_api_server._BadRequest("Invalid count or cursor")
+        return answer(handler, body, params)
+
+    monkeypatch.setattr(research_api_server._Handler, "_page", refusing)
+    with server_for(videos(900)) as server:
+        result = collect(client_for(server), request(), tmp_path, max_requests=100, progress=False)
+        windows = len(TAGS) * len(request().windows)
+        assert result.status == "complete" and server.query_requests <= 4 * windows  # page 1, 2, 1 again, 2
+        assert {record["hashtag"] for record in collected(tmp_path)} == set(TAGS)
+
+
+def test_a_body_cut_off_part_way_is_retried_and_a_redirect_is_not_followed(tmp_path):
+    """A dropped connection while the page arrives stopped the run with "check --api-base"; a 307 carried the
+    bearer token (and, at the token endpoint, the client secret) to wherever it pointed."""
+    from hf_tiktokactions.testing.research_api_server import CUT_OFF_BODY
+
+    with server_for(videos(50)) as server:
+        server.fail_next(200, CUT_OFF_BODY, times=2)
+        result = collect(client_for(server), request(), tmp_path / "cut", progress=False)
+        assert result.status == "complete" and {r["id"] for r in collected(tmp_path / "cut")} == expected_ids(server)
+    with server_for(videos(10)) as elsewhere, server_for(videos(10)) as server:
+        server.fail_next(307, "", headers={"Location": elsewhere.url + "/v2/research/video/query/"})
+        with pytest.raises(ApiError, match="HTTP 307"):
+            client_for(server).query_videos("salsa", START, "20240130")
+        assert elsewhere.query_requests == 0

@@ -355,6 +355,7 @@ def _collect_window(
     """
     tag = request.hashtags[i]
     windows = request.windows
+    asked_again = False
     while state.counts[tag] < request.max_per_hashtag:
         if max_requests is not None and client.requests_sent - sent_before >= max_requests:
             raise QuotaExhausted(f"the request budget of this run (--max-requests {max_requests}) is spent")
@@ -372,15 +373,19 @@ def _collect_window(
         except ApiError as error:
             if not (pos.search_id and error.code == "invalid_params"):
                 raise
+            if asked_again:  # the API refuses this page of a fresh search too ("Invalid count or cursor")
+                logger.warning("#%s %s: %s again after asking anew; window ended", tag, windows[w][0], error)
+                break
             # A search_id names a *cached* search: a resume the next day may find it expired. The window is
-            # asked again from its start; the videos already collected are kept once.
+            # asked again from its start, once; the videos already collected are kept once.
             logger.warning("#%s %s: %s; querying this window again from its start", tag, windows[w][0], error)
             state.position = Position(i, w)
+            asked_again = True
             continue
         fresh, invalid = _sort_page(page.videos, tag, state, room)
-        stuck = not page.videos and pos.cursor is not None and page.cursor == pos.cursor
+        stuck = pos.cursor is not None and page.cursor == pos.cursor  # a page that does not move on repeats itself
         if stuck and page.has_more:
-            logger.warning("#%s %s: the API returned no videos and the same cursor; window ended", tag, windows[w])
+            logger.warning("#%s %s: the API returned the same cursor again; window ended", tag, windows[w][0])
         more = page.has_more and len(fresh) < room and not stuck
         nxt = Position(i, w, page.cursor, page.search_id or pos.search_id) if more else Position(i, w + 1)
         state.commit_page(fresh, invalid, tag, nxt)

@@ -116,7 +116,7 @@ def _returned_ids(client: ResearchApiClient, batch: IdBatch) -> tuple[set[str], 
         )
         requests += 1
         found.update(str(video.get("id")) for video in page.videos)
-        if not page.has_more or not page.videos and page.cursor == (cursor or 0):
+        if not page.has_more or page.cursor == (cursor or 0):  # a cursor that does not move: the page repeats
             return found, requests
         cursor, search_id = page.cursor, page.search_id
 

@@ -117,7 +117,8 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1 or self.base_delay_s < 0 or self.max_delay_s < 0:
             raise ConfigError(
-                f"retries: --max-attempts must be at least 1 and the backoff delays not negative (got "
+                "retries: --max-retries (attempts per request) must be at least 1 and the backoff delays not "
+                f"negative (got "
                 f"{self.max_attempts}, {self.base_delay_s:g} s, {self.max_delay_s:g} s)"
             )
 
@@ -238,6 +239,7 @@ class ResearchApiClient:
                 data=form,
                 headers={"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-cache"},
                 timeout=self.timeout_s,
+                allow_redirects=False,  # a 307 / 308 would carry the client secret to wherever it points
             )
             payload = _json(response)
             if response.status_code == 429 or response.status_code >= 500:
@@ -280,8 +282,8 @@ class ResearchApiClient:
                 return send()
             except _Retry as transient:
                 reason, retry_after = transient.reason, transient.retry_after
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                reason, retry_after = f"{type(exc).__name__} (no response)", None
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                reason, retry_after = f"{type(exc).__name__} (no response, or one cut off)", None
             except requests.RequestException as exc:  # a malformed URL: retrying cannot help
                 raise ConfigError(
                     f"{describe}: cannot send the request ({exc}); check --api-base {self.api_base!r}"
@@ -294,8 +296,8 @@ class ResearchApiClient:
                     code="retries_exhausted",
                 )
             delay = self.retry.delay(attempt - 1, self.rng)
-            if retry_after is not None:
-                delay = min(self.retry.max_delay_s, max(delay, retry_after))
+            if retry_after is not None:  # the server's own wait is kept, even beyond --backoff-max
+                delay = max(delay, retry_after)
             logger.warning(
                 "%s: %s; retry %d/%d in %.2f s", describe, reason, attempt, self.retry.max_attempts - 1, delay
             )
@@ -378,6 +380,7 @@ class ResearchApiClient:
                     json=body,
                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                     timeout=self.timeout_s,
+                    allow_redirects=False,  # nor the access token
                 )
                 self.requests_sent += 1
                 payload = _json(response)

@@ -40,6 +40,9 @@ MAX_WINDOW_DAYS = 30
 _FILTER_FIELDS = {"hashtag_name", "username", "region_code", "keyword", "video_id"}
 
 
+CUT_OFF_BODY = "cut_off_body"  # fail_next(200, CUT_OFF_BODY): a response whose body stops part-way
+
+
 def make_videos(
     hashtags: list[str],
     start_date: str,
@@ -333,6 +336,14 @@ class _Handler(BaseHTTPRequestHandler):
             server.request_log.append((QUERY_PATH, body if isinstance(body, dict) else {}))
         if failure is not None:
             status, code, headers = failure
+            if code == CUT_OFF_BODY:  # the connection drops while the body is sent
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b'{"data": {"videos": [')
+                self.close_connection = True
+                return
             if code:
                 self._error(status, code, f"injected {code}", headers)
             else:
