@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import IO, Any
 
-from hf_tiktokactions.errors import OutputStateError
+from hf_tiktokactions.errors import ConfigError, OutputStateError
 from hf_tiktokactions.layout import CURATION_CONFIG_FILE, RUN_RECORD_FILE
 
 EXIT_INVALID_IDS = 4
@@ -118,3 +118,12 @@ def lock_output(output: Path, lock_name: str, command: str) -> IO[str]:
             "wait for it to finish or pick another --output"
         ) from None
     return handle
+
+
+def refuse_a_folder_holding(folder: Path, model_dir: str | os.PathLike, option: str) -> None:
+    """Refuse ``folder`` (to be emptied) when it is or holds ``model_dir``: --overwrite would delete the model."""
+    model = Path(model_dir).resolve()
+    if model == folder.resolve() or model.is_relative_to(folder.resolve()):
+        raise ConfigError(
+            f"{option} {folder} holds the model {model_dir}: writing there would delete it; choose another folder"
+        )

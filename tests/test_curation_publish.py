@@ -289,3 +289,13 @@ def test_a_streamed_epoch_counts_the_videos_the_filters_keep(curated, tmp_path):
     shutil.copytree(curated / "clips", tmp_path / "published" / "clips")  # the clip paths name files beside it
     rows, num_rows, column, _ = streaming_rows(str(tmp_path / "published"), 0, 1)
     assert num_rows == 2 == sum(1 for _ in rows) == len(resolve_videos(str(tmp_path / "published")))
+
+
+def test_a_filter_that_keeps_nothing_is_one_clear_error(curated, tmp_path):
+    """--status review on an index without review rows wrote a folder of no rows that load_dataset cannot read;
+    --embed-clips with --status rejected (no clips) ended in an ArrowInvalid traceback."""
+    with pytest.raises(ConfigError, match="no row of the index has the status review: nothing to publish"):
+        write_folder(curated, tmp_path / "review", PublishOptions(statuses=("review",)))
+    with pytest.raises(ConfigError, match="--embed-clips: no row of the index to publish has a clip"):
+        write_folder(curated, tmp_path / "rejected", PublishOptions(statuses=("rejected",), embed_clips=True))
+    assert not (tmp_path / "review" / "data").exists() and not (tmp_path / "rejected" / "data").exists()

@@ -144,3 +144,21 @@ def test_space_needs_a_classifier_and_an_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "out" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ConfigError, match="needs a fine-tuned classifier"):
         write_space(tmp_path / "out", tmp_path / "space")
+
+
+def test_overwrite_never_deletes_the_model_being_exported(tmp_path: Path, capsys) -> None:
+    """export --model run/final --output-dir run --overwrite emptied the run, its final model included; --space
+    above the export folder deleted the export it was about to copy, then ended in a traceback."""
+    from hf_tiktokactions.cli_errors import run_cli
+
+    tiny_classifier(tmp_path / "run" / "final")
+    (tmp_path / "run" / "results.json").write_text("{}")
+    argv = ["export", "--model", str(tmp_path / "run" / "final"), "--overwrite"]
+    assert run_cli(hub_main, [*argv, "--output", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert "--output-dir" in error and "holds the model" in error and "Traceback" not in error
+    assert (tmp_path / "run" / "final" / "config.json").is_file() and (tmp_path / "run" / "results.json").is_file()
+    export = tmp_path / "demo" / "export"
+    assert run_cli(hub_main, [*argv, "--output", str(export), "--space", str(tmp_path / "demo")]) == 2
+    assert "--space" in capsys.readouterr().err and (export / "config.json").is_file()
+    assert (tmp_path / "run" / "final" / "config.json").is_file()

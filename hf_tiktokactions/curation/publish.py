@@ -80,6 +80,11 @@ def prepare_for_hub(index: Any, options: PublishOptions = PublishOptions(), fold
     if options.statuses:
         keep = set(options.statuses)
         dataset = dataset.filter(lambda status: status in keep, input_columns="status")
+    if not len(dataset):  # a folder of no rows is one that datasets.load_dataset cannot read
+        raise ConfigError(
+            f"no row of the index has the status {' or '.join(options.statuses or ['any'])}: nothing to publish; "
+            "choose --status from the index's statuses (`hf-tiktokactions stats` counts them)"
+        )
     dataset = dataset.remove_columns(_left_out(dataset.column_names, options))
     path_columns = [c for c in ("clip_path", *LOCAL_PATH_COLUMNS) if c in dataset.column_names]
     folder = os.path.abspath(folder)
@@ -92,6 +97,11 @@ def prepare_for_hub(index: Any, options: PublishOptions = PublishOptions(), fold
         from datasets import Video
 
         dataset = dataset.filter(lambda path: path is not None, input_columns="clip_path")
+        if not len(dataset):
+            raise ConfigError(
+                "--embed-clips: no row of the index to publish has a clip (rejected videos have none); publish "
+                "status pass or review, or without --embed-clips"
+            )
         local = [resolved_path(p, folder) for p in dataset["clip_path"]]
         missing = [p for p in local if not Path(p).is_file()]
         if missing:

@@ -41,6 +41,7 @@ from hf_tiktokactions.hub.processor_config import (
     recorded_at_conversion,
     write_processor_configs,
 )
+from hf_tiktokactions.output_guard import refuse_a_folder_holding
 from hf_tiktokactions.training.results_file import RunResults, as_results
 
 __all__ = [
@@ -215,9 +216,10 @@ def shipped_code_problems(folder: str | os.PathLike) -> list[str]:
     return problems
 
 
-def _prepare_output(output: Path, overwrite: bool) -> None:
+def _prepare_output(output: Path, overwrite: bool, model_dir: str | os.PathLike) -> None:
     if output.exists() and not output.is_dir():
         raise ConfigError(f"{output} is a file; --output must be a folder")
+    refuse_a_folder_holding(output, model_dir, "--output-dir")
     if output.is_dir() and any(output.iterdir()):
         if not overwrite:
             raise ConfigError(f"{output} is not empty; choose a new folder or pass --overwrite")
@@ -309,7 +311,7 @@ def export_model(
             f"preprocessing gives {spec.num_frames} frames of {spec.crop_size} pixels but the model takes "
             f"{model.config.num_frames} of {model.config.image_size}"
         )
-    _prepare_output(output, overwrite)
+    _prepare_output(output, overwrite, model_dir)
     _save_with_code(model, output, AUTO_CLASSES, "AutoModelForVideoClassification")
     _ship_video_processor(output, spec)
     model_card(output, results, **card_options).save(output / "README.md")
@@ -347,7 +349,7 @@ def _export_pretraining(
     check_finite_weights(model, model_dir)
     recorded = {"sampling_rate": run.args.get("sampling_rate")} if run.args else {}
     spec = _preprocessing_spec(model_dir, model.config, [], {**recorded, **preprocessing})
-    _prepare_output(output, overwrite)
+    _prepare_output(output, overwrite, model_dir)
     _save_with_code(model, output, PRETRAINING_AUTO_CLASSES, "AutoModelForPreTraining")
     _ship_video_processor(output, spec)
     figures = run.write_figures(output)

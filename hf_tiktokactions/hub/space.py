@@ -22,6 +22,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.output_guard import refuse_a_folder_holding
 from hf_tiktokactions.resources import shipped_dir
 
 __all__ = ["write_space", "space_requirements", "SPACE_FILES"]
@@ -83,6 +84,7 @@ def write_space(
     *,
     repo_id: str | None = None,
     overwrite: bool = False,
+    keep: tuple[str | os.PathLike, ...] = (),
 ) -> Path:
     """Write the Space folder serving the exported classifier in ``model_folder``; returns ``space_dir``.
 
@@ -106,6 +108,8 @@ def write_space(
         )
     if space_dir.resolve() == model_folder.resolve() or space_dir.resolve().is_relative_to(model_folder.resolve()):
         raise ConfigError(f"--space {space_dir}: choose a folder outside the exported model folder {model_folder}")
+    for model in (model_folder, *keep):  # the folder is emptied first: the models must stay
+        refuse_a_folder_holding(space_dir, model, "--space")
     if space_dir.exists() and any(space_dir.iterdir()):
         if not overwrite:
             raise ConfigError(f"--space {space_dir} is not empty; choose a new folder or pass --overwrite")

@@ -140,7 +140,9 @@ def export(options: ExportOptions) -> Path:
     if options.space:
         from ..hub.space import write_space
 
-        space = write_space(out, options.space, repo_id=options.repo_id, overwrite=options.overwrite)
+        space = write_space(
+            out, options.space, repo_id=options.repo_id, overwrite=options.overwrite, keep=(options.model,)
+        )
         print(f"Space folder: {space} (upload it as a Gradio Space; run locally: cd {space} && python app.py)")
     return out
 
