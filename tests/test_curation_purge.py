@@ -117,6 +117,17 @@ def test_refresh_removes_the_videos_the_api_no_longer_returns(pipeline):
     assert sorted(Path(p).stem for p in log["paths"]["clips"]) == sorted(gone)
     assert latest_purge_log(curated / "index") == log  # what the dataset card reports
 
+    # the collection forgets them: no user name or description kept, and a later download does not fetch them again
+    collected = [json.loads(line) for line in (root / "collection" / "videos.jsonl").read_text().splitlines()]
+    assert sorted(str(record["id"]) for record in collected) == kept
+    again = download_videos(
+        root / "collection" / "videos.jsonl",
+        root / "downloads",
+        LocalCopyDownloader(f"file://{root}/mirror/{{id}}.mp4"),
+        progress=False,
+    )
+    assert again.ok == 0 and not any((root / "downloads" / "videos" / f"{i}.mp4").exists() for i in gone)
+
     # the look-up used the API's id condition in windows of at most 30 days
     queries = [
         body

@@ -4,7 +4,7 @@ A :class:`Downloader` fetches one video into a scratch directory; :func:`downloa
 it over the metadata with a thread pool, moves each finished file into ``OUTPUT/videos/`` with an
 atomic rename, and appends one line per attempt to ``OUTPUT/manifest.jsonl``:
 
-    {"id", "status": "ok" | "failed" | "skipped" | "invalid", "path", "bytes", "sha256", "reason",
+    {"id", "status": "ok" | "failed" | "skipped" | "invalid" | "removed", "path", "bytes", "sha256", "reason",
      "hashtag", "url", "downloader", "attempted_at"}
 
 The last line of an id is its current state. A rerun skips ids whose file is in place and tries
@@ -365,6 +365,8 @@ def _videos_to_fetch(
             result.invalid += 1
             if not entry or entry["status"] != "invalid":
                 invalid.append(_invalid_entry(record, downloader, str(exc)))
+            continue
+        if entry and entry["status"] == "removed":  # withdrawn by its creator (purge --refresh): never again
             continue
         if entry and _manifest_file(output, entry) is not None:
             result.already_done += 1

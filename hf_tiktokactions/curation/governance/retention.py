@@ -16,6 +16,7 @@ the look-up's outcome. :func:`latest_purge_log` reads the newest (the dataset ca
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import time
 from collections.abc import Iterable
@@ -195,16 +196,41 @@ def remove_videos(output: str | Path, video_ids: Iterable[str], dry_run: bool = 
     return deletion, removed
 
 
-def find_collection_metadata(output: str | Path) -> Path | None:
-    """The collection's ``videos.jsonl``, found from the download folder the raw videos lie in."""
+def _download_folder(output: str | Path) -> Path | None:
+    """The download folder the raw videos lie in (it holds the manifest), if any."""
     from hf_tiktokactions.collection.download import MANIFEST_FILE, VIDEOS_DIR
-    from hf_tiktokactions.curation.inputs import collection_metadata_file
 
     for record in read_records(output):
         source = _source(record, output)
         if source is not None and source.parent.name == VIDEOS_DIR and (source.parent.parent / MANIFEST_FILE).is_file():
-            return collection_metadata_file(source.parent.parent)
+            return source.parent.parent
     return None
+
+
+def find_collection_metadata(output: str | Path) -> Path | None:
+    """The collection's ``videos.jsonl``, found from the download folder the raw videos lie in."""
+    from hf_tiktokactions.curation.inputs import collection_metadata_file
+
+    download = _download_folder(output)
+    return collection_metadata_file(download) if download is not None else None
+
+
+def _forget_in_collection(download: Path | None, video_ids: set[str]) -> None:
+    """Videos no longer available leave the collection too: their API records (user names, descriptions) go from
+    ``videos.jsonl`` and the manifest marks them ``removed``, so a later ``download`` does not fetch them again (and
+    a later curation does not bring them back)."""
+    from hf_tiktokactions.atomic_files import append_jsonl, read_jsonl, write_text_atomic
+    from hf_tiktokactions.curation.inputs import collection_metadata_file
+
+    if download is None or not video_ids:
+        return
+    metadata = collection_metadata_file(download)
+    if metadata is not None:
+        kept = [record for record in read_jsonl(metadata) if str(record.get("id")) not in video_ids]
+        write_text_atomic(metadata, "".join(json.dumps(record) + "\n" for record in kept))
+    reason = "no longer available through the Research API (purge --refresh)"
+    entries = [{"id": video_id, "status": "removed", "reason": reason} for video_id in sorted(video_ids)]
+    append_jsonl(download / MANIFEST_FILE, entries)
 
 
 def refresh(
@@ -236,7 +262,10 @@ def refresh(
             f"--max-unavailable-share {max_unavailable_share:g}); nothing was deleted. Check --metadata and the "
             "research project, or raise --max-unavailable-share if this is right"
         )
+    download = _download_folder(output)  # found from the records, before they go
     deletion, removed = remove_videos(output, availability.unavailable, dry_run)
+    if not dry_run:
+        _forget_in_collection(download, set(availability.unavailable))
     if not dry_run:  # the next refresh starts with what was looked up longest ago (a quota stop goes on from there)
         held = set(ids) - availability.unavailable
         checks = {i: t for i, t in checked_at.items() if i in held}
