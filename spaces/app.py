@@ -73,11 +73,15 @@ class Prediction:
 
 
 def _env_int(name: str, default: int) -> int:
+    """A positive integer from the environment (every count and limit here must be one)."""
     value = os.environ.get(name, "").strip()
     try:
-        return int(value) if value else default
+        number = int(value) if value else default
     except ValueError:
         raise SystemExit(f"{name}={value!r} is not an integer") from None
+    if number < 1:
+        raise SystemExit(f"{name}={value!r} must be at least 1")
+    return number
 
 
 def _parse_views(text: str) -> tuple[int, int]:

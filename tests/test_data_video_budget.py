@@ -128,8 +128,11 @@ def test_broken_files_and_bad_settings_get_clear_errors(tmp_path: Path) -> None:
         probe_within(tmp_path / "notes.mp4", VideoBudget())
     with pytest.raises(ValueError, match="MAX_VIDEO_FPS='fast' is not a number"):
         VideoBudget.from_env({"MAX_VIDEO_FPS": "fast"})
-    with pytest.raises(ValueError, match="MAX_VIDEO_FRAMES='0' must be positive"):
+    with pytest.raises(ValueError, match="MAX_VIDEO_FRAMES='0' must be a positive, finite number"):
         VideoBudget.from_env({"MAX_VIDEO_FRAMES": "0"})
+    for name, text in (("MAX_VIDEO_SECONDS", "nan"), ("REQUEST_TIMEOUT_SECONDS", "inf")):  # each turned a limit off
+        with pytest.raises(ValueError, match=f"{name}='{text}' must be a positive, finite number"):
+            VideoBudget.from_env({name: text})
     assert VideoBudget.from_env({"MAX_VIDEO_PIXELS": "921600", "MAX_VIDEO_SECONDS": ""}) == VideoBudget(
         max_pixels=921_600
     )

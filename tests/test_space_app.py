@@ -379,3 +379,11 @@ def test_without_a_model_the_message_says_what_to_do(tmp_path: Path, monkeypatch
     (tmp_path / "runs" / "quickstart" / "model").mkdir()
     (tmp_path / "runs" / "quickstart" / "model" / "config.json").write_text("{}")
     assert app.resolve_model_location(None) == str(tmp_path / "runs" / "quickstart" / "model")  # quickstart's export
+
+
+def test_a_count_of_zero_in_the_environment_is_one_line(monkeypatch) -> None:
+    """TORCH_THREADS=0 ended the start-up in torch's RuntimeError traceback."""
+    app = load_app_module()
+    monkeypatch.setenv("TORCH_THREADS", "0")
+    with pytest.raises(SystemExit, match="TORCH_THREADS='0' must be at least 1"):
+        app.create_app()

@@ -73,8 +73,8 @@ class VideoBudget:
                 values[field.name] = kind(text)
             except ValueError:
                 raise ValueError(f"{name}={text!r} is not a{'n integer' if kind is int else ' number'}") from None
-            if values[field.name] <= 0:
-                raise ValueError(f"{name}={text!r} must be positive")
+            if not math.isfinite(values[field.name]) or values[field.name] <= 0:  # nan or inf turned a limit off
+                raise ValueError(f"{name}={text!r} must be a positive, finite number")
         return cls(**values)
 
 
