@@ -164,6 +164,8 @@ def test_purge_keep_metadata_then_everything(pipeline):
     curated = root / "curated"
     dry = _purge("--output", str(curated), "--keep-metadata", "--dry-run")
     assert dry.returncode == 0 and "would delete 6 raw videos, 6 clips, 0 metadata files" in dry.stdout
+    listed = [line for line in dry.stdout.splitlines() if line.startswith("would delete (")]  # the files, one a line
+    assert len(listed) == 12 and sum(line.startswith("would delete (clips): ") for line in listed) == 6
     assert len(list((curated / "clips").glob("*.mp4"))) == 6 and not (curated / "purge_logs").exists()
 
     kept = _purge("--output", str(curated), "--keep-metadata")

@@ -312,6 +312,10 @@ def _print_purge(log: dict) -> None:
             f"refresh: {r['checked']} checked, {r['unavailable']} no longer available, {r['unchecked']} unchecked, "
             f"{r['requests']} requests"
         )
+    if log["dry_run"]:  # the list the option promises
+        for kind, paths in log.get("paths", {}).items():
+            for path in paths:
+                print(f"would delete ({kind}): {path}")
     if log.get("log_path"):
         print(f"log: {log['log_path']}")
 
