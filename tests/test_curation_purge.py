@@ -127,6 +127,12 @@ def test_refresh_removes_the_videos_the_api_no_longer_returns(pipeline):
         progress=False,
     )
     assert again.ok == 0 and not any((root / "downloads" / "videos" / f"{i}.mp4").exists() for i in gone)
+    # and the collection still resumes: its state.json follows the shorter videos.jsonl
+    client = ResearchApiClient(Credentials(KEY, SECRET), api_base=server.url, retry=RetryPolicy(max_attempts=3))
+    same = CollectionRequest(tuple(TAGS), START, END, 100, ("id", "create_time", "username", "video_description",
+                                                            "hashtag_names"))  # fmt: skip
+    resumed = collect(client, same, root / "collection", progress=False)
+    assert resumed.status == "complete" and resumed.total_videos == len(kept)
 
     # the look-up used the API's id condition in windows of at most 30 days
     queries = [

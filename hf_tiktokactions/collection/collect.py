@@ -498,3 +498,24 @@ __all__ = [
     "parse_date",
     "parse_fields",
 ]
+
+
+def forget_videos(videos_path: str | Path, video_ids: set[str]) -> int:
+    """Drop the records of ``video_ids`` (videos no longer available: their user names and descriptions are not
+    to be kept) from a collection's ``videos.jsonl``; returns how many went. The collection's ``state.json``, when
+    there is one beside it, gets the new committed length, so a later run still resumes (an uncommitted tail is cut
+    first, as a resume would cut it)."""
+    videos_path = Path(videos_path)
+    state_path = videos_path.parent / STATE_FILE
+    state = read_json(state_path) if state_path.is_file() and videos_path.name == VIDEOS_FILE else None
+    if state is not None:
+        truncate_to(videos_path, int(state["committed_bytes"]))
+    records = read_jsonl(videos_path)
+    kept = [record for record in records if str(record.get("id")) not in video_ids]
+    if len(kept) == len(records):
+        return 0
+    truncate_to(videos_path, 0)
+    size = append_jsonl(videos_path, kept)  # the collector's own serialisation, so lengths stay comparable
+    if state is not None:
+        write_json_atomic(state_path, {**state, "committed_bytes": size, "videos": len(kept)})
+    return len(records) - len(kept)

@@ -16,7 +16,6 @@ the look-up's outcome. :func:`latest_purge_log` reads the newest (the dataset ca
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 import time
 from collections.abc import Iterable
@@ -219,15 +218,15 @@ def _forget_in_collection(download: Path | None, video_ids: set[str]) -> None:
     """Videos no longer available leave the collection too: their API records (user names, descriptions) go from
     ``videos.jsonl`` and the manifest marks them ``removed``, so a later ``download`` does not fetch them again (and
     a later curation does not bring them back)."""
-    from hf_tiktokactions.atomic_files import append_jsonl, read_jsonl, write_text_atomic
+    from hf_tiktokactions.atomic_files import append_jsonl
+    from hf_tiktokactions.collection.collect import forget_videos
     from hf_tiktokactions.curation.inputs import collection_metadata_file
 
     if download is None or not video_ids:
         return
     metadata = collection_metadata_file(download)
     if metadata is not None:
-        kept = [record for record in read_jsonl(metadata) if str(record.get("id")) not in video_ids]
-        write_text_atomic(metadata, "".join(json.dumps(record) + "\n" for record in kept))
+        forget_videos(metadata, video_ids)
     reason = "no longer available through the Research API (purge --refresh)"
     entries = [{"id": video_id, "status": "removed", "reason": reason} for video_id in sorted(video_ids)]
     append_jsonl(download / MANIFEST_FILE, entries)
