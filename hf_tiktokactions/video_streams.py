@@ -20,10 +20,11 @@ from typing import Any
 __all__ = ["main_video_stream", "shown_frame_count", "square_pixel_width", "video_stream_duration"]
 
 
-def _is_cover_picture(stream: Any) -> bool:
-    import av.stream
+_ATTACHED_PICTURE = 0x0400  # FFmpeg's AV_DISPOSITION_ATTACHED_PIC (PyAV's Disposition.attached_pic)
 
-    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+def _is_cover_picture(stream: Any) -> bool:
+    return bool(int(getattr(stream, "disposition", 0)) & _ATTACHED_PICTURE)
 
 
 def main_video_stream(container: Any) -> Any | None:
