@@ -47,25 +47,25 @@ def square_pixel_width(stream: Any) -> int:
     return width
 
 
-def video_stream_duration(stream: Any) -> float:
-    """Seconds of ``stream`` as it declares them: its own duration, else Matroska's per-stream ``DURATION`` tag
-    (kept at the start of the file, so a download cut short still shows it); 0 when it declares none (the
-    container's duration, which may be the audio's, is the caller's fallback)."""
+def video_stream_duration(container: Any, stream: Any) -> float:
+    """Seconds of ``stream`` as the file declares them: its own duration, else Matroska's per-stream ``DURATION``
+    tag, else the container's duration (which may be the audio's); 0 when none is declared."""
+    of_container = (container.duration or 0) / 1_000_000
     if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
+        return float(stream.duration * stream.time_base) or of_container
     tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
     if tag:
         try:
             hours, minutes, seconds = tag.split(":")
-            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds) or of_container
         except ValueError:
             pass
-    return 0.0
+    return of_container
 
 
 def shown_frame_count(stream: Any, duration: float) -> int:
     """The frames ``stream`` declares (0 when it does not), less those an edit list hides: never more than
-    ``duration`` seconds (the stream's, or the container's when it declares none) hold at its frame rate."""
+    ``duration`` seconds (:func:`video_stream_duration`) hold at its frame rate."""
     declared = int(stream.frames or 0)
     rate = stream.average_rate or stream.guessed_rate or 0
     if declared and duration > 0 and rate:

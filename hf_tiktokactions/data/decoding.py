@@ -477,7 +477,7 @@ def probe_video(source: VideoSource) -> VideoInfo:
             stream = main_video_stream(container)
             if stream is None:
                 raise _broken(name, "no video stream")
-            seconds = video_stream_duration(stream) or (container.duration or 0) / 1_000_000
+            seconds = video_stream_duration(container, stream)
             num_frames = shown_frame_count(stream, seconds) or sum(
                 1 for p in container.demux(stream) if p.pts is not None
             )

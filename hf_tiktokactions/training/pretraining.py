@@ -569,7 +569,7 @@ def _log_step(
         "lr": lr,
         "grad_norm": float(grad_norm),
         "clips_per_s": clips_per_step * tally.window_steps / elapsed,
-        "skipped_videos": tally.skipped.count - tally.skipped.carried,  # this process, in this call
+        "skipped_videos": tally.skipped.counted_here,  # this process, in this call
     }
     accelerator.log({k: v for k, v in record.items() if k != "step"}, step=progress.step)
     metrics.write(record)
@@ -608,7 +608,7 @@ def _finish(
         "preview_loss_start": outcome["preview_loss_start"],
         "preview_loss_end": outcome["preview_loss_end"],
         "seconds": round(time.perf_counter() - outcome["started"], 2),
-        "skipped_videos_on_main_process": tally.skipped.count - tally.skipped.carried,  # in this call
+        "skipped_videos_on_main_process": tally.skipped.counted_here,
         "skipped_training_videos": tally.skipped.gathered(),  # collective: every rank's, since the run started
         "rank_parameter_digests": digests,
         "streamed_video_ids": (gather_object([data.dataset.read_ids]) if args.streaming else None),

@@ -36,8 +36,17 @@ class SkippedVideos:
     def add(self, entries: Iterable[dict[str, str]]) -> None:
         for entry in entries:
             self.count += 1
-            if len(self.reasons) < KEPT:
-                self.reasons.setdefault(entry["video"], entry["reason"])
+            self._name(entry)
+
+    def _name(self, entry: dict[str, str]) -> None:
+        """Keep ``entry``'s video with its first reason, up to ``KEPT`` videos."""
+        if len(self.reasons) < KEPT:
+            self.reasons.setdefault(entry["video"], entry["reason"])
+
+    @property
+    def counted_here(self) -> int:
+        """This process's count since this call started (without what a checkpoint carried)."""
+        return self.count - self.carried
 
     def carry_on(self, record: dict[str, Any] | None) -> None:
         """Count on from ``record``, a checkpoint's :meth:`gathered` (every rank's, up to its step); None: nothing.
@@ -47,8 +56,7 @@ class SkippedVideos:
         self.count += record["count"]
         self.carried += record["count"]
         for entry in record["videos"]:
-            if len(self.reasons) < KEPT:
-                self.reasons.setdefault(entry["video"], entry["reason"])
+            self._name(entry)
 
     def gathered(self) -> dict[str, Any]:
         """Every rank's: ``{"count": times passed over, "videos": [{"video", "reason"}, ...]}``, each video once,

@@ -91,7 +91,7 @@ def probe_source(path: str | os.PathLike) -> SourceProbe:
             raise VideoRejected("no video stream (audio only)" if "audio" in kinds else "no video stream")
         width, height = square_pixel_width(stream), stream.codec_context.height
         rate = stream.average_rate or stream.guessed_rate or 0
-        duration = video_stream_duration(stream) or (container.duration or 0) / 1_000_000
+        duration = video_stream_duration(container, stream)
         declared = shown_frame_count(stream, duration)
         codec = stream.codec_context.name
     if width <= 0 or height <= 0:
