@@ -143,6 +143,12 @@ def test_no_recipe_clips_at_trainers_default():
     assert clipping == {name: (0.02 if name == "pretrain_vit_g_tiktok" else 0.0) for name in PAPER_RECIPES}
 
 
+def test_paper_finetuning_recipes_drop_the_last_partial_batch():
+    """run_class_finetuning.py's training loader: ``drop_last=True`` (Trainer keeps the batch unless told)."""
+    finetuning = [name for name in PAPER_RECIPES if name.startswith("finetune")]
+    assert len(finetuning) == 8 and all(parse_recipe(name)["dataloader_drop_last"] is True for name in finetuning)
+
+
 def test_min_and_warmup_lr_scale_with_the_total_batch_as_upstream():
     """run_class_finetuning.py: lr, min_lr and warmup_lr are each multiplied by total batch / 256."""
     args, training_args = parse_with_config(
@@ -184,7 +190,8 @@ def test_finetune_run_scales_min_and_warmup_lr_like_the_lr(tmp_path):
 
 def test_without_a_full_recipe_the_defaults_are_the_official_ones(tmp_path):
     """run_class_finetuning.py's defaults, not transformers' (no weight decay or smoothing, clipping at 1.0, lr 5e-5,
-    3 epochs), where no recipe sets them; the pre-training defaults are the ViT-B script's."""
+    3 epochs, the last partial batch kept), where no recipe sets them; the pre-training defaults are the ViT-B
+    script's."""
     from hf_tiktokactions.cli import parse_step_options
 
     partial = tmp_path / "partial.yaml"
@@ -194,6 +201,7 @@ def test_without_a_full_recipe_the_defaults_are_the_official_ones(tmp_path):
         assert (training.weight_decay, training.label_smoothing_factor, training.max_grad_norm) == (0.05, 0.1, 0.0)
         assert (training.num_train_epochs, args.base_learning_rate, args.warmup_epochs) == (30, 1e-3, 5.0)
         assert (args.warmup_learning_rate, args.min_learning_rate, args.layer_decay) == (0.0, 1e-6, 0.75)
+        assert training.dataloader_drop_last  # the official loader drops the last partial batch
     absolute = tmp_path / "absolute.yaml"
     absolute.write_text("learning_rate: 3.0e-4\n")
     args, training = parse_step_options("finetune", ["--config", str(absolute), "--output-dir", "o"])

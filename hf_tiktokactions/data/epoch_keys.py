@@ -24,20 +24,25 @@ class EpochKeySampler(Sampler):
     """Yields ``(epoch, index)`` keys in an order shuffled by (seed, epoch), the same on every rank, so a
     distributed loader can shard the batches and a dataset can seed each item.
 
-    Call ``set_epoch`` (or the prepared DataLoader's ``set_epoch``) before each epoch.
+    ``per_epoch`` keys are yielded an epoch (default: all ``size``): the first ones of the epoch's order, so the
+    others are left out of that epoch only. Call ``set_epoch`` (or the prepared DataLoader's ``set_epoch``) before
+    each epoch.
     """
 
-    def __init__(self, size: int, seed: int = 0) -> None:
+    def __init__(self, size: int, seed: int = 0, per_epoch: int | None = None) -> None:
+        if per_epoch is not None and not 0 < per_epoch <= size:
+            raise ValueError(f"per_epoch must be in 1..{size}, got {per_epoch}")
         self.size, self.seed, self.epoch = size, seed, 0
+        self.per_epoch = size if per_epoch is None else per_epoch
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.size
+        return self.per_epoch
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)[: self.per_epoch]
         return iter([(self.epoch, int(i)) for i in order])
 
 

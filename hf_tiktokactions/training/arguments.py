@@ -387,8 +387,10 @@ def parse_with_config(
 
 
 # run_class_finetuning.py's defaults where TrainingArguments has others (transformers': no weight decay, no label
-# smoothing, clipping at 1.0, 3 epochs, lr 5e-5); the lr is its base 1e-3, scaled by the total batch / 256.
+# smoothing, clipping at 1.0, 3 epochs, lr 5e-5, the last partial batch kept); the lr is its base 1e-3, scaled by the
+# total batch / 256.
 OFFICIAL_FINETUNE_DEFAULTS = {
+    "dataloader_drop_last": True,
     "weight_decay": 0.05,
     "label_smoothing_factor": 0.1,
     "max_grad_norm": 0.0,

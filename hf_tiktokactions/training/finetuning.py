@@ -141,11 +141,20 @@ class VideoClassificationTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset=None):
         """(epoch, index) keys for a ``FinetuneVideoDataset``, shuffled by (seed, epoch): its items then draw their
-        clips and augmentations from the key alone (same batches with any number of workers, and after a resume)."""
+        clips and augmentations from the key alone (same batches with any number of workers, and after a resume).
+
+        With ``dataloader_drop_last`` an epoch takes ``videos // total batch`` whole optimizer steps, as upstream's
+        loop (``num_training_steps_per_epoch``): Trainer alone would still make a smaller last step of the
+        micro-batches left over by gradient accumulation, and Accelerate would fill a last round of processes with
+        repeated videos."""
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if not isinstance(dataset, FinetuneVideoDataset):
             return super()._get_train_sampler(train_dataset)
-        self._epochs_to_sampler.sampler = EpochKeySampler(len(dataset), dataset.seed)
+        per_epoch = None
+        if self.args.dataloader_drop_last:
+            total_batch = total_train_batch(self.args)
+            per_epoch = len(dataset) // total_batch * total_batch
+        self._epochs_to_sampler.sampler = EpochKeySampler(len(dataset), dataset.seed, per_epoch=per_epoch)
         return self._epochs_to_sampler.sampler
 
     def get_train_dataloader(self):
@@ -377,8 +386,20 @@ def check_schedule_options(args: FinetuneArguments, training_args: TrainingArgum
 def _schedule_args(
     args: FinetuneArguments, training_args: TrainingArguments, num_train_videos: int
 ) -> TrainingArguments:
-    """Upstream conventions: lr scaled by the total batch, warm-up given in epochs."""
+    """Upstream conventions: lr scaled by the total batch, warm-up given in epochs.
+
+    Raises:
+        ConfigError: the last partial batch is dropped (upstream's ``drop_last``) and the training split holds fewer
+            videos than one total batch, so an epoch would have no step.
+    """
     total_batch = total_train_batch(training_args)
+    if training_args.dataloader_drop_last and num_train_videos < total_batch:
+        raise ConfigError(
+            f"the training split has {num_train_videos} videos, fewer than one total batch of {total_batch} "
+            f"(--per_device_train_batch_size x processes x --gradient_accumulation_steps): with the last partial batch "
+            "dropped, as the official loader does, an epoch has no step; lower the batch or pass "
+            "--dataloader_drop_last false"
+        )
     changes: dict[str, Any] = {
         "remove_unused_columns": False,
         "ddp_find_unused_parameters": False,
@@ -578,7 +599,7 @@ _BOOKKEEPING_OPTIONS = {
 _COMPARED_TRAINING_ARGUMENTS = (
     "learning_rate", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "optim",
     "per_device_train_batch_size", "gradient_accumulation_steps", "warmup_steps", "label_smoothing_factor", "seed",
-    "data_seed", "bf16", "fp16", "num_train_epochs", "max_steps",
+    "data_seed", "bf16", "fp16", "num_train_epochs", "max_steps", "dataloader_drop_last",
 )  # fmt: skip
 
 
