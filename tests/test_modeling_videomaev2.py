@@ -83,12 +83,13 @@ def official_pretraining_forward(model: VideoMAEv2ForPreTraining, pixel_values, 
     (modeling_pretrain.py + engine_for_pretraining.py), on our modules' weights. Returns (loss, logits)."""
     config = model.config
     b = pixel_values.shape[0]
-    x = model.encoder.patch_embed(pixel_values) + model.encoder.position_embeddings
+    x = model.encoder.patch_embed(pixel_values)
+    x = x + model.encoder.position_embeddings.type_as(x)
     x_vis = x[~mask].reshape(b, -1, config.hidden_size)
     for block in model.encoder.blocks:
         x_vis = block(x_vis)
     x_vis = model.encoder_to_decoder(model.encoder.norm(x_vis))
-    pos = model.decoder_position_embeddings.expand(b, -1, -1)
+    pos = model.decoder_position_embeddings.expand(b, -1, -1).type_as(pixel_values)
     decode_vis = ~decode_mask
     pos_vis = pos[~mask].reshape(b, -1, config.decoder_hidden_size)
     pos_mask = pos[decode_vis].reshape(b, -1, config.decoder_hidden_size)
@@ -121,6 +122,46 @@ def test_pretraining_matches_the_official_forward_and_loss(decoder_mask_ratio, g
     torch.testing.assert_close(out.loss, ref_loss, atol=1e-6, rtol=1e-5)
     if decoder_mask_ratio == 0:
         assert torch.equal(out.decoder_masked_pos, ~out.bool_masked_pos)
+
+
+def test_under_autocast_the_decoder_runs_in_float32_as_upstreams(generator):
+    """Upstream adds the tables in the dtype of what they are added to: the patch embedding's (the autocast dtype)
+    in the encoder, the float32 input clip's in the decoder, whose residual stream therefore stays float32."""
+    torch.manual_seed(0)
+    model = VideoMAEv2ForPreTraining(tiny(image_size=64, decoder_num_hidden_layers=2)).eval()
+    x = clip(model.config, batch=2)
+    dtypes = {}
+
+    def record_input_dtype(name):
+        def hook(module, args):
+            dtypes.setdefault(name, args[0].dtype)
+
+        return hook
+
+    model.encoder.blocks[0].register_forward_pre_hook(record_input_dtype("encoder"))
+    model.decoder.blocks[0].register_forward_pre_hook(record_input_dtype("decoder"))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x, generator=generator)
+        ref_loss, ref_logits = official_pretraining_forward(model, x, out.bool_masked_pos, out.decoder_masked_pos)
+    assert dtypes == {"encoder": torch.bfloat16, "decoder": torch.float32}
+    torch.testing.assert_close(out.logits.float(), ref_logits.float(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(out.loss, ref_loss, atol=1e-6, rtol=0)
+
+
+def test_dropout_sits_where_upstreams_does():
+    """Upstream's ``Mlp`` drops after fc2 only and its pre-training encoder has no dropout after the position table
+    (the fine-tuning model has); attention's own dropout is inside SDPA. Counted: the dropout modules that run."""
+    config = tiny(image_size=32, hidden_dropout_prob=0.1, num_hidden_layers=1, decoder_num_hidden_layers=1)
+    for model, expected in (
+        (VideoMAEv2ForPreTraining(config), 2 + 2),  # encoder block (attn proj, mlp) + decoder block
+        (VideoMAEv2ForVideoClassification(tiny(image_size=32, hidden_dropout_prob=0.1, num_hidden_layers=1)), 1 + 2),
+    ):
+        ran = []
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout) and module.p > 0:
+                module.register_forward_hook(lambda *_, ran=ran: ran.append(1))
+        model.train()(clip(model.config, batch=1))
+        assert len(ran) == expected, type(model).__name__
 
 
 def test_loss_counts_only_encoder_masked_decoded_tokens(generator):

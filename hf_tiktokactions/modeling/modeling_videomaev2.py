@@ -224,7 +224,7 @@ class VideoMAEv2MLP(nn.Module):
         if self.exact_gelu and _eager_inference(self):
             # inference: GELU in place on the fresh fc1 output (no second (B, L, hidden) tensor to allocate)
             return self.fc2(torch.ops.aten.gelu_(hidden))
-        return self.drop(self.fc2(self.drop(self.act(hidden))))
+        return self.drop(self.fc2(self.act(hidden)))  # official Mlp: dropout after fc2 only
 
 
 class VideoMAEv2Block(GradientCheckpointingLayer):
@@ -498,6 +498,7 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
     def __init__(self, config: VideoMAEv2Config) -> None:
         super().__init__(config)
         self.encoder = VideoMAEv2Model(config, add_final_norm=True, add_pooling_layer=False)
+        self.encoder.pos_drop = nn.Identity()  # the official pre-training encoder has no dropout after the table
         self.encoder_to_decoder = nn.Linear(config.hidden_size, config.decoder_hidden_size, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, config.decoder_hidden_size))
         self.register_buffer(
@@ -566,12 +567,14 @@ class VideoMAEv2ForPreTraining(VideoMAEv2PreTrainedModel):
         decoded = unmasked_index(decoder_masked_pos, num_decoded)  # (B, N_dec)
         encoded, hidden_states = self.encoder.encode(pixel_values, visible, output_hidden_states)
         x_vis = self.encoder_to_decoder(encoded)  # (B, N_vis, D_dec)
-        position = self.decoder_position_embeddings.to(dtype=x_vis.dtype).expand(batch_size, -1, -1)
+        # The table in the input's dtype, as upstream's ``type_as(x)``: under autocast the sums are float32, so the
+        # decoder's residual stream stays float32 (the encoder's is in the autocast dtype, as upstream's).
+        position = self.decoder_position_embeddings.to(dtype=pixel_values.dtype).expand(batch_size, -1, -1)
         # Visible tokens first, then one mask token per decoder-kept position (official order).
         x = torch.cat(
             [
                 x_vis + gather_tokens(position, visible),
-                self.mask_token.to(x_vis.dtype) + gather_tokens(position, decoded),
+                self.mask_token + gather_tokens(position, decoded),
             ],
             dim=1,
         )
