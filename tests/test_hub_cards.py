@@ -189,6 +189,40 @@ def test_export_refuses_the_results_of_another_model(tmp_path: Path, model_and_r
     export_model(model, tmp_path / "out", results=[ucf])
 
 
+def test_export_finds_the_tested_weights_from_any_folder(tmp_path: Path, model_and_results, monkeypatch) -> None:
+    """Fine-tuning writes ``checkpoint`` as it was given it (relative to where it ran): an export run from another
+    folder still finds the tested weights beside the results file, and refuses another model's numbers."""
+    import shutil
+
+    from hf_tiktokactions.errors import ConfigError
+    from hf_tiktokactions.hub.export import export_model
+
+    model, _ = model_and_results
+    run = tmp_path / "project" / "runs" / "seed1"  # fine-tuning ran in project/ with --output_dir runs/seed1
+    tiny_classifier(run / "final", seed=1)
+    results = run / "results.json"
+    results.write_text(json.dumps({**UCF, "checkpoint": "runs/seed1/final"}))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(ConfigError, match=r"tested .*seed1/final, whose weights are not .*model's"):
+        export_model(model, tmp_path / "out", results=[results])
+    shutil.rmtree(run / "final")
+    shutil.copytree(model, run / "final")  # the results of this very model
+    export_model(model, tmp_path / "out", results=[results])
+
+
+def test_export_refuses_two_results_of_one_test(tmp_path: Path, model_and_results) -> None:
+    """Two seeds' (or two runs') results of one test made two model-index entries with the same name."""
+    from hf_tiktokactions.errors import ConfigError
+    from hf_tiktokactions.hub.export import export_model
+
+    model, (_, ucf) = model_and_results
+    again = tmp_path / "again.json"
+    again.write_text(ucf.read_text())
+    with pytest.raises(ConfigError, match=r"2 results of one test \(.*split 1, test, 2x3 views\)"):
+        export_model(model, tmp_path / "out", results=[ucf, again])
+
+
 def test_a_model_pretrained_on_synthetic_videos_says_so(tmp_path: Path, model_and_results) -> None:
     """The quickstart's card described TikTok videos, their collection terms and retention, for a model that saw
     only synthetic ones; the default card (a TikTokActions model) keeps that section."""

@@ -319,18 +319,40 @@ def export_model(
 
 
 def _check_results_are_of(model_dir, results: list[RunResults]) -> None:
-    """Refuse a results file whose tested weights are provably another model's: its ``checkpoint`` folder is here
-    and its weights differ from ``model_dir``'s (a moved or copied model still passes)."""
+    """Refuse a results file whose tested weights are provably another model's (its ``checkpoint`` folder is found
+    and its weights differ from ``model_dir``'s; a moved or copied model still passes), and two results of one test
+    (the model-index would hold two entries no reader can tell apart)."""
     ours = Path(model_dir) / "model.safetensors"
     for result in results:
-        theirs = Path(result.checkpoint) / "model.safetensors"
-        if not (ours.is_file() and theirs.is_file()) or theirs.resolve() == ours.resolve():
+        theirs = _tested_weights(result)
+        if not ours.is_file() or theirs is None or theirs.resolve() == ours.resolve():
             continue
         if not filecmp.cmp(ours, theirs, shallow=False):
             raise ConfigError(
-                f"--results for {result.dataset} tested {result.checkpoint}, whose weights are not {model_dir}'s: the "
-                "card would report another model's numbers; pass the results file of this model's own test"
+                f"--results {result.read_from or result.dataset} tested {theirs.parent}, whose weights are not "
+                f"{model_dir}'s: the card would report another model's numbers; pass the results file of this "
+                "model's own test"
             )
+    tests = [(r.dataset_type, r.dataset_config, r.split, r.views) for r in results]
+    repeated = sorted({test for test in tests if tests.count(test) > 1}, key=str)
+    if repeated:
+        dataset, config, split, views = repeated[0]
+        raise ConfigError(
+            f"--results holds {tests.count(repeated[0])} results of one test ({dataset}"
+            f"{f' split {config}' if config else ''}, {split}, {views} views): pass one results file per test"
+        )
+
+
+def _tested_weights(result: RunResults) -> Path | None:
+    """The ``model.safetensors`` a results file tested, if it can be found. ``checkpoint`` is written as fine-tuning
+    was given it, so a relative one is relative to where fine-tuning ran: it is looked up from each folder above
+    the results file (fine-tuning writes ``OUT/results.json`` beside ``OUT/final``), then from here."""
+    above = list(Path(result.read_from).resolve().parents) if result.read_from is not None else []
+    for base in [*above, Path.cwd()]:
+        weights = base / result.checkpoint / "model.safetensors"  # an absolute checkpoint ignores the base
+        if weights.is_file():
+            return weights
+    return None
 
 
 def _export_pretraining(

@@ -42,7 +42,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,7 @@ class RunResults:
     hardware: str | None = None
     recipe: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    read_from: Path | None = field(default=None, compare=False)  # the file these came from; not a field of it
 
     @property
     def dataset_type(self) -> str:
@@ -200,7 +201,7 @@ def read_results(path: str | os.PathLike) -> RunResults:
         raise ConfigError(f"{path}: cannot read the results file ({error})") from None
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}: not valid JSON ({error})") from None
-    return parse_results(data, path)
+    return replace(parse_results(data, path), read_from=path)
 
 
 def as_results(items: Iterable[RunResults | str | os.PathLike]) -> list[RunResults]:
