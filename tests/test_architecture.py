@@ -25,6 +25,7 @@ COMMON = {
     "machine",
     "redaction",
     "video_streams",
+    "hub_unreachable",
 }
 # layer -> the other layers it may import (besides COMMON); a layer absent here may import anything but `testing`
 ALLOWED = {

@@ -90,6 +90,35 @@ def test_offline_push_fails_with_one_line(tmp_path: Path, monkeypatch, capsys) -
     assert "HF_HUB_OFFLINE is set" in error and FAKE_TOKEN not in error
 
 
+def test_an_unreachable_hub_fails_with_one_line(tmp_path: Path) -> None:
+    """No mock: push and push-index ask a Hub address where nothing listens (a closed port on 127.0.0.1). newer
+    huggingface_hub raises its HTTP client's ConnectError there, which is not an OSError: it ended in a traceback."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from index_files import build_output
+
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_OFFLINE")}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_TOKEN=FAKE_TOKEN, HF_HUB_ETAG_TIMEOUT="2")
+    tiny_classifier(tmp_path / "model")
+    build_output(tmp_path / "curated", [("salsa", "pass", 2, "7s")])
+    for step in (
+        ["push", "--model", str(tmp_path / "model"), "--repo-id", "me/tiny"],
+        ["push-index", "--index", str(tmp_path / "curated"), "--repo-id", "me/index"],
+    ):
+        run = subprocess.run(
+            [sys.executable, "-m", "hf_tiktokactions", *step], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert run.returncode == 2, run.stderr[-2000:]
+        assert "Traceback" not in run.stderr and FAKE_TOKEN not in run.stderr + run.stdout
+        assert "me/" in run.stderr.strip().splitlines()[-1]
+
+
 def test_push_index_uses_the_token_hf_auth_login_stored(tmp_path: Path, monkeypatch) -> None:
     """push_index, too, takes the stored token when HF_TOKEN is unset. Mocked: only the Hub calls."""
     import httpx

@@ -19,6 +19,7 @@ from huggingface_hub.utils import validate_repo_id
 
 from hf_tiktokactions.errors import ConfigError, CredentialsError, TikTokActionsError
 from hf_tiktokactions.hub.export import export_model
+from hf_tiktokactions.hub_unreachable import hub_unreachable_errors
 from hf_tiktokactions.training.results_file import RunResults
 
 __all__ = ["push_model", "PushError"]
@@ -78,7 +79,7 @@ def push_model(
             status = getattr(error.response, "status_code", "?")
             hint = " (check that the token is a write token for this namespace)" if status in (401, 403) else ""
             raise PushError(f"the Hub refused the upload to {repo_id}: HTTP {status}{hint}") from None
-        except OSError as error:  # connection errors
+        except hub_unreachable_errors() as error:  # connection errors
             raise PushError(
                 f"cannot reach the Hub to upload {repo_id} ({type(error).__name__}); check the network"
             ) from None

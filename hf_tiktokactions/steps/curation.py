@@ -11,6 +11,7 @@ from typing import Any
 from ..collection.tiktok_api import DEFAULT_API_BASE
 from ..curation.pipeline import CurationOptions
 from ..errors import ConfigError, TikTokActionsError
+from ..hub_unreachable import hub_unreachable_errors
 from ..resources import CHECKOUT
 from .options import option, positional
 
@@ -250,8 +251,8 @@ def push_index(options: PushIndexOptions):
             Path(options.to_folder) if options.to_folder else None,
             options.num_shards,
         )
-    except OSError as error:  # offline, refused, unwritable cache
-        raise TikTokActionsError(f"pushing to {options.repo_id} failed: {error}") from None
+    except hub_unreachable_errors() as error:  # offline, unreachable, refused, unwritable cache
+        raise TikTokActionsError(f"pushing to {options.repo_id} failed: {error or type(error).__name__}") from None
     commit = getattr(info, "commit_url", None) or ""
     visibility = "private" if contents.private else "PUBLIC"
     print(f"pushed {index} to https://huggingface.co/datasets/{options.repo_id} ({visibility}) {commit}".rstrip())
