@@ -253,3 +253,44 @@ def test_the_card_describes_the_clip_the_processor_samples(tmp_path: Path, model
     assert "4 frames, the middle one of each of 4 equal segments of the video" in card
     assert "one from each of 4 equal segments" in card  # the evaluation protocol
     assert "spread over" not in card and "frames 2 apart" not in card and "frame stride" not in card
+
+
+def test_the_card_says_where_pretraining_came_from_or_that_there_was_none(
+    tmp_path: Path, model_and_results, capsys
+) -> None:
+    """Every card described TikTok pre-training, its ethics and a person filter: also a model fine-tuned from random
+    weights, one started from a converted checkpoint, and one whose owner pre-trained on other videos."""
+    from hf_tiktokactions.hub.cards import model_card
+
+    model, (_, ucf) = model_and_results
+    tiktok = str(model_card(model, [ucf]))
+    assert "TikTok Research API" in tiktok and "## Ethics: training on public social video" in tiktok
+
+    ucf.write_text(json.dumps({**UCF, "init_from": "scratch (vit-tiny)"}))
+    scratch = str(model_card(model, [ucf]))
+    assert "No pre-training: the model was fine-tuned from random weights" in scratch
+    assert "Pre-training: none" in scratch and "from random weights: supervised training only" in scratch
+    assert "TikTok Research API" not in scratch and "public videos" not in scratch and "## Ethics" not in scratch
+
+    ucf.write_text(json.dumps({**UCF, "init_from": "converted /ckpts/vit_b_k710_dl_from_giant.pth"}))
+    converted = str(model_card(model, [ucf]))
+    assert "the converted checkpoint fine-tuning started from (not recorded here)" in converted
+    assert "TikTok Research API" not in converted and "public videos" not in converted and "## Ethics" not in converted
+
+    argv = ["card", "--model", str(model), "--results", str(ucf), "--output", str(tmp_path / "card")]
+    assert run_cli(hub_main, [*argv, "--pretraining-data", "Kinetics-710 videos, pre-trained by OpenGVLab"]) == 0
+    described = (tmp_path / "card" / "README.md").read_text()
+    assert "Pre-training used Kinetics-710 videos, pre-trained by OpenGVLab." in described
+    assert "TikTok Research API" not in described and "public videos" not in described and "## Ethics" not in described
+
+
+def test_a_v1_masking_model_is_not_called_dual_masking(tmp_path: Path, model_and_results) -> None:
+    """A converted transformers VideoMAE (V1) model (decoder mask ratio 0) was described as dual masking."""
+    from hf_tiktokactions.hub.cards import model_card
+
+    model, _ = model_and_results
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "decoder_mask_ratio": 0.0}))
+    card = str(model_card(model, []))
+    assert "VideoMAE tube masking (mask ratio 0.9; the decoder reconstructs every masked token)" in card
+    assert "dual masking (" not in card

@@ -210,3 +210,14 @@ def test_export_and_push_refuse_non_finite_weights(run: Path, tmp_path: Path, hu
     assert run_cli(hub_main, ["push", "--model", str(poisoned), "--repo-id", "me/diverged"]) == 2
     assert weights_file in capsys.readouterr().err
     assert hub_calls == []  # nothing was uploaded
+
+
+def test_a_pretraining_on_other_videos_is_described_as_its_owner_says(run: Path, tmp_path: Path) -> None:
+    """The pre-trained card described TikTok videos, a person filter and their ethics for any run."""
+    out = tmp_path / "out"
+    described = "the lab's own fitness recordings, with consent"
+    argv = ["export", "--model", str(run / "final"), "--output", str(out), "--pretraining-data", described]
+    assert hub_main(argv) == 0
+    card = (out / "README.md").read_text()
+    assert f"Pre-training used {described}, without labels" in card
+    assert "TikTok Research API" not in card and "## Ethics" not in card and "show people" not in card

@@ -32,6 +32,12 @@ def _add_card_options(parser: argparse.ArgumentParser) -> None:
         "--base-model", default=None, help="Hub id of the pre-trained checkpoint this model was fine-tuned from"
     )
     parser.add_argument("--pretraining-dataset", default=None, help="dataset id of the (private) pre-training index")
+    parser.add_argument(
+        "--pretraining-data",
+        default=None,
+        help="where pre-training's videos came from, as the card should say it, when they are not TikTok videos "
+        "curated by this package",
+    )
     parser.add_argument("--model-name", default=None, help="title of the card (default: repo id or folder name)")
     parser.add_argument("--tag", action="append", default=[], dest="tags", help="extra tag (repeatable)")
     parser.add_argument(
@@ -62,6 +68,7 @@ def _card_options(args: argparse.Namespace) -> dict:
         license=args.license,
         base_model=args.base_model,
         pretraining_dataset=args.pretraining_dataset,
+        pretraining_data=args.pretraining_data,
         model_name=args.model_name,
         extra_tags=args.tags,
         template_dir=args.template_dir,

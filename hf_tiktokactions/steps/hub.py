@@ -70,6 +70,11 @@ class CardOptions:
     license: str = option("license id for the card's YAML", "apache-2.0")
     base_model: str | None = option("Hub id of the pre-trained checkpoint this model was fine-tuned from", None)
     pretraining_dataset: str | None = option("dataset id of the (private) pre-training index", None)
+    pretraining_data: str | None = option(
+        "where pre-training's videos came from, as the card should say it, when they are not TikTok videos curated "
+        'by this package (e.g. "Kinetics-710 videos, pre-trained by OpenGVLab")',
+        None,
+    )
     model_name: str | None = option("title of the card (default: repo id or folder name)", None)
     tags: list[str] = option("extra tags (repeatable)", [], action="extend", old_names=("--tag",))
     template_dir: str | None = option("folder holding model_card_template.md (default: model_cards/)", None)
@@ -83,6 +88,7 @@ class CardOptions:
             license=self.license,
             base_model=self.base_model,
             pretraining_dataset=self.pretraining_dataset,
+            pretraining_data=self.pretraining_data,
             model_name=self.model_name,
             extra_tags=list(self.tags),
             template_dir=self.template_dir,
