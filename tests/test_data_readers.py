@@ -208,6 +208,33 @@ def test_kinetics_reads_official_csvs(tmp_path: Path) -> None:
         load_kinetics(csv_dir, videos, missing="error")
 
 
+def test_kinetics_classes_take_the_official_checkpoints_order(tmp_path: Path) -> None:
+    """The official K400 heads follow the first release's order with 7 classes renamed in place (index 12 is
+    "inflating balloons"): sorting a CSV of the later names moved 300 of 400 classes, and an official checkpoint
+    was scored under the wrong labels without a word. A label map beside the CSVs gives the order too."""
+    from hf_tiktokactions.data.readers import OFFICIAL_KINETICS400_CLASSES
+
+    official = OFFICIAL_KINETICS400_CLASSES.read_text().splitlines()
+    assert len(official) == 400 and official[12] == "inflating balloons" and official[13] == "bandaging"
+    csv_dir, videos = tmp_path / "csv", tmp_path / "k400"
+    csv_dir.mkdir()
+    videos.mkdir()
+    rows = [f'"{name}",id{i:08d},0,10,train' for i, name in enumerate(reversed(official))]
+    for i in range(400):
+        touch(videos / f"id{i:08d}_000000_000010.mp4")
+    touch(videos / "a_000000_000010.mp4")
+    touch(videos / "z_000000_000010.mp4")
+    (csv_dir / "train.csv").write_text("label,youtube_id,time_start,time_end,split\n" + "\n".join(rows) + "\n")
+    assert class_names(load_kinetics(csv_dir, videos, missing="warn")) == official
+
+    (csv_dir / "train.csv").write_text(
+        "label,youtube_id,time_start,time_end,split\nabseiling,a,0,10,train\nzumba,z,0,10,train\n"
+    )
+    assert class_names(load_kinetics(csv_dir, videos, missing="warn")) == ["abseiling", "zumba"]  # sorted
+    (csv_dir / "label_map_k2.txt").write_text("zumba\nabseiling\n")
+    assert class_names(load_kinetics(csv_dir, videos, missing="warn")) == ["zumba", "abseiling"]
+
+
 def test_kinetics_reads_the_official_videomae_lists(tmp_path: Path, caplog) -> None:
     """VideoMAE / VideoMAE V2 ``train.csv`` / ``val.csv``: ``<path under data_root> <class index>``, no header."""
     lists, root = tmp_path / "lists", tmp_path / "data"

@@ -78,6 +78,7 @@ def test_the_wheel_ships_the_recipes_and_card_templates(tmp_path):
         "hf_tiktokactions/card_templates/model_card_template.md",
         "hf_tiktokactions/card_templates/dataset_card_template.md",
     } <= names
+    assert "hf_tiktokactions/data/kinetics400_classes.txt" in names
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / "hf_tiktokactions").rglob("*.py")}
     assert modules <= names, sorted(modules - names)
     reference = {str(p.relative_to(ROOT)) for p in (ROOT / "hf_tiktokactions" / "reference").iterdir()}

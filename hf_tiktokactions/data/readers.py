@@ -196,7 +196,9 @@ def load_kinetics(
     Args:
         csv_dir: folder with the release's CSVs (``train.csv``, ``validate.csv``, ``test.csv``, or
             ``kinetics-400_{train,val,test}.csv``); columns ``label,youtube_id,time_start,time_end,split``
-            (``is_cc`` and other extra columns are ignored; a CSV without ``label`` gives label -1).
+            (``is_cc`` and other extra columns are ignored; a CSV without ``label`` gives label -1). Class indices
+            follow the official checkpoints' Kinetics-400 order (``kinetics_class_order``), or a ``label_map*.txt``
+            beside the CSVs naming the same classes, else the sorted names.
             Or the official VideoMAE code's lists ``train.csv`` / ``val.csv`` / ``test.csv``: one
             ``<video path relative to video_root> <class index>`` a line, no header; the class names then come
             from a ``label_map*.txt`` in the folder (one name a line, as VideoMAE V2's ``misc/label_map_k400.txt``),
@@ -255,7 +257,7 @@ def load_kinetics(
             f"Kinetics: none of the CSVs in {csv_dir} ({', '.join(path.name for path in csv_files)}) has the columns "
             "label,youtube_id,time_start,time_end,split."
         )
-    names = sorted({label for _, label, *_ in records if label is not None})
+    names = kinetics_class_order({label for _, label, *_ in records if label is not None}, csv_dir)
     index_of = {name: i for i, name in enumerate(names)}
     files = _index_videos(video_root)
     splits: dict[str, _Split] = {}
@@ -266,6 +268,23 @@ def load_kinetics(
             path, index_of[label] if label is not None else -1, youtube_id, time_start=start, time_end=end
         )
     return _build(_ordered(splits), names, "Kinetics", video_root, missing, extra_features)
+
+
+# The Kinetics-400 class order of the official VideoMAE / VideoMAE V2 checkpoints (their misc/label_map_k400.txt): the
+# first release's alphabetical order, with 7 classes renamed in place by later releases ("blowing up balloons" is
+# "inflating balloons", still at index 12), so sorting the later names would move 300 of the 400 classes.
+OFFICIAL_KINETICS400_CLASSES = Path(__file__).with_name("kinetics400_classes.txt")
+
+
+def kinetics_class_order(found: set[str], csv_dir: Path) -> list[str]:
+    """The class names of a Kinetics CSV release in the order of a ``label_map*.txt`` beside the CSVs, or of the
+    official checkpoints' Kinetics-400 map, when that lists exactly these names; else sorted (the first releases'
+    order)."""
+    for label_map in [*sorted(csv_dir.glob("label_map*.txt")), OFFICIAL_KINETICS400_CLASSES]:
+        names = [" ".join(fields) for _, fields in _read_fields(label_map)]
+        if set(names) == found and len(names) == len(found):
+            return names
+    return sorted(found)
 
 
 def _is_videomae_list(path: Path) -> bool:
