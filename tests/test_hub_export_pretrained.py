@@ -28,7 +28,7 @@ from hf_tiktokactions.data.synthetic import make_synthetic_actions
 from hf_tiktokactions.errors import CheckpointError
 from hf_tiktokactions.hub.__main__ import main as hub_main
 from hf_tiktokactions.hub.export import export_model
-from hf_tiktokactions.modeling import VideoMAEv2ForPreTraining, VideoMAEv2Model
+from hf_tiktokactions.modeling import VideoMAEv2ForPreTraining
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
@@ -78,6 +78,8 @@ def test_export_writes_both_auto_classes_the_figures_and_a_pretraining_card(run:
         "AutoModel": "modeling_videomaev2.VideoMAEv2Model",
         "AutoModelForPreTraining": "modeling_videomaev2.VideoMAEv2ForPreTraining",
     }
+    # AutoModel is the pre-training encoder (final norm kept); a classifier made from it pools as upstream's fine-tuning
+    assert config["add_final_norm"] is True and config["use_mean_pooling"] is True
     # the decoder ships too: every weight of the run's model is in the export
     assert load_file(exported / "model.safetensors").keys() == load_file(run / "final" / "model.safetensors").keys()
     assert json.loads((exported / "video_preprocessor_config.json").read_text())["sampling_rate"] == 4  # the recipe's
@@ -113,7 +115,8 @@ REMOTE_LOAD = BLOCK_OUR_PACKAGE + textwrap.dedent(
     inputs = torch.load(f"{work}/inputs.pt")
     processor = AutoVideoProcessor.from_pretrained(folder, trust_remote_code=True)  # as the card loads it
     from_file = processor(f"{work}/video.mp4", return_tensors="pt")["pixel_values"]
-    encoder = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+    encoder, loading = AutoModel.from_pretrained(folder, trust_remote_code=True, output_loading_info=True)
+    encoder.eval()
     mae = AutoModelForPreTraining.from_pretrained(folder, trust_remote_code=True).eval()
     with torch.inference_mode():
         features = encoder(inputs["pixel_values"])
@@ -126,6 +129,7 @@ REMOTE_LOAD = BLOCK_OUR_PACKAGE + textwrap.dedent(
             "loss": reconstruction.loss,
             "classes": [type(encoder).__name__, type(mae).__name__, type(mae).__module__],
             "from_file": from_file,
+            "encoder_loading": {name: sorted(keys) for name, keys in loading.items() if name != "error_msgs"},
         },
         f"{work}/outputs.pt",
     )
@@ -136,12 +140,11 @@ REMOTE_LOAD = BLOCK_OUR_PACKAGE + textwrap.dedent(
 
 def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path, exported: Path, tmp_path) -> None:
     ours = VideoMAEv2ForPreTraining.from_pretrained(run / "final").eval()
-    encoder = VideoMAEv2Model.from_pretrained(run / "final").eval()  # what fine-tuning starts from
     pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     masks = ours.draw_masks(2, torch.Generator().manual_seed(2))
     inputs = {"pixel_values": pixel_values, "bool_masked_pos": masks[0], "decoder_masked_pos": masks[1]}
     with torch.inference_mode():
-        expected_tokens = encoder(pixel_values).last_hidden_state
+        expected_tokens = ours.encoder(pixel_values).last_hidden_state  # the pre-training encoder, all tokens
         expected = ours(**inputs)
     torch.save(inputs, tmp_path / "inputs.pt")
     write_test_video(tmp_path / "video.mp4", 40, 48, 64)
@@ -164,9 +167,12 @@ def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path,
     assert outputs["classes"][2].startswith("transformers_modules.")
     assert outputs["tokens"].shape == (2, 2 * 4 * 4, 64)  # (B, N, D): features for downstream use
     assert outputs["from_file"].shape == (1, 4, 3, 32, 32)  # the card's processor reads a video file
+    # the pre-trained encoder's output, its final norm included, and every encoder weight used: the load report
+    # lists nothing (the decoder's keys are not the encoder's business)
     torch.testing.assert_close(outputs["tokens"], expected_tokens, rtol=1e-5, atol=1e-5)
-    if outputs["pooled"] is not None:  # pooler_output, where the shipped encoder defines one
-        assert outputs["pooled"].shape == (2, 64)
+    assert outputs["encoder_loading"]["unexpected_keys"] == [], outputs["encoder_loading"]
+    assert not any(outputs["encoder_loading"].values()), outputs["encoder_loading"]
+    assert outputs["pooled"] is None  # no trained pooling layer: the card averages the tokens
     torch.testing.assert_close(outputs["logits"], expected.logits, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(outputs["loss"], expected.loss, rtol=1e-5, atol=1e-6)
 

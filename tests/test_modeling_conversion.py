@@ -8,7 +8,12 @@ import sys
 import pytest
 import torch
 
-from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
+from hf_tiktokactions import (
+    VideoMAEv2Config,
+    VideoMAEv2ForPreTraining,
+    VideoMAEv2ForVideoClassification,
+    VideoMAEv2Model,
+)
 from hf_tiktokactions.errors import CheckpointError
 from hf_tiktokactions.modeling.conversion import convert
 from hf_tiktokactions.modeling.modeling_videomaev2 import sinusoid_position_table
@@ -88,6 +93,21 @@ def test_pretraining_checkpoint_to_classification_keeps_the_encoder(tmp_path):
     assert model.config.num_labels == 5 and model.config.use_mean_pooling
     assert torch.equal(model.encoder.blocks[1].attn.q_bias, state["encoder.blocks.1.attn.q_bias"])
     assert "decoder.head.weight" in report["dropped_keys"] and "encoder.norm.weight" in report["dropped_keys"]
+
+
+def test_a_pretrained_export_converts_to_its_encoder_with_the_norm_and_to_a_classifier_without(tmp_path):
+    """A pre-trained model's export records ``add_final_norm``: its encoder keeps the norm, a classifier does not."""
+    pretrained = VideoMAEv2ForPreTraining(tiny_config(add_final_norm=True))
+    pretrained.save_pretrained(tmp_path / "export")
+    report = convert(tmp_path / "export", tmp_path / "encoder", task="encoder")
+    assert "encoder.norm.weight" not in report["dropped_keys"]
+    encoder = VideoMAEv2Model.from_pretrained(tmp_path / "encoder")
+    assert torch.equal(encoder.norm.weight, pretrained.encoder.norm.weight)
+
+    report = convert(tmp_path / "export", tmp_path / "classifier", task="classification", num_labels=3)
+    assert "encoder.norm.weight" in report["dropped_keys"]
+    config = json.loads((tmp_path / "classifier" / "config.json").read_text())
+    assert config["add_final_norm"] is None and config["use_mean_pooling"] is True
 
 
 def test_missing_q_bias_is_an_error_not_a_zero(tmp_path):

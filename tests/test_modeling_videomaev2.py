@@ -337,6 +337,26 @@ def test_classification_from_a_pretraining_folder_keeps_the_encoder(tmp_path):
             assert torch.equal(classifier.encoder.state_dict()[name], value), name
 
 
+def test_the_bare_encoder_keeps_the_final_norm_its_config_records(tmp_path):
+    """A pre-trained export's config says ``add_final_norm``: the bare encoder is then the pre-training encoder,
+    while a classifier made from it pools as official fine-tuning and saves a config without the field (AutoModel
+    on the classifier's folder gives the classifier's own encoder, no norm it lacks)."""
+    torch.manual_seed(0)
+    pretrained = VideoMAEv2ForPreTraining(tiny(add_final_norm=True)).eval()
+    pretrained.save_pretrained(tmp_path / "pretrained")
+    encoder = VideoMAEv2Model.from_pretrained(tmp_path / "pretrained").eval()
+    x = clip(pretrained.config)
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(x).last_hidden_state, pretrained.encoder(x).last_hidden_state)
+
+    classifier = VideoMAEv2ForVideoClassification.from_pretrained(tmp_path / "pretrained", num_labels=3)
+    assert classifier.encoder.norm is None and classifier.fc_norm is not None
+    assert classifier.config.add_final_norm is None
+    classifier.save_pretrained(tmp_path / "classifier")
+    assert VideoMAEv2Model.from_pretrained(tmp_path / "classifier").norm is None
+    assert VideoMAEv2Model(tiny()).norm is None and VideoMAEv2Model(tiny(use_mean_pooling=False)).norm is not None
+
+
 def _uniform_std(bound: float) -> float:
     return bound / 3**0.5
 

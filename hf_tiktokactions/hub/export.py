@@ -14,9 +14,10 @@
 
 A user then loads it with ``AutoModelForVideoClassification.from_pretrained(path_or_repo,
 trust_remote_code=True)``. A pre-training folder (``final/`` of ``training/pretrain.py``, architecture
-``VideoMAEv2ForPreTraining``) exports the same way with ``AutoModel`` (the encoder) and
-``AutoModelForPreTraining`` (the masked autoencoder) in its ``auto_map``; its card is built from the run
-folder around it (``pretraining_run.py``) and the folder adds ``loss_curve.png`` and ``reconstructions.png``.
+``VideoMAEv2ForPreTraining``) exports the same way with ``AutoModel`` (the encoder, with its final norm: the
+pre-training encoder's output) and ``AutoModelForPreTraining`` (the masked autoencoder) in its ``auto_map``; its
+card is built from the run folder around it (``pretraining_run.py``) and the folder adds ``loss_curve.png`` and
+``reconstructions.png``.
 ``push`` uploads exactly this folder. Weights holding NaN or inf are refused.
 """
 
@@ -355,6 +356,14 @@ def _tested_weights(result: RunResults) -> Path | None:
     return None
 
 
+def _describe_the_pretrained_encoder(config) -> None:
+    """The exported config of a pre-training model: ``AutoModel`` keeps the encoder's final norm, so its
+    ``last_hidden_state`` (B, N, D) is the pre-training encoder's output; a classifier made from the folder
+    pools the tokens' mean through a new ``fc_norm``, without that norm, as official fine-tuning does."""
+    config.add_final_norm = True
+    config.use_mean_pooling = True
+
+
 def _export_pretraining(
     model_dir, output: Path, results, preprocessing: dict[str, Any], overwrite: bool, run_dir, card_options: dict
 ) -> Path:
@@ -369,6 +378,7 @@ def _export_pretraining(
     run = read_pretraining_run(run_dir if run_dir is not None else Path(model_dir).parent, required=run_dir is not None)
     model = load_pretraining_model(model_dir)
     check_finite_weights(model, model_dir)
+    _describe_the_pretrained_encoder(model.config)
     recorded = {"sampling_rate": run.args.get("sampling_rate")} if run.args else {}
     spec = _preprocessing_spec(model_dir, model.config, [], {**recorded, **preprocessing})
     _prepare_output(output, overwrite, model_dir)

@@ -109,6 +109,10 @@ class VideoMAEv2Config(PretrainedConfig):
             encoder keeps its final ``norm`` and classifies from token 0 (official ``--use_cls``).
         add_pooling_layer: the bare encoder (``VideoMAEv2Model``, ``AutoModel``) ends with mean pooling +
             ``fc_norm`` and returns ``pooler_output`` (OpenGVLab's Hub encoders and their ``extract_features``).
+        add_final_norm: the bare encoder applies the final ``norm``; None (default): when ``use_mean_pooling``
+            is False. The export of a pre-trained model sets it, so that ``AutoModel`` returns the pre-training
+            encoder's output. The other models ignore it: pre-training always applies the norm, a classifier
+            follows ``use_mean_pooling`` (and clears this field, its encoder being its own).
         head_dropout: dropout before the classification head (official ``fc_drop_rate``).
         head_init_scale: the classification head is initialised with std 0.02 times this (official
             ``init_scale``).
@@ -142,6 +146,7 @@ class VideoMAEv2Config(PretrainedConfig):
         layer_scale_init_value: float = 0.0,
         use_mean_pooling: bool = True,
         add_pooling_layer: bool = False,
+        add_final_norm: bool | None = None,
         head_dropout: float = 0.0,
         head_init_scale: float = 0.001,
         initializer_range: float = 0.02,
@@ -173,6 +178,7 @@ class VideoMAEv2Config(PretrainedConfig):
         self.layer_scale_init_value = layer_scale_init_value
         self.use_mean_pooling = use_mean_pooling
         self.add_pooling_layer = add_pooling_layer
+        self.add_final_norm = add_final_norm
         self.head_dropout = head_dropout
         self.head_init_scale = head_init_scale
         self.initializer_range = initializer_range
@@ -206,6 +212,11 @@ class VideoMAEv2Config(PretrainedConfig):
             problems.append(f"decoder_mask_ratio must be 0 or one of 0.25, 0.5, 0.75, got {self.decoder_mask_ratio}")
         if problems:
             raise ValueError("invalid VideoMAEv2Config: " + "; ".join(problems))
+
+    @property
+    def encoder_final_norm(self) -> bool:
+        """Whether the bare encoder (``VideoMAEv2Model``, ``AutoModel``) applies the final ``norm``."""
+        return self.add_final_norm if self.add_final_norm is not None else not self.use_mean_pooling
 
     @property
     def grid_size(self) -> tuple[int, int, int]:

@@ -443,7 +443,8 @@ def build_model(
         unused = [k for k in state if _HEAD_KEYS.match(k)] if new_decoder else []
     else:
         unused = [k for k in state if _DECODER_KEYS.match(k)]
-        if config.use_mean_pooling:
+        final_norm = config.encoder_final_norm if task == "encoder" else not config.use_mean_pooling
+        if not final_norm:
             unused += [k for k in ("encoder.norm.weight", "encoder.norm.bias") if k in state]
         if task == "encoder":
             unused += [k for k in state if k.startswith("head.")]

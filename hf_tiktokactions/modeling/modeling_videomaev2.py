@@ -350,11 +350,16 @@ class VideoMAEv2PreTrainedModel(PreTrainedModel):
 class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
     """The VideoMAE V2 encoder.
 
-    ``add_final_norm`` decides whether the last LayerNorm (``norm``) is applied; by default it is when
-    ``config.use_mean_pooling`` is False. Pre-training always uses it; official fine-tuning does not.
-    ``add_pooling_layer`` (default ``config.add_pooling_layer``) adds ``fc_norm``: ``pooler_output`` is then
-    ``fc_norm(mean over tokens)``, OpenGVLab's ``extract_features``.
+    ``add_final_norm`` decides whether the last LayerNorm (``norm``) is applied; by default as the config says
+    (``config.encoder_final_norm``: ``add_final_norm``, else when ``use_mean_pooling`` is False). Pre-training
+    always uses it; official fine-tuning does not. A pre-trained model's export sets ``add_final_norm``, so this
+    encoder loaded from it returns the pre-training encoder's output. ``add_pooling_layer`` (default
+    ``config.add_pooling_layer``) adds ``fc_norm``: ``pooler_output`` is then ``fc_norm(mean over tokens)``,
+    OpenGVLab's ``extract_features``.
     """
+
+    # Loading a pre-training folder: the encoder is all of it that is used here.
+    _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^encoder_to_decoder\.", r"^mask_token$"]
 
     def __init__(
         self,
@@ -376,7 +381,7 @@ class VideoMAEv2Model(VideoMAEv2PreTrainedModel):
             for rate in drop_path_rates(config.drop_path_rate, config.num_hidden_layers)
         )
         if add_final_norm is None:
-            add_final_norm = not config.use_mean_pooling
+            add_final_norm = config.encoder_final_norm
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if add_final_norm else None
         if add_pooling_layer is None:
             add_pooling_layer = getattr(config, "add_pooling_layer", False)
@@ -614,7 +619,12 @@ class VideoMAEv2ForVideoClassification(VideoMAEv2PreTrainedModel):
     def __init__(self, config: VideoMAEv2Config) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.encoder = VideoMAEv2Model(config, add_pooling_layer=False, linear_init=self.linear_init)
+        # The pre-training encoder's final norm is not used (official fine-tuning); the field is cleared so that the
+        # saved config describes this classifier's encoder, what AutoModel then loads from its folder.
+        config.add_final_norm = None
+        self.encoder = VideoMAEv2Model(
+            config, add_final_norm=not config.use_mean_pooling, add_pooling_layer=False, linear_init=self.linear_init
+        )
         self.fc_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.use_mean_pooling else None
         self.head_dropout = nn.Dropout(config.head_dropout)
         self.head = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
