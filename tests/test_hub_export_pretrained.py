@@ -25,10 +25,12 @@ from without_our_package import BLOCK_OUR_PACKAGE
 
 from hf_tiktokactions.cli_errors import run_cli
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
-from hf_tiktokactions.errors import CheckpointError
+from hf_tiktokactions.errors import CheckpointError, ConfigError
 from hf_tiktokactions.hub.__main__ import main as hub_main
 from hf_tiktokactions.hub.export import export_model
 from hf_tiktokactions.modeling import VideoMAEv2ForPreTraining
+from hf_tiktokactions.training.arguments import FinetuneArguments
+from hf_tiktokactions.training.model_init import build_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
@@ -58,7 +60,7 @@ def exported(run: Path, tmp_path_factory) -> Path:
     return out
 
 
-def test_export_writes_both_auto_classes_the_figures_and_a_pretraining_card(run: Path, exported: Path) -> None:
+def test_export_writes_the_auto_classes_the_figures_and_a_pretraining_card(run: Path, exported: Path) -> None:
     assert {p.name for p in exported.iterdir()} == {
         "config.json",
         "model.safetensors",
@@ -77,6 +79,7 @@ def test_export_writes_both_auto_classes_the_figures_and_a_pretraining_card(run:
         "AutoConfig": "configuration_videomaev2.VideoMAEv2Config",
         "AutoModel": "modeling_videomaev2.VideoMAEv2Model",
         "AutoModelForPreTraining": "modeling_videomaev2.VideoMAEv2ForPreTraining",
+        "AutoModelForVideoClassification": "modeling_videomaev2.VideoMAEv2ForVideoClassification",
     }
     # AutoModel is the pre-training encoder (final norm kept); a classifier made from it pools as upstream's fine-tuning
     assert config["add_final_norm"] is True and config["use_mean_pooling"] is True
@@ -90,6 +93,8 @@ def test_export_writes_both_auto_classes_the_figures_and_a_pretraining_card(run:
     assert f"Trained for {STEPS} optimiser steps" in text
     assert "14 videos from `videos`" in text  # the data, by folder name only
     assert "given a video file, the shipped processor takes 4 frames" in text and "does not apply" not in text
+    assert "clip_embedding = tokens.mean(dim=1)" in text  # token features and a clip embedding
+    assert 'AutoModelForVideoClassification.from_pretrained(\n    "me/tiny-pre",\n    trust_remote_code=True,' in text
     assert "| `mask_ratio` | 0.9 |" in text and "| `base_learning_rate` | 0.1 |" in text  # the recipe
     losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == STEPS and f"{losses[0]:.4f} (step 1) to {losses[-1]:.4f} (step {STEPS})" in text
@@ -102,6 +107,19 @@ def test_export_writes_both_auto_classes_the_figures_and_a_pretraining_card(run:
     assert (exported / "reconstructions.png").read_bytes() == (
         run / "reconstructions" / f"step-{STEPS}.png"
     ).read_bytes()
+
+
+def _without_package_env(home: Path) -> dict[str, str]:
+    """The environment of a user's fresh interpreter: offline, with a new modules cache (the code must come from the
+    exported folder)."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "HF_HOME": str(home / "hf_home"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
 
 
 # A fresh interpreter in which `import hf_tiktokactions` fails, like a user who only has torch + transformers.
@@ -149,17 +167,9 @@ def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path,
     torch.save(inputs, tmp_path / "inputs.pt")
     write_test_video(tmp_path / "video.mp4", 40, 48, 64)
 
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "HF_HOME": str(tmp_path / "hf_home"),  # a fresh modules cache: the code must come from the folder
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "OMP_NUM_THREADS": "1",
-    }
     result = subprocess.run(
         [sys.executable, "-I", "-c", REMOTE_LOAD, str(exported), str(tmp_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env=_without_package_env(tmp_path), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     outputs = torch.load(tmp_path / "outputs.pt")
@@ -175,6 +185,75 @@ def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path,
     assert outputs["pooled"] is None  # no trained pooling layer: the card averages the tokens
     torch.testing.assert_close(outputs["logits"], expected.logits, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(outputs["loss"], expected.loss, rtol=1e-5, atol=1e-6)
+
+
+# The card's fine-tuning path: a classifier on the pre-trained encoder, with transformers alone.
+REMOTE_FINETUNE = BLOCK_OUR_PACKAGE + textwrap.dedent(
+    """
+
+    import torch
+    from transformers import AutoModelForVideoClassification
+
+    folder, work = sys.argv[1], sys.argv[2]
+    model, loading = AutoModelForVideoClassification.from_pretrained(
+        folder, trust_remote_code=True, num_labels=4, output_loading_info=True
+    )
+    model.eval()
+    with torch.inference_mode():
+        logits = model(torch.load(f"{work}/pixel_values.pt")).logits
+    model.save_pretrained(f"{work}/classifier")
+    torch.save(
+        {
+            "class": type(model).__name__,
+            "state": model.state_dict(),
+            "logits": logits,
+            "loading": {name: sorted(keys) for name, keys in loading.items() if name != "error_msgs"},
+        },
+        f"{work}/outputs.pt",
+    )
+    assert not any(m == "hf_tiktokactions" or m.startswith("hf_tiktokactions.") for m in sys.modules)
+    """
+)
+
+
+def test_a_user_without_our_package_fine_tunes_from_the_pretrained_export(run: Path, exported: Path, tmp_path) -> None:
+    """The classifier transformers builds from the export starts as ours from the pre-training folder: the encoder
+    loaded without its final norm, mean pooling through a new fc_norm, a new head (official fine-tuning)."""
+    args = FinetuneArguments(init_from=str(run / "final"), num_frames=4, input_size=32)
+    ours = build_classifier(args, ["a", "b", "c", "d"], tmp_path)[0].eval()
+    pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    torch.save(pixel_values, tmp_path / "pixel_values.pt")
+
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", REMOTE_FINETUNE, str(exported), str(tmp_path)],
+        cwd=tmp_path, env=_without_package_env(tmp_path), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs = torch.load(tmp_path / "outputs.pt")
+    theirs, expected = outputs["state"], ours.state_dict()
+    assert outputs["class"] == "VideoMAEv2ForVideoClassification"
+    assert outputs["loading"]["missing_keys"] == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]
+    assert outputs["loading"]["unexpected_keys"] == [] and not outputs["loading"].get("mismatched_keys")
+    assert theirs.keys() == expected.keys() and "encoder.norm.weight" not in theirs
+    for name in expected:
+        if not name.startswith("head."):  # the encoder's pre-trained weights, fc_norm's ones and zeros
+            assert torch.equal(theirs[name], expected[name]), name
+    assert not theirs["head.bias"].any()
+    head_std = float(theirs["head.weight"].std())  # truncated normal, std 0.02 x head_init_scale, as ours
+    assert head_std == pytest.approx(float(expected["head.weight"].std()), rel=0.3)
+    with torch.inference_mode():
+        ours.head.weight.copy_(theirs["head.weight"])
+        torch.testing.assert_close(ours(pixel_values).logits, outputs["logits"], rtol=1e-5, atol=1e-5)
+    saved = json.loads((tmp_path / "classifier" / "config.json").read_text())
+    assert saved["use_mean_pooling"] is True and saved["add_final_norm"] is None  # AutoModel on it: no norm it lacks
+
+
+def test_the_space_refuses_the_pretrained_export(exported: Path, tmp_path: Path) -> None:
+    from hf_tiktokactions.hub.space import write_space
+
+    with pytest.raises(ConfigError, match="needs a fine-tuned classifier"):
+        write_space(exported, tmp_path / "space")  # it maps AutoModelForVideoClassification, but has no trained head
+    assert not (tmp_path / "space").exists()
 
 
 def test_push_uploads_the_pretrained_export(run: Path, exported: Path, hub_calls, monkeypatch) -> None:

@@ -15,10 +15,10 @@
 A user then loads it with ``AutoModelForVideoClassification.from_pretrained(path_or_repo,
 trust_remote_code=True)``. A pre-training folder (``final/`` of ``training/pretrain.py``, architecture
 ``VideoMAEv2ForPreTraining``) exports the same way with ``AutoModel`` (the encoder, with its final norm: the
-pre-training encoder's output) and ``AutoModelForPreTraining`` (the masked autoencoder) in its ``auto_map``; its
-card is built from the run folder around it (``pretraining_run.py``) and the folder adds ``loss_curve.png`` and
-``reconstructions.png``.
-``push`` uploads exactly this folder. Weights holding NaN or inf are refused.
+pre-training encoder's output), ``AutoModelForPreTraining`` (the masked autoencoder) and
+``AutoModelForVideoClassification`` (to fine-tune: a new head on the encoder) in its ``auto_map``; its card is
+built from the run folder around it (``pretraining_run.py``) and the folder adds ``loss_curve.png`` and
+``reconstructions.png``. ``push`` uploads exactly this folder. Weights holding NaN or inf are refused.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ PRETRAINING_AUTO_CLASSES = {
     "AutoConfig": "configuration_videomaev2.VideoMAEv2Config",
     "AutoModel": "modeling_videomaev2.VideoMAEv2Model",
     "AutoModelForPreTraining": "modeling_videomaev2.VideoMAEv2ForPreTraining",
+    # fine-tuning with transformers alone: the encoder is loaded, fc_norm and the head start new
+    "AutoModelForVideoClassification": "modeling_videomaev2.VideoMAEv2ForVideoClassification",
 }
 PRETRAINING_ARCHITECTURE = "VideoMAEv2ForPreTraining"
 FORBIDDEN_PACKAGE = "hf_tiktokactions"
@@ -257,7 +259,7 @@ def _preprocessing_spec(
 
 def _save_with_code(model, output: Path, auto_map: dict[str, str], auto_class: str) -> None:
     """``save_pretrained`` with the shipped code and ``auto_map``; refuses an incomplete result."""
-    model.config.auto_map = {"AutoModel": auto_map["AutoModel"]}  # save_pretrained adds the other two
+    model.config.auto_map = dict(auto_map)  # save_pretrained writes its model and config classes' entries again
     with registered_for_auto_classes(model, auto_class):
         model.save_pretrained(output)
     missing = [

@@ -30,6 +30,7 @@ __all__ = ["write_space", "space_requirements", "SPACE_FILES"]
 PACKAGE_NAME = "hf-tiktokactions"
 SPACE_FILES = ("app.py", "README.md", "requirements.txt")
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
+CLASSIFIER_ARCHITECTURE = "VideoMAEv2ForVideoClassification"
 
 
 def space_requirements(path: str | os.PathLike) -> list[Requirement]:
@@ -101,7 +102,8 @@ def write_space(
         raise ConfigError(f"{sources}: the Space sources {missing} are missing; run from a checkout of the repository")
     space_requirements(sources / "requirements.txt")
     config = json.loads((model_folder / "config.json").read_text(encoding="utf-8"))
-    if "AutoModelForVideoClassification" not in config.get("auto_map", {}):
+    # not the auto_map: a pre-trained export maps AutoModelForVideoClassification too (to fine-tune from it)
+    if CLASSIFIER_ARCHITECTURE not in (config.get("architectures") or []):
         raise ConfigError(
             f"{model_folder}: the Space classifies videos, so --space needs a fine-tuned classifier "
             "(this export is a pre-trained model)"
