@@ -256,6 +256,20 @@ def test_the_space_refuses_the_pretrained_export(exported: Path, tmp_path: Path)
     assert not (tmp_path / "space").exists()
 
 
+def test_export_space_refuses_a_pretrained_model_before_writing_anything(run: Path, tmp_path: Path, capsys) -> None:
+    """Both command lines: no export folder is left behind, so the corrected command needs no --overwrite."""
+    from hf_tiktokactions.cli import main as cli_main
+
+    for number, command in enumerate([lambda argv: run_cli(hub_main, argv), cli_main]):
+        output, space = tmp_path / f"out{number}", tmp_path / f"space{number}"
+        argv = ["export", "--model", str(run / "final"), "--output", str(output), "--space", str(space)]
+        capsys.readouterr()
+        assert command(argv) == 2
+        error = capsys.readouterr().err
+        assert "--space needs a fine-tuned classifier" in error and "Traceback" not in error
+        assert not output.exists() and not space.exists()
+
+
 def test_push_uploads_the_pretrained_export(run: Path, exported: Path, hub_calls, monkeypatch) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_fake_token_for_tests_0123456789")
     assert hub_main(["push", "--model", str(run / "final"), "--repo-id", "me/tiny-pre"]) == 0

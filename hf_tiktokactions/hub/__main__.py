@@ -159,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dataset card: {path}")
     elif args.command == "export":
         from hf_tiktokactions.hub.export import export_model
+        from hf_tiktokactions.hub.space import refuse_a_pretrained_model
 
+        if args.space:
+            refuse_a_pretrained_model(args.model)
         out = export_model(
             args.model,
             args.output,

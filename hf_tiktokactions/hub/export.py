@@ -49,6 +49,7 @@ __all__ = [
     "export_model",
     "load_classifier",
     "load_pretraining_model",
+    "is_pretraining_model",
     "check_finite_weights",
     "shipped_code_problems",
     "AUTO_CLASSES",
@@ -89,6 +90,11 @@ def _architectures(model_dir: str | os.PathLike) -> list[str]:
         return list(VideoMAEv2Config.from_pretrained(model_dir).architectures or [])
     except (OSError, ValueError, KeyError):
         return []
+
+
+def is_pretraining_model(model_dir: str | os.PathLike) -> bool:
+    """Whether ``model_dir`` (a folder or Hub id) holds a ``VideoMAEv2ForPreTraining`` (no classification head)."""
+    return PRETRAINING_ARCHITECTURE in _architectures(model_dir)
 
 
 def load_pretraining_model(model_dir: str | os.PathLike):
@@ -302,7 +308,7 @@ def export_model(
     ``results``; its card reads the run folder ``run_dir`` (default: the folder around ``model_dir``).
     """
     output = Path(output)
-    if PRETRAINING_ARCHITECTURE in _architectures(model_dir):
+    if is_pretraining_model(model_dir):
         return _export_pretraining(model_dir, output, results, preprocessing or {}, overwrite, run_dir, card_options)
     results = as_results(results)  # read (and check) results files before anything is written
     _check_results_are_of(model_dir, results)

@@ -25,7 +25,7 @@ from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.output_guard import refuse_a_folder_holding
 from hf_tiktokactions.resources import shipped_dir
 
-__all__ = ["write_space", "space_requirements", "SPACE_FILES"]
+__all__ = ["write_space", "refuse_a_pretrained_model", "space_requirements", "SPACE_FILES"]
 
 PACKAGE_NAME = "hf-tiktokactions"
 SPACE_FILES = ("app.py", "README.md", "requirements.txt")
@@ -77,6 +77,18 @@ def _readme(source: Path, repo_id: str | None) -> str:
     else:
         card.data.pop("models", None)  # the placeholder would link an unrelated repository
     return str(card)
+
+
+def refuse_a_pretrained_model(model_dir: str | os.PathLike) -> None:
+    """Raise ``ConfigError`` when the model ``export --space`` was given is a pre-trained one: checked before the
+    export writes anything, so that nothing is left behind to ``--overwrite``."""
+    from hf_tiktokactions.hub.export import is_pretraining_model
+
+    if is_pretraining_model(model_dir):
+        raise ConfigError(
+            f"--model {model_dir}: the Space classifies videos, so --space needs a fine-tuned classifier (this is a "
+            "pre-trained model); export it without --space"
+        )
 
 
 def write_space(

@@ -128,7 +128,10 @@ class ExportOptions(CardOptions):
 def export(options: ExportOptions) -> Path:
     """Export and print what was written; returns the folder."""
     from ..hub.export import export_model
+    from ..hub.space import refuse_a_pretrained_model
 
+    if options.space:
+        refuse_a_pretrained_model(options.model)
     out = export_model(
         options.model,
         options.output_dir,
