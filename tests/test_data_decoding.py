@@ -102,6 +102,17 @@ def test_each_frame_of_an_xvid_avi_or_a_transport_stream_reads_as_a_player_shows
 
 
 @backends
+@pytest.mark.parametrize("codec, b_frames", [("mpeg1video", 0), ("mpeg2video", 2)])
+def test_each_frame_of_an_mpeg_ps_file_reads_as_a_player_shows_it(tmp_path, backend, codec, b_frames):
+    # an MPEG-PS packet holds several of these small frames: after a seek FFmpeg shifts their timestamps by one
+    path = write_test_video(tmp_path / "clip.mpg", 60, 96, 128, fps=25, codec=codec, b_frames=b_frames)
+    shown = frames_as_a_player_shows(path)
+    with open_video(path, backend) as reader:
+        assert reader.info.num_frames == len(shown) == 60
+        assert [frame_index_of(reader.read([index])[0]) for index in range(60)] == shown
+
+
+@backends
 def test_a_video_trimmed_by_stream_copy_reads_the_frames_a_player_shows(tmp_path, backend):
     # its edit list hides the 33 frames before the cut that the file keeps for decoding; decord counted them and
     # returned frames from before the cut (it goes to PyAV now), probe_video counted them too

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from curation_files import corrupt_copy
 from video_files import (
     frame_index_of,
     frames_as_a_player_shows,
     trim_by_stream_copy,
+    write_flat_h264,
     write_test_video,
     xvid_or_transport_stream,
 )
@@ -86,6 +88,56 @@ def test_each_frame_of_an_xvid_avi_or_a_transport_stream_decodes_as_a_player_sho
     assert probed.num_frames == len(shown) >= 36
     decoded = [frame_index_of(decode_within(probed, [index], VideoBudget())[0]) for index in range(len(shown))]
     assert decoded == shown
+
+
+@pytest.mark.parametrize(
+    "name, codec, b_frames",
+    [
+        ("sorenson.flv", "flv", None),
+        ("h264.flv", "libx264", 2),
+        ("mpeg1.mpg", "mpeg1video", 0),
+        ("mpeg2.mpg", "mpeg2video", 2),
+    ],
+)
+def test_each_frame_of_an_flv_or_mpeg_ps_file_decodes_as_a_player_shows_it(
+    tmp_path: Path, name, codec, b_frames
+) -> None:
+    # FFmpeg finds these formats' streams only while opening them (PyAV refuses stream options for them); an MPEG-PS
+    # packet holds several of these small frames, and a seek would shift the timestamps of the frames after it
+    path = write_test_video(tmp_path / name, 60, 96, 128, fps=25, codec=codec, b_frames=b_frames)
+    shown = frames_as_a_player_shows(path)
+    probed = probe_within(path, VideoBudget())
+    assert (probed.num_frames, probed.height, probed.width) == (60, 96, 128) and shown == list(range(60))
+    assert probed.fps == pytest.approx(25.0) and probed.duration == pytest.approx(2.4)
+    decoded = [frame_index_of(decode_within(probed, [index], VideoBudget())[0]) for index in range(60)]
+    assert decoded == shown
+    with pytest.raises(BudgetExceeded, match=r"more than the 10000 pixels a frame allowed \(MAX_VIDEO_PIXELS=10000\)"):
+        probe_within(path, VideoBudget(max_pixels=100 * 100))
+    corrupt = corrupt_copy(path, tmp_path / f"corrupt-{name}")  # its first 4 KB overwritten
+    with pytest.raises(VideoDecodeError, match="cannot decode this file: it is truncated, corrupt or not a video"):
+        decode_within(probe_within(corrupt, VideoBudget()), [0], VideoBudget())
+
+
+def _memory(field: str) -> int:
+    """Bytes of ``field`` in /proc/self/status (Linux): ``VmRSS``, resident memory, or ``VmHWM``, its high-water
+    mark since the last reset."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} in /proc/self/status")
+
+
+def test_an_flv_of_huge_frames_is_refused_before_ffmpeg_decodes_one(tmp_path: Path) -> None:
+    """FFmpeg decodes an FLV's first frames while opening it, without the decoder's pixel limit: opened as is, this
+    4096x4096 one took 77 MiB more memory than refusing it does."""
+    path = write_flat_h264(tmp_path / "huge.flv", 4096, 8, 25)
+    probe_within(write_test_video(tmp_path / "small.flv", 4, 48, 64), VideoBudget())  # PyAV's first open
+    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark to the current RSS
+    idle = _memory("VmRSS")
+    with pytest.raises(BudgetExceeded, match="The video is 4096x4096 pixels, more than the 8294400 pixels") as error:
+        probe_within(path, VideoBudget())
+    assert error.value.limit == "MAX_VIDEO_PIXELS"
+    assert _memory("VmHWM") - idle < 4096 * 4096 * 3 // 2  # less than one decoded frame
 
 
 def test_a_video_trimmed_by_stream_copy_decodes_the_frames_a_player_shows(tmp_path: Path) -> None:

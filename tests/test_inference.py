@@ -17,12 +17,14 @@ from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassi
 from hf_tiktokactions.training.evaluation import predict_multiview
 
 
+@pytest.mark.parametrize("name, codec", [("clip.mp4", "libx264"), ("clip.flv", "flv"), ("clip.mpg", "mpeg2video")])
 @pytest.mark.parametrize("views", [(2, 3), (1, 1)], ids=["2x3", "1x1"])
-def test_the_space_and_multiview_testing_average_the_same_views(tmp_path, views):
+def test_the_space_and_multiview_testing_average_the_same_views(tmp_path, views, name, codec):
+    # FFmpeg finds the streams of an FLV or MPEG-PS file only while opening it; the Space once refused both as corrupt
     tiny_classifier(tmp_path / "model", seed=5)
     export = export_model(tmp_path / "model", tmp_path / "export", preprocessing={"sampling_rate": 2})
     spec = read_preprocessing(export)
-    video = write_test_video(tmp_path / "clip.mp4", 60, 48, 80, pattern="motion")
+    video = write_test_video(tmp_path / name, 60, 48, 80, pattern="motion", codec=codec)
     space = VideoClassifier(load_classifier(export), spec).classify(str(video), views)
     dataset = MultiViewVideoDataset(
         [str(video)],

@@ -20,13 +20,11 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pytest
 from test_hub_export import ACTIONS, tiny_classifier
-from video_files import write_test_video
+from video_files import write_flat_h264, write_test_video
 
 from hf_tiktokactions.hub.export import export_model
 
@@ -216,23 +214,6 @@ def test_bad_uploads_get_a_clear_message(space, client, name: str | None, messag
     assert "Traceback" not in text and 'File "' not in text
     if name != "large.mp4":  # gradio refuses an oversized upload before our function runs
         assert isinstance(error.value, AppError)
-
-
-def write_flat_h264(path: Path, side: int, num_frames: int, fps: int) -> Path:
-    """A grey ``side`` x ``side`` H.264 MP4: flat frames cost x264 almost nothing, so a huge frame is a small file."""
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps))
-        stream.width = stream.height = side
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "30"}
-        frame = av.VideoFrame.from_ndarray(np.full((side * 3 // 2, side), 128, np.uint8), format="yuv420p")
-        for index in range(num_frames):
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ that honours the matrix sees the pattern upright (``height`` x ``width``, stripe
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -24,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "write_test_video",
+    "write_flat_h264",
     "write_xvid_avi",
     "trim_by_stream_copy",
     "xvid_or_transport_stream",
@@ -88,7 +90,9 @@ def write_test_video(
     ``codec="mpeg4"`` with an ``.avi`` path writes MPEG-4 Part 2 in AVI, as UCF101 and HMDB51 are released (H.264
     with B-frames in AVI has no frame timestamps: decoders return other frames than asked), with XviD's default of
     up to 2 B-frames in a row (``b_frames``: how many; ``None`` is the codec's usual setting, x264 uses up to 3);
-    ``codec="libvpx-vp9"`` with a ``.webm`` path writes VP9 WebM, as Something-Something V2 is released.
+    ``codec="libvpx-vp9"`` with a ``.webm`` path writes VP9 WebM, as Something-Something V2 is released;
+    ``codec="flv"`` (Sorenson H.263) or ``"libx264"`` with an ``.flv`` path writes FLV, and ``"mpeg1video"`` or
+    ``"mpeg2video"`` with an ``.mpg`` path writes an MPEG program stream (MPEG-PS).
 
     ``height`` and ``width`` must be even (yuv420p). ``crf`` is x264's constant rate factor (lower = more
     bits); ``noise`` is the standard deviation of the per-pixel noise of the ``"motion"`` pattern, which
@@ -129,6 +133,22 @@ def write_test_video(
         rotate_video(encoded, path, display_rotation)
         encoded.unlink()
     return path
+
+
+def write_flat_h264(path: str | Path, side: int, num_frames: int, fps: int) -> Path:
+    """A grey ``side`` x ``side`` H.264 file (MP4, or FLV, ... by the suffix of ``path``): flat frames cost x264
+    almost nothing, so a huge frame is a small file."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width = stream.height = side
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "30"}
+        frame = av.VideoFrame.from_ndarray(np.full((side * 3 // 2, side), 128, np.uint8), format="yuv420p")
+        for index in range(num_frames):
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return Path(path)
 
 
 def write_xvid_avi(path: str | Path, num_frames: int, height: int, width: int, fps: int = 25) -> Path | None:

@@ -57,6 +57,7 @@ from hf_tiktokactions.data.keyframe_seek import (
     demux_from_keyframe,
     frames_counted_in_display_order,
     keyframe_before,
+    timestamps_shift_after_a_seek,
 )
 from hf_tiktokactions.display_rotation import quarter_turns, upright_array
 from hf_tiktokactions.errors import VideoDecodeError
@@ -243,7 +244,8 @@ class _TorchCodecReader(VideoReader):
 class _PyAVReader(VideoReader):
     """Decodes from the keyframe shown before the first wanted frame; skips unwanted non-reference frames.
 
-    An AVI is read by counting frames from its start instead (``keyframe_seek.frames_counted_in_display_order``).
+    An AVI is read by counting frames from its start instead (``keyframe_seek.frames_counted_in_display_order``),
+    an MPEG-PS file from its start, by timestamp (``keyframe_seek.timestamps_shift_after_a_seek``).
     """
 
     backend = "pyav"
@@ -267,6 +269,7 @@ class _PyAVReader(VideoReader):
         self._pts = np.sort(np.asarray(timeline.shown_pts, dtype=np.int64))
         self._keyframes = timeline.sorted_keyframes()
         self._count_frames = frames_counted_in_display_order(self._container)
+        self._from_start = self._count_frames or timestamps_shift_after_a_seek(self._container)
         rate = self._stream.average_rate or self._stream.guessed_rate or 0
         # The upright size is known once a frame (and its display rotation) is decoded: `info` asks on demand.
         super().__init__(name, len(self._pts), float(rate))
@@ -279,7 +282,7 @@ class _PyAVReader(VideoReader):
         frames: torch.Tensor | None = None  # (U, H, W, 3), allocated at the first frame's upright size
         done = np.zeros(len(wanted), dtype=bool)
         found, counted = 0, 0
-        start = self._keyframes[0] if self._count_frames else keyframe_before(self._keyframes, int(keys[0]))
+        start = self._keyframes[0] if self._from_start else keyframe_before(self._keyframes, int(keys[0]))
         packets = demux_from_keyframe(self._container, self._stream, start, int(self._pts[indices[0]]))
         if packets is None:
             raise _broken(self.name, "the container cannot seek to a keyframe before the frames asked for")

@@ -5,7 +5,9 @@ keyframe shown 13th is decoded 10th, so a backward seek to the wanted frame's ow
 lands on that keyframe, after frame 10 went by, and frame 10 never comes out. So a read seeks to the last keyframe
 *shown* at or before the wanted frame (:func:`keyframe_before`) and :func:`demux_from_keyframe` checks where the
 seek landed: AVI's idx1, MP4's sample table and Matroska's cues put a seek to a keyframe's pts on that keyframe;
-MPEG-TS, which has no index, bisects the file by decode time and needs the keyframe's dts.
+MPEG-TS, which has no index, bisects the file by decode time and needs the keyframe's dts. MPEG-PS (``.mpg``) has
+no index either, and where one of its packets holds several frames a seek shifts the timestamps FFmpeg gives the
+frames after it by one: :func:`timestamps_shift_after_a_seek` says when a reader must decode from the start.
 
 AVI files written by Video for Windows tools (DivX, XviD: how UCF101 and HMDB51 are stored) may pack a B-frame
 into the packet of the P-frame after it; their packets carry no usable timestamps and the decoder's frames come
@@ -27,6 +29,7 @@ __all__ = [
     "frames_counted_in_display_order",
     "keyframe_before",
     "keyframe_of",
+    "timestamps_shift_after_a_seek",
 ]
 
 Keyframe = tuple[int, int]  # (pts, dts) of a keyframe packet
@@ -96,3 +99,9 @@ def demux_from_keyframe(container, stream, keyframe: Keyframe | None, target_pts
 def frames_counted_in_display_order(container) -> bool:
     """True for AVI: frame ``i`` is the ``i``-th frame the decoder returns from the start, whatever its timestamp."""
     return container.format.name == "avi"
+
+
+def timestamps_shift_after_a_seek(container) -> bool:
+    """True for MPEG-PS: a reader decodes from the first keyframe, matching frames by the timestamps a read from the
+    start gives (after a seek FFmpeg may give a frame its neighbour's timestamp, and the keyframe flag with it)."""
+    return container.format.name == "mpeg"

@@ -3,9 +3,10 @@
 A served model (the Space, an inference endpoint) reads files it does not control. A 300 KB H.264 file can
 hold 10000x10000 frames (300 MB each once decoded) or 20,000 frames at 600 fps. So:
 
-* :func:`probe_within` reads the container with PyAV and decodes nothing: the frame size (the decoder is
-  opened with FFmpeg's ``max_pixels``, so even the probe FFmpeg runs while opening the file refuses a frame
-  above the budget), the aspect ratio, the claimed fps, frame count and duration, then the packets
+* :func:`probe_within` reads the container with PyAV and decodes nothing (but, in an FLV or MPEG-PS file, the
+  frames FFmpeg's own probe decodes: see :func:`_open_within`): the frame size (the decoder is opened with
+  FFmpeg's ``max_pixels``, so even the probe FFmpeg runs while opening the file refuses a frame above the
+  budget), the aspect ratio, the claimed fps, frame count and duration, then the packets
   themselves (counted up to the frame budget, never further), whose timestamps give the real frame count,
   fps and duration. Anything beyond a limit raises :class:`~hf_tiktokactions.errors.BudgetExceeded`
   naming the limit.
@@ -37,6 +38,7 @@ from hf_tiktokactions.data.keyframe_seek import (
     demux_from_keyframe,
     frames_counted_in_display_order,
     keyframe_before,
+    timestamps_shift_after_a_seek,
 )
 from hf_tiktokactions.data.transforms import short_side_resize
 from hf_tiktokactions.display_rotation import upright_array
@@ -95,7 +97,8 @@ class ProbedVideo:
 
     ``pts`` are the presentation timestamps of all frames in display order (frame ``i`` has ``pts[i]``);
     ``keyframes`` the (pts, dts) of the keyframes, by pts; ``counted``: frame ``i`` is the ``i``-th frame the
-    decoder returns from the start (AVI, see ``keyframe_seek.py``), not the one with timestamp ``pts[i]``.
+    decoder returns from the start (AVI, see ``keyframe_seek.py``), not the one with timestamp ``pts[i]``;
+    ``from_start``: frames are decoded from the first keyframe, never from a seek (MPEG-PS, same file).
     """
 
     path: str
@@ -107,6 +110,7 @@ class ProbedVideo:
     pts: np.ndarray  # int64 (num_frames,)
     keyframes: tuple[Keyframe, ...]
     counted: bool = False
+    from_start: bool = False
 
     @property
     def keyframe_pts(self) -> np.ndarray:
@@ -118,16 +122,82 @@ def _refuse(field: str, message: str) -> BudgetExceeded:
     return BudgetExceeded(message, ENV_NAMES[field])
 
 
-def _open(path: str, budget: VideoBudget):
-    """PyAV container whose (probe and real) decoder refuses frames of more than ``budget.max_pixels`` pixels."""
+# FFmpeg's probe (avformat_find_stream_info, run by av.open) decodes a stream's packets until 20 frames came out
+# (its guess of H.264's decode delay takes up to that many) or it read its probesize, 5,000,000 bytes by default.
+_PROBE_DECODED_FRAMES = 20
+_PROBE_BYTES = 5_000_000
+# As the container's codec_whitelist, a name no decoder has: FFmpeg's probe then opens no decoder, decodes nothing.
+_NO_PROBE_DECODER = {"codec_whitelist": "none"}
+
+
+def _refuse_pixels(budget: VideoBudget, width: int | None = None, height: int | None = None) -> BudgetExceeded:
+    """The refusal of a frame above ``budget.max_pixels``; the size is unknown where FFmpeg's decoder refused it."""
+    what = f"The video is {width}x{height} pixels," if width else "The video's frames are"
+    return _refuse(
+        "max_pixels",
+        f"{what} more than the {budget.max_pixels} pixels a frame allowed "
+        f"({ENV_NAMES['max_pixels']}={budget.max_pixels}). Downscale it and try again.",
+    )
+
+
+def _decode_what_the_probe_would(path: str, limit: dict[str, str], budget: VideoBudget) -> None:
+    """Decode, one thread and ``limit`` in place, what FFmpeg's probe would decode of each video stream of
+    ``path``: up to ``_PROBE_DECODED_FRAMES`` frames within the first ``_PROBE_BYTES`` bytes. Raises
+    ``BudgetExceeded`` for a frame beyond the budget; nothing else (the real open reports broken files)."""
     import av
 
+    with av.open(path, container_options=_NO_PROBE_DECODER, metadata_errors="ignore") as container:
+        streams = list(container.streams.video)
+        for stream in streams:
+            width, height = stream.codec_context.width, stream.codec_context.height  # the codec parser's, or 0
+            if width * height > budget.max_pixels:
+                raise _refuse_pixels(budget, width, height)
+            stream.codec_context.options = limit
+            stream.codec_context.thread_count = 1
+        decoded, read = {stream.index: 0 for stream in streams}, 0
+        for packet in container.demux(streams) if streams else ():
+            read += packet.size
+            if decoded[packet.stream.index] < _PROBE_DECODED_FRAMES:
+                try:
+                    decoded[packet.stream.index] += len(packet.stream.codec_context.decode(packet))
+                except (av.error.ArgumentError, av.error.MemoryError) as error:  # how max_pixels refuses a frame
+                    raise _refuse_pixels(budget) from error
+                except av.error.FFmpegError:  # a damaged packet: the probe goes on too
+                    pass
+            if read >= _PROBE_BYTES or min(decoded.values()) >= _PROBE_DECODED_FRAMES:
+                return
+
+
+def _open_within(path: str, limit: dict[str, str], budget: VideoBudget):
+    """``av.open(path)`` whose probe (FFmpeg's ``avformat_find_stream_info``, which decodes the first frames)
+    decodes no frame above ``limit``.
+
+    Most formats (MP4, Matroska, AVI, MPEG-TS) list their streams in the header: the probe's decoders take the
+    limit as stream options. FLV and MPEG-PS (``.mpg``, ``.vob``) streams appear only while probing and PyAV
+    (18 and later) refuses stream options for them, so what the probe will decode is first decoded under the
+    limit (:func:`_decode_what_the_probe_would`), then the file is opened with no options. Opening it with a
+    probe that decodes nothing instead would leave FFmpeg without the decode delay it guesses from those frames,
+    and MPEG-PS packets without a timestamp of their own would get wrong ones.
+    """
+    import av
+
+    try:
+        return av.open(path, stream_options=[limit], metadata_errors="ignore")
+    except ValueError as error:
+        if "stream_options" not in str(error):
+            raise
+    _decode_what_the_probe_would(path, limit, budget)
+    return av.open(path, metadata_errors="ignore")
+
+
+def _open(path: str, budget: VideoBudget):
+    """PyAV container whose (probe and real) decoder refuses frames of more than ``budget.max_pixels`` pixels."""
     _quiet_ffmpeg_logs("pyav")
     # FFmpeg counts a frame's pixels with its width padded to the SIMD stride (up to 64), so a frame right at the
     # budget needs that much slack; our own check in _check_size keeps to width x height exactly.
     longest_side = math.isqrt(int(budget.max_pixels * budget.max_aspect_ratio)) + 1
     limit = {"max_pixels": str(budget.max_pixels + 64 * longest_side)}
-    container = av.open(path, stream_options=[limit], metadata_errors="ignore")
+    container = _open_within(path, limit, budget)
     stream = main_video_stream(container)
     if stream is None:
         container.close()
@@ -137,15 +207,10 @@ def _open(path: str, budget: VideoBudget):
 
 
 def _check_size(width: int, height: int, budget: VideoBudget) -> None:
-    limit = ENV_NAMES["max_pixels"]
     if width <= 0 or height <= 0:
         raise VideoDecodeError("the video stream has no frame size (corrupt header)")
     if width * height > budget.max_pixels:
-        raise _refuse(
-            "max_pixels",
-            f"The video is {width}x{height} pixels, more than the {budget.max_pixels} pixels a frame allowed "
-            f"({limit}={budget.max_pixels}). Downscale it and try again.",
-        )
+        raise _refuse_pixels(budget, width, height)
     if max(width, height) / min(width, height) > budget.max_aspect_ratio:
         raise _refuse(
             "max_aspect_ratio",
@@ -186,7 +251,7 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
     path = _load_source(os.fspath(source))  # checks that it exists and is not empty
     try:
         container, stream = _open(path, budget)
-    except VideoDecodeError:
+    except (BudgetExceeded, VideoDecodeError):
         raise
     except Exception as error:
         raise _broken(path, error) from error
@@ -197,10 +262,11 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         claimed_seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
         _check_counts(int(stream.frames or 0), claimed_fps, claimed_seconds, budget)
 
-        timeline, packets = PacketTimeline(), 0
+        timeline, packets, untimed = PacketTimeline(), 0, 0
         try:
             for packet in container.demux(stream):  # reads packets, decodes nothing
                 packets += packet.size > 0  # packets without a timestamp count too; the empty end marker not
+                untimed += packet.size > 0 and packet.pts is None
                 if packets > budget.max_frames:
                     _check_counts(packets, 0.0, 0.0, budget)
                 timeline.add(packet)
@@ -211,8 +277,11 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         time_base = float(stream.time_base or 0)
         height, width = context.height, context.width
         counted = frames_counted_in_display_order(container)
+        from_start = counted or timestamps_shift_after_a_seek(container)
     if not timeline.shown_pts:
         raise _broken(path, "no frames")
+    if untimed and from_start and not counted:  # H.264 in MPEG-PS, several frames a packet: a count would miss them
+        raise _broken(path, f"{untimed} of its {packets} frames carry no timestamp")
     pts_sorted = np.sort(np.asarray(timeline.shown_pts, dtype=np.int64))
     num_frames = len(pts_sorted)
     span = float(pts_sorted[-1] - pts_sorted[0]) * time_base
@@ -229,6 +298,7 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         pts_sorted,
         tuple(timeline.sorted_keyframes()) or ((int(pts_sorted[0]),) * 2,),
         counted,
+        from_start,
     )
 
 
@@ -244,8 +314,8 @@ def check_deadline(deadline: float | None, budget: VideoBudget) -> None:
 
 def _decode_groups(probed: ProbedVideo, targets: np.ndarray) -> list[list[int]]:
     """Wanted pts in runs that share a decode pass: a new run starts where seeking beats decoding through.
-    Counted frames (an AVI) are one run from the start."""
-    if probed.counted:
+    Counted frames (an AVI) and MPEG-PS are one run from the start."""
+    if probed.from_start:
         return [targets.tolist()]
     groups: list[list[int]] = []
     for target in targets.tolist():
@@ -275,7 +345,7 @@ def _decode_group(
     """
     context = stream.codec_context
     first = min(remaining)
-    start = probed.keyframes[0] if probed.counted else keyframe_before(probed.keyframes, first)
+    start = probed.keyframes[0] if probed.from_start else keyframe_before(probed.keyframes, first)
     packets = demux_from_keyframe(container, stream, start, first)
     if packets is None:
         raise _broken(probed.path, "the container cannot seek to a keyframe before the frames asked for")
@@ -351,7 +421,7 @@ def decode_within(
 
     try:
         container, stream = _open(probed.path, budget)
-    except VideoDecodeError:
+    except (BudgetExceeded, VideoDecodeError):
         raise
     except Exception as error:
         raise _broken(probed.path, error) from error
