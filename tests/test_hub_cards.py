@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
+import tomllib
 from huggingface_hub import ModelCard
+from packaging.requirements import Requirement
 from test_hub_export import tiny_classifier
 
 from hf_tiktokactions.cli_errors import run_cli
 from hf_tiktokactions.hub.__main__ import main as hub_main
+from hf_tiktokactions.hub.processor_config import MIN_AV_VERSION
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RUN = {  # the fields every results.json has (format: hf_tiktokactions/training/results_file.py)
     "task": "video-classification",
@@ -148,6 +155,29 @@ def test_card_and_export_take_results_file_paths(tmp_path: Path, model_and_resul
     assert ModelCard.load(tmp_path / "out" / "README.md").data.eval_results[0].dataset_type == "ucf101"
     processor = json.loads((tmp_path / "out" / "video_preprocessor_config.json").read_text())
     assert (processor["sampling_rate"], processor["num_views"], processor["num_crops"]) == (2, 2, 3)  # from the recipe
+
+
+def av_installs(card_text: str) -> list[Requirement]:
+    """The ``av`` requirements of the ``pip install`` commands in ``card_text``."""
+    commands = re.findall(r"pip install ([^`\n]+)", card_text)
+    return [Requirement(word) for command in commands for word in shlex.split(command) if re.match(r"av\b", word)]
+
+
+def pyproject_floor(name: str) -> str:
+    """The version pyproject.toml's dependency ``name`` needs at least (its ``>=``)."""
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    (requirement,) = [Requirement(line) for line in dependencies if Requirement(line).name == name]
+    (floor,) = [specifier.version for specifier in requirement.specifier if specifier.operator == ">="]
+    return floor
+
+
+def test_the_card_installs_the_pyav_that_turns_phone_videos_upright(tmp_path: Path, model_and_results) -> None:
+    # PyAV below 14 gives frames no display rotation: the shipped processor would read phone videos sideways
+    assert MIN_AV_VERSION == pyproject_floor("av")
+    model, _ = model_and_results
+    assert hub_main(["card", "--model", str(model), "--output", str(tmp_path / "card")]) == 0
+    installs = av_installs((tmp_path / "card" / "README.md").read_text())
+    assert [str(requirement) for requirement in installs] == [f"av>={MIN_AV_VERSION}"]
 
 
 def test_card_without_results_has_no_model_index(tmp_path: Path, model_and_results) -> None:

@@ -20,6 +20,7 @@ from hub_doubles import digests
 from huggingface_hub import ModelCard
 from PIL import Image
 from safetensors.torch import load_file, save_file
+from test_hub_cards import av_installs
 from video_files import write_test_video
 from without_our_package import BLOCK_OUR_PACKAGE
 
@@ -28,6 +29,7 @@ from hf_tiktokactions.data.synthetic import make_synthetic_actions
 from hf_tiktokactions.errors import CheckpointError, ConfigError
 from hf_tiktokactions.hub.__main__ import main as hub_main
 from hf_tiktokactions.hub.export import export_model
+from hf_tiktokactions.hub.processor_config import MIN_AV_VERSION
 from hf_tiktokactions.modeling import VideoMAEv2ForPreTraining
 from hf_tiktokactions.training.arguments import FinetuneArguments
 from hf_tiktokactions.training.model_init import build_classifier
@@ -96,6 +98,7 @@ def test_export_writes_the_auto_classes_the_figures_and_a_pretraining_card(run: 
     assert "clip_embedding = tokens.mean(dim=1)" in text  # token features and a clip embedding
     assert 'AutoModelForVideoClassification.from_pretrained(\n    "me/tiny-pre",\n    trust_remote_code=True,' in text
     assert "| `mask_ratio` | 0.9 |" in text and "| `base_learning_rate` | 0.1 |" in text  # the recipe
+    assert [str(requirement) for requirement in av_installs(text)] == [f"av>={MIN_AV_VERSION}"]  # phones upright
     losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == STEPS and f"{losses[0]:.4f} (step 1) to {losses[-1]:.4f} (step {STEPS})" in text
     assert "![Pre-training loss against the optimiser step](loss_curve.png)" in text

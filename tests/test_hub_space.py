@@ -18,6 +18,7 @@ import pytest
 import tomllib
 from huggingface_hub import SpaceCard
 from packaging.requirements import Requirement
+from packaging.version import Version
 from test_hub_export import tiny_classifier
 
 from hf_tiktokactions.errors import ConfigError
@@ -27,8 +28,20 @@ from hf_tiktokactions.hub.space import space_requirements
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _name(requirement: Requirement) -> str:
+    return requirement.name.lower().replace("_", "-")
+
+
 def _names(requirements) -> set[str]:
-    return {requirement.name.lower().replace("_", "-") for requirement in requirements}
+    return {_name(requirement) for requirement in requirements}
+
+
+def _bounds(requirement: Requirement) -> tuple[Version | None, Version | None]:
+    """(lowest, highest) version ``requirement``'s specifiers allow; None where they set no such bound."""
+    specifiers = list(requirement.specifier)
+    lowest = [Version(s.version) for s in specifiers if s.operator in (">=", ">", "==", "~=")]
+    highest = [Version(s.version) for s in specifiers if s.operator in ("<", "<=", "==")]
+    return max(lowest, default=None), min(highest, default=None)
 
 
 def test_space_requirements_are_public_names_that_cover_the_package() -> None:
@@ -41,6 +54,14 @@ def test_space_requirements_are_public_names_that_cover_the_package() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     needed = [Requirement(line) for line in project["dependencies"] + project["optional-dependencies"]["demo"]]
     assert _names(needed) <= _names(requirements), _names(needed) - _names(requirements)
+    # nor from their versions: the Space may pin higher (torch), never let in a release the package refuses
+    space = {_name(requirement): requirement for requirement in requirements}
+    for requirement in needed:
+        low, high = _bounds(requirement)
+        space_low, space_high = _bounds(space[_name(requirement)])
+        drift = f"spaces/requirements.txt has {space[_name(requirement)]}, pyproject.toml {requirement}"
+        assert low is None or (space_low is not None and space_low >= low), drift
+        assert high is None or (space_high is not None and space_high <= high), drift
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from hf_tiktokactions.hub.pretraining_run import LOSS_CURVE_FILE, RECONSTRUCTION
 from hf_tiktokactions.hub.processor_config import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    MIN_AV_VERSION,
     MIN_TRANSFORMERS_VERSION,
     PreprocessingSpec,
     read_preprocessing,
@@ -240,6 +241,7 @@ def model_card(
         ),
         short_side=spec.short_side,
         min_transformers=MIN_TRANSFORMERS_VERSION,
+        min_av=MIN_AV_VERSION,
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         synthetic_pretraining=origin == "synthetic",
@@ -465,6 +467,7 @@ def pretrained_model_card(
         patch_dim=tubelet * patch * patch * config.get("num_channels", 3),
         sampling_rate=spec.sampling_rate,
         short_side=spec.short_side,
+        min_av=MIN_AV_VERSION,
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         mask_ratio=mask_ratio,

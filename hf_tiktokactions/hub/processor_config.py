@@ -42,6 +42,9 @@ VIDEO_PROCESSOR_FILE = "video_preprocessor_config.json"
 # The first transformers release whose pipeline("video-classification") hands the file to the model's video processor
 # (with do_sample_frames=True) instead of sampling frames itself; the model card states it.
 MIN_TRANSFORMERS_VERSION = "5.11.0"
+# The first PyAV whose frames carry their display rotation (VideoFrame.rotation): with an older one the processor reads
+# phone videos sideways. The cards install it; pyproject.toml's floor for av (tests/test_hub_cards.py checks both).
+MIN_AV_VERSION = "14.0"
 REMOTE_VIDEO_PROCESSOR = "video_processing_videomaev2.VideoMAEv2VideoProcessor"  # module.class of the shipped code
 IMAGE_PROCESSOR_FILE = "preprocessor_config.json"
 IMAGENET_MEAN = [0.485, 0.456, 0.406]

@@ -8,8 +8,9 @@ way the project's own inference serves a single view (``inference.py``, ``data/v
 1. frames: the official validation clip, ``num_frames`` frames spread evenly over the centred span of
    ``num_frames x sampling_rate`` frames (``segment_based``: the middle frame of each of ``num_frames`` equal
    segments); a shorter video is spread over its length and padded with its last frame;
-2. decode: a file is read with PyAV (what ``pip install av`` gives; no system FFmpeg, no torchcodec), frame ``i``
-   is the ``i``-th presentation timestamp, and phone videos are turned upright by their display rotation;
+2. decode: a file is read with PyAV (what ``pip install "av>=14.0"`` gives; no system FFmpeg, no torchcodec), frame
+   ``i`` is the ``i``-th presentation timestamp, and phone videos are turned upright by their display rotation
+   (``VideoFrame.rotation``, which PyAV has from 14.0 on);
 3. pixels: the official resize of the short side to ``size["shortest_edge"]`` (bilinear, no antialiasing, the
    long side truncated) on uint8, centre crop of ``crop_size`` (offsets rounded half to even, as upstream's
    ``CenterCrop``), ``x / 255`` normalised with ``image_mean`` / ``image_std`` (ImageNet).
