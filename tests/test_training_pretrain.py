@@ -4,6 +4,7 @@ loss going down, data selection, reconstructions."""
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
@@ -399,6 +400,34 @@ def test_help_lists_the_options_and_bad_options_are_named(tmp_path, capsys):
         resolve_videos(parse_with_config(PretrainArguments, ["--config", str(RECIPE)], prog="x").data)
     with pytest.raises(ConfigError, match="does not exist"):
         parse_with_config(PretrainArguments, ["--config", str(tmp_path / "missing.yaml")], prog="x")
+
+
+def test_save_steps_0_saves_only_at_the_end(synthetic, tmp_path, capsys):
+    # as --reconstruction_steps 0 logs none: no checkpoint during the run, the last one and the final model at the end
+    # (it divided by zero after the first step)
+    common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 3, "--reconstruction_steps", 0, *QUICK]
+    result = run_pretrain(*common, "--output_dir", tmp_path, "--save_steps", 0, "--per_device_train_batch_size", 4)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [checkpoint.name for checkpoint in completed_checkpoints(tmp_path)] == ["step-3"]
+    assert (tmp_path / "final" / "model.safetensors").exists()
+    with pytest.raises(SystemExit):
+        parse_with_config(PretrainArguments, ["--help"], prog="training/pretrain.py")
+    assert "every N optimizer steps (0 = only at the end, with the final model)" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("save_steps", -1, "--save_steps must be 0 or a number of steps, got -1"),
+        ("reconstruction_steps", -500, "--reconstruction_steps must be 0 or a number of steps, got -500"),
+        ("logging_steps", 0, "--logging_steps must be at least 1 (a number of steps), got 0"),
+    ],
+)
+def test_intervals_that_mean_nothing_are_refused_by_name(option, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_with_config(PretrainArguments, ["--config", str(RECIPE), f"--{option}", str(value)], prog="x")
 
 
 def test_yaml_then_cli_overrides():

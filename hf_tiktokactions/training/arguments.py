@@ -138,10 +138,15 @@ class PretrainArguments:
     mixed_precision: str = field(default="auto", metadata={"help": "bf16, fp16, no, or auto (bf16 on GPU, no on CPU)"})
 
     # Checkpoints and observability
-    save_steps: int = 1000
-    save_total_limit: int = 2
+    save_steps: int = field(
+        default=1000,
+        metadata={"help": "save a checkpoint every N optimizer steps (0 = only at the end, with the final model)"},
+    )
+    save_total_limit: int = field(default=2, metadata={"help": "keep the newest N checkpoints (0 = all)"})
     resume: str | None = field(default=None, metadata={"help": "a checkpoint folder, or 'latest' in output_dir"})
-    logging_steps: int = 10
+    logging_steps: int = field(
+        default=10, metadata={"help": "write loss, lr and speed every N optimizer steps, and at the last one"}
+    )
     report_to: str = field(
         default="tensorboard", metadata={"help": "comma list of Accelerate trackers (tensorboard, wandb), or none"}
     )
@@ -155,6 +160,15 @@ class PretrainArguments:
             raise ConfigError(f"--mixed_precision must be auto, bf16, fp16 or no, got {self.mixed_precision!r}")
         if self.per_device_train_batch_size < 1 or self.num_sample < 1:
             raise ConfigError("--per_device_train_batch_size and --num_sample must be at least 1")
+        self._check_intervals()
+
+    def _check_intervals(self) -> None:
+        """Every N steps: 0 means never for reconstructions, only at the end for checkpoints; logging needs N >= 1."""
+        for option in ("save_steps", "reconstruction_steps"):
+            if getattr(self, option) < 0:
+                raise ConfigError(f"--{option} must be 0 or a number of steps, got {getattr(self, option)}")
+        if self.logging_steps < 1:
+            raise ConfigError(f"--logging_steps must be at least 1 (a number of steps), got {self.logging_steps}")
 
 
 DATASET_CHOICES = ("ucf101", "hmdb51", "kinetics400", "ssv2", "videofolder")

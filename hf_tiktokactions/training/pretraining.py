@@ -273,7 +273,7 @@ def pretrain(args: PretrainArguments) -> dict:
             _log_step(accelerator, args, plan, progress, tally, metrics, bar, step_loss, grad_norm, lr)
             if preview is not None and args.reconstruction_steps and progress.step % args.reconstruction_steps == 0:
                 _log_reconstruction(accelerator, model, preview, output_dir, progress.step)
-            if progress.step % args.save_steps == 0:
+            if args.save_steps and progress.step % args.save_steps == 0:
                 _save_good_checkpoint(accelerator, model, output_dir, progress, tally, args.save_total_limit, started)
             if progress.step >= plan.total_steps:
                 break
