@@ -159,6 +159,16 @@ REMOTE_LOAD = BLOCK_OUR_PACKAGE + textwrap.dedent(
 )
 
 
+def _run_without_our_package(script: str, exported: Path, tmp_path: Path) -> dict:
+    """Run ``script`` (argv: the export, a work folder) where our package cannot be imported; its outputs.pt."""
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script, str(exported), str(tmp_path)],
+        cwd=tmp_path, env=_without_package_env(tmp_path), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return torch.load(tmp_path / "outputs.pt")
+
+
 def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path, exported: Path, tmp_path) -> None:
     ours = VideoMAEv2ForPreTraining.from_pretrained(run / "final").eval()
     pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -170,12 +180,7 @@ def test_a_user_without_our_package_gets_features_and_reconstructions(run: Path,
     torch.save(inputs, tmp_path / "inputs.pt")
     write_test_video(tmp_path / "video.mp4", 40, 48, 64)
 
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", REMOTE_LOAD, str(exported), str(tmp_path)],
-        cwd=tmp_path, env=_without_package_env(tmp_path), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    outputs = torch.load(tmp_path / "outputs.pt")
+    outputs = _run_without_our_package(REMOTE_LOAD, exported, tmp_path)
     assert outputs["classes"][:2] == ["VideoMAEv2Model", "VideoMAEv2ForPreTraining"]
     assert outputs["classes"][2].startswith("transformers_modules.")
     assert outputs["tokens"].shape == (2, 2 * 4 * 4, 64)  # (B, N, D): features for downstream use
@@ -227,12 +232,7 @@ def test_a_user_without_our_package_fine_tunes_from_the_pretrained_export(run: P
     pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     torch.save(pixel_values, tmp_path / "pixel_values.pt")
 
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", REMOTE_FINETUNE, str(exported), str(tmp_path)],
-        cwd=tmp_path, env=_without_package_env(tmp_path), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    outputs = torch.load(tmp_path / "outputs.pt")
+    outputs = _run_without_our_package(REMOTE_FINETUNE, exported, tmp_path)
     theirs, expected = outputs["state"], ours.state_dict()
     assert outputs["class"] == "VideoMAEv2ForVideoClassification"
     assert outputs["loading"]["missing_keys"] == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]
