@@ -144,3 +144,16 @@ def test_the_space_classifies_the_upright_frames(tmp_path):
     assert seen_phone.scores.keys() == seen_upright.scores.keys()
     for label, score in seen_upright.scores.items():
         assert seen_phone.scores[label] == pytest.approx(score, abs=0.02)
+
+
+def test_the_shipped_processor_refuses_a_pyav_that_would_read_phone_videos_sideways(phone_video, monkeypatch):
+    """PyAV before 14 has no ``VideoFrame.rotation``: the shipped processor read phone videos sideways without a word
+    (the Space and the cards pinned older PyAV). It names the version to install instead. An older PyAV is stood
+    in for by a frame class without the attribute."""
+    from hf_tiktokactions.modeling.video_processing_videomaev2 import read_video_frames
+
+    frames, _ = read_video_frames(str(phone_video), lambda metadata: [0])
+    assert tuple(frames.shape[-2:]) == (HEIGHT, WIDTH)  # upright with this PyAV
+    monkeypatch.setattr(av, "VideoFrame", type("VideoFrame", (), {}))
+    with pytest.raises(ImportError, match=r"needs PyAV 14\.0 or newer.*pip install 'av>=14\.0'"):
+        read_video_frames(str(phone_video), lambda metadata: [0])

@@ -85,6 +85,11 @@ def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMet
     """
     import av
 
+    if not hasattr(av.VideoFrame, "rotation"):  # older PyAV would give a phone video's frames sideways
+        raise ImportError(
+            f"reading video files needs PyAV 14.0 or newer, which turns phone videos upright (installed: "
+            f"{av.__version__}): pip install 'av>=14.0'"
+        )
     with av.open(str(path), metadata_errors="ignore") as container:
         stream = _main_video_stream(container)
         if stream is None:
