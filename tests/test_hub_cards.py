@@ -302,6 +302,15 @@ def test_the_card_says_where_pretraining_came_from_or_that_there_was_none(
     assert "Pre-training: none" in scratch and "from random weights: supervised training only" in scratch
     assert "TikTok Research API" not in scratch and "public videos" not in scratch and "## Ethics" not in scratch
 
+    evaluation = tmp_path / "eval.json"  # --eval_only: init_from is the evaluated classifier itself
+    evaluation.write_text(json.dumps({**K400, "init_from": "runs/ft/final", "recipe": {"eval_only": True}}))
+    trained_then_evaluated = str(model_card(model, [ucf, evaluation]))
+    assert "No pre-training: the model was fine-tuned from random weights" in trained_then_evaluated
+    assert "## Ethics" not in trained_then_evaluated
+    evaluated = str(model_card(model, [evaluation]))
+    assert "Pre-training used videos these results do not record (they evaluate the finished model)" in evaluated
+    assert "TikTok Research API" not in evaluated and "## Ethics" not in evaluated
+
     ucf.write_text(json.dumps({**UCF, "init_from": "converted /ckpts/vit_b_k710_dl_from_giant.pth"}))
     converted = str(model_card(model, [ucf]))
     assert "the converted checkpoint fine-tuning started from (not recorded here)" in converted

@@ -355,6 +355,9 @@ def test_the_bare_encoder_keeps_the_final_norm_its_config_records(tmp_path):
     classifier.save_pretrained(tmp_path / "classifier")
     assert VideoMAEv2Model.from_pretrained(tmp_path / "classifier").norm is None
     assert VideoMAEv2Model(tiny()).norm is None and VideoMAEv2Model(tiny(use_mean_pooling=False)).norm is not None
+    shared = tiny(add_final_norm=True)  # one config object for an encoder, then a classifier
+    VideoMAEv2ForVideoClassification(shared)
+    assert shared.add_final_norm is True  # the classifier cleared its own copy, not the encoder's config
 
 
 def _uniform_std(bound: float) -> float:

@@ -674,17 +674,24 @@ def test_unreadable_validation_and_test_videos_are_found_before_training(synthet
     assert results["num_videos"] == len(list((synthetic / "test").rglob("*.mp4")))  # scored on every good one
 
 
-def test_an_epoch_takes_whole_steps_only_as_upstreams_loop(synthetic, tmp_path):
+def test_an_epoch_takes_whole_steps_only_as_upstreams_loop(synthetic, tmp_path, monkeypatch):
     """Upstream's loop makes ``videos // total batch`` optimizer steps an epoch, each of a whole batch (drop_last,
     then ``num_training_steps_per_epoch``). 14 training videos, 2 a micro-batch x 3 accumulated = 6 a step: 2 steps
-    an epoch, where Trainer alone makes a third of the one micro-batch left over. Refused when no whole step fits."""
-    quick = ("--num_train_epochs", 2, "--max_steps", -1, "--logging_steps", 1, "--eval_strategy", "no")
+    an epoch, where Trainer alone makes a third of the one micro-batch left over. Validation still scores every
+    video, in batches of 4 (upstream's validation loader keeps its last batch). Refused when no whole step fits."""
+    from hf_tiktokactions.training import finetuning
+
+    scored, metrics = [], finetuning.single_view_metrics
+    monkeypatch.setattr(finetuning, "single_view_metrics", lambda p: scored.append(len(p.label_ids)) or metrics(p))
+    quick = ("--num_train_epochs", 2, "--max_steps", -1, "--logging_steps", 1, "--eval_strategy", "epoch")
+    quick += ("--per_device_eval_batch_size", 4)
     quick += ("--per_device_train_batch_size", 2, "--gradient_accumulation_steps", 3, "--warmup_epochs", 0)
     quick += ("--test_num_segment", 1, "--test_num_crop", 1, "--dataloader_drop_last", "true")
     finetune(*parse(synthetic, tmp_path / "upstream", *quick))
     record = json.loads((tmp_path / "upstream" / "run_config.json").read_text())
     assert record["videos"]["train"] == 14
     assert [entry["epoch"] for entry in record["log_history"] if "loss" in entry] == [0.5, 1.0, 1.5, 2.0]
+    assert scored == [record["videos"]["validation"]] * 2 and record["videos"]["validation"] % 4 != 0
 
     with pytest.raises(ConfigError, match=r"14 videos, fewer than one total batch of 24 .*--dataloader_drop_last"):
         finetune(*parse(synthetic, tmp_path / "big", *quick, "--per_device_train_batch_size", 8))

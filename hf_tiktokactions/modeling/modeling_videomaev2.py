@@ -15,6 +15,7 @@ D hidden size.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -617,11 +618,14 @@ class VideoMAEv2ForVideoClassification(VideoMAEv2PreTrainedModel):
     linear_init = "trunc_normal"
 
     def __init__(self, config: VideoMAEv2Config) -> None:
+        if config.add_final_norm is not None:
+            # The pre-training encoder's final norm is not used (official fine-tuning); the field is cleared so that
+            # the saved config describes this classifier's encoder, what AutoModel then loads from its folder. On a
+            # copy: the caller's config may be another model's.
+            config = copy.deepcopy(config)
+            config.add_final_norm = None
         super().__init__(config)
         self.num_labels = config.num_labels
-        # The pre-training encoder's final norm is not used (official fine-tuning); the field is cleared so that the
-        # saved config describes this classifier's encoder, what AutoModel then loads from its folder.
-        config.add_final_norm = None
         self.encoder = VideoMAEv2Model(
             config, add_final_norm=not config.use_mean_pooling, add_pooling_layer=False, linear_init=self.linear_init
         )

@@ -252,7 +252,7 @@ def push_index(options: PushIndexOptions):
             options.num_shards,
         )
     except hub_unreachable_errors() as error:  # offline, unreachable, refused, unwritable cache
-        raise TikTokActionsError(f"pushing to {options.repo_id} failed: {error or type(error).__name__}") from None
+        raise TikTokActionsError(f"pushing to {options.repo_id} failed: {str(error) or type(error).__name__}") from None
     commit = getattr(info, "commit_url", None) or ""
     visibility = "private" if contents.private else "PUBLIC"
     print(f"pushed {index} to https://huggingface.co/datasets/{options.repo_id} ({visibility}) {commit}".rstrip())

@@ -157,6 +157,16 @@ class VideoClassificationTrainer(Trainer):
         self._epochs_to_sampler.sampler = EpochKeySampler(len(dataset), dataset.seed, per_epoch=per_epoch)
         return self._epochs_to_sampler.sampler
 
+    def get_eval_dataloader(self, eval_dataset=None):
+        """Validation scores every video, as upstream's validation loader (``drop_last=False``): Trainer would
+        apply ``dataloader_drop_last``, which is for training only, to it too."""
+        drop_last = self.args.dataloader_drop_last
+        self.args.dataloader_drop_last = False
+        try:
+            return super().get_eval_dataloader(eval_dataset)
+        finally:
+            self.args.dataloader_drop_last = drop_last
+
     def get_train_dataloader(self):
         """The loader draws its workers' base seeds from a generator of its own: a resumed run starts loader
         iterators where the uninterrupted one did not (the skipped epoch's; with persistent workers, the next
