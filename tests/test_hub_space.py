@@ -183,3 +183,12 @@ def test_overwrite_never_deletes_the_model_being_exported(tmp_path: Path, capsys
     assert run_cli(hub_main, [*argv, "--output", str(export), "--space", str(tmp_path / "demo")]) == 2
     assert "--space" in capsys.readouterr().err and (export / "config.json").is_file()
     assert (tmp_path / "run" / "final" / "config.json").is_file()
+    # --space above the model being exported: this CLI emptied it, the model folder with it, and wrote the
+    # Space's copy of the export in its place (hf-tiktokactions export refused); both refuse now
+    (tmp_path / "run" / "final" / "training_args.bin").write_text("the run's own file")
+    space_argv = [*argv, "--output", str(tmp_path / "export2"), "--space", str(tmp_path / "run")]
+    assert run_cli(hub_main, space_argv) == 2
+    assert "holds the model" in capsys.readouterr().err
+    assert (tmp_path / "run" / "final" / "training_args.bin").is_file() and (
+        tmp_path / "run" / "results.json"
+    ).is_file()
