@@ -619,8 +619,8 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
 def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_its_own_folder(
     synthetic, tmp_path, caplog
 ):
-    """A checkpoint of another model (here another --model_preset) is refused, named, before anything trains
-    (Trainer stopped in load_state_dict with a traceback); a resume with another lr is warned about and the run so
+    """A checkpoint of another model (here another --model_preset, or a head in another class order) is refused,
+    named, before anything trains (Trainer stopped in load_state_dict with a traceback); a resume with another lr is warned about and the run so
     far is kept in run_config.json; --eval_only into a training run's folder (it replaced the run's run_config.json
     and results.json) and training into an evaluation's folder are refused."""
     out = tmp_path / "run"
@@ -630,6 +630,16 @@ def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_i
 
     with pytest.raises(CheckpointError, match=r"checkpoint-2: its weights do not fit .* differ in shape"):
         finetune(*parse(synthetic, out, "--max_steps", 2, *quick, "--resume", "latest", "--model_preset", "vit-mini"))
+    # a head of the same shape whose classes are in another order than the data's (as Kinetics-400 CSV classes
+    # started before the official order was taken): it trained on, each row towards another class, without a word
+    config_file = out / "checkpoint-2" / "config.json"
+    config = json.loads(config_file.read_text())
+    config["id2label"]["0"], config["id2label"]["1"] = config["id2label"]["1"], config["id2label"]["0"]
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"checkpoint-2: .*its head's class 0 is '.+', this run's data has"):
+        finetune(*parse(synthetic, out, "--max_steps", 2, *quick, "--resume", "latest"))
+    config["id2label"]["0"], config["id2label"]["1"] = config["id2label"]["1"], config["id2label"]["0"]
+    config_file.write_text(json.dumps(config))
     with pytest.raises(OutputStateError, match=r"holds the outputs of a finetune run; a finetune --eval_only run"):
         finetune(*parse(synthetic, out, *quick, "--eval_only", "true", "--init_from", out / "final"))
     assert ((out / "run_config.json").read_text(), (out / "results.json").read_text()) == before

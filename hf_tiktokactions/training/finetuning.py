@@ -42,7 +42,7 @@ from .distributed import (
 from .divergence import TrainingDiverged, is_sharded, largest_weight_of_model, max_over_ranks, weights_problem
 from .evaluation import MultiViewPredictions, classification_metrics, multiview_metrics, predict_multiview
 from .finetune_inputs import FinetuneData, LabelledVideos, resolve_data, without_unreadable
-from .model_init import build_classifier
+from .model_init import build_classifier, checkpoint_class_names
 from .optim import layer_decay_groups
 from .pretraining import versions
 from .results import write_test_results
@@ -437,7 +437,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     data, unreadable = _scored_splits_readable(args, data)
     model, origin = build_classifier(args, data.class_names, output_dir)
     if resume_from is not None:
-        _require_fitting_checkpoint(Path(resume_from), model)
+        _require_fitting_checkpoint(Path(resume_from), model, data.class_names)
     if args.gradient_checkpointing_blocks:
         model.activation_checkpointing_enable()
     # Schedule: the lr scaled by the total batch, the warm-up given in epochs.
@@ -587,15 +587,29 @@ def _resume_option(args: FinetuneArguments, training_args: TrainingArguments) ->
     return args.resume or theirs
 
 
-def _require_fitting_checkpoint(checkpoint: Path, model: torch.nn.Module) -> None:
+def _require_fitting_checkpoint(checkpoint: Path, model: torch.nn.Module, class_names: list[str]) -> None:
     """A checkpoint of another model (another preset or class count: weights of other shapes) ends here, named,
-    before anything trains; Trainer would stop in ``load_state_dict`` with a traceback."""
-    problem = checkpoint_fits(checkpoint, model)
+    before anything trains; Trainer would stop in ``load_state_dict`` with a traceback. So does one whose head
+    answers in another class order than this run's data (same shapes: it would go on training every row of the
+    head towards another class, without a word), e.g. Kinetics-400 CSVs whose classes now take the official order."""
+    problem = checkpoint_fits(checkpoint, model) or _class_order_problem(
+        checkpoint_class_names(str(checkpoint)), class_names
+    )
     if problem is not None:
         raise CheckpointError(
             f"--resume {checkpoint}: its weights do not fit the model this run builds ({problem}); resume with the "
             "options the run started with (its run_config.json), or train into another --output_dir"
         )
+
+
+def _class_order_problem(saved: list[str] | None, class_names: list[str]) -> str | None:
+    """Where the checkpoint's head classes (its ``id2label``, None when it has no names) and the data's differ."""
+    if saved is None or saved == class_names:
+        return None
+    if len(saved) != len(class_names):
+        return f"its head has {len(saved)} classes, this run's data {len(class_names)}"
+    index = next(i for i, (a, b) in enumerate(zip(saved, class_names)) if a != b)
+    return f"its head's class {index} is {saved[index]!r}, this run's data has {class_names[index]!r} there"
 
 
 # Options a resumed run may change without changing what is trained: how it reads, validates and tests, and where
