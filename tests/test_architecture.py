@@ -76,7 +76,10 @@ def test_each_module_imports_only_what_its_layer_may(path):
     if own != "testing":
         assert "testing" not in imported, f"{path}: product code imports the test doubles"
     if own in ALLOWED:
-        assert imported <= ALLOWED[own] | COMMON, f"{path} imports {sorted(imported - ALLOWED[own] - COMMON)}"
+        # a layer's __main__.py is a command line, not library code: it may run steps through the command surface
+        entry_point = {"cli", "steps"} if path.name == "__main__.py" else set()
+        may = ALLOWED[own] | COMMON | entry_point
+        assert imported <= may, f"{path} imports {sorted(imported - may)}"
 
 
 def test_the_model_files_are_self_contained_remote_code():

@@ -620,9 +620,9 @@ def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_i
     synthetic, tmp_path, caplog
 ):
     """A checkpoint of another model (here another --model_preset, or a head in another class order) is refused,
-    named, before anything trains (Trainer stopped in load_state_dict with a traceback); a resume with another lr is warned about and the run so
-    far is kept in run_config.json; --eval_only into a training run's folder (it replaced the run's run_config.json
-    and results.json) and training into an evaluation's folder are refused."""
+    named, before anything trains (Trainer stopped in load_state_dict with a traceback); a resume with another lr
+    is warned about and the run so far is kept in run_config.json; --eval_only into a training run's folder (it
+    replaced the run's run_config.json and results.json) and training into an evaluation's folder are refused."""
     out = tmp_path / "run"
     quick = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1, "--save_strategy", "steps")
     finetune(*parse(synthetic, out, "--max_steps", 2, "--save_steps", 2, *quick))
