@@ -1,6 +1,7 @@
 """``--init_from`` accounts for every key: only a new head (fine-tuning) or a new decoder (pre-training from an
 encoder or classifier) may be initialised, and the log names them; anything else is one clear error."""
 
+import dataclasses
 import logging
 
 import pytest
@@ -103,3 +104,17 @@ def test_pretraining_from_a_folder_with_a_partial_decoder_is_an_error(tmp_path):
     edit_weights(tmp_path / "pt", lambda s: s.pop("decoder.blocks.3.mlp.fc2.weight"))
     with pytest.raises(CheckpointError, match=r"missing \['decoder.blocks.3.mlp.fc2.weight'\]"):
         build_model(pretrain_args(tmp_path / "pt"))
+
+
+def test_every_rank_of_a_launched_run_converts_init_from_into_its_own_folder(tmp_path, monkeypatch):
+    """Under ``torchrun`` / ``accelerate launch`` the process group exists before the model is built, and
+    transformers' ``save_pretrained`` then writes on rank 0 only: every other rank found its private conversion
+    folder empty and stopped ("no file named model.safetensors"). Here this process plays rank 1."""
+    pretrained = VideoMAEv2ForPreTraining(tiny())
+    pretrained.save_pretrained(tmp_path / "pt")
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda *args, **kwargs: 1)
+    model, _ = finetune_from(tmp_path / "pt", tmp_path)
+    assert torch.equal(model.encoder.blocks[1].attn.q_bias, pretrained.encoder.blocks[1].attn.q_bias)
+    continued = build_model(dataclasses.replace(pretrain_args(tmp_path / "pt"), decoder_depth=1))
+    assert torch.equal(continued.encoder.blocks[1].attn.q_bias, pretrained.encoder.blocks[1].attn.q_bias)

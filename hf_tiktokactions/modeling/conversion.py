@@ -517,6 +517,18 @@ def _materialise(model: torch.nn.Module, initialised: list[str]) -> None:
                 module._buffers[name] = sinusoid_position_table(*buffer.shape[1:])
 
 
+def _save_on_this_process(model, output_dir: Path) -> None:
+    """``save_pretrained`` that writes on the calling process whatever its rank. Once torch.distributed is
+    initialised, transformers writes a model's files on rank 0 only (``should_save_on_this_rank``); a conversion's
+    folder belongs to its caller (each rank of a launched run converts ``--init_from`` into a private one), so every
+    other rank would find its folder without weights."""
+    model.should_save_on_this_rank = lambda is_main_process: is_main_process
+    try:
+        model.save_pretrained(output_dir)
+    finally:
+        del model.should_save_on_this_rank
+
+
 def convert(
     source: str | Path,
     output_dir: str | Path,
@@ -561,7 +573,7 @@ def convert(
     except CheckpointError as error:
         raise CheckpointError(f"{source}: {error}") from None
     output_dir = Path(output_dir)
-    model.save_pretrained(output_dir)
+    _save_on_this_process(model, output_dir)
     report = {
         "source": str(source),
         "source_format": checkpoint.source_format,
