@@ -727,3 +727,17 @@ def test_an_odd_batch_that_mixup_cannot_take_is_warned_about(synthetic, tmp_path
     with caplog.at_level("WARNING", logger="hf_tiktokactions.training.finetuning"):
         finetune(*parse(synthetic, tmp_path / "odd", *odd, *small_test))
     assert "mixup/cutmix need an even batch: batches of 3 clips" in caplog.text
+
+
+def test_a_resume_on_another_number_of_processes_is_named(tmp_path, caplog):
+    """The number of processes is a factor of the total batch (the lr, the steps of an epoch): a resume that changes
+    it is warned about by name, as a changed batch a device is."""
+    from hf_tiktokactions.training.finetuning import _BOOKKEEPING_OPTIONS, _recorded_options
+    from hf_tiktokactions.training.resumed_runs import earlier_segments
+
+    earlier = {"job": "finetune", "num_processes": 2, "args": {}, "training_args": {"per_device_train_batch_size": 2}}
+    (tmp_path / "run_config.json").write_text(json.dumps(earlier))
+    now = {**earlier, "num_processes": 1}
+    with caplog.at_level("WARNING"):
+        earlier_segments(tmp_path, now, _recorded_options, _BOOKKEEPING_OPTIONS, announce=True)
+    assert "num_processes 2 -> 1" in caplog.text

@@ -566,3 +566,35 @@ def test_a_resume_with_other_options_is_warned_about_and_keeps_the_earlier_recor
     other, longer = [record.getMessage() for record in caplog.records]
     assert "(mask_ratio 0.9 -> 0.75)" in other
     assert "another length (max_steps 10 -> 20)" in longer and "logging_steps" not in caplog.text
+
+
+def test_a_resume_with_another_number_of_processes_goes_on_after_the_videos_already_taken(tmp_path, caplog):
+    """A checkpoint counts the batches of one process: saved by 2 processes of 2 videos after 4 steps (16 videos of
+    the epoch taken), a resume on 1 process with 2 accumulation steps (the same total batch) read "4 batches" as 8
+    videos, trained 8 of them again and made that epoch 2 steps longer. The place is kept in videos and expressed in
+    the resumed run's batches; a change in the number of processes is named."""
+    from hf_tiktokactions.training.checkpointing import TrainingProgress
+    from hf_tiktokactions.training.pretraining import _BOOKKEEPING_OPTIONS, _recorded_options, place_in_epoch
+    from hf_tiktokactions.training.resumed_runs import earlier_segments
+
+    saved = TrainingProgress(step=4, epoch=0, batches_in_epoch=4, videos_in_epoch=16)
+    place_in_epoch(saved, round_videos=2, accumulation=2)
+    assert saved.batches_in_epoch == 8 and saved.step == 4
+    same = TrainingProgress(step=4, batches_in_epoch=4, videos_in_epoch=16)
+    place_in_epoch(same, round_videos=4, accumulation=1)  # the run that saved it
+    assert same.batches_in_epoch == 4
+    older = TrainingProgress(step=4, batches_in_epoch=4)  # saved before checkpoints kept the videos
+    place_in_epoch(older, round_videos=2, accumulation=2)
+    assert older.batches_in_epoch == 4
+    with caplog.at_level("WARNING"):
+        uneven = TrainingProgress(step=3, batches_in_epoch=3, videos_in_epoch=12)
+        place_in_epoch(uneven, round_videos=8, accumulation=1)  # steps of 8 videos: the next one after 12 is at 16
+    assert uneven.batches_in_epoch == 2 and "4 videos of that epoch left out" in caplog.text
+
+    caplog.clear()
+    earlier = {"job": "pretrain", "num_processes": 2, "args": {"per_device_train_batch_size": 2}}
+    (tmp_path / "run_config.json").write_text(json.dumps(earlier))
+    now = {"job": "pretrain", "num_processes": 1, "args": {"per_device_train_batch_size": 2}}
+    with caplog.at_level("WARNING"):
+        earlier_segments(tmp_path, now, _recorded_options, _BOOKKEEPING_OPTIONS, announce=True)
+    assert "num_processes 2 -> 1" in caplog.text

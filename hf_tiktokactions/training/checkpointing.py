@@ -51,14 +51,17 @@ _FOREIGN_PICKLES = re.compile(r"^(random_states_\d+|custom_checkpoint_\d+)\.pkl$
 class TrainingProgress:
     """What a resume needs beyond model and optimizer: the optimizer step, the epoch, how many batches of that
     epoch (per process, micro-batches when accumulating) were consumed, the seconds of training so far (summed
-    over the calls that made the checkpoint, not the pauses between them), and the undecodable training videos of
-    the steps so far (every rank's, as ``SkippedVideos.gathered`` gives them; None in older checkpoints)."""
+    over the calls that made the checkpoint, not the pauses between them), the undecodable training videos of
+    the steps so far (every rank's, as ``SkippedVideos.gathered`` gives them; None in older checkpoints), and how
+    many videos of the epoch's order those batches of every process held (``videos_in_epoch``: a resume with
+    another number of processes or batch size continues from there; None in older checkpoints)."""
 
     step: int = 0
     epoch: int = 0
     batches_in_epoch: int = 0
     seconds: float = 0.0
     skipped_videos: dict | None = None
+    videos_in_epoch: int | None = None
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:

@@ -628,9 +628,14 @@ _COMPARED_TRAINING_ARGUMENTS = (
 
 
 def _recorded_options(record: dict[str, Any]) -> dict[str, Any]:
-    """A run record's options that a resumed run is compared on: ``args`` and the TrainingArguments that train."""
+    """A run record's options that a resumed run is compared on: ``args``, the TrainingArguments that train and the
+    number of processes (a factor of the total batch, which scales the lr and sets the steps of an epoch)."""
     training = record.get("training_args", {})
-    return {**record.get("args", {}), **{key: training.get(key) for key in _COMPARED_TRAINING_ARGUMENTS}}
+    return {
+        **record.get("args", {}),
+        **{key: training.get(key) for key in _COMPARED_TRAINING_ARGUMENTS},
+        "num_processes": record.get("num_processes"),
+    }
 
 
 def _run_record(

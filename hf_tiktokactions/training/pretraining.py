@@ -184,6 +184,7 @@ class _Plan:
 
     world: int
     accumulation: int
+    round_videos: int  # videos of the epoch's order one micro-batch of every process takes
     steps_per_epoch: int
     total_steps: int
     warmup_steps: int
@@ -226,6 +227,7 @@ def pretrain(args: PretrainArguments) -> dict:
     plan, model, optimizer = _build_optimization(args, accelerator, model, data)
     # Resume (model, optimizer, RNG, progress) and the run record.
     progress = _resume(accelerator, resume_from)
+    place_in_epoch(progress, plan.round_videos, plan.accumulation, announce=accelerator.is_main_process)
     metrics = MetricsFile(output_dir / "metrics.jsonl", progress.step, accelerator.is_main_process)
     run_record = _write_run_record(args, accelerator, output_dir, plan, data.num_videos, resume_from)
 
@@ -274,6 +276,7 @@ def pretrain(args: PretrainArguments) -> dict:
             if preview is not None and args.reconstruction_steps and progress.step % args.reconstruction_steps == 0:
                 _log_reconstruction(accelerator, model, preview, output_dir, progress.step)
             if args.save_steps and progress.step % args.save_steps == 0:
+                progress.videos_in_epoch = progress.batches_in_epoch * plan.round_videos
                 _save_good_checkpoint(accelerator, model, output_dir, progress, tally, args.save_total_limit, started)
             if progress.step >= plan.total_steps:
                 break
@@ -283,6 +286,7 @@ def pretrain(args: PretrainArguments) -> dict:
     bar.close()
 
     # The end: the last checkpoint, the final model and the summary.
+    progress.videos_in_epoch = progress.batches_in_epoch * plan.round_videos
     _save_good_checkpoint(accelerator, model, output_dir, progress, tally, args.save_total_limit, started)
     preview_loss_end = _preview_loss(accelerator, model, preview) if preview is not None else None
     outcome = {"preview_loss_start": preview_loss_start, "preview_loss_end": preview_loss_end, "started": started}
@@ -392,8 +396,19 @@ def _build_optimization(
     warmup_steps = args.warmup_steps if args.warmup_steps >= 0 else round(args.warmup_epochs * steps_per_epoch)
     if accelerator.is_main_process:
         warn_if_warmup_outlasts(warmup_steps, total_steps)
+    round_videos = args.per_device_train_batch_size * world
     plan = _Plan(
-        world, accumulation, steps_per_epoch, total_steps, warmup_steps, lr_peak, lr_end, lr_start, strategy, sharded
+        world,
+        accumulation,
+        round_videos,
+        steps_per_epoch,
+        total_steps,
+        warmup_steps,
+        lr_peak,
+        lr_end,
+        lr_start,
+        strategy,
+        sharded,
     )
     return plan, model, optimizer
 
@@ -435,6 +450,34 @@ def _resume(accelerator: Accelerator, resume_from: Path | None) -> TrainingProgr
     progress = load_checkpoint(accelerator, resume_from)
     accelerator.print(f"resumed from {resume_from} at step {progress.step}")
     return progress
+
+
+def place_in_epoch(progress: TrainingProgress, round_videos: int, accumulation: int, announce: bool = True) -> None:
+    """Express a resumed checkpoint's place in its epoch in this run's micro-batches (``progress`` is changed).
+
+    ``batches_in_epoch`` counts one process's micro-batches, and the processes together have taken the first
+    ``batches_in_epoch x round_videos`` videos of the epoch's order (the loader deals the batches out in turn). A
+    checkpoint saved with another number of processes or another batch a device records ``videos_in_epoch``: the
+    run goes on after them, at the first whole optimizer step of this run that takes none of them again.
+    """
+    videos = progress.videos_in_epoch
+    if videos is None or videos == progress.batches_in_epoch * round_videos:
+        return
+    step_videos = round_videos * accumulation
+    steps = math.ceil(videos / step_videos)
+    progress.batches_in_epoch = steps * accumulation
+    left_out = steps * step_videos - videos
+    if announce:
+        logger.warning(
+            "the checkpoint was saved %d videos into epoch %d with another number of processes or batch a device; "
+            "this run goes on from there with steps of %d videos%s",
+            videos,
+            progress.epoch,
+            step_videos,
+            f" ({left_out} videos of that epoch left out: no whole step of this run ends where it stopped)"
+            if left_out
+            else "",
+        )
 
 
 def _write_run_record(
@@ -483,7 +526,9 @@ _BOOKKEEPING_OPTIONS = {
 
 
 def _recorded_options(record: dict) -> dict:
-    return record.get("args", {})
+    """A run record's options that a resumed run is compared on: ``args`` and the number of processes (with the
+    batch a device it makes the total batch, which scales the lr)."""
+    return {**record.get("args", {}), "num_processes": record.get("num_processes")}
 
 
 def _micro_batch(
