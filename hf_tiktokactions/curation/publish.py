@@ -29,6 +29,7 @@ from typing import Any
 from hf_tiktokactions.curation.index import curation_folder, load_index, quiet_progress_bars
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.layout import resolved_path, stored_path
+from hf_tiktokactions.redaction import register_secret
 
 DATA_DIR, SPLIT = "data", "train"
 CLIP_COLUMN = "clip"
@@ -261,6 +262,7 @@ def push_index(
     """
     from huggingface_hub import HfApi, get_token
 
+    register_secret(token)  # a token passed in (push-index --token) is kept out of every error message too
     check_repo_id(repo_id)
     load_index(index_path)  # a missing index fails here, before the Hub is asked anything
     api = HfApi(token=token or get_token())

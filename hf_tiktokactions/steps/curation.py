@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +189,11 @@ class PushIndexOptions:
         "publish source_path and metadata_path too (relative to the curation folder)", False
     )
     status: list[str] | None = option("push only rows with these statuses", None, nargs="+", choices=STATUSES)
-    token: str | None = option("Hub token (default: the logged-in one / HF_TOKEN)", None)
+    token: str | None = field(  # repr=False: a printed options object must not show it
+        default=None,
+        repr=False,
+        metadata={"help": "Hub token (default: the logged-in one / HF_TOKEN; prefer those: argv is visible to ps)"},
+    )
     card: Path | None = option(
         "dataset card README.md to push (default: generated from the index, as the stats step does)", None
     )

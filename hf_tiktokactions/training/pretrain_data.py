@@ -21,6 +21,7 @@ import numpy as np
 from ..data.pretrain_dataset import find_videos, video_paths, video_source
 from ..errors import ConfigError
 from ..layout import INDEX_DIR, METADATA_DIR, PURGE_LOG_DIR
+from ..redaction import register_secret
 
 INDEX_PATH_COLUMN = "clip_path"
 EMBEDDED_CLIP_COLUMN = "clip"
@@ -38,8 +39,10 @@ def load_published(data: str, token_env: str = "HF_TOKEN", streaming: bool = Fal
     import datasets
 
     only = {"columns": columns} if columns is not None else {}
+    token = os.environ.get(token_env)
+    register_secret(token)  # --hub_token_env may name a variable redaction does not know (not HF_TOKEN)
     try:
-        loaded = datasets.load_dataset(data, token=os.environ.get(token_env), streaming=streaming, **only)
+        loaded = datasets.load_dataset(data, token=token, streaming=streaming, **only)
     except Exception as error:  # offline, private without token, or no such repo: all end here
         raise ConfigError(
             f"--data {data!r} is not a local path and could not be loaded from the Hub ({type(error).__name__}: "

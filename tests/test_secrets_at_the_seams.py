@@ -1,0 +1,58 @@
+"""Secrets that reach the package by another way than the environment variables redaction knows, and what servers
+send back, stay out of what a step prints. In process, no network: a monkeypatched call raises what a Hub or API
+that echoes its request would make it raise."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from index_files import build_output
+
+from hf_tiktokactions import cli
+from hf_tiktokactions.curation import publish
+from hf_tiktokactions.steps.curation import PushIndexOptions
+from hf_tiktokactions.training import pretrain_data
+
+
+def test_a_hub_token_given_as_push_index_token_is_never_printed(tmp_path, monkeypatch, capsys):
+    """push-index --token: the Hub's 401 quoted 'Bearer <token>' and the error line printed it (HF_TOKEN was
+    redacted, a --token value was not); nor does the options object show it."""
+    token = "hf_ArgvTok3nNotInTheEnvironment42"
+    build_output(tmp_path / "curated", [("salsa", "pass", 1, "4s")])
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))  # no stored token of this machine
+
+    def echoing_hub(api, repo_id):
+        raise OSError(f"401 Unauthorized for url .../api/datasets/{repo_id}: bad token: Bearer {token}")
+
+    monkeypatch.setattr(publish, "repo_visibility", echoing_hub)
+    argv = ["--index", str(tmp_path / "curated"), "--repo-id", "me/idx", "--token", token, "--no-card"]
+    code = cli.run_step("push-index", argv)
+    out = capsys.readouterr()
+    assert code == 2 and "pushing to me/idx failed" in out.err and "Bearer ***" in out.err, out.err
+    assert token not in out.out + out.err
+    assert token not in repr(PushIndexOptions(index=tmp_path, repo_id="me/idx", token=token))
+
+
+def test_the_token_of_hub_token_env_is_redacted_from_a_failed_hub_load(monkeypatch, capsys):
+    """pretrain --data ORG/NAME --hub_token_env LAB_TOKEN: a load error quoting the request printed the token
+    (only HF_TOKEN, HUGGING_FACE_HUB_TOKEN and the TikTok variables were known secrets)."""
+    import datasets
+
+    from hf_tiktokactions.cli_errors import report_error
+
+    token = "hf_LabTokenFromACustomVariable77"
+    monkeypatch.setenv("LAB_TOKEN", token)
+
+    def echoing_load(path, token=None, **kwargs):
+        raise OSError(f"403 Forbidden: {path} (Authorization: Bearer {token})")
+
+    monkeypatch.setattr(datasets, "load_dataset", echoing_load)
+    with pytest.raises(Exception) as raised:
+        pretrain_data.load_published("lab/private-index", token_env="LAB_TOKEN")
+    report_error(raised.value)
+    printed = capsys.readouterr().err
+    assert printed.startswith("error: --data 'lab/private-index'") and "Bearer ***" in printed, printed
+    assert token not in printed and os.environ["LAB_TOKEN"] == token
