@@ -56,3 +56,64 @@ def test_the_token_of_hub_token_env_is_redacted_from_a_failed_hub_load(monkeypat
     printed = capsys.readouterr().err
     assert printed.startswith("error: --data 'lab/private-index'") and "Bearer ***" in printed, printed
     assert token not in printed and os.environ["LAB_TOKEN"] == token
+
+
+class _ScriptedSession:
+    """Stands for ``requests.Session``: the token endpoint answers ``token``, the query endpoint ``page``."""
+
+    def __init__(self, token: object, page: dict) -> None:
+        self.token, self.page = token, page
+
+    def post(self, url, **kwargs):
+        import json
+
+        import requests
+
+        response = requests.Response()
+        response.status_code = 200
+        body = {"access_token": self.token, "expires_in": 7200} if "oauth" in url else self.page
+        response._content = json.dumps(body).encode()
+        return response
+
+
+def _client(token: object = "act.fine-token-1234567890", page: dict | None = None):
+    from hf_tiktokactions.collection.tiktok_api import Credentials, ResearchApiClient, RetryPolicy
+
+    session = _ScriptedSession(token, page or {"data": {"videos": []}, "error": {"code": "ok"}})
+    credentials = Credentials("key-for-scripted-session", "secret-for-scripted-session")
+    return ResearchApiClient(
+        credentials, "http://127.0.0.1:9", RetryPolicy(max_attempts=1), session=session, sleep=lambda s: None
+    )
+
+
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        ({"videos": [], "cursor": "abc", "has_more": True}, "'cursor' is not a number"),
+        ({"videos": "notalist", "cursor": 0}, "'videos' is not a list of video objects"),
+        ({"videos": [1, "x"], "cursor": 0}, "'videos' is not a list of video objects"),
+        ({"videos": [], "cursor": "9" * 5000}, "'cursor' is not a number"),
+    ],
+    ids=["cursor", "videos-string", "videos-not-objects", "cursor-too-long"],
+)
+def test_a_page_not_in_the_api_format_is_one_api_error_not_a_traceback(data, problem):
+    """An answer 'ok' whose page is malformed (a proxy, a changed API) ended collect in a ValueError /
+    AttributeError traceback from deep inside; now one ApiError naming what is wrong."""
+    from hf_tiktokactions.errors import ApiError
+
+    client = _client(page={"data": data, "error": {"code": "ok"}})
+    with pytest.raises(ApiError, match=problem) as raised:
+        client.query_videos("salsa", "20240101", "20240102")
+    assert raised.value.code == "malformed_response"
+
+
+@pytest.mark.parametrize("token", ["act.LINE\nBREAK-token-123456", "act.LINE BREAK\r-123456"], ids=["newline", "space"])
+def test_an_access_token_that_cannot_be_a_header_is_refused_unquoted(token):
+    """A token with a line break made requests refuse the Authorization header and quote it, escaped (so redaction
+    missed it), in the error line, state.json and collect.log."""
+    from hf_tiktokactions.errors import CredentialsError
+
+    client = _client(token=token)
+    with pytest.raises(CredentialsError, match="not a printable string") as raised:
+        client.query_videos("salsa", "20240101", "20240102")
+    assert "LINE" not in str(raised.value)

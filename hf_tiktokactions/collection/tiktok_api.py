@@ -27,8 +27,10 @@ goes over TLS: a plain ``http://`` base URL is refused unless it names this mach
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -67,6 +69,8 @@ DEFAULT_FIELDS = (
 )  # fmt: skip
 """What the collection asks for unless told otherwise (``username`` + ``id`` give the video URL)."""
 
+_TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")  # printable ASCII without spaces: what a header value may hold
+_CURSOR = re.compile(r"[0-9]{1,20}")
 _RETRYABLE_CODES = {"rate_limit_exceeded", "internal_error"}
 _QUOTA_CODES = {"daily_quota_limit_exceeded", "quota_exceeded"}
 _HINTS = {
@@ -262,10 +266,23 @@ class ResearchApiClient:
             )
 
         payload = self._with_backoff(f"POST {url}", send)
-        lifetime = float(payload.get("expires_in") or 7200)
+        token, lifetime = str(payload["access_token"]), payload.get("expires_in") or 7200
+        # A token goes into a header: a server's token with a line break made requests refuse the header and quote
+        # it (escaped, so redaction missed it) in the error line, state.json and collect.log.
+        if not _TOKEN_CHARACTERS.fullmatch(token):
+            raise CredentialsError(
+                f"the token endpoint {url} answered with an access token that is not a printable string (not "
+                "shown); check --api-base"
+            )
+        try:
+            lifetime = float(lifetime)
+        except (TypeError, ValueError):
+            lifetime = math.nan
+        if not 0 < lifetime < math.inf:
+            raise CredentialsError(f"the token endpoint {url} answered with an expires_in that is no positive number")
         # Refresh early: the margin, but never more than a tenth of the lifetime (short test tokens).
         margin = min(self.refresh_margin_s, lifetime * 0.1)
-        self._token = str(payload["access_token"])
+        self._token = token
         self._tokens_fetched.append(self._token)
         register_secret(self._token)
         self._token_expires_at = self.clock() + lifetime - margin
@@ -417,11 +434,25 @@ class ResearchApiClient:
                 log_id=log_id,
             )
 
-        data = self._with_backoff(describe, send)
-        videos = data.get("videos") or []
+        return self._page(self._with_backoff(describe, send), describe)
+
+    def _page(self, data: dict[str, Any], describe: str) -> VideoPage:
+        """A page from the ``data`` of an answer, or :class:`ApiError` when it is not in the API's format (a
+        cursor that is no number, videos that are no list of objects ended the collection in a traceback)."""
+        videos, cursor, search_id = data.get("videos") or [], data.get("cursor") or 0, data.get("search_id") or ""
+        problem = None
+        if not isinstance(videos, list) or not all(isinstance(video, dict) for video in videos):
+            problem = "'videos' is not a list of video objects"
+        elif isinstance(cursor, bool) or not isinstance(cursor, (int, str)) or not _CURSOR.fullmatch(str(cursor)):
+            problem = "'cursor' is not a number"
+        elif not isinstance(search_id, (str, int)):
+            problem = "'search_id' is not a string"
+        if problem is not None:
+            raise ApiError(
+                f"{self._redact(describe)}: the answer is not in the Research API's format ({problem}); nothing "
+                "of this page was kept. Rerun the same command to resume; if it persists, check --api-base",
+                code="malformed_response",
+            )
         return VideoPage(
-            videos=list(videos),
-            cursor=int(data.get("cursor") or 0),
-            has_more=bool(data.get("has_more")),
-            search_id=str(data.get("search_id") or ""),
+            videos=list(videos), cursor=int(cursor), has_more=bool(data.get("has_more")), search_id=str(search_id)
         )
