@@ -117,3 +117,18 @@ def test_an_access_token_that_cannot_be_a_header_is_refused_unquoted(token):
     with pytest.raises(CredentialsError, match="not a printable string") as raised:
         client.query_videos("salsa", "20240101", "20240102")
     assert "LINE" not in str(raised.value)
+
+
+def test_an_input_in_a_deep_folder_gets_an_id_that_can_name_its_files(tmp_path):
+    """curate --videos DIR with DIR/<200 chars>/<200 chars>/v.mp4: the id a__b__v named metadata/<id>.json, past
+    the 255 bytes a file name may have, and the whole run ended in 'OSError: File name too long' (no video of the
+    folder was curated). Long ids are cut, with a hash of the whole path, so two of them stay distinct."""
+    from hf_tiktokactions.curation.inputs import safe_video_id
+
+    first = safe_video_id("a" * 200 + "/" + "b" * 200 + "/v")
+    second = safe_video_id("a" * 200 + "/" + "b" * 200 + "/w")
+    assert first != second and len(first) <= 160 and len(second) <= 160
+    for video_id in (first, second):  # the longest names curation gives a video's files
+        (tmp_path / f".{video_id}.json.tmp").write_text("{}")
+        (tmp_path / f".{video_id}.tmp.mp4").write_bytes(b"")
+    assert safe_video_id("7301234567890123456") == "7301234567890123456"  # a TikTok id is kept as it is

@@ -24,6 +24,7 @@ from hf_tiktokactions.collection.download import MANIFEST_FILE, SUMMARY_FILE, lo
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.layout import VIDEOS_FILE as METADATA_FILE
 
+MAX_VIDEO_ID_CHARS = 160  # ASCII; with the prefixes and suffixes of its files, well inside 255 bytes a name
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".flv", ".3gp", ".ts", ".mpg", ".mpeg", ".wmv")
 
 
@@ -41,13 +42,16 @@ def safe_video_id(raw: str) -> str:
     """A file-name-safe id: path separators become ``__``, anything unusual becomes ``_``.
 
     When a character had to be replaced (an accent, a space), a short hash of ``raw`` is appended, so
-    names that differ only there (``café`` in NFC and NFD, ``café`` and ``cafè``) keep distinct ids.
+    names that differ only there (``café`` in NFC and NFD, ``café`` and ``cafè``) keep distinct ids. An id longer
+    than :data:`MAX_VIDEO_ID_CHARS` is cut and gets the hash too: it names files (``metadata/.<id>.json.tmp``), and
+    one input in a deep folder (``a/b/c.mp4`` gives ``a__b__c``) was past the file system's 255 bytes a name, which
+    stopped the whole curation with a traceback.
     """
     text = raw.replace("\\", "/").strip("/").replace("/", "__")
     safe = re.sub(r"[^A-Za-z0-9._=+-]", "_", text).lstrip(".")
-    if safe != text:
+    if safe != text or len(safe) > MAX_VIDEO_ID_CHARS:
         digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-        safe = f"{safe or '_'}-{digest}"
+        safe = f"{(safe or '_')[: MAX_VIDEO_ID_CHARS - len(digest) - 1]}-{digest}"
     return safe or "_"
 
 
