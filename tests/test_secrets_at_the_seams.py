@@ -132,3 +132,19 @@ def test_an_input_in_a_deep_folder_gets_an_id_that_can_name_its_files(tmp_path):
         (tmp_path / f".{video_id}.json.tmp").write_text("{}")
         (tmp_path / f".{video_id}.tmp.mp4").write_bytes(b"")
     assert safe_video_id("7301234567890123456") == "7301234567890123456"  # a TikTok id is kept as it is
+
+
+def test_a_video_removed_by_a_refresh_leaves_the_review_list_too(tmp_path):
+    """purge --refresh deleted a withdrawn video's file, clip and metadata and rebuilt the index, but its id and clip
+    path stayed in review_list.txt."""
+    from hf_tiktokactions.curation.governance.retention import remove_videos
+    from hf_tiktokactions.layout import REVIEW_LIST_FILE
+
+    records = build_output(tmp_path, [("salsa", "review", 2, "7s")])
+    gone, kept = (record["video_id"] for record in records)
+    review = tmp_path / REVIEW_LIST_FILE
+    review.write_text("".join(f"{i}\t{tmp_path}/clips/{i}.mp4\tfew person frames\n" for i in (gone, kept)))
+    remove_videos(tmp_path, iter([gone]), dry_run=True)
+    assert gone in review.read_text()  # a dry run changes nothing
+    remove_videos(tmp_path, iter([gone]))
+    assert review.read_text() == f"{kept}\t{tmp_path}/clips/{kept}.mp4\tfew person frames\n"

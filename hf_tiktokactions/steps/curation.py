@@ -317,6 +317,11 @@ def _print_purge(log: dict) -> None:
             f"refresh: {r['checked']} checked, {r['unavailable']} no longer available, {r['unchecked']} unchecked, "
             f"{r['requests']} requests"
         )
+        if r["unavailable"] and not log["dry_run"]:
+            print(
+                "copies made before are not touched: push the index again (push-index) where it was published, and "
+                "delete exports made from this folder"
+            )
     if log["dry_run"]:  # the list the option promises
         for kind, paths in log.get("paths", {}).items():
             for path in paths:

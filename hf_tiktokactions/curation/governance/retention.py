@@ -177,8 +177,8 @@ def remove_videos(output: str | Path, video_ids: Iterable[str], dry_run: bool = 
     """
     output = Path(output)
     deletion = Deletion(dry_run)
-    removed = 0
-    for video_id in sorted(set(video_ids)):
+    removed, video_ids = 0, set(video_ids)
+    for video_id in sorted(video_ids):
         meta = metadata_path(output, video_id)
         record = read_json(meta) if meta.is_file() else {}
         removed += bool(record)
@@ -192,7 +192,23 @@ def remove_videos(output: str | Path, video_ids: Iterable[str], dry_run: bool = 
             deletion.delete_file(meta, "metadata")
     if removed and not dry_run and (output / INDEX_DIR).exists():
         save_index(output)
+    if not dry_run:
+        _drop_from_review_list(output, video_ids)
     return deletion, removed
+
+
+def _drop_from_review_list(output: Path, video_ids: set[str]) -> None:
+    """The review list without the lines of ``video_ids`` (``<id>\\t<clip>\\t<reason>``): a removed video's id
+    and clip path stayed there after its files went."""
+    review = output / REVIEW_LIST_FILE
+    if not video_ids or not review.is_file():
+        return
+    lines = review.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if line.split("\t", 1)[0] not in video_ids]
+    if len(kept) != len(lines):
+        tmp = review.with_name(f".{review.name}.tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        tmp.replace(review)
 
 
 def _download_folder(output: str | Path) -> Path | None:
