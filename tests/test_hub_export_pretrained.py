@@ -74,8 +74,7 @@ def test_export_writes_the_auto_classes_the_figures_and_a_pretraining_card(run: 
         "masking.py",
         "video_processing_videomaev2.py",
         "loss_curve.png",
-        "reconstructions.png",
-    }
+    }  # no reconstructions.png: frames of a training clip of (here presumed) TikTok videos are not published
     config = json.loads((exported / "config.json").read_text())
     assert config["auto_map"] == {
         "AutoConfig": "configuration_videomaev2.VideoMAEv2Config",
@@ -102,14 +101,24 @@ def test_export_writes_the_auto_classes_the_figures_and_a_pretraining_card(run: 
     losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == STEPS and f"{losses[0]:.4f} (step 1) to {losses[-1]:.4f} (step {STEPS})" in text
     assert "![Pre-training loss against the optimiser step](loss_curve.png)" in text
-    assert "![Original, masked and reconstructed frames](reconstructions.png)" in text and f"at step {STEPS}" in text
+    assert "reconstructions.png" not in text and "The card shows no frames of the training videos" in text
     assert str(run.parent) not in (exported / "README.md").read_text()  # no local path is published
 
     with Image.open(exported / "loss_curve.png") as image:
         assert image.format == "PNG" and image.width >= 400
-    assert (exported / "reconstructions.png").read_bytes() == (
-        run / "reconstructions" / f"step-{STEPS}.png"
-    ).read_bytes()
+
+
+def test_the_reconstructions_are_published_only_when_asked(run: Path, tmp_path: Path) -> None:
+    """A pre-trained export published reconstructions.png, unblurred frames of a creator's training video, whatever
+    the videos; now only with --show-training-frames (or for videos --pretraining-data describes, below)."""
+    from hf_tiktokactions.cli import main as cli_main
+
+    out = tmp_path / "out"
+    assert cli_main(["export", "--model", str(run / "final"), "--output-dir", str(out), "--show-training-frames"]) == 0
+    text = (out / "README.md").read_text()
+    assert "![Original, masked and reconstructed frames](reconstructions.png)" in text and f"at step {STEPS}" in text
+    assert "shows the frames of one training clip" in text
+    assert (out / "reconstructions.png").read_bytes() == (run / "reconstructions" / f"step-{STEPS}.png").read_bytes()
 
 
 def _without_package_env(home: Path) -> dict[str, str]:
@@ -322,4 +331,5 @@ def test_a_pretraining_on_other_videos_is_described_as_its_owner_says(run: Path,
     assert hub_main(argv) == 0
     card = (out / "README.md").read_text()
     assert f"Pre-training used {described}, without labels" in card
+    assert (out / "reconstructions.png").is_file()  # the owner's own videos: their frames may be shown
     assert "TikTok Research API" not in card and "## Ethics" not in card and "show people" not in card

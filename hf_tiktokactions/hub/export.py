@@ -296,6 +296,7 @@ def export_model(
     preprocessing: dict[str, Any] | None = None,
     overwrite: bool = False,
     run_dir: str | os.PathLike | None = None,
+    show_training_frames: bool = False,
     **card_options: Any,
 ) -> Path:
     """Write the Hub folder of the classifier (or pre-trained model) in ``model_dir`` to ``output``; returns ``output``.
@@ -305,11 +306,16 @@ def export_model(
     already in ``model_dir``; ``preprocessing`` overrides any field, e.g. ``{"sampling_rate": 2}``.
     ``card_options`` go to ``cards.model_card`` (``repo_id``, ``license``, ``base_model``,
     ``pretraining_dataset``, ...). A pre-training model (``VideoMAEv2ForPreTraining``) takes no
-    ``results``; its card reads the run folder ``run_dir`` (default: the folder around ``model_dir``).
+    ``results``; its card reads the run folder ``run_dir`` (default: the folder around ``model_dir``), and its
+    run's ``reconstructions.png`` (frames of one training clip) is published only with ``show_training_frames`` or
+    for videos that ``pretraining_data`` describes: TikTok creators' videos are not to be redistributed.
     """
     output = Path(output)
     if is_pretraining_model(model_dir):
-        return _export_pretraining(model_dir, output, results, preprocessing or {}, overwrite, run_dir, card_options)
+        frames = show_training_frames or card_options.get("pretraining_data") is not None
+        return _export_pretraining(
+            model_dir, output, results, preprocessing or {}, overwrite, run_dir, card_options, frames
+        )
     results = as_results(results)  # read (and check) results files before anything is written
     _check_results_are_of(model_dir, results)
     model = load_classifier(model_dir)
@@ -373,9 +379,17 @@ def _describe_the_pretrained_encoder(config) -> None:
 
 
 def _export_pretraining(
-    model_dir, output: Path, results, preprocessing: dict[str, Any], overwrite: bool, run_dir, card_options: dict
+    model_dir,
+    output: Path,
+    results,
+    preprocessing: dict[str, Any],
+    overwrite: bool,
+    run_dir,
+    card_options: dict,
+    training_frames: bool,
 ) -> Path:
-    """The pre-trained model's Hub folder: encoder + decoder weights, code, processor configs, run figures, card."""
+    """The pre-trained model's Hub folder: encoder + decoder weights, code, processor configs, run figures (the
+    reconstructions, frames of a training clip, only with ``training_frames``), card."""
     from hf_tiktokactions.hub.cards import pretrained_model_card
     from hf_tiktokactions.hub.pretraining_run import read_pretraining_run
 
@@ -392,6 +406,6 @@ def _export_pretraining(
     _prepare_output(output, overwrite, model_dir)
     _save_with_code(model, output, PRETRAINING_AUTO_CLASSES, "AutoModelForPreTraining")
     _ship_video_processor(output, spec)
-    figures = run.write_figures(output)
+    figures = run.write_figures(output, reconstructions=training_frames)
     pretrained_model_card(output, run, figures, **card_options).save(output / "README.md")
     return output

@@ -94,14 +94,15 @@ class PretrainingRun:
                 recipe[key] = self.record[key]
         return recipe
 
-    def write_figures(self, folder: str | os.PathLike) -> list[str]:
-        """Draw the loss curve and copy the latest reconstructions into ``folder``; returns the file names."""
+    def write_figures(self, folder: str | os.PathLike, reconstructions: bool = True) -> list[str]:
+        """Draw the loss curve and copy the latest reconstructions (unless ``reconstructions`` is false: they show
+        frames of a training clip) into ``folder``; returns the file names."""
         folder = Path(folder)
         written = []
         if self.losses:
             _plot_losses(self.losses, folder / LOSS_CURVE_FILE)
             written.append(LOSS_CURVE_FILE)
-        if self.reconstruction is not None:
+        if reconstructions and self.reconstruction is not None:
             shutil.copyfile(self.reconstruction, folder / RECONSTRUCTIONS_FILE)
             written.append(RECONSTRUCTIONS_FILE)
         return written

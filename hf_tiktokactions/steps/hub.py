@@ -78,6 +78,12 @@ class CardOptions:
     model_name: str | None = option("title of the card (default: repo id or folder name)", None)
     tags: list[str] = option("extra tags (repeatable)", [], action="extend", old_names=("--tag",))
     template_dir: str | None = option("folder holding model_card_template.md (default: model_cards/)", None)
+    show_training_frames: bool = option(
+        "pre-trained models: publish the run's reconstructions.png, frames of one training clip (left out of a model "
+        "pre-trained on TikTok videos, which are not to be redistributed; shown for videos --pretraining-data "
+        "describes)",
+        False,
+    )
     sampling_rate: int | None = option("frame stride of a clip (default: stored, else 4)", None)
     num_views: int | None = option("temporal test views (default: stored, else 5)", None)
     num_crops: int | None = option("spatial test crops (default: stored, else 3)", None)
@@ -140,6 +146,7 @@ def export(options: ExportOptions) -> Path:
         overwrite=options.overwrite,
         run_dir=options.run,
         repo_id=options.repo_id,
+        show_training_frames=options.show_training_frames,
         **options.card_options(),
     )
     print(f"exported {options.model} -> {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
@@ -184,6 +191,7 @@ def push(options: PushOptions) -> str:
         private=options.private or None,  # without --private: the namespace's default, not a forced public
         preprocessing=options.preprocessing(),
         run_dir=options.run,
+        show_training_frames=options.show_training_frames,
         **options.card_options(),
     )
     print(f"pushed {options.model} to {options.repo_id}: {url}")
