@@ -239,3 +239,20 @@ def test_an_interrupted_finetuning_of_a_study_resumes_from_its_checkpoint(tmp_pa
     results = finetune_once(args, arm, 0, None)
     record = json.loads((arm / "run_config.json").read_text())
     assert record["resumed_from"] == str(arm / "checkpoint-2") and results["num_videos"] > 0
+
+
+def test_the_drivers_refuse_a_launcher_before_writing_anything(tmp_path, monkeypatch):
+    """Under accelerate launch / torchrun every rank ran the whole study: each made the embedded sets and wrote the
+    reports into the same folder. Refused by name (WORLD_SIZE), before anything is written."""
+    from hf_tiktokactions.errors import ConfigError
+    from hf_tiktokactions.training.experiments import CompareArguments, ScalingArguments, compare_init, scaling_study
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for driver, arguments, step in (
+        (compare_init, CompareArguments, "compare-init"),
+        (scaling_study, ScalingArguments, "scaling-study"),
+    ):
+        output = tmp_path / step
+        with pytest.raises(ConfigError, match=rf"{step} runs under a launcher of 2 processes \(WORLD_SIZE\)"):
+            driver(arguments(output_dir=str(output), embedded=True))
+        assert not output.exists()

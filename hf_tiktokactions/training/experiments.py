@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
 import statistics
 from dataclasses import dataclass, field
@@ -162,6 +163,17 @@ def _target_train_list(args: ExperimentArguments, path: Path) -> str:
     return str(path)
 
 
+def _refuse_a_launch(step: str) -> None:
+    """The drivers run their stages one after another in this process: under ``accelerate launch`` / ``torchrun``
+    every rank would make the embedded sets and write the reports into the same folder."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world.isdigit() and int(world) > 1:
+        raise ConfigError(
+            f"{step} runs under a launcher of {world} processes (WORLD_SIZE): run it with plain python or "
+            f"`hf-tiktokactions {step}` (one process); launch pretrain and finetune themselves for several GPUs"
+        )
+
+
 def _write_report(output_dir: Path, name: str, report: dict, table: str) -> None:
     (output_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     (output_dir / f"{name}.md").write_text(table)
@@ -169,6 +181,7 @@ def _write_report(output_dir: Path, name: str, report: dict, table: str) -> None
 
 def compare_init(args: CompareArguments) -> dict:
     """Figure 4: index vs target pre-training vs scratch, same fine-tuning budget, mean +- std over seeds."""
+    _refuse_a_launch("compare-init")
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if args.embedded:
@@ -215,6 +228,7 @@ def compare_init(args: CompareArguments) -> dict:
 
 def scaling_study(args: ScalingArguments) -> dict:
     """Figure 3: pre-train on N videos (a seeded subset of the index) for each N and seed, fine-tune, test."""
+    _refuse_a_launch("scaling-study")
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if args.embedded:
