@@ -48,6 +48,7 @@ from hf_tiktokactions.data.video_budget import VideoBudget
 from hf_tiktokactions.errors import SingleImageError, TikTokActionsError, VideoDecodeError
 from hf_tiktokactions.hub.processor_config import read_preprocessing
 from hf_tiktokactions.inference import PreprocessingSpec, VideoClassifier, top_labels
+from hf_tiktokactions.redaction import redact
 
 log = logging.getLogger("space")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -281,6 +282,7 @@ def create_app() -> tuple[gr.Blocks, ActionClassifier | None]:
         model_id = os.environ.get("MODEL_ID") or DEFAULT_MODEL_DIR
         problem = f"MODEL_ID={model_id}: cannot load the model ({str(error).splitlines()[0]})."
     if problem:
+        problem = redact(problem)  # the page is public: a Hub error must not show the Space's HF_TOKEN
         print(f"space: {problem}", file=sys.stderr)
     examples_dir = os.environ.get("EXAMPLES_DIR") or str(Path.home() / ".cache" / "hf-tiktokactions" / "space-examples")
     examples = example_clips(examples_dir)

@@ -10,6 +10,7 @@ off, the Hub is offline, and the browser test aborts (and asserts there were non
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -368,3 +369,19 @@ def test_a_count_of_zero_in_the_environment_is_one_line(monkeypatch) -> None:
     monkeypatch.setenv("TORCH_THREADS", "0")
     with pytest.raises(SystemExit, match="TORCH_THREADS='0' must be at least 1"):
         app.create_app()
+
+
+def test_a_model_loading_problem_shown_on_the_public_page_shows_no_secret(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The page shows why the model did not load; a text quoting the Space's HF_TOKEN (here, pasted into MODEL_ID's
+    path) was shown as it was."""
+    token = "hf_the_spaces_own_secret_token_0123"
+    monkeypatch.setenv("HF_TOKEN", token)
+    monkeypatch.setenv("MODEL_ID", str(tmp_path / token))
+    monkeypatch.setenv("EXAMPLES_DIR", str(tmp_path / "examples"))
+    (tmp_path / token).mkdir()
+    app = load_app_module()
+    demo, classifier = app.create_app()
+    assert classifier is None
+    printed = capsys.readouterr().err
+    assert "has no config.json" in printed and "***" in printed and token not in printed
+    assert token not in json.dumps(demo.get_config_file(), default=str)
