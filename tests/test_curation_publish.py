@@ -299,3 +299,19 @@ def test_a_filter_that_keeps_nothing_is_one_clear_error(curated, tmp_path):
     with pytest.raises(ConfigError, match="--embed-clips: no row of the index to publish has a clip"):
         write_folder(curated, tmp_path / "rejected", PublishOptions(statuses=("rejected",), embed_clips=True))
     assert not (tmp_path / "review" / "data").exists() and not (tmp_path / "rejected" / "data").exists()
+
+
+def test_an_index_of_no_video_yet_is_read_and_named_by_every_step(tmp_path):
+    """A run whose workers were all lost saves an index of no rows; datasets cannot load such a folder (IndexError
+    deep inside), so pretrain, stats and push-index ended in that traceback instead of saying what is missing."""
+    from hf_tiktokactions.curation.governance.stats import statistics_of_index
+    from hf_tiktokactions.curation.index import INDEX_COLUMNS, save_index
+
+    save_index(tmp_path)
+    index = load_index(tmp_path)
+    assert len(index) == 0 and list(index.column_names) == list(INDEX_COLUMNS)
+    assert statistics_of_index(tmp_path)["totals"]["videos"] == 0
+    with pytest.raises(ConfigError, match="the curation index holds no video yet"):
+        resolve_videos(str(tmp_path))
+    with pytest.raises(ConfigError, match="the index holds no video yet: nothing to publish"):
+        write_folder(tmp_path, tmp_path / "published", PublishOptions())

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions.curation.pipeline import METADATA_DIR
+from hf_tiktokactions.data.saved_dataset import load_saved_dataset
 from hf_tiktokactions.errors import OutputStateError
 from hf_tiktokactions.layout import INDEX_DIR, stored_path
 
@@ -161,11 +162,9 @@ def curation_folder(path: str | Path) -> Path:
 
 def load_index(path: str | Path):
     """Read an index written by :func:`save_index` (``DIR`` or ``DIR/index``); its paths as stored (relative)."""
-    from datasets import load_from_disk
-
     path = Path(path)
     if (path / INDEX_DIR).is_dir():
         path = path / INDEX_DIR
     if not (path / "state.json").is_file():
         raise OutputStateError(f"{path}: no index here; run dataset_scripts/curate.py first")
-    return load_from_disk(str(path))
+    return load_saved_dataset(path)  # an index of no video yet has no Arrow file: datasets cannot read it alone

@@ -81,6 +81,11 @@ def prepare_for_hub(index: Any, options: PublishOptions = PublishOptions(), fold
     if options.statuses:
         keep = set(options.statuses)
         dataset = dataset.filter(lambda status: status in keep, input_columns="status")
+    if not len(index):
+        raise ConfigError(
+            "the index holds no video yet: nothing to publish; curate videos into its folder first (its "
+            "curation_summary.json says what the last run did)"
+        )
     if not len(dataset):  # a folder of no rows is one that datasets.load_dataset cannot read
         raise ConfigError(
             f"no row of the index has the status {' or '.join(options.statuses or ['any'])}: nothing to publish; "

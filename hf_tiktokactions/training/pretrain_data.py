@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..data.pretrain_dataset import find_videos, video_paths, video_source
+from ..data.saved_dataset import load_saved_dataset
 from ..errors import ConfigError
 from ..layout import INDEX_DIR, METADATA_DIR, PURGE_LOG_DIR
 from ..redaction import register_secret
@@ -73,11 +74,11 @@ def _load_dataset(data: str, token_env: str) -> tuple[Any, Path | None]:
     path = Path(data)
     folder = _curation_folder(path)
     if folder is not None:  # its paths are relative to the curation folder
-        return datasets.load_from_disk(str(folder / INDEX_DIR)), folder
+        return load_saved_dataset(folder / INDEX_DIR), folder
     if is_published_folder(path):
         return load_published(str(path), token_env), path
     if path.is_dir():
-        loaded = datasets.load_from_disk(str(path))
+        loaded = load_saved_dataset(path)
         if isinstance(loaded, datasets.DatasetDict):
             loaded = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
         return loaded, path
@@ -180,6 +181,11 @@ def resolve_videos(
         raise ConfigError("--hashtags filters a curation index; --data is a folder or a list file")
     if is_dataset:
         dataset, base = _load_dataset(data, token_env)
+        if base is not None and _curation_folder(base) is not None and not len(dataset):
+            raise ConfigError(
+                f"--data {data!r}: the curation index holds no video yet; curate videos into it first (its "
+                "curation_summary.json says what the last run did)"
+            )
         videos = _rows_from_dataset(dataset, video_column, only_passed, tags, base)
     elif path.is_dir():
         videos = find_videos(path)
