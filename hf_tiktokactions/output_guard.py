@@ -64,7 +64,7 @@ def path_under(folder: str | Path, *parts: str, follow_links: bool = True) -> Pa
     return target
 
 
-def output_folder(output: str | Path, option: str = "--output") -> Path:
+def output_folder(output: str | Path, option: str = "--output-dir") -> Path:
     """``output`` made (with its parents) if missing; an error naming ``option`` when it, or a parent, is a file."""
     output = Path(output)
     try:
@@ -115,7 +115,7 @@ def lock_output(output: Path, lock_name: str, command: str) -> IO[str]:
         handle.close()
         raise OutputStateError(
             f"{output} is in use by another {command} run (lock {output / lock_name}); "
-            "wait for it to finish or pick another --output"
+            "wait for it to finish or pick another --output-dir"
         ) from None
     return handle
 

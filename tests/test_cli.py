@@ -258,7 +258,9 @@ def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
     text_checkpoint = tmp_path / "model.pth"
     text_checkpoint.write_text("t hello\n")
     cases = [
-        (["curate", "--videos", str(videos), "--output", str(a_file)], f"--output {a_file}: a file is in the way"),
+        (["curate", "--videos", str(videos), "--output", str(a_file)], f"--output-dir {a_file}: a file is in the way"),
+        (["curate", "--videos", str(videos), "--output-dir", str(tmp_path / "typo"), "--x264-preset", "superfst"],
+         "--x264-preset 'superfst' is not an x264 preset; choose one of ultrafast, superfast"),
         (["curate", "--videos", str(binary), "--output", str(tmp_path / "c")], f"--videos {binary}: not a list file"),
         (["pretrain", "--data", str(videos), "--output_dir", str(a_file)], f"--output_dir {a_file}: a file is in"),
         (["pretrain", "--data", str(videos), "--output_dir", str(tmp_path / "p"), "--model_preset", "vit-zzz"],

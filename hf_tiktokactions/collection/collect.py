@@ -175,7 +175,7 @@ class _Collection:
             committed = int(state["committed_bytes"])
             invalid_committed = int(state.get("invalid_committed_bytes", 0))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise OutputStateError(f"{self.state_path} cannot be read ({exc}); use a new --output directory") from None
+            raise OutputStateError(f"{self.state_path} cannot be read ({exc}); use a new --output-dir") from None
         if recorded != self.request.as_json():
             changed = sorted(
                 k
@@ -184,7 +184,7 @@ class _Collection:
             )
             raise OutputStateError(
                 f"{self.output} holds a collection made with different {', '.join(changed)}; "
-                "rerun with the original options to resume it, or choose a new --output directory"
+                "rerun with the original options to resume it, or choose a new --output-dir"
             )
         try:
             if truncate_to(self.videos_path, committed):

@@ -460,7 +460,7 @@ def _check_config(output: Path, options: CurationOptions) -> None:
             differences = ", ".join(f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in changed)
             raise OutputStateError(
                 f"{output} was curated with other settings ({differences}); "
-                "rerun with the same options or use a new --output"
+                "rerun with the same options or use a new --output-dir"
             )
     else:
         write_json_atomic(path, current)
@@ -527,10 +527,11 @@ def curate(
         raise ConfigError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    options.validate()  # before the folder records these settings: a rerun must repeat them
     output = Path(output)
     try:
         output_folder(output)
-        refuse_another_jobs_folder(output, "curate", "--output")
+        refuse_another_jobs_folder(output, "curate", "--output-dir")
         for folder in (output / CLIPS_DIR, output / METADATA_DIR):
             output_folder(folder)
         lock = _lock_output(output)

@@ -63,6 +63,22 @@ def run_stopped(source_path: str, error: BaseException) -> RunStopped:
     )
 
 
+# x264's presets, fastest first: a name outside them failed every clip (recorded as rejected, and the folder then
+# refused the corrected name as "other settings")
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+
+
 @dataclass(frozen=True)
 class CurationOptions:
     """Every setting that changes what a video's outputs are (the CLI's options carry the same names)."""
@@ -99,6 +115,10 @@ class CurationOptions:
                 f"--min-person-frames must be in 0..--num-frames ({self.num_frames}), got {self.min_person_frames}",
             ),
             (self.short_side >= 16, f"--short-side must be at least 16, got {self.short_side}"),
+            (
+                self.preset in X264_PRESETS,
+                f"--x264-preset {self.preset!r} is not an x264 preset; choose one of {', '.join(X264_PRESETS)}",
+            ),
             (self.gop >= 1 and self.min_scene_len >= 1, "--gop and --min-scene-len must be at least 1"),
             (
                 self.max_pixels > 0 and self.max_aspect_ratio >= 1,

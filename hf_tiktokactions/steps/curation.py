@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..collection.tiktok_api import DEFAULT_API_BASE
-from ..curation.pipeline import CurationOptions
+from ..curation.pipeline import X264_PRESETS, CurationOptions
 from ..errors import ConfigError, TikTokActionsError
 from ..hub_unreachable import hub_unreachable_errors
 from ..resources import CHECKOUT
@@ -47,7 +47,9 @@ class CurateOptions:
     min_seconds: float = option("shortest clip; a shorter longest scene rejects the video", _CURATION.min_seconds)
     max_seconds: float = option("longest clip (the centre of a longer scene is kept)", _CURATION.max_seconds)
     short_side: int = option("clip short side in pixels (never upscaled)", _CURATION.short_side)
-    x264_preset: str = option("x264 preset of the clips", _CURATION.preset, old_names=("--preset",))
+    x264_preset: str = option(
+        f"x264 preset of the clips ({', '.join(X264_PRESETS)})", _CURATION.preset, old_names=("--preset",)
+    )
     crf: int = option("x264 constant rate factor of the clips", _CURATION.crf)
     gop: int = option("keyframe interval of the clips, in frames", _CURATION.gop)
     scene_threshold: float = option("PySceneDetect ContentDetector threshold", _CURATION.scene_threshold)
