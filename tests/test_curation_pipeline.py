@@ -228,3 +228,23 @@ def test_importing_curation_stays_light():
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
         == "[] []"
     )
+
+
+def test_a_script_without_the_main_guard_is_told_to_add_it(tmp_path):
+    """The README's Python example as a script: the spawned workers import it and call curate() again; each died
+    waiting for the caller's lock, and the run blamed every video's worker ("killed: out of memory or a signal")."""
+    import subprocess
+    import sys
+
+    write_scene_video(tmp_path / "videos" / "a.mp4", [120], height=48, width=64)
+    script = tmp_path / "curate_script.py"
+    script.write_text(
+        "from hf_tiktokactions.steps import CurateOptions, curate\n"
+        "curate(CurateOptions(videos='videos', output_dir='out', detector='none', workers=2, quiet=True))\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "out of memory" not in run.stderr, run.stderr[-3000:]
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("hf_tiktokactions.errors.RunStopped: the worker process curating"), run.stderr[-3000:]
+    assert 'must call it under `if __name__ == "__main__":`' in last
+    assert not list((tmp_path / "out" / "metadata").glob("*.json"))  # no verdict on the video

@@ -121,6 +121,23 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
+# The local engine's workers are started with "spawn": each imports the caller's main script first, so a script that
+# calls curate() at its top level, without the usual guard, calls it again in every worker.
+SCRIPT_GUARD_HINT = (
+    'a script that calls curate() must call it under `if __name__ == "__main__":`: the worker processes import the '
+    "script, and an unguarded call starts the curation again in each of them"
+)
+
+
+def _refuse_a_worker_importing_the_script() -> None:
+    """Stop a worker process that is importing the caller's script (``multiprocessing``'s own flag for that) from
+    curating: it would wait on the caller's lock and die, and the caller would blame each video's worker."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ConfigError(f"curate() was called while a curation worker process was starting: {SCRIPT_GUARD_HINT}")
+
+
 def _init_pool_worker(options: CurationOptions) -> None:
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     _init_local_worker(options)
@@ -169,6 +186,12 @@ def _run_isolated(video: VideoInput, output: Path, options: CurationOptions) -> 
         return payload
     if kind == "stopped":
         raise RunStopped(payload)
+    if process.exitcode and process.exitcode > 0:  # a Python error in the worker (printed above), not a signal
+        raise RunStopped(
+            f"the worker process curating {video.source_path} failed before it finished (exit status "
+            f"{process.exitcode}; its error is printed above): that is the setup, not the video, and nothing was "
+            f"recorded for it. Fix the cause and rerun; for instance, {SCRIPT_GUARD_HINT}"
+        )
     signal_number = -process.exitcode if process.exitcode and process.exitcode < 0 else None
     if signal_number in CRASH_SIGNALS:
         record = rejected_record(
@@ -523,6 +546,7 @@ def curate(
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> CurationResult:
     """Curate ``videos`` into ``output`` (resumable); see the module docstring."""
+    _refuse_a_worker_importing_the_script()
     if engine not in ENGINES:
         raise ConfigError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if workers is not None and workers < 1:
