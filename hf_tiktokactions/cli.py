@@ -135,8 +135,13 @@ STEPS = {
         Step(
             "convert", "steps.hub:convert", "steps.hub:ConvertOptions", "convert an official or transformers checkpoint"
         ),
-        Step("export", "steps.hub:export", "steps.hub:ExportOptions", "write the Hub folder of a fine-tuned model"),
-        Step("push", "steps.hub:push", "steps.hub:PushOptions", "export and upload a fine-tuned model to the Hub"),
+        Step(
+            "export",
+            "steps.hub:export",
+            "steps.hub:ExportOptions",
+            "write the Hub folder of a fine-tuned or pre-trained model",
+        ),
+        Step("push", "steps.hub:push", "steps.hub:PushOptions", "export and upload a fine-tuned or pre-trained model"),
         Step("space", "steps.hub:space", "steps.hub:SpaceOptions", "serve the Gradio Space on a model"),
         Step(
             "quickstart",

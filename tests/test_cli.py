@@ -110,20 +110,32 @@ def test_top_level_help_lists_every_step():
 
 @pytest.mark.parametrize("step", sorted(__import__("hf_tiktokactions.cli", fromlist=["STEPS"]).STEPS))
 def test_each_step_help_names_every_option_of_its_dataclass(step, capsys):
+    """The README promises every option with its help text: pretrain's --output_dir, --seed, --weight_decay, ...
+    had none, so their defaults were not shown either, and pretrain, finetune, compare-init and scaling-study said
+    nothing of what they do. A help text that names its default got a contradicting "(default: None)" after it."""
     from hf_tiktokactions.cli import STEPS, options_classes
+    from hf_tiktokactions.training.arguments import description_of
 
     help_text = _help_of([step, "--help"], capsys)
+    flat = " ".join(help_text.split())
     classes = options_classes(STEPS[step])
-    for cls in classes if isinstance(classes, tuple) else (classes,):
+    classes = classes if isinstance(classes, tuple) else (classes,)
+    assert description_of(classes[0]) and " ".join(description_of(classes[0]).split()[:4]) in flat, step
+    for cls in classes:
         for field in dataclasses.fields(cls):
             if not field.init:
                 continue
+            if cls.__module__.startswith("hf_tiktokactions"):
+                assert field.metadata.get("help"), (step, field.name)
             if field.metadata.get("positional"):
                 assert field.metadata["metavar"] in help_text, (step, field.name)
             else:
                 assert f"--{field.name}" in help_text, (step, field.name)
                 if field.metadata.get("help"):  # its help text, as argparse wraps it
                     assert field.metadata["help"].split()[0] in help_text, (step, field.name)
+                text = " ".join(field.metadata.get("help", "").split())
+                if cls.__module__.startswith("hf_tiktokactions") and "default" in text and text in flat:
+                    assert f"{text} (default: None)" not in flat, (step, field.name)
 
 
 def test_both_spellings_and_the_old_names_give_the_same_options_on_a_data_step(tmp_path):

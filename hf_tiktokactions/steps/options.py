@@ -14,6 +14,7 @@ from typing import Any
 from transformers import HfArgumentParser
 
 from ..errors import ConfigError
+from ..training.arguments import HelpFormatter
 
 
 def option(help: str, default: Any = dataclasses.MISSING, *, old_names: tuple[str, ...] = (), **metadata: Any) -> Any:
@@ -49,7 +50,7 @@ def parse_options(types: type | tuple[type, ...], argv: list[str] | None, prog: 
     A value a dataclass rejects in ``__post_init__`` ends in a ``ConfigError`` naming it.
     """
     classes = types if isinstance(types, tuple) else (types,)
-    parser = OptionsParser(classes, prog=prog, description=description)
+    parser = OptionsParser(classes, prog=prog, description=description, formatter_class=HelpFormatter)
     try:
         parsed = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
     except ValueError as error:

@@ -23,6 +23,23 @@ from .protocol import resolve_augmentation
 T = TypeVar("T")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` of every step: ``(default: ...)`` after each option, unless its help already says what the default
+    is (``(default: the recipe's)``: the ``None`` behind it would only contradict that)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or "default:" in text or "; default " in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def description_of(options_class: type) -> str | None:
+    """The docstring of an options dataclass, for ``--help`` (``None`` for the signature dataclasses put there)."""
+    doc = options_class.__doc__
+    return None if not doc or doc.startswith(f"{options_class.__name__}(") else doc
+
+
 DECODED_CACHE_HELP = (
     "keep up to this many MB of decoded frames in each data-loading process and read them from memory "
     "(0: decode on every read); for small sets read many times"
@@ -93,22 +110,31 @@ class PretrainArguments:
         default=None,
         metadata={"help": "continue from a pre-trained model folder (e.g. OUTPUT_DIR/final of an earlier run)"},
     )
-    tubelet_size: int = 2
+    tubelet_size: int = field(default=2, metadata={"help": "frames per token (the patch embedding's temporal size)"})
     mask_ratio: float = field(default=0.9, metadata={"help": "tube mask ratio of the encoder"})
     decoder_mask_ratio: float = field(
         default=0.5, metadata={"help": "running-cell mask ratio of the decoder (0 = VideoMAE V1)"}
     )
-    decoder_depth: int = 4
+    decoder_depth: int = field(default=4, metadata={"help": "transformer blocks of the decoder"})
     norm_pix_loss: bool = field(
         default=True,
         metadata={"help": "regress per-patch normalised pixels (official normlize_target); false = raw pixels"},
     )
-    drop_path_rate: float = 0.0
-    gradient_checkpointing: bool = False
+    drop_path_rate: float = field(
+        default=0.0, metadata={"help": "stochastic depth: drop path grows linearly to this over the encoder blocks"}
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "recompute the blocks in the backward pass (less memory, more compute)"}
+    )
 
     # Optimisation
-    output_dir: str = "runs/pretrain"
-    seed: int = 0
+    output_dir: str = field(
+        default="runs/pretrain",
+        metadata={"help": "run folder: checkpoints/, final/, metrics.jsonl, summary.json, logs, reconstructions"},
+    )
+    seed: int = field(
+        default=0, metadata={"help": "seed of the model init, the masks, the data order and the augmentations"}
+    )
     per_device_train_batch_size: int = field(
         default=32, metadata={"help": "videos per device and step (each gives num_sample clips)"}
     )
@@ -126,14 +152,16 @@ class PretrainArguments:
     )
     min_learning_rate: float = field(default=1e-5, metadata={"help": "end of the cosine, scaled like the lr"})
     warmup_learning_rate: float = field(default=0.0, metadata={"help": "start of the warm-up, scaled like the lr"})
-    warmup_epochs: float = 20
+    warmup_epochs: float = field(default=20, metadata={"help": "warm-up length in epochs (see --warmup_steps)"})
     warmup_steps: int = field(
         default=-1, metadata={"help": "warm-up length in steps (overrides warmup_epochs when >= 0)"}
     )
-    weight_decay: float = 0.05
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
-    adam_epsilon: float = 1e-8
+    weight_decay: float = field(
+        default=0.05, metadata={"help": "AdamW weight decay (never on biases, norms or tokens)"}
+    )
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1"})
+    adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2"})
+    adam_epsilon: float = field(default=1e-8, metadata={"help": "AdamW epsilon"})
     max_grad_norm: float = field(default=0.0, metadata={"help": "clip the gradient norm (0 = no clipping)"})
     mixed_precision: str = field(default="auto", metadata={"help": "bf16, fp16, no, or auto (bf16 on GPU, no on CPU)"})
 
@@ -153,7 +181,7 @@ class PretrainArguments:
     reconstruction_steps: int = field(
         default=500, metadata={"help": "log original / masked / reconstructed frames every N steps (0 = never)"}
     )
-    disable_tqdm: bool = False
+    disable_tqdm: bool = field(default=False, metadata={"help": "no progress bar (logs and CI)"})
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
@@ -215,7 +243,7 @@ class FinetuneArguments:
         },
     )
     split: int = field(default=1, metadata={"help": "1, 2 or 3: the official train/test split of UCF101 and HMDB51"})
-    train_split: str = "train"
+    train_split: str = field(default="train", metadata={"help": "split to train on"})
     eval_split: str = field(
         default="auto",
         metadata={
@@ -245,7 +273,7 @@ class FinetuneArguments:
     )
     decode_backend: str = field(default="decord", metadata={"help": "decord, torchcodec or pyav"})
     decoded_cache_mb: int = field(default=0, metadata={"help": DECODED_CACHE_HELP})
-    num_frames: int = 16
+    num_frames: int = field(default=16, metadata={"help": "frames per clip"})
     sampling_rate: int = field(default=4, metadata={"help": "stride between the frames of a dense clip"})
     sampling: str | None = field(
         default=None,
@@ -253,7 +281,7 @@ class FinetuneArguments:
             "help": "dense (Kinetics, UCF101, HMDB51) or segment (TSN segments); default dense; SSv2 is always segment"
         },
     )
-    input_size: int = 224
+    input_size: int = field(default=224, metadata={"help": "side of the square crops"})
     short_side_size: int = field(default=224, metadata={"help": "test clips: resize the short side to this, then crop"})
     num_sample: int = field(default=2, metadata={"help": "repeated augmentation: augmented clips per decoded video"})
 
@@ -268,7 +296,9 @@ class FinetuneArguments:
         },
     )
     model_preset: str = field(default="vit-b", metadata={"help": "architecture when training from scratch"})
-    drop_path_rate: float = 0.1
+    drop_path_rate: float = field(
+        default=0.1, metadata={"help": "stochastic depth: drop path grows linearly to this over the encoder blocks"}
+    )
     head_dropout: float = field(default=0.0, metadata={"help": "dropout before the head (official fc_drop_rate)"})
     head_init_scale: float = field(
         default=0.001, metadata={"help": "the new head's init std is 0.02 x this (official init_scale)"}
@@ -302,7 +332,7 @@ class FinetuneArguments:
     # Augmentation
     mixup: float = field(default=0.8, metadata={"help": "mixup alpha (0 = off)"})
     cutmix: float = field(default=1.0, metadata={"help": "cutmix alpha (0 = off)"})
-    mixup_prob: float = 1.0
+    mixup_prob: float = field(default=1.0, metadata={"help": "probability of mixing a batch (mixup or cutmix)"})
     mixup_switch_prob: float = field(
         default=0.5, metadata={"help": "probability of cutmix instead of mixup when both are on"}
     )
@@ -370,7 +400,7 @@ def parse_with_config(
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", default=config)
     known, rest = pre.parse_known_args(argv)
-    parser = HfArgumentParser(types, prog=prog)
+    parser = HfArgumentParser(types, prog=prog, description=description_of(types[0]), formatter_class=HelpFormatter)
     parser.add_argument(
         "--config",
         help="YAML recipe whose values are the defaults of this run (a path, or the file name of a shipped recipe)",

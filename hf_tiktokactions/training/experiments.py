@@ -36,7 +36,9 @@ TINY_FINETUNE = str(recipe("finetune_tiny_synthetic.yaml"))
 class ExperimentArguments:
     """Options shared by the drivers; pre-training and fine-tuning options come from their own recipes."""
 
-    output_dir: str = "runs/experiment"
+    output_dir: str = field(
+        default="runs/experiment", metadata={"help": "one folder per arm and seed under it, and the report"}
+    )
     pretrain_config: str = field(default=TINY_PRETRAIN, metadata={"help": "pre-training recipe (YAML)"})
     finetune_config: str = field(default=TINY_FINETUNE, metadata={"help": "fine-tuning recipe (YAML)"})
     pretrain_args: str = field(default="", metadata={"help": "extra pre-training options, e.g. '--max_steps 300'"})
@@ -57,6 +59,9 @@ class ExperimentArguments:
 
 @dataclass
 class ScalingArguments(ExperimentArguments):
+    """The paper's scaling study (figure 3): pre-train on N videos of the index for each N and seed, fine-tune each
+    model with the same budget, report top-1 / top-5 mean +- std per N. Finished runs are skipped when restarted."""
+
     sizes: str = field(
         default="1000,2000,3000,4000,5000,6000", metadata={"help": "comma list of pre-training set sizes N"}
     )
@@ -64,6 +69,10 @@ class ScalingArguments(ExperimentArguments):
 
 @dataclass
 class CompareArguments(ExperimentArguments):
+    """The paper's comparison of initialisations (figure 4): fine-tune from a model pre-trained on our index, one
+    pre-trained on the target set's own training videos, and from scratch, at equal fine-tuning budget. Finished runs
+    are skipped when restarted."""
+
     arms: str = field(
         default="index,target,scratch", metadata={"help": "which initialisations: index, target, scratch"}
     )
