@@ -4,6 +4,7 @@ that reuses them; and the ``convert`` subcommand's one-line errors."""
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -109,13 +110,14 @@ def test_top_level_help_lists_every_step():
 
 
 @pytest.mark.parametrize("step", sorted(__import__("hf_tiktokactions.cli", fromlist=["STEPS"]).STEPS))
-def test_each_step_help_names_every_option_of_its_dataclass(step, capsys):
+def test_each_step_help_names_every_option_of_its_dataclass(step, capsys, monkeypatch):
     """The README promises every option with its help text: pretrain's --output_dir, --seed, --weight_decay, ...
     had none, so their defaults were not shown either, and pretrain, finetune, compare-init and scaling-study said
     nothing of what they do. A help text that names its default got a contradicting "(default: None)" after it."""
     from hf_tiktokactions.cli import STEPS, options_classes
     from hf_tiktokactions.training.arguments import description_of
 
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping: a path stays whole
     help_text = _help_of([step, "--help"], capsys)
     flat = " ".join(help_text.split())
     classes = options_classes(STEPS[step])
@@ -136,6 +138,9 @@ def test_each_step_help_names_every_option_of_its_dataclass(step, capsys):
                 text = " ".join(field.metadata.get("help", "").split())
                 if cls.__module__.startswith("hf_tiktokactions") and "default" in text and text in flat:
                     assert f"{text} (default: None)" not in flat, (step, field.name)
+    # a file the help points at is in the repository (export's "format in training/results_file.py" was not)
+    for path in re.findall(r"(?<![\w./-])[\w.-]+(?:/[\w.-]+)+\.(?:py|md|yaml|csv)\b", flat):
+        assert (ROOT / path).exists(), (step, path)
 
 
 def test_both_spellings_and_the_old_names_give_the_same_options_on_a_data_step(tmp_path):

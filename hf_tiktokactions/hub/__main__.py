@@ -29,7 +29,7 @@ def _add_card_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="JSON",
-        help="a fine-tuning run's results.json (repeatable; format in training/results_file.py)",
+        help="a fine-tuning run's results.json (repeatable; format in hf_tiktokactions/training/results_file.py)",
     )
     parser.add_argument("--license", default="apache-2.0", help="license id for the card's YAML (default: apache-2.0)")
     parser.add_argument(

@@ -65,7 +65,9 @@ class CardOptions:
     """What the model card says besides the results (shared by ``export`` and ``push``)."""
 
     results: list[str] = option(
-        "a fine-tuning run's results.json (repeatable; format in training/results_file.py)", [], action="extend"
+        "a fine-tuning run's results.json (repeatable; format in hf_tiktokactions/training/results_file.py)",
+        [],
+        action="extend",
     )
     license: str = option("license id for the card's YAML", "apache-2.0")
     base_model: str | None = option("Hub id of the pre-trained checkpoint this model was fine-tuned from", None)
