@@ -293,6 +293,28 @@ def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
     assert [path.name for path in (tmp_path / "one" / "metadata").glob("*.json")] == ["clip.json"]
 
 
+def test_a_missing_optional_extra_is_named_with_its_install_line(tmp_path, capsys, monkeypatch):
+    """curate without the curation extra rejected every video as an "internal error" (ModuleNotFoundError) and
+    recorded it, so the rerun after installing it passed them over; space without gradio ended in a traceback."""
+    from video_files import write_test_video
+
+    from hf_tiktokactions.cli import main
+
+    videos = tmp_path / "videos"
+    write_test_video(videos / "clip.mp4", 8, 32, 32)
+    monkeypatch.setitem(sys.modules, "scenedetect", None)  # as if not installed
+    argv = ["curate", "--videos", str(videos), "--output-dir", str(tmp_path / "c"), "--detector", "none"]
+    assert main([*argv, "--workers", "1"]) == 2
+    assert "scenedetect" in capsys.readouterr().err.split("pip install 'hf-tiktokactions[curation]'")[0]
+    assert not (tmp_path / "c" / "metadata").exists()
+    monkeypatch.setitem(sys.modules, "gradio", None)
+    assert main(["space", "--model", str(tmp_path)]) == 2
+    assert (
+        capsys.readouterr().err
+        == "error: the Space needs the optional package gradio: pip install 'hf-tiktokactions[demo]'\n"
+    )
+
+
 def test_a_step_refuses_a_folder_another_step_wrote(tmp_path, capsys):
     """pretrain into a fine-tuning run replaced its final/ while its results.json kept describing the classifier;
     finetune into a pre-training run, curate into either, pretrain into a curation: all exited 0."""

@@ -138,6 +138,23 @@ def _refuse_a_worker_importing_the_script() -> None:
         raise ConfigError(f"curate() was called while a curation worker process was starting: {SCRIPT_GUARD_HINT}")
 
 
+def _require_curation_packages() -> None:
+    """Scene detection (PySceneDetect) and OpenCV come with the ``curation`` extra; without them every video failed
+    as an "internal error" and was recorded as rejected, so the rerun after installing them passed it over."""
+    import importlib.util
+
+    missing = [
+        package
+        for package, module in (("scenedetect", "scenedetect"), ("opencv-python", "cv2"))
+        if importlib.util.find_spec(module) is None
+    ]
+    if missing:
+        raise ConfigError(
+            f"curate needs the optional package(s) {', '.join(missing)} (scene detection and video frames): "
+            "pip install 'hf-tiktokactions[curation]'"
+        )
+
+
 def _init_pool_worker(options: CurationOptions) -> None:
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     _init_local_worker(options)
@@ -552,6 +569,7 @@ def curate(
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     options.validate()  # before the folder records these settings: a rerun must repeat them
+    _require_curation_packages()
     output = Path(output)
     try:
         output_folder(output)

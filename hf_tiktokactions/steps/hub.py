@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -252,5 +253,7 @@ def space(options: SpaceOptions) -> None:
             f"--model {options.model}: no such folder (and not a Hub id like ORG/NAME); pass a fine-tuned model "
             "folder, e.g. runs/quickstart/model after the quickstart"
         )
+    if importlib.util.find_spec("gradio") is None:
+        raise ConfigError("the Space needs the optional package gradio: pip install 'hf-tiktokactions[demo]'")
     os.environ.update(options.environment())
     runpy.run_path(str(app), run_name="__main__")
