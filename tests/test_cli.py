@@ -262,6 +262,7 @@ def test_pretrain_subcommand_runs_under_accelerate_launch_with_two_processes(tmp
 
 def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
     """Each of these ended in a traceback (FileExistsError, UnicodeDecodeError, ValueError, IndexError)."""
+    from official_checkpoints import OfficialVisionTransformer
     from video_files import write_test_video
 
     from hf_tiktokactions.cli import main
@@ -274,6 +275,8 @@ def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
     binary.write_bytes(b"\x00\xff\xfe\x80")
     text_checkpoint = tmp_path / "model.pth"
     text_checkpoint.write_text("t hello\n")
+    odd_width = tmp_path / "odd_width.pth"  # no preset is 96 wide
+    torch.save({"module": OfficialVisionTransformer(dim=96, heads=3).state_dict()}, odd_width)
     cases = [
         (["curate", "--videos", str(videos), "--output", str(a_file)], f"--output-dir {a_file}: a file is in the way"),
         (["curate", "--videos", str(videos), "--output-dir", str(tmp_path / "typo"), "--x264-preset", "superfst"],
@@ -283,6 +286,8 @@ def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
         (["pretrain", "--data", str(videos), "--output_dir", str(tmp_path / "p"), "--model_preset", "vit-zzz"],
          "--model_preset: unknown preset 'vit-zzz'"),
         (["convert", str(text_checkpoint), str(tmp_path / "converted")], f"cannot read checkpoint {text_checkpoint}"),
+        (["convert", str(odd_width), str(tmp_path / "odd")],
+         "cannot infer the number of heads for hidden size 96; pass --model-preset\n"),  # not the old name --preset
     ]  # fmt: skip
     for argv, says in cases:
         assert main(argv) == 2, argv

@@ -392,7 +392,7 @@ def infer_config(state: dict[str, torch.Tensor], preset: str | None = None, **ov
     if preset is None and "num_attention_heads" not in overrides:
         heads = {384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 16}.get(hidden)
         if heads is None:
-            raise CheckpointError(f"cannot infer the number of heads for hidden size {hidden}; pass --preset")
+            raise CheckpointError(f"cannot infer the number of heads for hidden size {hidden}; pass --model-preset")
         shapes["num_attention_heads"] = heads
     merged = {**base, **shapes, **overrides}
     if "num_labels" in merged and len(merged.get("id2label") or {}) != merged["num_labels"]:
