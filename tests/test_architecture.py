@@ -26,6 +26,7 @@ COMMON = {
     "redaction",
     "video_streams",
     "hub_unreachable",
+    "option_help",
 }
 # layer -> the other layers it may import (besides COMMON); a layer absent here may import anything but `testing`
 ALLOWED = {

@@ -115,7 +115,7 @@ def test_each_step_help_names_every_option_of_its_dataclass(step, capsys, monkey
     had none, so their defaults were not shown either, and pretrain, finetune, compare-init and scaling-study said
     nothing of what they do. A help text that names its default got a contradicting "(default: None)" after it."""
     from hf_tiktokactions.cli import STEPS, options_classes
-    from hf_tiktokactions.training.arguments import description_of
+    from hf_tiktokactions.option_help import description_of
 
     monkeypatch.setenv("COLUMNS", "1000")  # no wrapping: a path stays whole
     help_text = _help_of([step, "--help"], capsys)

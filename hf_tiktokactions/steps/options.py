@@ -14,7 +14,7 @@ from typing import Any
 from transformers import HfArgumentParser
 
 from ..errors import ConfigError
-from ..training.arguments import HelpFormatter
+from ..option_help import HelpFormatter
 
 
 def option(help: str, default: Any = dataclasses.MISSING, *, old_names: tuple[str, ...] = (), **metadata: Any) -> Any:
