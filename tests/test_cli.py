@@ -285,6 +285,8 @@ def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
         (["pretrain", "--data", str(videos), "--output_dir", str(a_file)], f"--output_dir {a_file}: a file is in"),
         (["pretrain", "--data", str(videos), "--output_dir", str(tmp_path / "p"), "--model_preset", "vit-zzz"],
          "--model_preset: unknown preset 'vit-zzz'"),
+        (["pretrain", "--data", str(videos), "--output_dir", str(tmp_path / "p"), "--decode_backend", "torchcodc"],
+         "--decode_backend 'torchcodc': choose one of decord, torchcodec, pyav"),  # a traceback in a loader worker
         (["convert", str(text_checkpoint), str(tmp_path / "converted")], f"cannot read checkpoint {text_checkpoint}"),
         (["convert", str(odd_width), str(tmp_path / "odd")],
          "cannot infer the number of heads for hidden size 96; pass --model-preset\n"),  # not the old name --preset

@@ -24,6 +24,14 @@ from .protocol import resolve_augmentation
 T = TypeVar("T")
 
 
+def check_decode_backend(name: str) -> None:
+    """A backend name the readers know (a typo failed in the first data-loading worker, with a traceback)."""
+    from ..data.decoding import BACKENDS
+
+    if name not in BACKENDS:
+        raise ConfigError(f"--decode_backend {name!r}: choose one of {', '.join(BACKENDS)}")
+
+
 DECODED_CACHE_HELP = (
     "keep up to this many MB of decoded frames in each data-loading process and read them from memory "
     "(0: decode on every read); for small sets read many times"
@@ -168,6 +176,7 @@ class PretrainArguments:
     disable_tqdm: bool = field(default=False, metadata={"help": "no progress bar (logs and CI)"})
 
     def __post_init__(self) -> None:
+        check_decode_backend(self.decode_backend)
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
             raise ConfigError(f"--mixed_precision must be auto, bf16, fp16 or no, got {self.mixed_precision!r}")
         if self.per_device_train_batch_size < 1 or self.num_sample < 1:
@@ -346,6 +355,7 @@ class FinetuneArguments:
     )
 
     def __post_init__(self) -> None:
+        check_decode_backend(self.decode_backend)
         if self.sampling not in (None, "dense", "segment"):
             raise ConfigError(f"--sampling must be dense or segment, got {self.sampling!r}")
         self.sampling, self.flip = resolve_augmentation(self.dataset, self.sampling, self.flip)
