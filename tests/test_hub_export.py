@@ -179,6 +179,12 @@ def test_export_refuses_what_it_cannot_publish(tmp_path: Path, capsys) -> None:
 
     assert hub_main_code(["export", "--model", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out2")]) == 2
     assert "no such model folder" in capsys.readouterr().err
+    # a training checkpoint folder (weights, no config.json): transformers built a default ViT-B config for it, and
+    # the export ended in a size-mismatch report and a RuntimeError traceback
+    VideoMAEv2Model(VideoMAEv2Config.from_preset("vit-tiny")).save_pretrained(tmp_path / "checkpoint")
+    (tmp_path / "checkpoint" / "config.json").unlink()
+    assert hub_main_code(["export", "--model", str(tmp_path / "checkpoint"), "--output", str(tmp_path / "out3")]) == 2
+    assert "no config.json, so not a saved model folder" in capsys.readouterr().err
 
 
 def hub_main_code(argv: list[str]) -> int:

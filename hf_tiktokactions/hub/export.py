@@ -79,6 +79,11 @@ def _check_location(model_dir: str | os.PathLike) -> None:
         raise CheckpointError(
             f"{model_dir}: no such model folder; pass a folder written by save_pretrained or a Hub id"
         )
+    if local.is_dir() and not (local / "config.json").is_file():  # transformers would build a default ViT-B config
+        raise CheckpointError(
+            f"{model_dir}: no config.json, so not a saved model folder (a training checkpoint folder holds training "
+            "state); pass the run's final/ folder, or a folder written by save_pretrained"
+        )
 
 
 def _architectures(model_dir: str | os.PathLike) -> list[str]:
