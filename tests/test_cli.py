@@ -275,6 +275,8 @@ def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
     binary.write_bytes(b"\x00\xff\xfe\x80")
     text_checkpoint = tmp_path / "model.pth"
     text_checkpoint.write_text("t hello\n")
+    missing_list = tmp_path / "list.txt"  # relative to its folder: "20 videos in a row could not be decoded"
+    missing_list.write_text("videos/typo.mp4\nclip.mp4\n")
     odd_width = tmp_path / "odd_width.pth"  # no preset is 96 wide
     torch.save({"module": OfficialVisionTransformer(dim=96, heads=3).state_dict()}, odd_width)
     cases = [
@@ -285,6 +287,8 @@ def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):
         (["pretrain", "--data", str(videos), "--output_dir", str(a_file)], f"--output_dir {a_file}: a file is in"),
         (["pretrain", "--data", str(videos), "--output_dir", str(tmp_path / "p"), "--model_preset", "vit-zzz"],
          "--model_preset: unknown preset 'vit-zzz'"),
+        (["pretrain", "--data", str(missing_list), "--output_dir", str(tmp_path / "p")],
+         f"--data {missing_list}: none of the first 2 files it lists exists ('{tmp_path}/videos/typo.mp4', ...)"),
         (["pretrain", "--data", str(videos), "--output_dir", str(tmp_path / "p"), "--decode_backend", "torchcodc"],
          "--decode_backend 'torchcodc': choose one of decord, torchcodec, pyav"),  # a traceback in a loader worker
         (["convert", str(text_checkpoint), str(tmp_path / "converted")], f"cannot read checkpoint {text_checkpoint}"),

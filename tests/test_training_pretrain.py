@@ -456,6 +456,9 @@ def test_index_filters_and_reproducible_subsets(tmp_path):
     assert subset != resolve_videos(index, max_videos=4, subset_seed=2)
     listing = tmp_path / "videos.txt"
     listing.write_text("# my clips\na.mp4\n/abs/b.mp4\n")
+    with pytest.raises(ConfigError, match=r"none of the first 2 files it lists exists \('.*/a.mp4', \.\.\.\)"):
+        resolve_videos(str(listing))
+    (tmp_path / "a.mp4").touch()
     assert resolve_videos(str(listing)) == [str(tmp_path / "a.mp4"), "/abs/b.mp4"]
     with pytest.raises(ConfigError, match="--hashtags filters a curation index"):
         resolve_videos(str(listing), hashtags="salsa")

@@ -197,6 +197,12 @@ def resolve_videos(
             for line in lines
             if line and not line.startswith("#")
         ]
+        local = [video for video in videos[:20] if "://" not in video]
+        if local and not any(os.path.exists(video) for video in local):  # else each is "not decodable", 20 in a row
+            raise ConfigError(
+                f"--data {data}: none of the first {len(local)} files it lists exists ({local[0]!r}, ...); a relative "
+                f"path is taken from the list file's folder ({base})"
+            )
     if not len(videos):
         raise ConfigError(f"--data {data!r} gives no videos (after filters)")
     if max_videos is not None and max_videos < len(videos):
