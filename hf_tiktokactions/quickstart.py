@@ -137,9 +137,11 @@ def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
         disable_tqdm=not options.progress,
     )
     summary = pretrain(args)
+    videos_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps  # one process
     numbers = {
         "steps": summary["steps"],
         "videos": summary["videos"],
+        "epochs": round(summary["steps"] * videos_per_step / max(1, summary["videos"]), 1),  # as reference/full
         "loss_start": round_number(summary["preview_loss_start"]),
         "loss_end": round_number(summary["preview_loss_end"]),
     }

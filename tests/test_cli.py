@@ -52,6 +52,8 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path):
     assert (output / "curated" / "index").is_dir() and (output / "pretrain" / "final" / "model.safetensors").exists()
     for table_cell in ("stage", "finetune_scratch", "publish", "try it:", "bin/python spaces/app.py"):
         assert table_cell in result.stdout
+    pretrain = summary["stages"][2]["numbers"]  # quick mode said "? epochs over 14 curated unlabeled videos"
+    assert pretrain["epochs"] > 0 and f"{pretrain['epochs']} epochs over 14 curated" in result.stdout
 
     model = AutoModelForVideoClassification.from_pretrained(output / "model", trust_remote_code=True)
     card = (output / "model" / "README.md").read_text()
