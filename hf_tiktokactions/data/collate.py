@@ -108,9 +108,12 @@ class PretrainCollator:
             else:
                 row.copy_(clip)
         encoder_mask, decoder_mask = self._masks(items, len(clips))
-        return {
+        batch = {
             "pixel_values": pixel_values,
             "bool_masked_pos": encoder_mask,
             "decoder_masked_pos": decoder_mask,
             "skipped_videos": [entry for item in items for entry in item.get("skipped", ())],
         }
+        if "video_id" in items[0]:  # a streamed item names its row (the loop records it: workers' reads included)
+            batch["video_ids"] = [item["video_id"] for item in items]
+        return batch

@@ -6,12 +6,20 @@ larger than one disk: no local copy, each rank reading only its own shards.
 :class:`PretrainVideoDataset`: ``{"pixel_values": uint8 (num_sample, T, C, S, S), "skipped": [...], "seed": int}``.
 
 Epochs: an epoch is ``len(dataset) = num_rows // num_processes`` items on every rank (``num_rows``: the index's), so
-all ranks take the same number of steps even when their shards differ in size; a rank that reaches the end of
-its shards starts them again (reshuffled), and the next epoch continues where this one stopped.
+all ranks take the same number of steps even when their shards differ in size. Epoch ``e`` reads the rank's rows
+from their start in the order of ``IterableDataset.shuffle(seed)`` for pass ``e`` (shard order and a buffer); a rank
+whose share is shorter than an epoch starts it again (reshuffled) within the epoch, one whose share is longer leaves
+its last rows to the next epochs' orders.
 
-Randomness: item ``k`` of a rank's stream is cropped with a generator seeded by (seed, rank, 0, k), so a run is
-reproducible; the row order comes from ``IterableDataset.shuffle(seed)`` (shard order and a buffer).
-Not exact on resume: a resumed run reads its skipped batches again to get to the same place.
+DataLoader workers: ``datasets`` gives each worker whole shards of the rank's share (worker ``w`` reads shards
+``w, w + W, ...``), so with fewer shards than workers only as many workers as shards read; the epoch's items are
+divided between those. A persistent worker never sees ``set_epoch`` again, so the dataset counts its epochs: each
+``iter()`` starts the epoch after the last.
+
+Randomness and resume: item ``k`` of an epoch ``e`` is cropped with a generator seeded by (seed, rank, 0, e, k), and
+where an epoch starts depends on ``e`` alone, so a run is reproducible and a resumed run, which reads the consumed
+batches of its epoch again (``accelerate.skip_first_batches``), continues with the rows and crops of the
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from hf_tiktokactions.errors import VideoDecodeError
 
 __all__ = ["StreamingPretrainDataset"]
 
+_PASSES_PER_EPOCH = 1024  # shuffle orders set aside for one epoch (a share read again within it takes the next)
+
 
 class StreamingPretrainDataset(IterableDataset):
     """Items decoded from the rows of one rank's stream (see the module docstring).
@@ -41,7 +51,7 @@ class StreamingPretrainDataset(IterableDataset):
             read undecoded, or paths resolved against ``base``).
         num_rows: rows of the whole index; an epoch is ``num_rows // num_processes`` items (``len(dataset)``).
         rank, num_processes: this process and how many read the index.
-        id_column: a column naming each row (kept in ``read_ids``, the rows this process has read).
+        id_column: a column naming each row (an item's ``video_id``; ``read_ids``: the rows this copy has read).
         Other arguments as :class:`PretrainVideoDataset`.
     """
 
@@ -74,9 +84,6 @@ class StreamingPretrainDataset(IterableDataset):
         self.seed, self.max_consecutive_failures, self.preview_size = seed, max_consecutive_failures, preview_size
         self.epoch, self.num_skipped = 0, 0
         self.read_ids: list[str] = []
-        self._stream: Iterator[dict[str, Any]] | None = None
-        self._position = 0  # items taken from this process's stream so far
-        self._passes = 0
         self._preview: list[Any] | None = None
 
     def __len__(self) -> int:
@@ -86,18 +93,19 @@ class StreamingPretrainDataset(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _next_row(self) -> dict[str, Any]:
-        """The next row of this process's stream, starting the shards again (reshuffled) at their end."""
-        for _ in range(2):
-            if self._stream is None:
-                self.rows.set_epoch(self._passes)
-                self._passes += 1
-                self._stream = iter(self.rows)
-            try:
-                return next(self._stream)
-            except StopIteration:
-                self._stream = None
-        raise VideoDecodeError("the streamed index holds no rows for this process; check --data and its filters")
+    def _rows_of_epoch(self, epoch: int) -> Iterator[dict[str, Any]]:
+        """This process's rows for ``epoch``: from the start of the stream in that epoch's order, started again
+        (reshuffled) at its end."""
+        for repeat in itertools.count():
+            self.rows.set_epoch(epoch * _PASSES_PER_EPOCH + repeat)
+            empty = True
+            for row in self.rows:
+                empty = False
+                yield row
+            if empty:
+                raise VideoDecodeError(
+                    "the streamed index holds no rows for this process; check --data and its filters"
+                )
 
     def _decode(self, row: dict[str, Any], key: list[int]) -> dict[str, Any]:
         rng = np.random.default_rng([self.seed, self.rank, *key])
@@ -109,16 +117,24 @@ class StreamingPretrainDataset(IterableDataset):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info is not None else (1, 0)
+        # datasets hands a worker whole shards: workers past the number of shards get none and read nothing
+        readers = max(1, min(workers, getattr(self.rows, "num_shards", None) or workers))
+        epoch = self.epoch
+        self.epoch += 1  # a persistent worker's copy is not told the next epoch: it is the one after this
+        if worker >= readers:
+            return
         per_epoch = len(self)
-        mine = per_epoch // workers + (1 if worker < per_epoch % workers else 0)
+        mine = per_epoch // readers + (1 if worker < per_epoch % readers else 0)
+        stream = self._rows_of_epoch(epoch)
+        position = 0  # rows of this epoch taken by this worker so far
         for _ in range(mine):
             skipped: list[dict[str, str]] = []
             for _ in range(self.max_consecutive_failures):
-                row = self._next_row()
-                key = self._position * workers + worker
-                self._position += 1
+                row = next(stream)
+                key = position * readers + worker
+                position += 1
                 try:
-                    item = self._decode(row, [0, key])
+                    item = self._decode(row, [0, epoch, key])
                 except VideoDecodeError as error:
                     name = str(row.get(self.id_column) or key) if self.id_column else str(key)
                     skipped.append({"video": name, "reason": str(error)})
@@ -126,7 +142,8 @@ class StreamingPretrainDataset(IterableDataset):
                     warnings.warn(f"skipping a streamed video that cannot be decoded: {error}", stacklevel=2)
                     continue
                 if self.id_column and self.id_column in row:
-                    self.read_ids.append(str(row[self.id_column]))
+                    self.read_ids.append(str(row[self.id_column]))  # in this copy of the dataset (a worker's)
+                    item["video_id"] = str(row[self.id_column])
                 item["skipped"] = skipped
                 yield item
                 break

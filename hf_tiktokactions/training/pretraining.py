@@ -204,6 +204,7 @@ class _Tally:
     window_start: float = dataclasses.field(default_factory=time.perf_counter)
     window_steps: int = 0
     skipped: SkippedVideos = dataclasses.field(default_factory=SkippedVideos)
+    streamed_ids: list[str] = dataclasses.field(default_factory=list)  # rows trained on (--streaming), this call
 
 
 def pretrain(args: PretrainArguments) -> dict:
@@ -544,6 +545,7 @@ def _micro_batch(
     """Forward and backward of one micro-batch, its loss added to ``loss_sum`` (in place); True when it is the last
     one of an optimizer step."""
     tally.skipped.add(batch.pop("skipped_videos", ()))
+    tally.streamed_ids.extend(batch.pop("video_ids", ()))
     if data.normalize_on_device:
         batch["pixel_values"] = normalize_video(batch["pixel_values"])
     last_micro_batch = (progress.batches_in_epoch + 1) % plan.accumulation == 0
@@ -656,7 +658,7 @@ def _finish(
         "skipped_videos_on_main_process": tally.skipped.counted_here,
         "skipped_training_videos": tally.skipped.gathered(),  # collective: every rank's, since the run started
         "rank_parameter_digests": digests,
-        "streamed_video_ids": (gather_object([data.dataset.read_ids]) if args.streaming else None),
+        "streamed_video_ids": (gather_object([tally.streamed_ids]) if args.streaming else None),
         "final_model": str(output_dir / "final"),
     }
     if accelerator.is_main_process:
