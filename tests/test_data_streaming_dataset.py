@@ -56,3 +56,13 @@ def test_more_loader_workers_than_shards_read_the_whole_epoch(clips):
     paths, _ = clips
     items = _epoch(_dataset(paths), 0, workers=2)
     assert len(items) == 4 and {name for name, _ in items} == {f"id{i}" for i in range(4)}
+
+
+def test_the_preview_passes_over_a_clip_that_cannot_be_decoded(clips):
+    """The preview batch decoded the first rows of the stream and stopped the run on a broken one, before any step."""
+    paths, broken = clips
+    dataset = _dataset([broken, *paths])
+    dataset.rows = datasets.Dataset.from_dict({"clip_path": [broken, *paths]}).to_iterable_dataset()  # in order
+    with pytest.warns(UserWarning, match="cannot be decoded"):
+        item = dataset[(0, 0)]
+    assert item["pixel_values"].shape[0] == 1

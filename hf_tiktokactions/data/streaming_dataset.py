@@ -155,10 +155,20 @@ class StreamingPretrainDataset(IterableDataset):
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
         """``dataset[(0, i)]`` for ``i < preview_size``: the first rows of this rank's shards, for the run's fixed
-        preview batch (a stream has no other random access)."""
+        preview batch (a stream has no other random access). A row that cannot be decoded gives way to the next one,
+        as in training (the preview only watches the run: the row is not recorded as skipped)."""
         _, index = key
         if self._preview is None:
-            self._preview = list(itertools.islice(iter(self.rows), self.preview_size))
+            self._preview = list(itertools.islice(iter(self.rows), self.preview_size + self.max_consecutive_failures))
         if not self._preview:
             raise VideoDecodeError("the streamed index holds no rows for this process; check --data and its filters")
-        return self._decode(self._preview[index % len(self._preview)], [1, index])  # a short shard repeats
+        error: VideoDecodeError | None = None
+        for offset in range(min(len(self._preview), self.max_consecutive_failures)):
+            try:  # a short shard repeats
+                return self._decode(self._preview[(index + offset) % len(self._preview)], [1, index])
+            except VideoDecodeError as failed:
+                error = failed
+                warnings.warn(
+                    f"the preview passes over a streamed video that cannot be decoded: {failed}", stacklevel=2
+                )
+        raise VideoDecodeError(f"none of the first streamed videos of the preview could be decoded (last: {error})")
