@@ -65,8 +65,8 @@ def test_every_input_is_one_index_row(curated):
     "video_id, reason",
     [
         ("zero", "empty file (0 bytes)"),
-        ("truncated", "not a readable media file (corrupt, truncated or not a video)"),
-        ("truncated_faststart", "decode error after"),
+        ("truncated", "truncated: the file holds "),
+        ("truncated_faststart", "truncated: the file holds "),
         ("corrupt", "not a readable media file (corrupt, truncated or not a video)"),
         ("notes", "not a readable media file (corrupt, truncated or not a video)"),
         ("audio", "no video stream (audio only)"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from curation_files import write_audio_only, write_scene_video
+from curation_files import truncated_copy, write_audio_only, write_scene_video
 
 from hf_tiktokactions.curation.stages.probe import check_source, count_frames, probe_source
 from hf_tiktokactions.errors import VideoRejected
@@ -39,3 +39,19 @@ def test_probe_rejects_huge_and_extreme_frames(tmp_path):
     assert _reason(video, max_pixels=160 * 120 - 1) == "resolution 160x120 exceeds --max-pixels 19199"
     wide = write_scene_video(tmp_path / "wide.mp4", [120], height=16, width=1024)
     assert _reason(wide) == "aspect ratio 1024x16 is beyond 4:1"
+
+
+@pytest.mark.parametrize("cut_into_index", [0.05, 0.28, 0.5, 0.95])
+def test_an_mp4_cut_short_inside_its_index_is_called_truncated(tmp_path, cut_into_index):
+    """A download that stops in the last few percent of an MP4 ends inside its moov box (written last unless
+    faststart): FFmpeg then opens it as "no video stream", an EOFError, or a stream without a codec."""
+    video = write_scene_video(tmp_path / "v.mp4", [120])
+    data = video.read_bytes()
+    moov = data.rindex(b"moov") - 4
+    keep = moov + 8 + int((len(data) - moov - 8) * cut_into_index)
+    cut = truncated_copy(video, tmp_path / "cut.mp4", keep=keep / len(data))
+    assert _reason(cut) == (
+        f"truncated: the file holds {cut.stat().st_size} of the {len(data)} bytes its header declares "
+        "(a download cut short)"
+    )
+    check_source(probe_source(video), **LIMITS)  # the whole file is fine

@@ -18,6 +18,7 @@ talks to PyAV directly.
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,8 @@ class SourceProbe:
     """Container facts about the main video stream. ``width`` x ``height``: the size a player shows (as stored,
     before the display rotation; non-square pixels made square). ``duration`` is in seconds (0 when unknown);
     ``num_frames`` the frames the container declares (0 when unknown), less those an edit list cuts;
-    ``declared_bytes`` the file size a Matroska / WebM header declares (0 when none: other containers, or a
-    live-written file of unknown size)."""
+    ``declared_bytes`` the file size a Matroska / WebM header or an MP4 / MOV file's top-level boxes declare (0 when
+    none: other containers, or a live-written file of unknown size)."""
 
     width: int
     height: int
@@ -79,16 +80,22 @@ def probe_source(path: str | os.PathLike) -> SourceProbe:
     size = path.stat().st_size
     if size == 0:
         raise VideoRejected("empty file (0 bytes)")
+    declared_bytes = matroska_declared_bytes(path) or mp4_declared_bytes(path)
+    # a download cut short in an MP4's index (the moov box, last unless faststart) opens as anything from "no video
+    # stream" to a stream without a codec: the boxes' sizes tell the cut apart from a file that is corrupt
+    cut_short = VideoRejected(truncated_reason(size, declared_bytes)) if size < declared_bytes else None
     quiet_ffmpeg()
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except Exception as error:
-        raise VideoRejected(open_error_reason(error)) from None
+        raise (cut_short or VideoRejected(open_error_reason(error))) from None
     with container:
         stream = main_video_stream(container)
         if stream is None:
             kinds = sorted({s.type for s in container.streams})
-            raise VideoRejected("no video stream (audio only)" if "audio" in kinds else "no video stream")
+            raise cut_short or VideoRejected("no video stream (audio only)" if "audio" in kinds else "no video stream")
+        if stream.codec_context is None:
+            raise cut_short or VideoRejected("the video stream names no codec FFmpeg can decode (corrupt header)")
         width, height = square_pixel_width(stream), stream.codec_context.height
         rate = stream.average_rate or stream.guessed_rate or 0
         duration = video_stream_duration(container, stream)
@@ -96,24 +103,55 @@ def probe_source(path: str | os.PathLike) -> SourceProbe:
         codec = stream.codec_context.name
     if width <= 0 or height <= 0:
         raise VideoRejected("the video stream has no frame size (corrupt header)")
-    return SourceProbe(width, height, float(rate), declared, duration, codec, size, matroska_declared_bytes(path))
+    return SourceProbe(width, height, float(rate), declared, duration, codec, size, declared_bytes)
 
 
 def check_source(probe: SourceProbe, max_pixels: int, max_aspect_ratio: float, min_seconds: float) -> None:
     """Raise :class:`VideoRejected` when the probed video cannot become a clip: cut short, too many pixels, too
     elongated, shorter than ``min_seconds``."""
     width, height, duration = probe.width, probe.height, probe.duration
-    if probe.size_bytes < probe.declared_bytes:  # Matroska declares no frame count the decode pass could miss
-        raise VideoRejected(
-            f"truncated: the file holds {probe.size_bytes} of the {probe.declared_bytes} bytes its header declares "
-            "(a download cut short)"
-        )
+    if probe.size_bytes < probe.declared_bytes:  # Matroska declares no frame count; an MP4 may decode up to the cut
+        raise VideoRejected(truncated_reason(probe.size_bytes, probe.declared_bytes))
     if width * height > max_pixels:
         raise VideoRejected(f"resolution {width}x{height} exceeds --max-pixels {max_pixels}")
     if max(width, height) / min(width, height) > max_aspect_ratio:
         raise VideoRejected(f"aspect ratio {width}x{height} is beyond {max_aspect_ratio:g}:1")
     if 0 < duration < min_seconds:
         raise VideoRejected(f"too short: {duration:.2f} s < {min_seconds:g} s")
+
+
+def truncated_reason(size_bytes: int, declared_bytes: int) -> str:
+    """The reason of a file that holds fewer bytes than its container declares."""
+    return (
+        f"truncated: the file holds {size_bytes} of the {declared_bytes} bytes its header declares "
+        "(a download cut short)"
+    )
+
+
+def mp4_declared_bytes(path: str | os.PathLike) -> int:
+    """The bytes an MP4 / MOV file's top-level boxes declare (each box starts with its size), when that is more than
+    the file holds: a download cut short ends inside a box. 0 for a complete file, a file that does not start with
+    an ``ftyp`` box, and anything the walk cannot judge (a box "to the end of the file", a few trailing bytes)."""
+    try:
+        size = os.path.getsize(path)
+        position = 0
+        with open(path, "rb") as file:
+            while position < size:
+                file.seek(position)
+                header = file.read(16)
+                if len(header) < 8:
+                    return 0
+                box_size, kind = struct.unpack(">I4s", header[:8])
+                if position == 0 and kind != b"ftyp":
+                    return 0
+                if box_size == 1 and len(header) == 16:  # a 64-bit size follows the type
+                    box_size = struct.unpack(">Q", header[8:])[0]
+                if box_size < 8:
+                    return 0
+                position += box_size
+        return position if position > size else 0
+    except OSError:
+        return 0
 
 
 _EBML_HEADER, _MATROSKA_SEGMENT = 0x1A45DFA3, 0x18538067
