@@ -34,6 +34,17 @@ def test_choose_clip_rejects_scenes_under_min_seconds_and_caps_at_max_seconds():
     assert (span.start_frame, span.end_frame, span.start, span.end) == (150, 450, 5.0, 15.0)
 
 
+def test_a_scene_of_exactly_min_seconds_passes_wherever_it_starts():
+    """105 frames at 30 fps are 3.5 s; frame times are floats from the stream's pts (time base 1/15360, as PyAV and
+    FFmpeg write 30 fps MP4), so their difference can come out a hair under 3.5 (frames 18..123: 3.4999999999999996)."""
+    times = [i * 512 / 15360 for i in range(200)]
+    for start in range(0, 95):
+        span = choose_clip(Scene(start, start + 105), (start, start + 105), times, FPS, ClipRule())
+        assert span.num_frames == 105
+    with pytest.raises(VideoRejected, match="3.47 s < 3.5 s"):
+        choose_clip(Scene(18, 122), (18, 122), times, FPS, ClipRule())
+
+
 def test_choose_clip_trims_a_variable_frame_rate_window_to_max_seconds():
     times = [i / 10 for i in range(150)]  # 10 fps content in a stream that declares 30 fps
     span = choose_clip(Scene(0, 150), (0, 150), times, FPS, ClipRule(3.5, 10.0))

@@ -27,6 +27,11 @@ from typing import Any
 from hf_tiktokactions.curation.stages.scenes import Scene
 from hf_tiktokactions.errors import VideoRejected
 
+TIME_TOLERANCE = 1e-6
+"""Seconds within which a clip counts as ``min_seconds`` / ``max_seconds`` long: frame times are floats made from
+the stream's timestamps, so a scene of exactly 3.5 s can measure 3.4999999999999996 s (1e-6 s is far under a
+frame, and under one tick of the usual time bases: 1/90000 s is 1.1e-5 s)."""
+
 
 @dataclass(frozen=True)
 class ClipRule:
@@ -76,10 +81,10 @@ def choose_clip(
     if scene is None or window is None or not times:
         raise VideoRejected("no decodable frames")
     scene_seconds = frame_end_time(times, scene.end, fps) - times[scene.start]
-    if scene_seconds < rule.min_seconds:
+    if scene_seconds < rule.min_seconds - TIME_TOLERANCE:
         raise VideoRejected(f"too short: the longest scene lasts {scene_seconds:.2f} s < {rule.min_seconds:g} s")
     start, end = window
-    while end - start > 1 and frame_end_time(times, end, fps) - times[start] > rule.max_seconds + 1e-6:
+    while end - start > 1 and frame_end_time(times, end, fps) - times[start] > rule.max_seconds + TIME_TOLERANCE:
         end -= 1
     return ClipSpan(start, end, round(times[start], 6), round(frame_end_time(times, end, fps), 6))
 
