@@ -84,6 +84,7 @@ def write_test_video(
     codec: str = "libx264",
     display_rotation: int = 0,
     b_frames: int | None = None,
+    keyframe_interval: int | None = None,
 ) -> Path:
     """Write ``num_frames`` frames of ``pattern`` as an H.264 (yuv420p) MP4 at ``path``; returns the path.
 
@@ -97,7 +98,9 @@ def write_test_video(
     ``height`` and ``width`` must be even (yuv420p). ``crf`` is x264's constant rate factor (lower = more
     bits); ``noise`` is the standard deviation of the per-pixel noise of the ``"motion"`` pattern, which
     mostly decides how many bits a frame costs. ``display_rotation`` (a multiple of 90): see the module
-    docstring.
+    docstring. ``keyframe_interval``: frames between keyframes (the codec's GOP size; ``None`` is its default,
+    250 for x264 and x265). x265 makes open GOPs by default: each keyframe after the first is followed, in decode
+    order, by B-frames shown before it.
     """
     if pattern == "index" and (num_frames > 2**INDEX_BITS or width < 4 * INDEX_BITS):
         raise ValueError(f"the index pattern holds at most {2**INDEX_BITS} frames and needs width >= 32")
@@ -117,6 +120,8 @@ def write_test_video(
         stream.options = _CODEC_OPTIONS.get(codec, {"crf": str(crf)})
         if b_frames is not None or codec == "mpeg4":
             stream.codec_context.max_b_frames = 2 if b_frames is None else b_frames
+        if keyframe_interval is not None:
+            stream.codec_context.gop_size = keyframe_interval
         for index in range(num_frames):
             if pattern == "index":
                 array = _index_frame(index, height, width)

@@ -17,6 +17,8 @@ does both in one call. Backends:
   stream (``.ts``, ``.mts``, ``.m2ts``) are always read with PyAV: decord and torchcodec return other frames than
   asked on them. So is an MP4 whose edit list hides its first frames (trimmed by stream copy, ``ffmpeg -ss 1 -c
   copy``), on which decord counts the hidden frames and returns frames from before the cut.
+  So is a video with open GOPs (x265's default for HEVC: B-frames decoded after a keyframe are shown before
+  it), on which decord, seeking to such a keyframe, returns later frames than asked.
 
 Every backend reads the file's main video stream, never a cover picture (``video_streams.py``).
 
@@ -411,20 +413,42 @@ def _only_pyav_reads_right(source: str | io.BytesIO, name: str) -> bool:
     """Files the other backends misread. An MPEG transport stream (camcorders' .mts): decord returns other frames
     than asked, or never returns. An AVI whose video has B-frames (UCF101 and HMDB51 are XviD / DivX AVIs): decord
     misreads where a B-frame is packed with the P-frame after it, torchcodec wherever B-frames reorder. The PyAV
-    reader seeks by decode time in the first and counts decoded frames in the second (``keyframe_seek.py``)."""
+    reader seeks by decode time in the first and counts decoded frames in the second (``keyframe_seek.py``).
+    A file with open GOPs (x265's default, HEVC as phones and the web make it): decord, seeking to a keyframe
+    that B-frames shown before it follow in decode order, returns later frames than asked."""
     suffix = os.path.splitext(name.lower())[1]
     if suffix in MPEG_TS_SUFFIXES:
         return True
-    if suffix != ".avi":
-        return False
     import av
 
     try:
         with av.open(_rewind(source), metadata_errors="ignore") as container:
             stream = main_video_stream(container)
-            return stream is not None and bool(stream.codec_context.has_b_frames)
+            if stream is None:
+                return False
+            if suffix == ".avi":
+                return bool(stream.codec_context.has_b_frames)
+            return bool(stream.codec_context.has_b_frames) and _has_open_gops(container, stream)
     except Exception:  # the chosen backend reports a broken file in its own words
         return False
+
+
+def _has_open_gops(container, stream, keyframes: int = 3) -> bool:
+    """Whether a keyframe after the first of ``stream`` is followed, in decode order, by a frame shown before it
+    (an open GOP: HEVC's CRA with its leading pictures, H.264's recovery point). Reads packets only, up to the
+    ``keyframes``-th keyframe."""
+    seen, keyframe_pts = 0, None
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            continue
+        if packet.is_keyframe:
+            seen += 1
+            if seen > keyframes:
+                return False
+            keyframe_pts = packet.pts if seen > 1 else None
+        elif keyframe_pts is not None and packet.pts < keyframe_pts:
+            return True
+    return False
 
 
 def open_video(source: VideoSource, backend: str = "decord", num_threads: int = 1) -> VideoReader:
