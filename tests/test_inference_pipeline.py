@@ -232,3 +232,18 @@ def test_an_audio_file_is_named_as_having_no_video(tmp_path):
             container.mux(packet)
     with pytest.raises(ValueError, match="voice-memo.mp4: no video stream"):
         shipped_processor.read_video_frames(str(path), lambda metadata: [0])
+
+
+@pytest.mark.parametrize("name", ["still.png", "frame.mp4"])
+def test_a_single_image_is_named_as_not_a_video(tmp_path, name):
+    """FFmpeg opens a still image as a one-frame video; the pipeline classified it as a clip of one frame repeated,
+    where the Space (``VideoClassifier``) refuses it."""
+    path = tmp_path / name
+    if name.endswith(".png"):
+        from PIL import Image
+
+        Image.fromarray(np.full((48, 64, 3), 128, dtype=np.uint8)).save(path)
+    else:
+        write_test_video(path, 1, 48, 64)
+    with pytest.raises(ValueError, match=f"{name}: a single image, not a video"):
+        shipped_processor.read_video_frames(str(path), lambda metadata: [0])

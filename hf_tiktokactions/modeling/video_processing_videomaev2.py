@@ -10,7 +10,7 @@ way the project's own inference serves a single view (``inference.py``, ``data/v
    segments); a shorter video is spread over its length and padded with its last frame;
 2. decode: a file is read with PyAV (what ``pip install "av>=14.0"`` gives; no system FFmpeg, no torchcodec), frame
    ``i`` is the ``i``-th presentation timestamp, and phone videos are turned upright by their display rotation
-   (``VideoFrame.rotation``, which PyAV has from 14.0 on);
+   (``VideoFrame.rotation``, which PyAV has from 14.0 on); a one-frame file (a still image) is refused;
 3. pixels: the official resize of the short side to ``size["shortest_edge"]`` (bilinear, no antialiasing, the
    long side truncated) on uint8, centre crop of ``crop_size`` (offsets rounded half to even, as upstream's
    ``CenterCrop``), ``x / 255`` normalised with ``image_mean`` / ``image_std`` (ImageNet).
@@ -99,6 +99,8 @@ def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMet
         pts = sorted(packet.pts for packet in shown)
         if not pts:
             raise ValueError(f"{path}: no video frames")
+        if len(pts) == 1:  # FFmpeg opens a still image as a one-frame video; the Space refuses it too
+            raise ValueError(f"{path}: a single image, not a video (one frame)")
         fps = float(stream.average_rate or stream.guessed_rate or 0) or None
         metadata = VideoMetadata(
             total_num_frames=len(pts), fps=fps, width=stream.codec_context.width, height=stream.codec_context.height
