@@ -51,7 +51,7 @@ class StreamingPretrainDataset(IterableDataset):
             read undecoded, or paths resolved against ``base``).
         num_rows: rows of the whole index; an epoch is ``num_rows // num_processes`` items (``len(dataset)``).
         rank, num_processes: this process and how many read the index.
-        id_column: a column naming each row (an item's ``video_id``; ``read_ids``: the rows this copy has read).
+        id_column: a column naming each row (an item's ``video_id``).
         Other arguments as :class:`PretrainVideoDataset`.
     """
 
@@ -83,7 +83,6 @@ class StreamingPretrainDataset(IterableDataset):
         self.frames = DecodedVideoCache(0)  # one pass over a stream: nothing is read twice
         self.seed, self.max_consecutive_failures, self.preview_size = seed, max_consecutive_failures, preview_size
         self.epoch, self.num_skipped = 0, 0
-        self.read_ids: list[str] = []
         self._preview: list[Any] | None = None
 
     def __len__(self) -> int:
@@ -142,7 +141,6 @@ class StreamingPretrainDataset(IterableDataset):
                     warnings.warn(f"skipping a streamed video that cannot be decoded: {error}", stacklevel=2)
                     continue
                 if self.id_column and self.id_column in row:
-                    self.read_ids.append(str(row[self.id_column]))  # in this copy of the dataset (a worker's)
                     item["video_id"] = str(row[self.id_column])
                 item["skipped"] = skipped
                 yield item

@@ -277,8 +277,9 @@ def pretrain(args: PretrainArguments) -> dict:
             if preview is not None and args.reconstruction_steps and progress.step % args.reconstruction_steps == 0:
                 _log_reconstruction(accelerator, model, preview, output_dir, progress.step)
             if args.save_steps and progress.step % args.save_steps == 0:
-                progress.videos_in_epoch = progress.batches_in_epoch * plan.round_videos
-                _save_good_checkpoint(accelerator, model, output_dir, progress, tally, args.save_total_limit, started)
+                _save_good_checkpoint(
+                    accelerator, model, output_dir, progress, tally, plan, args.save_total_limit, started
+                )
             if progress.step >= plan.total_steps:
                 break
         if progress.batches_in_epoch >= micro_batches_per_epoch:
@@ -287,8 +288,7 @@ def pretrain(args: PretrainArguments) -> dict:
     bar.close()
 
     # The end: the last checkpoint, the final model and the summary.
-    progress.videos_in_epoch = progress.batches_in_epoch * plan.round_videos
-    _save_good_checkpoint(accelerator, model, output_dir, progress, tally, args.save_total_limit, started)
+    _save_good_checkpoint(accelerator, model, output_dir, progress, tally, plan, args.save_total_limit, started)
     preview_loss_end = _preview_loss(accelerator, model, preview) if preview is not None else None
     outcome = {"preview_loss_start": preview_loss_start, "preview_loss_end": preview_loss_end, "started": started}
     return _finish(args, accelerator, model, output_dir, data, plan, progress, tally, run_record, outcome)
@@ -680,12 +680,15 @@ def _save_good_checkpoint(
     output_dir: Path,
     progress: TrainingProgress,
     tally: _Tally,
+    plan: _Plan,
     keep: int,
     started: float,
 ) -> None:
-    """Save a checkpoint of ``progress.step`` (with the seconds of training since the run's clock ``started`` and
-    every rank's skipped videos so far) when the weights are finite and sane; stop the run otherwise."""
+    """Save a checkpoint of ``progress.step`` (with the seconds of training since the run's clock ``started``, the
+    videos of the epoch taken so far and every rank's skipped videos so far) when the weights are finite and sane;
+    stop the run otherwise."""
     progress.seconds = round(time.perf_counter() - started, 2)
+    progress.videos_in_epoch = progress.batches_in_epoch * plan.round_videos
     largest = accelerator.gather(largest_weight(model).to(accelerator.device)[None]).max().item()
     problem = weights_problem(largest)
     if problem is not None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions import __version__
-from hf_tiktokactions.atomic_files import read_json, write_json_atomic
+from hf_tiktokactions.atomic_files import read_json, write_json_atomic, write_text_atomic
 from hf_tiktokactions.collection.download import MANIFEST_FILE
 from hf_tiktokactions.curation.engines import REVIEW_LIST_FILE
 from hf_tiktokactions.curation.index import INDEX_DIR, read_records, save_index
@@ -206,9 +206,7 @@ def _drop_from_review_list(output: Path, video_ids: set[str]) -> None:
     lines = review.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [line for line in lines if line.split("\t", 1)[0] not in video_ids]
     if len(kept) != len(lines):
-        tmp = review.with_name(f".{review.name}.tmp")
-        tmp.write_text("".join(kept), encoding="utf-8")
-        tmp.replace(review)
+        write_text_atomic(review, "".join(kept))
 
 
 def _download_folder(output: str | Path) -> Path | None:
