@@ -16,6 +16,7 @@ from video_files import (
     frames_as_a_player_shows,
     trim_by_stream_copy,
     write_flat_h264,
+    write_sorenson_of_width_zero,
     write_test_video,
     xvid_or_transport_stream,
 )
@@ -116,6 +117,14 @@ def test_each_frame_of_an_flv_or_mpeg_ps_file_decodes_as_a_player_shows_it(
     corrupt = corrupt_copy(path, tmp_path / f"corrupt-{name}")  # its first 4 KB overwritten
     with pytest.raises(VideoDecodeError, match="cannot decode this file: it is truncated, corrupt or not a video"):
         decode_within(probe_within(corrupt, VideoBudget()), [0], VideoBudget())
+
+
+def test_an_flv_frame_with_a_damaged_header_is_not_called_too_large(tmp_path: Path) -> None:
+    """FFmpeg refuses a Sorenson frame that declares a width of 0 with EINVAL, as its max_pixels refuses a large one:
+    this 200x120 file was refused as "more than the 8294400 pixels a frame allowed. Downscale it"."""
+    path = write_sorenson_of_width_zero(tmp_path / "damaged.flv")
+    with pytest.raises(VideoDecodeError, match=r"no frame size \(corrupt header\)"):
+        probe_within(path, VideoBudget())
 
 
 def _memory(field: str) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 __all__ = [
     "write_test_video",
     "write_flat_h264",
+    "write_sorenson_of_width_zero",
     "write_xvid_avi",
     "trim_by_stream_copy",
     "xvid_or_transport_stream",
@@ -153,6 +154,28 @@ def write_flat_h264(path: str | Path, side: int, num_frames: int, fps: int) -> P
             frame.pts = index
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+    return Path(path)
+
+
+def write_sorenson_of_width_zero(path: str | Path, num_frames: int = 8) -> Path:
+    """An FLV of ``num_frames`` 120x200 Sorenson H.263 frames, each picture header damaged to declare a width of 0:
+    FFmpeg's FLV decoder refuses such a frame with EINVAL, the code its ``max_pixels`` refusal has too."""
+    source = write_test_video(
+        Path(path).with_name(f".{Path(path).stem}.source.flv"), num_frames, 120, 200, 25, "solid", codec="flv"
+    )
+    with av.open(str(source)) as reader, av.open(str(path), "w", format="flv") as writer:
+        stream = writer.add_stream_from_template(reader.streams.video[0])
+        for packet in reader.demux(reader.streams.video[0]):
+            if packet.dts is None:
+                continue
+            # the header: 17-bit start code, 5-bit version, 8-bit picture number, 3-bit size code (0: an 8-bit width
+            # and an 8-bit height follow), so the width is bits 33..40
+            header = int.from_bytes(bytes(packet)[:8], "big") & ~(0xFF << (64 - 41))
+            damaged = av.Packet(header.to_bytes(8, "big") + bytes(packet)[8:])
+            damaged.pts, damaged.dts, damaged.time_base = packet.pts, packet.dts, packet.time_base
+            damaged.is_keyframe, damaged.stream = packet.is_keyframe, stream
+            writer.mux(damaged)
+    source.unlink()
     return Path(path)
 
 

@@ -140,12 +140,29 @@ def _refuse_pixels(budget: VideoBudget, width: int | None = None, height: int | 
     )
 
 
+# Below every FFmpeg log level: PyAV prints nothing, but keeps FFmpeg's last error line on the exception it raises
+# (``error.log``), which is what tells max_pixels' refusal from other errors of the same code.
+_NO_FFMPEG_LINES_PRINTED = -8  # AV_LOG_QUIET
+
+
+def _refused_by_max_pixels(error: Exception) -> bool:
+    """Whether FFmpeg's decoder refused a frame for ``max_pixels``. A damaged frame header (a Sorenson frame of width
+    0, say) is the same EINVAL; FFmpeg's error line tells them apart. Without that line, it is taken as the limit."""
+    import av
+
+    if not isinstance(error, (av.error.ArgumentError, av.error.MemoryError)):
+        return False
+    log = getattr(error, "log", None)
+    return not log or "exceeds specified max pixel count" in log[2]
+
+
 def _decode_what_the_probe_would(path: str, limit: dict[str, str], budget: VideoBudget) -> None:
     """Decode, one thread and ``limit`` in place, what FFmpeg's probe would decode of each video stream of
     ``path``: up to ``_PROBE_DECODED_FRAMES`` frames within the first ``_PROBE_BYTES`` bytes. Raises
     ``BudgetExceeded`` for a frame beyond the budget; nothing else (the real open reports broken files)."""
-    import av
+    import av.logging
 
+    av.logging.set_level(_NO_FFMPEG_LINES_PRINTED)
     with av.open(path, container_options=_NO_PROBE_DECODER, metadata_errors="ignore") as container:
         streams = list(container.streams.video)
         for stream in streams:
@@ -160,10 +177,9 @@ def _decode_what_the_probe_would(path: str, limit: dict[str, str], budget: Video
             if decoded[packet.stream.index] < _PROBE_DECODED_FRAMES:
                 try:
                     decoded[packet.stream.index] += len(packet.stream.codec_context.decode(packet))
-                except (av.error.ArgumentError, av.error.MemoryError) as error:  # how max_pixels refuses a frame
-                    raise _refuse_pixels(budget) from error
-                except av.error.FFmpegError:  # a damaged packet: the probe goes on too
-                    pass
+                except av.error.FFmpegError as error:  # a damaged packet: the probe goes on too
+                    if _refused_by_max_pixels(error):
+                        raise _refuse_pixels(budget) from error
             if read >= _PROBE_BYTES or min(decoded.values()) >= _PROBE_DECODED_FRAMES:
                 return
 
