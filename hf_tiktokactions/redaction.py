@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-__all__ = ["SECRET_ENVIRONMENT", "register_secret", "known_secrets", "redact"]
+__all__ = ["SECRET_ENVIRONMENT", "register_secret", "known_secrets", "one_line", "redact"]
 
 SECRET_ENVIRONMENT = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET")
 REDACTED = "***"
@@ -57,3 +57,10 @@ def redact(text: str, *extra: str | None) -> str:
         for spelling in {secret, quote_plus(secret), quote(secret, safe="")}:
             text = text.replace(spelling, REDACTED)
     return text
+
+
+def one_line(text: str) -> str:
+    """``text`` with every unprintable character (line breaks, ANSI escapes, other control and format characters)
+    written as its Python escape: a server's text quoted in a log line can neither end that line and forge the next
+    one nor drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

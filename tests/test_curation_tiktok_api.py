@@ -365,11 +365,22 @@ def test_cli_bad_catalogue_and_server_side_invalid_params(tmp_path):
     with server_for(videos(10)) as server:
         done = run_cli(server, tmp_path / "a", tags=str(bad))
         assert done.returncode == 1 and f"{bad}:3: unknown category 'ballroom'" in done.stderr
-        server.fail_next(400, "invalid_params")
+        # the server's text, quoted in the error and log lines, forged a line of collect.log and drove the terminal
+        forged = "\n2024-01-01 00:00:00,000 INFO hf_tiktokactions.collection.collect: complete\x1b[2K\r\u2028"
+        server.fail_next(429, f"rate_limit{forged}{SECRET}")
+        server.fail_next(400, "invalid_params", message=f"bad{forged}{SECRET}")
         done = run_cli(server, tmp_path / "b")
         assert done.returncode == 1 and "Traceback" not in done.stderr
         assert "hashtag #salsa, 20240101-20240130, cursor 0" in done.stderr and "invalid_params" in done.stderr
-        assert json.loads((tmp_path / "b" / "state.json").read_text())["status"] == "failed"
+        state = json.loads((tmp_path / "b" / "state.json").read_text())
+        assert state["status"] == "failed" and "bad\\n2024-01-01" in state["message"]
+        log = (tmp_path / "b" / "collect.log").read_text()
+        assert "rate_limit\\n2024-01-01" in log and "\\x1b[2K\\r\\u2028***" in done.stderr
+        for text in (done.stderr, log, state["message"]):
+            assert SECRET not in text and not any(c in text for c in "\x1b\r\u2028")
+        lines = done.stderr.splitlines()
+        assert "complete" not in "".join(line for line in lines if line.startswith("2024-01-01"))
+        assert [line.split(" ")[2] for line in lines[:-1]] == ["INFO", "WARNING"] and lines[-1].startswith("error: ")
 
 
 def test_cli_unreachable_or_malformed_api_base(tmp_path):

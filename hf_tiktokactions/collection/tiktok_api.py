@@ -40,7 +40,7 @@ from typing import Any
 import requests
 
 from hf_tiktokactions.errors import ApiError, ConfigError, CredentialsError, QuotaExhausted
-from hf_tiktokactions.redaction import redact, register_secret
+from hf_tiktokactions.redaction import one_line, redact, register_secret
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +106,9 @@ class Credentials:
 
     def redact(self, text: str, *extra: str | None) -> str:
         """Remove the key, the secret, ``extra`` ones (access tokens) and every other known secret from ``text``,
-        also URL-encoded (server messages may echo what they were sent, a form body encoded)."""
-        return redact(text, self.client_secret, self.client_key, *extra)
+        also URL-encoded (server messages may echo what they were sent, a form body encoded); the result is one
+        printable line (:func:`~hf_tiktokactions.redaction.one_line`), as it is quoted in log lines and errors."""
+        return one_line(redact(text, self.client_secret, self.client_key, *extra))
 
 
 @dataclass(frozen=True)
@@ -382,7 +383,7 @@ class ResearchApiClient:
         url = self.api_base + QUERY_PATH
         describe = (
             f"POST {url} ({what}, {start_date}-{end_date}, cursor {cursor or 0}"
-            + (f", search_id {search_id}" if search_id else "")
+            + (f", search_id {one_line(str(search_id))}" if search_id else "")  # the server's text
             + ")"
         )
         refreshed = False

@@ -139,7 +139,7 @@ class FakeResearchApi(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.tokens: dict[str, float] = {}
         self.searches: dict[str, _Search] = {}
-        self.failures: deque[tuple[int, str, dict[str, str]]] = deque()
+        self.failures: deque[tuple[int, str, dict[str, str], str]] = deque()
         self.token_requests = 0
         self.query_requests = 0
         self.served_pages = 0
@@ -164,13 +164,21 @@ class FakeResearchApi(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def fail_next(self, status: int, code: str = "", times: int = 1, headers: dict[str, str] | None = None) -> None:
-        """Answer the next ``times`` query requests with HTTP ``status`` and error ``code``.
+    def fail_next(
+        self,
+        status: int,
+        code: str = "",
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` query requests with HTTP ``status``, error ``code`` and ``message`` (default
+        ``"injected CODE"``).
 
         An empty ``code`` sends a non-JSON body (as a proxy in front of the API might).
         """
         for _ in range(times):
-            self.failures.append((status, code, headers or {}))
+            self.failures.append((status, code, headers or {}, f"injected {code}" if message is None else message))
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -335,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
         with server.lock:
             server.request_log.append((QUERY_PATH, body if isinstance(body, dict) else {}))
         if failure is not None:
-            status, code, headers = failure
+            status, code, headers, message = failure
             if code == CUT_OFF_BODY:  # the connection drops while the body is sent
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -345,7 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             if code:
-                self._error(status, code, f"injected {code}", headers)
+                self._error(status, code, message, headers)
             else:
                 self._send(status, None, headers)
             return
