@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 from detector_doubles import ScriptedDetector
 
-from hf_tiktokactions.curation.pipeline import CurationOptions, StageOutput, decision_stage, detector_stage
+from hf_tiktokactions.curation.pipeline import (
+    CurationOptions,
+    DetectorFailed,
+    StageOutput,
+    decision_stage,
+    detector_stage,
+)
 from hf_tiktokactions.curation.stages.person_detection import (
     PersonDetector,
     UltralyticsDetector,
@@ -64,6 +70,7 @@ def test_weights_are_never_downloaded(tmp_path, monkeypatch):
 
 def _stage(num_frames=10):
     record = {"status": None, "reason": None, "reasons": [], "person_frames": None, "person_boxes": None}
+    record["source_path"] = "videos/dance.mp4"
     return StageOutput(record, [np.zeros((120, 160, 3), np.uint8)] * num_frames)
 
 
@@ -90,13 +97,27 @@ def test_decision_without_detector_passes_and_rejected_videos_stay_rejected():
     assert decision_stage(rejected, None, CurationOptions(detector="scripted")) is rejected
 
 
-def test_a_failing_detector_sends_the_clip_to_review():
+def test_a_failing_detector_leaves_the_video_for_the_rerun_which_asks_it_again(tmp_path, monkeypatch):
+    """A detector error (a GPU out of memory) was recorded as ``review``: the video's metadata file was written, so
+    every rerun skipped it and it stayed in review for good. Now nothing is recorded and the rerun curates it."""
+    from curation_files import write_scene_video
+
+    from hf_tiktokactions.curation import engines
+    from hf_tiktokactions.curation.index import load_index
+    from hf_tiktokactions.curation.inputs import load_video_inputs
+
     class Broken:
         name = "broken"
 
         def detect(self, frames):
-            raise RuntimeError("CUDA out of memory")
+            raise RuntimeError("CUDA error: out of memory")
 
-    stage = _stage()
-    record = decision_stage(stage.record, detector_stage(stage, Broken()), CurationOptions(detector="broken"))
-    assert record["status"] == "review" and "CUDA out of memory" in record["reason"]
+    write_scene_video(tmp_path / "videos" / "dance.mp4", [110], height=48, width=64)
+    inputs, options = load_video_inputs(tmp_path / "videos"), CurationOptions(detector="scripted", short_side=48)
+    for detector in (Broken(), ScriptedDetector([1] * 10)):
+        monkeypatch.setattr(engines, "build_detector", lambda options, detector=detector: detector)
+        result = engines.curate(inputs, tmp_path / "out", options, workers=1, progress=False)
+    assert (result.processed, result.already_done) == (1, 0)
+    assert [(row["status"], row["person_frames"]) for row in load_index(tmp_path / "out")] == [("pass", 10)]
+    with pytest.raises(DetectorFailed, match=r"dance.mp4 \(RuntimeError: CUDA error: out of memory\)"):
+        detector_stage(_stage(), Broken())

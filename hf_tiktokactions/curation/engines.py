@@ -43,6 +43,7 @@ from hf_tiktokactions.curation.pipeline import (
     METADATA_DIR,
     REVIEW,
     CurationOptions,
+    DetectorFailed,
     curate_video,
     decision_stage,
     detector_stage,
@@ -160,7 +161,7 @@ def _init_pool_worker(options: CurationOptions) -> None:
     _init_local_worker(options)
 
 
-def _local_worker(video: VideoInput, output: Path, options: CurationOptions) -> dict[str, Any]:
+def _local_worker(video: VideoInput, output: Path, options: CurationOptions) -> dict[str, Any] | None:
     return curate_video(video, output, options, _WORKER_DETECTOR)
 
 
@@ -336,7 +337,7 @@ def detector_actor_plan(cluster_resources: dict[str, float]) -> tuple[int, dict[
 
 def run_ray(
     videos: Sequence[VideoInput], output: Path, options: CurationOptions, workers: int | None, address: str | None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[dict[str, Any] | None]:
     """Yield each video's record as it is committed; starts (and later stops) a local Ray unless one is running."""
     try:
         import ray
@@ -391,6 +392,10 @@ def run_ray(
             except ray.exceptions.RayError as error:  # a dead worker or actor (crash, OOM), after Ray's retries
                 if isinstance(getattr(error, "cause", None), RunStopped):
                     raise error.cause from None  # a full disk or the like on a node: not a verdict on the video
+                if isinstance(getattr(error, "cause", None), DetectorFailed):
+                    logger.warning("%s", error.cause)
+                    yield None
+                    continue
                 if isinstance(error, ray.exceptions.NodeDiedError):
                     # the machine went away, not the video: left for the rerun, as the local engine does for a
                     # worker killed from outside (a crashed worker stays a verdict: Ray cannot tell kill from crash)
@@ -641,7 +646,8 @@ def format_summary(result: CurationResult) -> str:
     lines += [f"  {count:>5} x {reason}" for reason, count in list(result.reasons.items())[:5]]
     if result.left_for_rerun:
         lines.append(
-            f"{result.left_for_rerun} videos were left for the rerun (their worker was killed from outside: out of "
-            "memory or a signal); rerun the same command to curate them"
+            f"{result.left_for_rerun} videos were left for the rerun (their worker was killed from outside, out of "
+            "memory or a signal, or the person detector failed on them: see the warnings above); rerun the same "
+            "command to curate them"
         )
     return "\n".join(lines)

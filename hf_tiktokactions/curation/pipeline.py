@@ -5,7 +5,9 @@
    (H.264, short side 320, short GOP) atomically into ``DIR/clips/<video_id>.mp4``; count the
    written clip's frames from its container; sample ``num_frames`` frames evenly from the clip.
    Returns the metadata so far and the sampled frames (BGR uint8 (H, W, 3)) for the detector.
-2. :func:`detector_stage` (GPU when there is one): person boxes on those frames.
+2. :func:`detector_stage` (GPU when there is one): person boxes on those frames. A detector that raises says
+   nothing about the video (a GPU out of memory, a driver error): :class:`DetectorFailed`, nothing is recorded,
+   and the rerun curates the video again.
 3. :func:`decision_stage`: frames with a person >= ``min_person_frames`` -> ``pass``, else
    ``review`` (as in the paper: kept for a human look); then :func:`write_metadata` writes
    ``DIR/metadata/<video_id>.json`` atomically. That file is the video's commit point: a video
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import logging
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +40,8 @@ from hf_tiktokactions.curation.stages.sampling import evenly_spaced_indices
 from hf_tiktokactions.errors import ConfigError, RunStopped, VideoRejected
 from hf_tiktokactions.layout import CLIPS_DIR, METADATA_DIR, stored_path
 
+logger = logging.getLogger(__name__)
+
 PASS, REVIEW, REJECTED = "pass", "review", "rejected"
 TRUNCATION_TOLERANCE = 0.02  # containers may declare a frame or two more than decode
 MACHINE_FAULTS = frozenset(
@@ -52,6 +57,10 @@ def machine_fault(error: BaseException) -> bool:
             return True
         error = error.__cause__ or error.__context__
     return False
+
+
+class DetectorFailed(Exception):
+    """The person detector raised on a video's frames; the video is left for the rerun (no metadata file)."""
 
 
 def run_stopped(source_path: str, error: BaseException) -> RunStopped:
@@ -285,7 +294,8 @@ def _video_stage(video: VideoInput, output: Path, options: CurationOptions, reco
 
 
 def detector_stage(stage: StageOutput, detector: PersonDetector | None) -> list[list[dict[str, Any]]] | None:
-    """Person boxes per sampled frame, or ``None`` (no detector, or a rejected video). An error becomes a note."""
+    """Person boxes per sampled frame, or ``None`` (no detector, or a rejected video). A detector error raises
+    :class:`DetectorFailed` (it was recorded as ``review`` once, and the rerun then never asked the detector again)."""
     if detector is None or stage.record["status"] == REJECTED:
         return None
     try:
@@ -293,8 +303,10 @@ def detector_stage(stage: StageOutput, detector: PersonDetector | None) -> list[
     except Exception as error:
         if machine_fault(error):
             raise run_stopped(stage.record["source_path"], error) from None
-        stage.record["reasons"].append(f"person detection failed: {type(error).__name__}: {error}")
-        return None
+        raise DetectorFailed(
+            f"the person detector failed on {stage.record['source_path']} ({type(error).__name__}: {error}); "
+            "nothing was recorded for it, the rerun curates it again"
+        ) from error
 
 
 def decision_stage(
@@ -331,10 +343,16 @@ def write_metadata(output: Path, record: dict[str, Any]) -> Path:
 
 def curate_video(
     video: VideoInput, output: Path, options: CurationOptions, detector: PersonDetector | None
-) -> dict[str, Any]:
-    """All stages for one video in this process, metadata written; returns the record."""
+) -> dict[str, Any] | None:
+    """All stages for one video in this process, metadata written; returns the record, or ``None`` when the
+    detector failed (logged; left for the rerun)."""
     stage = video_stage(video, output, options)
-    record = decision_stage(stage.record, detector_stage(stage, detector), options)
+    try:
+        detections = detector_stage(stage, detector)
+    except DetectorFailed as failed:
+        logger.warning("%s", failed)
+        return None
+    record = decision_stage(stage.record, detections, options)
     try:
         write_metadata(output, record)
     except OSError as error:
