@@ -122,9 +122,13 @@ def test_each_frame_of_an_flv_or_mpeg_ps_file_decodes_as_a_player_shows_it(
 def test_an_flv_frame_with_a_damaged_header_is_not_called_too_large(tmp_path: Path) -> None:
     """FFmpeg refuses a Sorenson frame that declares a width of 0 with EINVAL, as its max_pixels refuses a large one:
     this 200x120 file was refused as "more than the 8294400 pixels a frame allowed. Downscale it"."""
+    import av.logging
+
     path = write_sorenson_of_width_zero(tmp_path / "damaged.flv")
+    level = av.logging.get_level()
     with pytest.raises(VideoDecodeError, match=r"no frame size \(corrupt header\)"):
         probe_within(path, VideoBudget())
+    assert av.logging.get_level() == level  # PyAV's process-wide log level is put back
 
 
 def _memory(field: str) -> int:

@@ -162,7 +162,20 @@ def _decode_what_the_probe_would(path: str, limit: dict[str, str], budget: Video
     ``BudgetExceeded`` for a frame beyond the budget; nothing else (the real open reports broken files)."""
     import av.logging
 
+    # the level is PyAV's, process-wide: put back after (a Python log callback left on while other code decodes
+    # with FFmpeg's threads is what PyAV's documentation warns against)
+    level = av.logging.get_level()
     av.logging.set_level(_NO_FFMPEG_LINES_PRINTED)
+    try:
+        _decode_within(path, limit, budget)
+    finally:
+        av.logging.set_level(level)
+
+
+def _decode_within(path: str, limit: dict[str, str], budget: VideoBudget) -> None:
+    """The decoding :func:`_decode_what_the_probe_would` does, FFmpeg's log level already set."""
+    import av
+
     with av.open(path, container_options=_NO_PROBE_DECODER, metadata_errors="ignore") as container:
         streams = list(container.streams.video)
         for stream in streams:
