@@ -15,7 +15,9 @@ from test_modeling_conversion import official_finetuned_checkpoint, official_pre
 from transformers import TrainingArguments
 
 from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
+from hf_tiktokactions.data.finetune_dataset import collate_clips
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
+from hf_tiktokactions.data.transforms import normalize_video
 from hf_tiktokactions.errors import CheckpointError, ConfigError, OutputStateError
 from hf_tiktokactions.training.arguments import FinetuneArguments, parse_with_config
 from hf_tiktokactions.training.divergence import TrainingDiverged
@@ -169,7 +171,7 @@ def test_the_command_line_wins_over_the_recipes_other_way_of_giving_lr_and_warm_
 
 def test_validation_on_uint8_clips_equals_validation_on_normalised_clips(synthetic, tmp_path):
     """The Trainer normalises uint8 clips on the device: same loss and metrics as clips normalised in the workers."""
-    from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset, collate_clips
+    from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset
     from hf_tiktokactions.training.finetuning import single_view_metrics
 
     videos = sorted(str(p) for p in synthetic.rglob("*.mp4"))[:6]
@@ -386,6 +388,19 @@ sys.exit(code)
 """
 
 
+def _validation_loss(model_dir: Path, data_root: Path) -> float:
+    """The mean cross-entropy of the recipe's validation clips of ``data_root``, in one batch in this process."""
+    from hf_tiktokactions.training.finetune_inputs import resolve_data
+    from hf_tiktokactions.training.finetuning import _test_dataset
+
+    args, _ = parse(data_root, model_dir.parent)
+    videos = resolve_data(args, seed=0).eval
+    batch = collate_clips(list(_test_dataset(args, videos, validation=True)))
+    with torch.no_grad():
+        model = VideoMAEv2ForVideoClassification.from_pretrained(model_dir).eval()
+        return model(pixel_values=normalize_video(batch["pixel_values"]), labels=batch["labels"]).loss.item()
+
+
 @pytest.mark.distributed
 def test_two_cpu_ranks_under_torchrun_draw_their_own_augmentation_and_resume_exactly(synthetic, tmp_path):
     """Two gloo ranks: 7 steps of 2 videos a rank (4 steps an epoch over the 14 training videos), saved every 5;
@@ -393,7 +408,9 @@ def test_two_cpu_ranks_under_torchrun_draw_their_own_augmentation_and_resume_exa
     did: each rank's shard of the second epoch's keyed batches, under the resume's skip (where Trainer's own
     set_epoch does not reach the sampler). Each rank draws its own mixup / cutmix and drop-path masks (upstream
     seeds a rank with seed + rank; one seed on every rank would repeat the same draw on every GPU). The test videos
-    that do not open are found once, each rank probing its share, and left out on both."""
+    that do not open are found once, each rank probing its share, and left out on both. The validation at step 7
+    scores the 7 validation videos once each: its loss is the single-process mean over them (Trainer's averaged batch
+    means, into which the duplicates that pad the ranks' last round entered)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     wrapper = tmp_path / "recording_draws.py"
     wrapper.write_text(RECORDING_DRAWS)
@@ -404,7 +421,8 @@ def test_two_cpu_ranks_under_torchrun_draw_their_own_augmentation_and_resume_exa
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(wrapper), str(tmp_path)]
     command += ["--config", str(RECIPE), "--data_root", str(data), "--output_dir", str(tmp_path / "ddp")]
     command += ["--max_steps", "7", "--per_device_train_batch_size", "2", "--save_strategy", "steps"]
-    command += ["--save_steps", "5", "--logging_steps", "1", "--eval_strategy", "no", "--disable_tqdm", "true"]
+    command += ["--save_steps", "5", "--logging_steps", "1", "--eval_strategy", "steps", "--eval_steps", "7"]
+    command += ["--disable_tqdm", "true"]
     command += ["--test_num_segment", "1", "--test_num_crop", "1"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -418,6 +436,8 @@ def test_two_cpu_ranks_under_torchrun_draw_their_own_augmentation_and_resume_exa
     assert epochs == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
     results = json.loads((tmp_path / "ddp" / "results.json").read_text())
     assert results["num_processes"] == 2 and results["num_videos"] == 7  # gathered without padding duplicates
+    [validation] = [entry for entry in record["log_history"] if "eval_loss" in entry]
+    assert validation["eval_loss"] == pytest.approx(_validation_loss(tmp_path / "ddp" / "final", data), rel=1e-5)
     uninterrupted = _losses(tmp_path / "ddp")
     rank0, rank1 = (json.loads((tmp_path / f"draws-{rank}.json").read_text()) for rank in (0, 1))
     assert len(rank0) == len(rank1) == 7

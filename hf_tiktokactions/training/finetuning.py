@@ -167,6 +167,20 @@ class VideoClassificationTrainer(Trainer):
         finally:
             self.args.dataloader_drop_last = drop_last
 
+    def evaluation_loop(
+        self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"
+    ):
+        """``{metric_key_prefix}_loss`` is the mean cross-entropy over the videos, as the model's loss, from the
+        gathered (N, K) logits: one row a video, the duplicates that pad the processes' last round left out, as for
+        top-1. Trainer's own averages batch means, and with several processes the last ones mix those duplicates in
+        (7 videos on 2 processes counted the first one twice)."""
+        output = super().evaluation_loop(dataloader, description, False, ignore_keys, metric_key_prefix)
+        if output.label_ids is not None:
+            logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+            loss = F.cross_entropy(torch.as_tensor(logits).float(), torch.as_tensor(output.label_ids).long())
+            output.metrics[f"{metric_key_prefix}_loss"] = loss.item()
+        return output
+
     def get_train_dataloader(self):
         """The loader draws its workers' base seeds from a generator of its own: a resumed run starts loader
         iterators where the uninterrupted one did not (the skipped epoch's; with persistent workers, the next
