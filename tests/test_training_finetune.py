@@ -640,9 +640,11 @@ def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_i
     synthetic, tmp_path, caplog
 ):
     """A checkpoint of another model (here another --model_preset, or a head in another class order) is refused,
-    named, before anything trains (Trainer stopped in load_state_dict with a traceback); a resume with another lr
-    is warned about and the run so far is kept in run_config.json; --eval_only into a training run's folder (it
-    replaced the run's run_config.json and results.json) and training into an evaluation's folder are refused."""
+    named, before anything trains (Trainer stopped in load_state_dict with a traceback), and so is one whose steps
+    took another total batch (Trainer went on as many steps, so as many times the new batch, into the run); a
+    resume with another lr is warned about and the run so far is kept in run_config.json; --eval_only into a
+    training run's folder (it replaced the run's run_config.json and results.json) and training into an evaluation's
+    folder are refused."""
     out = tmp_path / "run"
     quick = ("--eval_strategy", "no", "--test_num_segment", 1, "--test_num_crop", 1, "--save_strategy", "steps")
     finetune(*parse(synthetic, out, "--max_steps", 2, "--save_steps", 2, *quick))
@@ -660,6 +662,14 @@ def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_i
         finetune(*parse(synthetic, out, "--max_steps", 2, *quick, "--resume", "latest"))
     config["id2label"]["0"], config["id2label"]["1"] = config["id2label"]["1"], config["id2label"]["0"]
     config_file.write_text(json.dumps(config))
+    # Trainer goes on global_step steps into the run: with steps of another batch, at another place in the epoch
+    other_batch = ("--per_device_train_batch_size", 4, "--gradient_accumulation_steps", 3)
+    with pytest.raises(
+        CheckpointError,
+        match=r"2 steps took 8 videos \(8 a device x 1 process x 1 accumulated\) each, "
+        r"this run's take 12 videos \(4 a device x 1 process x 3 accumulated\): .* 24 videos into",
+    ):
+        finetune(*parse(synthetic, out, "--max_steps", 2, *quick, "--resume", "latest", *other_batch))
     with pytest.raises(OutputStateError, match=r"holds the outputs of a finetune run; a finetune --eval_only run"):
         finetune(*parse(synthetic, out, *quick, "--eval_only", "true", "--init_from", out / "final"))
     assert ((out / "run_config.json").read_text(), (out / "results.json").read_text()) == before

@@ -49,7 +49,7 @@ from .results import write_test_results
 from .resumed_runs import checkpoint_fits, earlier_segments
 from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
 from .skipped_videos import KeepInTrainerCheckpoints, SkippedVideos, read_from_checkpoint
-from .trainer_checkpoints import resolve_trainer_resume
+from .trainer_checkpoints import BatchInCheckpoints, other_batch_problem, resolve_trainer_resume
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,7 @@ class VideoClassificationTrainer(Trainer):
         self.label_smoother = None  # smoothing is applied to the targets in compute_loss
         self.skipped_videos = SkippedVideos()  # undecodable training videos this process passed over
         self.add_callback(KeepInTrainerCheckpoints(self.skipped_videos))
+        self.add_callback(batch_of_a_step(self.args))
 
     def _get_train_sampler(self, train_dataset=None):
         """(epoch, index) keys for a ``FinetuneVideoDataset``, shuffled by (seed, epoch): its items then draw their
@@ -361,8 +362,13 @@ def _test_dataset(
 
 def total_train_batch(training_args: TrainingArguments) -> int:
     """Videos per optimizer step: per device x processes x accumulation (upstream batch_size x GPUs x update_freq)."""
-    return (
-        training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps
+    return batch_of_a_step(training_args).total
+
+
+def batch_of_a_step(training_args: TrainingArguments) -> BatchInCheckpoints:
+    """The videos of an optimizer step, as kept in checkpoints (their product is ``total_train_batch``)."""
+    return BatchInCheckpoints(
+        training_args.per_device_train_batch_size, training_args.world_size, training_args.gradient_accumulation_steps
     )
 
 
@@ -452,6 +458,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     model, origin = build_classifier(args, data.class_names, output_dir)
     if resume_from is not None:
         _require_fitting_checkpoint(Path(resume_from), model, data.class_names)
+        if problem := other_batch_problem(resume_from, batch_of_a_step(training_args)):
+            raise CheckpointError(f"--resume {resume_from}: {problem}")
     if args.gradient_checkpointing_blocks:
         model.activation_checkpointing_enable()
     # Schedule: the lr scaled by the total batch, the warm-up given in epochs.

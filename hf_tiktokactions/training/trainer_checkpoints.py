@@ -3,6 +3,10 @@
 Trainer writes a checkpoint in place, ``trainer_state.json`` last: a run killed while saving leaves a folder without
 it (or with it cut short), which ``transformers.trainer_utils.get_last_checkpoint`` would still pick. ``latest``
 here takes the newest complete one and says which it passed over.
+
+Trainer counts a run in optimizer steps: a resume goes on ``global_step`` steps into the run (its place in the epoch,
+its lr schedule), so its steps must take as many videos as the checkpoint's. :class:`BatchInCheckpoints` keeps the
+checkpoint's batch in its ``trainer_state.json``; :func:`other_batch_problem` compares it with the resuming run's.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+
+from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
 
 from ..errors import CheckpointError
 from .checkpointing import newest_complete, refuse_to_start_over
@@ -60,3 +67,41 @@ def resolve_trainer_resume(resume: str | None, output_dir: str | Path) -> str | 
     if problem is not None:
         raise CheckpointError(f"--resume {resume}: not a finished Trainer checkpoint folder ({problem})")
     return str(folder)
+
+
+class BatchInCheckpoints(TrainerCallback, ExportableState):
+    """Keeps the batch of a step in each checkpoint's ``trainer_state.json`` (Trainer writes the state of such
+    callbacks under ``stateful_callbacks``, in the file whose presence says the save finished)."""
+
+    def __init__(self, per_device: int, processes: int, accumulation: int) -> None:
+        self.per_device, self.processes, self.accumulation = per_device, processes, accumulation
+
+    def state(self) -> dict:
+        return {"args": vars(self).copy(), "attributes": {}}
+
+    @property
+    def total(self) -> int:
+        return self.per_device * self.processes * self.accumulation
+
+    def describe(self) -> str:
+        processes = f"{self.processes} process{'es' if self.processes != 1 else ''}"
+        return f"{self.total} videos ({self.per_device} a device x {processes} x {self.accumulation} accumulated)"
+
+
+def other_batch_problem(checkpoint: str | Path, now: BatchInCheckpoints) -> str | None:
+    """Why a run whose steps take ``now`` cannot resume from ``checkpoint``: its steps took another total number of
+    videos (None when they took as many, however split, or when the checkpoint does not say: saved before it did)."""
+    state = json.loads((Path(checkpoint) / TRAINER_STATE).read_text())
+    saved = (state.get("stateful_callbacks") or {}).get(BatchInCheckpoints.__name__)
+    if not isinstance(saved, dict) or not isinstance(saved.get("args"), dict):
+        return None
+    then = BatchInCheckpoints(**saved["args"])
+    if then.total == now.total:
+        return None
+    step = state["global_step"]
+    return (
+        f"its {step} steps took {then.describe()} each, this run's take {now.describe()}: Trainer would go on "
+        f"{step * now.total} videos into the run, not {step * then.total}, on another lr schedule. Resume with a "
+        f"total batch of {then.total} (e.g. make up for fewer processes with --gradient_accumulation_steps), or start "
+        "a new run from its weights with --init_from and another --output_dir"
+    )
