@@ -170,7 +170,9 @@ def test_the_command_line_wins_over_the_recipes_other_way_of_giving_lr_and_warm_
 
 
 def test_validation_on_uint8_clips_equals_validation_on_normalised_clips(synthetic, tmp_path):
-    """The Trainer normalises uint8 clips on the device: same loss and metrics as clips normalised in the workers."""
+    """The Trainer normalises uint8 clips on the device: same loss and metrics as clips normalised in the workers.
+    ``dataloader_drop_last`` is for training: validation and ``predict`` answer for all 6 videos in batches of 4
+    (``predict`` answered for 4), and the option is left as it was."""
     from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset
     from hf_tiktokactions.training.finetuning import single_view_metrics
 
@@ -180,7 +182,8 @@ def test_validation_on_uint8_clips_equals_validation_on_normalised_clips(synthet
     model = tiny_classifier()
     args = TrainingArguments(
         output_dir=str(tmp_path),
-        per_device_eval_batch_size=3,
+        per_device_eval_batch_size=4,
+        dataloader_drop_last=True,
         use_cpu=True,
         report_to=[],
         remove_unused_columns=False,
@@ -205,6 +208,7 @@ def test_validation_on_uint8_clips_equals_validation_on_normalised_clips(synthet
         )
         assert dataset[0]["pixel_values"].dtype == (torch.float32 if normalize else torch.uint8)
         scores[normalize] = trainer.evaluate(dataset)
+    assert len(trainer.predict(dataset).label_ids) == 6 and trainer.args.dataloader_drop_last
     assert scores[False]["eval_loss"] == pytest.approx(scores[True]["eval_loss"], rel=1e-5)
     assert (scores[False]["eval_top1"], scores[False]["eval_top5"]) == (
         scores[True]["eval_top1"],

@@ -12,6 +12,7 @@ multi-view test, and the results files. Outputs in ``output_dir``: Trainer check
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -161,10 +162,21 @@ class VideoClassificationTrainer(Trainer):
     def get_eval_dataloader(self, eval_dataset=None):
         """Validation scores every video, as upstream's validation loader (``drop_last=False``): Trainer would
         apply ``dataloader_drop_last``, which is for training only, to it too."""
+        with self._keeping_the_last_batch():
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset):
+        """``predict`` answers for every video, as validation does (``get_eval_dataloader``)."""
+        with self._keeping_the_last_batch():
+            return super().get_test_dataloader(test_dataset)
+
+    @contextlib.contextmanager
+    def _keeping_the_last_batch(self):
+        """``args.dataloader_drop_last`` off while Trainer builds a loader (it reads it from there), back after."""
         drop_last = self.args.dataloader_drop_last
         self.args.dataloader_drop_last = False
         try:
-            return super().get_eval_dataloader(eval_dataset)
+            yield
         finally:
             self.args.dataloader_drop_last = drop_last
 
