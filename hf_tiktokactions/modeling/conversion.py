@@ -521,7 +521,10 @@ def _save_on_this_process(model, output_dir: Path) -> None:
     """``save_pretrained`` that writes on the calling process whatever its rank. Once torch.distributed is
     initialised, transformers writes a model's files on rank 0 only (``should_save_on_this_rank``); a conversion's
     folder belongs to its caller (each rank of a launched run converts ``--init_from`` into a private one), so every
-    other rank would find its folder without weights."""
+    other rank would find its folder without weights. transformers has no public way to ask for it:
+    ``save_pretrained(is_main_process=True)`` is and-ed with rank 0 there. Were the hook renamed, every other rank
+    would stop at loading its folder ("no file named model.safetensors"), as
+    ``tests/test_training_init_from.py`` shows by playing rank 1."""
     model.should_save_on_this_rank = lambda is_main_process: is_main_process
     try:
         model.save_pretrained(output_dir)
