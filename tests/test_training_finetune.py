@@ -765,7 +765,8 @@ def test_an_odd_batch_that_mixup_cannot_take_is_warned_about(synthetic, tmp_path
 
 def test_a_resume_on_another_number_of_processes_is_named(tmp_path, caplog):
     """The number of processes is a factor of the total batch (the lr, the steps of an epoch): a resume that changes
-    it is warned about by name, as a changed batch a device is."""
+    it is warned about by name, as a changed batch a device is (fine-tuning goes on only when the accumulation keeps
+    the total batch)."""
     from hf_tiktokactions.training.finetuning import _BOOKKEEPING_OPTIONS, _recorded_options
     from hf_tiktokactions.training.resumed_runs import earlier_segments
 
