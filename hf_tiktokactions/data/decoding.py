@@ -18,7 +18,8 @@ does both in one call. Backends:
   asked on them. So is an MP4 whose edit list hides its first frames (trimmed by stream copy, ``ffmpeg -ss 1 -c
   copy``), on which decord counts the hidden frames and returns frames from before the cut.
   So is a video with open GOPs (x265's default for HEVC: B-frames decoded after a keyframe are shown before
-  it), on which decord, seeking to such a keyframe, returns later frames than asked.
+  it), on which decord, seeking to such a keyframe, returns later frames than asked. Finding one demuxes the first
+  GOPs; a local file's answer is kept while its size and modification time stay the same.
 
 Every backend reads the file's main video stream, never a cover picture (``video_streams.py``).
 
@@ -409,7 +410,27 @@ class _FallbackReader(VideoReader):
 MPEG_TS_SUFFIXES = (".ts", ".mts", ".m2ts")
 
 
+_KNOWN_FILES = 4096  # answers kept per process (a dataset's files are opened once an epoch, each in one worker)
+
+
 def _only_pyav_reads_right(source: str | io.BytesIO, name: str) -> bool:
+    """Whether only PyAV reads ``source`` right (``_read_container``). A local file's answer is kept, keyed by its
+    path, size and modification time, so a file replaced in place is looked at again; epochs reopen every file."""
+    if not isinstance(source, str):
+        return _read_container(source, name)
+    try:
+        stat = os.stat(source)
+    except OSError:  # gone since it was found: the chosen backend reports it
+        return False
+    return _file_only_pyav_reads_right(source, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=_KNOWN_FILES)
+def _file_only_pyav_reads_right(path: str, size: int, mtime_ns: int) -> bool:
+    return _read_container(path, path)
+
+
+def _read_container(source: str | io.BytesIO, name: str) -> bool:
     """Files the other backends misread. An MPEG transport stream (camcorders' .mts): decord returns other frames
     than asked, or never returns. An AVI whose video has B-frames (UCF101 and HMDB51 are XviD / DivX AVIs): decord
     misreads where a B-frame is packed with the P-frame after it, torchcodec wherever B-frames reorder. The PyAV
