@@ -7,12 +7,15 @@ import warnings
 
 import datasets
 import pytest
+import torch
 from torch.utils.data import DataLoader
 from video_files import write_test_video
 
-from hf_tiktokactions.data.streaming_dataset import StreamingPretrainDataset
+from hf_tiktokactions.data.collate import PASSED_OVER, PretrainCollator
+from hf_tiktokactions.data.streaming_dataset import StreamingPretrainDataset, new_place, record_positions
 
 SMALL = dict(num_frames=4, sampling_rate=2, input_size=32, num_sample=1, backend="pyav")
+COLLATOR = dict(num_frames=4, input_size=32, patch_size=16)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +69,37 @@ def test_the_preview_passes_over_a_clip_that_cannot_be_decoded(clips):
     with pytest.warns(UserWarning, match="cannot be decoded"):
         item = dataset[(0, 0)]
     assert item["pixel_values"].shape[0] == 1
+
+
+def test_a_resume_passes_over_the_rows_taken_without_decoding_them(clips):
+    """A resumed streamed epoch decoded every item its checkpoint had consumed again, only for skip_first_batches to
+    drop them. The rows taken (an undecodable one included) are passed over unread, one placeholder an item taken,
+    which collate to a batch the resume drops; the items after them are the uninterrupted epoch's."""
+    paths, broken = clips
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        uninterrupted = _dataset([broken, *paths])
+        uninterrupted.set_epoch(1)
+        items = list(uninterrupted)
+    taken = 1 + next(i for i, item in enumerate(items) if item["skipped"])  # the broken row among the rows taken
+    assert len(items) == 5 and taken < len(items)
+    place = new_place()
+    record_positions(place, PretrainCollator(**COLLATOR)(items[:taken])["stream_positions"])
+    resumed = _dataset([broken, *paths])
+    assert not resumed.resume_at(1, {**place, "readers": 2}, num_workers=0)  # read by other workers: decoded again
+    assert resumed.resume_at(1, place, num_workers=0)
+    resumed.set_epoch(1)
+    decoded, decode = [], resumed._decode
+    resumed._decode = lambda row, key: decoded.append(key) or decode(row, key)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the broken row is not read again
+        again = list(resumed)
+    assert again[:taken] == [{PASSED_OVER: True}] * taken and len(decoded) == len(items) - taken
+    assert PretrainCollator(**COLLATOR)(again[:2]) == {PASSED_OVER: 2}
+    for old, new in zip(items[taken:], again[taken:], strict=True):
+        assert (new["video_id"], new["seed"], new["stream_position"]) == (
+            old["video_id"],
+            old["seed"],
+            old["stream_position"],
+        )
+        assert torch.equal(new["pixel_values"], old["pixel_values"])

@@ -11,7 +11,12 @@ them, so a batch of B videos gives ``B * num_sample`` rows:
 * ``bool_masked_pos``: bool (B * num_sample, N), tube mask, True = hidden from the encoder;
 * ``decoder_masked_pos``: bool (B * num_sample, N), running-cell mask, True = not reconstructed;
 * ``skipped_videos``: ``[{"video": name, "reason": why}]``, videos the dataset could not decode and replaced while
-  building this batch.
+  building this batch;
+* ``video_ids`` and ``stream_positions``: for streamed items, the rows they come from and where their worker is in
+  the stream (``streaming_dataset.py``).
+
+Placeholders a resumed stream yields for the items it passes over (``{PASSED_OVER: True}``) collate to
+``{PASSED_OVER: number of items}``, which the resume drops.
 
 N = (T / tubelet_size) * (input_size / patch_size)^2. Masks come from ``hf_tiktokactions.modeling.masking``
 and draw from the torch global generator (seeded per DataLoader worker) unless a generator is given.
@@ -29,7 +34,9 @@ from torch.utils.data import get_worker_info
 from hf_tiktokactions.data.transforms import normalize_video
 from hf_tiktokactions.modeling.masking import draw_masks
 
-__all__ = ["PretrainCollator"]
+__all__ = ["PASSED_OVER", "PretrainCollator"]
+
+PASSED_OVER = "passed_over"
 
 
 def _batch_tensor(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
@@ -89,6 +96,8 @@ class PretrainCollator:
         return torch.cat([e for e, _ in per_video]), torch.cat([d for _, d in per_video])
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        if PASSED_OVER in items[0]:
+            return {PASSED_OVER: len(items)}
         clips = [clip for item in items for clip in item["pixel_values"]]  # each uint8 (T, C, H, W)
         shape = (len(clips), *clips[0].shape)
         if shape[1] != self.num_frames or shape[-1] != self.input_size or shape[-2] != self.input_size:
@@ -116,4 +125,6 @@ class PretrainCollator:
         }
         if "video_id" in items[0]:  # a streamed item names its row (the loop records it: workers' reads included)
             batch["video_ids"] = [item["video_id"] for item in items]
+        if "stream_position" in items[0]:
+            batch["stream_positions"] = [item["stream_position"] for item in items]
         return batch

@@ -17,9 +17,13 @@ divided between those. A persistent worker never sees ``set_epoch`` again, so th
 ``iter()`` starts the epoch after the last.
 
 Randomness and resume: item ``k`` of an epoch ``e`` is cropped with a generator seeded by (seed, rank, 0, e, k), and
-where an epoch starts depends on ``e`` alone, so a run is reproducible and a resumed run, which reads the consumed
-batches of its epoch again (``accelerate.skip_first_batches``), continues with the rows and crops of the
-uninterrupted run.
+where an epoch starts depends on ``e`` alone, so a run is reproducible and a resumed run continues with the rows and
+crops of the uninterrupted run. Each item carries its ``stream_position`` (readers, worker, rows that worker has
+taken, the undecodable ones included); the loop records them per worker (``record_positions``) in its checkpoints.
+``resume_at`` hands such a record back: each worker then passes over its rows taken without decoding them and yields
+one placeholder (``{PASSED_OVER: True}``) per item it had yielded, which ``accelerate.skip_first_batches`` drops,
+so the batches after them come from the workers in the uninterrupted run's order. Without a record (another number
+of workers, an older checkpoint) the consumed batches are decoded again and dropped.
 """
 
 from __future__ import annotations
@@ -33,14 +37,31 @@ from typing import Any
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
+from hf_tiktokactions.data.collate import PASSED_OVER
 from hf_tiktokactions.data.frame_cache import DecodedVideoCache
 from hf_tiktokactions.data.pretrain_dataset import decode_crops, video_source
 from hf_tiktokactions.data.transforms import PRETRAIN_SCALES, MultiScaleCrop
 from hf_tiktokactions.errors import VideoDecodeError
 
-__all__ = ["StreamingPretrainDataset"]
+__all__ = ["StreamingPretrainDataset", "new_place", "record_positions"]
 
 _PASSES_PER_EPOCH = 1024  # shuffle orders set aside for one epoch (a share read again within it takes the next)
+
+
+def new_place() -> dict[str, Any]:
+    """Where one process is in a streamed epoch: ``readers`` (workers that read), per worker the ``items`` it has
+    yielded and the ``rows`` it has taken (JSON-able, for a checkpoint)."""
+    return {"readers": 0, "items": [], "rows": []}
+
+
+def record_positions(place: dict[str, Any], positions: Any) -> None:
+    """Add a batch's items' ``stream_position`` (readers, worker, rows taken) to ``place`` (changed)."""
+    for readers, worker, rows in positions:
+        place["readers"] = int(readers)
+        for name in ("items", "rows"):
+            place[name].extend([0] * (int(worker) + 1 - len(place[name])))
+        place["items"][worker] += 1
+        place["rows"][worker] = max(place["rows"][worker], int(rows))
 
 
 class StreamingPretrainDataset(IterableDataset):
@@ -84,6 +105,7 @@ class StreamingPretrainDataset(IterableDataset):
         self.seed, self.max_consecutive_failures, self.preview_size = seed, max_consecutive_failures, preview_size
         self.epoch, self.num_skipped = 0, 0
         self._preview: list[Any] | None = None
+        self._resume: tuple[int, dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         """Items this process yields in an epoch (what its DataLoader counts); ``num_rows`` is the whole index."""
@@ -91,6 +113,18 @@ class StreamingPretrainDataset(IterableDataset):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def _readers(self, workers: int) -> int:
+        """DataLoader workers that read: ``datasets`` hands a worker whole shards, workers past them get none."""
+        return max(1, min(workers, getattr(self.rows, "num_shards", None) or workers))
+
+    def resume_at(self, epoch: int, place: dict[str, Any], num_workers: int) -> bool:
+        """Go on in ``epoch`` after the items a checkpoint's ``place`` records (``new_place``), passing over their rows
+        without decoding them, when they were read by as many workers as ``num_workers`` give; whether it will."""
+        if place.get("readers") != self._readers(max(1, num_workers)):
+            return False
+        self._resume = (epoch, place)
+        return True
 
     def _rows_of_epoch(self, epoch: int) -> Iterator[dict[str, Any]]:
         """This process's rows for ``epoch``: from the start of the stream in that epoch's order, started again
@@ -116,8 +150,7 @@ class StreamingPretrainDataset(IterableDataset):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info is not None else (1, 0)
-        # datasets hands a worker whole shards: workers past the number of shards get none and read nothing
-        readers = max(1, min(workers, getattr(self.rows, "num_shards", None) or workers))
+        readers = self._readers(workers)
         epoch = self.epoch
         self.epoch += 1  # a persistent worker's copy is not told the next epoch: it is the one after this
         if worker >= readers:
@@ -125,8 +158,16 @@ class StreamingPretrainDataset(IterableDataset):
         per_epoch = len(self)
         mine = per_epoch // readers + (1 if worker < per_epoch % readers else 0)
         stream = self._rows_of_epoch(epoch)
-        position = 0  # rows of this epoch taken by this worker so far
-        for _ in range(mine):
+        position, passed = 0, 0  # rows of this epoch taken by this worker so far; items a resume passes over
+        if self._resume is not None and self._resume[0] == epoch:
+            place = self._resume[1]
+            if worker < len(place["items"]):
+                passed, position = place["items"][worker], place["rows"][worker]
+            for _ in range(position):
+                next(stream)  # the row only: its video is not read
+            for _ in range(passed):
+                yield {PASSED_OVER: True}
+        for _ in range(mine - passed):
             skipped: list[dict[str, str]] = []
             for _ in range(self.max_consecutive_failures):
                 row = next(stream)
@@ -142,7 +183,7 @@ class StreamingPretrainDataset(IterableDataset):
                     continue
                 if self.id_column and self.id_column in row:
                     item["video_id"] = str(row[self.id_column])
-                item["skipped"] = skipped
+                item["skipped"], item["stream_position"] = skipped, (readers, worker, position)
                 yield item
                 break
             else:

@@ -54,7 +54,10 @@ class TrainingProgress:
     over the calls that made the checkpoint, not the pauses between them), the undecodable training videos of
     the steps so far (every rank's, as ``SkippedVideos.gathered`` gives them; None in older checkpoints), and how
     many videos of the epoch's order those batches of every process held (``videos_in_epoch``: a resume with
-    another number of processes or batch size continues from there; None in older checkpoints)."""
+    another number of processes or batch size continues from there; None in older checkpoints), and with
+    ``--streaming`` each process's place in the streamed epoch (``stream_places``, ``streaming_dataset.new_place``
+    values by rank, a value None where it is not known: a resume passes over the rows it names without decoding
+    them)."""
 
     step: int = 0
     epoch: int = 0
@@ -62,6 +65,7 @@ class TrainingProgress:
     seconds: float = 0.0
     skipped_videos: dict | None = None
     videos_in_epoch: int | None = None
+    stream_places: list | None = None
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:

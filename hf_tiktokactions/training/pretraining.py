@@ -52,7 +52,7 @@ from ..atomic_files import write_json_atomic, write_text_atomic
 from ..data.collate import PretrainCollator
 from ..data.epoch_keys import EpochKeySampler
 from ..data.pretrain_dataset import PretrainVideoDataset
-from ..data.streaming_dataset import StreamingPretrainDataset
+from ..data.streaming_dataset import StreamingPretrainDataset, new_place, record_positions
 from ..data.transforms import normalize_video
 from ..errors import ConfigError
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
@@ -205,6 +205,8 @@ class _Tally:
     window_steps: int = 0
     skipped: SkippedVideos = dataclasses.field(default_factory=SkippedVideos)
     streamed_ids: list[str] = dataclasses.field(default_factory=list)  # rows trained on (--streaming), this call
+    streaming: bool = False
+    stream_place: dict | None = None  # this process's place in the streamed epoch (None: not known after a resume)
 
 
 def pretrain(args: PretrainArguments) -> dict:
@@ -242,7 +244,7 @@ def pretrain(args: PretrainArguments) -> dict:
         unit="step",
         disable=args.disable_tqdm or not accelerator.is_local_main_process,
     )
-    tally = _Tally()
+    tally = _Tally(streaming=args.streaming, stream_place=_stream_place(args, accelerator, dataset, progress, plan))
     if accelerator.is_main_process:  # one process carries the checkpoint's record of every rank's
         tally.skipped.carry_on(progress.skipped_videos)
     started = time.perf_counter() - progress.seconds  # a resumed run's clock goes on from its checkpoint's
@@ -285,6 +287,7 @@ def pretrain(args: PretrainArguments) -> dict:
         if progress.batches_in_epoch >= micro_batches_per_epoch:
             progress.epoch += 1
             progress.batches_in_epoch = 0
+            tally.stream_place = new_place()
     bar.close()
 
     # The end: the last checkpoint, the final model and the summary.
@@ -443,6 +446,29 @@ def _batches_without_drawing(loader) -> Iterator:
     return itertools.chain([first], iterator)
 
 
+def _stream_place(
+    args: PretrainArguments,
+    accelerator: Accelerator,
+    dataset: PretrainVideoDataset | StreamingPretrainDataset,
+    progress: TrainingProgress,
+    plan: _Plan,
+) -> dict | None:
+    """This process's place in the streamed epoch to go on recording from (None without ``--streaming``). A resume
+    within an epoch hands the checkpoint's place to the dataset, which passes over the rows taken without decoding
+    them; where the checkpoint has none this process can use (an older one, other processes, batches or workers),
+    the consumed batches are decoded again and dropped, and the place in this epoch is not known."""
+    if not args.streaming:
+        return None
+    if not progress.batches_in_epoch:
+        return new_place()
+    places = progress.stream_places or []
+    same_batches = progress.videos_in_epoch == progress.batches_in_epoch * plan.round_videos
+    place = places[accelerator.process_index] if same_batches and len(places) == plan.world else None
+    if place is not None and dataset.resume_at(progress.epoch, place, args.dataloader_num_workers):
+        return {name: list(value) if isinstance(value, list) else value for name, value in place.items()}
+    return None
+
+
 def _resume(accelerator: Accelerator, resume_from: Path | None) -> TrainingProgress:
     """The progress to start from: a fresh one, or the one of the checkpoint ``resume_from`` (whose model,
     optimizer and random states are loaded into the prepared objects)."""
@@ -546,6 +572,9 @@ def _micro_batch(
     one of an optimizer step."""
     tally.skipped.add(batch.pop("skipped_videos", ()))
     tally.streamed_ids.extend(batch.pop("video_ids", ()))
+    positions = batch.pop("stream_positions", ())
+    if tally.stream_place is not None:
+        record_positions(tally.stream_place, positions)
     if data.normalize_on_device:
         batch["pixel_values"] = normalize_video(batch["pixel_values"])
     last_micro_batch = (progress.batches_in_epoch + 1) % plan.accumulation == 0
@@ -697,6 +726,7 @@ def _save_good_checkpoint(
             "Lower the learning rate or set --max_grad_norm"
         )
     progress.skipped_videos = tally.skipped.gathered()  # collective
+    progress.stream_places = gather_object([tally.stream_place]) if tally.streaming else None  # collective
     save_checkpoint(accelerator, output_dir, progress, keep)
 
 
