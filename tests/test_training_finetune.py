@@ -87,6 +87,26 @@ def test_layer_decay_scales_and_no_decay_on_norms_and_biases():
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
+def test_layer_decay_of_a_compiled_model_is_the_official_one():
+    """Trainer builds the optimizer from the torch.compile'd model under FSDP with --torch_compile: its names start
+    with ``_orig_mod.``. The official rule (optim_factory.get_num_layer_for_vit, LayerDecayValueAssigner) restated:
+    patch embedding 0, block i -> i + 1, the rest L + 1; scale decay ** (L + 1 - layer)."""
+    model = tiny_classifier()
+    depth = model.config.num_hidden_layers
+
+    def official_scale(name: str) -> float:
+        name = name.removeprefix("encoder.")
+        layer = 0 if name.startswith("patch_embed") else depth + 1
+        if name.startswith("blocks."):
+            layer = int(name.split(".")[1]) + 1
+        return 0.75 ** (depth + 1 - layer)
+
+    groups = layer_decay_groups(torch.compile(model), weight_decay=0.05, layer_decay=0.75, num_layers=depth)
+    by_param = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
+    for name, param in model.named_parameters():
+        assert by_param[id(param)] == pytest.approx(official_scale(name)), name
+
+
 def test_trainer_optimizer_and_schedule_follow_the_recipe(tmp_path):
     model = tiny_classifier()
     args = TrainingArguments(

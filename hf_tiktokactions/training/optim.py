@@ -29,8 +29,11 @@ def layer_id(name: str, num_layers: int) -> int:
 
     The embeddings (``encoder.patch_embed``, position table, mask/cls tokens) are layer 0, ``encoder.blocks.{i}``
     is layer ``i + 1``, everything after the blocks (``fc_norm``, ``head``, a final ``norm``) is ``num_layers + 1``.
+    ``torch.compile``'s ``_orig_mod.`` is ignored: Trainer builds the optimizer from the compiled model under FSDP
+    with ``--torch_compile``, where every name would otherwise read as the head's (no layer decay at all).
     """
-    core = name[len("encoder.") :] if name.startswith("encoder.") else name
+    core = name.replace("_orig_mod.", "")
+    core = core[len("encoder.") :] if core.startswith("encoder.") else core
     if core.startswith(("patch_embed", "position_embeddings", "cls_token", "mask_token", "pos_embed")):
         return 0
     if core.startswith("blocks."):
