@@ -177,6 +177,41 @@ def test_both_spellings_give_the_same_options_on_a_training_step():
     assert training.output_dir == "f" and finetune.model_preset == "vit-tiny"
 
 
+def _command_lines() -> list[tuple[str, list[str]]]:
+    """Every command line of the package and the repository: (how it is run, its argv before ``--help``)."""
+    from hf_tiktokactions.cli import STEPS
+
+    lines = [(f"hf-tiktokactions {step}", ["hf_tiktokactions.cli", step]) for step in STEPS]
+    lines += [
+        (f"python -m hf_tiktokactions.hub {c}", ["hf_tiktokactions.hub.__main__", c]) for c in ("card", "dataset-card")
+    ]
+    return lines
+
+
+def _run_help(where: list[str]) -> None:
+    """``--help`` of a module's ``main(argv)`` (``where`` = module, argv...)."""
+    import importlib
+
+    importlib.import_module(where[0]).main([*where[1:], "--help"])
+
+
+@pytest.mark.parametrize("command, where", _command_lines(), ids=[line for line, _ in _command_lines()])
+def test_every_command_line_accepts_both_spellings_of_each_option(command, where, capsys, monkeypatch):
+    """One flag style everywhere: an option is accepted as --output-dir and --output_dir. `hub card` and `hub
+    dataset-card` took only --repo-id, --model-name, --template-dir, --pretty-name (--repo_id: "unrecognized")."""
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per option: its names, two spaces, its help
+    with pytest.raises(SystemExit) as exit_info:
+        _run_help(where)
+    assert exit_info.value.code in (0, None), command
+    names = set()
+    for line in capsys.readouterr().out.splitlines():
+        if invocation := re.match(r"  (-\S.*?)(?:\s{2,}|$)", line):
+            names |= set(re.findall(r"--[\w-]+", invocation.group(1)))
+    assert "--help" in names, command
+    one_spelling = [name for name in names if {name.replace("_", "-"), "--" + name[2:].replace("-", "_")} - names]
+    assert not one_spelling, (command, sorted(one_spelling))
+
+
 @pytest.mark.parametrize(
     "step, line, says",
     [

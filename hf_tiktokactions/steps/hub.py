@@ -62,8 +62,8 @@ def convert(options: ConvertOptions) -> dict:
 
 
 @dataclass
-class CardOptions:
-    """What the model card says besides the results (shared by ``export`` and ``push``)."""
+class CardTextOptions:
+    """What the model card says besides the results (shared by ``export``, ``push`` and ``hub card``)."""
 
     results: list[str] = option(
         "a fine-tuning run's results.json (repeatable; format in hf_tiktokactions/training/results_file.py)",
@@ -81,16 +81,6 @@ class CardOptions:
     model_name: str | None = option("title of the card (default: repo id or folder name)", None)
     tags: list[str] = option("extra tags (repeatable)", [], action="extend", old_names=("--tag",))
     template_dir: str | None = option("folder holding model_card_template.md (default: model_cards/)", None)
-    show_training_frames: bool = option(
-        "pre-trained models: publish the run's reconstructions.png, frames of one training clip (left out of a model "
-        "pre-trained on TikTok videos, which are not to be redistributed; shown for videos --pretraining-data "
-        "describes)",
-        False,
-    )
-    sampling_rate: int | None = option("frame stride of a clip (default: stored, else 4)", None)
-    num_views: int | None = option("temporal test views (default: stored, else 5)", None)
-    num_crops: int | None = option("spatial test crops (default: stored, else 3)", None)
-    segment_based: bool | None = option("TSN segment sampling (SSv2)", None, nargs="?", const=True)
 
     def card_options(self) -> dict[str, Any]:
         return dict(
@@ -103,6 +93,27 @@ class CardOptions:
             template_dir=self.template_dir,
         )
 
+    def loaded_results(self) -> list:
+        from ..training.results_file import read_results
+
+        return [read_results(path) for path in self.results]
+
+
+@dataclass
+class CardOptions(CardTextOptions):
+    """The card's text and the preprocessing the exported folder records (``export`` and ``push``)."""
+
+    show_training_frames: bool = option(
+        "pre-trained models: publish the run's reconstructions.png, frames of one training clip (left out of a model "
+        "pre-trained on TikTok videos, which are not to be redistributed; shown for videos --pretraining-data "
+        "describes)",
+        False,
+    )
+    sampling_rate: int | None = option("frame stride of a clip (default: stored, else 4)", None)
+    num_views: int | None = option("temporal test views (default: stored, else 5)", None)
+    num_crops: int | None = option("spatial test crops (default: stored, else 3)", None)
+    segment_based: bool | None = option("TSN segment sampling (SSv2)", None, nargs="?", const=True)
+
     def preprocessing(self) -> dict[str, Any]:
         return dict(
             sampling_rate=self.sampling_rate,
@@ -111,10 +122,24 @@ class CardOptions:
             segment_based=self.segment_based,
         )
 
-    def loaded_results(self) -> list:
-        from ..training.results_file import read_results
 
-        return [read_results(path) for path in self.results]
+@dataclass(kw_only=True)
+class ModelCardOptions(CardTextOptions):
+    """Write a model card (README.md) from a saved model folder and fine-tuning results files."""
+
+    model: str = option("saved model folder")
+    output_dir: str = option("folder to write README.md into", old_names=("--output",))
+    repo_id: str | None = option("Hub id shown in the usage example", None)
+
+
+@dataclass
+class DatasetCardOptions:
+    """Write the pre-training index's dataset card (README.md) from the statistics JSON of the stats step."""
+
+    stats: str = option("the stats.json that dataset_scripts/stats.py wrote for the index")
+    output_dir: str = option("folder to write README.md into", old_names=("--output",))
+    pretty_name: str = option("title of the card", "TikTokActions pre-training index (private)")
+    template_dir: str | None = option("folder holding dataset_card_template.md (default: model_cards/)", None)
 
 
 @dataclass(kw_only=True)
