@@ -25,12 +25,13 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from hf_tiktokactions.machine import cpu_model
+from hf_tiktokactions.option_help import ArgumentParser
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=3, help="clips (the views of one video)")
     parser.add_argument("--tokens", type=int, default=1568, help="8 x 14 x 14 for 16 frames at 224")
     parser.add_argument("--dim", type=int, default=768)

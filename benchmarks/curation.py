@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from hf_tiktokactions.option_help import ArgumentParser
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -100,7 +102,7 @@ def bench_detector(threads: int, batches: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--core", type=int, default=1, help="the core to pin to")
     parser.add_argument("--noise", type=float, default=0.0, help="per-pixel noise of the inputs (more = more bits)")

@@ -37,13 +37,14 @@ from transformers_baseline import videomae_config
 from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset
 from hf_tiktokactions.machine import cpu_model
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification
+from hf_tiktokactions.option_help import ArgumentParser
 from hf_tiktokactions.training.evaluation import average_view_probabilities, predict_multiview
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="vit-b")
     parser.add_argument("--num-frames", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=224)

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hf_tiktokactions.data import PretrainCollator, PretrainVideoDataset, probe_video
 from hf_tiktokactions.machine import cpu_model
+from hf_tiktokactions.option_help import ArgumentParser
 
 
 def _ours(files, args) -> DataLoader:
@@ -78,7 +79,7 @@ def _time(loader: DataLoader, rows_of) -> tuple[int, float, int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, help="glob of video files")
     parser.add_argument("--num-frames", type=int, default=16)
     parser.add_argument("--sampling-rate", type=int, default=4)

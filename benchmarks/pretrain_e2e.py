@@ -27,11 +27,12 @@ from hf_tiktokactions.data.pretrain_dataset import PretrainVideoDataset
 from hf_tiktokactions.data.transforms import normalize_video
 from hf_tiktokactions.machine import cpu_model
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
+from hf_tiktokactions.option_help import ArgumentParser
 from hf_tiktokactions.training.optim import weight_decay_groups
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, help="glob of MP4 files")
     parser.add_argument("--preset", default="vit-b")
     parser.add_argument("--batch", type=int, default=16, help="videos per step")

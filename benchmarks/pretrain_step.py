@@ -23,12 +23,13 @@ from transformers_baseline import videomae_config
 
 from hf_tiktokactions.machine import cpu_model
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining, tube_mask
+from hf_tiktokactions.option_help import ArgumentParser
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="vit-b")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--num-frames", type=int, default=16)

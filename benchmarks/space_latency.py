@@ -24,6 +24,8 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+from hf_tiktokactions.option_help import ArgumentParser
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -51,7 +53,7 @@ def write_video(path: Path, seconds: float, height: int, width: int, fps: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--preset", default="vit-b")

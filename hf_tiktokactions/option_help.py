@@ -1,4 +1,5 @@
-"""How every step's ``--help`` reads (shared by the data steps' parser and the training steps' recipe parser)."""
+"""How every command line reads: ``--help`` of the steps (the data steps' parser and the training steps' recipe
+parser) and the one flag style of the parsers without an options dataclass (module entry points, scripts)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,20 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "(default" in text or "default:" in text or "; default " in text:
             return text
         return super()._get_help_string(action)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose long options are accepted in both spellings, ``--num-frames`` and
+    ``--num_frames``, as every step's options are (``HfArgumentParser`` registers both for a dataclass field)."""
+
+    def add_argument(self, *names: str, **kwargs) -> argparse.Action:
+        spellings = list(names)
+        for name in names:
+            if name.startswith("--"):
+                for other in (name.replace("_", "-"), "--" + name[2:].replace("-", "_")):
+                    if other not in spellings:
+                        spellings.append(other)
+        return super().add_argument(*spellings, **kwargs)
 
 
 def description_of(options_class: type) -> str | None:

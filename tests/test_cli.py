@@ -178,30 +178,42 @@ def test_both_spellings_give_the_same_options_on_a_training_step():
 
 
 def _command_lines() -> list[tuple[str, list[str]]]:
-    """Every command line of the package and the repository: (how it is run, its argv before ``--help``)."""
+    """Every command line of the package and the repository: (how it is run, where: a module with ``main(argv)``
+    and the argv before ``--help``, or a script's path)."""
     from hf_tiktokactions.cli import STEPS
 
     lines = [(f"hf-tiktokactions {step}", ["hf_tiktokactions.cli", step]) for step in STEPS]
-    lines += [
-        (f"python -m hf_tiktokactions.hub {c}", ["hf_tiktokactions.hub.__main__", c]) for c in ("card", "dataset-card")
-    ]
+    hub = "hf_tiktokactions.hub.__main__"
+    lines += [(f"python -m hf_tiktokactions.hub {command}", [hub, command]) for command in ("card", "dataset-card")]
+    for module in ("convert", "data.synthetic.__main__", "testing.research_api_server"):
+        lines.append((f"python -m hf_tiktokactions.{module.removesuffix('.__main__')}", [f"hf_tiktokactions.{module}"]))
+    scripts = sorted(ROOT.glob("dataset_scripts/*.py")) + sorted(ROOT.glob("training/*.py"))
+    scripts += sorted(ROOT.glob("benchmarks/*.py"))
+    lines += [(f"python {path.relative_to(ROOT)}", [str(path)]) for path in scripts if "__main__" in path.read_text()]
     return lines
 
 
-def _run_help(where: list[str]) -> None:
-    """``--help`` of a module's ``main(argv)`` (``where`` = module, argv...)."""
+def _run_help(where: list[str], monkeypatch) -> None:
+    """``--help`` of a module's ``main(argv)`` or of a script run as ``__main__``."""
     import importlib
+    import runpy
 
-    importlib.import_module(where[0]).main([*where[1:], "--help"])
+    if where[0].endswith(".py"):
+        monkeypatch.setattr(sys, "argv", [where[0], "--help"])
+        monkeypatch.syspath_prepend(str(Path(where[0]).parent))  # a benchmark imports its neighbours
+        runpy.run_path(where[0], run_name="__main__")
+    else:
+        importlib.import_module(where[0]).main([*where[1:], "--help"])
 
 
 @pytest.mark.parametrize("command, where", _command_lines(), ids=[line for line, _ in _command_lines()])
 def test_every_command_line_accepts_both_spellings_of_each_option(command, where, capsys, monkeypatch):
     """One flag style everywhere: an option is accepted as --output-dir and --output_dir. `hub card` and `hub
-    dataset-card` took only --repo-id, --model-name, --template-dir, --pretty-name (--repo_id: "unrecognized")."""
+    dataset-card` took only --repo-id, --model-name, --template-dir, --pretty-name (--repo_id: "unrecognized"), the
+    synthetic set's generator, the fake Research API, embedded_diagnostics.py and the benchmarks only --num-frames."""
     monkeypatch.setenv("COLUMNS", "1000")  # one line per option: its names, two spaces, its help
     with pytest.raises(SystemExit) as exit_info:
-        _run_help(where)
+        _run_help(where, monkeypatch)
     assert exit_info.value.code in (0, None), command
     names = set()
     for line in capsys.readouterr().out.splitlines():

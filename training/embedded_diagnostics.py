@@ -33,6 +33,7 @@ from torch import nn
 from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
 from hf_tiktokactions.data.synthetic import ACTIONS, action_poses, clip_seed, render_frames, sample_clip
 from hf_tiktokactions.data.transforms import normalize_video
+from hf_tiktokactions.option_help import ArgumentParser
 from hf_tiktokactions.training.optim import layer_decay_groups, weight_decay_groups
 from hf_tiktokactions.training.schedules import cosine_with_warmup
 
@@ -41,7 +42,7 @@ TEST_INDEX_OFFSET = 100_000  # test clips use clip indices far from the labelled
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arms", default="scratch,pretrained", help="comma list of: scratch, pretrained, probe, cnn")
     parser.add_argument("--labelled", type=int, default=20, help="labelled clips per action")
     parser.add_argument("--test", type=int, default=20, help="test clips per action")

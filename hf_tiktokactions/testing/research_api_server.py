@@ -19,7 +19,6 @@ Run it by hand for a dry run of the collection CLI::
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import random
@@ -33,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from hf_tiktokactions.collection.tiktok_api import MAX_COUNT, QUERY_PATH, TOKEN_PATH, VIDEO_FIELDS
+from hf_tiktokactions.option_help import ArgumentParser
 
 MAX_WINDOW_DAYS = 30
 """The API refuses an end_date more than 30 days after start_date."""
@@ -433,7 +433,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--hashtags", default="salsa,tango,waltz")
     parser.add_argument("--start-date", default="20240101")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from hf_tiktokactions.data.synthetic.generate import SyntheticActionsConfig, make_synthetic_actions
 from hf_tiktokactions.data.synthetic.poses import ACTIONS
 from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.option_help import ArgumentParser
 
 
 def main(argv: list[str] | None = None) -> int:
     defaults = SyntheticActionsConfig()
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m hf_tiktokactions.data.synthetic",
         description="Render the synthetic action set (H.264 MP4 videofolder + metadata.jsonl).",
     )
