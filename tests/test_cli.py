@@ -262,11 +262,31 @@ def test_the_space_step_names_a_missing_app(tmp_path):
     assert main(["space", "--app", str(tmp_path / "app.py")]) == 2
 
 
-def test_the_space_step_names_a_missing_model_folder_instead_of_serving(tmp_path, capsys):
+def test_a_mistyped_local_path_is_named_not_asked_of_the_hub(tmp_path, capsys, monkeypatch):
+    """A missing path that can only be local (its folder exists, it starts with ~, it has two slashes) was tried as
+    a Hub repo id: the user read a Hub error (offline: a network error), and `space` served on it. An OWNER/NAME id
+    still goes to the Hub (offline in the tests: the Hub's error, naming it)."""
     from hf_tiktokactions.cli import main
 
-    assert main(["space", "--model", str(tmp_path / "no-such-model")]) == 2  # returns: nothing was served
-    assert capsys.readouterr().err.startswith(f"error: --model {tmp_path / 'no-such-model'}: no such folder")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "app.py").write_text("raise SystemExit('served')\n")  # what `space` would serve the model with
+    cases = [
+        (["space", "--model", str(tmp_path / "missing")], f"--model {tmp_path / 'missing'}: no such folder"),
+        (["space", "--model", "runs/typo_dir", "--app", "app.py"], "--model runs/typo_dir: no such folder"),
+        (["export", "--model", "runs/typo_dir", "--output-dir", "out"], "runs/typo_dir: no such model folder"),
+        (["export", "--model", "~/models/x", "--output-dir", "out"], "~/models/x: no such model folder"),
+        (["export", "--model", "runs/a/final", "--output-dir", "out"], "runs/a/final: no such model folder"),
+        (["convert", "runs/typo_dir", "out"], "checkpoint runs/typo_dir does not exist (no such local file or folder)"),
+        (["pretrain", "--data", "runs/typo_dir", "--output_dir", "out"], "--data runs/typo_dir: no such file"),
+        (["finetune", "--dataset", "runs/typo_dir", "--output_dir", "out"], "--dataset runs/typo_dir: no such folder"),
+        (["convert", "owner/name", "out"], "cannot get owner/name from the Hub"),
+        (["export", "--model", "owner/name", "--output-dir", "out"], "owner/name: cannot load a VideoMAE V2"),
+    ]  # fmt: skip
+    for argv, says in cases:
+        assert main(argv) == 2, argv  # returns: nothing was served
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {says}") and err.count("\n") == 1, (argv, err)
 
 
 def test_the_python_api_curates_with_an_options_dataclass(tmp_path, capsys):

@@ -42,6 +42,7 @@ from hf_tiktokactions.hub.processor_config import (
     recorded_at_conversion,
     write_processor_configs,
 )
+from hf_tiktokactions.modeling.hub_source import looks_local
 from hf_tiktokactions.output_guard import refuse_a_folder_holding
 from hf_tiktokactions.training.results_file import RunResults, as_results
 
@@ -75,7 +76,7 @@ FORBIDDEN_PACKAGE = "hf_tiktokactions"
 
 def _check_location(model_dir: str | os.PathLike) -> None:
     local = Path(model_dir)
-    if not local.exists() and ("/" not in str(model_dir) or str(model_dir).startswith((".", "/"))):
+    if not local.exists() and ("/" not in str(model_dir) or looks_local(model_dir)):
         raise CheckpointError(
             f"{model_dir}: no such model folder; pass a folder written by save_pretrained or a Hub id"
         )

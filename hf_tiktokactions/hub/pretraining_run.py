@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.modeling.hub_source import looks_local
 
 __all__ = ["PretrainingRun", "read_pretraining_run", "LOSS_CURVE_FILE", "RECONSTRUCTIONS_FILE", "RECIPE_KEYS"]
 
@@ -83,8 +84,8 @@ class PretrainingRun:
         if not data:
             return None
         text = str(data)
-        looks_local = os.path.isabs(text) or text.startswith((".", "~")) or os.path.exists(text) or text.count("/") != 1
-        return Path(text.rstrip("/\\")).name if looks_local else text
+        local = looks_local(text) or os.path.exists(text) or "/" not in text
+        return Path(text.rstrip("/\\")).name if local else text
 
     def recipe(self) -> dict[str, Any]:
         """The recipe options that were recorded, in ``RECIPE_KEYS`` order, plus what the run derived."""

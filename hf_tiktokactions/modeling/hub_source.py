@@ -8,6 +8,7 @@ that holds several (e.g. ``DrQY/VideoMAEv2_TikTok``). Downloads go through ``hug
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -18,6 +19,18 @@ _FOLDER_FILES = ["*.json", "*.safetensors"]
 _PICKLED_WEIGHTS = ["*.json", "pytorch_model.bin"]  # a repository from before safetensors (read with weights_only)
 
 
+def looks_local(text: str | os.PathLike) -> bool:
+    """Whether ``text`` can only be meant as a local path, never a Hub id ``OWNER/NAME``: it starts with ``.``, ``/``
+    or ``~`` (a Hub id starts with a letter or digit), holds a backslash or more than one slash, or names something
+    in a folder that exists (``runs/typo`` where ``runs/`` exists). A missing path that looks local is a typo to
+    name, not a repository to ask the Hub for."""
+    text = str(text)
+    if text.startswith((".", "/", "~")) or "\\" in text or os.path.isabs(text) or text.count("/") > 1:
+        return True
+    parent = os.path.dirname(text)
+    return bool(parent) and os.path.isdir(parent)
+
+
 def resolve_source(source: str | Path, filename: str | None = None) -> Path:
     """A local file or folder for ``source``: the path itself when it exists, else the Hub file or folder."""
     path = Path(source)
@@ -25,7 +38,9 @@ def resolve_source(source: str | Path, filename: str | None = None) -> Path:
         return path / filename if filename and path.is_dir() else path
     repo_id, _, inner = str(source).partition(":")
     filename = filename or inner or None
-    if not _REPO_ID.match(repo_id) or str(source).startswith((".", "/")):
+    if looks_local(repo_id):
+        raise CheckpointError(f"checkpoint {source} does not exist (no such local file or folder)")
+    if not _REPO_ID.match(repo_id):
         raise CheckpointError(f"checkpoint {source} does not exist (neither a local path nor a Hub repo id OWNER/NAME)")
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError

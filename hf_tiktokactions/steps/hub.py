@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..modeling.configuration_videomaev2 import _PRESETS
 from ..modeling.conversion import TASKS
+from ..modeling.hub_source import looks_local
 from ..resources import CHECKOUT
 from .options import option, positional
 
@@ -273,9 +274,10 @@ def space(options: SpaceOptions) -> None:
         raise ConfigError(
             f"--app {app}: no such file; the Space ships with the repository (spaces/app.py), pass its path"
         )
-    if options.model is not None and not Path(options.model).exists() and not HUB_REPO_ID.fullmatch(options.model):
+    model = options.model
+    if model is not None and not Path(model).exists() and (looks_local(model) or not HUB_REPO_ID.fullmatch(model)):
         raise ConfigError(
-            f"--model {options.model}: no such folder (and not a Hub id like ORG/NAME); pass a fine-tuned model "
+            f"--model {model}: no such folder (and not a Hub id like ORG/NAME); pass a fine-tuned model "
             "folder, e.g. runs/quickstart/model after the quickstart"
         )
     if importlib.util.find_spec("gradio") is None:

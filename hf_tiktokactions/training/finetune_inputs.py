@@ -13,6 +13,7 @@ from datasets import Dataset, DatasetDict
 from ..data import load_hmdb51, load_kinetics, load_ssv2, load_ucf101, load_videofolder
 from ..data.finetune_dataset import video_paths, video_sources
 from ..errors import ConfigError
+from ..modeling.hub_source import looks_local
 from .arguments import FinetuneArguments
 from .protocol import protocol_of
 
@@ -94,6 +95,8 @@ def load_splits(args: FinetuneArguments) -> DatasetDict:
             loaded = datasets.load_from_disk(name)
         except (FileNotFoundError, ValueError) as error:
             loaded = _load_dataset_folder(name, error)
+    elif looks_local(name):
+        raise ConfigError(f"--dataset {name}: no such folder; pass a saved dataset folder or a Hub id OWNER/NAME")
     else:
         try:
             loaded = datasets.load_dataset(name)

@@ -22,6 +22,7 @@ from ..data.pretrain_dataset import find_videos, video_paths, video_source
 from ..data.saved_dataset import load_saved_dataset
 from ..errors import ConfigError
 from ..layout import INDEX_DIR, METADATA_DIR, PURGE_LOG_DIR
+from ..modeling.hub_source import looks_local
 from ..redaction import register_secret
 
 INDEX_PATH_COLUMN = "clip_path"
@@ -82,6 +83,11 @@ def _load_dataset(data: str, token_env: str) -> tuple[Any, Path | None]:
         if isinstance(loaded, datasets.DatasetDict):
             loaded = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
         return loaded, path
+    if looks_local(data):
+        raise ConfigError(
+            f"--data {data}: no such file or folder; pass a curation index, a folder of videos, a list file or a Hub "
+            "dataset id OWNER/NAME"
+        )
     return load_published(data, token_env), None
 
 
