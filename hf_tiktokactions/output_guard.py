@@ -64,9 +64,17 @@ def path_under(folder: str | Path, *parts: str, follow_links: bool = True) -> Pa
     return target
 
 
-def output_folder(output: str | Path, option: str = "--output-dir") -> Path:
-    """``output`` made (with its parents) if missing; an error naming ``option`` when it, or a parent, is a file."""
+def output_folder(output: str | Path, option: str = "--output-dir", make: bool = True) -> Path:
+    """``output`` made (with its parents) if missing; an error naming ``option`` when it, or a parent, is a file.
+
+    ``make=False`` only checks: a step that still has its inputs to read makes the folder after them, so a bad
+    input leaves no empty folder behind."""
     output = Path(output)
+    in_the_way = next((folder for folder in (output, *output.parents) if folder.exists()), None)
+    if in_the_way is not None and not in_the_way.is_dir():
+        raise OutputStateError(f"{option} {output}: a file is in the way of this folder; pick another")
+    if not make:
+        return output
     try:
         output.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):

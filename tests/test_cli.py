@@ -265,7 +265,7 @@ def test_the_space_step_names_a_missing_app(tmp_path):
 def test_a_mistyped_local_path_is_named_not_asked_of_the_hub(tmp_path, capsys, monkeypatch):
     """A missing path that can only be local (its folder exists, it starts with ~, it has two slashes) was tried as
     a Hub repo id: the user read a Hub error (offline: a network error), and `space` served on it. An OWNER/NAME id
-    still goes to the Hub (offline in the tests: the Hub's error, naming it)."""
+    still goes to the Hub (offline in the tests: the Hub's error, naming it). A bad input leaves no output folder."""
     from hf_tiktokactions.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -280,6 +280,8 @@ def test_a_mistyped_local_path_is_named_not_asked_of_the_hub(tmp_path, capsys, m
         (["convert", "runs/typo_dir", "out"], "checkpoint runs/typo_dir does not exist (no such local file or folder)"),
         (["pretrain", "--data", "runs/typo_dir", "--output_dir", "out"], "--data runs/typo_dir: no such file"),
         (["finetune", "--dataset", "runs/typo_dir", "--output_dir", "out"], "--dataset runs/typo_dir: no such folder"),
+        (["compare-init", "--pretrain_data", "runs/typo_dir", "--output_dir", "out"], "--data runs/typo_dir: no such"),
+        (["scaling-study", "--pretrain_data", "runs/typo_dir", "--output_dir", "out"], "--data runs/typo_dir: no such"),
         (["convert", "owner/name", "out"], "cannot get owner/name from the Hub"),
         (["export", "--model", "owner/name", "--output-dir", "out"], "owner/name: cannot load a VideoMAE V2"),
     ]  # fmt: skip
@@ -287,6 +289,8 @@ def test_a_mistyped_local_path_is_named_not_asked_of_the_hub(tmp_path, capsys, m
         assert main(argv) == 2, argv  # returns: nothing was served
         err = capsys.readouterr().err
         assert err.startswith(f"error: {says}") and err.count("\n") == 1, (argv, err)
+        # pretrain, finetune, compare-init and scaling-study made their --output_dir before reading their data
+        assert not (tmp_path / "out").exists(), argv
 
 
 def test_the_python_api_curates_with_an_options_dataclass(tmp_path, capsys):

@@ -25,6 +25,7 @@ from typing import Any
 from transformers import TrainingArguments
 
 from ..errors import ConfigError
+from ..output_guard import output_folder
 from ..resources import recipe
 from .arguments import FinetuneArguments, PretrainArguments, parse_with_config
 
@@ -184,6 +185,7 @@ def _refuse_a_launch(step: str) -> None:
 
 
 def _write_report(output_dir: Path, name: str, report: dict, table: str) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     (output_dir / f"{name}.md").write_text(table)
 
@@ -191,8 +193,7 @@ def _write_report(output_dir: Path, name: str, report: dict, table: str) -> None
 def compare_init(args: CompareArguments) -> dict:
     """Figure 4: index vs target pre-training vs scratch, same fine-tuning budget, mean +- std over seeds."""
     _refuse_a_launch("compare-init")
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = output_folder(args.output_dir, "--output_dir", make=False)  # each run makes its own folder in it
     if args.embedded:
         _prepare_embedded(args)
     arms = [arm.strip() for arm in args.arms.split(",") if arm.strip()]
@@ -238,8 +239,7 @@ def compare_init(args: CompareArguments) -> dict:
 def scaling_study(args: ScalingArguments) -> dict:
     """Figure 3: pre-train on N videos (a seeded subset of the index) for each N and seed, fine-tune, test."""
     _refuse_a_launch("scaling-study")
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = output_folder(args.output_dir, "--output_dir", make=False)  # each run makes its own folder in it
     if args.embedded:
         _prepare_embedded(args)
     if not args.pretrain_data:

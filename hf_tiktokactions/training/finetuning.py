@@ -461,12 +461,13 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     check_schedule_options(args, training_args)
     training_args = keep_workers_for_the_cache(args, resolve_device_and_precision(args, training_args))
     set_seed(training_args.seed)
-    output_dir = output_folder(training_args.output_dir, "--output_dir")
+    output_dir = output_folder(training_args.output_dir, "--output_dir", make=False)  # made once the data is read
     refuse_another_jobs_folder(output_dir, EVAL_ONLY_JOB if args.eval_only else "finetune")
     # eval-only trains nothing: checkpoints in its folder are not in its way
     resume_from = None if args.eval_only else resolve_trainer_resume(_resume_option(args, training_args), output_dir)
     data: FinetuneData = resolve_data(args, training_args.seed)
     data, unreadable = _scored_splits_readable(args, data)
+    output_folder(output_dir, "--output_dir")
     model, origin = build_classifier(args, data.class_names, output_dir)
     if resume_from is not None:
         _require_fitting_checkpoint(Path(resume_from), model, data.class_names)

@@ -214,13 +214,14 @@ def pretrain(args: PretrainArguments) -> dict:
     # Setup: the accelerator (the launch's strategy), the seed, the output folder.
     accelerator = make_accelerator(args)
     set_seed(args.seed)
-    output_dir = output_folder(args.output_dir, "--output_dir")
+    output_dir = output_folder(args.output_dir, "--output_dir", make=False)  # made once --data is read
     refuse_another_jobs_folder(output_dir, "pretrain")
     # Before anything is built: a bad --resume, or checkpoints a run without it would overwrite, end here.
     resume_from = resolve_resume(args.resume, output_dir, announce=accelerator.is_main_process)
 
     # Data and model: one dense clip per video, num_sample crops of it, masks added by the collator.
     dataset, num_videos = _build_dataset(args, accelerator)
+    output_folder(output_dir, "--output_dir")
     model = build_model(args)
     # Every process built the same model from the seed; from here each draws its own drop-path masks (crops and
     # masks come from keyed generators), as upstream seeds each rank with seed + rank.
