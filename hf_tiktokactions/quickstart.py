@@ -35,6 +35,7 @@ from typing import Any
 from . import quickstart_evidence as evidence
 from .atomic_files import write_json_atomic
 from .errors import ConfigError, OutputStateError
+from .output_guard import output_folder
 from .quickstart_options import QuickstartOptions, finetune_arguments, round_number
 from .reference_encoder import has_reference
 from .resources import recipe
@@ -232,6 +233,21 @@ def claim_mode(options: QuickstartOptions) -> None:
     write_json_atomic(marker, {"pretrain": options.pretrain})
 
 
+def refuse_a_folder_of_other_files(output_dir: Path) -> None:
+    """The quickstart replaces model/ and space/ in its folder and rewrites summary.json, comparison.png, data/, ...:
+    an existing folder must be empty or its own earlier output (``stages/`` records its stages), never one of the
+    user's folders, whose files of those names would be deleted."""
+    if not output_dir.is_dir() or (output_dir / "stages").is_dir():
+        return
+    found = sorted(path.name for path in output_dir.iterdir())
+    if found:
+        shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+        raise OutputStateError(
+            f"--output-dir {output_dir} holds files no quickstart wrote ({shown}); the quickstart replaces folders in "
+            "it (model/, space/): pass a new or empty folder, or leave --output-dir out (runs/quickstart)"
+        )
+
+
 def stages_for(options: QuickstartOptions) -> list[Stage]:
     """``STAGES`` for the quick mode; the evidence stages (``quickstart_evidence.py``) for reference and full."""
     if options.pretrain == "quick":
@@ -352,7 +368,8 @@ def quickstart(options: QuickstartOptions) -> dict[str, Any]:
     """Run (or finish) every stage and write ``summary.json``; returns the summary."""
     _select_device(options.device)
     options = resolve_mode(options)
-    options.output_dir.mkdir(parents=True, exist_ok=True)
+    refuse_a_folder_of_other_files(options.output_dir)
+    output_folder(options.output_dir)
     claim_mode(options)
     started = time.perf_counter()
     stages = stages_for(options)

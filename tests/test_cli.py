@@ -401,7 +401,8 @@ def test_a_missing_optional_extra_is_named_with_its_install_line(tmp_path, capsy
 
 def test_a_step_refuses_a_folder_another_step_wrote(tmp_path, capsys):
     """pretrain into a fine-tuning run replaced its final/ while its results.json kept describing the classifier;
-    finetune into a pre-training run, curate into either, pretrain into a curation: all exited 0."""
+    finetune into a pre-training run, curate into either, pretrain into a curation, the quickstart into a folder of
+    the user's: all exited 0."""
     from video_files import write_test_video
 
     from hf_tiktokactions.cli import main
@@ -425,3 +426,14 @@ def test_a_step_refuses_a_folder_another_step_wrote(tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert f"holds the outputs of {says}" in err and err.count("\n") == 1, (argv, err)
+    # the quickstart wrote into any folder, replacing its model/ and space/ (exit 0; a rerun in its own folder resumes:
+    # test_quickstart_runs_every_stage_then_reuses_them)
+    mine = tmp_path / "mine"
+    (mine / "model").mkdir(parents=True)
+    (mine / "model" / "weights.bin").write_text("mine")
+    for folder in (mine, pretraining):  # a user's folder, another step's
+        assert main(["quickstart", "--output-dir", str(folder), "--pretrain", "quick", "--no-progress"]) == 2, folder
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --output-dir {folder} holds files no quickstart wrote ("), err
+        assert err.count("\n") == 1, err
+    assert [path.name for path in mine.rglob("*")] == ["model", "weights.bin"]
