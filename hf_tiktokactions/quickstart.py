@@ -37,7 +37,7 @@ from .atomic_files import write_json_atomic
 from .errors import ConfigError, OutputStateError
 from .output_guard import output_folder
 from .quickstart_options import QuickstartOptions, finetune_arguments, round_number
-from .reference_encoder import has_reference
+from .reference_encoder import REFERENCE_DIR, WEIGHTS_FILE, has_reference
 from .resources import recipe
 
 PRETRAIN_RECIPE = recipe("pretrain_tiny_synthetic.yaml")
@@ -205,6 +205,13 @@ def resolve_mode(options: QuickstartOptions) -> QuickstartOptions:
     """Pick the pre-training mode (``--pretrain``) and fill the quick mode's defaults."""
     import dataclasses
 
+    asked_for = options.pretrain == "reference" or (options.pretrain is None and options.reference != REFERENCE_DIR)
+    if asked_for and not has_reference(options.reference):
+        # a --reference typo would otherwise fall back to the quick mode without a word
+        raise ConfigError(
+            f"--reference {options.reference}: no reference encoder there (it needs config.json and {WEIGHTS_FILE}); "
+            "give the folder `hf-tiktokactions quickstart --pretrain full` made, or --pretrain quick"
+        )
     mode = options.pretrain or ("reference" if has_reference(options.reference) else "quick")
     if mode not in PRETRAIN_MODES:
         raise ConfigError(f"--pretrain must be one of {', '.join(PRETRAIN_MODES)}, got {mode!r}")

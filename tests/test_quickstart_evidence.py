@@ -14,7 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hf_tiktokactions.errors import OutputStateError
+import hf_tiktokactions.quickstart as quickstart_module
+from hf_tiktokactions.errors import ConfigError, OutputStateError
 from hf_tiktokactions.machine import cpu_model
 from hf_tiktokactions.quickstart import claim_mode, resolve_mode, space_command
 from hf_tiktokactions.quickstart_options import QuickstartOptions
@@ -110,10 +111,16 @@ def test_materialized_reference_is_the_shipped_weights_in_float32(tmp_path):
     VideoMAEv2ForPreTraining.from_pretrained(init)  # loads as a model folder
 
 
-def test_mode_defaults_to_reference_only_when_one_is_shipped(tmp_path):
-    assert resolve_mode(QuickstartOptions(reference=tmp_path)).pretrain == "quick"
+def test_mode_defaults_to_reference_only_when_one_is_shipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(quickstart_module, "REFERENCE_DIR", tmp_path)  # the shipped reference's folder, empty
     quick = resolve_mode(QuickstartOptions(reference=tmp_path))
+    assert quick.pretrain == "quick"
     assert (quick.pretrain_steps, quick.labeled_clips_per_class, quick.pool_clips_per_class) == (300, 16, 8)
+    with pytest.raises(ConfigError, match=f"--reference {tmp_path}: no reference encoder there"):
+        resolve_mode(QuickstartOptions(reference=tmp_path, pretrain="reference"))
+    with pytest.raises(ConfigError, match="--reference .*typo: no reference encoder there"):
+        resolve_mode(QuickstartOptions(reference=tmp_path / "typo"))  # named, not a quick run without a word
+    assert resolve_mode(QuickstartOptions(reference=tmp_path / "typo", pretrain="quick")).pretrain == "quick"
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "model.safetensors").write_bytes(b"")
     assert resolve_mode(QuickstartOptions(reference=tmp_path)).pretrain == "reference"
