@@ -8,8 +8,9 @@ push          --model DIR --repo-id ORG/NAME [--private] [--results ...]    expo
 Options are accepted in both spellings (``--repo-id`` and ``--repo_id``), as in every ``hf-tiktokactions`` step;
 their dataclasses are in steps/hub.py.
 
---model is a fine-tuned classifier or a pre-training run's final/ folder (its card reads the run folder around it,
-or --run). export and push are ``hf-tiktokactions export|push`` (the same options and function, steps/hub.py).
+card's --model is a fine-tuned classifier; export's and push's is that or a pre-training run's final/ folder (its
+card reads the run folder around it, or --run). export and push are ``hf-tiktokactions export|push`` (the same
+options and function, steps/hub.py).
 """
 
 from __future__ import annotations
