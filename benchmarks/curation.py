@@ -106,7 +106,9 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--core", type=int, default=1, help="the core to pin to")
     parser.add_argument("--noise", type=float, default=0.0, help="per-pixel noise of the inputs (more = more bits)")
-    parser.add_argument("--preset", default="superfast", help="x264 preset of the clips")
+    parser.add_argument(
+        "--x264-preset", "--preset", dest="preset", default="superfast", help="x264 preset of the clips"
+    )
     parser.add_argument("--inputs", type=Path, default=Path("/tmp/curation_bench"))
     parser.add_argument("--detector-batches", type=int, default=3)
     args = parser.parse_args()

@@ -8,8 +8,8 @@ Measurements, one JSON line each (the model ones for ours and, in the same run, 
   the distinct frames once, crop in ``--workers`` DataLoader workers; uint8 to the device, normalised there, then
   the model), as the final test of a fine-tuning run. ``--normalize-in-workers`` ships float32 instead.
 
-    python benchmarks/eval_throughput.py --preset vit-b --views 5x3 --videos-per-batch 4         # GPU, bf16
-    python benchmarks/eval_throughput.py --preset vit-s --views 5x3 --videos-per-batch 1 --batches 2 --videos 2 \
+    python benchmarks/eval_throughput.py --model-preset vit-b --views 5x3 --videos-per-batch 4         # GPU, bf16
+    python benchmarks/eval_throughput.py --model-preset vit-s --views 5x3 --videos-per-batch 1 --batches 2 --videos 2 \
         --device cpu
     python benchmarks/eval_throughput.py --views 5x3 --videos 32 --data-only                   # the data side, one core
 
@@ -45,7 +45,7 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
 def parse_args() -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="vit-b")
+    parser.add_argument("--model-preset", "--preset", dest="preset", default="vit-b", help="model size")
     parser.add_argument("--num-frames", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--num-labels", type=int, default=400)

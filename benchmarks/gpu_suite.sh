@@ -34,19 +34,19 @@ python=${PYTHON:-python3}
 mkdir -p "$out"
 
 if [ "${SMOKE:-0}" = 1 ]; then
-    b=(--preset vit-tiny --num-frames 4 --image-size 32 --batch 2 --steps 2 --warmup 1 --device cpu)
+    b=(--model-preset vit-tiny --num-frames 4 --image-size 32 --batch 2 --steps 2 --warmup 1 --device cpu)
     g=("${b[@]}")
-    e2e=(--preset vit-tiny --num-frames 4 --input-size 32 --batch 2 --num-sample 2 --workers 2 --steps 2 --warmup 1 --device cpu)
-    evl=(--preset vit-tiny --num-frames 4 --image-size 32 --views 2x3 --videos-per-batch 2 --batches 2 --videos 4 --files 2 --workers 2 --device cpu)
+    e2e=(--model-preset vit-tiny --num-frames 4 --input-size 32 --batch 2 --num-sample 2 --workers 2 --steps 2 --warmup 1 --device cpu)
+    evl=(--model-preset vit-tiny --num-frames 4 --image-size 32 --views 2x3 --videos-per-batch 2 --batches 2 --videos 4 --files 2 --workers 2 --device cpu)
     diag=(--labelled 2 --test 1 --unlabeled 2 --size 32 --num-frames 4 --batch 4 --pretrain-steps 3 --finetune-steps 2 --device cpu)
     compare=(--embedded_clips_per_class 4 --pretrain_args "--max_steps 3 --per_device_train_batch_size 4 --dataloader_num_workers 0"
              --finetune_args "--max_steps 2 --max_train_videos 8 --per_device_train_batch_size 4 --eval_strategy no --dataloader_num_workers 0")
     quick=(--device cpu --pretrain-steps 2 --finetune-steps 2 --finetune-seeds 0 --labeled-clips-per-class 4 --pool-clips-per-class 3)
 else
-    b=(--preset vit-b --batch 64)
-    g=(--preset vit-g --batch 32 --steps 10 --warmup 3)
-    e2e=(--preset vit-b --batch 16 --num-sample 4 --workers 16)
-    evl=(--preset vit-b --views 5x3 --videos-per-batch 4 --videos 256 --files 48 --workers 16)
+    b=(--model-preset vit-b --batch 64)
+    g=(--model-preset vit-g --batch 32 --steps 10 --warmup 3)
+    e2e=(--model-preset vit-b --batch 16 --num-sample 4 --workers 16)
+    evl=(--model-preset vit-b --views 5x3 --videos-per-batch 4 --videos 256 --files 48 --workers 16)
     # 8k steps of 128 clips on 700 unlabeled clips: ~1460 epochs (5x the longest CPU run). On an H200 a step took
     # 20 ms (2026-11-26), so this is ~3 min; 20k steps (~3600 epochs) need ~7 min, an invocation of their own.
     diag=(--pretrain-steps 8000 --pretrain-batch 128)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hf_tiktokactions.data import decoding
 from hf_tiktokactions.data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset
 from hf_tiktokactions.data.transforms import FinetuneTrainTransform
+from hf_tiktokactions.option_help import ArgumentParser
 
 
 class _Counted:
@@ -47,7 +48,7 @@ class _Counted:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, help="a glob of video files")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--backend", default="decord")

@@ -1,7 +1,8 @@
 """End-to-end pre-training throughput: DataLoader workers decoding real MP4 files + model + AdamW, one device.
 
     python benchmarks/make_videos.py /tmp/b320 --height 568 --width 320 --count 64
-    python benchmarks/pretrain_e2e.py --videos '/tmp/b320/*.mp4' --preset vit-b --batch 16 --num-sample 4 --workers 16
+    python benchmarks/pretrain_e2e.py --videos '/tmp/b320/*.mp4' --model-preset vit-b --batch 16 --num-sample 4 \
+        --workers 16
 
 ``--batch`` counts videos per step; each gives ``--num-sample`` clips (64 clips a step above). Prints one
 JSON line: end-to-end clips/s, the model-only rate on a batch held on the device (what the GPU could
@@ -34,7 +35,7 @@ from hf_tiktokactions.training.optim import weight_decay_groups
 def parse_args() -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, help="glob of MP4 files")
-    parser.add_argument("--preset", default="vit-b")
+    parser.add_argument("--model-preset", "--preset", dest="preset", default="vit-b", help="model size")
     parser.add_argument("--batch", type=int, default=16, help="videos per step")
     parser.add_argument("--num-sample", type=int, default=4)
     parser.add_argument("--num-frames", type=int, default=16)

@@ -4,9 +4,9 @@ One step = forward + backward + AdamW step, under bf16 autocast on GPU (fp32 on 
 otherwise). Masks are drawn before timing, as a data loader's workers would. Prints one JSON line per
 model, then one comparing them:
 
-    python benchmarks/pretrain_step.py --preset vit-b --batch 64
-    python benchmarks/pretrain_step.py --preset vit-g --batch 32 --gradient-checkpointing --models ours
-    python benchmarks/pretrain_step.py --preset vit-s --batch 2 --device cpu --steps 3   # a CPU smoke run
+    python benchmarks/pretrain_step.py --model-preset vit-b --batch 64
+    python benchmarks/pretrain_step.py --model-preset vit-g --batch 32 --gradient-checkpointing --models ours
+    python benchmarks/pretrain_step.py --model-preset vit-s --batch 2 --device cpu --steps 3   # a CPU smoke run
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 def parse_args() -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="vit-b")
+    parser.add_argument("--model-preset", "--preset", dest="preset", default="vit-b", help="model size")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--num-frames", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=224)

@@ -56,7 +56,7 @@ def main() -> None:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--preset", default="vit-b")
+    parser.add_argument("--model-preset", "--preset", dest="preset", default="vit-b", help="model size")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
     parser.add_argument("--modes", nargs="+", default=["fast"], choices=["fast", "accurate"])
     parser.add_argument("--accurate-views", default="2x3")

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from video_files import write_test_video
 
+from hf_tiktokactions.option_help import ArgumentParser
 from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
 from hf_tiktokactions.training.pretraining import pretrain
 
@@ -76,7 +77,7 @@ def _metrics(output: Path) -> dict[int, dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--videos", type=int, default=64)
     parser.add_argument("--workers", type=int, default=0)
