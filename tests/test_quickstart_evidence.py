@@ -21,6 +21,7 @@ from hf_tiktokactions.quickstart import claim_mode, resolve_mode, space_command
 from hf_tiktokactions.quickstart_options import QuickstartOptions
 from hf_tiktokactions.reference_encoder import has_reference, materialize_reference
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = [
     "--finetune-steps",
     "2",
@@ -30,6 +31,23 @@ TINY = [
     "3",
     "--no-progress",
 ]
+
+
+def full_through_the_gpu_suite(tmp_path: Path) -> tuple[Path, Path]:
+    """``quickstart --pretrain full --pretrain-steps 2 --finetune-seeds 0,1`` with TINY's sizes, run as the GPU suite's
+    quickstart_full stage runs it at SMOKE size (benchmarks/gpu_suite.sh): (the run's folder, the stage's output
+    folder). One run checks both the quickstart's evidence and the stage that copies it out."""
+    out, work = tmp_path / "suite", tmp_path / "work"
+    env = {**os.environ, "SMOKE": "1", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "WORK_DIR": str(work)}
+    suite = [str(ROOT / "benchmarks" / "gpu_suite.sh"), str(out), str(tmp_path / "no_videos"), "quickstart_full"]
+    run = subprocess.run(["bash", *suite], capture_output=True, text=True, timeout=1800, env=env, cwd=ROOT)
+    assert run.returncode == 0 and "== quickstart_full: exit 0 after" in run.stdout, run.stdout[-4000:]
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [row["stage"] for row in rows] == ["quickstart_full"]
+    assert rows[0]["top1"].keys() == {"pretrained", "scratch"} and rows[0]["stage_seconds"]["pretrain"] > 0
+    stage = out / "quickstart_full"
+    assert {p.name for p in stage.iterdir()} == {"summary.json", "comparison.png", "reconstructions.png", "record.json"}
+    return work / "quickstart_full", stage
 
 
 def quickstart(output: Path, *options: str) -> subprocess.CompletedProcess:
@@ -50,10 +68,9 @@ def check_comparison(summary: dict, seeds: list[int]) -> None:
 
 @pytest.mark.timeout(1800)  # two quickstarts with four and two fine-tunings of vit-mini
 def test_full_makes_a_reference_that_reference_mode_continues(tmp_path):
-    full = tmp_path / "full"
-    result = quickstart(full, "--pretrain", "full", "--pretrain-steps", "2", "--finetune-seeds", "0,1")
-    assert result.returncode == 0, result.stderr[-4000:]
+    full, stage = full_through_the_gpu_suite(tmp_path)
     summary = json.loads((full / "summary.json").read_text())
+    assert json.loads((stage / "summary.json").read_text()) == summary
     assert summary["pretrain_mode"] == "full" and summary["pretraining"]["steps"] == 2
     assert summary["pretraining"]["start"] == "random weights" and summary["pretraining"]["videos"] == 21
     check_comparison(summary, [0, 1])
