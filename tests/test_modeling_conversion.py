@@ -62,6 +62,16 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def convert_here(capfd, *args: str) -> subprocess.CompletedProcess:
+    """What :func:`run_cli` runs (``hf_tiktokactions.convert.main``), in this process: for the CLI's errors, where a
+    fresh process is not the point (the test above runs ``python -m hf_tiktokactions.convert``)."""
+    from hf_tiktokactions.convert import main
+
+    code = main([str(arg) for arg in args])
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
 def test_cli_converts_an_official_pretraining_checkpoint(tmp_path):
     state = official_pretraining_checkpoint(tmp_path / "pretrain.pth", prefix="_orig_mod.")
     result = run_cli(tmp_path / "pretrain.pth", tmp_path / "out")
@@ -110,12 +120,12 @@ def test_a_pretrained_export_converts_to_its_encoder_with_the_norm_and_to_a_clas
     assert config["add_final_norm"] is None and config["use_mean_pooling"] is True
 
 
-def test_missing_q_bias_is_an_error_not_a_zero(tmp_path):
+def test_missing_q_bias_is_an_error_not_a_zero(tmp_path, capfd):
     state = official_finetuned_checkpoint(tmp_path / "finetuned.pth")
     checkpoint = load_official(tmp_path / "finetuned.pth")
     del checkpoint["module"]["blocks.1.attn.q_bias"]
     torch.save(checkpoint, tmp_path / "broken.pth")
-    result = run_cli(tmp_path / "broken.pth", tmp_path / "out")
+    result = convert_here(capfd, tmp_path / "broken.pth", tmp_path / "out")
     assert result.returncode == 2
     assert "missing ['encoder.blocks.1.attn.q_bias']" in result.stderr
     assert "Traceback" not in result.stderr
@@ -144,7 +154,7 @@ def test_pickles_are_loaded_with_weights_only(tmp_path):
         convert(tmp_path / "unsafe.pth", tmp_path / "out")
 
 
-def test_explicit_preset_and_bad_paths(tmp_path):
+def test_explicit_preset_and_bad_paths(tmp_path, capfd):
     official_pretraining_checkpoint(tmp_path / "pretrain.pth")
     assert convert(tmp_path / "pretrain.pth", tmp_path / "out", preset="vit-tiny")["preset"] == "vit-tiny"
     # the shapes win over a preset's sizes, but no shape shows the heads: vit-b's 12 on these weights, silently
@@ -152,7 +162,7 @@ def test_explicit_preset_and_bad_paths(tmp_path):
     with pytest.raises(CheckpointError, match=does_not_fit):
         convert(tmp_path / "pretrain.pth", tmp_path / "wrong", preset="vit-b")
     assert not (tmp_path / "wrong").exists()
-    result = run_cli(tmp_path / "nope.pth", tmp_path / "out2")
+    result = convert_here(capfd, tmp_path / "nope.pth", tmp_path / "out2")
     assert result.returncode == 2 and "nope.pth does not exist" in result.stderr
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="junk.pth"):
