@@ -348,31 +348,20 @@ def test_eval_only_tests_a_classifier(synthetic, tmp_path):
     assert not (tmp_path / "eval" / "final").exists()
 
 
-def test_bad_options_end_in_one_line(synthetic, tmp_path):
+def test_bad_options_end_in_one_line(synthetic, tmp_path, capfd):
+    from hf_tiktokactions.cli import run_step
+
     with pytest.raises(ConfigError, match="--sampling"):
         parse(synthetic, tmp_path, "--sampling", "random")
     with pytest.raises(ConfigError, match="unknown option"):
         (tmp_path / "bad.yaml").write_text("learning_rat: 1\n")
         parse_with_config((FinetuneArguments, TrainingArguments), ["--config", str(tmp_path / "bad.yaml")], prog="t")
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--config",
-            str(RECIPE),
-            "--data_root",
-            str(synthetic),
-            "--output_dir",
-            str(tmp_path / "x"),
-            "--init_from",
-            str(tmp_path / "nowhere"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert run.returncode == 2 and run.stderr.strip().startswith("error: --init_from") and "Traceback" not in run.stderr
+    capfd.readouterr()
+    # training/finetune.py's main, in this process (the script itself runs in test_a_diverging_run_stops_...)
+    argv = ["--config", str(RECIPE), "--data_root", str(synthetic), "--output_dir", str(tmp_path / "x")]
+    code = run_step("finetune", [*argv, "--init_from", str(tmp_path / "nowhere")], prog="training/finetune.py")
+    stderr = capfd.readouterr().err
+    assert code == 2 and stderr.strip().startswith("error: --init_from") and "Traceback" not in stderr
 
 
 RECORDING_DRAWS = """
