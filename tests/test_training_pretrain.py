@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file
 
 from hf_tiktokactions import VideoMAEv2ForPreTraining
+from hf_tiktokactions.cli import run_step
 from hf_tiktokactions.data.synthetic import make_synthetic_actions
 from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
@@ -50,6 +51,20 @@ def run_pretrain(*args, launcher=(), timeout=600) -> subprocess.CompletedProcess
     return subprocess.run(
         [*command, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
     )
+
+
+def pretrain_here(capfd, *args) -> subprocess.CompletedProcess:
+    """What :func:`run_pretrain` runs (training/pretrain.py's ``run_step``), in this process, on one thread as the
+    subprocess computes: for runs where a fresh process is not the point, without its ~6 s of imports. Its exit status
+    and output as a subprocess's (``capfd`` collects them)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        code = run_step("pretrain", [str(arg) for arg in args], prog="training/pretrain.py")
+    finally:
+        torch.set_num_threads(threads)
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def read_metrics(output: Path) -> dict[int, float]:
@@ -104,7 +119,7 @@ def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
 
 
 @pytest.mark.parametrize("workers", [0, 1], ids=["no-workers", "persistent-worker"])
-def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers):
+def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers, capfd):
     """Killed after step 4 of 12 (7 steps an epoch), resumed: the same loss at every step, drop path included (it
     draws from torch's CPU stream, as the loader does when it starts an iterator: with persistent workers only the
     first time, without them at every epoch). The undecodable videos passed over are the uninterrupted run's too,
@@ -133,7 +148,7 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers):
         workers,
     ]
     straight = tmp_path / "straight"
-    assert run_pretrain(*common, "--output_dir", straight, "--save_steps", 100).returncode == 0
+    assert pretrain_here(capfd, *common, "--output_dir", straight, "--save_steps", 100).returncode == 0
     expected = read_metrics(straight)
     assert sorted(expected) == list(range(1, 13))
 
@@ -155,7 +170,7 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers):
     saved = json.loads((completed_checkpoints(interrupted)[-1] / "training_state.json").read_text())["progress"]
     assert saved["seconds"] > 0  # the training time so far, which the resumed run's clock goes on from
     # the same command again, without --resume, would start from step 0 and overwrite step-4: refused, at once
-    again = run_pretrain(*common, "--output_dir", interrupted, "--save_steps", 4)
+    again = pretrain_here(capfd, *common, "--output_dir", interrupted, "--save_steps", 4)
     assert again.returncode == 2 and "pass --resume latest" in again.stderr and "Traceback" not in again.stderr
     assert completed_checkpoints(interrupted)[-1].name == "step-4"
     result = run_pretrain(*common, "--output_dir", interrupted, "--save_steps", 4, "--resume", "latest")
@@ -174,7 +189,7 @@ def test_resume_after_kill_continues_exactly(synthetic, tmp_path, workers):
     assert 0 < saved["skipped_videos"]["count"] < skipped["count"]  # the steps before the checkpoint had some
 
 
-def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_workers(synthetic, tmp_path):
+def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_workers(synthetic, tmp_path, capfd):
     common = [
         "--config",
         RECIPE,
@@ -195,7 +210,7 @@ def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_worker
     losses = {}
     for on_device in ("false", "true"):
         output = tmp_path / on_device
-        result = run_pretrain(*common, "--output_dir", output, "--normalize_on_device", on_device)
+        result = pretrain_here(capfd, *common, "--output_dir", output, "--normalize_on_device", on_device)
         assert result.returncode == 0, result.stderr[-3000:]
         summary = json.loads((output / "summary.json").read_text())
         losses[on_device] = (read_metrics(output), summary["preview_loss_start"])
@@ -209,8 +224,9 @@ def test_normalising_on_the_device_trains_exactly_like_normalising_in_the_worker
     assert preview_device == pytest.approx(preview_workers, rel=1e-5)
 
 
-def test_tiny_recipe_loss_goes_down(synthetic, tmp_path):
-    result = run_pretrain(
+def test_tiny_recipe_loss_goes_down(synthetic, tmp_path, capfd):
+    result = pretrain_here(
+        capfd,
         "--config",
         RECIPE,
         "--data",
@@ -241,12 +257,12 @@ def _largest_weight(checkpoint: Path) -> float:
     return max(t.abs().max().item() for t in load_file(checkpoint / "model.safetensors").values())
 
 
-def test_divergence_stops_and_only_finite_sane_checkpoints_are_kept(synthetic, tmp_path):
+def test_divergence_stops_and_only_finite_sane_checkpoints_are_kept(synthetic, tmp_path, capfd):
     common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 50, "--save_steps", 1, "--logging_steps", 1]
     common += QUICK
     # A huge lr reached after a warm-up: a few steps are saved, then the loss or the gradient is not finite.
     ramp = tmp_path / "ramp"
-    result = run_pretrain(*common, "--output_dir", ramp, "--warmup_steps", 10, "--base_learning_rate", 1e5)
+    result = pretrain_here(capfd, *common, "--output_dir", ramp, "--warmup_steps", 10, "--base_learning_rate", 1e5)
     assert result.returncode == 2, result.stderr[-3000:]
     assert "non-finite loss or gradient" in result.stderr and "Traceback" not in result.stderr
     saved = completed_checkpoints(ramp)
@@ -257,7 +273,7 @@ def test_divergence_stops_and_only_finite_sane_checkpoints_are_kept(synthetic, t
     assert list((ramp / "checkpoints").glob("*.diverged"))
     # An absurd lr from the first step: the weights run away (1e10) while the loss is still finite; not saved.
     absurd = tmp_path / "absurd"
-    result = run_pretrain(*common, "--output_dir", absurd, "--warmup_steps", 0, "--base_learning_rate", 1e12)
+    result = pretrain_here(capfd, *common, "--output_dir", absurd, "--warmup_steps", 0, "--base_learning_rate", 1e12)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "the weights reach" in result.stderr and "No checkpoint was saved" in result.stderr
     assert completed_checkpoints(absurd) == []
@@ -266,7 +282,7 @@ def test_divergence_stops_and_only_finite_sane_checkpoints_are_kept(synthetic, t
             json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in metrics.jsonl"))
 
 
-def test_accumulating_two_batches_equals_one_batch_twice_as_large(synthetic, tmp_path):
+def test_accumulating_two_batches_equals_one_batch_twice_as_large(synthetic, tmp_path, capfd):
     # Decoder mask ratio 0: every clip has the same number of loss tokens, so the mean of the two micro-batch
     # losses is the loss of the whole batch (with the V2 decoder mask it is the mean over micro-batches, as DDP's
     # mean over ranks). No dropout or drop path in the tiny recipe.
@@ -274,7 +290,8 @@ def test_accumulating_two_batches_equals_one_batch_twice_as_large(synthetic, tmp
     common += ["--reconstruction_steps", 0, "--decoder_mask_ratio", 0, *QUICK]
     runs = {"accumulated": (4, 2), "large": (8, 1)}
     for name, (batch, accumulation) in runs.items():
-        result = run_pretrain(
+        result = pretrain_here(
+            capfd,
             *common,
             "--output_dir",
             tmp_path / name,
@@ -299,13 +316,13 @@ def test_accumulating_two_batches_equals_one_batch_twice_as_large(synthetic, tmp
         assert torch.allclose(accumulated[name], value, atol=1e-6), name
 
 
-def test_resume_with_accumulation_falls_back_from_a_truncated_checkpoint(synthetic, tmp_path):
+def test_resume_with_accumulation_falls_back_from_a_truncated_checkpoint(synthetic, tmp_path, capfd):
     # 28 videos, 4 per micro-batch, 2 micro-batches a step: 3 steps an epoch, the 7th micro-batch left out.
     common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 6, "--logging_steps", 1, "--save_steps", 1]
     common += ["--save_total_limit", 10, "--reconstruction_steps", 0, "--per_device_train_batch_size", 4]
     common += ["--gradient_accumulation_steps", 2, *QUICK]
     straight = tmp_path / "straight"
-    assert run_pretrain(*common, "--output_dir", straight).returncode == 0
+    assert pretrain_here(capfd, *common, "--output_dir", straight).returncode == 0
     expected = read_metrics(straight)
     assert json.loads((straight / "summary.json").read_text())["epochs_completed"] == 2
 
@@ -319,7 +336,7 @@ def test_resume_with_accumulation_falls_back_from_a_truncated_checkpoint(synthet
     rng = resumed / "checkpoints" / "step-4" / "rng_state_0.json"
     rng.write_bytes(rng.read_bytes()[:100])
 
-    result = run_pretrain(*common, "--output_dir", resumed, "--resume", "latest")
+    result = pretrain_here(capfd, *common, "--output_dir", resumed, "--resume", "latest")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "warning: checkpoint" in result.stderr and "rng_state_0.json" in result.stderr
     assert json.loads((resumed / "run_config.json").read_text())["resumed_from"].endswith("step-3")
@@ -345,10 +362,10 @@ def _payload_pickle(path: Path, marker: Path) -> None:
     torch.save({"state": _Payload(marker)}, path)
 
 
-def test_resume_never_runs_code_from_the_checkpoint_folder(synthetic, tmp_path):
+def test_resume_never_runs_code_from_the_checkpoint_folder(synthetic, tmp_path, capfd):
     common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 2, "--save_steps", 1, "--reconstruction_steps"]
     common += [0, "--per_device_train_batch_size", 4, *QUICK, "--output_dir", tmp_path / "run"]
-    assert run_pretrain(*common).returncode == 0
+    assert pretrain_here(capfd, *common).returncode == 0
     checkpoints = tmp_path / "run" / "checkpoints"
     marker = tmp_path / "pwned"
 
@@ -356,7 +373,7 @@ def test_resume_never_runs_code_from_the_checkpoint_folder(synthetic, tmp_path):
     # checkpoint: it is refused as foreign, the run resumes from the previous one and ends normally.
     for name in ("custom_checkpoint_0.pkl", "random_states_0.pkl"):
         _payload_pickle(checkpoints / "step-2" / name, marker)
-    result = run_pretrain(*common, "--max_steps", 3, "--resume", "latest")
+    result = pretrain_here(capfd, *common, "--max_steps", 3, "--resume", "latest")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "custom_checkpoint_0.pkl" in result.stderr and "resuming from step-1" in result.stderr
     assert not marker.exists()
@@ -368,7 +385,7 @@ def test_resume_never_runs_code_from_the_checkpoint_folder(synthetic, tmp_path):
     state = json.loads((target / "training_state.json").read_text())
     state["files"]["optimizer.bin"] = (target / "optimizer.bin").stat().st_size
     (target / "training_state.json").write_text(json.dumps(state))
-    result = run_pretrain(*common, "--max_steps", 4, "--resume", target)
+    result = pretrain_here(capfd, *common, "--max_steps", 4, "--resume", target)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "objects other than tensors" in result.stderr and "weights_only=False" not in result.stderr
     assert not marker.exists()
@@ -402,18 +419,20 @@ def test_help_lists_the_options_and_bad_options_are_named(tmp_path, capsys):
         parse_with_config(PretrainArguments, ["--config", str(tmp_path / "missing.yaml")], prog="x")
 
 
-def test_save_steps_0_saves_only_at_the_end(synthetic, tmp_path, capsys):
+def test_save_steps_0_saves_only_at_the_end(synthetic, tmp_path, capfd):
     # as --reconstruction_steps 0 logs none: no checkpoint during the run, the last one and the final model at the end
     # (it divided by zero after the first step)
     common = ["--config", RECIPE, "--data", synthetic, "--max_steps", 3, "--reconstruction_steps", 0, *QUICK]
-    result = run_pretrain(*common, "--output_dir", tmp_path, "--save_steps", 0, "--per_device_train_batch_size", 4)
+    result = pretrain_here(
+        capfd, *common, "--output_dir", tmp_path, "--save_steps", 0, "--per_device_train_batch_size", 4
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert [checkpoint.name for checkpoint in completed_checkpoints(tmp_path)] == ["step-3"]
     assert (tmp_path / "final" / "model.safetensors").exists()
     with pytest.raises(SystemExit):
         parse_with_config(PretrainArguments, ["--help"], prog="training/pretrain.py")
     assert "every N optimizer steps (0 = only at the end, with the final model)" in " ".join(
-        capsys.readouterr().out.split()
+        capfd.readouterr().out.split()
     )
 
 
