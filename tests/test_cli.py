@@ -3,7 +3,6 @@ that reuses them; and the ``convert`` subcommand's one-line errors."""
 
 import dataclasses
 import json
-import os
 import re
 import subprocess
 import sys
@@ -313,24 +312,6 @@ def test_the_python_api_curates_with_an_options_dataclass(tmp_path, capsys):
     assert result.inputs == 7 and (tmp_path / "curated" / "index").is_dir()
     assert "7 curated" in capsys.readouterr().out
     assert json.loads((tmp_path / "curated" / "curation_config.json").read_text())["preset"] == "ultrafast"
-
-
-@pytest.mark.distributed
-def test_pretrain_subcommand_runs_under_accelerate_launch_with_two_processes(tmp_path):
-    from hf_tiktokactions.data.synthetic import make_synthetic_actions
-
-    videos = make_synthetic_actions(tmp_path / "videos", clips_per_class=1, size=32, num_frames=16, progress=False)
-    accelerate = Path(sys.executable).parent / "accelerate"
-    config = ROOT / "training" / "accelerate_configs" / "cpu_two_processes.yaml"
-    command = [str(accelerate), "launch", "--config_file", str(config), "-m", "hf_tiktokactions", "pretrain"]
-    options = ["--config", "pretrain_tiny_synthetic.yaml", "--data", str(videos), "--output-dir", str(tmp_path / "run")]
-    options += ["--max-steps", "2", "--per-device-train-batch-size", "2", "--report-to", "none", "--disable-tqdm"]
-    options += ["--reconstruction-steps", "0", "--dataloader-num-workers", "0", "--save-steps", "100"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([*command, *options], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["num_processes"] == 2 and summary["steps"] == 2
 
 
 def test_bad_inputs_end_in_one_line_naming_them(tmp_path, capsys):

@@ -45,8 +45,8 @@ def synthetic(tmp_path_factory) -> Path:
     )
 
 
-def run_pretrain(*args, launcher=(), timeout=600) -> subprocess.CompletedProcess:
-    command = [*launcher, str(SCRIPT)] if launcher else [sys.executable, str(SCRIPT)]
+def run_pretrain(*args, timeout=600) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(SCRIPT)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [*command, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
@@ -74,32 +74,20 @@ def read_metrics(output: Path) -> dict[int, float]:
 @pytest.mark.distributed
 def test_two_cpu_ranks_train_the_same_model(synthetic, tmp_path):
     """Two ranks under accelerate launch hold the same model at the end; the undecodable videos both ranks passed
-    over are named, with the reason, in summary.json (more than the main process alone drew)."""
+    over are named, with the reason, in summary.json (more than the main process alone drew). Launched as the
+    ``hf-tiktokactions pretrain`` subcommand (``-m hf_tiktokactions``, dashed options, a recipe by its bare name);
+    tests/test_training_fsdp.py launches training/pretrain.py on two ranks."""
     data = tmp_path / "data"
     shutil.copytree(synthetic, data)
     for number in range(14):
         (data / f"broken-{number:02d}.mp4").write_text("not a video")
-    accelerate = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(TWO_CPU_PROCESSES)]
-    result = run_pretrain(
-        "--config",
-        RECIPE,
-        "--data",
-        data,
-        "--output_dir",
-        tmp_path / "run",
-        "--max_steps",
-        4,
-        "--per_device_train_batch_size",
-        2,
-        "--save_steps",
-        2,
-        "--reconstruction_steps",
-        2,
-        "--logging_steps",
-        1,
-        *QUICK,
-        launcher=accelerate,
-    )
+    command = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file", str(TWO_CPU_PROCESSES)]
+    command += ["-m", "hf_tiktokactions", "pretrain", "--config", RECIPE.name, "--data", str(data)]
+    command += ["--output-dir", str(tmp_path / "run"), "--max-steps", "4", "--per-device-train-batch-size", "2"]
+    command += ["--save-steps", "2", "--reconstruction-steps", "2", "--logging-steps", "1", "--report-to", "none"]
+    command += ["--disable-tqdm", "--dataloader-num-workers", "0"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     run = tmp_path / "run"
     summary = json.loads((run / "summary.json").read_text())
