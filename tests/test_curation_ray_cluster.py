@@ -2,7 +2,9 @@
 
 The worker node is SIGKILLed mid-run (raylet, agents and Ray workers: a machine dropping off the
 cluster); Ray may reschedule its tasks or the run may fail. A rerun on the cluster with a fresh
-worker node then finishes the job, and the index equals the local engine's.
+worker node then finishes the job, and the index equals the local engine's. That fresh node declares a GPU, and a
+curation with the detector then places the detector actors on it (one cluster for both: starting one costs more
+than either run).
 """
 
 from __future__ import annotations
@@ -71,8 +73,30 @@ def _check_the_storage_check(cluster: LocalRayCluster, output: Path, video: Path
     assert len(missing) == 2 and all(paths == ["/nowhere/v0.mp4"] for paths in missing.values())
 
 
+def _check_detectors_run_on_the_gpu_node(cluster: LocalRayCluster, gpu: str, tmp_path: Path) -> None:
+    """The head has no GPU and node ``gpu`` was started with --num-gpus 1: the detector actor lands on that node.
+
+    (No GPU here: Ray schedules on the declared resource and the detector falls back to the CPU inside the actor.)
+    """
+    videos = tmp_path / "detector_videos"
+    for i in range(2):
+        write_scene_video(videos / f"v{i}.mp4", [150], height=72, width=96)
+    output = tmp_path / "detector_run"
+    gpu_node, head_node = cluster.node_id(gpu), cluster.node_id("head")
+    flags = ["--detector", DETECTOR.detector, "--detector-image-size", str(DETECTOR.detector_image_size)]
+    flags += ["--person-confidence", str(DETECTOR.person_confidence)]
+    flags += ["--min-person-frames", str(DETECTOR.min_person_frames)]
+    stdout, stderr = _curate_on(cluster, videos, output, flags).communicate(timeout=240)
+    assert "2 curated" in stdout, stderr
+    records = _records(output)
+    assert {r["ray_detector"]["node_id"] for r in records} == {gpu_node} != {head_node}
+    assert len(records) == 2 and all(r["person_frames"] is not None for r in records)
+
+
 @pytest.mark.distributed
-def test_a_two_node_cluster_curates_like_the_local_engine_and_survives_a_killed_node(tmp_path):
+def test_a_two_node_cluster_curates_like_the_local_engine_survives_a_killed_node_and_detects_on_the_gpu_node(
+    tmp_path,
+):
     videos = tmp_path / "videos"
     for i in range(VIDEOS):
         write_scene_video(videos / f"v{i}.mp4", [150 if i % 3 else 60], height=72, width=96)  # every third rejected
@@ -95,40 +119,17 @@ def test_a_two_node_cluster_curates_like_the_local_engine_and_survives_a_killed_
         first_run = _records(output)
         assert len({r["ray_worker"]["node_id"] for r in first_run if "ray_worker" in r}) == 2
 
-        cluster.add_worker("worker-restarted")
+        cluster.add_worker("worker-restarted", num_gpus=1)
         rerun = _curate_on(cluster, videos, output)
         stdout, stderr = rerun.communicate(timeout=180)
         assert rerun.returncode == 0, stderr
         assert f"{VIDEOS - len(first_run)} curated" in stdout and f"{len(first_run)} already done" in stdout
         _check_the_storage_check(cluster, output, videos / "v0.mp4")
+        _check_detectors_run_on_the_gpu_node(cluster, "worker-restarted", tmp_path)
     assert not cluster.node_pids("head") and not cluster.node_pids("worker-restarted")
     assert _rows(output) == _rows(tmp_path / "local")
     assert all(r["ray_worker"]["hostname"] for r in _records(output))
     assert not [p for p in output.rglob("*") if ".tmp" in p.name]
-
-
-@pytest.mark.distributed
-def test_detector_actors_run_on_the_node_that_declares_a_gpu(tmp_path):
-    """A head without GPUs and a worker started with --num-gpus 1: the detector actor lands on the worker.
-
-    (No GPU here: Ray schedules on the declared resource and the detector falls back to the CPU inside the actor.)
-    """
-    videos = tmp_path / "videos"
-    for i in range(2):
-        write_scene_video(videos / f"v{i}.mp4", [150], height=72, width=96)
-    output = tmp_path / "ray"
-    with LocalRayCluster() as cluster:
-        cluster.start_head()
-        cluster.add_worker("gpu", num_gpus=1)
-        gpu_node, head_node = cluster.node_id("gpu"), cluster.node_id("head")
-        flags = ["--detector", DETECTOR.detector, "--detector-image-size", str(DETECTOR.detector_image_size)]
-        flags += ["--person-confidence", str(DETECTOR.person_confidence)]
-        flags += ["--min-person-frames", str(DETECTOR.min_person_frames)]
-        stdout, stderr = _curate_on(cluster, videos, output, flags).communicate(timeout=240)
-        assert "2 curated" in stdout, stderr
-    records = _records(output)
-    assert {r["ray_detector"]["node_id"] for r in records} == {gpu_node} != {head_node}
-    assert len(records) == 2 and all(r["person_frames"] is not None for r in records)
 
 
 def _documented_commands() -> list[list[str]]:
