@@ -608,3 +608,45 @@ def test_a_resume_with_another_number_of_processes_goes_on_after_the_videos_alre
     with caplog.at_level("WARNING"):
         earlier_segments(tmp_path, now, _recorded_options, _BOOKKEEPING_OPTIONS, announce=True)
     assert "num_processes 2 -> 1" in caplog.text
+
+
+def test_a_streamed_resume_goes_on_with_the_workers_rows_and_another_batch_does_not_crash(tmp_path, capfd, monkeypatch):
+    """--streaming, 2 loader workers (persistent) over 3 shards, a checkpoint 3 batches of 2 into the epoch (worker 0
+    had taken 4 items, worker 1 2): the resume passes over those rows and trains step 4 on the uninterrupted run's
+    clips. Resumed with 1 video a device x 2 accumulation (the same step) the placeholders were batched in ones, out
+    of the loader's turn between workers: the 7th batch was worker 0's 5th placeholder, and the model was called
+    with passed_over=1 (TypeError). Such a resume decodes the consumed batches again instead."""
+    from video_files import write_test_video
+
+    from hf_tiktokactions.curation.publish import card_metadata, write_shards
+
+    monkeypatch.setattr(datasets.config, "SLEEP_TIME_ON_THREADS_SHUTDOWN", 0)  # 5 s at each stream's end
+    data = tmp_path / "published"
+    (data / "clips").mkdir(parents=True)
+    for i in range(12):
+        write_test_video(data / "clips" / f"v{i}.mp4", 8, 32, 32, pattern="motion", seed=i)
+    table = datasets.Dataset.from_dict({"clip_path": [f"clips/v{i}.mp4" for i in range(12)]})
+    write_shards(table, data, embed_clips=False, num_shards=3)
+    (data / "README.md").write_text(card_metadata("---\n---\n", table), encoding="utf-8")
+    common = ["--config", RECIPE, "--data", data, "--streaming", "true", "--decode_backend", "pyav"]
+    common += ["--num_sample", 1, "--logging_steps", 1, "--reconstruction_steps", 0, "--save_total_limit", 10]
+    common += [*QUICK, "--dataloader_num_workers", 2, "--max_steps", 4, "--save_steps", 3]
+    straight = tmp_path / "straight"
+    result = pretrain_here(capfd, *common, "--output_dir", straight, "--per_device_train_batch_size", 2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, batch, accumulation in (("same", 2, 1), ("other", 1, 2)):
+        shutil.copytree(straight, tmp_path / name, ignore=shutil.ignore_patterns("step-4", "final"))
+        result = pretrain_here(
+            capfd,
+            *common,
+            "--output_dir",
+            tmp_path / name,
+            "--resume",
+            "latest",
+            "--per_device_train_batch_size",
+            batch,
+            "--gradient_accumulation_steps",
+            accumulation,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert read_metrics(tmp_path / "same")[4] == read_metrics(straight)[4]

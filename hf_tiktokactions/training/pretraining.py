@@ -231,6 +231,7 @@ def pretrain(args: PretrainArguments) -> dict:
     plan, model, optimizer = _build_optimization(args, accelerator, model, data)
     # Resume (model, optimizer, RNG, progress) and the run record.
     progress = _resume(accelerator, resume_from)
+    stream_place = _stream_place(args, accelerator, dataset, progress, plan)  # before place_in_epoch re-counts
     place_in_epoch(progress, plan.round_videos, plan.accumulation, announce=accelerator.is_main_process)
     metrics = MetricsFile(output_dir / "metrics.jsonl", progress.step, accelerator.is_main_process)
     run_record = _write_run_record(args, accelerator, output_dir, plan, data.num_videos, resume_from)
@@ -245,7 +246,7 @@ def pretrain(args: PretrainArguments) -> dict:
         unit="step",
         disable=args.disable_tqdm or not accelerator.is_local_main_process,
     )
-    tally = _Tally(streaming=args.streaming, stream_place=_stream_place(args, accelerator, dataset, progress, plan))
+    tally = _Tally(streaming=args.streaming, stream_place=stream_place)
     if accelerator.is_main_process:  # one process carries the checkpoint's record of every rank's
         tally.skipped.carry_on(progress.skipped_videos)
     started = time.perf_counter() - progress.seconds  # a resumed run's clock goes on from its checkpoint's
@@ -457,7 +458,11 @@ def _stream_place(
     """This process's place in the streamed epoch to go on recording from (None without ``--streaming``). A resume
     within an epoch hands the checkpoint's place to the dataset, which passes over the rows taken without decoding
     them; where the checkpoint has none this process can use (an older one, other processes, batches or workers),
-    the consumed batches are decoded again and dropped, and the place in this epoch is not known."""
+    the consumed batches are decoded again and dropped, and the place in this epoch is not known.
+
+    Called before ``place_in_epoch``: the checkpoint's batches are this run's when its ``videos_in_epoch`` is its
+    micro-batches x this run's ``round_videos``. With another batch a device the loader would batch the placeholders
+    otherwise (a worker's last one beside real items, its batches out of the loader's turn between workers)."""
     if not args.streaming:
         return None
     if not progress.batches_in_epoch:
