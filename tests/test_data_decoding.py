@@ -148,18 +148,28 @@ def test_an_open_gop_hevc_file_reads_as_a_player_shows_it(tmp_path, backend):
 
 def test_a_file_is_looked_at_for_open_gops_once_until_it_is_replaced(tmp_path, monkeypatch):
     # open_video demuxed a file's first GOPs with PyAV at every open, to send open-GOP files away from decord: an
-    # epoch reopens every file. The answer is kept per file; a file replaced in place is looked at again.
+    # epoch reopens every file. The answer is kept per file; a file replaced in place is looked at again, even by
+    # one of the same size whose modification time was kept (cp -p, rsync -a, tar): the answer was keyed by path,
+    # size and mtime only, so decord read that open-GOP file.
     pytest.importorskip("decord")
     if "libx265" not in av.codecs_available:
         pytest.skip("PyAV's FFmpeg has no HEVC encoder")
     path = write_test_video(tmp_path / "clip.mp4", 30, 48, 64)  # x264: closed GOPs
+    open_gop = write_test_video(tmp_path / "open-gop.mp4", 60, 48, 64, codec="libx265", keyframe_interval=12)
+    size = max(os.path.getsize(path), os.path.getsize(open_gop)) + 16
+    for video in (path, open_gop):  # the same size: a trailing MP4 'free' box fills each up
+        padding = size - os.path.getsize(video)
+        with open(video, "ab") as file:
+            file.write(padding.to_bytes(4, "big") + b"free" + bytes(padding - 8))
     opened, real_open = [], av.open
     monkeypatch.setattr(av, "open", lambda *args, **kwargs: opened.append(args[0]) or real_open(*args, **kwargs))
     for _ in range(3):
         with open_video(path, "decord") as reader:
             assert reader.backend == "decord" and frame_index_of(reader.read([20])[0]) == 20
     assert len(opened) == 1
-    os.replace(write_test_video(tmp_path / "open-gop.mp4", 60, 48, 64, codec="libx265", keyframe_interval=12), path)
+    times = os.stat(path)
+    os.replace(open_gop, path)
+    os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
     with open_video(path, "decord") as reader:
         assert reader.backend == "pyav" and [frame_index_of(f) for f in reader.read([13, 25])] == [13, 25]
 

@@ -417,18 +417,23 @@ _KNOWN_FILES = 16384
 
 def _only_pyav_reads_right(source: str | io.BytesIO, name: str) -> bool:
     """Whether only PyAV reads ``source`` right (``_read_container``). A local file's answer is kept, keyed by its
-    path, size and modification time, so a file replaced in place is looked at again; epochs reopen every file."""
+    path, size and modification time, so a file replaced in place is looked at again; epochs reopen every file. Its
+    inode and change time are in the key too: a copy that keeps the replaced file's size and modification time (cp
+    -p, rsync -a, tar) gets a new inode or change time, which no program can set back; a relative path that names
+    another file from another working directory gets another inode."""
     if not isinstance(source, str):
         return _read_container(source, name)
     try:
         stat = os.stat(source)
     except OSError:  # gone since it was found: the chosen backend reports it
         return False
-    return _file_only_pyav_reads_right(source, stat.st_size, stat.st_mtime_ns)
+    return _file_only_pyav_reads_right(
+        source, stat.st_size, stat.st_mtime_ns, (stat.st_dev, stat.st_ino, stat.st_ctime_ns)
+    )
 
 
 @functools.lru_cache(maxsize=_KNOWN_FILES)
-def _file_only_pyav_reads_right(path: str, size: int, mtime_ns: int) -> bool:
+def _file_only_pyav_reads_right(path: str, size: int, mtime_ns: int, identity: tuple[int, int, int]) -> bool:
     return _read_container(path, path)
 
 
