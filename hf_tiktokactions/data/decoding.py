@@ -19,7 +19,7 @@ does both in one call. Backends:
   copy``), on which decord counts the hidden frames and returns frames from before the cut.
   So is a video with open GOPs (x265's default for HEVC: B-frames decoded after a keyframe are shown before
   it), on which decord, seeking to such a keyframe, returns later frames than asked. Finding one demuxes the first
-  GOPs; a local file's answer is kept while its size and modification time stay the same.
+  GOPs; a local file's answer is kept while its inode, size, modification and change times stay the same.
 
 Every backend reads the file's main video stream, never a cover picture (``video_streams.py``).
 
