@@ -96,6 +96,8 @@ def test_a_resume_passes_over_the_rows_taken_without_decoding_them(clips):
         again = list(resumed)
     assert again[:taken] == [{PASSED_OVER: True}] * taken and len(decoded) == len(items) - taken
     assert PretrainCollator(**COLLATOR)(again[:2]) == {PASSED_OVER: 2}
+    with pytest.raises(RuntimeError, match="1 items a resumed stream passed over beside 1 read ones"):
+        PretrainCollator(**COLLATOR)(again[taken - 1 : taken + 1])  # a read item is never dropped with placeholders
     for old, new in zip(items[taken:], again[taken:], strict=True):
         assert (new["video_id"], new["seed"], new["stream_position"]) == (
             old["video_id"],

@@ -96,8 +96,14 @@ class PretrainCollator:
         return torch.cat([e for e, _ in per_video]), torch.cat([d for _, d in per_video])
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        if PASSED_OVER in items[0]:
-            return {PASSED_OVER: len(items)}
+        passed_over = sum(PASSED_OVER in item for item in items)
+        if passed_over:
+            if passed_over < len(items):  # a resumed stream batched otherwise than its checkpoint's run
+                raise RuntimeError(
+                    f"a batch holds {passed_over} items a resumed stream passed over beside "
+                    f"{len(items) - passed_over} read ones; its batches are out of step with the checkpoint's run"
+                )
+            return {PASSED_OVER: passed_over}
         clips = [clip for item in items for clip in item["pixel_values"]]  # each uint8 (T, C, H, W)
         shape = (len(clips), *clips[0].shape)
         if shape[1] != self.num_frames or shape[-1] != self.input_size or shape[-2] != self.input_size:
