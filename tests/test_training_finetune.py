@@ -649,6 +649,31 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
         finetune(*parse(data, tmp_path / "other", "--resume", "latest", "--resume_from_checkpoint", out))
 
 
+def test_auto_find_batch_size_keeps_the_batch_it_trained_on_and_resumes_on_it(tmp_path):
+    """--auto_find_batch_size: Trainer halves the per-device batch after an out-of-memory error (8 -> 4 here, its
+    TrainerState.train_batch_size) and a resume goes on with the checkpoint's batch whatever the command line says.
+    The checkpoint recorded --per_device_train_batch_size (8), so the run that found 4 and resumed with
+    --per_device_train_batch_size 4 was refused as '8 videos ... this run's take 4'."""
+    from transformers import TrainerControl, TrainerState
+
+    from hf_tiktokactions.training.trainer_checkpoints import BatchInCheckpoints, other_batch_problem
+
+    args = TrainingArguments(str(tmp_path), per_device_train_batch_size=8, auto_find_batch_size=True, use_cpu=True)
+    found = BatchInCheckpoints(8, 1, 1)
+    found.on_train_begin(args, TrainerState(train_batch_size=4), TrainerControl())
+    checkpoint = tmp_path / "checkpoint-2"
+    checkpoint.mkdir()
+    TrainerState(global_step=2, train_batch_size=4, stateful_callbacks=[found]).save_to_json(
+        str(checkpoint / "trainer_state.json")
+    )
+    assert other_batch_problem(checkpoint, BatchInCheckpoints(4, 1, 1), auto_find=True) is None
+    assert other_batch_problem(checkpoint, BatchInCheckpoints(8, 1, 1), auto_find=True) is None
+    assert other_batch_problem(checkpoint, BatchInCheckpoints(4, 1, 1)) is None
+    assert "this run's take 8 videos (4 a device x 1 process x 2 accumulated)" in other_batch_problem(
+        checkpoint, BatchInCheckpoints(8, 1, 2), auto_find=True
+    )
+
+
 def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_its_own_folder(
     synthetic, tmp_path, caplog
 ):

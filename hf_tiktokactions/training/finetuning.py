@@ -471,7 +471,9 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     model, origin = build_classifier(args, data.class_names, output_dir)
     if resume_from is not None:
         _require_fitting_checkpoint(Path(resume_from), model, data.class_names)
-        if problem := other_batch_problem(resume_from, batch_of_a_step(training_args)):
+        if problem := other_batch_problem(
+            resume_from, batch_of_a_step(training_args), training_args.auto_find_batch_size
+        ):
             raise CheckpointError(f"--resume {resume_from}: {problem}")
     if args.gradient_checkpointing_blocks:
         model.activation_checkpointing_enable()

@@ -79,6 +79,11 @@ class BatchInCheckpoints(TrainerCallback, ExportableState):
     def state(self) -> dict:
         return {"args": vars(self).copy(), "attributes": {}}
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        # --auto_find_batch_size: Trainer trains on the batch it found (or restored from the checkpoint it resumes)
+        if state.train_batch_size is not None:
+            self.per_device = state.train_batch_size // max(1, args.n_gpu)
+
     @property
     def total(self) -> int:
         return self.per_device * self.processes * self.accumulation
@@ -88,14 +93,17 @@ class BatchInCheckpoints(TrainerCallback, ExportableState):
         return f"{self.total} videos ({self.per_device} a device x {processes} x {self.accumulation} accumulated)"
 
 
-def other_batch_problem(checkpoint: str | Path, now: BatchInCheckpoints) -> str | None:
+def other_batch_problem(checkpoint: str | Path, now: BatchInCheckpoints, auto_find: bool = False) -> str | None:
     """Why a run whose steps take ``now`` cannot resume from ``checkpoint``: its steps took another total number of
-    videos (None when they took as many, however split, or when the checkpoint does not say: saved before it did)."""
+    videos (None when they took as many, however split, or when the checkpoint does not say: saved before it did).
+    With ``auto_find`` (``--auto_find_batch_size``) Trainer resumes on the checkpoint's own per-device batch."""
     state = json.loads((Path(checkpoint) / TRAINER_STATE).read_text())
     saved = (state.get("stateful_callbacks") or {}).get(BatchInCheckpoints.__name__)
     if not isinstance(saved, dict) or not isinstance(saved.get("args"), dict):
         return None
     then = BatchInCheckpoints(**saved["args"])
+    if auto_find:
+        now = BatchInCheckpoints(then.per_device, now.processes, now.accumulation)
     if then.total == now.total:
         return None
     step = state["global_step"]
