@@ -130,5 +130,8 @@ def test_a_curation_stopped_from_outside_leaves_no_worker_behind(tmp_path, stop)
 
 
 def test_ray_detector_actors_ask_for_a_gpu_each_when_the_cluster_has_gpus():
+    """A CPU detector actor asks for a CPU of its own, but not for the only one: on a one-CPU Ray (--engine ray
+    --workers 1) it held that CPU while it lived, the video tasks never started and the run waited forever."""
     assert detector_actor_plan({"CPU": 64.0, "GPU": 4.0}) == (4, {"num_gpus": 1, "num_cpus": 0})
     assert detector_actor_plan({"CPU": 2.0}) == (1, {"num_cpus": 1})
+    assert detector_actor_plan({"CPU": 1.0}) == (1, {"num_cpus": 0})

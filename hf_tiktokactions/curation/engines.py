@@ -328,11 +328,13 @@ class _RayDetector:
 
 
 def detector_actor_plan(cluster_resources: dict[str, float]) -> tuple[int, dict[str, float]]:
-    """How many detector actors to start and what each asks Ray for: one GPU each when there are GPUs, else one CPU."""
+    """How many detector actors to start and what each asks Ray for: one GPU each when there are GPUs, else one CPU
+    (none on a one-CPU cluster: an actor keeps what it asks for while it lives, and the video tasks that feed it
+    would wait for that CPU forever)."""
     gpus = int(cluster_resources.get("GPU", 0))
     if gpus:
         return gpus, {"num_gpus": 1, "num_cpus": 0}
-    return 1, {"num_cpus": 1}
+    return 1, {"num_cpus": 1 if cluster_resources.get("CPU", 0) > 1 else 0}
 
 
 def run_ray(
