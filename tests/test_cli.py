@@ -3,6 +3,7 @@ that reuses them; and the ``convert`` subcommand's one-line errors."""
 
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
@@ -264,7 +265,8 @@ def test_the_space_step_names_a_missing_app(tmp_path):
 def test_a_mistyped_local_path_is_named_not_asked_of_the_hub(tmp_path, capsys, monkeypatch):
     """A missing path that can only be local (its folder exists, it starts with ~, it has two slashes) was tried as
     a Hub repo id: the user read a Hub error (offline: a network error), and `space` served on it. An OWNER/NAME id
-    still goes to the Hub (offline in the tests: the Hub's error, naming it). A bad input leaves no output folder."""
+    still goes to the Hub (offline in the tests: the Hub's error, naming it), also when an OWNER/ folder is here. A
+    bad input leaves no output folder."""
     from hf_tiktokactions.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -290,6 +292,19 @@ def test_a_mistyped_local_path_is_named_not_asked_of_the_hub(tmp_path, capsys, m
         assert err.startswith(f"error: {says}") and err.count("\n") == 1, (argv, err)
         # pretrain, finetune, compare-init and scaling-study made their --output_dir before reading their data
         assert not (tmp_path / "out").exists(), argv
+    # A Hub id whose OWNER/ is a folder here too is asked of the Hub (here its cache): it was refused as missing
+    import huggingface_hub.constants
+    from test_convert_released_checkpoints import hub_cache_with
+
+    (tmp_path / "owner").mkdir()
+    hub_cache_with(tmp_path / "hub", "owner/files", {"notes.txt": tmp_path / "app.py"})
+    hub_cache_with(tmp_path / "hub", "owner/name", {"config.json": tmp_path / "app.py"})
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert main(["convert", "owner/files", "out"]) == 2
+    assert capsys.readouterr().err.startswith("error: owner/files is not a model folder (no config.json)")
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # what space sets for its app
+    with pytest.raises(SystemExit, match="served"):
+        main(["space", "--model", "owner/name", "--app", "app.py"])
 
 
 def test_the_python_api_curates_with_an_options_dataclass(tmp_path, capsys):

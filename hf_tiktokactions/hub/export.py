@@ -42,7 +42,7 @@ from hf_tiktokactions.hub.processor_config import (
     recorded_at_conversion,
     write_processor_configs,
 )
-from hf_tiktokactions.modeling.hub_source import looks_local
+from hf_tiktokactions.modeling.hub_source import looks_local, only_local
 from hf_tiktokactions.output_guard import refuse_a_folder_holding
 from hf_tiktokactions.training.results_file import RunResults, as_results
 
@@ -74,17 +74,29 @@ PRETRAINING_ARCHITECTURE = "VideoMAEv2ForPreTraining"
 FORBIDDEN_PACKAGE = "hf_tiktokactions"
 
 
+_WHAT_TO_PASS = "pass a folder written by save_pretrained or a Hub id"
+
+
 def _check_location(model_dir: str | os.PathLike) -> None:
     local = Path(model_dir)
-    if not local.exists() and ("/" not in str(model_dir) or looks_local(model_dir)):
-        raise CheckpointError(
-            f"{model_dir}: no such model folder; pass a folder written by save_pretrained or a Hub id"
-        )
+    if not local.exists() and ("/" not in str(model_dir) or only_local(model_dir)):
+        raise CheckpointError(f"{model_dir}: no such model folder; {_WHAT_TO_PASS}")
     if local.is_dir() and not (local / "config.json").is_file():  # transformers would build a default ViT-B config
         raise CheckpointError(
             f"{model_dir}: no config.json, so not a saved model folder (a training checkpoint folder holds training "
             "state); pass the run's final/ folder, or a folder written by save_pretrained"
         )
+
+
+def _not_loaded(model_dir: str | os.PathLike, what: str, error: Exception) -> CheckpointError:
+    """The error for a model that did not load; ``runs/typo`` (``runs/`` exists) that the Hub has not either is
+    named as the missing folder it most likely is."""
+    reason = (str(error).splitlines() or [type(error).__name__])[0]
+    if not Path(model_dir).exists() and looks_local(model_dir):
+        return CheckpointError(
+            f"{model_dir}: no such model folder, and as a Hub id it did not load ({reason}); {_WHAT_TO_PASS}"
+        )
+    return CheckpointError(f"{model_dir}: cannot load a VideoMAE V2 {what} ({reason})")
 
 
 def _architectures(model_dir: str | os.PathLike) -> list[str]:
@@ -115,9 +127,7 @@ def load_pretraining_model(model_dir: str | os.PathLike):
         config = VideoMAEv2Config.from_pretrained(model_dir)
         model, info = VideoMAEv2ForPreTraining.from_pretrained(model_dir, config=config, output_loading_info=True)
     except (OSError, ValueError, KeyError) as error:
-        raise CheckpointError(
-            f"{model_dir}: cannot load a VideoMAE V2 pre-training model ({str(error).splitlines()[0]})"
-        ) from None
+        raise _not_loaded(model_dir, "pre-training model", error) from None
     if info["missing_keys"]:
         raise CheckpointError(
             f"{model_dir}: not a complete pre-training model, these weights are missing: "
@@ -175,9 +185,7 @@ def load_classifier(model_dir: str | os.PathLike):
             model_dir, config=config, output_loading_info=True
         )
     except (OSError, ValueError, KeyError) as error:
-        raise CheckpointError(
-            f"{model_dir}: cannot load a VideoMAE V2 classifier ({str(error).splitlines()[0]})"
-        ) from None
+        raise _not_loaded(model_dir, "classifier", error) from None
     if config.model_type != VideoMAEv2Config.model_type:
         raise CheckpointError(f"{model_dir}: model_type is {config.model_type!r}, not {VideoMAEv2Config.model_type!r}")
     if info["missing_keys"]:

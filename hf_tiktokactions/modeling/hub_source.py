@@ -19,15 +19,20 @@ _FOLDER_FILES = ["*.json", "*.safetensors"]
 _PICKLED_WEIGHTS = ["*.json", "pytorch_model.bin"]  # a repository from before safetensors (read with weights_only)
 
 
-def looks_local(text: str | os.PathLike) -> bool:
-    """Whether ``text`` can only be meant as a local path, never a Hub id ``OWNER/NAME``: it starts with ``.``, ``/``
-    or ``~`` (a Hub id starts with a letter or digit), holds a backslash or more than one slash, or names something
-    in a folder that exists (``runs/typo`` where ``runs/`` exists). A missing path that looks local is a typo to
-    name, not a repository to ask the Hub for."""
+def only_local(text: str | os.PathLike) -> bool:
+    """Whether ``text`` can never be a Hub id ``OWNER/NAME``: it starts with ``.``, ``/`` or ``~`` (a Hub id starts
+    with a letter or digit), is absolute, or holds a backslash or more than one slash."""
     text = str(text)
-    if text.startswith((".", "/", "~")) or "\\" in text or os.path.isabs(text) or text.count("/") > 1:
+    return text.startswith((".", "/", "~")) or "\\" in text or os.path.isabs(text) or text.count("/") > 1
+
+
+def looks_local(text: str | os.PathLike) -> bool:
+    """Whether ``text`` reads as a local path: :func:`only_local`, or it names something in a folder that exists
+    (``runs/typo`` where ``runs/`` exists). Such an ``OWNER/NAME`` may still be a Hub id (an ``OWNER/`` folder in the
+    working directory): callers ask the Hub for it and, when the Hub has none, name the missing local path."""
+    if only_local(text):
         return True
-    parent = os.path.dirname(text)
+    parent = os.path.dirname(str(text))
     return bool(parent) and os.path.isdir(parent)
 
 
@@ -38,7 +43,7 @@ def resolve_source(source: str | Path, filename: str | None = None) -> Path:
         return path / filename if filename and path.is_dir() else path
     repo_id, _, inner = str(source).partition(":")
     filename = filename or inner or None
-    if looks_local(repo_id):
+    if only_local(repo_id):
         raise CheckpointError(f"checkpoint {source} does not exist (no such local file or folder)")
     if not _REPO_ID.match(repo_id):
         raise CheckpointError(f"checkpoint {source} does not exist (neither a local path nor a Hub repo id OWNER/NAME)")
@@ -54,6 +59,11 @@ def resolve_source(source: str | Path, filename: str | None = None) -> Path:
             folder = Path(snapshot_download(repo_id, allow_patterns=_PICKLED_WEIGHTS))
     except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as error:
         reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        if looks_local(repo_id):
+            raise CheckpointError(
+                f"checkpoint {source} does not exist (no such local file or folder), nor could the Hub give "
+                f"{wanted} ({reason[:200]})"
+            ) from None
         raise CheckpointError(
             f"cannot get {wanted} from the Hub ({reason[:200]}); on a machine with network run "
             f"`hf download {repo_id}{' ' + filename if filename else ''}` (it fills the Hub cache that HF_HUB_CACHE "

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..modeling.configuration_videomaev2 import _PRESETS
 from ..modeling.conversion import TASKS
-from ..modeling.hub_source import looks_local
+from ..modeling.hub_source import looks_local, only_local
 from ..resources import CHECKOUT
 from .options import option, positional
 
@@ -267,6 +267,22 @@ class SpaceOptions:
 HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # what a missing local folder may still be
 
 
+def _a_hub_model(model: str) -> bool:
+    """Whether ``model`` names a Hub model: ``OWNER/NAME`` that cannot only be local; one that reads as a local path
+    (``runs/typo`` where ``runs/`` exists, or an ``OWNER/`` folder here) only when the Hub (or its cache) has it."""
+    if only_local(model) or not HUB_REPO_ID.fullmatch(model):
+        return False
+    if not looks_local(model):
+        return True
+    from huggingface_hub import hf_hub_download
+
+    try:
+        hf_hub_download(model, "config.json")
+    except Exception:  # offline and not cached, no such repository, no access: the missing folder is named
+        return False
+    return True
+
+
 def space(options: SpaceOptions) -> None:
     """Run the Space's app.py as its own ``__main__`` with the options in its environment (serves until stopped)."""
     app = Path(options.app)
@@ -275,7 +291,7 @@ def space(options: SpaceOptions) -> None:
             f"--app {app}: no such file; the Space ships with the repository (spaces/app.py), pass its path"
         )
     model = options.model
-    if model is not None and not Path(model).exists() and (looks_local(model) or not HUB_REPO_ID.fullmatch(model)):
+    if model is not None and not Path(model).exists() and not _a_hub_model(model):
         raise ConfigError(
             f"--model {model}: no such folder (and not a Hub id like ORG/NAME); pass a fine-tuned model "
             "folder, e.g. runs/quickstart/model after the quickstart"

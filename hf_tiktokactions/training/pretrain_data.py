@@ -22,7 +22,7 @@ from ..data.pretrain_dataset import find_videos, video_paths, video_source
 from ..data.saved_dataset import load_saved_dataset
 from ..errors import ConfigError
 from ..layout import INDEX_DIR, METADATA_DIR, PURGE_LOG_DIR
-from ..modeling.hub_source import looks_local
+from ..modeling.hub_source import looks_local, only_local
 from ..redaction import register_secret
 
 INDEX_PATH_COLUMN = "clip_path"
@@ -83,12 +83,19 @@ def _load_dataset(data: str, token_env: str) -> tuple[Any, Path | None]:
         if isinstance(loaded, datasets.DatasetDict):
             loaded = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
         return loaded, path
-    if looks_local(data):
+    advice = "pass a curation index, a folder of videos, a list file or a Hub dataset id OWNER/NAME"
+    if only_local(data):
+        raise ConfigError(f"--data {data}: no such file or folder; {advice}")
+    try:
+        return load_published(data, token_env), None
+    except ConfigError as error:
+        if not looks_local(data):
+            raise
+        cause = error.__cause__  # runs/typo where runs/ exists: the typo, unless the Hub had it
+        hub = f"{type(cause).__name__}: {(str(cause).splitlines() or [''])[0]}"
         raise ConfigError(
-            f"--data {data}: no such file or folder; pass a curation index, a folder of videos, a list file or a Hub "
-            "dataset id OWNER/NAME"
-        )
-    return load_published(data, token_env), None
+            f"--data {data}: no such file or folder, and as a Hub id it did not load ({hub}); {advice}"
+        ) from cause
 
 
 def default_video_column(column_names: Sequence[str]) -> str:
