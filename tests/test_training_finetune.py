@@ -650,22 +650,24 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
 
 
 def test_auto_find_batch_size_keeps_the_batch_it_trained_on_and_resumes_on_it(tmp_path):
-    """--auto_find_batch_size: Trainer halves the per-device batch after an out-of-memory error (8 -> 4 here, its
-    TrainerState.train_batch_size) and a resume goes on with the checkpoint's batch whatever the command line says.
+    """--auto_find_batch_size: Trainer halves the per-device batch after an out-of-memory error (8 -> 4 here) and a
+    resume goes on with the checkpoint's batch (its TrainerState.train_batch_size) whatever the command line says.
     The checkpoint recorded --per_device_train_batch_size (8), so the run that found 4 and resumed with
     --per_device_train_batch_size 4 was refused as '8 videos ... this run's take 4'."""
-    from transformers import TrainerControl, TrainerState
+    from transformers import TrainerState
+    from transformers.trainer_callback import ExportableState
 
     from hf_tiktokactions.training.trainer_checkpoints import BatchInCheckpoints, other_batch_problem
 
     args = TrainingArguments(str(tmp_path), per_device_train_batch_size=8, auto_find_batch_size=True, use_cpu=True)
-    found = BatchInCheckpoints(8, 1, 1)
-    found.on_train_begin(args, TrainerState(train_batch_size=4), TrainerControl())
+    trainer = VideoClassificationTrainer(model=tiny_classifier(), args=args)
+    trainer._update_auto_batch_size(4)  # what Trainer calls with the batch it goes on with after an out-of-memory
     checkpoint = tmp_path / "checkpoint-2"
     checkpoint.mkdir()
-    TrainerState(global_step=2, train_batch_size=4, stateful_callbacks=[found]).save_to_json(
+    kept = [callback for callback in trainer.callback_handler.callbacks if isinstance(callback, ExportableState)]
+    TrainerState(global_step=2, train_batch_size=4, stateful_callbacks=kept).save_to_json(
         str(checkpoint / "trainer_state.json")
-    )
+    )  # as Trainer saves a checkpoint
     assert other_batch_problem(checkpoint, BatchInCheckpoints(4, 1, 1), auto_find=True) is None
     assert other_batch_problem(checkpoint, BatchInCheckpoints(8, 1, 1), auto_find=True) is None
     assert other_batch_problem(checkpoint, BatchInCheckpoints(4, 1, 1)) is None

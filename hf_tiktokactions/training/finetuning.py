@@ -139,7 +139,14 @@ class VideoClassificationTrainer(Trainer):
         self.label_smoother = None  # smoothing is applied to the targets in compute_loss
         self.skipped_videos = SkippedVideos()  # undecodable training videos this process passed over
         self.add_callback(KeepInTrainerCheckpoints(self.skipped_videos))
-        self.add_callback(batch_of_a_step(self.args))
+        self._batch_in_checkpoints = batch_of_a_step(self.args)
+        self.add_callback(self._batch_in_checkpoints)
+
+    def _update_auto_batch_size(self, batch_size: int) -> None:
+        """--auto_find_batch_size: the checkpoints keep the per-device batch Trainer found (or restored from the
+        checkpoint it resumes), not --per_device_train_batch_size."""
+        super()._update_auto_batch_size(batch_size)
+        self._batch_in_checkpoints.per_device = batch_size // max(1, self.args.n_gpu)
 
     def _get_train_sampler(self, train_dataset=None):
         """(epoch, index) keys for a ``FinetuneVideoDataset``, shuffled by (seed, epoch): its items then draw their

@@ -79,11 +79,6 @@ class BatchInCheckpoints(TrainerCallback, ExportableState):
     def state(self) -> dict:
         return {"args": vars(self).copy(), "attributes": {}}
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        # --auto_find_batch_size: Trainer trains on the batch it found (or restored from the checkpoint it resumes)
-        if state.train_batch_size is not None:
-            self.per_device = state.train_batch_size // max(1, args.n_gpu)
-
     @property
     def total(self) -> int:
         return self.per_device * self.processes * self.accumulation
