@@ -284,6 +284,7 @@ def test_a_mistyped_local_path_is_named_not_asked_of_the_hub(tmp_path, capsys, m
         (["compare-init", "--pretrain_data", "runs/typo_dir", "--output_dir", "out"], "--data runs/typo_dir: no such"),
         (["scaling-study", "--pretrain_data", "runs/typo_dir", "--output_dir", "out"], "--data runs/typo_dir: no such"),
         (["convert", "owner/name", "out"], "cannot get owner/name from the Hub"),
+        (["convert", "owner/name@v1.0", "out"], "checkpoint owner/name@v1.0: a revision (@v1.0) is not read here"),
         (["export", "--model", "owner/name", "--output-dir", "out"], "owner/name: cannot load a VideoMAE V2"),
     ]  # fmt: skip
     for argv, says in cases:

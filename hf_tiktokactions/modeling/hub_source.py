@@ -45,6 +45,12 @@ def resolve_source(source: str | Path, filename: str | None = None) -> Path:
     filename = filename or inner or None
     if only_local(repo_id):
         raise CheckpointError(f"checkpoint {source} does not exist (no such local file or folder)")
+    if "@" in repo_id and _REPO_ID.match(repo_id.partition("@")[0]):
+        name, _, revision = repo_id.partition("@")
+        raise CheckpointError(
+            f"checkpoint {source}: a revision (@{revision}) is not read here; fetch it with `hf download {name} "
+            f"--revision {revision} --local-dir DIR` and pass DIR"
+        )
     if not _REPO_ID.match(repo_id):
         raise CheckpointError(f"checkpoint {source} does not exist (neither a local path nor a Hub repo id OWNER/NAME)")
     from huggingface_hub import hf_hub_download, snapshot_download
