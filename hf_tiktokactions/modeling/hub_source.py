@@ -14,9 +14,14 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _FOLDER_FILES = ["*.json", "*.safetensors"]
 _PICKLED_WEIGHTS = ["*.json", "pytorch_model.bin"]  # a repository from before safetensors (read with weights_only)
+
+
+def is_repo_id(text: str) -> bool:
+    """Whether ``text`` is written as a Hub repository id ``OWNER/NAME`` (whether it exists is the Hub's to say)."""
+    return _REPO_ID.fullmatch(text) is not None
 
 
 def only_local(text: str | os.PathLike) -> bool:
@@ -45,13 +50,13 @@ def resolve_source(source: str | Path, filename: str | None = None) -> Path:
     filename = filename or inner or None
     if only_local(repo_id):
         raise CheckpointError(f"checkpoint {source} does not exist (no such local file or folder)")
-    if "@" in repo_id and _REPO_ID.match(repo_id.partition("@")[0]):
+    if "@" in repo_id and is_repo_id(repo_id.partition("@")[0]):
         name, _, revision = repo_id.partition("@")
         raise CheckpointError(
             f"checkpoint {source}: a revision (@{revision}) is not read here; fetch it with `hf download {name} "
             f"--revision {revision} --local-dir DIR` and pass DIR"
         )
-    if not _REPO_ID.match(repo_id):
+    if not is_repo_id(repo_id):
         raise CheckpointError(f"checkpoint {source} does not exist (neither a local path nor a Hub repo id OWNER/NAME)")
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError

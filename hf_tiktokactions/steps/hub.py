@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import runpy
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..modeling.configuration_videomaev2 import _PRESETS
 from ..modeling.conversion import TASKS
-from ..modeling.hub_source import looks_local, only_local
+from ..modeling.hub_source import is_repo_id, looks_local, only_local
 from ..resources import CHECKOUT
 from .options import option, positional
 
@@ -264,13 +263,10 @@ class SpaceOptions:
         return {name: str(value) for name, value in values.items() if value is not None}
 
 
-HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # what a missing local folder may still be
-
-
 def _a_hub_model(model: str) -> bool:
     """Whether ``model`` names a Hub model: ``OWNER/NAME`` that cannot only be local; one that reads as a local path
     (``runs/typo`` where ``runs/`` exists, or an ``OWNER/`` folder here) only when the Hub (or its cache) has it."""
-    if only_local(model) or not HUB_REPO_ID.fullmatch(model):
+    if only_local(model) or not is_repo_id(model):
         return False
     if not looks_local(model):
         return True
