@@ -1,7 +1,7 @@
 """Curation throughput on one pinned core, and person-detector frames/s on CPU; one JSON line each.
 
     python benchmarks/curation.py                    # 4 videos, core 1
-    python benchmarks/curation.py --videos 8 --core 0
+    python benchmarks/curation.py --num-videos 8 --core 0
 
 Inputs: 10 s, 720x1280, 30 fps H.264 MP4s (the drifting-texture pattern of benchmarks/make_videos.py,
 same defaults), generated once into /tmp/curation_bench. The process pins itself to one core with
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hf_tiktokactions.option_help import ArgumentParser
+from hf_tiktokactions.option_help import ArgumentParser, retire
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -103,17 +103,17 @@ def bench_detector(threads: int, batches: int) -> dict:
 
 def main() -> None:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", type=int, default=4)
+    parser.add_argument("--num-videos", type=int, default=4, help="videos to write and curate")
+    retire(parser, "--videos", "--num-videos", "names where the videos are on the other commands")
     parser.add_argument("--core", type=int, default=1, help="the core to pin to")
     parser.add_argument("--noise", type=float, default=0.0, help="per-pixel noise of the inputs (more = more bits)")
-    parser.add_argument(
-        "--x264-preset", "--preset", dest="preset", default="superfast", help="x264 preset of the clips"
-    )
+    parser.add_argument("--x264-preset", dest="preset", default="superfast", help="x264 preset of the clips")
+    retire(parser, "--preset", "--x264-preset", "names a model size on the other commands")
     parser.add_argument("--inputs", type=Path, default=Path("/tmp/curation_bench"))
     parser.add_argument("--detector-batches", type=int, default=3)
     args = parser.parse_args()
     all_cores = os.sched_getaffinity(0)
-    paths = make_inputs(args.inputs, args.videos, args.noise)
+    paths = make_inputs(args.inputs, args.num_videos, args.noise)
     os.sched_setaffinity(0, {args.core})
     import cv2
 

@@ -9,13 +9,13 @@ Measurements, one JSON line each (the model ones for ours and, in the same run, 
   the model), as the final test of a fine-tuning run. ``--normalize-in-workers`` ships float32 instead.
 
     python benchmarks/eval_throughput.py --model-preset vit-b --views 5x3 --videos-per-batch 4         # GPU, bf16
-    python benchmarks/eval_throughput.py --model-preset vit-s --views 5x3 --videos-per-batch 1 --batches 2 --videos 2 \
-        --device cpu
-    python benchmarks/eval_throughput.py --views 5x3 --videos 32 --data-only                   # the data side, one core
+    python benchmarks/eval_throughput.py --model-preset vit-s --views 5x3 --videos-per-batch 1 --batches 2 \
+        --num-videos 2 --device cpu
+    python benchmarks/eval_throughput.py --views 5x3 --num-videos 32 --data-only               # the data side, one core
 
 ``--files`` distinct videos are generated into ``--video-dir`` (default /tmp/eval_throughput_videos) with
 benchmarks/make_videos.py's writer (10 s of 320x568 at 30 fps unless given; existing ones are reused) and cycled
-to ``--videos`` test items, so worker start-up is a small part of the time. Every item decodes its file anew.
+to ``--num-videos`` test items, so worker start-up is a small part of the time. Every item decodes its file anew.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from transformers_baseline import videomae_config
 from hf_tiktokactions.data.finetune_dataset import MultiViewVideoDataset
 from hf_tiktokactions.machine import cpu_model
 from hf_tiktokactions.modeling import VideoMAEv2Config, VideoMAEv2ForVideoClassification
-from hf_tiktokactions.option_help import ArgumentParser
+from hf_tiktokactions.option_help import ArgumentParser, retire
 from hf_tiktokactions.training.evaluation import average_view_probabilities, predict_multiview
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
@@ -53,7 +53,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--videos-per-batch", type=int, default=4)
     parser.add_argument("--batches", type=int, default=10, help="timed model-only batches")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--videos", type=int, default=64, help="test items of the end-to-end measurement (0 = skip it)")
+    parser.add_argument(
+        "--num-videos", type=int, default=64, help="test items of the end-to-end measurement (0 = skip it)"
+    )
+    retire(parser, "--videos", "--num-videos", "names where the videos are on the other commands")
     parser.add_argument("--files", type=int, default=16, help="distinct video files the items cycle through")
     parser.add_argument(
         "--normalize-in-workers",
@@ -174,17 +177,17 @@ def profile_model(model, args, views: int, dtype, top: int = 12) -> list[dict]:
 
 
 def test_set(args, segments: int, crops: int) -> tuple[MultiViewVideoDataset, int]:
-    """``--videos`` items cycling through ``--files`` distinct files (written when missing); the file count."""
+    """``--num-videos`` items cycling through ``--files`` distinct files (written when missing); the file count."""
     from video_files import write_test_video
 
     args.video_dir.mkdir(parents=True, exist_ok=True)
     files = []
-    for i in range(min(args.files, args.videos)):
+    for i in range(min(args.files, args.num_videos)):
         path = args.video_dir / f"bench_{args.width}x{args.height}_{i}.mp4"
         if not path.exists():
             write_test_video(path, num_frames=300, height=args.height, width=args.width, fps=30, pattern="motion")
         files.append(str(path))
-    videos = [files[i % len(files)] for i in range(args.videos)]
+    videos = [files[i % len(files)] for i in range(args.num_videos)]
     dataset = MultiViewVideoDataset(
         videos,
         [0] * len(videos),
@@ -288,7 +291,7 @@ def main() -> None:
         if args.profile:
             for row in profile_model(model, args, views, dtype):
                 print(json.dumps({**common, "model": name, **row}), flush=True)
-        if name == "ours" and args.videos > 0:
+        if name == "ours" and args.num_videos > 0:
             print(
                 json.dumps({**common, "model": name, **benchmark_end_to_end(model, args, segments, crops, dtype)}),
                 flush=True,

@@ -37,7 +37,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
     b=(--model-preset vit-tiny --num-frames 4 --image-size 32 --batch 2 --steps 2 --warmup 1 --device cpu)
     g=("${b[@]}")
     e2e=(--model-preset vit-tiny --num-frames 4 --input-size 32 --batch 2 --num-sample 2 --workers 2 --steps 2 --warmup 1 --device cpu)
-    evl=(--model-preset vit-tiny --num-frames 4 --image-size 32 --views 2x3 --videos-per-batch 2 --batches 2 --videos 4 --files 2 --workers 2 --device cpu)
+    evl=(--model-preset vit-tiny --num-frames 4 --image-size 32 --views 2x3 --videos-per-batch 2 --batches 2 --num-videos 4 --files 2 --workers 2 --device cpu)
     diag=(--labelled 2 --test 1 --unlabeled 2 --size 32 --num-frames 4 --batch 4 --pretrain-steps 3 --finetune-steps 2 --device cpu)
     compare=(--embedded_clips_per_class 4 --pretrain_args "--max_steps 3 --per_device_train_batch_size 4 --dataloader_num_workers 0"
              --finetune_args "--max_steps 2 --max_train_videos 8 --per_device_train_batch_size 4 --eval_strategy no --dataloader_num_workers 0")
@@ -47,7 +47,7 @@ else
     b=(--model-preset vit-b --batch 64)
     g=(--model-preset vit-g --batch 32 --steps 10 --warmup 3)
     e2e=(--model-preset vit-b --batch 16 --num-sample 4 --workers 16)
-    evl=(--model-preset vit-b --views 5x3 --videos-per-batch 4 --videos 256 --files 48 --workers 16)
+    evl=(--model-preset vit-b --views 5x3 --videos-per-batch 4 --num-videos 256 --files 48 --workers 16)
     # 8k steps of 128 clips on 700 unlabeled clips: ~1460 epochs (5x the longest CPU run). On an H200 a step took
     # 20 ms (2026-11-26), so this is ~3 min; 20k steps (~3600 epochs) need ~7 min, an invocation of their own.
     diag=(--pretrain-steps 8000 --pretrain-batch 128)
@@ -80,7 +80,7 @@ if torch.cuda.is_available() else None}))" ;;
         eval) run eval 180 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" --profile ;;
         # the classifier alone against transformers' in the same process: bf16 weights, torch.compile with CUDA graphs,
         # alternating rounds (docs/BENCHMARKS.md; target: 2x transformers). Not run yet on a GPU.
-        eval_compile) run eval_compile 420 benchmarks/eval_throughput.py "${evl[@]}" --videos 0 --dtype bf16 --cast-weights \
+        eval_compile) run eval_compile 420 benchmarks/eval_throughput.py "${evl[@]}" --num-videos 0 --dtype bf16 --cast-weights \
             --compile reduce-overhead --rounds 3 ;;
         eval_workers) run eval_workers 150 benchmarks/eval_throughput.py --video-dir "$videos" "${evl[@]}" --normalize-in-workers --models ours ;;
         step_b_compile) run step_b_compile 200 benchmarks/pretrain_step.py "${b[@]}" --compile --models ours ;;
@@ -102,7 +102,7 @@ print(json.dumps({"stage": "compare_embedded", "top1": {arm: summary["top1"]["me
         quickstart_full)
             rm -rf "$work/quickstart_full"  # live from nothing: no stage of an earlier run is reused
             run quickstart_full "${QUICKSTART_LIMIT:-600}" -m hf_tiktokactions quickstart --pretrain full "${quick[@]}" \
-                --output-dir "$work/quickstart_full" --no-progress
+                --output-dir "$work/quickstart_full" --quiet
             mkdir -p "$out/quickstart_full"
             cp "$work"/quickstart_full/{summary.json,comparison.png,reconstructions.png} "$work"/quickstart_full/reference/record.json \
                 "$out/quickstart_full/" 2>/dev/null

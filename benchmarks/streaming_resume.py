@@ -2,7 +2,7 @@
 published folder of small clips, run to a checkpoint one step before the end of the first epoch, then resumed for
 two more steps (the rest of that epoch, the first of the next).
 
-    python benchmarks/streaming_resume.py --out /tmp/streaming-resume [--videos 64] [--workers 0] [--shards 1] \\
+    python benchmarks/streaming_resume.py --out /tmp/streaming-resume [--num-videos 64] [--workers 0] [--shards 1] \\
         [--clips '/tmp/vids/*.mp4'] [--no-datasets-sleep]
 
 ``--clips`` names existing files to cycle through (``benchmarks/make_videos.py`` writes some) instead of writing
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from video_files import write_test_video
 
-from hf_tiktokactions.option_help import ArgumentParser
+from hf_tiktokactions.option_help import ArgumentParser, retire
 from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
 from hf_tiktokactions.training.pretraining import pretrain
 
@@ -79,7 +79,8 @@ def _metrics(output: Path) -> dict[int, dict]:
 def main() -> None:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--videos", type=int, default=64)
+    parser.add_argument("--num-videos", type=int, default=64, help="videos of the published index")
+    retire(parser, "--videos", "--num-videos", "names where the videos are on the other commands")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--shards", type=int, default=1, help="parquet shards (DataLoader workers read whole ones)")
     parser.add_argument("--clips", default=None, help="a glob of existing video files to cycle through")
@@ -91,15 +92,15 @@ def main() -> None:
         datasets.config.SLEEP_TIME_ON_THREADS_SHUTDOWN = 0
     shutil.rmtree(args.out, ignore_errors=True)
     data = published_folder(
-        args.out / "published", args.videos, sorted(glob.glob(args.clips)) if args.clips else [], args.shards
+        args.out / "published", args.num_videos, sorted(glob.glob(args.clips)) if args.clips else [], args.shards
     )
-    steps_per_epoch = args.videos // 4
+    steps_per_epoch = args.num_videos // 4
     saved_at = steps_per_epoch - 1
     straight = _run(data, args.out / "run", saved_at, saved_at, args.workers)
     shutil.copytree(args.out / "run", args.out / "resumed")
     resumed = _run(data, args.out / "resumed", saved_at + 2, 100, args.workers, resume="latest")
     _run(data, args.out / "straight", saved_at + 2, 100, args.workers)
-    record = {"videos": args.videos, "workers": args.workers, "datasets_sleep": not args.no_datasets_sleep}
+    record = {"videos": args.num_videos, "workers": args.workers, "datasets_sleep": not args.no_datasets_sleep}
     record["batches_consumed_at_checkpoint"] = saved_at
     record |= {"straight_seconds": round(straight, 3), "resume_seconds": round(resumed, 3)}
     resumed_steps, straight_steps = _metrics(args.out / "resumed"), _metrics(args.out / "straight")

@@ -17,6 +17,26 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class RetiredName(argparse.Action):
+    """An old option name that is refused, naming the option to use: the name means another thing on other commands
+    (one name, one meaning), so it cannot stay an alias. Hidden from ``--help``; it takes the value the old option
+    took, so the error is about the name, not about a stray value."""
+
+    def __init__(self, option_strings: list[str], dest: str, use: str, why: str, **kwargs) -> None:
+        hidden = argparse.SUPPRESS
+        super().__init__(option_strings, hidden, nargs="?", default=hidden, help=hidden)
+        self.use, self.why = use, why
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.error(f"{option_string} is no longer an option here: use {self.use} ({option_string} {self.why})")
+
+
+def retire(parser: argparse.ArgumentParser, old_name: str, use: str, why: str) -> None:
+    """Refuse ``old_name`` on ``parser`` with ``use`` (the option's name now) and ``why`` (what ``old_name`` means
+    on the other commands), e.g. ``retire(parser, "--preset", "--x264-preset", "is a model size elsewhere")``."""
+    parser.add_argument(old_name, action=RetiredName, use=use, why=why)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` whose long options are accepted in both spellings, ``--num-frames`` and
     ``--num_frames``, as every step's options are (``HfArgumentParser`` registers both for a dataclass field)."""

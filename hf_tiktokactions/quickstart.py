@@ -88,7 +88,7 @@ def make_data(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
         num_frames=64,
         fps=15,
         seed=options.seed + 1,
-        progress=options.progress,
+        progress=not options.quiet,
     )
     labeled = make_synthetic_actions(
         data / "actions",
@@ -97,7 +97,7 @@ def make_data(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
         num_frames=32,
         fps=15,
         seed=options.seed,
-        progress=options.progress,
+        progress=not options.quiet,
     )
     return {"pool_videos": _count_videos(pool), "labeled_videos": _count_videos(labeled)}, data
 
@@ -117,7 +117,7 @@ def curate_pool(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
         output,
         CurationOptions(detector="none"),
         workers=min(2, os.cpu_count() or 1),
-        progress=options.progress,
+        progress=not options.quiet,
     )
     return {"videos": result.inputs, **{f"status_{k}": v for k, v in result.by_status.items()}}, output / "index"
 
@@ -135,7 +135,7 @@ def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
         max_steps=options.pretrain_steps,
         seed=options.seed,
         resume="latest",
-        disable_tqdm=not options.progress,
+        disable_tqdm=options.quiet,
     )
     summary = pretrain(args)
     videos_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps  # one process

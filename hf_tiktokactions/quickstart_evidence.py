@@ -90,10 +90,10 @@ def make_evidence_data(options: QuickstartOptions) -> tuple[dict[str, Any], Path
         seed=options.seed,
         val_fraction=0.0,
         test_fraction=min(TEST_VIDEOS_PER_ACTION, per_action // 2) / per_action,
-        progress=options.progress,
+        progress=not options.quiet,
     )
     spec, pool_seed = pool_spec(options)
-    pool = spec.make(data / "pool", seed=pool_seed, progress=options.progress)
+    pool = spec.make(data / "pool", seed=pool_seed, progress=not options.quiet)
     numbers = {
         "pool_videos": _count(pool),
         "pool_seed": pool_seed,
@@ -128,7 +128,7 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
             index,
             output,
             options.seed,
-            options.progress,
+            not options.quiet,
             max_steps=steps,
             reconstruction_steps=min(5000, steps),
             **workers,
@@ -144,7 +144,7 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
         index,
         output,
         options.seed,
-        options.progress,
+        not options.quiet,
         init_from=str(init),
         max_steps=steps,
         warmup_steps=max(1, steps // 10),

@@ -36,7 +36,7 @@ class QuickstartOptions:
         "pre-training steps (default: the mode's, quick 300, reference 100 more, full 20000)", None
     )
     finetune_epochs: int | None = option("fine-tuning epochs of --pretrain quick (default: the recipe's)", None)
-    progress: bool = option("progress bars (--no-progress for logs and CI)", True)
+    quiet: bool = option("no progress bars (logs and CI)", False, old_names=("--no-progress",))
     pretrain: str | None = option(
         "reference: continue the encoder the package ships (hf_tiktokactions/reference/); full: make that encoder "
         "from nothing (20k steps, hours on 2 CPU cores); quick: the tiny plumbing check "
@@ -67,7 +67,7 @@ def finetune_arguments(
         "data_root": str(options.output_dir / "data" / "actions"),
         "output_dir": str(output),
         "seed": seed,
-        "disable_tqdm": not options.progress,
+        "disable_tqdm": options.quiet,
         **loader_workers(options),
         **overrides,
     }

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ SMALL = [
     "4",
     "--pool-clips-per-class",
     "2",
-    "--no-progress",
+    "--quiet",
 ]
 
 
@@ -154,16 +155,47 @@ def test_both_spellings_and_the_old_names_give_the_same_options_on_a_data_step(t
     underscores = parse_step_options(
         "curate", ["--videos", "v", "--output_dir", "o", "--num_frames", "3", "--x264_preset", "veryfast"]
     )
-    old_names = parse_step_options(
-        "curate", ["--videos", "v", "--output", "o", "--num-frames", "3", "--preset", "veryfast"]
-    )
-    assert hyphens == underscores == old_names
+    old_names = parse_step_options("curate", ["--videos", "v", "--output", "o", "--num-frames", "3"])
+    assert hyphens == underscores and dataclasses.replace(old_names, x264_preset="veryfast") == hyphens
     assert hyphens.output_dir == Path("o") and hyphens.num_frames == 3
     assert (
         hyphens.curation_options().preset == "veryfast"
     )  # the recorded setting keeps its name in curation_config.json
     convert = parse_step_options("convert", ["a.pth", "out", "--preset", "vit-b", "--num-labels", "5"])
     assert (convert.model_preset, convert.num_labels, convert.output_dir) == ("vit-b", 5, "out")
+    names = ("--quiet", "--no-progress", "--no_progress")
+    quickstart = [parse_step_options("quickstart", [name]).quiet for name in names]
+    assert quickstart == [True, True, True] and not parse_step_options("quickstart", []).quiet
+
+
+@pytest.mark.parametrize(
+    "argv, use",
+    [
+        (["curate", "--videos", "v", "--output-dir", "o", "--preset", "fast"], "use --x264-preset"),
+        (["purge", "--output", "curated"], "use --index"),
+        ([str(ROOT / "benchmarks" / "curation.py"), "--preset", "fast"], "use --x264-preset"),
+        ([str(ROOT / "benchmarks" / "eval_throughput.py"), "--videos", "4"], "use --num-videos"),
+        ([str(ROOT / "benchmarks" / "streaming_resume.py"), "--videos", "4"], "use --num-videos"),
+        ([str(ROOT / "training" / "embedded_diagnostics.py"), "--output", "r.json"], "use --output-json"),
+    ],
+)
+def test_an_old_name_that_means_another_thing_elsewhere_is_refused_with_the_name_to_use(argv, use, capsys, monkeypatch):
+    """One name, one meaning: curate took --preset for the x264 preset (convert: the model size), purge --output for
+    the index (elsewhere: the output folder), three benchmarks --videos for a count (elsewhere: where the videos
+    are), embedded_diagnostics.py --output for a JSON file. Each is refused before anything runs, naming the option."""
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit) as exit_info:
+        if argv[0].endswith(".py"):
+            monkeypatch.setattr(sys, "argv", argv)
+            monkeypatch.syspath_prepend(str(Path(argv[0]).parent))
+            runpy.run_path(argv[0], run_name="__main__")
+        else:
+            from hf_tiktokactions.cli import main
+
+            main(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{argv[-2]} is no longer an option here: {use}" in error, error
 
 
 def test_both_spellings_give_the_same_options_on_a_training_step():
@@ -196,7 +228,6 @@ def _command_lines() -> list[tuple[str, list[str]]]:
 def _run_help(where: list[str], monkeypatch) -> None:
     """``--help`` of a module's ``main(argv)`` or of a script run as ``__main__``."""
     import importlib
-    import runpy
 
     if where[0].endswith(".py"):
         monkeypatch.setattr(sys, "argv", [where[0], "--help"])
@@ -204,6 +235,34 @@ def _run_help(where: list[str], monkeypatch) -> None:
         runpy.run_path(where[0], run_name="__main__")
     else:
         importlib.import_module(where[0]).main([*where[1:], "--help"])
+
+
+def _option_names(help_text: str) -> list[set[str]]:
+    """The names of each option in ``--help`` printed at ``COLUMNS=1000`` (one line an option: names, then help)."""
+    options = []
+    for line in help_text.splitlines():
+        if invocation := re.match(r"  (-\S.*?)(?:\s{2,}|$)", line):
+            options.append(set(re.findall(r"--[\w-]+", invocation.group(1))))
+    return options
+
+
+def test_one_name_means_one_thing_on_every_command_line(capsys, monkeypatch):
+    """An old name kept as an alias must not be another option's name on another command: curate's --preset (x264)
+    was convert's --preset (model size), purge's --output (the index) everyone else's output folder. Two commands'
+    options that share a name are one option there (the same names, give or take aliases)."""
+    monkeypatch.setenv("COLUMNS", "1000")
+    seen: dict[str, tuple[frozenset[str], str]] = {}  # a name -> the names of the first option with it, and where
+    clashes = []
+    for command, where in _command_lines():
+        with pytest.raises(SystemExit):
+            _run_help(where, monkeypatch)
+        for names in _option_names(capsys.readouterr().out):
+            option = frozenset(name.replace("_", "-") for name in names)
+            for name in option:
+                first, first_command = seen.setdefault(name, (option, command))
+                if not (first <= option or option <= first):
+                    clashes.append((name, first_command, sorted(first), command, sorted(option)))
+    assert not clashes, clashes
 
 
 @pytest.mark.parametrize("command, where", _command_lines(), ids=[line for line, _ in _command_lines()])
@@ -215,10 +274,7 @@ def test_every_command_line_accepts_both_spellings_of_each_option(command, where
     with pytest.raises(SystemExit) as exit_info:
         _run_help(where, monkeypatch)
     assert exit_info.value.code in (0, None), command
-    names = set()
-    for line in capsys.readouterr().out.splitlines():
-        if invocation := re.match(r"  (-\S.*?)(?:\s{2,}|$)", line):
-            names |= set(re.findall(r"--[\w-]+", invocation.group(1)))
+    names = set().union(*_option_names(capsys.readouterr().out))
     assert "--help" in names, command
     one_spelling = [name for name in names if {name.replace("_", "-"), "--" + name[2:].replace("-", "_")} - names]
     assert not one_spelling, (command, sorted(one_spelling))
@@ -429,7 +485,7 @@ def test_a_step_refuses_a_folder_another_step_wrote(tmp_path, capsys):
     (mine / "model").mkdir(parents=True)
     (mine / "model" / "weights.bin").write_text("mine")
     for folder in (mine, pretraining):  # a user's folder, another step's
-        assert main(["quickstart", "--output-dir", str(folder), "--pretrain", "quick", "--no-progress"]) == 2, folder
+        assert main(["quickstart", "--output-dir", str(folder), "--pretrain", "quick", "--quiet"]) == 2, folder
         err = capsys.readouterr().err
         assert err.startswith(f"error: --output-dir {folder} holds files no quickstart wrote ("), err
         assert err.count("\n") == 1, err

@@ -93,7 +93,7 @@ def test_refresh_removes_the_videos_the_api_no_longer_returns(pipeline):
     assert sorted(load_index(curated)["video_id"]) == sorted(ids) and set(load_index(curated)["status"]) == {"pass"}
     gone = {ids[1], ids[4]}
     server.unavailable_ids.update(gone)
-    result = _purge("--output", str(curated), "--refresh", "--api-base", server.url, env=_credentials_env())
+    result = _purge("--index", str(curated), "--refresh", "--api-base", server.url, env=_credentials_env())
     assert result.returncode == 0, result.stderr
     assert KEY not in result.stdout + result.stderr and SECRET not in result.stdout + result.stderr
     assert "6 checked, 2 no longer available, 0 unchecked" in result.stdout
@@ -147,7 +147,7 @@ def test_refresh_removes_the_videos_the_api_no_longer_returns(pipeline):
 def test_refresh_refuses_to_delete_most_of_the_data(pipeline):
     server, root, ids = pipeline
     server.unavailable_ids.update(ids[:4])
-    result = _purge("--output", str(root / "curated"), "--refresh", "--api-base", server.url, env=_credentials_env())
+    result = _purge("--index", str(root / "curated"), "--refresh", "--api-base", server.url, env=_credentials_env())
     assert (
         result.returncode == 2
         and "nothing was deleted" in result.stderr
@@ -159,7 +159,7 @@ def test_refresh_refuses_to_delete_most_of_the_data(pipeline):
 def test_refresh_needs_credentials_and_names_them(pipeline):
     _, root, _ = pipeline
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
-    result = _purge("--output", str(root / "curated"), "--refresh", env=env)
+    result = _purge("--index", str(root / "curated"), "--refresh", env=env)
     assert (
         result.returncode == 2 and "TIKTOK_CLIENT_KEY" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     )
@@ -168,18 +168,18 @@ def test_refresh_needs_credentials_and_names_them(pipeline):
 def test_purge_keep_metadata_then_everything(pipeline):
     _, root, ids = pipeline
     curated = root / "curated"
-    dry = _purge("--output", str(curated), "--keep-metadata", "--dry-run")
+    dry = _purge("--index", str(curated), "--keep-metadata", "--dry-run")
     assert dry.returncode == 0 and "would delete 6 raw videos, 6 clips, 0 metadata files" in dry.stdout
     listed = [line for line in dry.stdout.splitlines() if line.startswith("would delete (")]  # the files, one a line
     assert len(listed) == 12 and sum(line.startswith("would delete (clips): ") for line in listed) == 6
     assert len(list((curated / "clips").glob("*.mp4"))) == 6 and not (curated / "purge_logs").exists()
 
-    kept = _purge("--output", str(curated), "--keep-metadata")
+    kept = _purge("--index", str(curated), "--keep-metadata")
     assert kept.returncode == 0, kept.stderr
     assert not list((curated / "clips").iterdir()) and not list((root / "downloads" / "videos").glob("*.mp4"))
     assert len(list((curated / "metadata").glob("*.json"))) == 6 and len(load_index(curated)) == 6
 
-    everything = _purge("--output", str(curated))
+    everything = _purge("--index", str(curated))
     assert everything.returncode == 0, everything.stderr
     assert (
         "deleted 0 raw videos, 0 clips, 6 metadata files" in everything.stdout
@@ -195,7 +195,7 @@ def test_purge_keep_metadata_then_everything(pipeline):
 
 
 def test_purge_of_a_folder_that_is_not_an_output_fails_in_one_line(tmp_path):
-    result = _purge("--output", str(tmp_path))
+    result = _purge("--index", str(tmp_path))
     assert result.returncode == 2  # the old option name still works, and the error names the current one
     assert result.stderr.startswith(f"error: --index {tmp_path}: neither metadata/ nor clips/ here; is it the")
 
@@ -234,7 +234,7 @@ def test_refresh_stopped_by_the_quota_keeps_what_it_confirmed(pipeline):
     server.reset_quota()
     server.daily_request_quota = 1  # one id query today: the first batch
     result = _purge(
-        "--output",
+        "--index",
         str(root / "curated"),
         "--refresh",
         "--api-base",
@@ -256,7 +256,7 @@ def test_refresh_stopped_by_the_quota_keeps_what_it_confirmed(pipeline):
     day_one = set(json.loads(checks.read_text()))
     assert day_one == set(batches[0].ids) - {first}
     server.reset_quota()
-    again = ["--output", str(root / "curated"), "--refresh", "--api-base", server.url, "--max-unavailable-share", "1"]
+    again = ["--index", str(root / "curated"), "--refresh", "--api-base", server.url, "--max-unavailable-share", "1"]
     result = _purge(*again, env=_credentials_env())
     assert result.returncode in (0, 3), result.stderr
     day_two = set(json.loads(checks.read_text()))
@@ -271,7 +271,7 @@ def test_purge_keeps_the_users_own_source_videos_unless_asked(tmp_path):
     curate(load_video_inputs(own), curated, CurationOptions(detector="none"), workers=1, progress=False)
     assert len(list((curated / "clips").glob("*.mp4"))) == 2
 
-    kept = _purge("--output", str(curated), "--keep-metadata")
+    kept = _purge("--index", str(curated), "--keep-metadata")
     assert kept.returncode == 0, kept.stderr
     assert "deleted 0 raw videos, 2 clips" in kept.stdout and "kept 2 source videos" in kept.stdout
     assert sorted(p.name for p in own.iterdir()) == ["a.mp4", "b.mp4"]
@@ -280,6 +280,6 @@ def test_purge_keeps_the_users_own_source_videos_unless_asked(tmp_path):
         str((own / n).resolve()) for n in ("a.mp4", "b.mp4")
     ]
 
-    asked = _purge("--output", str(curated), "--delete-own-videos")
+    asked = _purge("--index", str(curated), "--delete-own-videos")
     assert asked.returncode == 0, asked.stderr
     assert "deleted 2 raw videos" in asked.stdout and not list(own.iterdir())

@@ -29,7 +29,7 @@ TINY = [
     "4",
     "--pool-clips-per-class",
     "3",
-    "--no-progress",
+    "--quiet",
 ]
 
 

@@ -72,7 +72,7 @@ def test_embedded_diagnostics_runs_every_arm_and_writes_its_json(tmp_path):
         "3",
         "--finetune-steps",
         "2",
-        "--output",
+        "--output-json",
         str(output),
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)

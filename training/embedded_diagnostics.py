@@ -33,7 +33,7 @@ from torch import nn
 from hf_tiktokactions import VideoMAEv2Config, VideoMAEv2ForPreTraining, VideoMAEv2ForVideoClassification
 from hf_tiktokactions.data.synthetic import ACTIONS, action_poses, clip_seed, render_frames, sample_clip
 from hf_tiktokactions.data.transforms import normalize_video
-from hf_tiktokactions.option_help import ArgumentParser
+from hf_tiktokactions.option_help import ArgumentParser, retire
 from hf_tiktokactions.training.optim import layer_decay_groups, weight_decay_groups
 from hf_tiktokactions.training.schedules import cosine_with_warmup
 
@@ -66,7 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pretrain-batch", type=int, help="pre-training batch (default: --batch)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--output", type=Path, help="write the results as JSON here too")
+    parser.add_argument("--output-json", type=Path, help="write the results as JSON here too")
+    retire(parser, "--output", "--output-json", "names an output folder on the other commands")
     return parser.parse_args(argv)
 
 
@@ -346,9 +347,9 @@ def main(argv=None) -> dict:
             }
     results["seconds"] = round(time.time() - start, 1)
     print(json.dumps(results))
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(results, indent=2) + "\n")
+    if args.output_json:
+        args.output_json.parent.mkdir(parents=True, exist_ok=True)
+        args.output_json.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 

@@ -48,7 +48,9 @@ class CurateOptions:
     max_seconds: float = option("longest clip (the centre of a longer scene is kept)", _CURATION.max_seconds)
     short_side: int = option("clip short side in pixels (never upscaled)", _CURATION.short_side)
     x264_preset: str = option(
-        f"x264 preset of the clips ({', '.join(X264_PRESETS)})", _CURATION.preset, old_names=("--preset",)
+        f"x264 preset of the clips ({', '.join(X264_PRESETS)})",
+        _CURATION.preset,
+        retired={"--preset": "names a model size on the other commands"},
     )
     crf: int = option("x264 constant rate factor of the clips", _CURATION.crf)
     gop: int = option("keyframe interval of the clips, in frames", _CURATION.gop)
@@ -278,7 +280,9 @@ class PurgeOptions:
     again after the reset).
     """
 
-    index: Path = option("the curate step's output folder", old_names=("--output",))
+    index: Path = option(
+        "the curate step's output folder", retired={"--output": "names an output folder on the other commands"}
+    )
     keep_metadata: bool = option("keep metadata/, index/ and the review list (delete only videos and clips)", False)
     refresh: bool = option(
         "instead of purging everything, remove only the videos the Research API no longer returns", False

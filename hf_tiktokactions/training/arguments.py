@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
+from transformers.hf_argparser import string_to_bool
 
 from ..errors import ConfigError
 from ..option_help import HelpFormatter, description_of
@@ -400,6 +401,16 @@ def parse_with_config(
         help="YAML recipe whose values are the defaults of this run (a path, or the file name of a shipped recipe)",
     )
     names = {f.name for t in types for f in dataclasses.fields(t)}
+    if "disable_tqdm" in names:  # transformers' name; the other steps' is --quiet
+        parser.add_argument(
+            "--quiet",
+            dest="disable_tqdm",
+            type=string_to_bool,
+            nargs="?",
+            const=True,
+            default=argparse.SUPPRESS,
+            help="no progress bar (logs and CI): --disable_tqdm, by the name every step gives it",
+        )
     recipe = _read_yaml(Path(known.config)) if known.config else {}
     unknown = sorted(set(recipe) - names)
     if unknown:
