@@ -334,7 +334,7 @@ def test_a_mistyped_local_path_is_named_not_asked_of_the_hub(tmp_path, capsys, m
         (["export", "--model", "runs/typo_dir", "--output-dir", "out"], "runs/typo_dir: no such model folder"),
         (["export", "--model", "~/models/x", "--output-dir", "out"], "~/models/x: no such model folder"),
         (["export", "--model", "runs/a/final", "--output-dir", "out"], "runs/a/final: no such model folder"),
-        (["convert", "runs/typo_dir", "out"], "checkpoint runs/typo_dir does not exist (no such local file or folder)"),
+        (["convert", "runs/typo_dir", "out"], "checkpoint runs/typo_dir: no such file or folder, and as a Hub id"),
         (["pretrain", "--data", "runs/typo_dir", "--output_dir", "out"], "--data runs/typo_dir: no such file"),
         (["finetune", "--dataset", "runs/typo_dir", "--output_dir", "out"], "--dataset runs/typo_dir: no such folder"),
         (["compare-init", "--pretrain_data", "runs/typo_dir", "--output_dir", "out"], "--data runs/typo_dir: no such"),

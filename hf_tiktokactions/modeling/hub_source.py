@@ -41,6 +41,14 @@ def looks_local(text: str | os.PathLike) -> bool:
     return bool(parent) and os.path.isdir(parent)
 
 
+def missing_here_and_on_the_hub(label: str, kind: str, hub_error: BaseException) -> str:
+    """The one line for a name that is no local path and that the Hub did not give either (a typo like
+    ``runs/typo`` where ``runs/`` exists): ``--data runs/typo: no such file or folder, and as a Hub id it did not
+    load (OSError: ...)``; ``label`` names the input, ``kind`` what a local one would be."""
+    reason = next((line.strip() for line in str(hub_error).splitlines() if line.strip()), "")
+    return f"{label}: no such {kind}, and as a Hub id it did not load ({type(hub_error).__name__}: {reason[:200]})"
+
+
 def resolve_source(source: str | Path, filename: str | None = None) -> Path:
     """A local file or folder for ``source``: the path itself when it exists, else the Hub file or folder."""
     path = Path(source)
@@ -71,10 +79,8 @@ def resolve_source(source: str | Path, filename: str | None = None) -> Path:
     except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as error:
         reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
         if looks_local(repo_id):
-            raise CheckpointError(
-                f"checkpoint {source} does not exist (no such local file or folder), nor could the Hub give "
-                f"{wanted} ({reason[:200]})"
-            ) from None
+            missing = missing_here_and_on_the_hub(f"checkpoint {source}", "file or folder", error)
+            raise CheckpointError(missing) from None
         raise CheckpointError(
             f"cannot get {wanted} from the Hub ({reason[:200]}); on a machine with network run "
             f"`hf download {repo_id}{' ' + filename if filename else ''}` (it fills the Hub cache that HF_HUB_CACHE "

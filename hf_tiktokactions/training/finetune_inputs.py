@@ -13,7 +13,7 @@ from datasets import Dataset, DatasetDict
 from ..data import load_hmdb51, load_kinetics, load_ssv2, load_ucf101, load_videofolder
 from ..data.finetune_dataset import video_paths, video_sources
 from ..errors import ConfigError
-from ..modeling.hub_source import looks_local, only_local
+from ..modeling.hub_source import looks_local, missing_here_and_on_the_hub, only_local
 from .arguments import FinetuneArguments
 from .protocol import protocol_of
 
@@ -101,12 +101,9 @@ def load_splits(args: FinetuneArguments) -> DatasetDict:
         try:
             loaded = datasets.load_dataset(name)
         except Exception as error:
-            if looks_local(name):  # runs/typo where runs/ exists: the typo, unless the Hub had it
-                raise ConfigError(
-                    f"--dataset {name}: no such folder, and as a Hub id it did not load ({type(error).__name__}: "
-                    f"{(str(error).splitlines() or [''])[0]}); pass a "
-                    "saved dataset folder or a Hub id OWNER/NAME"
-                ) from error
+            if looks_local(name):
+                missing = missing_here_and_on_the_hub(f"--dataset {name}", "folder", error)
+                raise ConfigError(f"{missing}; pass a saved dataset folder or a Hub id OWNER/NAME") from error
             raise ConfigError(
                 f"--dataset {name}: not one of {', '.join(DISPLAY_NAMES)}, not a local folder, and loading it from the "
                 f"Hub failed ({type(error).__name__}: {error}); check the name, your token, or the network"

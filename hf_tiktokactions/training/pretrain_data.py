@@ -22,7 +22,7 @@ from ..data.pretrain_dataset import find_videos, video_paths, video_source
 from ..data.saved_dataset import load_saved_dataset
 from ..errors import ConfigError
 from ..layout import INDEX_DIR, METADATA_DIR, PURGE_LOG_DIR
-from ..modeling.hub_source import looks_local, only_local
+from ..modeling.hub_source import looks_local, missing_here_and_on_the_hub, only_local
 from ..redaction import register_secret
 
 INDEX_PATH_COLUMN = "clip_path"
@@ -91,11 +91,9 @@ def _load_dataset(data: str, token_env: str) -> tuple[Any, Path | None]:
     except ConfigError as error:
         if not looks_local(data):
             raise
-        cause = error.__cause__  # runs/typo where runs/ exists: the typo, unless the Hub had it
-        hub = f"{type(cause).__name__}: {(str(cause).splitlines() or [''])[0]}"
-        raise ConfigError(
-            f"--data {data}: no such file or folder, and as a Hub id it did not load ({hub}); {advice}"
-        ) from cause
+        cause = error.__cause__ or error
+        missing = missing_here_and_on_the_hub(f"--data {data}", "file or folder", cause)
+        raise ConfigError(f"{missing}; {advice}") from cause
 
 
 def default_video_column(column_names: Sequence[str]) -> str:
