@@ -111,6 +111,9 @@ def test_each_frame_of_an_mpeg_ps_file_reads_as_a_player_shows_it(tmp_path, back
     with open_video(path, backend) as reader:
         assert reader.info.num_frames == len(shown) == 60
         assert [frame_index_of(reader.read([index])[0]) for index in range(60)] == shown
+        # a clip in one read, as datasets read them: torchcodec returned frames 0, 2, 5, 8, 32, 32 here
+        clip = [0, 3, 6, 9, 30, 33]
+        assert [frame_index_of(frame) for frame in reader.read(clip)] == [shown[index] for index in clip]
 
 
 @backends

@@ -15,8 +15,9 @@ does both in one call. Backends:
   pixels; on 10-bit video (HDR phone video) each converts to 8-bit RGB its own way, a few levels apart on
   average. An AVI with B-frames (an XviD or DivX file, as UCF101 and HMDB51 are stored) and an MPEG transport
   stream (``.ts``, ``.mts``, ``.m2ts``) are always read with PyAV: decord and torchcodec return other frames than
-  asked on them. So is an MP4 whose edit list hides its first frames (trimmed by stream copy, ``ffmpeg -ss 1 -c
-  copy``), on which decord counts the hidden frames and returns frames from before the cut.
+  asked on them; so is an MPEG program stream (``.mpg``, ``.vob``), of which torchcodec, asked for several frames
+  at once, returns earlier ones. So is an MP4 whose edit list hides its first frames (trimmed by stream copy,
+  ``ffmpeg -ss 1 -c copy``), on which decord counts the hidden frames and returns frames from before the cut.
   So is a video with open GOPs (x265's default for HEVC: B-frames decoded after a keyframe are shown before
   it), on which decord, seeking to such a keyframe, returns later frames than asked. Finding one demuxes the first
   GOPs; a local file's answer is kept while its inode, size, modification and change times stay the same.
@@ -442,6 +443,8 @@ def _read_container(source: str | io.BytesIO, name: str) -> bool:
     than asked, or never returns. An AVI whose video has B-frames (UCF101 and HMDB51 are XviD / DivX AVIs): decord
     misreads where a B-frame is packed with the P-frame after it, torchcodec wherever B-frames reorder. The PyAV
     reader seeks by decode time in the first and counts decoded frames in the second (``keyframe_seek.py``).
+    An MPEG program stream (``.mpg``, ``.vob``): torchcodec, asked for several frames in one call, returns earlier
+    frames than asked (0, 2, 5, 8 for 0, 3, 6, 9); the PyAV reader decodes it from the start.
     A file with open GOPs (x265's default, HEVC as phones and the web make it): decord, seeking to a keyframe
     that B-frames shown before it follow in decode order, returns later frames than asked."""
     suffix = os.path.splitext(name.lower())[1]
@@ -454,6 +457,8 @@ def _read_container(source: str | io.BytesIO, name: str) -> bool:
             stream = main_video_stream(container)
             if stream is None:
                 return False
+            if timestamps_shift_after_a_seek(container):  # MPEG-PS
+                return True
             if suffix == ".avi":
                 return bool(stream.codec_context.has_b_frames)
             return bool(stream.codec_context.has_b_frames) and _has_open_gops(container, stream)
