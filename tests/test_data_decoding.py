@@ -117,6 +117,15 @@ def test_each_frame_of_an_mpeg_ps_file_reads_as_a_player_shows_it(tmp_path, back
 
 
 @backends
+def test_h264_in_an_mpeg_ps_file_is_refused_by_name(tmp_path, backend):
+    # its frames after the first carry no timestamp: the PyAV reader counted 1 frame, torchcodec read a clip of
+    # frame 0 repeated; the Space and the exported pipeline refuse the file too
+    path = write_test_video(tmp_path / "h264.mpg", 40, 48, 64, fps=25)
+    with pytest.raises(VideoDecodeError, match=r"h264\.mpg: .* of its 40 frames carry no timestamp"):
+        open_video(path, backend)
+
+
+@backends
 def test_a_video_trimmed_by_stream_copy_reads_the_frames_a_player_shows(tmp_path, backend):
     # its edit list hides the 33 frames before the cut that the file keeps for decoding; decord counted them and
     # returned frames from before the cut (it goes to PyAV now), probe_video counted them too

@@ -234,6 +234,13 @@ def test_an_audio_file_is_named_as_having_no_video(tmp_path):
         shipped_processor.read_video_frames(str(path), lambda metadata: [0])
 
 
+def test_h264_in_an_mpeg_ps_file_is_named_as_untimed_not_as_an_image(tmp_path):
+    """Only its first frame has a timestamp: the processor took it for a one-frame video, a still image."""
+    path = write_test_video(tmp_path / "h264.mpg", 40, 48, 64, fps=25)
+    with pytest.raises(ValueError, match=r"h264\.mpg: .* of its 40 frames carry no timestamp"):
+        shipped_processor.read_video_frames(str(path), lambda metadata: [0])
+
+
 @pytest.mark.parametrize("name", ["still.png", "frame.mp4"])
 def test_a_single_image_is_named_as_not_a_video(tmp_path, name):
     """FFmpeg opens a still image as a one-frame video; the pipeline classified it as a clip of one frame repeated,

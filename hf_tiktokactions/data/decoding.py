@@ -62,6 +62,7 @@ from hf_tiktokactions.data.keyframe_seek import (
     frames_counted_in_display_order,
     keyframe_before,
     timestamps_shift_after_a_seek,
+    untimed_frames_problem,
 )
 from hf_tiktokactions.display_rotation import quarter_turns, upright_array
 from hf_tiktokactions.errors import VideoDecodeError
@@ -274,6 +275,10 @@ class _PyAVReader(VideoReader):
         self._keyframes = timeline.sorted_keyframes()
         self._count_frames = frames_counted_in_display_order(self._container)
         self._from_start = self._count_frames or timestamps_shift_after_a_seek(self._container)
+        untimed = untimed_frames_problem(timeline, self._container)
+        if untimed:
+            self._container.close()
+            raise _broken(name, untimed)
         rate = self._stream.average_rate or self._stream.guessed_rate or 0
         # The upright size is known once a frame (and its display rotation) is decoded: `info` asks on demand.
         super().__init__(name, len(self._pts), float(rate))

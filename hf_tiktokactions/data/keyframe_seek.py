@@ -30,6 +30,7 @@ __all__ = [
     "keyframe_before",
     "keyframe_of",
     "timestamps_shift_after_a_seek",
+    "untimed_frames_problem",
 ]
 
 Keyframe = tuple[int, int]  # (pts, dts) of a keyframe packet
@@ -42,11 +43,13 @@ class PacketTimeline:
 
     shown_pts: list[int] = field(default_factory=list)  # in packet order; sorted, frame i has the i-th
     keyframes: list[Keyframe] = field(default_factory=list)  # in packet order
+    untimed: int = 0  # packets holding data but no timestamp
 
     def add(self, packet) -> None:
         """Record a PyAV packet. Packets an edit list cuts (a trim by stream copy) are decoded for their
         references but never shown: they are no frame, yet a keyframe among them still starts decoding."""
         if packet.pts is None:
+            self.untimed += packet.size > 0  # the demuxer's empty end marker is no frame
             return
         keyframe = keyframe_of(packet)
         if keyframe is not None:
@@ -57,6 +60,16 @@ class PacketTimeline:
     def sorted_keyframes(self) -> list[Keyframe]:
         """The keyframes by pts, as :func:`keyframe_before` takes them."""
         return sorted(self.keyframes)
+
+
+def untimed_frames_problem(timeline: PacketTimeline, container) -> str | None:
+    """Why a reader cannot tell ``container``'s frames apart, or None. H.264 in MPEG-PS: frames without a timestamp
+    of their own, where a reader that decodes from the start matches frames by timestamp (counting the timed
+    packets would take 40 frames for 1)."""
+    if timeline.untimed and timestamps_shift_after_a_seek(container) and not frames_counted_in_display_order(container):
+        total = timeline.untimed + len(timeline.shown_pts)
+        return f"{timeline.untimed} of its {total} frames carry no timestamp"
+    return None
 
 
 def keyframe_of(packet) -> Keyframe | None:

@@ -39,6 +39,7 @@ from hf_tiktokactions.data.keyframe_seek import (
     frames_counted_in_display_order,
     keyframe_before,
     timestamps_shift_after_a_seek,
+    untimed_frames_problem,
 )
 from hf_tiktokactions.data.transforms import short_side_resize
 from hf_tiktokactions.display_rotation import upright_array
@@ -291,11 +292,10 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         claimed_seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
         _check_counts(int(stream.frames or 0), claimed_fps, claimed_seconds, budget)
 
-        timeline, packets, untimed = PacketTimeline(), 0, 0
+        timeline, packets = PacketTimeline(), 0
         try:
             for packet in container.demux(stream):  # reads packets, decodes nothing
                 packets += packet.size > 0  # packets without a timestamp count too; the empty end marker not
-                untimed += packet.size > 0 and packet.pts is None
                 if packets > budget.max_frames:
                     _check_counts(packets, 0.0, 0.0, budget)
                 timeline.add(packet)
@@ -307,10 +307,11 @@ def probe_within(source: str | os.PathLike, budget: VideoBudget) -> ProbedVideo:
         height, width = context.height, context.width
         counted = frames_counted_in_display_order(container)
         from_start = counted or timestamps_shift_after_a_seek(container)
+        untimed = untimed_frames_problem(timeline, container)
     if not timeline.shown_pts:
         raise _broken(path, "no frames")
-    if untimed and from_start and not counted:  # H.264 in MPEG-PS, several frames a packet: a count would miss them
-        raise _broken(path, f"{untimed} of its {packets} frames carry no timestamp")
+    if untimed:
+        raise _broken(path, untimed)
     pts_sorted = np.sort(np.asarray(timeline.shown_pts, dtype=np.int64))
     num_frames = len(pts_sorted)
     span = float(pts_sorted[-1] - pts_sorted[0]) * time_base

@@ -94,9 +94,15 @@ def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMet
         stream = _main_video_stream(container)
         if stream is None:
             raise ValueError(f"{path}: no video stream (an audio file?)")
-        # packets an edit list cuts (a trim by stream copy) are decoded for their references but never shown
-        shown = (p for p in container.demux(stream) if p.pts is not None and not getattr(p, "is_discard", False))
-        pts = sorted(packet.pts for packet in shown)
+        pts, untimed = [], 0
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                untimed += packet.size > 0  # the demuxer's empty end marker is no frame
+            elif not getattr(packet, "is_discard", False):  # an edit list's cut packets are decoded, never shown
+                pts.append(packet.pts)
+        pts.sort()
+        if untimed and container.format.name == "mpeg":  # H.264 in MPEG-PS: its frames cannot be told apart
+            raise ValueError(f"{path}: {untimed} of its {untimed + len(pts)} frames carry no timestamp")
         if not pts:
             raise ValueError(f"{path}: no video frames")
         if len(pts) == 1:  # FFmpeg opens a still image as a one-frame video; the Space refuses it too
