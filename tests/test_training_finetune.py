@@ -1,6 +1,8 @@
 """Fine-tuning with the real Trainer on the tiny model and a tiny synthetic set: the optimizer groups, every
 initialisation, the results files, the CLI, and two CPU ranks under torchrun."""
 
+import functools
+import gc
 import json
 import os
 import shutil
@@ -649,31 +651,55 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
         finetune(*parse(data, tmp_path / "other", "--resume", "latest", "--resume_from_checkpoint", out))
 
 
-def test_auto_find_batch_size_keeps_the_batch_it_trained_on_and_resumes_on_it(tmp_path):
-    """--auto_find_batch_size: Trainer halves the per-device batch after an out-of-memory error (8 -> 4 here) and a
-    resume goes on with the checkpoint's batch (its TrainerState.train_batch_size) whatever the command line says.
-    The checkpoint recorded --per_device_train_batch_size (8), so the run that found 4 and resumed with
-    --per_device_train_batch_size 4 was refused as '8 videos ... this run's take 4'."""
-    from transformers import TrainerState
-    from transformers.trainer_callback import ExportableState
-
+def test_auto_find_batch_size_keeps_the_total_batch_the_lr_and_the_epochs_were_counted_in(
+    synthetic, tmp_path, monkeypatch, caplog, request
+):
+    """--auto_find_batch_size, where more than 2 videos a device run out of memory: Trainer retries with 0.9 times
+    the per-device batch after each error (4 -> 3 -> 2), and the run went on with steps of 2 videos on the lr scaled
+    for 4 (0.256 x 4 / 256), 6 steps an epoch (14 videos // 2), the warm-up of one epoch (3 steps) over half of one.
+    Now a step is 2 videos a device x 2 accumulated, the command line's 4: its lr, 3 steps an epoch and warm-up. The
+    checkpoint records that split, a resume is checked on the total and goes on with it (Trainer starts a resume on
+    the checkpoint's per-device batch)."""
     from hf_tiktokactions.training.trainer_checkpoints import BatchInCheckpoints, other_batch_problem
 
-    args = TrainingArguments(str(tmp_path), per_device_train_batch_size=8, auto_find_batch_size=True, use_cpu=True)
-    trainer = VideoClassificationTrainer(model=tiny_classifier(), args=args)
-    trainer._update_auto_batch_size(4)  # what Trainer calls with the batch it goes on with after an out-of-memory
-    checkpoint = tmp_path / "checkpoint-2"
-    checkpoint.mkdir()
-    kept = [callback for callback in trainer.callback_handler.callbacks if isinstance(callback, ExportableState)]
-    TrainerState(global_step=2, train_batch_size=4, stateful_callbacks=kept).save_to_json(
-        str(checkpoint / "trainer_state.json")
-    )  # as Trainer saves a checkpoint
-    assert other_batch_problem(checkpoint, BatchInCheckpoints(4, 1, 1), auto_find=True) is None
-    assert other_batch_problem(checkpoint, BatchInCheckpoints(8, 1, 1), auto_find=True) is None
-    assert other_batch_problem(checkpoint, BatchInCheckpoints(4, 1, 1)) is None
-    assert "this run's take 8 videos (4 a device x 1 process x 2 accumulated)" in other_batch_problem(
-        checkpoint, BatchInCheckpoints(8, 1, 2), auto_find=True
-    )
+    forward, tried = VideoMAEv2ForVideoClassification.forward, []
+
+    @functools.wraps(forward)  # Trainer reads the signature (no **kwargs: it divides the loss by the accumulation)
+    def out_of_memory_above_two_videos(model, pixel_values, *args, **kwargs):
+        if model.training:
+            tried.append(len(pixel_values))
+            if len(pixel_values) > 2:  # " out of memory." is what accelerate's should_reduce_batch_size looks for
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return forward(model, pixel_values, *args, **kwargs)
+
+    monkeypatch.setattr(VideoMAEv2ForVideoClassification, "forward", out_of_memory_above_two_videos)
+    # accelerate collects garbage around each try: over the objects of a test session, 0.2-0.7 s a collection
+    gc.freeze()
+    request.addfinalizer(gc.unfreeze)
+    out = tmp_path / "run"
+    options = ("--per_device_train_batch_size", 4, "--num_sample", 1, "--auto_find_batch_size", "true")
+    options += ("--base_learning_rate", 0.256, "--warmup_learning_rate", 0, "--warmup_epochs", 1, "--max_steps", -1)
+    options += ("--dataloader_drop_last", "true", "--logging_steps", 1, "--eval_strategy", "no")
+    options += ("--save_strategy", "epoch")
+    options += ("--test_num_segment", 1, "--test_num_crop", 1)
+    with caplog.at_level("WARNING", logger="hf_tiktokactions.training.finetuning"):
+        finetune(*parse(synthetic, out, *options, "--num_train_epochs", 1))
+    assert tried[:2] == [4, 2] and set(tried[1:]) == {2}
+    assert "steps of 4 videos (2 a device x 1 process x 2 accumulated), the command line's total batch" in caplog.text
+    record = json.loads((out / "run_config.json").read_text())
+    assert record["learning_rates"]["peak"] == pytest.approx(0.004)
+    logged = [entry for entry in record["log_history"] if "loss" in entry]
+    assert [entry["epoch"] for entry in logged] == pytest.approx([1 / 3, 2 / 3, 1])
+    assert [entry["learning_rate"] for entry in logged] == pytest.approx([0, 0.002, 0.004])
+    checkpoint = out / "checkpoint-3"
+    saved = json.loads((checkpoint / "trainer_state.json").read_text())["stateful_callbacks"]["BatchInCheckpoints"]
+    assert saved["args"] == {"per_device": 2, "processes": 1, "accumulation": 2}
+    assert "this run's take 2 videos" in other_batch_problem(checkpoint, BatchInCheckpoints(2, 1, 1))
+
+    tried.clear()
+    finetune(*parse(synthetic, out, *options, "--num_train_epochs", 2, "--resume", "latest"))
+    logged = [entry for entry in json.loads((out / "run_config.json").read_text())["log_history"] if "loss" in entry]
+    assert set(tried) == {2} and [entry["step"] for entry in logged] == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_resume_is_checked_against_the_run_so_far_and_an_evaluation_keeps_to_its_own_folder(

@@ -141,12 +141,44 @@ class VideoClassificationTrainer(Trainer):
         self.add_callback(KeepInTrainerCheckpoints(self.skipped_videos))
         self._batch_in_checkpoints = batch_of_a_step(self.args)
         self.add_callback(self._batch_in_checkpoints)
+        # --auto_find_batch_size splits the videos a step takes on a device (the command line's) in other micro-batches
+        self._command_line_per_device = self.args.per_device_train_batch_size
+        self._videos_a_step_on_a_device = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps
+        self._tried_per_device: int | None = None
+
+    def train(self, *args, **kwargs):
+        self._tried_per_device = None  # no per-device batch has run out of memory in this call yet
+        return super().train(*args, **kwargs)
 
     def _update_auto_batch_size(self, batch_size: int) -> None:
-        """--auto_find_batch_size: the checkpoints keep the per-device batch Trainer found (or restored from the
-        checkpoint it resumes), not --per_device_train_batch_size."""
-        super()._update_auto_batch_size(batch_size)
-        self._batch_in_checkpoints.per_device = batch_size // max(1, self.args.n_gpu)
+        """--auto_find_batch_size: Trainer calls this before each try with the per-process batch to try (the command
+        line's or the resumed checkpoint's, then 0.9 times the last, rounded down, after each out-of-memory error).
+        The total batch stays the command line's, and so do the lr scaled by it, the steps of an epoch and the
+        warm-up: the per-device batch becomes the largest divisor of the videos of a step on a device that is at most
+        ``batch_size`` (and smaller than the last one tried), and the gradient accumulation makes up the rest
+        (8 x 1 -> 4 x 2 -> 2 x 4). ``self.args`` and the checkpoints keep this split; Trainer reads both numbers from
+        ``self.args`` as each try starts."""
+        share, gpus = self._videos_a_step_on_a_device, max(1, self.args.n_gpu)
+        ceiling = batch_size // gpus
+        if self._tried_per_device is not None:  # it ran out of memory: accelerate's 0.9 x may map back onto it
+            ceiling = min(ceiling, self._tried_per_device - 1)
+        per_device = max((size for size in range(1, ceiling + 1) if share % size == 0), default=0)
+        if per_device == 0:
+            raise ConfigError(
+                "--auto_find_batch_size: even 1 video a device ran out of memory; lower --num_sample, --num_frames "
+                "or --input_size, or set --gradient_checkpointing_blocks"
+            )
+        self._tried_per_device = per_device
+        self.args.per_device_train_batch_size, self.args.gradient_accumulation_steps = per_device, share // per_device
+        self._batch_in_checkpoints.per_device, self._batch_in_checkpoints.accumulation = per_device, share // per_device
+        super()._update_auto_batch_size(per_device * gpus)
+        if per_device != self._command_line_per_device:
+            logger.warning(
+                "--auto_find_batch_size: steps of %s, the command line's total batch: its lr (%g), steps an epoch "
+                "and warm-up are kept",
+                self._batch_in_checkpoints.describe(),
+                self.args.learning_rate,
+            )
 
     def _get_train_sampler(self, train_dataset=None):
         """(epoch, index) keys for a ``FinetuneVideoDataset``, shuffled by (seed, epoch): its items then draw their
@@ -478,9 +510,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     model, origin = build_classifier(args, data.class_names, output_dir)
     if resume_from is not None:
         _require_fitting_checkpoint(Path(resume_from), model, data.class_names)
-        if problem := other_batch_problem(
-            resume_from, batch_of_a_step(training_args), training_args.auto_find_batch_size
-        ):
+        if problem := other_batch_problem(resume_from, batch_of_a_step(training_args)):
             raise CheckpointError(f"--resume {resume_from}: {problem}")
     if args.gradient_checkpointing_blocks:
         model.activation_checkpointing_enable()
@@ -751,7 +781,8 @@ def _report(
                 **record["args"],
                 "learning_rate": record["learning_rates"]["peak"],
                 "weight_decay": training_args.weight_decay,
-                "per_device_train_batch_size": training_args.per_device_train_batch_size,
+                # the command line's (--auto_find_batch_size may have trained a step in smaller micro-batches)
+                "per_device_train_batch_size": record["training_args"]["per_device_train_batch_size"],
                 "num_train_epochs": training_args.num_train_epochs,
                 "max_steps": training_args.max_steps,
                 "label_smoothing_factor": training_args.label_smoothing_factor,

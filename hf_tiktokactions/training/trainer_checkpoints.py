@@ -88,17 +88,15 @@ class BatchInCheckpoints(TrainerCallback, ExportableState):
         return f"{self.total} videos ({self.per_device} a device x {processes} x {self.accumulation} accumulated)"
 
 
-def other_batch_problem(checkpoint: str | Path, now: BatchInCheckpoints, auto_find: bool = False) -> str | None:
+def other_batch_problem(checkpoint: str | Path, now: BatchInCheckpoints) -> str | None:
     """Why a run whose steps take ``now`` cannot resume from ``checkpoint``: its steps took another total number of
     videos (None when they took as many, however split, or when the checkpoint does not say: saved before it did).
-    With ``auto_find`` (``--auto_find_batch_size``) Trainer resumes on the checkpoint's own per-device batch."""
+    ``--auto_find_batch_size`` changes the split of a step, never its total, so ``now`` is the command line's."""
     state = json.loads((Path(checkpoint) / TRAINER_STATE).read_text())
     saved = (state.get("stateful_callbacks") or {}).get(BatchInCheckpoints.__name__)
     if not isinstance(saved, dict) or not isinstance(saved.get("args"), dict):
         return None
     then = BatchInCheckpoints(**saved["args"])
-    if auto_find:
-        now = BatchInCheckpoints(then.per_device, now.processes, now.accumulation)
     if then.total == now.total:
         return None
     step = state["global_step"]
