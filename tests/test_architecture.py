@@ -90,3 +90,20 @@ def test_the_model_files_are_self_contained_remote_code():
         assert modules <= shipped, (
             f"{name}.py imports {sorted(modules - shipped)}: it would not load as Hub remote code"
         )
+
+
+# Accelerate's private state: resetting or rewriting it by hand breaks with any Accelerate release
+PRIVATE_ACCELERATE = {"_shared_state", "_reset_state", "_known_attrs"}
+PRODUCT_DIRS = ("hf_tiktokactions", "training", "dataset_scripts", "spaces", "benchmarks")
+
+
+def test_product_code_touches_no_private_accelerate_state():
+    root = PACKAGE.parent
+    found = [
+        f"{path.relative_to(root)}:{node.lineno}: {node.attr}"
+        for folder in PRODUCT_DIRS
+        for path in sorted((root / folder).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in PRIVATE_ACCELERATE
+    ]
+    assert found == [], "use Accelerate's public API (PartialState().attribute), not its private state"

@@ -50,7 +50,8 @@ def prepare_cpu_fsdp(version: int | str | None = None) -> None:
             "distributed run; start it with accelerate launch --config_file <an FSDP config> (or torchrun), "
             f"see {_FSDP_DOC}"
         )
-    PartialState._shared_state["distributed_type"] = DistributedType.MULTI_GPU
+    # Every PartialState (and AcceleratorState) instance shares one state, so this is what Accelerator() reads next.
+    state.distributed_type = DistributedType.MULTI_GPU
 
 
 def _local_numel(param: torch.Tensor) -> int:
