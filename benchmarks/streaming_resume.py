@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from video_files import write_test_video
 
+from hf_tiktokactions.layout import METRICS_FILE
 from hf_tiktokactions.option_help import ArgumentParser, retire
 from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
 from hf_tiktokactions.training.pretraining import pretrain
@@ -73,7 +74,7 @@ def _run(data: Path, output: Path, steps: int, save_steps: int, workers: int, re
 
 
 def _metrics(output: Path) -> dict[int, dict]:
-    return {r["step"]: r for r in map(json.loads, (output / "metrics.jsonl").read_text().splitlines())}
+    return {r["step"]: r for r in map(json.loads, (output / METRICS_FILE).read_text().splitlines())}
 
 
 def main() -> None:

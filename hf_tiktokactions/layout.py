@@ -1,4 +1,4 @@
-"""Every file and folder name of the output folders the data side writes, in one place.
+"""Every file and folder name of the data side's output folders, and the shared ones of a training run's, in one place.
 
 A collection folder (``collect``)::
 
@@ -6,6 +6,7 @@ A collection folder (``collect``)::
     DIR/state.json            what is done, for resuming (``COLLECTION_STATE_FILE``)
     DIR/summary.json          the run's summary (``COLLECTION_SUMMARY_FILE``)
     DIR/invalid_videos.jsonl  records whose id the API sent malformed, with the reason (``INVALID_VIDEOS_FILE``)
+    DIR/collect.log           the run's log, appended to by every run (``COLLECTION_LOG_FILE``)
     DIR/.collect.lock         held while a run writes the folder (``COLLECTION_LOCK_FILE``)
 
 A download folder (``download``)::
@@ -20,7 +21,8 @@ A curation folder (``curate``)::
 
     DIR/clips/                the curated clips (``CLIPS_DIR``)
     DIR/metadata/<id>.json    one record per input video, written atomically (``METADATA_DIR``)
-    DIR/index/                the ``datasets`` index rebuilt from metadata/ (``INDEX_DIR``)
+    DIR/index/                the ``datasets`` index rebuilt from metadata/ (``INDEX_DIR``); ``datasets`` writes
+                              its ``state.json`` (``INDEX_STATE_FILE``), by which a folder is known as an index
     DIR/curation_config.json  the options of the run (``CURATION_CONFIG_FILE``)
     DIR/curation_summary.json the run's summary (``CURATION_SUMMARY_FILE``)
     DIR/review_list.txt       videos a person should look at (``REVIEW_LIST_FILE``)
@@ -28,6 +30,20 @@ A curation folder (``curate``)::
     DIR/stats.json, stats.md  dataset statistics (``STATS_JSON``, ``STATS_MD``)
     DIR/purge_logs/           records of what retention deleted (``PURGE_LOG_DIR``)
     DIR/refresh_checks.json   when each held video was last looked up by ``purge --refresh`` (``REFRESH_CHECKS_FILE``)
+
+A pre-training run folder (``pretrain``; a fine-tuning run writes ``run_config.json`` too, and ``results.json``,
+whose format is ``training/results_file.py``)::
+
+    DIR/run_config.json       options, machine, versions, earlier segments of a resumed run (``RUN_RECORD_FILE``)
+    DIR/metrics.jsonl         one line per logged step (``METRICS_FILE``)
+    DIR/summary.json          the finished run's summary (``RUN_SUMMARY_FILE``; the quickstart's is named the same)
+
+The embedded synthetic action set (``python -m hf_tiktokactions.data.synthetic``; its clips are drawn in
+``hf_tiktokactions/data/synthetic/__init__.py``)::
+
+    DIR/metadata.jsonl        one row a clip (``SYNTHETIC_METADATA_FILE``)
+    DIR/synthetic_config.json the options the set was made with (``SYNTHETIC_CONFIG_FILE``)
+    DIR/summary.json          counts and timing of the last run (``SYNTHETIC_SUMMARY_FILE``)
 
 Paths inside a curation folder's records and index (``clip_path``, ``source_path``, ``metadata_path``) are
 stored relative to the folder (:func:`stored_path`) and read back with :func:`resolved_path`.
@@ -44,6 +60,7 @@ COLLECTION_STATE_FILE = "state.json"
 COLLECTION_SUMMARY_FILE = "summary.json"
 INVALID_VIDEOS_FILE = "invalid_videos.jsonl"
 COLLECTION_LOCK_FILE = ".collect.lock"
+COLLECTION_LOG_FILE = "collect.log"
 
 # download folder
 VIDEOS_DIR = "videos"
@@ -56,14 +73,24 @@ DOWNLOAD_LOCK_FILE = ".download.lock"
 CLIPS_DIR = "clips"
 METADATA_DIR = "metadata"
 INDEX_DIR = "index"
+INDEX_STATE_FILE = "state.json"  # written by datasets' save_to_disk
 CURATION_CONFIG_FILE = "curation_config.json"
-RUN_RECORD_FILE = "run_config.json"  # a pre-training or fine-tuning run's record (its "job" says which)
 CURATION_SUMMARY_FILE = "curation_summary.json"
 REVIEW_LIST_FILE = "review_list.txt"
 CURATION_LOCK_FILE = ".curation.lock"
 STATS_JSON, STATS_MD = "stats.json", "stats.md"
 PURGE_LOG_DIR = "purge_logs"
 REFRESH_CHECKS_FILE = "refresh_checks.json"
+
+# training run folder
+RUN_RECORD_FILE = "run_config.json"  # a pre-training or fine-tuning run's record (its "job" says which)
+METRICS_FILE = "metrics.jsonl"
+RUN_SUMMARY_FILE = "summary.json"
+
+# synthetic action set folder
+SYNTHETIC_METADATA_FILE = "metadata.jsonl"
+SYNTHETIC_CONFIG_FILE = "synthetic_config.json"
+SYNTHETIC_SUMMARY_FILE = "summary.json"
 
 
 def stored_path(path: str | os.PathLike | None, folder: str | os.PathLike) -> str | None:

@@ -35,10 +35,12 @@ from typing import Any
 from . import quickstart_evidence as evidence
 from .atomic_files import write_json_atomic
 from .errors import ConfigError, OutputStateError
+from .layout import INDEX_DIR, RUN_SUMMARY_FILE
 from .output_guard import output_folder
 from .quickstart_options import QuickstartOptions, finetune_arguments, round_number
 from .reference_encoder import REFERENCE_DIR, WEIGHTS_FILE, has_reference
 from .resources import recipe
+from .training.results_file import RESULTS_FILE
 
 PRETRAIN_RECIPE = recipe("pretrain_tiny_synthetic.yaml")
 FINETUNE_RECIPE = recipe("finetune_tiny_synthetic.yaml")
@@ -119,7 +121,7 @@ def curate_pool(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
         workers=min(2, os.cpu_count() or 1),
         progress=not options.quiet,
     )
-    return {"videos": result.inputs, **{f"status_{k}": v for k, v in result.by_status.items()}}, output / "index"
+    return {"videos": result.inputs, **{f"status_{k}": v for k, v in result.by_status.items()}}, output / INDEX_DIR
 
 
 def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
@@ -130,7 +132,7 @@ def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
     args = recipe_options(
         PretrainArguments,
         PRETRAIN_RECIPE,
-        data=str(options.output_dir / "curated" / "index"),
+        data=str(options.output_dir / "curated" / INDEX_DIR),
         output_dir=str(output),
         max_steps=options.pretrain_steps,
         seed=options.seed,
@@ -182,7 +184,7 @@ def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
     if not (model_dir / "config.json").is_file():
         marker = options.output_dir / "stages" / "finetune_pretrained.json"
         raise ConfigError(f"{model_dir} holds no fine-tuned model; delete {marker} to redo that stage")
-    export_model(model_dir, folder, results=[finetuned / "results.json"], overwrite=True, synthetic_pretraining=True)
+    export_model(model_dir, folder, results=[finetuned / RESULTS_FILE], overwrite=True, synthetic_pretraining=True)
     space = write_space(folder, options.output_dir / "space", overwrite=True)  # uploadable as it is (hub/space.py)
     return {"files": sorted(p.name for p in folder.iterdir()), "space": str(space)}, folder
 
@@ -403,13 +405,13 @@ def quickstart(options: QuickstartOptions) -> dict[str, Any]:
         "space_command": command,
     }
     summary["figures"] = evidence.write_evidence_figures(options, summary)
-    write_json_atomic(options.output_dir / "summary.json", summary)
+    write_json_atomic(options.output_dir / RUN_SUMMARY_FILE, summary)
     print()
     print(summary_table(records))
     print()
     for line in evidence_lines(summary):
         print(line)
-    print(f"summary: {options.output_dir / 'summary.json'}, plot: {summary['figures']['plot']}")
+    print(f"summary: {options.output_dir / RUN_SUMMARY_FILE}, plot: {summary['figures']['plot']}")
     print(f"try it:  {command}")
     return summary
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .layout import INDEX_DIR, METRICS_FILE, RUN_RECORD_FILE
 from .machine import machine_description
 from .quickstart_options import QuickstartOptions, finetune_arguments, loader_workers, round_number
 from .reference_encoder import (
@@ -42,6 +43,7 @@ from .reference_encoder import (
     reference_record,
 )
 from .resources import recipe
+from .training.results_file import RESULTS_FILE
 
 EVIDENCE_FINETUNE_RECIPE = recipe("finetune_embedded_synthetic.yaml")
 TRAIN_VIDEOS_PER_ACTION = 20
@@ -120,7 +122,7 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
     """``reference``: continue the shipped reference; ``full``: the reference's recipe from random weights."""
     steps = pretrain_steps(options)
     output = options.output_dir / "pretrain"
-    index = options.output_dir / "curated" / "index"
+    index = options.output_dir / "curated" / INDEX_DIR
     workers = loader_workers(options)
     started = time.perf_counter()
     if options.pretrain == "full":
@@ -269,7 +271,7 @@ def publish_first_seed(options: QuickstartOptions) -> tuple[dict[str, Any], Path
             f"{options.output_dir / 'stages' / 'finetune_pretrained.json'} to redo that stage"
         )
     export_model(
-        finetuned / "final", folder, results=[finetuned / "results.json"], overwrite=True, synthetic_pretraining=True
+        finetuned / "final", folder, results=[finetuned / RESULTS_FILE], overwrite=True, synthetic_pretraining=True
     )
     space = write_space(folder, options.output_dir / "space", overwrite=True)
     return {"files": sorted(p.name for p in folder.iterdir()), "space": str(space)}, folder
@@ -296,7 +298,7 @@ def eval_curve(run_dir: Path) -> list[tuple[int, float]]:
     """(step, single-view test top-1) logged during one fine-tuning run (``run_config.json``'s log history)."""
     import json
 
-    config = run_dir / "run_config.json"
+    config = run_dir / RUN_RECORD_FILE
     if not config.is_file():
         return []
     history = json.loads(config.read_text()).get("log_history", [])
@@ -325,8 +327,8 @@ def write_evidence_figures(options: QuickstartOptions, summary: dict[str, Any]) 
     curves.set(xlabel="fine-tuning step", ylabel="test top-1 (%)", title="fine-tuning, single view")
     curves.legend(fontsize=7)
     pretrain_dir = options.output_dir / "pretrain"
-    continued = read_losses(pretrain_dir / "metrics.jsonl")
-    reference = read_losses(options.reference / "metrics.jsonl") if options.pretrain == "reference" else []
+    continued = read_losses(pretrain_dir / METRICS_FILE)
+    reference = read_losses(options.reference / METRICS_FILE) if options.pretrain == "reference" else []
     if reference:
         losses.plot(*zip(*reference), label="reference encoder")
         offset = reference[-1][0]

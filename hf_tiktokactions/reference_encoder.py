@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .layout import METRICS_FILE
 from .resources import recipe
 
 FULL_PRETRAIN_RECIPE = recipe("pretrain_embedded_synthetic.yaml")
@@ -123,8 +124,8 @@ def export_reference(pretrain_dir: Path, destination: Path, record: dict[str, An
     shutil.copyfile(final / "config.json", destination / "config.json")
     weights = {name: tensor.half().contiguous() for name, tensor in load_file(final / WEIGHTS_FILE).items()}
     save_file(weights, destination / WEIGHTS_FILE, metadata={"format": "pt"})
-    shutil.copyfile(pretrain_dir / "metrics.jsonl", destination / "metrics.jsonl")
-    plot_loss_curve(read_losses(pretrain_dir / "metrics.jsonl"), destination / "pretrain_loss.png", "reference")
+    shutil.copyfile(pretrain_dir / METRICS_FILE, destination / METRICS_FILE)
+    plot_loss_curve(read_losses(pretrain_dir / METRICS_FILE), destination / "pretrain_loss.png", "reference")
     reconstructions = sorted(
         (pretrain_dir / "reconstructions").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1])
     )

@@ -107,3 +107,42 @@ def test_product_code_touches_no_private_accelerate_state():
         if isinstance(node, ast.Attribute) and node.attr in PRIVATE_ACCELERATE
     ]
     assert found == [], "use Accelerate's public API (PartialState().attribute), not its private state"
+
+
+def _code_strings(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string constant in ``path`` that is not a docstring (help texts included)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def test_only_layout_spells_the_file_names_of_an_output_folder():
+    from hf_tiktokactions import layout
+
+    # file names (a dot after the first character): ".partial" is a scratch folder, named so in several places
+    names = {
+        value for key, value in vars(layout).items() if key.isupper() and isinstance(value, str) and "." in value[1:]
+    }
+    assert {"manifest.jsonl", "videos.jsonl", "curation_config.json", "run_config.json"} <= names
+    root = PACKAGE.parent
+    found = [
+        f"{path.relative_to(root)}:{line}: {text!r}"
+        for folder in PRODUCT_DIRS
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != PACKAGE / "layout.py"
+        for line, text in _code_strings(path)
+        if text in names
+    ]
+    assert found == [], "import the name from hf_tiktokactions/layout.py instead of spelling it again"
+

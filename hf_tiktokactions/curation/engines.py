@@ -57,7 +57,7 @@ from hf_tiktokactions.errors import ConfigError, OutputStateError, RunStopped
 from hf_tiktokactions.layout import CURATION_CONFIG_FILE as CONFIG_FILE
 from hf_tiktokactions.layout import CURATION_LOCK_FILE as LOCK_FILE
 from hf_tiktokactions.layout import CURATION_SUMMARY_FILE as SUMMARY_FILE
-from hf_tiktokactions.layout import REVIEW_LIST_FILE, resolved_path
+from hf_tiktokactions.layout import INDEX_DIR, REVIEW_LIST_FILE, resolved_path
 from hf_tiktokactions.output_guard import (
     OutsideFolder,
     lock_output,
@@ -553,7 +553,7 @@ def _write_reports(
             "by_status": result.by_status,
             "top_reasons": result.reasons,
             "options": options.to_json(),
-            "index": str(output / "index"),
+            "index": str(output / INDEX_DIR),
             "review_list": str(output / REVIEW_LIST_FILE),
         },
     )
@@ -643,7 +643,7 @@ def format_summary(result: CurationResult) -> str:
     counts = ", ".join(f"{result.by_status.get(s, 0)} {s}" for s in ("pass", "review", "rejected"))
     lines = [
         f"{result.processed} curated in {result.seconds:.1f} s, {result.already_done} already done; index: {counts}",
-        f"index {result.output / 'index'}, review list {result.output / REVIEW_LIST_FILE}",
+        f"index {result.output / INDEX_DIR}, review list {result.output / REVIEW_LIST_FILE}",
     ]
     lines += [f"  {count:>5} x {reason}" for reason, count in list(result.reasons.items())[:5]]
     if result.left_for_rerun:

@@ -29,7 +29,7 @@ from typing import Any
 from hf_tiktokactions.curation.pipeline import METADATA_DIR
 from hf_tiktokactions.data.saved_dataset import load_saved_dataset
 from hf_tiktokactions.errors import OutputStateError
-from hf_tiktokactions.layout import INDEX_DIR, stored_path
+from hf_tiktokactions.layout import INDEX_DIR, INDEX_STATE_FILE, stored_path
 
 
 def _features():
@@ -165,6 +165,6 @@ def load_index(path: str | Path):
     path = Path(path)
     if (path / INDEX_DIR).is_dir():
         path = path / INDEX_DIR
-    if not (path / "state.json").is_file():
+    if not (path / INDEX_STATE_FILE).is_file():
         raise OutputStateError(f"{path}: no index here; run dataset_scripts/curate.py first")
     return load_saved_dataset(path)  # an index of no video yet has no Arrow file: datasets cannot read it alone

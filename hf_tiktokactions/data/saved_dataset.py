@@ -12,10 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..layout import INDEX_STATE_FILE
+
 
 def _holds_no_data_file(folder: Path) -> bool:
     try:
-        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        state = json.loads((folder / INDEX_STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(state, dict) and state.get("_data_files") == []

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.layout import METRICS_FILE, RUN_RECORD_FILE, RUN_SUMMARY_FILE
 from hf_tiktokactions.modeling.hub_source import looks_local
 
 __all__ = ["PretrainingRun", "read_pretraining_run", "LOSS_CURVE_FILE", "RECONSTRUCTIONS_FILE", "RECIPE_KEYS"]
@@ -150,7 +151,7 @@ def read_pretraining_run(folder: str | os.PathLike, required: bool = False) -> P
     A folder without ``run_config.json`` gives an empty record, or a ``ConfigError`` when ``required``.
     """
     folder = Path(folder)
-    config_path = folder / "run_config.json"
+    config_path = folder / RUN_RECORD_FILE
     if not config_path.is_file():
         if required:
             raise ConfigError(
@@ -158,13 +159,13 @@ def read_pretraining_run(folder: str | os.PathLike, required: bool = False) -> P
             )
         return PretrainingRun()
     run_config = _read_json(config_path)
-    summary_path = folder / "summary.json"
+    summary_path = folder / RUN_SUMMARY_FILE
     record = {**run_config, **(_read_json(summary_path) if summary_path.is_file() else {})}
     reconstruction, step = _latest_reconstruction(folder / "reconstructions")
     return PretrainingRun(
         args=dict(run_config.get("args") or {}),
         record=record,
-        losses=_read_losses(folder / "metrics.jsonl"),
+        losses=_read_losses(folder / METRICS_FILE),
         reconstruction=reconstruction,
         reconstruction_step=step,
     )

@@ -11,6 +11,7 @@ from ..collection.collect import CollectionResult
 from ..collection.download import VIDEO_PAGE_URL, DownloadResult
 from ..collection.tiktok_api import DEFAULT_API_BASE
 from ..errors import ConfigError, TikTokActionsError
+from ..layout import COLLECTION_LOG_FILE
 from .options import option
 
 
@@ -47,7 +48,7 @@ def _log_to(output_dir: Path, quiet: bool) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.WARNING if quiet else logging.INFO)
     console.setFormatter(fmt)
-    logfile = logging.FileHandler(output_dir / "collect.log", encoding="utf-8")
+    logfile = logging.FileHandler(output_dir / COLLECTION_LOG_FILE, encoding="utf-8")
     logfile.setFormatter(fmt)
     root = logging.getLogger("hf_tiktokactions")
     root.setLevel(logging.INFO)

@@ -28,6 +28,7 @@ from ..errors import ConfigError
 from ..output_guard import output_folder
 from ..resources import recipe
 from .arguments import FinetuneArguments, PretrainArguments, parse_with_config
+from .results_file import RESULTS_FILE
 
 TINY_PRETRAIN = str(recipe("pretrain_tiny_synthetic.yaml"))
 TINY_FINETUNE = str(recipe("finetune_tiny_synthetic.yaml"))
@@ -142,7 +143,7 @@ def finetune_once(args: ExperimentArguments, output_dir: Path, seed: int, init_f
     fine-tuning continues from its newest checkpoint unless ``--finetune_args`` names one."""
     from .finetuning import finetune
 
-    done = output_dir / "results.json"
+    done = output_dir / RESULTS_FILE
     if done.exists():
         return json.loads(done.read_text())
     finetune_args, training_args = _finetune_options(args, output_dir, seed, init_from)

@@ -30,6 +30,7 @@ from ..data.epoch_keys import EpochKeySampler
 from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset, collate_clips
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
 from ..errors import CheckpointError, ConfigError
+from ..layout import RUN_RECORD_FILE
 from ..machine import cpu_model
 from ..output_guard import EVAL_ONLY_JOB, output_folder, refuse_another_jobs_folder
 from .arguments import TRAINER_DEFAULT_LEARNING_RATE, FinetuneArguments, to_json_dict
@@ -47,6 +48,7 @@ from .model_init import build_classifier, checkpoint_class_names
 from .optim import layer_decay_groups
 from .pretraining import versions
 from .results import write_test_results
+from .results_file import RESULTS_FILE
 from .resumed_runs import checkpoint_fits, earlier_segments
 from .schedules import cosine_with_warmup, warn_if_warmup_outlasts
 from .skipped_videos import KeepInTrainerCheckpoints, SkippedVideos, read_from_checkpoint
@@ -361,7 +363,7 @@ def hardware_description(training_args: TrainingArguments) -> str:
 
 def _write_run_config(output_dir: Path, record: dict[str, Any]) -> None:
     """``run_config.json``, replaced atomically so a kill while it is rewritten leaves the previous one."""
-    write_text_atomic(output_dir / "run_config.json", json.dumps(record, indent=2) + "\n")
+    write_text_atomic(output_dir / RUN_RECORD_FILE, json.dumps(record, indent=2) + "\n")
 
 
 def _train_dataset(args: FinetuneArguments, split: LabelledVideos, seed: int) -> FinetuneVideoDataset:
@@ -796,7 +798,7 @@ def _report(
         + f", {results['views']} views, {results['num_videos']} videos: "
         f"top-1 {results['top1']:.2f}%, top-5 {results['top5']:.2f}%, "
         f"mean class {results['mean_class_accuracy']:.2f}% "
-        f"({results['clips_per_second']:.1f} clips/s) -> {output_dir / 'results.json'}"
+        f"({results['clips_per_second']:.1f} clips/s) -> {output_dir / RESULTS_FILE}"
     )
     print(summary, flush=True)
     return results

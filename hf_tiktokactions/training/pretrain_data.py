@@ -21,7 +21,7 @@ import numpy as np
 from ..data.pretrain_dataset import find_videos, video_paths, video_source
 from ..data.saved_dataset import load_saved_dataset
 from ..errors import ConfigError
-from ..layout import INDEX_DIR, METADATA_DIR, PURGE_LOG_DIR
+from ..layout import INDEX_DIR, INDEX_STATE_FILE, METADATA_DIR, PURGE_LOG_DIR
 from ..modeling.hub_source import looks_local, missing_here_and_on_the_hub, only_local
 from ..redaction import register_secret
 
@@ -61,9 +61,9 @@ def _is_saved_dataset(path: Path) -> bool:
 
 def _curation_folder(path: Path) -> Path | None:
     """The curation folder when ``path`` is one (holding ``index/``) or its ``index/``, else ``None``."""
-    if (path / INDEX_DIR / "state.json").is_file():
+    if (path / INDEX_DIR / INDEX_STATE_FILE).is_file():
         return path
-    if path.name == INDEX_DIR and (path / "state.json").is_file() and (path.parent / METADATA_DIR).is_dir():
+    if path.name == INDEX_DIR and (path / INDEX_STATE_FILE).is_file() and (path.parent / METADATA_DIR).is_dir():
         return path.parent
     return None
 

@@ -55,6 +55,7 @@ from ..data.pretrain_dataset import PretrainVideoDataset
 from ..data.streaming_dataset import StreamingPretrainDataset, new_place, record_positions
 from ..data.transforms import normalize_video
 from ..errors import ConfigError
+from ..layout import METRICS_FILE, RUN_RECORD_FILE, RUN_SUMMARY_FILE
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
 from ..output_guard import output_folder, refuse_another_jobs_folder
 from .arguments import PretrainArguments, to_json_dict
@@ -233,7 +234,7 @@ def pretrain(args: PretrainArguments) -> dict:
     progress = _resume(accelerator, resume_from)
     stream_place = _stream_place(args, accelerator, dataset, progress, plan)  # before place_in_epoch re-counts
     place_in_epoch(progress, plan.round_videos, plan.accumulation, announce=accelerator.is_main_process)
-    metrics = MetricsFile(output_dir / "metrics.jsonl", progress.step, accelerator.is_main_process)
+    metrics = MetricsFile(output_dir / METRICS_FILE, progress.step, accelerator.is_main_process)
     run_record = _write_run_record(args, accelerator, output_dir, plan, data.num_videos, resume_from)
 
     # Watching: under FSDP a forward is collective (parameters are all-gathered), so every rank runs the preview.
@@ -544,7 +545,7 @@ def _write_run_record(
             length=("max_steps", "num_train_epochs"),
         )
     if accelerator.is_main_process:
-        write_json_atomic(output_dir / "run_config.json", run_record)
+        write_json_atomic(output_dir / RUN_RECORD_FILE, run_record)
     accelerator.init_trackers(
         "pretrain", config={k: v for k, v in to_json_dict(args).items() if isinstance(v, (int, float, str, bool))}
     )
@@ -698,11 +699,11 @@ def _finish(
     }
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).save_pretrained(output_dir / "final", state_dict=state_dict)
-        write_json_atomic(output_dir / "summary.json", summary)
+        write_json_atomic(output_dir / RUN_SUMMARY_FILE, summary)
         accelerator.print(
             f"pre-training done: {progress.step} steps, loss {tally.first_loss} -> {tally.last_loss}, "
             f"{summary['seconds']} s, {plan.world} process(es); model in {output_dir / 'final'}, "
-            f"summary in {output_dir / 'summary.json'}"
+            f"summary in {output_dir / RUN_SUMMARY_FILE}"
         )
     accelerator.wait_for_everyone()
     accelerator.end_training()

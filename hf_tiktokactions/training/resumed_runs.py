@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from ..layout import RUN_RECORD_FILE
+
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
@@ -41,7 +43,7 @@ def earlier_segments(
     long the run is) gets its own: the lr schedule is stretched or shortened from the resumed step on.
     """
     try:
-        earlier = json.loads((output_dir / "run_config.json").read_text())
+        earlier = json.loads((output_dir / RUN_RECORD_FILE).read_text())
     except (OSError, ValueError):
         return []
     if not isinstance(earlier, dict):

@@ -21,10 +21,12 @@ from hf_tiktokactions.atomic_files import write_text_atomic
 from hf_tiktokactions.data.synthetic.poses import ACTIONS, Motion, action_poses
 from hf_tiktokactions.data.synthetic.render import Scene, render_frames
 from hf_tiktokactions.errors import ConfigError
+from hf_tiktokactions.layout import SYNTHETIC_CONFIG_FILE as CONFIG_FILE
+from hf_tiktokactions.layout import SYNTHETIC_METADATA_FILE as METADATA_FILE
+from hf_tiktokactions.layout import SYNTHETIC_SUMMARY_FILE as SUMMARY_FILE
 
 DEFAULT_ACTIONS = tuple(ACTIONS)  # clap, jump, kick, sit_down, spin, stand_up, wave
 SPLITS = ("train", "val", "test")
-CONFIG_FILE, METADATA_FILE, SUMMARY_FILE = "synthetic_config.json", "metadata.jsonl", "summary.json"
 
 
 @dataclass
