@@ -8,6 +8,7 @@ test doubles of ``hf_tiktokactions.testing``.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,36 @@ def test_only_layout_spells_the_file_names_of_an_output_folder():
     ]
     assert found == [], "import the name from hf_tiktokactions/layout.py instead of spelling it again"
 
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "ARCHITECTURE.md"
+
+
+def _cited_python_files() -> set[str]:
+    """The ``.py`` paths docs/ARCHITECTURE.md names in backticks, with a leading ``hf_tiktokactions/`` dropped."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    return {name.removeprefix("hf_tiktokactions/") for name in re.findall(r"`([\w./]+\.py)`", text)}
+
+
+def test_architecture_names_every_module():
+    cited = _cited_python_files()
+    modules = {path.relative_to(PACKAGE).as_posix() for path in SOURCES if path.name != "__init__.py"}
+    assert sorted(modules - cited) == [], "place these modules in docs/ARCHITECTURE.md (the module map)"
+
+
+def test_every_file_architecture_names_exists():
+    root = PACKAGE.parent
+    cited = _cited_python_files()
+    missing = sorted(name for name in cited if not (root / name).is_file() and not (PACKAGE / name).is_file())
+    assert missing == [], "docs/ARCHITECTURE.md names files that are not in the repository"
+
+
+THIN_SCRIPTS = sorted((PACKAGE.parent / "dataset_scripts").glob("*.py")) + sorted(
+    path for path in (PACKAGE.parent / "training").glob("*.py") if path.name != "embedded_diagnostics.py"
+)
+
+
+@pytest.mark.parametrize("path", THIN_SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_step_scripts_only_call_the_command_surface(path):
+    assert _imports(path) == {"hf_tiktokactions.cli", "hf_tiktokactions.cli.run_step"}, (
+        f"{path.name} may import only hf_tiktokactions.cli.run_step: a script holds no logic of its own"
+    )
