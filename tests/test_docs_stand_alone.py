@@ -18,6 +18,8 @@ SKIPPED_FOLDERS = {".git", ".venv", "venv", "build", "dist", "node_modules", "__
 OUTSIDE = re.compile(r"\.\./shared/|\bDESIGN\.md\b")
 # "session 4", "session-2": how the work was organised, not what the product is
 WORK_SESSION = re.compile(r"\bsession[ -]?\d+\b", re.IGNORECASE)
+# how the work was handed out and organised ("the issue's command", "in this session", "no GPU was lent")
+WORK_PROCESS = re.compile(r"\b(?:this|that) session\b|\bthe issue's\b|\bissue #?\d+\b|\bwas lent\b", re.IGNORECASE)
 
 
 def _repository_files() -> list[Path]:
@@ -68,8 +70,16 @@ def test_no_file_dates_a_fact_by_a_work_session():
     assert _matches(WORK_SESSION, in_tests=True) == [], 'say "run of YYYY-MM-DD" (and the machine) instead'
 
 
+def test_no_file_speaks_of_how_the_work_was_organised():
+    assert _matches(WORK_PROCESS, in_tests=True) == [], "speak of the product and date a run by its date and machine"
+
+
 def test_the_patterns_catch_what_they_are_for():
     assert OUTSIDE.search("see ../shared/reference/x.md") and OUTSIDE.search("the anchors in DESIGN.md")
     assert WORK_SESSION.search("(Session 4, 2-core box)") and WORK_SESSION.search("the session-2 search")
     assert not WORK_SESSION.search("requests.Session()") and not WORK_SESSION.search("start_new_session=True")
     assert not WORK_SESSION.search("<temp>/session_<date>_<pid>/sockets")
+    assert WORK_PROCESS.search("two runs of the issue's command") and WORK_PROCESS.search("not run in this session")
+    assert WORK_PROCESS.search("see issue #12") and WORK_PROCESS.search("no GPU was lent")
+    assert not WORK_PROCESS.search("torchrun starts each rank in a session of its own")
+    assert not WORK_PROCESS.search("the ids the API issues")
