@@ -1,4 +1,4 @@
-"""Model and dataset cards, rendered from the Jinja templates in ``model_cards/``.
+"""Model cards (of classifiers and of pre-trained models), rendered from the Jinja templates in ``model_cards/``.
 
 ``model_card(model_dir, results, ...)`` builds a ``huggingface_hub.ModelCard`` whose YAML holds
 ``library_name``, ``pipeline_tag: video-classification``, license, tags, datasets, base_model and a
@@ -164,6 +164,46 @@ def _protocol(results: list[RunResults], spec: PreprocessingSpec) -> str:
     )
 
 
+def _classifier_card_data(
+    name: str,
+    results: list[RunResults],
+    license: str,
+    extra_tags: Iterable[str],
+    pretraining_dataset: str | None,
+    base_model: str | None,
+) -> ModelCardData:
+    """The YAML header of a classifier's card: tags, datasets (the index first, then the fine-tuning sets) and the
+    model-index made from ``results``."""
+    datasets = list(
+        dict.fromkeys(([pretraining_dataset] if pretraining_dataset else []) + [r.dataset_type for r in results])
+    )
+    return ModelCardData(
+        model_name=name,
+        library_name="transformers",
+        pipeline_tag="video-classification",
+        license=license,
+        tags=list(dict.fromkeys([*DEFAULT_TAGS, *extra_tags])),
+        datasets=datasets or None,
+        base_model=base_model,
+        metrics=["accuracy"] if results else None,
+        eval_results=_eval_results(results) or None,
+    )
+
+
+def _pretraining_sentence(
+    config: dict[str, Any], origin: str, pretraining_dataset: str | None, base_model: str | None
+) -> str:
+    """The card's one line on pre-training: none, or the masking, on which data, from which model."""
+    if origin == "none":
+        return "Pre-training: none, the model was fine-tuned from random weights."
+    return (
+        f"Pre-training: {_masking(config)}"
+        + (f" on `{pretraining_dataset}`" if pretraining_dataset else "")
+        + (f", starting from `{base_model}`" if base_model else "")
+        + "."
+    )
+
+
 def model_card(
     model_dir: str | os.PathLike,
     results: Iterable[RunResults | str | os.PathLike] = (),
@@ -196,32 +236,11 @@ def model_card(
     geometry = SimpleNamespace(num_frames=config.get("num_frames", 16), image_size=config.get("image_size", 224))
     spec = read_preprocessing(model_dir, geometry)  # the stored processor config, else the model's geometry
     name = model_name or repo_id or Path(model_dir).resolve().name
-    datasets = list(
-        dict.fromkeys(([pretraining_dataset] if pretraining_dataset else []) + [r.dataset_type for r in results])
-    )
-    card_data = ModelCardData(
-        model_name=name,
-        library_name="transformers",
-        pipeline_tag="video-classification",
-        license=license,
-        tags=list(dict.fromkeys([*DEFAULT_TAGS, *extra_tags])),
-        datasets=datasets or None,
-        base_model=base_model,
-        metrics=["accuracy"] if results else None,
-        eval_results=_eval_results(results) or None,
-    )
     size = size_name(int(config.get("hidden_size", 768)))
     origin = _pretraining_origin(results, pretraining_data, synthetic_pretraining)
-    pretraining = (
-        "Pre-training: none, the model was fine-tuned from random weights."
-        if origin == "none"
-        else f"Pre-training: {_masking(config)}"
-        + (f" on `{pretraining_dataset}`" if pretraining_dataset else "")
-        + (f", starting from `{base_model}`" if base_model else "")
-        + "."
-    )
+    pretraining = _pretraining_sentence(config, origin, pretraining_dataset, base_model)
     card = ModelCard.from_template(
-        card_data,
+        _classifier_card_data(name, results, license, extra_tags, pretraining_dataset, base_model),
         template_path=str(card_template(MODEL_TEMPLATE, template_dir)),
         model_name=name,
         repo_id=repo_id or "ORG/NAME",
