@@ -34,7 +34,7 @@ from video_files import write_test_video
 
 from hf_tiktokactions.layout import METRICS_FILE
 from hf_tiktokactions.option_help import ArgumentParser, retire
-from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
+from hf_tiktokactions.training.arguments import PretrainArguments, recipe_options
 from hf_tiktokactions.training.pretraining import pretrain
 
 RECIPE = Path(__file__).resolve().parent.parent / "training" / "configs" / "pretrain_tiny_synthetic.yaml"
@@ -62,12 +62,23 @@ def published_folder(folder: Path, videos: int, clips: list[str], num_shards: in
 
 
 def _run(data: Path, output: Path, steps: int, save_steps: int, workers: int, resume: str | None = None) -> float:
-    argv = ["--data", str(data), "--streaming", "true", "--output_dir", str(output), "--max_steps", str(steps)]
-    argv += ["--per_device_train_batch_size", "4", "--save_steps", str(save_steps), "--logging_steps", "1"]
-    argv += ["--reconstruction_steps", "0", "--report_to", "none", "--disable_tqdm", "true"]
-    argv += ["--dataloader_num_workers", str(workers), "--decode_backend", "pyav"]
-    argv += ["--resume", resume] if resume else []
-    args = parse_with_config(PretrainArguments, argv, "pretrain", config=RECIPE)
+    args = recipe_options(
+        PretrainArguments,
+        RECIPE,
+        data=str(data),
+        streaming=True,
+        output_dir=str(output),
+        max_steps=steps,
+        per_device_train_batch_size=4,
+        save_steps=save_steps,
+        logging_steps=1,
+        reconstruction_steps=0,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=workers,
+        decode_backend="pyav",
+        resume=resume,
+    )
     started = time.perf_counter()
     pretrain(args)
     return time.perf_counter() - started

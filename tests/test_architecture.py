@@ -180,3 +180,20 @@ def test_step_scripts_only_call_the_command_surface(path):
     assert _imports(path) == {"hf_tiktokactions.cli", "hf_tiktokactions.cli.run_step"}, (
         f"{path.name} may import only hf_tiktokactions.cli.run_step: a script holds no logic of its own"
     )
+
+
+def test_no_python_caller_builds_a_command_line_to_parse():
+    """Python callers pass options dataclasses (``recipe_options(PretrainArguments, ..., max_steps=20)``), never an
+    argv list such as ``["--max_steps", "20"]`` parsed again."""
+    root = PACKAGE.parent
+    found = [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for folder in PRODUCT_DIRS
+        for path in sorted((root / folder).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.List)
+        and node.elts
+        and isinstance(node.elts[0], ast.Constant)
+        and str(node.elts[0].value).startswith("--")
+    ]
+    assert found == [], "build the options dataclass (recipe_options / the step's options class) instead"
