@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hf_tiktokactions.layout import CLIPS_DIR
 from hf_tiktokactions.option_help import ArgumentParser, retire
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def bench_pipeline(paths: list[Path], preset: str) -> dict:
         started = time.perf_counter()
         result = curate(videos, Path(scratch) / "out", options, workers=1, progress=False)
         seconds = time.perf_counter() - started
-        clip_bytes = sum(p.stat().st_size for p in (Path(scratch) / "out" / "clips").iterdir())
+        clip_bytes = sum(p.stat().st_size for p in (Path(scratch) / "out" / CLIPS_DIR).iterdir())
     assert result.by_status.get("pass") == len(paths), result.by_status
     return {
         "seconds_per_video": round(seconds / len(paths), 3),

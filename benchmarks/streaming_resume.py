@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from video_files import write_test_video
 
-from hf_tiktokactions.layout import METRICS_FILE
+from hf_tiktokactions.layout import CLIPS_DIR, METRICS_FILE
 from hf_tiktokactions.option_help import ArgumentParser, retire
 from hf_tiktokactions.training.arguments import PretrainArguments, recipe_options
 from hf_tiktokactions.training.pretraining import pretrain
@@ -47,15 +47,15 @@ def published_folder(folder: Path, videos: int, clips: list[str], num_shards: in
 
     from hf_tiktokactions.curation.publish import card_metadata, write_shards
 
-    (folder / "clips").mkdir(parents=True, exist_ok=True)
+    (folder / CLIPS_DIR).mkdir(parents=True, exist_ok=True)
     names = []
     for i in range(videos):
         if clips:
-            os.link(clips[i % len(clips)], folder / "clips" / f"v{i}.mp4")
+            os.link(clips[i % len(clips)], folder / CLIPS_DIR / f"v{i}.mp4")
         else:
-            write_test_video(folder / "clips" / f"v{i}.mp4", 16, 64, 64, pattern="motion", seed=i)
+            write_test_video(folder / CLIPS_DIR / f"v{i}.mp4", 16, 64, 64, pattern="motion", seed=i)
         names.append(f"v{i}")
-    table = datasets.Dataset.from_dict({"clip_path": [f"clips/{n}.mp4" for n in names], "video_id": names})
+    table = datasets.Dataset.from_dict({"clip_path": [f"{CLIPS_DIR}/{n}.mp4" for n in names], "video_id": names})
     write_shards(table, folder, embed_clips=False, num_shards=num_shards)
     (folder / "README.md").write_text(card_metadata("---\n---\n", table), encoding="utf-8")
     return folder

@@ -148,6 +148,26 @@ def test_only_layout_spells_the_file_names_of_an_output_folder():
     assert found == [], "import the name from hf_tiktokactions/layout.py instead of spelling it again"
 
 
+def test_only_layout_spells_the_folders_of_a_curation_folder():
+    from hf_tiktokactions import layout
+
+    # "index" and "videos" also name other folders (the experiments' synthetic stand-in for an index, say)
+    folders = {layout.CLIPS_DIR, layout.METADATA_DIR, layout.PURGE_LOG_DIR}
+    root = PACKAGE.parent
+    found = [
+        f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}"
+        for folder in PRODUCT_DIRS
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != PACKAGE / "layout.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Div)
+        and isinstance(node.right, ast.Constant)
+        and node.right.value in folders
+    ]
+    assert found == [], "join with the name from hf_tiktokactions/layout.py (CLIPS_DIR, METADATA_DIR, PURGE_LOG_DIR)"
+
+
 ARCHITECTURE = PACKAGE.parent / "docs" / "ARCHITECTURE.md"
 
 
