@@ -490,3 +490,21 @@ def test_a_step_refuses_a_folder_another_step_wrote(tmp_path, capsys):
         assert err.startswith(f"error: --output-dir {folder} holds files no quickstart wrote ("), err
         assert err.count("\n") == 1, err
     assert [path.name for path in mine.rglob("*")] == ["model", "weights.bin"]
+
+
+def test_the_readme_documents_the_python_function_and_options_of_every_step():
+    """README's table: each step's row names the ``hf_tiktokactions.steps`` function and options class the
+    subcommand itself calls, so the documented Python API is the command's own."""
+    import hf_tiktokactions.steps as steps
+    from hf_tiktokactions.cli import STEPS, options_classes
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, step in STEPS.items():
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, f"README's Python API table has no row for {name}"
+        function, classes = step.function.split(":")[1], options_classes(step)  # the function is not imported: slow
+        assert function in steps.__all__ and f"`{function}" in row, (name, row)
+        for options in classes if isinstance(classes, tuple) else (classes,):
+            shown = f"transformers.{options.__name__}" if options.__module__.startswith("transformers") else None
+            assert shown or getattr(steps, options.__name__) is options, (name, options)
+            assert f"`{shown or options.__name__}`" in row, (name, row)
