@@ -228,7 +228,30 @@ def load_kinetics(
             logger.warning("Kinetics: reading the VideoMAE lists in %s, skipping %s.", csv_dir, ", ".join(others))
         return _load_videomae_lists(list_files, csv_dir, video_root, missing, extra_features)
 
-    records: list[tuple[str, str | None, str, int, int]] = []  # (split, label, youtube_id, start, end)
+    records = _kinetics_csv_records(csv_files, csv_dir)
+    names = kinetics_class_order({label for _, label, *_ in records if label is not None}, csv_dir)
+    index_of = {name: i for i, name in enumerate(names)}
+    files = _index_videos(video_root)
+    splits: dict[str, _Split] = {}
+    for split_name, label, youtube_id, start, end in records:
+        stem = f"{youtube_id}_{start:06d}_{end:06d}"
+        path = files.get(stem) or files.get(youtube_id) or str(video_root / f"{stem}.mp4")
+        splits.setdefault(split_name, _Split()).add(
+            path, index_of[label] if label is not None else -1, youtube_id, time_start=start, time_end=end
+        )
+    return _build(_ordered(splits), names, "Kinetics", video_root, missing, extra_features)
+
+
+# The Kinetics-400 class order of the official VideoMAE / VideoMAE V2 checkpoints (their misc/label_map_k400.txt): the
+# first release's alphabetical order, with 7 classes renamed in place by later releases ("blowing up balloons" is
+# "inflating balloons", still at index 12), so sorting the later names would move 300 of the 400 classes.
+OFFICIAL_KINETICS400_CLASSES = Path(__file__).with_name("kinetics400_classes.txt")
+
+
+def _kinetics_csv_records(csv_files: list[Path], csv_dir: Path) -> list[tuple[str, str | None, str, int, int]]:
+    """``(split, label or None, youtube_id, time_start, time_end)`` of every row of the release's split CSVs; a CSV
+    without those columns (a class-index file, say) is skipped with a warning, and none left is an error."""
+    records: list[tuple[str, str | None, str, int, int]] = []
     used = 0
     for csv_path in csv_files:
         with csv_path.open(newline="", encoding="utf-8") as handle:
@@ -251,29 +274,12 @@ def load_kinetics(
                     _malformed(csv_path, line_number, "numeric time_start and time_end")
                 label = row.get("label") or None
                 records.append((_KINETICS_SPLITS[split_value], label, row["youtube_id"], start, end))
-
     if not used:
         raise DatasetLayoutError(
             f"Kinetics: none of the CSVs in {csv_dir} ({', '.join(path.name for path in csv_files)}) has the columns "
             "label,youtube_id,time_start,time_end,split."
         )
-    names = kinetics_class_order({label for _, label, *_ in records if label is not None}, csv_dir)
-    index_of = {name: i for i, name in enumerate(names)}
-    files = _index_videos(video_root)
-    splits: dict[str, _Split] = {}
-    for split_name, label, youtube_id, start, end in records:
-        stem = f"{youtube_id}_{start:06d}_{end:06d}"
-        path = files.get(stem) or files.get(youtube_id) or str(video_root / f"{stem}.mp4")
-        splits.setdefault(split_name, _Split()).add(
-            path, index_of[label] if label is not None else -1, youtube_id, time_start=start, time_end=end
-        )
-    return _build(_ordered(splits), names, "Kinetics", video_root, missing, extra_features)
-
-
-# The Kinetics-400 class order of the official VideoMAE / VideoMAE V2 checkpoints (their misc/label_map_k400.txt): the
-# first release's alphabetical order, with 7 classes renamed in place by later releases ("blowing up balloons" is
-# "inflating balloons", still at index 12), so sorting the later names would move 300 of the 400 classes.
-OFFICIAL_KINETICS400_CLASSES = Path(__file__).with_name("kinetics400_classes.txt")
+    return records
 
 
 def kinetics_class_order(found: set[str], csv_dir: Path) -> list[str]:
