@@ -217,3 +217,17 @@ def test_no_python_caller_builds_a_command_line_to_parse():
         and str(node.elts[0].value).startswith("--")
     ]
     assert found == [], "build the options dataclass (recipe_options / the step's options class) instead"
+
+
+def test_the_layer_table_of_architecture_is_the_one_checked_here():
+    """docs/ARCHITECTURE.md's table (layer, package, may import) says what ``ALLOWED`` and ``COMMON`` enforce."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    header = next(line for line in text.splitlines() if line.startswith("| layer | package |"))
+    assert set(re.findall(r"`(\w+)`", header)) == COMMON - {"__init__"}
+    table = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[1].startswith("`hf_tiktokactions/"):
+            layer = cells[1].strip("`").removeprefix("hf_tiktokactions/").strip("/").removesuffix(".py")
+            table[layer] = set() if cells[2] == "nothing of ours" else {name.strip() for name in cells[2].split(",")}
+    assert table == ALLOWED
