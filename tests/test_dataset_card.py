@@ -76,7 +76,9 @@ def test_card_validates_offline_and_holds_every_section(curated, tmp_path):
     assert "| 10+ s | 12 | 12 | 0 | 0 |" in text and "| < 3.5 s | 3 | 0 | 0 | 3 |" in text
     assert "too short: the longest scene lasts N s < N s | 3 |" in text
     assert "A person detector (`yolov8n.pt`) looks at 10 evenly spaced frames" in text
-    assert "Every 15 days" in text and "purge.py --output DIR --refresh" in text and "Last purge" not in text
+    # purge's folder option is --index (--output names an output folder on the other commands)
+    assert "Every 15 days" in text and "purge.py --index DIR --refresh" in text and "Last purge" not in text
+    assert "purge.py --index DIR`" in text and "--output DIR" not in text
 
 
 def test_card_reports_the_last_purge(curated, tmp_path):

@@ -293,8 +293,8 @@ def retention_section(retention: Mapping[str, Any] | None) -> str:
         "",
         f"- Every {REFRESH_DAYS} days at the latest, the held video ids are queried again through the Research API and "
         "videos that were deleted or made private are removed with their clips, metadata and index rows: "
-        "`python dataset_scripts/purge.py --output DIR --refresh`.",
-        "- After training, the downloaded videos and clips are deleted: `python dataset_scripts/purge.py --output DIR` "
+        "`python dataset_scripts/purge.py --index DIR --refresh`.",
+        "- After training, the downloaded videos and clips are deleted: `python dataset_scripts/purge.py --index DIR` "
         "(`--keep-metadata` keeps the per-video metadata for the statistics). Each run writes a purge log.",
         "- Faces in clips shown in figures or demos are blurred first: `python dataset_scripts/blur_faces.py IN OUT`.",
     ]
