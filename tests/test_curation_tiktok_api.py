@@ -289,6 +289,10 @@ def test_a_different_request_is_refused_for_an_existing_output(tmp_path):
         collect(client_for(server), request(), tmp_path, progress=False)
         with pytest.raises(OutputStateError, match="different max_per_hashtag"):
             collect(client_for(server), request(max_per_hashtag=5), tmp_path, progress=False)
+    # videos.jsonl without state.json: the hint names the option as --help does (it said "--output")
+    (tmp_path / "state.json").unlink()
+    with pytest.raises(OutputStateError, match=r"use an empty --output-dir \(or restore state.json\)"):
+        collect(client_for(server), request(), tmp_path, progress=False)
 
 
 # -- the CLI ------------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ def test_the_dataset_card_command_builds_the_same_card_from_stats_json(curated, 
     assert run_cli(hub_main, ["dataset-card", "--stats", str(flat), "--output", str(tmp_path / "bad")]) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"error: {flat}: not the stats.json of a curated index (missing totals")
-    assert "dataset_scripts/stats.py" in error and not (tmp_path / "bad").exists()
+    assert "dataset_scripts/stats.py --index DIR --output-dir OUT" in error and not (tmp_path / "bad").exists()
 
 
 def test_the_license_note_matches_what_is_published(curated):

@@ -179,6 +179,9 @@ def test_export_refuses_what_it_cannot_publish(tmp_path: Path, capsys) -> None:
 
     assert hub_main_code(["export", "--model", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out2")]) == 2
     assert "no such model folder" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("mine")  # the message names the option as --help does (it said "--output")
+    with pytest.raises(ConfigError, match="a_file is a file; --output-dir must be a folder"):
+        export_model(tmp_path / "model", tmp_path / "a_file")
     # a training checkpoint folder (weights, no config.json): transformers built a default ViT-B config for it, and
     # the export ended in a size-mismatch report and a RuntimeError traceback
     VideoMAEv2Model(VideoMAEv2Config.from_preset("vit-tiny")).save_pretrained(tmp_path / "checkpoint")

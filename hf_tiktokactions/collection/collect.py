@@ -162,7 +162,7 @@ class _Collection:
             if self.videos_path.exists() and self.videos_path.stat().st_size:
                 raise OutputStateError(
                     f"{self.videos_path} exists but {self.state_path} does not; "
-                    "use an empty --output directory (or restore state.json)"
+                    "use an empty --output-dir (or restore state.json)"
                 )
             truncate_to(self.videos_path, 0)
             truncate_to(self.invalid_path, 0)

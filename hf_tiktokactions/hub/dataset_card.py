@@ -422,7 +422,7 @@ def read_statistics(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise ConfigError(
             f"{path}: not the stats.json of a curated index (missing {', '.join(missing)}); write it with "
-            "`python dataset_scripts/stats.py --index DIR --output OUT` (or let stats.py write the card itself)"
+            "`python dataset_scripts/stats.py --index DIR --output-dir OUT` (or let stats.py write the card itself)"
         )
     return stats
 

@@ -241,7 +241,7 @@ def shipped_code_problems(folder: str | os.PathLike) -> list[str]:
 
 def _prepare_output(output: Path, overwrite: bool, model_dir: str | os.PathLike) -> None:
     if output.exists() and not output.is_dir():
-        raise ConfigError(f"{output} is a file; --output must be a folder")
+        raise ConfigError(f"{output} is a file; --output-dir must be a folder")
     refuse_a_folder_holding(output, model_dir, "--output-dir")
     if output.is_dir() and any(output.iterdir()):
         if not overwrite:
