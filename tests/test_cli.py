@@ -318,6 +318,17 @@ def test_the_space_step_names_a_missing_app(tmp_path):
     assert main(["space", "--app", str(tmp_path / "app.py")]) == 2
 
 
+@pytest.mark.parametrize(
+    "command, where", [line for line in _command_lines() if line[0].startswith("python -m ")], ids=str
+)
+def test_a_module_help_names_the_module_as_it_is_run(command, where, capsys, monkeypatch):
+    """The fake Research API's usage line said "research_api_server.py", a file no user runs."""
+    with pytest.raises(SystemExit):
+        _run_help(where, monkeypatch)
+    out = capsys.readouterr().out
+    assert re.match(rf"usage: {re.escape(command)}\s", out), (command, out[:80])
+
+
 def test_a_mistyped_local_path_is_named_not_asked_of_the_hub(tmp_path, capsys, monkeypatch):
     """A missing path that can only be local (its folder exists, it starts with ~, it has two slashes) was tried as
     a Hub repo id: the user read a Hub error (offline: a network error), and `space` served on it. An OWNER/NAME id

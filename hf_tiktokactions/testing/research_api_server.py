@@ -433,7 +433,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(
+        prog="python -m hf_tiktokactions.testing.research_api_server", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--hashtags", default="salsa,tango,waltz")
     parser.add_argument("--start-date", default="20240101")
