@@ -73,11 +73,11 @@ def check_nodes_see(ray, output: Path, first_input: str | None) -> None:
     finally:
         marker.unlink(missing_ok=True)
     if missing:
-        names = {str(marker): f"--output {output.resolve()}"}
+        names = {str(marker): f"--output-dir {output.resolve()}"}
         what = "; ".join(
             f"{node} cannot read {', '.join(names.get(p, p) for p in paths)}" for node, paths in missing.items()
         )
         raise ConfigError(
-            f"--engine ray: {what}. --output and the input videos must be on storage every node "
+            f"--engine ray: {what}. --output-dir and the input videos must be on storage every node "
             "mounts at the same path (NFS, a cluster filesystem); see docs/SCALING_OUT.md"
         )
