@@ -89,7 +89,7 @@ if torch.cuda.is_available() else None}))" ;;
         step_g_compile) run step_g_compile 240 benchmarks/pretrain_step.py "${g[@]}" --compile --models ours ;;
         diagnostics)
             run diagnostics "${DIAGNOSTICS_LIMIT:-300}" training/embedded_diagnostics.py --arms scratch,pretrained,probe \
-                "${diag[@]}" --output "$out/diagnostics.json" ;;
+                "${diag[@]}" --output-json "$out/diagnostics.json" ;;
         compare_embedded)
             run compare_embedded "${COMPARE_LIMIT:-570}" training/compare_init.py --embedded true --seeds 0 --arms index,scratch \
                 --pretrain_config training/configs/pretrain_embedded_synthetic.yaml \

@@ -4,7 +4,7 @@
 loaders, Accelerate, Trainer); it takes tens of minutes per arm on a CPU. This script renders the clips straight
 into memory and trains the same VideoMAE V2 classes in a plain loop, so a setting can be tried in minutes:
 
-    python training/embedded_diagnostics.py --arms scratch,pretrained,probe,cnn --output runs/diagnostics.json
+    python training/embedded_diagnostics.py --arms scratch,pretrained,probe,cnn --output-json runs/diagnostics.json
 
 Arms (each prints progress and ends with test top-1 on held-out clips):
   scratch     fine-tune a randomly initialised encoder on the labelled clips
