@@ -1,5 +1,5 @@
 """What the open-GOP check costs a fine-tuning pass: ``open_video`` demuxes a file's first GOPs (packets only) to
-decide whether decord misreads it (``decoding._only_pyav_reads_right``); each answer is kept per file.
+decide whether decord misreads it (``decoding._how_to_read``); each answer is kept per file.
 
     python benchmarks/make_videos.py /tmp/vids --height 448 --width 256 --count 12
     python benchmarks/open_gop_check.py --videos '/tmp/vids/*.mp4' --epochs 3 [--backend decord]

@@ -9,6 +9,7 @@ from typing import Any
 
 import av
 import numpy as np
+from video_files import add_thumbnail_track
 
 # Neighbours differ in hue, saturation and brightness, so PySceneDetect's content detector sees a cut.
 PALETTE = [(230, 60, 50), (20, 40, 160), (240, 240, 90), (10, 90, 20), (250, 170, 230), (40, 20, 60)]
@@ -55,7 +56,7 @@ def write_frames(
     ``faststart`` puts the MP4 index first, so a truncated copy still opens (and decodes fewer frames).
     ``container_format="matroska"`` writes an MKV (no frame count in the container; a ``DURATION`` tag per track).
     ``sample_aspect_ratio`` makes an anamorphic encode: non-square pixels a player stretches by that ratio.
-    ``thumbnail_track`` puts a one-frame 64x64 MJPEG track before the video (a thumbnail some tools add).
+    ``thumbnail_track`` puts a one-frame 64x64 MJPEG track before the video (``video_files.add_thumbnail_track``).
     ``last_frame_seconds``: how long the last frame is shown (the packet's duration).
     """
     path = Path(path)
@@ -63,7 +64,7 @@ def write_frames(
     time_base = Fraction(1, 90000)
     options = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(path), "w", format=container_format, options=options) as container:
-        thumbnail = container.add_stream("mjpeg", rate=1) if thumbnail_track else None
+        thumbnail = add_thumbnail_track(container) if thumbnail_track else []
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
@@ -71,14 +72,7 @@ def write_frames(
         stream.options = {"crf": "23", "preset": "ultrafast"}
         if sample_aspect_ratio is not None:
             stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
-        if thumbnail is not None:
-            thumbnail.width = thumbnail.height = 64
-            thumbnail.pix_fmt = "yuvj420p"
-            picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
-            picture = picture.reformat(format="yuvj420p")
-            picture.pts = 0
-            for packet in [*thumbnail.encode(picture), *thumbnail.encode()]:
-                container.mux(packet)
+        container.mux(thumbnail)
         packets = []
         for array, time in zip(frames, times):
             frame = av.VideoFrame.from_ndarray(array, format="rgb24")

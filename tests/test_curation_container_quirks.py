@@ -25,6 +25,7 @@ def curated(tmp_path_factory):
     videos = tmp_path_factory.mktemp("videos")
     write_audio_only(videos / "song.mp4", cover_art=True)
     write_scene_video(videos / "thumbnail_first.mkv", [150], container_format="matroska", thumbnail_track=True)
+    write_scene_video(videos / "camera.mov", [150], container_format="mov", thumbnail_track=True)
     write_scene_video(videos / "whole.mkv", [300], container_format="matroska")
     still_end = dict(container_format="matroska", last_frame_seconds=1.5)  # a screen recording's still end
     write_frames(videos / "still_end.mkv", [_scene_frame(0, i, 120, 160) for i in range(121)],
@@ -45,12 +46,14 @@ def _record(output, video_id):
 
 def test_a_cover_picture_is_not_the_video(curated):
     """The song's cover art (an attached picture) was curated as a video and rejected as too short; the thumbnail
-    track before an MKV's video was taken for the video (one 64x64 frame)."""
+    track before an MKV's video was taken for the video (one 64x64 frame), and so was a camera's before a MOV's
+    (its default video track, which FFmpeg picks)."""
     output, rows = curated
     assert rows["song"]["status"] == "rejected" and rows["song"]["reason"] == "no video stream (audio only)"
-    assert rows["thumbnail_first"]["status"] == "pass", rows["thumbnail_first"]["reason"]
-    record = _record(output, "thumbnail_first")
-    assert (record["width"], record["height"], record["decoded_frames"]) == (160, 120, 150)
+    for video_id in ("thumbnail_first", "camera"):
+        assert rows[video_id]["status"] == "pass", rows[video_id]["reason"]
+        record = _record(output, video_id)
+        assert (record["width"], record["height"], record["decoded_frames"]) == (160, 120, 150)
 
 
 def test_a_matroska_file_cut_short_is_called_truncated(curated):

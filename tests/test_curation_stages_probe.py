@@ -24,6 +24,14 @@ def test_probe_reads_size_rate_frames_and_duration(tmp_path):
     assert count_frames(tmp_path / "v.mp4") == 120
 
 
+def test_probe_reads_the_video_not_a_thumbnail_track_before_it(tmp_path):
+    """A camera's one-frame MJPEG thumbnail track before an MP4's video is its default video track, which FFmpeg
+    picks: the probe read a 64x64 video of one frame."""
+    probe = probe_source(write_scene_video(tmp_path / "camera.mp4", [120], thumbnail_track=True))
+    assert (probe.width, probe.height, probe.fps, probe.num_frames, probe.codec) == (160, 120, 30.0, 120, "h264")
+    assert count_frames(tmp_path / "camera.mp4") == 120
+
+
 def test_probe_reasons_for_unusable_inputs(tmp_path):
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "text.mp4").write_text("not a video at all\n" * 50)

@@ -20,6 +20,7 @@ from video_files import (
     frames_as_a_player_shows,
     rotate_video,
     trim_by_stream_copy,
+    with_another_video_track,
     write_test_video,
     xvid_or_transport_stream,
 )
@@ -184,6 +185,34 @@ def test_a_file_is_looked_at_for_open_gops_once_until_it_is_replaced(tmp_path, m
     os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
     with open_video(path, "decord") as reader:
         assert reader.backend == "pyav" and [frame_index_of(f) for f in reader.read([13, 25])] == [13, 25]
+
+
+@pytest.fixture(scope="module")
+def two_track_videos(tmp_path_factory, indexed_video):
+    """The indexed video beside a one-frame 64x64 MJPEG thumbnail or a 20-frame 32x24 proxy, before or after it."""
+    folder = tmp_path_factory.mktemp("two_tracks")
+    names = ["thumbnail_first.mp4", "thumbnail_first.mov", "proxy_first.mp4", "thumbnail_after.mov", "proxy_after.mp4"]
+    return {
+        name: with_another_video_track(indexed_video, folder / name, name.split("_")[0], "_first" in name)
+        for name in names
+    }
+
+
+@backends
+@pytest.mark.parametrize("name", ["thumbnail_first.mp4", "thumbnail_first.mov", "proxy_first.mp4",
+                                  "thumbnail_after.mov", "proxy_after.mp4"])  # fmt: skip
+def test_a_thumbnail_or_proxy_track_beside_the_video_is_not_read_as_the_video(two_track_videos, backend, name):
+    """An MP4's or MOV's first video track is its default one, which FFmpeg picks: a camera's one-frame thumbnail
+    track before the video was read by PyAV, torchcodec and probe_video as a one-frame 64x64 video, an editing proxy
+    as a 20-frame one (decord, whose FFmpeg picks otherwise, read the video). decord cannot be told which stream to
+    read: such files go to PyAV."""
+    path = two_track_videos[name]
+    info = probe_video(path)
+    assert (info.num_frames, info.fps, info.height, info.width) == (60, 30.0, 48, 64)
+    with open_video(path, backend) as reader:
+        assert reader.backend == ("pyav" if backend == "decord" else backend)
+        assert (reader.info.num_frames, reader.info.height, reader.info.width) == (60, 48, 64)
+        assert [frame_index_of(frame) for frame in reader.read([0, 31, 59])] == [0, 31, 59]
 
 
 @backends

@@ -15,6 +15,7 @@ from video_files import (
     frame_index_of,
     frames_as_a_player_shows,
     trim_by_stream_copy,
+    with_another_video_track,
     write_flat_h264,
     write_sorenson_of_width_zero,
     write_test_video,
@@ -162,6 +163,15 @@ def test_a_video_trimmed_by_stream_copy_decodes_the_frames_a_player_shows(tmp_pa
     assert probed.num_frames == 57
     decoded = [frame_index_of(decode_within(probed, [index], VideoBudget())[0]) for index in range(57)]
     assert decoded == list(range(33, 90))
+
+
+def test_a_thumbnail_track_before_the_video_is_not_the_video(tmp_path: Path) -> None:
+    """The Space probed a camera's one-frame thumbnail track before an MP4's video (its default video track) and
+    refused the file as a single image."""
+    source = write_test_video(tmp_path / "source.mp4", 40, 48, 64)
+    probed = probe_within(with_another_video_track(source, tmp_path / "camera.mp4"), VideoBudget())
+    assert (probed.num_frames, probed.height, probed.width) == (40, 48, 64)
+    assert [frame_index_of(frame) for frame in decode_within(probed, [0, 39], VideoBudget())] == [0, 39]
 
 
 def test_a_passed_deadline_stops_decoding(video: Path) -> None:

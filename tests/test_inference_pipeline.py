@@ -30,6 +30,7 @@ from video_files import (
     frame_index_of,
     frames_as_a_player_shows,
     trim_by_stream_copy,
+    with_another_video_track,
     write_test_video,
     write_xvid_avi,
 )
@@ -40,6 +41,7 @@ from hf_tiktokactions.hub.export import export_model, load_classifier
 from hf_tiktokactions.hub.processor_config import MIN_TRANSFORMERS_VERSION, read_preprocessing
 from hf_tiktokactions.inference import VideoClassifier
 from hf_tiktokactions.modeling import video_processing_videomaev2 as shipped_processor
+from hf_tiktokactions.video_streams import main_video_stream
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,6 +181,19 @@ def test_the_processor_reads_a_video_trimmed_by_stream_copy_as_a_player_shows_it
         pytest.skip("needs the ffmpeg command")
     frames, metadata = shipped_processor.read_video_frames(str(path), lambda metadata: range(metadata.total_num_frames))
     assert metadata.total_num_frames == 57 and [frame_index_of(frame) for frame in frames] == list(range(33, 90))
+
+
+def test_the_processor_reads_the_video_not_a_thumbnail_or_proxy_track_before_it(tmp_path):
+    """A camera's one-frame thumbnail track before the video of an MP4 (its default video track, which FFmpeg picks)
+    was refused as "a single image, not a video"; an editing proxy before the video of a MOV was read in its place.
+    The shipped copy of ``main_video_stream`` picks as the package's does, in Matroska too."""
+    source = write_test_video(tmp_path / "source.mp4", 40, 48, 64)
+    for name in ("thumbnail.mp4", "proxy.mov", "proxy.mkv"):
+        path = with_another_video_track(source, tmp_path / name, name.split(".")[0])
+        frames, metadata = shipped_processor.read_video_frames(str(path), lambda metadata: [0, 39])
+        assert metadata.total_num_frames == 40 and [frame_index_of(frame) for frame in frames] == [0, 39], name
+        with av.open(str(path)) as container:
+            assert shipped_processor._main_video_stream(container).index == main_video_stream(container).index == 1
 
 
 def test_the_rotated_phone_video_reaches_the_model_upright(export_and_videos):

@@ -32,6 +32,8 @@ __all__ = [
     "xvid_or_transport_stream",
     "frames_as_a_player_shows",
     "rotate_video",
+    "with_another_video_track",
+    "add_thumbnail_track",
     "can_write_display_rotation",
     "frame_index_of",
     "INDEX_BITS",
@@ -256,6 +258,59 @@ def rotate_video(source: str | Path, target: str | Path, rotation: int) -> Path:
                 continue
             packet.stream = stream
             writer.mux(packet)
+    return target
+
+
+def add_thumbnail_track(container: av.container.OutputContainer) -> list[av.Packet]:
+    """Add to ``container`` (open for writing, nothing muxed yet) a 64x64 MJPEG track of one frame, not marked as an
+    attached picture (the thumbnail track cameras and some phone and editor exports write); returns its packets,
+    to mux once every track is added."""
+    thumbnail = container.add_stream("mjpeg", rate=1)
+    thumbnail.width = thumbnail.height = 64
+    thumbnail.pix_fmt = "yuvj420p"
+    picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
+    picture = picture.reformat(format="yuvj420p")
+    picture.pts = 0
+    return [*thumbnail.encode(picture), *thumbnail.encode()]
+
+
+def _add_proxy_track(container: av.container.OutputContainer, num_frames: int, height: int, width: int):
+    """Add to ``container`` a flat grey H.264 track of ``num_frames`` frames of ``height`` x ``width`` at 30 fps;
+    returns its packets."""
+    proxy = container.add_stream("libx264", rate=30)
+    proxy.height, proxy.width, proxy.pix_fmt = height, width, "yuv420p"
+    proxy.options = {"preset": "ultrafast"}
+    packets = []
+    for index in range(num_frames):
+        frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 128, np.uint8), format="rgb24")
+        frame.pts = index
+        packets += proxy.encode(frame)
+    return packets + proxy.encode()
+
+
+def with_another_video_track(source: str | Path, target: str | Path, extra: str = "thumbnail", first: bool = True):
+    """Stream-copy the video of ``source`` to ``target`` (MP4, MOV or Matroska by its suffix) beside another video
+    track, neither marked as an attached picture: ``extra="thumbnail"`` one 64x64 MJPEG frame
+    (:func:`add_thumbnail_track`), ``"proxy"`` an editing proxy (a third of the frames, at half the size, flat grey).
+    ``first``: the extra track is the file's first (MP4 and MOV then mark it the default video track), else its
+    second."""
+    target = Path(target)
+    formats = {".mov": "mov", ".mkv": "matroska"}
+    with av.open(str(source)) as reader, av.open(str(target), "w", format=formats.get(target.suffix, "mp4")) as writer:
+        video = reader.streams.video[0]
+
+        def add_extra():
+            if extra == "thumbnail":
+                return add_thumbnail_track(writer)
+            return _add_proxy_track(writer, max(1, video.frames // 3), video.height // 2, video.width // 2)
+
+        packets = add_extra() if first else None
+        stream = writer.add_stream_from_template(video)
+        writer.mux(packets if first else add_extra())
+        for packet in reader.demux(video):
+            if packet.dts is not None:  # not the demuxer's end-of-stream marker
+                packet.stream = stream
+                writer.mux(packet)
     return target
 
 

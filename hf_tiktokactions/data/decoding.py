@@ -22,7 +22,10 @@ does both in one call. Backends:
   it), on which decord, seeking to such a keyframe, returns later frames than asked. Finding one demuxes the first
   GOPs; a local file's answer is kept while its inode, size, modification and change times stay the same.
 
-Every backend reads the file's main video stream, never a cover picture (``video_streams.py``).
+Every backend reads the file's main video stream (``video_streams.main_video_stream``): never a cover picture, nor
+a thumbnail or proxy track that FFmpeg would pick before the video (an MP4's or MOV's first video track). torchcodec
+is told which stream that is; decord cannot be, so a file of more than one video track (cover pictures aside) is read
+with PyAV. Telling that costs nothing more: it is read from the header the checks below open anyway.
 
 Frames come out upright: a phone video's display rotation (the MP4 display matrix, the old ``rotate``
 tag) is applied, so a portrait video recorded by a sensor in landscape reads as portrait, and
@@ -51,7 +54,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import torch
@@ -66,7 +69,7 @@ from hf_tiktokactions.data.keyframe_seek import (
 )
 from hf_tiktokactions.display_rotation import quarter_turns, upright_array
 from hf_tiktokactions.errors import VideoDecodeError
-from hf_tiktokactions.video_streams import main_video_stream, shown_frame_count, video_stream_duration
+from hf_tiktokactions.video_streams import main_video_stream, shown_frame_count, video_stream_duration, video_tracks
 
 __all__ = ["VideoInfo", "VideoReader", "BACKENDS", "open_video", "read_frames", "probe_video"]
 
@@ -208,7 +211,9 @@ class _MisreadByThisBackend(Exception):
 class _DecordReader(VideoReader):
     backend = "decord"
 
-    def __init__(self, source: str | io.BytesIO, name: str, num_threads: int):
+    def __init__(self, source: str | io.BytesIO, name: str, num_threads: int, stream_index: int | None = None):
+        if stream_index is not None:  # decord reads the stream its FFmpeg picks and cannot be told another
+            raise _MisreadByThisBackend
         import decord
 
         self._reader = decord.VideoReader(source, num_threads=num_threads, ctx=decord.cpu(0))
@@ -231,10 +236,12 @@ class _DecordReader(VideoReader):
 class _TorchCodecReader(VideoReader):
     backend = "torchcodec"
 
-    def __init__(self, source: str | io.BytesIO, name: str, num_threads: int):
+    def __init__(self, source: str | io.BytesIO, name: str, num_threads: int, stream_index: int | None = None):
         from torchcodec.decoders import VideoDecoder
 
-        self._decoder = VideoDecoder(source, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=num_threads)
+        self._decoder = VideoDecoder(
+            source, stream_index=stream_index, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=num_threads
+        )
         meta = self._decoder.metadata
         fps = meta.average_fps or 0.0
         super().__init__(name, int(meta.num_frames or 0), float(fps), (int(meta.height), int(meta.width)))
@@ -250,12 +257,13 @@ class _PyAVReader(VideoReader):
     """Decodes from the keyframe shown before the first wanted frame; skips unwanted non-reference frames.
 
     An AVI is read by counting frames from its start instead (``keyframe_seek.frames_counted_in_display_order``),
-    an MPEG-PS file from its start, by timestamp (``keyframe_seek.timestamps_shift_after_a_seek``).
+    an MPEG-PS file from its start, by timestamp (``keyframe_seek.timestamps_shift_after_a_seek``). It reads
+    ``main_video_stream``, which is the ``stream_index`` the other readers are given.
     """
 
     backend = "pyav"
 
-    def __init__(self, source: str | io.BytesIO, name: str, num_threads: int):
+    def __init__(self, source: str | io.BytesIO, name: str, num_threads: int, stream_index: int | None = None):
         import av
 
         self._container = av.open(source)
@@ -359,9 +367,11 @@ def _rewind(source: str | io.BytesIO) -> str | io.BytesIO:
     return source
 
 
-def _open_with(backend: str, source: str | io.BytesIO, name: str, num_threads: int) -> VideoReader:
+def _open_with(
+    backend: str, source: str | io.BytesIO, name: str, num_threads: int, stream_index: int | None = None
+) -> VideoReader:
     _quiet_ffmpeg_logs(backend)
-    reader = _READERS[backend](_rewind(source), name, num_threads)
+    reader = _READERS[backend](_rewind(source), name, num_threads, stream_index)
     if reader.num_frames <= 0:
         reader.close()
         raise _broken(name, "no frames")
@@ -421,8 +431,16 @@ MPEG_TS_SUFFIXES = (".ts", ".mts", ".m2ts")
 _KNOWN_FILES = 16384
 
 
-def _only_pyav_reads_right(source: str | io.BytesIO, name: str) -> bool:
-    """Whether only PyAV reads ``source`` right (``_read_container``). A local file's answer is kept, keyed by its
+class _Route(NamedTuple):
+    """How to read a file: ``only_pyav``, it is one the other backends misread; ``stream_index``, the video stream to
+    read where it holds several (``video_streams.main_video_stream``), else None (the backends' own choice is it)."""
+
+    only_pyav: bool
+    stream_index: int | None = None
+
+
+def _how_to_read(source: str | io.BytesIO, name: str) -> _Route:
+    """How to read ``source`` (``_read_container``). A local file's answer is kept, keyed by its
     path, size and modification time, so a file replaced in place is looked at again; epochs reopen every file. Its
     inode and change time are in the key too: a copy that keeps the replaced file's size and modification time (cp
     -p, rsync -a, tar) gets a new inode or change time, which no program can set back; a relative path that names
@@ -432,43 +450,43 @@ def _only_pyav_reads_right(source: str | io.BytesIO, name: str) -> bool:
     try:
         stat = os.stat(source)
     except OSError:  # gone since it was found: the chosen backend reports it
-        return False
-    return _file_only_pyav_reads_right(
-        source, stat.st_size, stat.st_mtime_ns, (stat.st_dev, stat.st_ino, stat.st_ctime_ns)
-    )
+        return _Route(False)
+    return _file_how_to_read(source, stat.st_size, stat.st_mtime_ns, (stat.st_dev, stat.st_ino, stat.st_ctime_ns))
 
 
 @functools.lru_cache(maxsize=_KNOWN_FILES)
-def _file_only_pyav_reads_right(path: str, size: int, mtime_ns: int, identity: tuple[int, int, int]) -> bool:
+def _file_how_to_read(path: str, size: int, mtime_ns: int, identity: tuple[int, int, int]) -> _Route:
     return _read_container(path, path)
 
 
-def _read_container(source: str | io.BytesIO, name: str) -> bool:
-    """Files the other backends misread. An MPEG transport stream (camcorders' .mts): decord returns other frames
-    than asked, or never returns. An AVI whose video has B-frames (UCF101 and HMDB51 are XviD / DivX AVIs): decord
-    misreads where a B-frame is packed with the P-frame after it, torchcodec wherever B-frames reorder. The PyAV
-    reader seeks by decode time in the first and counts decoded frames in the second (``keyframe_seek.py``).
+def _read_container(source: str | io.BytesIO, name: str) -> _Route:
+    """Files the other backends misread, and the video stream to read in a file of several (``_Route``).
+    An MPEG transport stream (camcorders' .mts): decord returns other frames than asked, or never returns. An AVI
+    whose video has B-frames (UCF101 and HMDB51 are XviD / DivX AVIs): decord misreads where a B-frame is packed
+    with the P-frame after it, torchcodec wherever B-frames reorder. The PyAV reader seeks by decode time in the
+    first and counts decoded frames in the second (``keyframe_seek.py``).
     An MPEG program stream (``.mpg``, ``.vob``): torchcodec, asked for several frames in one call, returns earlier
     frames than asked (0, 2, 5, 8 for 0, 3, 6, 9); the PyAV reader decodes it from the start.
     A file with open GOPs (x265's default, HEVC as phones and the web make it): decord, seeking to a keyframe
     that B-frames shown before it follow in decode order, returns later frames than asked."""
     suffix = os.path.splitext(name.lower())[1]
     if suffix in MPEG_TS_SUFFIXES:
-        return True
+        return _Route(True)
     import av
 
     try:
         with av.open(_rewind(source), metadata_errors="ignore") as container:
             stream = main_video_stream(container)
             if stream is None:
-                return False
+                return _Route(False)
+            index = stream.index if len(video_tracks(container)) > 1 else None
             if timestamps_shift_after_a_seek(container):  # MPEG-PS
-                return True
+                return _Route(True, index)
             if suffix == ".avi":
-                return bool(stream.codec_context.has_b_frames)
-            return bool(stream.codec_context.has_b_frames) and _has_open_gops(container, stream)
+                return _Route(bool(stream.codec_context.has_b_frames), index)
+            return _Route(bool(stream.codec_context.has_b_frames) and _has_open_gops(container, stream), index)
     except Exception:  # the chosen backend reports a broken file in its own words
-        return False
+        return _Route(False)
 
 
 def _has_open_gops(container, stream, keyframes: int = 3) -> bool:
@@ -500,10 +518,11 @@ def open_video(source: VideoSource, backend: str = "decord", num_threads: int = 
     backend = _installed_or_pyav(backend)
     name = _name(source)
     loaded = _load_source(source)
-    if backend != "pyav" and _only_pyav_reads_right(loaded, name):
+    route = _how_to_read(loaded, name) if backend != "pyav" else _Route(False)
+    if route.only_pyav:
         backend = "pyav"
     try:
-        primary = _open_with(backend, loaded, name, num_threads)
+        primary = _open_with(backend, loaded, name, num_threads, route.stream_index)
     except _MisreadByThisBackend:
         return _open_with("pyav", loaded, name, num_threads)
     except Exception as error:

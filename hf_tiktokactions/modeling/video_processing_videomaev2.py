@@ -10,7 +10,9 @@ way the project's own inference serves a single view (``inference.py``, ``data/v
    segments); a shorter video is spread over its length and padded with its last frame;
 2. decode: a file is read with PyAV (what ``pip install "av>=14.0"`` gives; no system FFmpeg, no torchcodec), frame
    ``i`` is the ``i``-th presentation timestamp, and phone videos are turned upright by their display rotation
-   (``VideoFrame.rotation``, which PyAV has from 14.0 on); a one-frame file (a still image) is refused;
+   (``VideoFrame.rotation``, which PyAV has from 14.0 on); a one-frame file (a still image) is refused; the video
+   stream read is the package's (never a cover picture, nor a camera's thumbnail or an editor's proxy track that
+   FFmpeg would pick before the video);
 3. pixels: the official resize of the short side to ``size["shortest_edge"]`` (bilinear, no antialiasing, the
    long side truncated) on uint8, centre crop of ``crop_size`` (offsets rounded half to even, as upstream's
    ``CenterCrop``), ``x / 255`` normalised with ``image_mean`` / ``image_std`` (ImageNet).
@@ -67,13 +69,32 @@ def _upright(array: np.ndarray, rotation: float | None) -> np.ndarray:
 
 
 def _main_video_stream(container):
-    """The file's video stream as FFmpeg picks it, never a cover picture (an MP4's or MP3's attached picture); None
-    when there is none. The package's ``video_streams.main_video_stream``, repeated: this file ships alone, and
-    may meet a PyAV older than the package's (``streams.best`` is PyAV 13's, ``Stream.disposition`` 12's)."""
+    """The file's video stream, never a cover picture (an MP4's or MP3's attached picture); None when there is none.
+    Of several, the one the header declares the most frames of, then seconds (Matroska's ``DURATION`` tag), then
+    pixels, FFmpeg's choice on a tie: not the one-frame thumbnail or the proxy track cameras and editors put first,
+    which FFmpeg picks in an MP4 or MOV. The package's ``video_streams.main_video_stream``, repeated: this file ships
+    alone, and may meet a PyAV older than the package's (``streams.best`` is PyAV 13's, ``Stream.disposition`` 12's)."""
     attached_picture = 0x0400  # FFmpeg's AV_DISPOSITION_ATTACHED_PIC
     videos = [s for s in container.streams.video if not int(getattr(s, "disposition", 0)) & attached_picture]
+    if len(videos) <= 1:
+        return videos[0] if videos else None
     best = container.streams.best("video") if hasattr(container.streams, "best") else None
-    return best if best in videos else (videos[0] if videos else None)
+
+    def length(stream):
+        seconds, tag = 0.0, stream.metadata.get("DURATION") or stream.metadata.get("duration") or ""
+        if stream.duration is not None and stream.time_base is not None:
+            seconds = float(stream.duration * stream.time_base)
+        elif tag:
+            try:
+                hours, minutes, rest = tag.split(":")
+                seconds = int(hours) * 3600 + int(minutes) * 60 + float(rest)
+            except ValueError:
+                pass
+        context = stream.codec_context
+        pixels = context.width * context.height if context is not None else 0
+        return int(stream.frames or 0), seconds, pixels, stream is best
+
+    return max(videos, key=length)
 
 
 def read_video_frames(path: str, sample_indices) -> tuple[torch.Tensor, VideoMetadata]:

@@ -6,9 +6,9 @@
 facts first, so a rejected video keeps them). :func:`count_frames` counts the packets of a written clip's video
 stream (``ffprobe -count_packets``), which for our all-frames H.264 clips is its frame count.
 
-The video stream is the file's main one, never a cover picture (``video_streams.main_video_stream``). A stream
-of non-square pixels (an anamorphic encode: its sample aspect ratio is not 1:1) is probed at the size a player
-shows, so the clip made from it is resampled to square pixels.
+The video stream is the file's main one, never a cover picture nor a camera's thumbnail or an editor's proxy track
+beside it (``video_streams.main_video_stream``). A stream of non-square pixels (an anamorphic encode: its sample
+aspect ratio is not 1:1) is probed at the size a player shows, so the clip made from it is resampled to square pixels.
 
 ``hf_tiktokactions.data.decoding.probe_video`` answers the same question for the data layer, but it
 imports torch; curation workers that run with the detector off never need torch, so this module
