@@ -651,6 +651,26 @@ def test_an_interrupted_finetuning_resumes_exactly_from_its_latest_complete_chec
         finetune(*parse(data, tmp_path / "other", "--resume", "latest", "--resume_from_checkpoint", out))
 
 
+def out_of_memory_above(videos: int, monkeypatch, request) -> list[int]:
+    """Training forwards of more than ``videos`` clips raise CUDA's out-of-memory error (simulated) from now on in
+    this test; returns the list the batch size of each training forward is appended to."""
+    forward, tried = VideoMAEv2ForVideoClassification.forward, []
+
+    @functools.wraps(forward)  # Trainer reads the signature (no **kwargs: it divides the loss by the accumulation)
+    def out_of_memory(model, pixel_values, *args, **kwargs):
+        if model.training:
+            tried.append(len(pixel_values))
+            if len(pixel_values) > videos:  # " out of memory." is what accelerate's should_reduce_batch_size looks for
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return forward(model, pixel_values, *args, **kwargs)
+
+    monkeypatch.setattr(VideoMAEv2ForVideoClassification, "forward", out_of_memory)
+    # accelerate collects garbage around each try: over the objects of a test session, 0.2-0.7 s a collection
+    gc.freeze()
+    request.addfinalizer(gc.unfreeze)
+    return tried
+
+
 def test_auto_find_batch_size_keeps_the_total_batch_the_lr_and_the_epochs_were_counted_in(
     synthetic, tmp_path, monkeypatch, caplog, request
 ):
@@ -662,20 +682,7 @@ def test_auto_find_batch_size_keeps_the_total_batch_the_lr_and_the_epochs_were_c
     the checkpoint's per-device batch)."""
     from hf_tiktokactions.training.trainer_checkpoints import BatchInCheckpoints, other_batch_problem
 
-    forward, tried = VideoMAEv2ForVideoClassification.forward, []
-
-    @functools.wraps(forward)  # Trainer reads the signature (no **kwargs: it divides the loss by the accumulation)
-    def out_of_memory_above_two_videos(model, pixel_values, *args, **kwargs):
-        if model.training:
-            tried.append(len(pixel_values))
-            if len(pixel_values) > 2:  # " out of memory." is what accelerate's should_reduce_batch_size looks for
-                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
-        return forward(model, pixel_values, *args, **kwargs)
-
-    monkeypatch.setattr(VideoMAEv2ForVideoClassification, "forward", out_of_memory_above_two_videos)
-    # accelerate collects garbage around each try: over the objects of a test session, 0.2-0.7 s a collection
-    gc.freeze()
-    request.addfinalizer(gc.unfreeze)
+    tried = out_of_memory_above(2, monkeypatch, request)
     out = tmp_path / "run"
     options = ("--per_device_train_batch_size", 4, "--num_sample", 1, "--auto_find_batch_size", "true")
     options += ("--base_learning_rate", 0.256, "--warmup_learning_rate", 0, "--warmup_epochs", 1, "--max_steps", -1)
@@ -823,6 +830,24 @@ def test_an_odd_batch_that_mixup_cannot_take_is_warned_about(synthetic, tmp_path
     with caplog.at_level("WARNING", logger="hf_tiktokactions.training.finetuning"):
         finetune(*parse(synthetic, tmp_path / "odd", *odd, *small_test))
     assert "mixup/cutmix need an even batch: batches of 3 clips" in caplog.text
+
+
+def test_auto_find_batch_size_keeps_the_batch_mixup_takes_even(synthetic, tmp_path, monkeypatch, caplog, request):
+    """timm's Mixup takes even batches: a step of 6 videos that ran out of memory was re-split into 3 x 2, and the
+    run went on without mixup, silently. Now 2 x 3 (mixup goes on); where no even batch fits (1 x 6), the new split
+    is named in a warning."""
+    tried = out_of_memory_above(1, monkeypatch, request)
+    options = ("--per_device_train_batch_size", 6, "--num_sample", 1, "--auto_find_batch_size", "true")
+    options += ("--mixup", 0.8, "--max_steps", 1, "--eval_strategy", "no", "--test_num_segment", 1)
+    options += ("--test_num_crop", 1)
+    with caplog.at_level("WARNING", logger="hf_tiktokactions.training.finetuning"):
+        finetune(*parse(synthetic, tmp_path / "run", *options))
+    assert tried[:3] == [6, 2, 1] and set(tried[2:]) == {1}
+    assert "steps of 6 videos (2 a device x 1 process x 3 accumulated)" in caplog.text
+    assert (
+        "no even batch fits for mixup/cutmix: steps of 6 videos (1 a device x 1 process x 6 accumulated), batches of "
+        "1 clips, are trained with label smoothing alone" in caplog.text
+    )
 
 
 def test_a_resume_on_another_number_of_processes_is_named(tmp_path, caplog):

@@ -158,13 +158,18 @@ class VideoClassificationTrainer(Trainer):
         The total batch stays the command line's, and so do the lr scaled by it, the steps of an epoch and the
         warm-up: the per-device batch becomes the largest divisor of the videos of a step on a device that is at most
         ``batch_size`` (and smaller than the last one tried), and the gradient accumulation makes up the rest
-        (8 x 1 -> 4 x 2 -> 2 x 4). ``self.args`` and the checkpoints keep this split; Trainer reads both numbers from
-        ``self.args`` as each try starts."""
+        (8 x 1 -> 4 x 2 -> 2 x 4). With mixup/cutmix on an even batch, the largest such divisor that keeps the
+        clips mixup takes (per-device batch x num_sample) even (6 x 1 -> 2 x 3, not 3 x 2, where mixup would stop).
+        ``self.args`` and the checkpoints keep this split; Trainer reads both numbers from ``self.args`` as each try
+        starts."""
         share, gpus = self._videos_a_step_on_a_device, max(1, self.args.n_gpu)
         ceiling = batch_size // gpus
         if self._tried_per_device is not None:  # it ran out of memory: accelerate's 0.9 x may map back onto it
             ceiling = min(ceiling, self._tried_per_device - 1)
-        per_device = max((size for size in range(1, ceiling + 1) if share % size == 0), default=0)
+        sizes = [size for size in range(1, ceiling + 1) if share % size == 0]
+        mixing = self.mixup is not None and self._mixes(self._command_line_per_device)
+        even = [size for size in sizes if self._mixes(size)] if mixing else []
+        per_device = max(even or sizes, default=0)
         if per_device == 0:
             raise ConfigError(
                 "--auto_find_batch_size: even 1 video a device ran out of memory; lower --num_sample, --num_frames "
@@ -181,6 +186,21 @@ class VideoClassificationTrainer(Trainer):
                 self._batch_in_checkpoints.describe(),
                 self.args.learning_rate,
             )
+        if mixing and not self._mixes(per_device):
+            logger.warning(
+                "--auto_find_batch_size: no even batch fits for mixup/cutmix: steps of %s, batches of %d clips, "
+                "are trained with label smoothing alone",
+                self._batch_in_checkpoints.describe(),
+                per_device * self._clips_per_video(),
+            )
+
+    def _clips_per_video(self) -> int:
+        """The clips a training video gives a batch (--num_sample of a ``FinetuneVideoDataset``, else 1)."""
+        return getattr(self.train_dataset, "num_sample", 1)
+
+    def _mixes(self, per_device: int) -> bool:
+        """Whether mixup/cutmix can take the batches of this per-device batch (timm's Mixup takes even ones only)."""
+        return per_device * self._clips_per_video() % 2 == 0
 
     def _get_train_sampler(self, train_dataset=None):
         """(epoch, index) keys for a ``FinetuneVideoDataset``, shuffled by (seed, epoch): its items then draw their
