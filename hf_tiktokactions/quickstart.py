@@ -37,7 +37,7 @@ from .atomic_files import write_json_atomic
 from .errors import ConfigError, OutputStateError
 from .layout import INDEX_DIR, RUN_SUMMARY_FILE
 from .output_guard import output_folder
-from .quickstart_options import QuickstartOptions, finetune_arguments, round_number
+from .quickstart_options import QuickstartOptions, finetune_arguments, finetune_scores, round_number
 from .reference_encoder import REFERENCE_DIR, WEIGHTS_FILE, has_reference
 from .resources import recipe
 from .training.results_file import RESULTS_FILE
@@ -157,13 +157,7 @@ def _finetune(options: QuickstartOptions, name: str, init_from: Path | None) -> 
     output = options.output_dir / name
     epochs = {} if options.finetune_epochs is None else {"num_train_epochs": options.finetune_epochs}
     results = finetune(*finetune_arguments(options, FINETUNE_RECIPE, output, options.seed, init_from, **epochs))
-    numbers = {
-        "top1": results["top1"],
-        "top5": results["top5"],
-        "views": results["views"],
-        "test_videos": results["num_videos"],
-    }
-    return numbers, output
+    return finetune_scores(results), output
 
 
 def finetune_pretrained(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:

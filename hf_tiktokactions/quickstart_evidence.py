@@ -31,7 +31,7 @@ from typing import Any
 from .errors import ConfigError
 from .layout import INDEX_DIR, METRICS_FILE, RUN_RECORD_FILE
 from .machine import machine_description
-from .quickstart_options import QuickstartOptions, finetune_arguments, loader_workers, round_number
+from .quickstart_options import QuickstartOptions, finetune_arguments, finetune_scores, loader_workers, round_number
 from .reference_encoder import (
     FULL_POOL,
     PoolSpec,
@@ -236,8 +236,8 @@ def finetune_arm(options: QuickstartOptions, arm: str, init_from: Path | None) -
 
 
 def arm_numbers(runs: list[dict[str, Any]], steps: int) -> dict[str, Any]:
-    top1 = [round(run["top1"], 2) for run in runs]
-    top5 = [round(run["top5"], 2) for run in runs]
+    scores = [finetune_scores(run) for run in runs]
+    top1, top5 = [score["top1"] for score in scores], [score["top5"] for score in scores]
     return {
         "top1": round(statistics.fmean(top1), 2),
         "top1_std": round(statistics.pstdev(top1), 2),
@@ -245,8 +245,8 @@ def arm_numbers(runs: list[dict[str, Any]], steps: int) -> dict[str, Any]:
         "top5": round(statistics.fmean(top5), 2),
         "top5_per_seed": top5,
         "seeds": [run["seed"] for run in runs],
-        "views": runs[0]["views"],
-        "test_videos": runs[0]["num_videos"],
+        "views": scores[0]["views"],
+        "test_videos": scores[0]["test_videos"],
         "finetune_steps": steps,
     }
 

@@ -79,3 +79,14 @@ def finetune_arguments(
 def round_number(value: float | None) -> float | None:
     """``value`` to 4 decimals for the summary (``None`` stays ``None``)."""
     return None if value is None else round(value, 4)
+
+
+def finetune_scores(results: dict[str, Any]) -> dict[str, Any]:
+    """One fine-tuning's multi-view test (its ``results.json``) as every quickstart mode records and prints it:
+    top-1 / top-5 in % to 2 decimals."""
+    return {
+        "top1": round(results["top1"], 2),
+        "top5": round(results["top5"], 2),
+        "views": results["views"],
+        "test_videos": results["num_videos"],
+    }

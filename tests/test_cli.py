@@ -48,6 +48,7 @@ def test_quickstart_runs_every_stage_then_reuses_them(tmp_path):
     assert not any(stage["reused"] for stage in summary["stages"])
     for arm in ("pretrained", "scratch"):
         assert 0 <= summary[arm]["top1"] <= summary[arm]["top5"] <= 100 and summary[arm]["views"] == "2x3"
+        assert round(summary[arm]["top1"], 2) == summary[arm]["top1"]  # as reference mode's (was 14.2857)
     curate = summary["stages"][1]["numbers"]
     assert curate["videos"] == 14 and curate.get("status_pass", 0) > 0
     assert (output / "curated" / "index").is_dir() and (output / "pretrain" / "final" / "model.safetensors").exists()

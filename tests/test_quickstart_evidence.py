@@ -168,3 +168,14 @@ def test_summary_table_wraps_key_numbers_between_items_and_prints_a_reused_stage
     assert "top1 32.38" in table  # an item is never split over two lines
     assert table.splitlines()[2].endswith("runs/quickstart/pretrain/final")  # outputs on the first line
     assert len(table.splitlines()) > 3  # wrapped
+
+
+def test_both_modes_record_a_fine_tunings_scores_with_the_same_rounding():
+    """--pretrain quick's stage table showed a results file's 4 decimals (top1 14.2857), reference mode's 2."""
+    from hf_tiktokactions.quickstart_evidence import arm_numbers
+    from hf_tiktokactions.quickstart_options import finetune_scores
+
+    results = {"top1": 14.2857, "top5": 85.7143, "views": "2x3", "num_videos": 7, "seed": 0}  # 1 and 6 of 7 right
+    quick, reference = finetune_scores(results), arm_numbers([results], steps=120)
+    assert quick["top1"] == reference["top1"] == reference["top1_per_seed"][0] == 14.29
+    assert quick["top5"] == reference["top5"] == 85.71
