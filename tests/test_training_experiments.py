@@ -3,6 +3,7 @@
 import dataclasses
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -233,7 +234,22 @@ def test_an_interrupted_finetuning_of_a_study_resumes_from_its_checkpoint(tmp_pa
     shutil.rmtree(arm / "checkpoint-4")  # ... or rather after checkpoint-2
     results = finetune_once(args, arm, 0, None)
     record = json.loads((arm / "run_config.json").read_text())
-    assert record["resumed_from"] == str(arm / "checkpoint-2") and results["num_videos"] > 0
+    assert record["resumed_from"] == str(arm / "checkpoint-2") and results.num_videos > 0
+
+
+def test_a_study_reads_an_arms_results_file_as_the_cards_do(tmp_path):
+    """A finished arm's results.json was read with json.loads: a malformed one stopped the study with a JSON
+    traceback, or a KeyError in the report; now the cards' reader names the file and the problem."""
+    from hf_tiktokactions.errors import ConfigError
+    from hf_tiktokactions.training.experiments import ExperimentArguments, finetune_once
+
+    args = ExperimentArguments(output_dir=str(tmp_path / "study"))
+    arm = tmp_path / "study" / "scratch-seed0" / "finetune"
+    arm.mkdir(parents=True)
+    for text, says in (('{"top1": 50', "not valid JSON"), ('{"top1": 50}', "not a valid results.json")):
+        (arm / "results.json").write_text(text)
+        with pytest.raises(ConfigError, match=f"^{re.escape(str(arm / 'results.json'))}: {says}"):
+            finetune_once(args, arm, 0, None)
 
 
 def test_the_drivers_refuse_a_launcher_before_writing_anything(tmp_path, monkeypatch):

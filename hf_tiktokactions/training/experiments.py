@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from ..output_guard import output_folder
 from ..resources import recipe
 from .arguments import FinetuneArguments, PretrainArguments, parse_with_config
-from .results_file import RESULTS_FILE
+from .results_file import RESULTS_FILE, RunResults, parse_results, read_results
 
 TINY_PRETRAIN = str(recipe("pretrain_tiny_synthetic.yaml"))
 TINY_FINETUNE = str(recipe("finetune_tiny_synthetic.yaml"))
@@ -138,18 +138,19 @@ def pretrain_once(options: PretrainArguments) -> str:
     return str(final)
 
 
-def finetune_once(args: ExperimentArguments, output_dir: Path, seed: int, init_from: str | None) -> dict:
-    """Fine-tune and test (unless ``output_dir/results.json`` exists); returns the results dict. An interrupted
-    fine-tuning continues from its newest checkpoint unless ``--finetune_args`` names one."""
+def finetune_once(args: ExperimentArguments, output_dir: Path, seed: int, init_from: str | None) -> RunResults:
+    """Fine-tune and test (unless ``output_dir/results.json`` exists: read as the cards read it, a malformed one is
+    a ``ConfigError`` naming it); returns the results. An interrupted fine-tuning continues from its newest
+    checkpoint unless ``--finetune_args`` names one."""
     from .finetuning import finetune
 
     done = output_dir / RESULTS_FILE
     if done.exists():
-        return json.loads(done.read_text())
+        return read_results(done)
     finetune_args, training_args = _finetune_options(args, output_dir, seed, init_from)
     if not finetune_args.resume and not training_args.resume_from_checkpoint:
         finetune_args = dataclasses.replace(finetune_args, resume="latest")
-    return finetune(finetune_args, training_args)
+    return parse_results(finetune(finetune_args, training_args), done)
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -224,9 +225,9 @@ def compare_init(args: CompareArguments) -> dict:
             runs[arm].append(
                 {
                     "seed": seed,
-                    "top1": results["top1"],
-                    "top5": results["top5"],
-                    "mean_class_accuracy": results["mean_class_accuracy"],
+                    "top1": results.top1,
+                    "top5": results.top5,
+                    "mean_class_accuracy": results.mean_class_accuracy,
                 }
             )
     report = {"arms": {arm: _group_summary(r) for arm, r in runs.items()}, **_options_record(args)}
@@ -262,7 +263,7 @@ def scaling_study(args: ScalingArguments) -> dict:
                 )
             )
             results = finetune_once(args, run / "finetune", seed, init)
-            points[size].append({"seed": seed, "top1": results["top1"], "top5": results["top5"]})
+            points[size].append({"seed": seed, "top1": results.top1, "top5": results.top5})
     report = {"sizes": {str(n): _group_summary(r) for n, r in points.items()}, **_options_record(args)}
     table = _summary_table("pre-training videos", report["sizes"])
     _write_report(output_dir, "scaling_study", report, table)
