@@ -37,6 +37,14 @@ whose format is ``training/results_file.py``)::
     DIR/run_config.json       options, machine, versions, earlier segments of a resumed run (``RUN_RECORD_FILE``)
     DIR/metrics.jsonl         one line per logged step (``METRICS_FILE``)
     DIR/summary.json          the finished run's summary (``RUN_SUMMARY_FILE``; the quickstart's is named the same)
+    DIR/final/                the finished run's model (``FINAL_MODEL_DIR``; a fine-tuning run's too)
+    DIR/checkpoints/step-N/   pre-training checkpoints (``CHECKPOINTS_DIR``; fine-tuning's are Trainer's checkpoint-N)
+    DIR/reconstructions/      reconstruction figures, step-N.png (``RECONSTRUCTIONS_DIR``)
+
+A quickstart folder (``quickstart``; its stages write their own folders, their names in ``quickstart.py``)::
+
+    DIR/stages/<stage>.json   the record of each finished stage, reused by a rerun (``QUICKSTART_STAGES_DIR``)
+    DIR/stages/mode.json      the --pretrain mode the folder was made with (``QUICKSTART_MODE_FILE``)
 
 The embedded synthetic action set (``python -m hf_tiktokactions.data.synthetic``; its clips are drawn in
 ``hf_tiktokactions/data/synthetic/__init__.py``)::
@@ -86,6 +94,13 @@ REFRESH_CHECKS_FILE = "refresh_checks.json"
 RUN_RECORD_FILE = "run_config.json"  # a pre-training or fine-tuning run's record (its "job" says which)
 METRICS_FILE = "metrics.jsonl"
 RUN_SUMMARY_FILE = "summary.json"
+FINAL_MODEL_DIR = "final"
+CHECKPOINTS_DIR = "checkpoints"  # a pre-training run's
+RECONSTRUCTIONS_DIR = "reconstructions"
+
+# quickstart folder
+QUICKSTART_STAGES_DIR = "stages"
+QUICKSTART_MODE_FILE = "mode.json"  # inside QUICKSTART_STAGES_DIR
 
 # synthetic action set folder
 SYNTHETIC_METADATA_FILE = "metadata.jsonl"

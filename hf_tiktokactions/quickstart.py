@@ -35,7 +35,7 @@ from typing import Any
 from . import quickstart_evidence as evidence
 from .atomic_files import write_json_atomic
 from .errors import ConfigError, OutputStateError
-from .layout import INDEX_DIR, RUN_SUMMARY_FILE
+from .layout import FINAL_MODEL_DIR, INDEX_DIR, QUICKSTART_MODE_FILE, QUICKSTART_STAGES_DIR, RUN_SUMMARY_FILE
 from .output_guard import output_folder
 from .quickstart_options import QuickstartOptions, finetune_arguments, finetune_scores, round_number
 from .reference_encoder import REFERENCE_DIR, WEIGHTS_FILE, has_reference
@@ -66,7 +66,7 @@ class Stage:
 
 def run_stage(stage: Stage, options: QuickstartOptions) -> StageRecord:
     """Run ``stage`` unless its record exists; write the record only when the stage finished."""
-    marker = options.output_dir / "stages" / f"{stage.name}.json"
+    marker = options.output_dir / QUICKSTART_STAGES_DIR / f"{stage.name}.json"
     if marker.is_file():
         return StageRecord(**{**json.loads(marker.read_text()), "reused": True})
     started = time.perf_counter()
@@ -148,7 +148,7 @@ def pretrain_on_index(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
         "loss_start": round_number(summary["preview_loss_start"]),
         "loss_end": round_number(summary["preview_loss_end"]),
     }
-    return numbers, output / "final"
+    return numbers, output / FINAL_MODEL_DIR
 
 
 def _finetune(options: QuickstartOptions, name: str, init_from: Path | None) -> tuple[dict[str, Any], Path]:
@@ -161,7 +161,7 @@ def _finetune(options: QuickstartOptions, name: str, init_from: Path | None) -> 
 
 
 def finetune_pretrained(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
-    return _finetune(options, "finetune_pretrained", options.output_dir / "pretrain" / "final")
+    return _finetune(options, "finetune_pretrained", options.output_dir / "pretrain" / FINAL_MODEL_DIR)
 
 
 def finetune_scratch(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
@@ -174,9 +174,9 @@ def publish(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
 
     finetuned = options.output_dir / "finetune_pretrained"
     folder = options.output_dir / "model"
-    model_dir = finetuned / "final"
+    model_dir = finetuned / FINAL_MODEL_DIR
     if not (model_dir / "config.json").is_file():
-        marker = options.output_dir / "stages" / "finetune_pretrained.json"
+        marker = options.output_dir / QUICKSTART_STAGES_DIR / "finetune_pretrained.json"
         raise ConfigError(f"{model_dir} holds no fine-tuned model; delete {marker} to redo that stage")
     export_model(model_dir, folder, results=[finetuned / RESULTS_FILE], overwrite=True, synthetic_pretraining=True)
     space = write_space(folder, options.output_dir / "space", overwrite=True)  # uploadable as it is (hub/space.py)
@@ -220,7 +220,7 @@ def resolve_mode(options: QuickstartOptions) -> QuickstartOptions:
 
 def claim_mode(options: QuickstartOptions) -> None:
     """Stages of one mode are never reused by another: the output folder remembers its ``--pretrain`` mode."""
-    marker = options.output_dir / "stages" / "mode.json"
+    marker = options.output_dir / QUICKSTART_STAGES_DIR / QUICKSTART_MODE_FILE
     if marker.is_file():
         earlier = json.loads(marker.read_text())["pretrain"]
         if earlier != options.pretrain:
@@ -228,7 +228,7 @@ def claim_mode(options: QuickstartOptions) -> None:
                 f"{options.output_dir} holds a --pretrain {earlier} run; pass --pretrain {earlier} to finish it, "
                 f"or another --output-dir for --pretrain {options.pretrain}"
             )
-    elif (options.output_dir / "stages").is_dir() and options.pretrain != "quick":
+    elif (options.output_dir / QUICKSTART_STAGES_DIR).is_dir() and options.pretrain != "quick":
         raise OutputStateError(
             f"{options.output_dir} holds a run made before --pretrain existed (a quick run); pass --pretrain quick "
             f"to finish it, or another --output-dir for --pretrain {options.pretrain}"
@@ -240,7 +240,7 @@ def refuse_a_folder_of_other_files(output_dir: Path) -> None:
     """The quickstart replaces model/ and space/ in its folder and rewrites summary.json, comparison.png, data/, ...:
     an existing folder must be empty or its own earlier output (``stages/`` records its stages), never one of the
     user's folders, whose files of those names would be deleted."""
-    if not output_dir.is_dir() or (output_dir / "stages").is_dir():
+    if not output_dir.is_dir() or (output_dir / QUICKSTART_STAGES_DIR).is_dir():
         return
     found = sorted(path.name for path in output_dir.iterdir())
     if found:

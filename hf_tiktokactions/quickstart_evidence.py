@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .layout import INDEX_DIR, METRICS_FILE, RUN_RECORD_FILE
+from .layout import (
+    FINAL_MODEL_DIR,
+    INDEX_DIR,
+    METRICS_FILE,
+    QUICKSTART_STAGES_DIR,
+    RECONSTRUCTIONS_DIR,
+    RUN_RECORD_FILE,
+)
 from .machine import machine_description
 from .quickstart_options import QuickstartOptions, finetune_arguments, finetune_scores, loader_workers, round_number
 from .reference_encoder import (
@@ -138,7 +145,7 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
         numbers = _pretrain_numbers(summary, steps, "random weights", "pretrain_embedded_synthetic.yaml")
         numbers["seconds_this_call"] = round(time.perf_counter() - started, 1)
         export_reference(output, options.output_dir / "reference", full_record(options, numbers))
-        return numbers, output / "final"
+        return numbers, output / FINAL_MODEL_DIR
     reference = reference_record(options.reference)
     init = materialize_reference(options.output_dir / "reference_init", options.reference)
     base_lr = _recipe_value("base_learning_rate") * CONTINUE_LR_FRACTION
@@ -161,7 +168,7 @@ def pretrain_evidence(options: QuickstartOptions) -> tuple[dict[str, Any], Path]
     start = f"the shipped reference encoder ({made})"
     numbers = _pretrain_numbers(summary, steps, start, f"pretrain_embedded_synthetic.yaml, lr x {CONTINUE_LR_FRACTION}")
     numbers["reference"] = reference
-    return numbers, output / "final"
+    return numbers, output / FINAL_MODEL_DIR
 
 
 def full_record(options: QuickstartOptions, numbers: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +183,7 @@ def full_record(options: QuickstartOptions, numbers: dict[str, Any]) -> dict[str
         command += f" --pool-clips-per-class {options.pool_clips_per_class}"
     stage_seconds = {}
     for stage in ("data", "curate"):
-        marker = options.output_dir / "stages" / f"{stage}.json"
+        marker = options.output_dir / QUICKSTART_STAGES_DIR / f"{stage}.json"
         if marker.is_file():
             stage_seconds[stage] = json.loads(marker.read_text())["seconds"]
     return {
@@ -252,7 +259,7 @@ def arm_numbers(runs: list[dict[str, Any]], steps: int) -> dict[str, Any]:
 
 
 def finetune_pretrained_arm(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
-    return finetune_arm(options, "pretrained", options.output_dir / "pretrain" / "final")
+    return finetune_arm(options, "pretrained", options.output_dir / "pretrain" / FINAL_MODEL_DIR)
 
 
 def finetune_scratch_arm(options: QuickstartOptions) -> tuple[dict[str, Any], Path]:
@@ -265,13 +272,17 @@ def publish_first_seed(options: QuickstartOptions) -> tuple[dict[str, Any], Path
 
     finetuned = options.output_dir / "finetune_pretrained" / f"seed{seeds(options)[0]}"
     folder = options.output_dir / "model"
-    if not (finetuned / "final" / "config.json").is_file():
+    if not (finetuned / FINAL_MODEL_DIR / "config.json").is_file():
         raise ConfigError(
-            f"{finetuned / 'final'} holds no fine-tuned model; delete "
-            f"{options.output_dir / 'stages' / 'finetune_pretrained.json'} to redo that stage"
+            f"{finetuned / FINAL_MODEL_DIR} holds no fine-tuned model; delete "
+            f"{options.output_dir / QUICKSTART_STAGES_DIR / 'finetune_pretrained.json'} to redo that stage"
         )
     export_model(
-        finetuned / "final", folder, results=[finetuned / RESULTS_FILE], overwrite=True, synthetic_pretraining=True
+        finetuned / FINAL_MODEL_DIR,
+        folder,
+        results=[finetuned / RESULTS_FILE],
+        overwrite=True,
+        synthetic_pretraining=True,
     )
     space = write_space(folder, options.output_dir / "space", overwrite=True)
     return {"files": sorted(p.name for p in folder.iterdir()), "space": str(space)}, folder
@@ -342,7 +353,7 @@ def write_evidence_figures(options: QuickstartOptions, summary: dict[str, Any]) 
     figure.savefig(plot, dpi=100)
     plt.close(figure)
     written = {"plot": str(plot)}
-    images = sorted((pretrain_dir / "reconstructions").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1]))
+    images = sorted((pretrain_dir / RECONSTRUCTIONS_DIR).glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1]))
     if images:
         shutil.copyfile(images[-1], options.output_dir / "reconstructions.png")
         written["reconstructions"] = str(options.output_dir / "reconstructions.png")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .layout import METRICS_FILE
+from .layout import FINAL_MODEL_DIR, METRICS_FILE, RECONSTRUCTIONS_DIR
 from .resources import recipe
 
 FULL_PRETRAIN_RECIPE = recipe("pretrain_embedded_synthetic.yaml")
@@ -119,7 +119,7 @@ def export_reference(pretrain_dir: Path, destination: Path, record: dict[str, An
 
     from .atomic_files import write_json_atomic
 
-    final = pretrain_dir / "final"
+    final = pretrain_dir / FINAL_MODEL_DIR
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(final / "config.json", destination / "config.json")
     weights = {name: tensor.half().contiguous() for name, tensor in load_file(final / WEIGHTS_FILE).items()}
@@ -127,7 +127,7 @@ def export_reference(pretrain_dir: Path, destination: Path, record: dict[str, An
     shutil.copyfile(pretrain_dir / METRICS_FILE, destination / METRICS_FILE)
     plot_loss_curve(read_losses(pretrain_dir / METRICS_FILE), destination / "pretrain_loss.png", "reference")
     reconstructions = sorted(
-        (pretrain_dir / "reconstructions").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1])
+        (pretrain_dir / RECONSTRUCTIONS_DIR).glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1])
     )
     if reconstructions:
         shutil.copyfile(reconstructions[-1], destination / "reconstruction.png")

@@ -135,7 +135,7 @@ def test_only_layout_spells_the_file_names_of_an_output_folder():
     names = {
         value for key, value in vars(layout).items() if key.isupper() and isinstance(value, str) and "." in value[1:]
     }
-    assert {"manifest.jsonl", "videos.jsonl", "curation_config.json", "run_config.json"} <= names
+    assert {"manifest.jsonl", "videos.jsonl", "curation_config.json", "run_config.json", "mode.json"} <= names
     root = PACKAGE.parent
     found = [
         f"{path.relative_to(root)}:{line}: {text!r}"
@@ -148,11 +148,12 @@ def test_only_layout_spells_the_file_names_of_an_output_folder():
     assert found == [], "import the name from hf_tiktokactions/layout.py instead of spelling it again"
 
 
-def test_only_layout_spells_the_folders_of_a_curation_folder():
+def test_only_layout_spells_the_folders_of_an_output_folder():
     from hf_tiktokactions import layout
 
     # "index" and "videos" also name other folders (the experiments' synthetic stand-in for an index, say)
-    folders = {layout.CLIPS_DIR, layout.METADATA_DIR, layout.PURGE_LOG_DIR}
+    folders = {layout.CLIPS_DIR, layout.METADATA_DIR, layout.PURGE_LOG_DIR, layout.FINAL_MODEL_DIR}
+    folders |= {layout.CHECKPOINTS_DIR, layout.RECONSTRUCTIONS_DIR, layout.QUICKSTART_STAGES_DIR}
     root = PACKAGE.parent
     found = [
         f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}"
@@ -165,7 +166,7 @@ def test_only_layout_spells_the_folders_of_a_curation_folder():
         and isinstance(node.right, ast.Constant)
         and node.right.value in folders
     ]
-    assert found == [], "join with the name from hf_tiktokactions/layout.py (CLIPS_DIR, METADATA_DIR, PURGE_LOG_DIR)"
+    assert found == [], "join with the name from hf_tiktokactions/layout.py (CLIPS_DIR, FINAL_MODEL_DIR, ...)"
 
 
 ARCHITECTURE = PACKAGE.parent / "docs" / "ARCHITECTURE.md"

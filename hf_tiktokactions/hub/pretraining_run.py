@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tiktokactions.errors import ConfigError
-from hf_tiktokactions.layout import METRICS_FILE, RUN_RECORD_FILE, RUN_SUMMARY_FILE
+from hf_tiktokactions.layout import METRICS_FILE, RECONSTRUCTIONS_DIR, RUN_RECORD_FILE, RUN_SUMMARY_FILE
 from hf_tiktokactions.modeling.hub_source import looks_local
 
 __all__ = ["PretrainingRun", "read_pretraining_run", "LOSS_CURVE_FILE", "RECONSTRUCTIONS_FILE", "RECIPE_KEYS"]
@@ -161,7 +161,7 @@ def read_pretraining_run(folder: str | os.PathLike, required: bool = False) -> P
     run_config = _read_json(config_path)
     summary_path = folder / RUN_SUMMARY_FILE
     record = {**run_config, **(_read_json(summary_path) if summary_path.is_file() else {})}
-    reconstruction, step = _latest_reconstruction(folder / "reconstructions")
+    reconstruction, step = _latest_reconstruction(folder / RECONSTRUCTIONS_DIR)
     return PretrainingRun(
         args=dict(run_config.get("args") or {}),
         record=record,

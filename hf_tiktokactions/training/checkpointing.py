@@ -38,6 +38,7 @@ from accelerate import Accelerator
 
 from ..atomic_files import write_json_atomic
 from ..errors import CheckpointError
+from ..layout import CHECKPOINTS_DIR
 
 _NAME = re.compile(r"^step-(\d+)$")
 _PARTIAL_SUFFIX = ".partial"
@@ -69,7 +70,7 @@ class TrainingProgress:
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:
-    return Path(output_dir) / "checkpoints"
+    return Path(output_dir) / CHECKPOINTS_DIR
 
 
 def completed_checkpoints(output_dir: str | Path) -> list[Path]:

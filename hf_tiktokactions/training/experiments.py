@@ -25,6 +25,7 @@ from typing import Any
 from transformers import TrainingArguments
 
 from ..errors import ConfigError
+from ..layout import FINAL_MODEL_DIR
 from ..output_guard import output_folder
 from ..resources import recipe
 from .arguments import FinetuneArguments, PretrainArguments, parse_with_config
@@ -132,7 +133,7 @@ def pretrain_once(options: PretrainArguments) -> str:
     pre-training continues from its newest checkpoint unless ``--resume`` names another."""
     from .pretraining import pretrain
 
-    final = Path(options.output_dir) / "final"
+    final = Path(options.output_dir) / FINAL_MODEL_DIR
     if not (final / "config.json").exists():
         pretrain(options if options.resume else dataclasses.replace(options, resume="latest"))
     return str(final)

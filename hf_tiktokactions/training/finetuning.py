@@ -30,7 +30,7 @@ from ..data.epoch_keys import EpochKeySampler
 from ..data.finetune_dataset import FinetuneVideoDataset, MultiViewVideoDataset, collate_clips
 from ..data.transforms import FinetuneTrainTransform, VideoMixup, normalize_video
 from ..errors import CheckpointError, ConfigError
-from ..layout import RUN_RECORD_FILE
+from ..layout import FINAL_MODEL_DIR, RUN_RECORD_FILE
 from ..machine import cpu_model
 from ..output_guard import EVAL_ONLY_JOB, output_folder, refuse_another_jobs_folder
 from .arguments import TRAINER_DEFAULT_LEARNING_RATE, FinetuneArguments, to_json_dict
@@ -572,7 +572,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
         train_output = trainer.train(resume_from_checkpoint=resume_from)
         record["distributed"] = applied_strategy(trainer.accelerator, trainer.model)  # as prepared for training
         require_requested_strategy(record["distributed"])
-        checkpoint = str(output_dir / "final")
+        checkpoint = str(output_dir / FINAL_MODEL_DIR)
         trainer.save_model(checkpoint)
         # collective: the undecodable training videos every rank passed over (since the run started), with the reason
         record["skipped_training_videos"] = trainer.skipped_videos.gathered()

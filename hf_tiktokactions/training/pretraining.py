@@ -55,7 +55,7 @@ from ..data.pretrain_dataset import PretrainVideoDataset
 from ..data.streaming_dataset import StreamingPretrainDataset, new_place, record_positions
 from ..data.transforms import normalize_video
 from ..errors import ConfigError
-from ..layout import METRICS_FILE, RUN_RECORD_FILE, RUN_SUMMARY_FILE
+from ..layout import FINAL_MODEL_DIR, METRICS_FILE, RECONSTRUCTIONS_DIR, RUN_RECORD_FILE, RUN_SUMMARY_FILE
 from ..modeling import VideoMAEv2Config, VideoMAEv2ForPreTraining
 from ..output_guard import output_folder, refuse_another_jobs_folder
 from .arguments import PretrainArguments, to_json_dict
@@ -695,14 +695,14 @@ def _finish(
         "skipped_training_videos": tally.skipped.gathered(),  # collective: every rank's, since the run started
         "rank_parameter_digests": digests,
         "streamed_video_ids": (gather_object([tally.streamed_ids]) if args.streaming else None),
-        "final_model": str(output_dir / "final"),
+        "final_model": str(output_dir / FINAL_MODEL_DIR),
     }
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(output_dir / "final", state_dict=state_dict)
+        accelerator.unwrap_model(model).save_pretrained(output_dir / FINAL_MODEL_DIR, state_dict=state_dict)
         write_json_atomic(output_dir / RUN_SUMMARY_FILE, summary)
         accelerator.print(
             f"pre-training done: {progress.step} steps, loss {tally.first_loss} -> {tally.last_loss}, "
-            f"{summary['seconds']} s, {plan.world} process(es); model in {output_dir / 'final'}, "
+            f"{summary['seconds']} s, {plan.world} process(es); model in {output_dir / FINAL_MODEL_DIR}, "
             f"summary in {output_dir / RUN_SUMMARY_FILE}"
         )
     accelerator.wait_for_everyone()
@@ -820,7 +820,7 @@ def _log_reconstruction(accelerator: Accelerator, model, preview: dict, output_d
     accelerator.log({"preview_loss": _preview_loss(accelerator, model, preview)}, step=step)
     if not accelerator.is_main_process:  # a rank that only joined the (FSDP) forwards
         return
-    folder = output_dir / "reconstructions"
+    folder = output_dir / RECONSTRUCTIONS_DIR
     folder.mkdir(exist_ok=True)
     Image.fromarray(image).save(folder / f"step-{step}.png")
     for tracker in accelerator.trackers:
