@@ -244,12 +244,19 @@ def test_smoothed_targets():
     assert targets[0, 2] == pytest.approx(0.925) and targets[0, 0] == pytest.approx(0.025)
 
 
-def test_finetune_from_scratch_writes_the_results(synthetic, tmp_path):
+def test_finetune_from_scratch_writes_the_results(synthetic, tmp_path, monkeypatch):
+    """Also: a --hub_token (Trainer's option, for its push_to_hub) is written into no file of the run; Trainer
+    pickled it into final/training_args.bin, which its push_to_hub uploads."""
+    token = "hf_HubTokenGivenAsTrainerOption55"
+    monkeypatch.delenv("HF_TOKEN", raising=False)  # the token is handed to huggingface_hub through it
     args, training_args = parse(
-        synthetic, tmp_path / "run", "--max_steps", 3, "--eval_strategy", "steps", "--eval_steps", 3
-    )
+        synthetic, tmp_path / "run", "--max_steps", 3, "--eval_strategy", "steps", "--eval_steps", 3,
+        "--hub_token", token,
+    )  # fmt: skip
     results = finetune(args, training_args)
     out = tmp_path / "run"
+    assert not [path for path in out.rglob("*") if path.is_file() and token.encode() in path.read_bytes()]
+    assert os.environ["HF_TOKEN"] == token
     written = json.loads((out / "results.json").read_text())
     assert set(RESULT_KEYS) <= written.keys()
     assert (

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -372,6 +373,16 @@ def keep_workers_for_the_cache(args: FinetuneArguments, training_args: TrainingA
     return training_args
 
 
+def hub_token_kept_out_of_saved_files(training_args: TrainingArguments) -> TrainingArguments:
+    """``--hub_token`` handed to huggingface_hub through ``HF_TOKEN`` (which redaction knows) instead of in the
+    options: Trainer pickles its options into every ``training_args.bin`` it writes (``final/``, checkpoints) and its
+    ``push_to_hub`` uploads that file; with no token in the options it asks huggingface_hub, which reads HF_TOKEN."""
+    if not training_args.hub_token:
+        return training_args
+    os.environ["HF_TOKEN"] = training_args.hub_token
+    return dataclasses.replace(training_args, hub_token=None)
+
+
 def hardware_description(training_args: TrainingArguments) -> str:
     world = training_args.world_size
     if torch.cuda.is_available():
@@ -520,6 +531,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict[
     """Fine-tune (unless ``eval_only``) and test with multi-view testing; returns the results dict."""
     # Setup: device and precision, the seed, the data and the model.
     check_schedule_options(args, training_args)
+    training_args = hub_token_kept_out_of_saved_files(training_args)
     training_args = keep_workers_for_the_cache(args, resolve_device_and_precision(args, training_args))
     set_seed(training_args.seed)
     output_dir = output_folder(training_args.output_dir, "--output_dir", make=False)  # made once the data is read
