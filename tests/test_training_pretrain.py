@@ -25,7 +25,7 @@ from hf_tiktokactions.errors import ConfigError
 from hf_tiktokactions.training.arguments import PretrainArguments, parse_with_config
 from hf_tiktokactions.training.checkpointing import completed_checkpoints, resolve_resume
 from hf_tiktokactions.training.divergence import MAX_SANE_WEIGHT
-from hf_tiktokactions.training.pretrain_data import resolve_videos
+from hf_tiktokactions.training.pretrain_data import resolve_videos, streaming_rows
 from hf_tiktokactions.training.pretraining import build_model
 from hf_tiktokactions.training.reconstructions import reconstruction_grid
 from hf_tiktokactions.training.schedules import cosine_with_warmup
@@ -474,6 +474,26 @@ def test_index_filters_and_reproducible_subsets(tmp_path):
     shutil.rmtree(clips)  # an index whose clips moved: one error, not a warning a video
     with pytest.raises(ConfigError, match=r"none of the first 7 'clip_path' .* moved or deleted, or the index was"):
         resolve_videos(index)
+
+
+@pytest.mark.parametrize("hostile", ["../outside.mp4", "clips/../../outside.mp4", "ABSOLUTE"])
+def test_a_published_index_cannot_name_files_outside_its_folder(tmp_path, hostile):
+    """A published index (a folder of parquet shards as the Hub serves it) names its clips relative to its folder; a
+    row whose clip_path was absolute or climbed out with '..' was read as a video (any file of this machine), as long
+    as one of the first 20 rows named an existing file."""
+    from hf_tiktokactions.curation.publish import card_metadata, write_shards
+
+    data, outside = tmp_path / "published", tmp_path / "outside.mp4"
+    (data / "clips").mkdir(parents=True)
+    paths = [f"clips/v{i}.mp4" for i in range(25)] + [str(outside) if hostile == "ABSOLUTE" else hostile]
+    for path in [outside, *(data / p for p in paths[:25])]:
+        path.touch()  # only their paths are read here
+    table = datasets.Dataset.from_dict({"clip_path": paths})
+    write_shards(table, data, embed_clips=False)
+    (data / "README.md").write_text(card_metadata("---\n---\n", table), encoding="utf-8")  # streaming reads its count
+    for read in (resolve_videos, lambda data: streaming_rows(data, rank=0, num_processes=1)):
+        with pytest.raises(ConfigError, match=r"^--data .*published: the 'clip_path' value '.*outside.mp4' .*outsid"):
+            read(str(data))
 
 
 def test_init_from_continues_from_an_earlier_model(tmp_path):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -157,8 +157,28 @@ def check_relative_paths(dataset, column: str, base: Path | None) -> None:
         )
 
 
+def escapes_its_folder(value: Any) -> bool:
+    """A local path that is absolute or climbs out with ``..``: not a file of the folder it was read from (a
+    published index stores its clips relative to its folder, ``clips/...``). Symbolic links are followed: the Hub's
+    download cache makes every file of a snapshot one, into its ``blobs/``."""
+    if not isinstance(value, str) or not value or "://" in value:
+        return False
+    return os.path.isabs(value) or ".." in PurePosixPath(value.replace("\\", "/")).parts
+
+
+def refuse_paths_out_of_the_folder(values: Iterable[Any], column: str, data: str) -> None:
+    """A published index (a folder of parquet shards, or a Hub id) comes from outside: a path of ``values`` that
+    escapes its folder would have a video read from anywhere on this machine, so it ends the run before training."""
+    value = next((value for value in values if escapes_its_folder(value)), None)
+    if value is not None:
+        raise ConfigError(
+            f"--data {data}: the {column!r} value {value!r} names a file outside the index's folder (a published "
+            "index names its clips relative to its folder, as push_index.py writes them); refusing to read it"
+        )
+
+
 def _rows_from_dataset(
-    dataset, column: str | None, only_passed: bool, hashtags: list[str] | None, base: Path | None
+    dataset, column: str | None, only_passed: bool, hashtags: list[str] | None, base: Path | None, data: str
 ) -> Sequence[Any]:
     column = column or default_video_column(dataset.column_names)
     if column not in dataset.column_names:
@@ -166,6 +186,8 @@ def _rows_from_dataset(
     dataset = filter_rows(dataset, only_passed, hashtags)
     if column != EMBEDDED_CLIP_COLUMN and type(dataset.features[column]).__name__ != "Video":
         dataset = dataset.filter(lambda value: value is not None, input_columns=column)  # rejected rows: no clip
+        if base is None or is_published_folder(base):
+            refuse_paths_out_of_the_folder(dataset[column], column, data)
         check_relative_paths(dataset, column, base)
     return video_paths(dataset, column, base)
 
@@ -197,7 +219,7 @@ def resolve_videos(
                 f"--data {data!r}: the curation index holds no video yet; curate videos into it first (its "
                 "curation_summary.json says what the last run did)"
             )
-        videos = _rows_from_dataset(dataset, video_column, only_passed, tags, base)
+        videos = _rows_from_dataset(dataset, video_column, only_passed, tags, base, data)
     elif path.is_dir():
         videos = find_videos(path)
     else:
@@ -288,7 +310,11 @@ def _kept_rows(
     rows = filter_rows(load_published(data, token_env, streaming=True, columns=needed), only_passed, tags)
     if column != EMBEDDED_CLIP_COLUMN:
         rows = rows.filter(lambda value: value is not None, input_columns=column)
-    kept = sum(1 for _ in rows)
+    kept = 0
+    for row in rows:
+        if column != EMBEDDED_CLIP_COLUMN:
+            refuse_paths_out_of_the_folder([row[column]], column, data)
+        kept += 1
     if not kept:
         raise ConfigError(f"--data {data!r} gives no videos (after filters)")
     return kept
