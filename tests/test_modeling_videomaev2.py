@@ -1,5 +1,7 @@
 """VideoMAE V2 models: presets, Auto classes, save/load, the official pre-training math, classification."""
 
+import json
+
 import pytest
 import torch
 from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForVideoClassification
@@ -47,6 +49,29 @@ def test_bad_preset_and_bad_config_are_named():
         tiny(image_size=30)
     with pytest.raises(ValueError, match="decoder_mask_ratio"):
         tiny(decoder_mask_ratio=0.1)
+
+
+@pytest.mark.parametrize(
+    "hostile, says",
+    [
+        ({"patch_size": 0}, "patch_size must be a positive integer, got 0"),  # was ZeroDivisionError
+        ({"hidden_size": "64"}, "hidden_size must be a positive integer, got '64'"),  # was a TypeError of '%'
+        ({"num_hidden_layers": -1}, "num_hidden_layers must be a positive integer"),  # loaded with no blocks
+        ({"image_size": -32}, "image_size must be a positive integer"),  # loaded
+        ({"num_frames": 4.0}, "num_frames must be a positive integer, got 4.0"),
+        ({"layer_norm_eps": "x"}, "layer_norm_eps must be a number"),  # loaded
+        ({"num_labels": -3}, "num_labels must be at least 1"),  # loaded with a head of no classes
+        ({"num_hidden_layers": 100_000}, "100000 \\+ 1 blocks"),  # building it ran past 60 s
+        ({"image_size": 3_200_000}, "320000000000 tokens a clip"),  # tried to allocate 82 TB
+    ],
+)
+def test_a_hostile_config_json_fails_at_once_naming_the_value(tmp_path, hostile, says):
+    """A model folder from the Hub holds any config.json: loading it ends in one ValueError naming the value, before
+    a layer is built (the folder here has no weights: the config is read first)."""
+    config = tiny(num_labels=3).to_dict()
+    (tmp_path / "config.json").write_text(json.dumps({**config, **hostile}))
+    with pytest.raises(ValueError, match=f"^invalid VideoMAEv2Config: .*{says}"):
+        VideoMAEv2ForVideoClassification.from_pretrained(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ Self-contained (imports only transformers), so it can be shipped to the Hub as c
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from transformers import PretrainedConfig
@@ -88,6 +89,20 @@ _PRESETS: dict[str, dict[str, Any]] = {
         patch_size=14,
     ),
 }
+
+
+_POSITIVE_INTEGERS = (
+    "image_size", "patch_size", "num_channels", "num_frames", "tubelet_size", "hidden_size", "num_hidden_layers",
+    "num_attention_heads", "intermediate_size", "decoder_hidden_size", "decoder_num_attention_heads",
+    "decoder_intermediate_size",
+)  # fmt: skip
+# Far beyond any VideoMAE V2 (ViT-g: 40 + 4 blocks, ~1e9 parameters, 2048 tokens at 16x224 with patch 14), and
+# below what would take hours to build or allocate more than a large machine holds (2e10 float32 parameters: 80 GB).
+_MAX_BLOCKS, _MAX_PARAMETERS, _MAX_TOKENS = 1024, 2e10, 2**18
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class VideoMAEv2Config(PretrainedConfig):
@@ -192,6 +207,7 @@ class VideoMAEv2Config(PretrainedConfig):
         self._check()
 
     def _check(self) -> None:
+        self._check_types_and_sizes()
         problems = []
         if self.image_size % self.patch_size:
             problems.append(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
@@ -212,6 +228,37 @@ class VideoMAEv2Config(PretrainedConfig):
             problems.append(f"decoder_mask_ratio must be 0 or one of 0.25, 0.5, 0.75, got {self.decoder_mask_ratio}")
         if problems:
             raise ValueError("invalid VideoMAEv2Config: " + "; ".join(problems))
+
+    def _check_types_and_sizes(self) -> None:
+        """A ``config.json`` from elsewhere (a Hub repository) may hold anything: a size that is not a positive
+        integer ends in a ``ValueError`` naming it, as does one so large that building the model would take hours or
+        allocate far beyond any machine, before any layer is built."""
+        problems = [
+            f"{name} must be a positive integer, got {getattr(self, name)!r}"
+            for name in _POSITIVE_INTEGERS
+            if not _is_integer(getattr(self, name)) or getattr(self, name) < 1
+        ]
+        layers = self.decoder_num_hidden_layers
+        if not _is_integer(layers) or layers < 0:
+            problems.append(f"decoder_num_hidden_layers must be an integer >= 0, got {layers!r}")
+        eps = self.layer_norm_eps
+        if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or not 0 < eps < 1:
+            problems.append(f"layer_norm_eps must be a number in (0, 1), got {eps!r}")
+        if not self.id2label:
+            problems.append("num_labels must be at least 1 (id2label is empty)")
+        if problems:
+            raise ValueError("invalid VideoMAEv2Config: " + "; ".join(problems))
+        blocks = (self.hidden_size, self.intermediate_size, self.num_hidden_layers), (
+            self.decoder_hidden_size, self.decoder_intermediate_size, layers,
+        )  # fmt: skip
+        parameters = sum(depth * (4 * width**2 + 2 * width * mlp) for width, mlp, depth in blocks)
+        tokens = (self.num_frames // self.tubelet_size) * (self.image_size // self.patch_size) ** 2
+        if self.num_hidden_layers + layers > _MAX_BLOCKS or parameters > _MAX_PARAMETERS or tokens > _MAX_TOKENS:
+            raise ValueError(
+                f"invalid VideoMAEv2Config: {self.num_hidden_layers} + {layers} blocks, about {parameters:.3g} "
+                f"parameters and {tokens} tokens a clip; the limits are {_MAX_BLOCKS} blocks, {_MAX_PARAMETERS:.0e} "
+                f"parameters and {_MAX_TOKENS} tokens (ViT-g: 44 blocks, 1e9 parameters, 2048 tokens)"
+            )
 
     @property
     def encoder_final_norm(self) -> bool:
