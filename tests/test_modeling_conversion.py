@@ -141,6 +141,17 @@ def test_unexpected_keys_are_an_error(tmp_path):
         convert(tmp_path / "extra.pth", tmp_path / "out")
 
 
+def test_a_folder_whose_config_is_hostile_is_a_checkpoint_error_naming_it(tmp_path):
+    """convert (and so finetune --init_from) of a folder whose config.json is refused ended in a ValueError
+    traceback; it is the one-line error of a bad checkpoint, naming the folder."""
+    folder = tmp_path / "from_the_hub"
+    VideoMAEv2ForVideoClassification(VideoMAEv2Config.from_preset("vit-tiny", num_labels=3)).save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 100_000}))
+    with pytest.raises(CheckpointError, match=f"^{folder}: invalid VideoMAEv2Config: 100000 \\+ 1 blocks"):
+        convert(folder, tmp_path / "out")
+
+
 def test_a_finetuned_checkpoint_cannot_become_a_pretraining_model(tmp_path):
     official_finetuned_checkpoint(tmp_path / "finetuned.pth")
     with pytest.raises(CheckpointError, match="no decoder"):

@@ -570,7 +570,10 @@ def convert(
             overrides.pop("label2id", None)
     if task == "encoder" and "fc_norm.weight" in checkpoint.state_dict:
         overrides["add_pooling_layer"] = True
-    config = infer_config(checkpoint.state_dict, preset, **overrides)
+    try:  # the sizes a config.json from elsewhere holds are refused by the config
+        config = infer_config(checkpoint.state_dict, preset, **overrides)
+    except ValueError as error:
+        raise CheckpointError(f"{source}: {error}") from None
     try:
         model, initialised = build_model(checkpoint, config, task, new_decoder=new_decoder)
     except CheckpointError as error:
