@@ -4,6 +4,7 @@ that echoes its request would make it raise."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -148,3 +149,21 @@ def test_a_video_removed_by_a_refresh_leaves_the_review_list_too(tmp_path):
     assert gone in review.read_text()  # a dry run changes nothing
     remove_videos(tmp_path, iter([gone]))
     assert review.read_text() == f"{kept}\t{tmp_path}/clips/{kept}.mp4\tfew person frames\n"
+
+
+@pytest.mark.parametrize("clip_path", ["../victim.mp4", "clips/../../victim.mp4", "ABSOLUTE"])
+def test_a_refresh_deletes_no_clip_outside_the_folders_clips(tmp_path, clip_path):
+    """purge --refresh deletes a withdrawn video's clip by the clip_path of its metadata record: one that was absolute
+    or climbed out of clips/ with '..' (a record edited by hand, or a curation folder from elsewhere) deleted that file,
+    wherever it was."""
+    from hf_tiktokactions.curation.governance.retention import remove_videos
+    from hf_tiktokactions.curation.pipeline import metadata_path
+
+    output, victim = tmp_path / "curated", tmp_path / "victim.mp4"
+    (record,) = build_output(output, [("salsa", "pass", 1, "7s")])
+    victim.write_bytes(b"not yours to delete")
+    meta = metadata_path(output, record["video_id"])
+    hostile = str(victim) if clip_path == "ABSOLUTE" else clip_path
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "clip_path": hostile, "source_path": None}))
+    deletion, removed = remove_videos(output, [record["video_id"]])
+    assert removed == 1 and victim.is_file() and not deletion.deleted["clips"] and not meta.exists()
