@@ -132,3 +132,10 @@ def resolved_path(stored: str | os.PathLike | None, folder: str | os.PathLike) -
     if "://" in text or os.path.isabs(text):
         return text
     return os.path.normpath(os.path.join(os.path.abspath(folder), text))
+
+
+def lies_under(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Whether ``path`` names something inside ``folder``, judged by its name alone (``..`` resolved, links not
+    followed: a link inside is inside, and deleting it deletes the link, not its target)."""
+    inside = os.path.normpath(os.path.abspath(folder))
+    return os.path.normpath(os.path.abspath(path)).startswith(inside.rstrip(os.sep) + os.sep)

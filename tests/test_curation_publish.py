@@ -319,3 +319,24 @@ def test_an_index_of_no_video_yet_is_read_and_named_by_every_step(tmp_path):
         resolve_videos(str(tmp_path))
     with pytest.raises(ConfigError, match="the index holds no video yet: nothing to publish"):
         write_folder(tmp_path, tmp_path / "published", PublishOptions())
+
+
+def test_embed_clips_uploads_no_file_outside_the_folders_clips(tmp_path):
+    """push-index --embed-clips embeds the files its index's clip_path values name: a record whose clip_path was
+    absolute or climbed out of clips/ (edited by hand, or a curation folder made elsewhere) put that file, any file
+    of this machine, into the shards bound for the Hub."""
+    from index_files import build_output
+
+    from hf_tiktokactions.curation.index import save_index
+    from hf_tiktokactions.curation.pipeline import metadata_path
+
+    output, secret = tmp_path / "curated", tmp_path / "id_ed25519"
+    (record,) = build_output(output, [("salsa", "pass", 1, "7s")])
+    secret.write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY----- not for the Hub")
+    meta = metadata_path(output, record["video_id"])
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "clip_path": "../id_ed25519"}))
+    save_index(output)
+    with pytest.raises(ConfigError, match=r"^--embed-clips: 1 clip path of the index lies outside .*curated/clips \("):
+        write_folder(output, tmp_path / "published", PublishOptions(embed_clips=True))
+    written = [path for path in (tmp_path / "published").rglob("*") if path.is_file()]
+    assert not [path for path in written if b"PRIVATE KEY" in path.read_bytes()]

@@ -28,7 +28,7 @@ from typing import Any
 
 from hf_tiktokactions.curation.index import curation_folder, load_index, quiet_progress_bars
 from hf_tiktokactions.errors import ConfigError
-from hf_tiktokactions.layout import resolved_path, stored_path
+from hf_tiktokactions.layout import CLIPS_DIR, lies_under, resolved_path, stored_path
 from hf_tiktokactions.redaction import register_secret
 
 DATA_DIR, SPLIT = "data", "train"
@@ -109,6 +109,13 @@ def prepare_for_hub(index: Any, options: PublishOptions = PublishOptions(), fold
                 "status pass or review, or without --embed-clips"
             )
         local = [resolved_path(p, folder) for p in dataset["clip_path"]]
+        outside = [p for p in local if not lies_under(p, os.path.join(folder, CLIPS_DIR))]
+        if outside:  # a clip_path edited by hand, or from a folder made elsewhere: any file of this machine
+            raise ConfigError(
+                f"--embed-clips: {len(outside)} clip path{'s' if len(outside) > 1 else ''} of the index "
+                f"{'lie' if len(outside) > 1 else 'lies'} outside {os.path.join(folder, CLIPS_DIR)} (first: "
+                f"{outside[0]}); nothing was published: curate the videos again into this folder"
+            )
         missing = [p for p in local if not Path(p).is_file()]
         if missing:
             raise ConfigError(

@@ -16,7 +16,6 @@ the look-up's outcome. :func:`latest_purge_log` reads the newest (the dataset ca
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -31,7 +30,7 @@ from hf_tiktokactions.curation.engines import REVIEW_LIST_FILE
 from hf_tiktokactions.curation.index import INDEX_DIR, read_records, save_index
 from hf_tiktokactions.curation.pipeline import CLIPS_DIR, METADATA_DIR, metadata_path
 from hf_tiktokactions.errors import ConfigError, OutputStateError
-from hf_tiktokactions.layout import PURGE_LOG_DIR, REFRESH_CHECKS_FILE, resolved_path
+from hf_tiktokactions.layout import PURGE_LOG_DIR, REFRESH_CHECKS_FILE, lies_under, resolved_path
 
 
 def _now() -> str:
@@ -171,14 +170,6 @@ def purge(
     return log
 
 
-def _in_clips(path: Path, output: Path) -> bool:
-    """Whether ``path`` names a file of ``output``'s clips folder, by its name (a link there is deleted, not what it
-    points to): a record's ``clip_path`` that is absolute or climbs out with ``..`` (edited by hand, or from a folder
-    made elsewhere) names a file no purge may delete."""
-    clips = os.path.normpath(os.path.abspath(output / CLIPS_DIR))
-    return os.path.normpath(os.path.abspath(path)).startswith(clips + os.sep)
-
-
 def remove_videos(output: str | Path, video_ids: Iterable[str], dry_run: bool = False) -> tuple[Deletion, int]:
     """Delete the raw file, clip and metadata file of each of ``video_ids``; rebuild the index if any went.
 
@@ -195,7 +186,7 @@ def remove_videos(output: str | Path, video_ids: Iterable[str], dry_run: bool = 
         if source is not None:
             deletion.delete_file(source, "raw_videos")
         clip = Path(resolved_path(record.get("clip_path") or f"{CLIPS_DIR}/{video_id}.mp4", output))
-        if clip.is_file() and _in_clips(clip, output):
+        if clip.is_file() and lies_under(clip, output / CLIPS_DIR):  # never a file a hostile clip_path names
             deletion.delete_file(clip, "clips")
         if meta.is_file():
             deletion.delete_file(meta, "metadata")
