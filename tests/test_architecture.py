@@ -98,13 +98,23 @@ PRIVATE_ACCELERATE = {"_shared_state", "_reset_state", "_known_attrs"}
 PRODUCT_DIRS = ("hf_tiktokactions", "training", "dataset_scripts", "spaces", "benchmarks")
 
 
+def _product_files():
+    """The product's Python files (not the tests) but ``layout.py``, which names what the others must not."""
+    for folder in PRODUCT_DIRS:
+        yield from (path for path in sorted((PACKAGE.parent / folder).rglob("*.py")) if path != PACKAGE / "layout.py")
+
+
+def _product_nodes():
+    """(where, node) for every syntax node of :func:`_product_files`, ``where`` = path:line."""
+    for path in _product_files():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            yield f"{path.relative_to(PACKAGE.parent)}:{getattr(node, 'lineno', 0)}", node
+
+
 def test_product_code_touches_no_private_accelerate_state():
-    root = PACKAGE.parent
     found = [
-        f"{path.relative_to(root)}:{node.lineno}: {node.attr}"
-        for folder in PRODUCT_DIRS
-        for path in sorted((root / folder).rglob("*.py"))
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        f"{where}: {node.attr}"
+        for where, node in _product_nodes()
         if isinstance(node, ast.Attribute) and node.attr in PRIVATE_ACCELERATE
     ]
     assert found == [], "use Accelerate's public API (PartialState().attribute), not its private state"
@@ -136,12 +146,9 @@ def test_only_layout_spells_the_file_names_of_an_output_folder():
         value for key, value in vars(layout).items() if key.isupper() and isinstance(value, str) and "." in value[1:]
     }
     assert {"manifest.jsonl", "videos.jsonl", "curation_config.json", "run_config.json", "mode.json"} <= names
-    root = PACKAGE.parent
     found = [
-        f"{path.relative_to(root)}:{line}: {text!r}"
-        for folder in PRODUCT_DIRS
-        for path in sorted((root / folder).rglob("*.py"))
-        if path != PACKAGE / "layout.py"
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {text!r}"
+        for path in _product_files()
         for line, text in _code_strings(path)
         if text in names
     ]
@@ -154,13 +161,9 @@ def test_only_layout_spells_the_folders_of_an_output_folder():
     # "index" and "videos" also name other folders (the experiments' synthetic stand-in for an index, say)
     folders = {layout.CLIPS_DIR, layout.METADATA_DIR, layout.PURGE_LOG_DIR, layout.FINAL_MODEL_DIR}
     folders |= {layout.CHECKPOINTS_DIR, layout.RECONSTRUCTIONS_DIR, layout.QUICKSTART_STAGES_DIR}
-    root = PACKAGE.parent
     found = [
-        f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}"
-        for folder in PRODUCT_DIRS
-        for path in sorted((root / folder).rglob("*.py"))
-        if path != PACKAGE / "layout.py"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        f"{where}: {ast.unparse(node)}"
+        for where, node in _product_nodes()
         if isinstance(node, ast.BinOp)
         and isinstance(node.op, ast.Div)
         and isinstance(node.right, ast.Constant)
@@ -206,12 +209,9 @@ def test_step_scripts_only_call_the_command_surface(path):
 def test_no_python_caller_builds_a_command_line_to_parse():
     """Python callers pass options dataclasses (``recipe_options(PretrainArguments, ..., max_steps=20)``), never an
     argv list such as ``["--max_steps", "20"]`` parsed again."""
-    root = PACKAGE.parent
     found = [
-        f"{path.relative_to(root)}:{node.lineno}"
-        for folder in PRODUCT_DIRS
-        for path in sorted((root / folder).rglob("*.py"))
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        where
+        for where, node in _product_nodes()
         if isinstance(node, ast.List)
         and node.elts
         and isinstance(node.elts[0], ast.Constant)
